@@ -1,0 +1,47 @@
+"""Global configuration flags, set with ``funcjax.config.update(name, value)`` as in JAX."""
+
+import os
+import threading
+
+_DEFAULTS = {
+    "jax_enable_x64": os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true"),
+    "jax_disable_jit": False,
+    "jax_log_compiles": False,
+    "jax_debug_nans": False,
+    "jax_compilation_cache_dir": None,
+    "jax_num_cpu_devices": None,
+}
+
+
+class Config:
+    """Holds the flags; reading one is an attribute access (``config.jax_enable_x64``)."""
+
+    def __init__(self):
+        self._values = dict(_DEFAULTS)
+        self._lock = threading.Lock()
+        self._listeners = []
+
+    def update(self, name, value):
+        if name not in self._values:
+            known = ", ".join(sorted(self._values))
+            raise AttributeError(f"config.update: unknown flag {name!r}; known flags: {known}")
+        with self._lock:
+            self._values[name] = value
+        for listener in self._listeners:
+            listener(name, value)
+
+    def on_update(self, listener):
+        """Registers ``listener(name, value)``, called after every update (caches use it)."""
+        self._listeners.append(listener)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"config has no flag {name!r}") from None
+
+    def read(self, name):
+        return self._values[name]
+
+
+config = Config()

@@ -1,0 +1,216 @@
+"""``funcjax.Array``: an immutable numpy buffer on a device, and the array methods that tracers
+share with it. Operators forward to ``funcjax.numpy``, so arrays and tracers behave alike."""
+
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.abstract import ShapedArray
+
+
+def _jnp():
+    import funcjax.numpy as jnp
+    return jnp
+
+
+def _binary(name):
+    def op(self, other):
+        return getattr(_jnp(), name)(self, other)
+
+    def rop(self, other):
+        return getattr(_jnp(), name)(other, self)
+    return op, rop
+
+
+def _unary(name):
+    return lambda self: getattr(_jnp(), name)(self)
+
+
+def _method(name):
+    def method(self, *args, **kwargs):
+        return getattr(_jnp(), name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+class ArrayMethods:
+    """Operators and methods of arrays; subclasses provide ``aval``."""
+
+    __slots__ = ()
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+    T = property(lambda self: _jnp().transpose(self))
+    mT = property(lambda self: _jnp().swapaxes(self, -1, -2))
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __getitem__(self, index):
+        return _jnp()._indexing.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError("funcjax arrays are immutable; instead of x[idx] = y use "
+                        "x = x.at[idx].set(y)")
+
+    @property
+    def at(self):
+        return _jnp()._indexing.IndexUpdateHelper(self)
+
+    def astype(self, dtype):
+        return _jnp().astype(self, dtype)
+
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _jnp().reshape(self, shape, order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return _jnp().transpose(self, axes or None)
+
+    def flatten(self):
+        return _jnp().ravel(self)
+
+    __abs__ = _unary("abs")
+    __neg__ = _unary("negative")
+    __pos__ = _unary("positive")
+    __invert__ = _unary("invert")
+    __eq__, _ = _binary("equal")
+    __ne__, _ = _binary("not_equal")
+    __lt__, _ = _binary("less")
+    __le__, _ = _binary("less_equal")
+    __gt__, _ = _binary("greater")
+    __ge__, _ = _binary("greater_equal")
+    __hash__ = None
+
+
+for _op, _fn in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+                 "floordiv": "floor_divide", "mod": "remainder", "pow": "power",
+                 "matmul": "matmul", "and": "bitwise_and", "or": "bitwise_or",
+                 "xor": "bitwise_xor", "lshift": "left_shift",
+                 "rshift": "right_shift", "divmod": "divmod"}.items():
+    _fwd, _rev = _binary(_fn)
+    setattr(ArrayMethods, f"__{_op}__", _fwd)
+    setattr(ArrayMethods, f"__r{_op}__", _rev)
+
+for _name in ("sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "all",
+              "any", "cumsum", "cumprod", "ravel", "squeeze", "swapaxes", "clip", "dot",
+              "round", "conj", "nonzero", "sort", "argsort", "take", "repeat", "trace",
+              "diagonal"):
+    setattr(ArrayMethods, _name, _method(_name))
+
+
+class Device:
+    """A (virtual) CPU device. ``funcjax.devices()`` lists them."""
+
+    __slots__ = ("id",)
+    platform = "cpu"
+    device_kind = "cpu"
+
+    def __init__(self, id):
+        self.id = id
+
+    def __repr__(self):
+        return f"CpuDevice(id={self.id})"
+
+
+DEFAULT_DEVICE = Device(0)
+
+
+class Array(ArrayMethods):
+    """An immutable array: a read-only numpy buffer plus its device and weak-type flag."""
+
+    __slots__ = ("_value", "_aval", "_device")
+    __array_priority__ = 100
+
+    def __init__(self, value, weak_type=False, device=None):
+        value = np.asarray(value)
+        if value.flags.writeable:
+            # Freeze a view, never the caller's array itself.
+            value = value.view()
+            value.flags.writeable = False
+        self._value = value
+        self._aval = ShapedArray(value.shape, value.dtype, weak_type)
+        self._device = device or DEFAULT_DEVICE
+
+    aval = property(lambda self: self._aval)
+
+    def devices(self):
+        return {self._device}
+
+    @property
+    def device(self):
+        return self._device
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self._value, dtype=dtype)
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    def block_until_ready(self):
+        return self
+
+    def item(self, *args):
+        return self._value.item(*args)
+
+    def tolist(self):
+        return self._value.tolist()
+
+    def __bool__(self):
+        return bool(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __index__(self):
+        return self._value.__index__()
+
+    def __float__(self):
+        return float(self._value)
+
+    def __complex__(self):
+        return complex(self._value)
+
+    def __format__(self, spec):
+        return format(self._value.item(), spec) if self.ndim == 0 else format(str(self), spec)
+
+    def __str__(self):
+        return str(self._value)
+
+    def __repr__(self):
+        body = np.array2string(self._value, separator=", ", prefix="Array(")
+        extra = ", weak_type=True" if self._aval.weak_type else ""
+        if self._value.size == 0:
+            return f"Array({body}, shape={self.shape}, dtype={self.dtype.name}{extra})"
+        return f"Array({body}, dtype={self.dtype.name}{extra})"
+
+    def __reduce__(self):
+        return (Array, (np.array(self._value), self._aval.weak_type))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def to_numpy(x):
+    """The numpy value of an Array, numpy value or Python scalar (canonical dtype)."""
+    if isinstance(x, Array):
+        return x._value
+    if isinstance(x, (bool, int, float)):
+        return np.asarray(x, dtypes.python_scalar_dtype(x))
+    arr = np.asarray(x)
+    dt = dtypes.canonicalize(arr.dtype)
+    return arr if arr.dtype == dt else arr.astype(dt)

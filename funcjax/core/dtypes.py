@@ -1,0 +1,154 @@
+"""dtypes: the supported set, canonicalisation under the x64 flag, and JAX's promotion lattice.
+
+Python scalars are *weakly typed*: they take the dtype of the array they meet instead of
+widening it (``f16_array * 2.0`` stays float16). Promotion is the least upper bound in JAX's
+type lattice, which never silently turns ``int32 + float16`` into float64 as numpy would.
+"""
+
+import functools
+
+import numpy as np
+
+from funcjax.config import config
+
+bool_ = np.dtype(np.bool_)
+int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+             float16, float32, float64)
+
+# float0 is the dtype of tangents of integer and boolean values (JAX's ``float0``).
+float0 = np.dtype([("float0", np.void, 0)])
+
+_X64_NARROWING = {int64: int32, uint64: uint32, float64: float32}
+
+SHORT_NAMES = {bool_: "bool", int8: "i8", int16: "i16", int32: "i32", int64: "i64",
+               uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64",
+               float16: "f16", float32: "f32", float64: "f64", float0: "float0"}
+
+
+def x64_enabled():
+    return config.jax_enable_x64
+
+
+def canonicalize(dtype):
+    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64)."""
+    dt = np.dtype(dtype)
+    if dt == float0:
+        return dt
+    if dt not in SUPPORTED:
+        raise TypeError(f"funcjax does not support dtype {dt}; supported: "
+                        + ", ".join(str(d) for d in SUPPORTED))
+    if not x64_enabled():
+        return _X64_NARROWING.get(dt, dt)
+    return dt
+
+
+def default_int():
+    return int64 if x64_enabled() else int32
+
+
+def default_float():
+    return float64 if x64_enabled() else float32
+
+
+def is_float(dtype):
+    return np.dtype(dtype).kind == "f"
+
+
+def is_int(dtype):
+    return np.dtype(dtype).kind in "iu"
+
+
+def is_bool(dtype):
+    return np.dtype(dtype) == bool_
+
+
+def is_inexact(dtype):
+    return is_float(dtype)
+
+
+def finfo(dtype):
+    return np.finfo(np.dtype(dtype))
+
+
+def iinfo(dtype):
+    return np.iinfo(np.dtype(dtype))
+
+
+# -- promotion lattice -----------------------------------------------------------------------
+# Nodes are dtypes plus the weak categories "i*" (Python int) and "f*" (Python float).
+_WEAK_INT, _WEAK_FLOAT = "i*", "f*"
+_EDGES = {
+    bool_: [_WEAK_INT],
+    _WEAK_INT: [uint8, int8],
+    uint8: [int16, uint16], uint16: [int32, uint32], uint32: [int64, uint64],
+    uint64: [_WEAK_FLOAT],
+    int8: [int16], int16: [int32], int32: [int64], int64: [_WEAK_FLOAT],
+    _WEAK_FLOAT: [float16], float16: [float32], float32: [float64], float64: [],
+}
+
+
+@functools.cache
+def _upper_bounds(node):
+    seen = {node}
+    todo = [node]
+    while todo:
+        for nxt in _EDGES[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return frozenset(seen)
+
+
+def _node(dtype, weak):
+    dtype = np.dtype(dtype)
+    if weak:
+        if dtype.kind in "iu":
+            return _WEAK_INT
+        if dtype.kind == "f":
+            return _WEAK_FLOAT
+    return dtype
+
+
+@functools.cache
+def _join(a, b):
+    common = _upper_bounds(a) & _upper_bounds(b)
+    # The least upper bound is the common bound whose own bounds contain all the others.
+    for cand in common:
+        if common <= _upper_bounds(cand):
+            return cand
+    raise TypeError(f"no common dtype for {a} and {b}")  # unreachable for this lattice
+
+
+def result_type(*dtypes_and_weak):
+    """Promotes ``(dtype, weak_type)`` pairs; returns ``(dtype, weak_type)`` of the result."""
+    node = None
+    for dtype, weak in dtypes_and_weak:
+        n = _node(dtype, weak)
+        node = n if node is None else _join(node, n)
+    if node == _WEAK_INT:
+        return default_int(), True
+    if node == _WEAK_FLOAT:
+        return default_float(), True
+    # A weak value never decides the width: only if every input was weak is the result weak.
+    return canonicalize(node), False
+
+
+def python_scalar_dtype(value):
+    """The (canonical) dtype a Python scalar gets; Python scalars are weakly typed."""
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return default_int()
+    if isinstance(value, float):
+        return default_float()
+    if isinstance(value, complex):
+        raise TypeError("funcjax does not support complex numbers yet")
+    raise TypeError(f"{value!r} is not a Python scalar")
+
+
+def short_name(dtype):
+    return SHORT_NAMES.get(np.dtype(dtype), str(dtype))

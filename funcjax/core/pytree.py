@@ -1,0 +1,291 @@
+"""Pytrees: nested containers of arrays, flattened to a list of leaves plus a ``PyTreeDef``.
+
+Containers are tuples, lists, dicts (keys sorted), None, namedtuples and any registered class
+or dataclass. Everything else is a leaf.
+"""
+
+import collections
+import dataclasses
+import functools
+
+
+class _NodeType:
+    __slots__ = ("flatten", "unflatten", "keys")
+
+    def __init__(self, flatten, unflatten, keys=None):
+        self.flatten, self.unflatten, self.keys = flatten, unflatten, keys
+
+
+_registry = {}
+
+
+def register_pytree_node(nodetype, flatten_func, unflatten_func):
+    """``flatten_func(x) -> (children, aux_data)``; ``unflatten_func(aux_data, children)``."""
+    if nodetype in _registry:
+        raise ValueError(f"register_pytree_node: {nodetype.__name__} is already registered")
+    _registry[nodetype] = _NodeType(flatten_func, unflatten_func)
+    return nodetype
+
+
+def register_pytree_node_class(cls):
+    """Class decorator: the class defines ``tree_flatten`` and classmethod ``tree_unflatten``."""
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+def register_dataclass(cls, data_fields=None, meta_fields=None):
+    """Registers a dataclass: ``data_fields`` are children, ``meta_fields`` static data."""
+    if data_fields is None:
+        fields = [f for f in dataclasses.fields(cls) if f.init]
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+        data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields or ())
+
+    def flatten(x):
+        return [getattr(x, n) for n in data_fields], tuple(getattr(x, n) for n in meta_fields)
+
+    def unflatten(meta, children):
+        return cls(**dict(zip(data_fields, children)), **dict(zip(meta_fields, meta)))
+
+    _registry[cls] = _NodeType(flatten, unflatten, keys=lambda x: data_fields)
+    return cls
+
+
+def _is_namedtuple(x):
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _node_of(x):
+    """(kind, flatten, unflatten, keys) for a container, or None for a leaf."""
+    t = type(x)
+    if t in _registry:
+        return _registry[t]
+    if t is tuple or t is list:
+        return _BUILTIN[t]
+    if x is None:
+        return _NONE
+    if isinstance(x, dict):
+        return _DICT
+    if _is_namedtuple(x):
+        return _NAMEDTUPLE
+    return None
+
+
+_BUILTIN = {
+    tuple: _NodeType(lambda x: (list(x), None), lambda _, c: tuple(c), lambda x: range(len(x))),
+    list: _NodeType(lambda x: (list(x), None), lambda _, c: list(c), lambda x: range(len(x))),
+}
+_NONE = _NodeType(lambda x: ([], None), lambda _, c: None, lambda x: ())
+
+
+def _dict_flatten(x):
+    keys = sorted(x) if all(isinstance(k, str) for k in x) else sorted(x, key=repr)
+    return [x[k] for k in keys], (type(x), tuple(keys), getattr(x, "default_factory", None))
+
+
+def _dict_unflatten(aux, children):
+    kind, keys, factory = aux
+    items = zip(keys, children)
+    if kind is collections.defaultdict:
+        return collections.defaultdict(factory, items)
+    return kind(items)
+
+
+_DICT = _NodeType(_dict_flatten, _dict_unflatten, lambda x: _dict_flatten(x)[1][1])
+_NAMEDTUPLE = _NodeType(lambda x: (list(x), type(x)), lambda t, c: t(*c), lambda x: x._fields)
+
+
+class PyTreeDef:
+    """The structure of a pytree: node type, static data and child structures."""
+
+    __slots__ = ("node", "aux", "children", "num_leaves", "_hash")
+
+    def __init__(self, node, aux, children):
+        self.node, self.aux, self.children = node, aux, tuple(children)
+        self.num_leaves = 1 if node is None else sum(c.num_leaves for c in self.children)
+        self._hash = None
+
+    @property
+    def num_nodes(self):
+        return 1 + sum(c.num_nodes for c in self.children)
+
+    def unflatten(self, leaves):
+        leaves = list(leaves)
+        if len(leaves) != self.num_leaves:
+            raise ValueError(f"tree_unflatten: structure {self} has {self.num_leaves} leaves, "
+                             f"but {len(leaves)} values were given")
+        it = iter(leaves)
+        return self._build(it)
+
+    def _build(self, it):
+        if self.node is None:
+            return next(it)
+        return self.node.unflatten(self.aux, [c._build(it) for c in self.children])
+
+    def _key(self):
+        aux = self.aux
+        if self.node is _DICT:
+            aux = aux[:2]
+        return (id(self.node), _hashable(aux), self.children)
+
+    def __eq__(self, other):
+        return isinstance(other, PyTreeDef) and self._key() == other._key()
+
+    def __hash__(self):
+        if self._hash is None:
+            self._hash = hash(self._key())
+        return self._hash
+
+    def __repr__(self):
+        return f"PyTreeDef({self._str()})"
+
+    def _str(self):
+        if self.node is None:
+            return "*"
+        kids = [c._str() for c in self.children]
+        if self.node is _NONE:
+            return "None"
+        if self.node is _BUILTIN[tuple]:
+            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+        if self.node is _BUILTIN[list]:
+            return "[" + ", ".join(kids) + "]"
+        if self.node is _DICT:
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux[1], kids)) + "}"
+        if self.node is _NAMEDTUPLE:
+            return f"{self.aux.__name__}(" + ", ".join(
+                f"{f}={c}" for f, c in zip(self.aux._fields, kids)) + ")"
+        name = next((t.__name__ for t, n in _registry.items() if n is self.node), "?")
+        return f"CustomNode({name}[{self.aux!r}], [{', '.join(kids)}])"
+
+
+def _hashable(aux):
+    try:
+        hash(aux)
+        return aux
+    except TypeError:
+        return repr(aux)
+
+
+LEAF = PyTreeDef(None, None, ())
+
+
+def tree_flatten(tree, is_leaf=None):
+    """Returns ``(leaves, treedef)``. ``is_leaf(x)`` may stop the descent at ``x``."""
+    leaves = []
+    return leaves, _flatten(tree, is_leaf, leaves)
+
+
+def _flatten(x, is_leaf, leaves):
+    node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+    if node is None:
+        leaves.append(x)
+        return LEAF
+    children, aux = node.flatten(x)
+    return PyTreeDef(node, aux, [_flatten(c, is_leaf, leaves) for c in children])
+
+
+def tree_unflatten(treedef, leaves):
+    return treedef.unflatten(leaves)
+
+
+def tree_leaves(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[1]
+
+
+def treedef_is_leaf(treedef):
+    return treedef.node is None
+
+
+def tree_map(f, tree, *rest, is_leaf=None):
+    """Applies ``f`` leafwise; ``rest`` must have ``tree``'s structure (or a deeper one)."""
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    others = [flatten_up_to(treedef, r, "tree_map", f"argument {i + 1}")
+              for i, r in enumerate(rest)]
+    return treedef.unflatten([f(*xs) for xs in zip(leaves, *others)])
+
+
+def flatten_up_to(treedef, tree, where="tree_map", what="the tree"):
+    """Leaves of ``tree`` cut at ``treedef``'s leaves (a prefix match), or a clear error."""
+    out = []
+    _flatten_up_to(treedef, tree, out, where, what, ())
+    return out
+
+
+def _flatten_up_to(treedef, x, out, where, what, path):
+    if treedef.node is None:
+        out.append(x)
+        return
+    node = _node_of(x)
+    expected = PyTreeDef(treedef.node, treedef.aux, [LEAF] * len(treedef.children))
+    if node is not treedef.node:
+        raise ValueError(f"{where}: {what} has a different structure at {keystr(path)}: "
+                         f"expected {expected}, got {type(x).__name__} {x!r:.80}")
+    children, aux = node.flatten(x)
+    got = PyTreeDef(node, aux, [LEAF] * len(children))
+    if got != expected:
+        raise ValueError(f"{where}: {what} has a different structure at {keystr(path)}: "
+                         f"expected {expected}, got {got}")
+    keys = list(node.keys(x)) if node.keys else list(range(len(children)))
+    for key, sub, child in zip(keys, treedef.children, children):
+        _flatten_up_to(sub, child, out, where, what, path + (key,))
+
+
+def broadcast_prefix(prefix_tree, full_tree, where, what, is_leaf=None):
+    """Repeats each leaf of ``prefix_tree`` over the leaves of the matching subtree of
+    ``full_tree`` (how ``in_axes`` of vmap apply to arguments)."""
+    _, full_def = tree_flatten(full_tree, is_leaf)
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf=lambda x: x is None)
+    subtrees = flatten_up_to(prefix_def, full_tree, where, what)
+    result = []
+    for leaf, sub in zip(prefix_leaves, subtrees):
+        result.extend([leaf] * len(tree_leaves(sub, is_leaf)))
+    return result
+
+
+def keystr(path):
+    if not path:
+        return "the root"
+    return "".join(f"[{k!r}]" for k in path)
+
+
+def tree_flatten_with_path(tree, is_leaf=None):
+    """Returns ``([(path, leaf), ...], treedef)``; paths are tuples of keys/indices."""
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    paths = []
+    _paths(tree, is_leaf, (), paths)
+    return list(zip(paths, leaves)), treedef
+
+
+def _paths(x, is_leaf, path, out):
+    node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+    if node is None:
+        out.append(path)
+        return
+    children, _ = node.flatten(x)
+    keys = list(node.keys(x)) if node.keys else list(range(len(children)))
+    for key, child in zip(keys, children):
+        _paths(child, is_leaf, path + (key,), out)
+
+
+def tree_reduce(function, tree, initializer=None, is_leaf=None):
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is None:
+        return functools.reduce(function, leaves)
+    return functools.reduce(function, leaves, initializer)
+
+
+def tree_all(tree):
+    return all(tree_leaves(tree))
+
+
+def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
+    """Turns a tree of outer structure whose leaves are inner trees inside out."""
+    flat = flatten_up_to(outer_treedef, pytree_to_transpose, "tree_transpose", "the tree")
+    inner_leaves = [flatten_up_to(inner_treedef, x, "tree_transpose", "an inner tree")
+                    for x in flat]
+    columns = [outer_treedef.unflatten(col) for col in zip(*inner_leaves)]
+    return inner_treedef.unflatten(columns)

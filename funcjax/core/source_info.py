@@ -1,0 +1,30 @@
+"""Where in the user's code an operation was written: recorded on staged equations and tracers."""
+
+import os
+import sys
+
+import funcjax
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(funcjax.__file__)) + os.sep
+
+
+class SourceInfo:
+    __slots__ = ("filename", "lineno", "function")
+
+    def __init__(self, filename, lineno, function):
+        self.filename, self.lineno, self.function = filename, lineno, function
+
+    def __str__(self):
+        return f"{self.filename}:{self.lineno} ({self.function})"
+
+    __repr__ = __str__
+
+
+def user_frame():
+    """The innermost frame outside the funcjax package (tests count as user code)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return SourceInfo(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)

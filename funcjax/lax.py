@@ -1,0 +1,338 @@
+"""``funcjax.lax``: the primitives as functions, with JAX's ``jax.lax`` names and arguments.
+
+lax functions do not broadcast or promote (except that a Python scalar takes the dtype of the
+array it meets, as in JAX); ``funcjax.numpy`` does that and then calls these.
+"""
+
+import builtins
+
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.array import Array
+from funcjax.core.trace import Tracer
+from funcjax.ops import contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import elementwise as ew
+from funcjax.ops import shape as sh
+
+
+def _is_python_scalar(x):
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def _match_scalars(name, *args):
+    """Python scalars become weakly typed constants of the dtype of the array operands."""
+    arrays = [a for a in args if not _is_python_scalar(a)]
+    if not arrays:
+        return args
+    ref = arrays[0]
+    dtype = ref.dtype if isinstance(ref, (Array, Tracer)) else \
+        dtypes.canonicalize(np.asarray(ref).dtype)
+    shape = np.shape(ref)
+    out = []
+    for a in args:
+        if _is_python_scalar(a):
+            a = full(shape, a, dtype, weak_type=True) if shape else \
+                Array(np.asarray(a, dtype), weak_type=True)
+        out.append(a)
+    return out
+
+
+def _binary(prim):
+    def op(x, y):
+        return prim.bind(*_match_scalars(prim.name, x, y))
+    op.__name__ = prim.name
+    op.__doc__ = f"Elementwise ``{prim.name}`` of two arrays of one shape and dtype."
+    return op
+
+
+def _unary(prim):
+    def op(x):
+        return prim.bind(x)
+    op.__name__ = prim.name
+    op.__doc__ = f"Elementwise ``{prim.name}``."
+    return op
+
+
+for _p in (ew.exp_p, ew.exp2_p, ew.log_p, ew.log1p_p, ew.expm1_p, ew.sin_p, ew.cos_p, ew.tan_p,
+           ew.asin_p, ew.acos_p, ew.atan_p, ew.sinh_p, ew.cosh_p, ew.tanh_p, ew.asinh_p,
+           ew.acosh_p, ew.atanh_p, ew.logistic_p, ew.sqrt_p, ew.rsqrt_p, ew.cbrt_p, ew.erf_p,
+           ew.floor_p, ew.ceil_p, ew.is_finite_p, ew.neg_p, ew.sign_p, ew.abs_p, ew.not_p):
+    globals()[_p.name] = _unary(_p)
+
+for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p, ew.min_p,
+           ew.atan2_p, ew.nextafter_p, ew.eq_p, ew.ne_p, ew.lt_p, ew.le_p, ew.gt_p, ew.ge_p,
+           ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p, ew.shift_right_logical_p,
+           ew.shift_right_arithmetic_p):
+    globals()[_p.name] = _binary(_p)
+
+bitwise_not = globals()["not"]
+bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]
+
+
+def round(x, rounding_method=0):  # noqa: A001 - JAX's name
+    """Rounds to integral values: 0 = away from zero (JAX's default), 1 = to nearest even."""
+    return ew.round_p.bind(x, rounding_method=int(rounding_method))
+
+
+def integer_pow(x, y):
+    return ew.integer_pow_p.bind(x, y=int(y))
+
+
+def square(x):
+    return integer_pow(x, 2)
+
+
+def reciprocal(x):
+    return integer_pow(x, -1)
+
+
+def clamp(min, x, max):  # noqa: A002 - JAX's argument names
+    return ew.min_p.bind(ew.max_p.bind(*_match_scalars("clamp", x, min)),
+                         *_match_scalars("clamp", x, max)[1:])
+
+
+def convert_element_type(x, new_dtype, weak_type=False):
+    new_dtype = dtypes.canonicalize(new_dtype)
+    if not isinstance(x, Tracer):
+        # Constants convert now, so traced programs show the converted literal.
+        value = np.asarray(x)
+        if value.dtype == new_dtype and isinstance(x, Array) and x.weak_type == weak_type:
+            return x
+        impl = conversion.convert_element_type_p.rule("impl")
+        return Array(impl(value, new_dtype=new_dtype), weak_type=bool(weak_type))
+    if x.dtype == new_dtype and x.weak_type == weak_type:
+        return x
+    return conversion.convert_element_type_p.bind(x, new_dtype=new_dtype,
+                                                  weak_type=bool(weak_type))
+
+
+def select_n(which, *cases):
+    return conversion.select_n_p.bind(which, *cases)
+
+
+def select(pred, on_true, on_false):
+    return conversion.select_n_p.bind(pred, on_false, on_true)
+
+
+def stop_gradient(x):
+    """The identity whose derivative is zero (applied leafwise to pytrees)."""
+    from funcjax.tree_util import tree_map
+    return tree_map(conversion.stop_gradient_p.bind, x)
+
+
+# -- shapes ----------------------------------------------------------------------------------
+def broadcast_in_dim(operand, shape, broadcast_dimensions):
+    shape, dims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
+    if np.shape(operand) == shape and dims == tuple(range(len(shape))):
+        return operand
+    return sh.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims)
+
+
+def broadcast(operand, sizes):
+    nd = np.ndim(operand)
+    return broadcast_in_dim(operand, tuple(sizes) + np.shape(operand),
+                            range(len(sizes), len(sizes) + nd))
+
+
+def reshape(operand, new_sizes, dimensions=None):
+    if dimensions is not None:
+        operand = transpose(operand, dimensions)
+    new_sizes = tuple(int(d) for d in new_sizes)
+    if np.shape(operand) == new_sizes:
+        return operand
+    return sh.reshape_p.bind(operand, new_sizes=new_sizes)
+
+
+def squeeze(array, dimensions):
+    dims = tuple(int(d) % max(np.ndim(array), 1) for d in dimensions)
+    return sh.squeeze_p.bind(array, dimensions=dims) if dims else array
+
+
+def expand_dims(array, dimensions):
+    nd = np.ndim(array) + len(dimensions)
+    dims = tuple(sorted(int(d) % nd for d in dimensions))
+    return sh.expand_dims_p.bind(array, dimensions=dims) if dims else array
+
+
+def transpose(operand, permutation):
+    perm = tuple(int(p) for p in permutation)
+    if perm == tuple(range(len(perm))):
+        return operand
+    return sh.transpose_p.bind(operand, permutation=perm)
+
+
+def concatenate(operands, dimension):
+    operands = list(operands)
+    if len(operands) == 1:
+        return operands[0]
+    return sh.concatenate_p.bind(*operands, dimension=int(dimension))
+
+
+def pad(operand, padding_value, padding_config):
+    operand, padding_value = _match_scalars("pad", operand, padding_value)
+    config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
+    return sh.pad_p.bind(operand, padding_value, padding_config=config)
+
+
+def rev(operand, dimensions):
+    dims = tuple(int(d) for d in dimensions)
+    return sh.rev_p.bind(operand, dimensions=dims) if dims else operand
+
+
+def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001
+    start, limit = tuple(map(int, start_indices)), tuple(map(int, limit_indices))
+    strides = None if strides is None or all(s == 1 for s in strides) else tuple(map(int, strides))
+    if start == (0,) * len(start) and limit == np.shape(operand) and strides is None:
+        return operand
+    return sh.slice_p.bind(operand, start_indices=start, limit_indices=limit, strides=strides)
+
+
+def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
+    shape = np.shape(operand)
+    axis = axis % len(shape)
+    start, limit, step = builtins.slice(start_index, limit_index, stride).indices(shape[axis])
+    starts = [0] * len(shape)
+    limits = list(shape)
+    strides = [1] * len(shape)
+    starts[axis], limits[axis], strides[axis] = start, max(limit, start), step
+    return slice(operand, starts, limits, strides)
+
+
+def iota(dtype, size):
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=tuple(map(int, shape)),
+                          dimension=int(dimension))
+
+
+# -- indexing --------------------------------------------------------------------------------
+def _index_scalars(indices):
+    return [convert_element_type(i, dtypes.default_int()) if _is_python_scalar(i) or
+            np.ndim(i) == 0 else i for i in indices]
+
+
+def dynamic_slice(operand, start_indices, slice_sizes):
+    return indexing.dynamic_slice_p.bind(operand, *_index_scalars(start_indices),
+                                         slice_sizes=tuple(int(s) for s in slice_sizes))
+
+
+def dynamic_update_slice(operand, update, start_indices):
+    return indexing.dynamic_update_slice_p.bind(operand, update, *_index_scalars(start_indices))
+
+
+def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
+    starts = [0] * np.ndim(operand)
+    starts[axis] = start_index
+    sizes = list(np.shape(operand))
+    sizes[axis] = slice_size
+    return dynamic_slice(operand, starts, sizes)
+
+
+def dynamic_index_in_dim(operand, index, axis=0, keepdims=True):
+    out = dynamic_slice_in_dim(operand, index, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def dynamic_update_slice_in_dim(operand, update, start_index, axis):
+    starts = [0] * np.ndim(operand)
+    starts[axis] = start_index
+    return dynamic_update_slice(operand, update, starts)
+
+
+def gather(operand, indices, axes, mode="clip", fill_value=None):
+    """``operand`` indexed along ``axes`` by the rows of ``indices`` (shape ``B + (k,)``)."""
+    return indexing.gather_p.bind(operand, indices, axes=tuple(axes), mode=mode,
+                                  fill_value=fill_value)
+
+
+def _scatter(prim):
+    def op(operand, indices, updates, axes, mode="fill"):
+        return prim.bind(operand, indices, updates, axes=tuple(axes), mode=mode)
+    op.__name__ = prim.name
+    return op
+
+
+scatter = _scatter(indexing.scatter_p)
+scatter_add = _scatter(indexing.scatter_add_p)
+scatter_mul = _scatter(indexing.scatter_mul_p)
+scatter_min = _scatter(indexing.scatter_min_p)
+scatter_max = _scatter(indexing.scatter_max_p)
+
+
+# -- reductions ------------------------------------------------------------------------------
+def _reducer(prim):
+    def op(operand, axes):
+        return prim.bind(operand, axes=tuple(int(a) for a in axes))
+    op.__name__ = prim.name
+    return op
+
+
+reduce_sum = _reducer(reductions.reduce_sum_p)
+reduce_prod = _reducer(reductions.reduce_prod_p)
+reduce_max = _reducer(reductions.reduce_max_p)
+reduce_min = _reducer(reductions.reduce_min_p)
+reduce_and = _reducer(reductions.reduce_and_p)
+reduce_or = _reducer(reductions.reduce_or_p)
+
+
+def argmax(operand, axis, index_dtype):
+    return reductions.argmax_p.bind(operand, axis=int(axis),
+                                    index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def argmin(operand, axis, index_dtype):
+    return reductions.argmin_p.bind(operand, axis=int(axis),
+                                    index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def _cumulative(prim):
+    def op(operand, axis=0, reverse=False):
+        return prim.bind(operand, axis=int(axis) % max(np.ndim(operand), 1),
+                         reverse=bool(reverse))
+    op.__name__ = prim.name
+    return op
+
+
+cumsum = _cumulative(reductions.cumsum_p)
+cumprod = _cumulative(reductions.cumprod_p)
+cummax = _cumulative(reductions.cummax_p)
+cummin = _cumulative(reductions.cummin_p)
+
+
+# -- contractions and sorting ----------------------------------------------------------------
+def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
+    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
+    return contractions.dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
+                                           preferred_element_type=pet)
+
+
+def dot(lhs, rhs, preferred_element_type=None):
+    """Vector/matrix product of rank-1 or rank-2 operands."""
+    return dot_general(lhs, rhs, (((np.ndim(lhs) - 1,), (0,)), ((), ())),
+                       preferred_element_type)
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    multiple = isinstance(operand, (tuple, list))
+    operands = list(operand) if multiple else [operand]
+    dim = int(dimension) % max(np.ndim(operands[0]), 1)
+    out = sorting.sort_p.bind(*operands, dimension=dim, is_stable=bool(is_stable),
+                              num_keys=int(num_keys))
+    return tuple(out) if multiple else out[0]
+
+
+def full(shape, fill_value, dtype=None, weak_type=False):
+    """An array of ``shape`` filled with a scalar (broadcast, not materialised per element)."""
+    shape = tuple(int(d) for d in shape)
+    if _is_python_scalar(fill_value):
+        dtype = dtypes.canonicalize(dtype) if dtype is not None else \
+            dtypes.python_scalar_dtype(fill_value)
+        fill_value = Array(np.asarray(fill_value, dtype), weak_type=weak_type)
+    elif dtype is not None:
+        fill_value = convert_element_type(fill_value, dtype, weak_type)
+    return broadcast_in_dim(fill_value, shape, ())

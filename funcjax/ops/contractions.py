@@ -1,0 +1,60 @@
+"""dot_general: contraction over paired axes with optional batch axes (matmul, einsum, ...).
+
+``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``. The result's
+axes are: batch axes, then lhs free axes, then rhs free axes, as in XLA.
+"""
+
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.primitive import define_primitive
+from funcjax.ops.typing import NUMBER, check_axes, check_kinds, describe
+
+
+def free_axes(ndim, contract, batch):
+    return [d for d in range(ndim) if d not in contract and d not in batch]
+
+
+def _dot_general(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lf, rf = free_axes(lhs.ndim, lc, lb), free_axes(rhs.ndim, rc, rb)
+    size = lambda x, axes: int(np.prod([x.shape[a] for a in axes], dtype=np.int64))  # noqa
+    # (batch, free, contract) @ (batch, contract, free) hits BLAS through np.matmul.
+    a = np.transpose(lhs, list(lb) + lf + list(lc)).reshape(size(lhs, lb), size(lhs, lf),
+                                                           size(lhs, lc))
+    b = np.transpose(rhs, list(rb) + list(rc) + rf).reshape(size(rhs, rb), size(rhs, rc),
+                                                           size(rhs, rf))
+    out_dtype = np.dtype(preferred_element_type or lhs.dtype)
+    if out_dtype == np.dtype(bool):
+        out = np.matmul(a.astype(np.int32), b.astype(np.int32)) != 0
+    else:
+        out = np.matmul(a.astype(out_dtype), b.astype(out_dtype))
+    shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
+    return out.reshape(shape)
+
+
+def _dot_general_type(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    check_kinds("dot_general", [lhs, rhs], NUMBER + "b")
+    if lhs.dtype != rhs.dtype:
+        raise TypeError(f"dot_general requires operands of one dtype, got {describe([lhs, rhs])}"
+                        "; funcjax.numpy.matmul and dot promote first")
+    check_axes("dot_general", tuple(lc) + tuple(lb), lhs.ndim)
+    check_axes("dot_general", tuple(rc) + tuple(rb), rhs.ndim)
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise TypeError(f"dot_general: contracting {lc}/{rc} and batch {lb}/{rb} axes must "
+                        "pair up one to one")
+    for what, la, ra in (("contracting", lc, rc), ("batch", lb, rb)):
+        for i, j in zip(la, ra):
+            if lhs.shape[i] != rhs.shape[j]:
+                raise TypeError(f"dot_general: {what} axis {i} of lhs {lhs.str_short()} has "
+                                f"size {lhs.shape[i]} but axis {j} of rhs {rhs.str_short()} "
+                                f"has size {rhs.shape[j]}")
+    shape = ([lhs.shape[d] for d in lb] + [lhs.shape[d] for d in free_axes(lhs.ndim, lc, lb)]
+             + [rhs.shape[d] for d in free_axes(rhs.ndim, rc, rb)])
+    out_dtype = dtypes.canonicalize(preferred_element_type or lhs.dtype)
+    return ShapedArray(shape, out_dtype, lhs.weak_type and rhs.weak_type)
+
+
+dot_general_p = define_primitive("dot_general", _dot_general, _dot_general_type)

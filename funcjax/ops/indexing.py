@@ -1,0 +1,183 @@
+"""Indexing primitives: dynamic_slice, dynamic_update_slice, gather and the scatter family.
+
+``gather(operand, indices, axes=...)``: ``indices`` has shape ``B + (len(axes),)``; each row
+picks one position along ``axes``, and the result has shape ``B + (the other axes of
+operand)``. This is numpy's advanced indexing on a set of axes, and it stays closed under
+vmap (a batch axis becomes one more indexed axis driven by an iota). Scatters take
+``updates`` of the gather's result shape. Out-of-range indices never touch memory outside the
+array: ``mode="clip"`` clamps them, ``mode="fill"`` gives ``fill_value`` (gather) or drops the
+update (scatter), as JAX does.
+"""
+
+import numpy as np
+
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.primitive import define_primitive
+from funcjax.ops.typing import as_index_dtype, check_axes, describe
+
+MODES = ("clip", "fill")
+
+
+def _clamped_starts(shape, sizes, starts):
+    return [int(np.clip(int(s), 0, n - k)) for s, n, k in zip(starts, shape, sizes)]
+
+
+def _check_starts(name, operand, starts):
+    if len(starts) != operand.ndim:
+        raise TypeError(f"{name}: needs {operand.ndim} start indices for an operand of shape "
+                        f"{operand.shape}, got {len(starts)}")
+    for s in starts:
+        as_index_dtype(name, s, "start indices")
+        if s.shape != ():
+            raise TypeError(f"{name}: start indices must be scalars, got {s.str_short()}")
+
+
+# -- dynamic_slice / dynamic_update_slice ----------------------------------------------------
+def _dynamic_slice(x, *starts, slice_sizes):
+    begin = _clamped_starts(x.shape, slice_sizes, starts)
+    return x[tuple(slice(b, b + k) for b, k in zip(begin, slice_sizes))]
+
+
+def _dynamic_slice_type(x, *starts, slice_sizes):
+    _check_starts("dynamic_slice", x, starts)
+    sizes = tuple(slice_sizes)
+    if len(sizes) != x.ndim or any(not 0 <= k <= n for k, n in zip(sizes, x.shape)):
+        raise TypeError(f"dynamic_slice: slice_sizes {sizes} do not fit operand shape "
+                        f"{x.shape}")
+    return ShapedArray(sizes, x.dtype, x.weak_type)
+
+
+dynamic_slice_p = define_primitive("dynamic_slice", _dynamic_slice, _dynamic_slice_type)
+
+
+def _dynamic_update_slice(x, update, *starts):
+    begin = _clamped_starts(x.shape, update.shape, starts)
+    out = np.array(x)
+    out[tuple(slice(b, b + k) for b, k in zip(begin, update.shape))] = update
+    return out
+
+
+def _dynamic_update_slice_type(x, update, *starts):
+    _check_starts("dynamic_update_slice", x, starts)
+    if update.dtype != x.dtype or update.ndim != x.ndim or any(
+            u > n for u, n in zip(update.shape, x.shape)):
+        raise TypeError(f"dynamic_update_slice: update {update.str_short()} does not fit "
+                        f"operand {x.str_short()} (same dtype and rank, no larger)")
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+dynamic_update_slice_p = define_primitive("dynamic_update_slice", _dynamic_update_slice,
+                                 _dynamic_update_slice_type)
+
+
+# -- gather ----------------------------------------------------------------------------------
+def default_fill_value(dtype):
+    """JAX's fill for out-of-range gathers: NaN, the most negative int, the largest uint."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "b":
+        return True
+    info = np.iinfo(dtype)
+    return info.min if dtype.kind == "i" else info.max
+
+
+def _rest_axes(ndim, axes):
+    return [d for d in range(ndim) if d not in axes]
+
+
+def _positions(operand_shape, indices, axes, mode):
+    """Index tuples into the axes-first operand, plus the mask of in-range rows."""
+    sizes = np.array([operand_shape[a] for a in axes], dtype=np.int64)
+    idx = indices.astype(np.int64)
+    valid = np.all((idx >= 0) & (idx < sizes), axis=-1)
+    if mode == "clip":
+        idx = np.clip(idx, 0, np.maximum(sizes - 1, 0))
+    else:
+        idx = np.where(valid[..., None], idx, 0)
+    return tuple(idx[..., j] for j in range(len(axes))), valid
+
+
+def _gather(operand, indices, *, axes, mode, fill_value=None):
+    rest = _rest_axes(operand.ndim, axes)
+    moved = np.transpose(operand, list(axes) + rest)
+    batch = indices.shape[:-1]
+    out_shape = batch + tuple(operand.shape[d] for d in rest)
+    if any(operand.shape[a] == 0 for a in axes):
+        fill = default_fill_value(operand.dtype) if fill_value is None else fill_value
+        return np.full(out_shape, fill if mode == "fill" else 0, operand.dtype)
+    pos, valid = _positions(operand.shape, indices, axes, mode)
+    out = np.broadcast_to(moved[pos], out_shape) if axes else np.broadcast_to(moved, out_shape)
+    if mode == "fill":
+        fill = default_fill_value(operand.dtype) if fill_value is None else fill_value
+        mask = valid.reshape(batch + (1,) * len(rest))
+        out = np.where(mask, out, np.asarray(fill).astype(operand.dtype))
+    return out
+
+
+def _check_indexed(name, operand, indices, axes, mode):
+    as_index_dtype(name, indices)
+    axes = check_axes(name, axes, operand.ndim)
+    if indices.ndim < 1 or indices.shape[-1] != len(axes):
+        raise TypeError(f"{name}: indices {indices.str_short()} need a last dimension of size "
+                        f"{len(axes)} (one entry per indexed axis {axes})")
+    if mode not in MODES:
+        raise ValueError(f"{name}: mode must be one of {MODES}, got {mode!r}")
+    rest = _rest_axes(operand.ndim, axes)
+    return indices.shape[:-1] + tuple(operand.shape[d] for d in rest)
+
+
+def _gather_type(operand, indices, *, axes, mode, fill_value=None):
+    shape = _check_indexed("gather", operand, indices, axes, mode)
+    return ShapedArray(shape, operand.dtype, operand.weak_type)
+
+
+gather_p = define_primitive("gather", _gather, _gather_type)
+
+
+# -- scatter family --------------------------------------------------------------------------
+_COMBINE = {"scatter": None, "scatter_add": np.add, "scatter_mul": np.multiply,
+            "scatter_min": np.minimum, "scatter_max": np.maximum}
+
+
+def _scatter_impl(kind):
+    combine = _COMBINE[kind]
+
+    def impl(operand, indices, updates, *, axes, mode):
+        rest = _rest_axes(operand.ndim, axes)
+        perm = list(axes) + rest
+        moved = np.transpose(operand, perm).copy()
+        pos, valid = _positions(operand.shape, indices, axes, mode)
+        if mode == "fill":
+            pos = tuple(p[valid] for p in pos)
+            updates = updates[valid]
+        if any(operand.shape[a] == 0 for a in axes):
+            return np.array(operand)
+        if combine is None:
+            moved[pos] = updates
+        else:
+            combine.at(moved, pos, updates)
+        return np.transpose(moved, np.argsort(perm))
+    return impl
+
+
+def _scatter_type(kind):
+    def type_rule(operand, indices, updates, *, axes, mode):
+        shape = _check_indexed(kind, operand, indices, axes, mode)
+        if updates.shape != shape or updates.dtype != operand.dtype:
+            raise TypeError(f"{kind}: updates must have shape {shape} and dtype "
+                            f"{operand.dtype} for operand and indices "
+                            f"{describe([operand, indices])}, got {updates.str_short()}")
+        return ShapedArray(operand.shape, operand.dtype, operand.weak_type)
+    return type_rule
+
+
+scatter_p = define_primitive("scatter", _scatter_impl("scatter"), _scatter_type("scatter"))
+scatter_add_p = define_primitive("scatter_add", _scatter_impl("scatter_add"),
+                        _scatter_type("scatter_add"))
+scatter_mul_p = define_primitive("scatter_mul", _scatter_impl("scatter_mul"),
+                        _scatter_type("scatter_mul"))
+scatter_min_p = define_primitive("scatter_min", _scatter_impl("scatter_min"),
+                        _scatter_type("scatter_min"))
+scatter_max_p = define_primitive("scatter_max", _scatter_impl("scatter_max"),
+                        _scatter_type("scatter_max"))

@@ -1,0 +1,203 @@
+"""Structural primitives: they move, copy or pad elements without arithmetic.
+
+broadcast_in_dim, reshape, squeeze, expand_dims, transpose, concatenate, pad, rev, slice, iota.
+"""
+
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.primitive import define_primitive
+from funcjax.ops.typing import check_axes, describe
+
+
+# -- broadcast_in_dim ------------------------------------------------------------------------
+def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for src, dst in enumerate(broadcast_dimensions):
+        expanded[dst] = x.shape[src]
+    return np.broadcast_to(x.reshape(expanded), shape)
+
+
+def _broadcast_in_dim_type(x, *, shape, broadcast_dimensions):
+    shape, dims = tuple(shape), tuple(broadcast_dimensions)
+    if len(dims) != x.ndim:
+        raise TypeError(f"broadcast_in_dim: operand {x.str_short()} needs {x.ndim} "
+                        f"broadcast_dimensions, got {dims}")
+    if any(b <= a for a, b in zip(dims, dims[1:])) or any(not 0 <= d < len(shape)
+                                                           for d in dims):
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {dims} must be strictly "
+                        f"increasing and within the target rank {len(shape)}")
+    for src, dst in enumerate(dims):
+        if x.shape[src] not in (1, shape[dst]):
+            raise TypeError(f"broadcast_in_dim: cannot broadcast operand shape {x.shape} to "
+                            f"{shape}: dimension {src} has size {x.shape[src]} but target "
+                            f"dimension {dst} has size {shape[dst]}")
+    if any(d < 0 for d in shape):
+        raise TypeError(f"broadcast_in_dim: negative size in target shape {shape}")
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+broadcast_in_dim_p = define_primitive("broadcast_in_dim", _broadcast_in_dim, _broadcast_in_dim_type)
+
+
+# -- reshape, squeeze, expand_dims -----------------------------------------------------------
+def _reshape_type(x, *, new_sizes):
+    new_sizes = tuple(new_sizes)
+    if any(d < 0 for d in new_sizes) or int(np.prod(new_sizes, dtype=np.int64)) != x.size:
+        raise TypeError(f"reshape: cannot reshape an array of shape {x.shape} ({x.size} "
+                        f"elements) into shape {new_sizes}")
+    return ShapedArray(new_sizes, x.dtype, x.weak_type)
+
+
+reshape_p = define_primitive("reshape", lambda x, *, new_sizes: np.reshape(x, new_sizes),
+                             _reshape_type)
+
+
+def _squeeze_type(x, *, dimensions):
+    dims = check_axes("squeeze", dimensions, x.ndim)
+    for d in dims:
+        if x.shape[d] != 1:
+            raise ValueError(f"squeeze: cannot squeeze axis {d} of shape {x.shape}: its size "
+                             f"is {x.shape[d]}, not 1")
+    return ShapedArray([n for i, n in enumerate(x.shape) if i not in dims], x.dtype,
+                       x.weak_type)
+
+
+squeeze_p = define_primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
+                    _squeeze_type)
+
+
+def _expand_dims_type(x, *, dimensions):
+    dims = check_axes("expand_dims", dimensions, x.ndim + len(dimensions))
+    shape = list(x.shape)
+    for d in sorted(dims):
+        shape.insert(d, 1)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+expand_dims_p = define_primitive("expand_dims",
+                        lambda x, *, dimensions: np.expand_dims(x, tuple(dimensions)),
+                        _expand_dims_type)
+
+
+# -- transpose -------------------------------------------------------------------------------
+def _transpose_type(x, *, permutation):
+    perm = tuple(permutation)
+    if sorted(perm) != list(range(x.ndim)):
+        raise TypeError(f"transpose: permutation {perm} is not a permutation of the axes of "
+                        f"an array of shape {x.shape}")
+    return ShapedArray([x.shape[p] for p in perm], x.dtype, x.weak_type)
+
+
+transpose_p = define_primitive("transpose", lambda x, *, permutation: np.transpose(x, permutation),
+                      _transpose_type)
+
+
+# -- concatenate -----------------------------------------------------------------------------
+def _concatenate_type(*xs, dimension):
+    if not xs:
+        raise TypeError("concatenate needs at least one operand")
+    first = xs[0]
+    if not 0 <= dimension < first.ndim:
+        raise ValueError(f"concatenate: dimension {dimension} is out of bounds for operands "
+                         f"{describe(xs)}")
+    for x in xs[1:]:
+        if x.dtype != first.dtype:
+            raise TypeError(f"concatenate requires operands of one dtype, got {describe(xs)}")
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape,
+                                       first.shape)) if i != dimension):
+            raise TypeError(f"concatenate: operands must have equal shapes except along "
+                            f"dimension {dimension}, got {describe(xs)}")
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(shape, first.dtype, all(x.weak_type for x in xs))
+
+
+concatenate_p = define_primitive("concatenate",
+                        lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+                        _concatenate_type)
+
+
+# -- pad -------------------------------------------------------------------------------------
+def _pad(x, padding_value, *, padding_config):
+    """Low/high padding (negative values crop) with interior padding between elements."""
+    shape = [lo + hi + n + max(n - 1, 0) * interior
+             for n, (lo, hi, interior) in zip(x.shape, padding_config)]
+    # Build the fully padded array from the non-negative part, then crop negative edges.
+    full = [max(lo, 0) + max(hi, 0) + n + max(n - 1, 0) * interior
+            for n, (lo, hi, interior) in zip(x.shape, padding_config)]
+    out = np.full(full, padding_value, dtype=x.dtype)
+    index = tuple(slice(max(lo, 0), max(lo, 0) + n + max(n - 1, 0) * interior, interior + 1)
+                  for n, (lo, hi, interior) in zip(x.shape, padding_config))
+    out[index] = x
+    crop = tuple(slice(max(-lo, 0), max(-lo, 0) + s)
+                 for s, (lo, hi, interior) in zip(shape, padding_config))
+    return out[crop]
+
+
+def _pad_type(x, padding_value, *, padding_config):
+    config = tuple(tuple(c) for c in padding_config)
+    if padding_value.shape != () or padding_value.dtype != x.dtype:
+        raise TypeError(f"pad: the padding value must be a scalar of the operand's dtype "
+                        f"{x.dtype}, got {padding_value.str_short()}")
+    if len(config) != x.ndim or any(len(c) != 3 for c in config):
+        raise TypeError(f"pad: padding_config needs one (low, high, interior) triple per "
+                        f"dimension of {x.shape}, got {config}")
+    if any(c[2] < 0 for c in config):
+        raise ValueError(f"pad: interior padding must be non-negative, got {config}")
+    shape = [lo + hi + n + max(n - 1, 0) * interior for n, (lo, hi, interior) in
+             zip(x.shape, config)]
+    if any(s < 0 for s in shape):
+        raise ValueError(f"pad: padding {config} of shape {x.shape} gives negative sizes")
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+pad_p = define_primitive("pad", _pad, _pad_type)
+
+
+# -- rev, slice, iota ------------------------------------------------------------------------
+def _rev_type(x, *, dimensions):
+    check_axes("rev", dimensions, x.ndim)
+    return x
+
+
+rev_p = define_primitive("rev", lambda x, *, dimensions: np.flip(x, tuple(dimensions)), _rev_type)
+
+
+def _slice(x, *, start_indices, limit_indices, strides=None):
+    strides = strides or (1,) * x.ndim
+    return x[tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides))]
+
+
+def _slice_type(x, *, start_indices, limit_indices, strides=None):
+    strides = tuple(strides or (1,) * x.ndim)
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise TypeError(f"slice: start_indices, limit_indices and strides need one entry per "
+                        f"dimension of {x.shape}")
+    for d, (s, e, st, n) in enumerate(zip(start_indices, limit_indices, strides, x.shape)):
+        if not 0 <= s <= e <= n or st < 1:
+            raise TypeError(f"slice: dimension {d} of shape {x.shape} cannot be sliced "
+                            f"[{s}:{e}:{st}]")
+    shape = [max(0, -(-(e - s) // st)) for s, e, st in zip(start_indices, limit_indices,
+                                                           strides)]
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+slice_p = define_primitive("slice", _slice, _slice_type)
+
+
+def _iota(*, dtype, shape, dimension):
+    index = np.arange(shape[dimension], dtype=dtype)
+    view = [1] * len(shape)
+    view[dimension] = shape[dimension]
+    return np.broadcast_to(index.reshape(view), shape)
+
+
+def _iota_type(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape):
+        raise ValueError(f"iota: dimension {dimension} is out of bounds for shape {shape}")
+    return ShapedArray(shape, dtypes.canonicalize(dtype))
+
+
+iota_p = define_primitive("iota", _iota, _iota_type)

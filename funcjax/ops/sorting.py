@@ -1,0 +1,33 @@
+"""sort: sorts several operands together along one axis by the first ``num_keys`` of them.
+
+NaNs sort last, as in JAX. Returning all operands permuted alike gives argsort (sort an iota
+along with the keys) and sort-by-key without a gather.
+"""
+
+import numpy as np
+
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.primitive import define_primitive
+from funcjax.ops.typing import check_axes, describe
+
+
+def _sort(*operands, dimension, is_stable=True, num_keys=1):
+    keys = [np.moveaxis(k, dimension, -1) for k in operands[:num_keys]]
+    # lexsort sorts by its last key first; NaN compares last in numpy's sort order.
+    order = np.lexsort(keys[::-1], axis=-1) if num_keys > 1 else np.argsort(
+        keys[0], axis=-1, kind="stable")
+    return [np.moveaxis(np.take_along_axis(np.moveaxis(x, dimension, -1), order, axis=-1),
+                        -1, dimension) for x in operands]
+
+
+def _sort_type(*operands, dimension, is_stable=True, num_keys=1):
+    if not operands or not 1 <= num_keys <= len(operands):
+        raise TypeError(f"sort: num_keys={num_keys} needs between 1 and {len(operands)} keys")
+    shape = operands[0].shape
+    if any(o.shape != shape for o in operands):
+        raise TypeError(f"sort: all operands must have one shape, got {describe(operands)}")
+    check_axes("sort", (dimension,), len(shape))
+    return [ShapedArray(o.shape, o.dtype, o.weak_type) for o in operands]
+
+
+sort_p = define_primitive("sort", _sort, _sort_type, multiple_results=True)
