@@ -1,18 +1,22 @@
 """Primitive cards: each primitive carries all of its rules as named slots.
 
 Slots, in the order a card defines them: ``impl`` (numpy), ``abstract_eval`` (types),
-``jvp``, ``transpose`` (only for primitives linear in some input), ``batch``, ``lower`` (LLVM)
-and ``cost``. ``bind`` hands the call to the current trace, which picks the rule it needs.
+``jvp``, ``transpose`` (only for primitives linear in some input), ``partial_eval`` (only for
+higher-order primitives; first-order ones use the default rule), ``batch``, ``lower`` (LLVM)
+and ``cost``. The signature each interpreter expects is in that interpreter's docstring.
+``bind`` hands the call to the current trace, which picks the rule it needs.
 A missing rule raises ``MissingRuleError`` naming the primitive and the transformation.
 """
 
 from funcjax.core.errors import MissingRuleError
 
-RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "batch", "lower", "cost")
+RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "partial_eval", "batch", "lower",
+              "cost")
 
 _TRANSFORMATION_OF_SLOT = {
     "impl": "eager evaluation", "abstract_eval": "tracing (shape inference)",
     "jvp": "forward-mode differentiation (jvp/grad)", "transpose": "reverse mode (transpose)",
+    "partial_eval": "reverse mode (partial evaluation)",
     "batch": "vmap", "lower": "jit (LLVM lowering)", "cost": "cost analysis",
 }
 
@@ -62,6 +66,9 @@ class Primitive:
 
     def def_transpose(self, fn):
         return self.def_rule("transpose", fn)
+
+    def def_partial_eval(self, fn):
+        return self.def_rule("partial_eval", fn)
 
     def def_batch(self, fn):
         return self.def_rule("batch", fn)

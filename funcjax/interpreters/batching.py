@@ -1,0 +1,116 @@
+"""The batching interpreter (vmap): every value carries its batch dimension or ``not_mapped``.
+
+Work on values that are not mapped stays unmapped and is handed to the parent trace. A
+primitive's ``batch`` rule sees where each input's batch dimension is and returns where the
+output's is:
+
+    batch_rule(axis_data, args, dims, **params) -> (out, out_dim)
+
+``dims`` entries are ints or ``not_mapped`` (None); ``axis_data`` has the mapped axis's
+``size`` and ``name`` (collectives use them). Multiple-result primitives return lists.
+"""
+
+import numpy as np
+
+from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
+from funcjax.interpreters.eval import aval_of
+
+not_mapped = None
+
+
+class AxisData:
+    __slots__ = ("name", "size")
+
+    def __init__(self, name, size):
+        self.name, self.size = name, size
+
+    def __repr__(self):
+        return f"AxisData(name={self.name!r}, size={self.size})"
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "batch_dim")
+
+    def __init__(self, trace, val, batch_dim):
+        super().__init__(trace)
+        self.val = val
+        self.batch_dim = batch_dim
+
+    @property
+    def aval(self):
+        aval = aval_of(self.val)
+        if self.batch_dim is not_mapped:
+            return aval
+        shape = list(aval.shape)
+        del shape[self.batch_dim]
+        return aval.update(shape=shape)
+
+    def describe_dependence(self):
+        return self.val.describe_dependence() if isinstance(self.val, Tracer) else ""
+
+
+class BatchTrace(Trace):
+    def __init__(self, parent, axis_data, description="vmap"):
+        super().__init__(parent, description)
+        self.axis_data = axis_data
+
+    def unpack(self, x):
+        if self.own(x):
+            return x.val, x.batch_dim
+        return x, not_mapped
+
+    def pack(self, val, dim):
+        return val if dim is not_mapped else BatchTracer(self, val, dim)
+
+    def handles_unmapped(self, primitive, params):
+        """Collectives over this trace's axis name act even on unmapped values."""
+        axis_name = params.get("axis_name")
+        if axis_name is None or self.axis_data.name is None:
+            return False
+        names = axis_name if isinstance(axis_name, (tuple, list)) else (axis_name,)
+        return self.axis_data.name in names
+
+    def process_primitive(self, primitive, args, params):
+        vals, dims = zip(*map(self.unpack, args)) if args else ((), ())
+        if all(d is not_mapped for d in dims) and not self.handles_unmapped(primitive, params):
+            with set_current_trace(self.parent):
+                return primitive.bind(*vals, **params)
+        rule = primitive.rule("batch")
+        with set_current_trace(self.parent):
+            out, out_dim = rule(self.axis_data, list(vals), list(dims), **params)
+        if primitive.multiple_results:
+            return [self.pack(v, d) for v, d in zip(out, out_dim)]
+        return self.pack(out, out_dim)
+
+
+def batch_flat(flat_fun, args, in_dims, axis_data, description="vmap"):
+    """Runs ``flat_fun`` on arguments mapped along ``in_dims``; returns (outs, out_dims)."""
+    with new_trace(BatchTrace, axis_data, description) as trace:
+        ins = [trace.pack(a, d) for a, d in zip(args, in_dims)]
+        outs = flat_fun(*ins)
+        pairs = [trace.unpack(o) for o in outs]
+    return [v for v, _ in pairs], [d for _, d in pairs]
+
+
+# -- helpers for rules -----------------------------------------------------------------------
+def move_batch_axis(x, dim, dst, size):
+    """``x`` with its batch dimension at ``dst``; an unmapped ``x`` is broadcast to ``size``."""
+    from funcjax import lax
+    if dim is not_mapped:
+        shape = list(np.shape(x))
+        shape.insert(dst, size)
+        dims = [d for d in range(len(shape)) if d != dst]
+        return lax.broadcast_in_dim(x, shape, dims)
+    if dim == dst:
+        return x
+    perm = [d for d in range(np.ndim(x)) if d != dim]
+    perm.insert(dst, dim)
+    return lax.transpose(x, perm)
+
+
+def elementwise_batch_rule(primitive):
+    """Batch rule for elementwise primitives: align every operand's batch axis at 0."""
+    def rule(axis_data, args, dims, **params):
+        args = [move_batch_axis(a, d, 0, axis_data.size) for a, d in zip(args, dims)]
+        return primitive.bind(*args, **params), 0
+    return rule

@@ -1,0 +1,160 @@
+"""The JVP interpreter (forward mode): every value carries a primal and a tangent.
+
+Tangents may be *symbolic zeros* (``Zero(aval)``): an operation whose inputs all have zero
+tangents is handed to the parent trace untouched, so code that does not depend on the
+differentiated inputs costs nothing extra. Integer and boolean values have ``float0``
+tangents, which are always symbolic zeros. A primitive's ``jvp`` rule runs with the parent
+trace current, so it can use ``lax``/``funcjax.numpy`` freely:
+
+    jvp_rule(primals, tangents, **params) -> (primal_out, tangent_out)
+
+with lists for multiple-result primitives; ``tangents`` entries and ``tangent_out`` may be
+``Zero``. ``defjvp``, ``defjvp_zero`` and ``deflinear`` build the common rules.
+"""
+
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
+from funcjax.interpreters.eval import aval_of
+
+
+class Zero:
+    """A tangent known to be zero; never materialised unless an operation needs the array."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval):
+    """Tangents of floats have the primal's type; of ints and bools, dtype float0."""
+    if dtypes.is_float(aval.dtype):
+        return ShapedArray(aval.shape, aval.dtype)
+    return ShapedArray(aval.shape, dtypes.float0)
+
+
+def zeros_like_aval(aval):
+    from funcjax import lax
+    if aval.dtype == dtypes.float0:
+        return np.zeros(aval.shape, dtypes.float0)
+    return lax.full(aval.shape, 0, aval.dtype)
+
+
+def instantiate(tangent):
+    """A concrete array for a tangent (materialises symbolic zeros)."""
+    return zeros_like_aval(tangent.aval) if type(tangent) is Zero else tangent
+
+
+def add_tangents(a, b):
+    if type(a) is Zero:
+        return b
+    if type(b) is Zero:
+        return a
+    from funcjax import lax
+    return lax.add(a, b)
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        super().__init__(trace)
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return aval_of(self.primal)
+
+    def concrete_value(self):
+        # Python control flow on primal values keeps working under jvp and grad.
+        primal = self.primal
+        if isinstance(primal, Tracer):
+            return primal.concrete_value()
+        return np.asarray(primal)
+
+    def describe_dependence(self):
+        return self.primal.describe_dependence() if isinstance(self.primal, Tracer) else ""
+
+
+class JVPTrace(Trace):
+    def __init__(self, parent, description="jvp"):
+        super().__init__(parent, description)
+
+    def unpack(self, x):
+        if self.own(x):
+            return x.primal, x.tangent
+        return x, Zero(tangent_aval(aval_of(x)))
+
+    def pack(self, primal, tangent):
+        if type(tangent) is Zero and tangent.aval.dtype == dtypes.float0:
+            return primal
+        return JVPTracer(self, primal, tangent)
+
+    def process_primitive(self, primitive, args, params):
+        primals, tangents = zip(*map(self.unpack, args)) if args else ((), ())
+        if all(type(t) is Zero for t in tangents):
+            with set_current_trace(self.parent):
+                return primitive.bind(*primals, **params)
+        rule = primitive.rule("jvp")
+        with set_current_trace(self.parent):
+            primal_out, tangent_out = rule(list(primals), list(tangents), **params)
+        if primitive.multiple_results:
+            return [self.pack(p, t) for p, t in zip(primal_out, tangent_out)]
+        return self.pack(primal_out, tangent_out)
+
+
+def jvp_flat(flat_fun, primals, tangents, description="jvp"):
+    """Runs ``flat_fun(*primals)`` pushing ``tangents`` forward; returns both output lists.
+
+    ``tangents`` entries may be ``Zero``. Output tangents are ``Zero`` where they do not
+    depend on the inputs' tangents.
+    """
+    with new_trace(JVPTrace, description) as trace:
+        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+        outs = flat_fun(*ins)
+        pairs = [trace.unpack(o) for o in outs]
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
+# -- building rules --------------------------------------------------------------------------
+def defjvp(primitive, *partials):
+    """Rule from one function per input: ``partial_i(tangent_i, *primals, **params)`` gives
+    that input's contribution to the output tangent (None for inputs that have none)."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        total = Zero(tangent_aval(aval_of(out)))
+        for partial, t in zip(partials, tangents):
+            if partial is not None and type(t) is not Zero:
+                total = add_tangents(total, partial(t, *primals, **params))
+        return out, total
+    primitive.def_jvp(rule)
+    return rule
+
+
+def defjvp_zero(primitive):
+    """For outputs with no derivative (comparisons, integer results, stop_gradient)."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        if primitive.multiple_results:
+            return out, [Zero(tangent_aval(aval_of(o))) for o in out]
+        return out, Zero(tangent_aval(aval_of(out)))
+    primitive.def_jvp(rule)
+    return rule
+
+
+def deflinear(primitive):
+    """For primitives linear in all inputs: the tangent is the primitive applied to tangents."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        if all(type(t) is Zero for t in tangents):
+            return out, Zero(tangent_aval(aval_of(out)))
+        return out, primitive.bind(*map(instantiate, tangents), **params)
+    primitive.def_jvp(rule)
+    return rule
