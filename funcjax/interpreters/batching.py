@@ -114,3 +114,35 @@ def elementwise_batch_rule(primitive):
         args = [move_batch_axis(a, d, 0, axis_data.size) for a, d in zip(args, dims)]
         return primitive.bind(*args, **params), 0
     return rule
+
+
+def batch_jaxpr(closed, axis_data, in_batched, instantiate):
+    """A closed jaxpr batched along axis 0 of the inputs marked in ``in_batched``.
+
+    Outputs are batched at axis 0 where the computation makes them so, or where
+    ``instantiate`` (a bool or one per output) forces it. Returns ``(jaxpr, out_batched)``.
+    """
+    from funcjax.core.abstract import ShapedArray
+    from funcjax.interpreters.eval import eval_closed_jaxpr
+    from funcjax.interpreters.staging import trace_to_jaxpr
+    n_out = len(closed.out_avals)
+    inst = [instantiate] * n_out if isinstance(instantiate, bool) else list(instantiate)
+    out_batched = []
+
+    def fun(*args):
+        dims = [0 if b else not_mapped for b in in_batched]
+        outs, out_dims = batch_flat(lambda *xs: eval_closed_jaxpr(closed, *xs), args, dims,
+                                    axis_data, "vmap of a sub-jaxpr")
+        result = []
+        for out, dim, force in zip(outs, out_dims, inst):
+            if dim is not_mapped and not force:
+                out_batched.append(False)
+                result.append(out)
+            else:
+                out_batched.append(True)
+                result.append(move_batch_axis(out, dim, 0, axis_data.size))
+        return result
+
+    in_avals = [ShapedArray((axis_data.size,) + a.shape, a.dtype, a.weak_type) if b else a
+                for a, b in zip(closed.in_avals, in_batched)]
+    return trace_to_jaxpr(fun, in_avals, "vmap of a sub-jaxpr"), out_batched

@@ -46,7 +46,7 @@ def zeros_like_aval(aval):
     return lax.full(aval.shape, 0, aval.dtype)
 
 
-def instantiate(tangent):
+def instantiate_tangent(tangent):
     """A concrete array for a tangent (materialises symbolic zeros)."""
     return zeros_like_aval(tangent.aval) if type(tangent) is Zero else tangent
 
@@ -155,6 +155,38 @@ def deflinear(primitive):
         out = primitive.bind(*primals, **params)
         if all(type(t) is Zero for t in tangents):
             return out, Zero(tangent_aval(aval_of(out)))
-        return out, primitive.bind(*map(instantiate, tangents), **params)
+        return out, primitive.bind(*map(instantiate_tangent, tangents), **params)
     primitive.def_jvp(rule)
     return rule
+
+
+def jvp_jaxpr(closed, nonzeros, instantiate):
+    """The JVP of a closed jaxpr, as a closed jaxpr (for higher-order primitives' rules).
+
+    The result takes ``primals + [tangent for each input with nonzeros[i]]`` and returns
+    ``primal_outs + [tangent for each output whose tangent is nonzero]``. An output tangent is
+    materialised if ``instantiate`` (a bool or one per output) asks for it. Returns
+    ``(jvp_closed_jaxpr, out_nonzeros)``.
+    """
+    from funcjax.interpreters.eval import eval_closed_jaxpr
+    from funcjax.interpreters.staging import trace_to_jaxpr
+    n = len(closed.in_avals)
+    n_out = len(closed.out_avals)
+    inst = [instantiate] * n_out if isinstance(instantiate, bool) else list(instantiate)
+    out_nonzeros = []
+
+    def fun(*args):
+        primals, nonzero_tangents = args[:n], iter(args[n:])
+        tangents = [next(nonzero_tangents) if nz else Zero(tangent_aval(a))
+                    for a, nz in zip(closed.in_avals, nonzeros)]
+        outs, out_tangents = jvp_flat(lambda *xs: eval_closed_jaxpr(closed, *xs), primals,
+                                      tangents)
+        keep = [(type(t) is not Zero or i) and dtypes.is_float(a.dtype)
+                for t, i, a in zip(out_tangents, inst, closed.out_avals)]
+        out_nonzeros.extend(keep)
+        return list(outs) + [instantiate_tangent(t) for t, k in zip(out_tangents, keep) if k]
+
+    in_avals = list(closed.in_avals) + [tangent_aval(a) for a, nz in zip(closed.in_avals,
+                                                                         nonzeros) if nz]
+    return trace_to_jaxpr(fun, in_avals, "jvp of a sub-jaxpr"), out_nonzeros
+
