@@ -20,7 +20,10 @@ __all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal
 
 def _comparison(name, op):
     def fn(x1, x2, /):
-        return op(*promote_args(name, x1, x2))
+        x1, x2 = promote_args(name, x1, x2)
+        out = op(x1, x2)
+        # JAX marks a comparison weak when its promoted operands were (e.g. bool vs 1.0).
+        return lax.convert_element_type(out, dtypes.bool_, True) if x1.weak_type else out
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} after numpy broadcasting and JAX promotion."
     return fn

@@ -34,10 +34,21 @@ def _float_unary(name, op):
     return fn
 
 
-def _binary(name, op, inexact=False):
+def _bool_as_int(args):
+    """JAX computes arithmetic on booleans in the default integer type."""
+    if args[0].dtype != dtypes.bool_:
+        return args
+    return [lax.convert_element_type(a, dtypes.default_int(), a.weak_type) for a in args]
+
+
+def _binary(name, op, inexact=False, bool_op=None):
+    """A promoting, broadcasting binary function; booleans use ``bool_op`` if given, else
+    integer arithmetic."""
     def fn(x1, x2, /):
         x1, x2 = (promote_args_inexact if inexact else promote_args)(name, x1, x2)
-        return op(x1, x2)
+        if bool_op is not None and x1.dtype == dtypes.bool_:
+            return bool_op(x1, x2)
+        return op(*_bool_as_int([x1, x2]))
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with numpy broadcasting and JAX dtype promotion."
     return fn
@@ -77,17 +88,17 @@ deg2rad = radians = _float_unary("deg2rad", lambda x: lax.mul(x, _const(x, np.pi
 rad2deg = degrees = _float_unary("rad2deg", lambda x: lax.mul(x, _const(x, 180 / np.pi)))
 rint = _float_unary("rint", lambda x: lax.round(x, 1))
 
-add = _binary("add", lax.add)
-subtract = _binary("subtract", lax.sub)
-multiply = _binary("multiply", lax.mul)
+add = _binary("add", lax.add, bool_op=lax.bitwise_or)
+subtract = _binary("subtract", lax.sub, bool_op=lax.sub)
+multiply = _binary("multiply", lax.mul, bool_op=lax.bitwise_and)
 true_divide = divide = _binary("true_divide", lax.div, inexact=True)
-maximum = _binary("maximum", lax.max)
-minimum = _binary("minimum", lax.min)
+maximum = _binary("maximum", lax.max, bool_op=lax.max)
+minimum = _binary("minimum", lax.min, bool_op=lax.min)
 arctan2 = atan2 = _binary("arctan2", lax.atan2, inexact=True)
 nextafter = _binary("nextafter", lax.nextafter, inexact=True)
-bitwise_and = _binary("bitwise_and", lax.bitwise_and)
-bitwise_or = _binary("bitwise_or", lax.bitwise_or)
-bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor)
+bitwise_and = _binary("bitwise_and", lax.bitwise_and, bool_op=lax.bitwise_and)
+bitwise_or = _binary("bitwise_or", lax.bitwise_or, bool_op=lax.bitwise_or)
+bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor, bool_op=lax.bitwise_xor)
 left_shift = bitwise_left_shift = _binary("left_shift", lax.shift_left)
 float_power = _binary("float_power", lax.pow, inexact=True)
 
@@ -132,9 +143,7 @@ def fabs(x, /):
 
 
 def floor_divide(x1, x2, /):
-    x1, x2 = promote_args("floor_divide", x1, x2)
-    if x1.dtype == dtypes.bool_:
-        x1, x2 = (lax.convert_element_type(x, dtypes.default_int()) for x in (x1, x2))
+    x1, x2 = _bool_as_int(promote_args("floor_divide", x1, x2))
     if x1.dtype.kind == "f":
         return lax.floor(lax.div(x1, x2))
     q = lax.div(x1, x2)
@@ -147,7 +156,7 @@ def floor_divide(x1, x2, /):
 
 
 def remainder(x1, x2, /):
-    x1, x2 = promote_args("remainder", x1, x2)
+    x1, x2 = _bool_as_int(promote_args("remainder", x1, x2))
     r = lax.rem(x1, x2)
     if x1.dtype.kind == "u":
         return r
@@ -167,12 +176,12 @@ def divmod(x1, x2, /):  # noqa: A001
 
 def power(x1, x2, /):
     if isinstance(x2, int) and not isinstance(x2, bool):
-        (x1,) = promote_args("power", x1)
-        if x1.dtype.kind in "iub" and x2 < 0:
+        (x1,) = _bool_as_int(promote_args("power", x1))
+        if x1.dtype.kind in "iu" and x2 < 0:
             raise ValueError(f"power: integers cannot be raised to negative integer powers "
                              f"(got exponent {x2}); convert the base to float first")
         return lax.integer_pow(x1, x2)
-    x1, x2 = promote_args("power", x1, x2)
+    x1, x2 = _bool_as_int(promote_args("power", x1, x2))
     if x1.dtype.kind == "f":
         return lax.pow(x1, x2)
     return _integer_power(x1, x2)
@@ -194,7 +203,7 @@ def _integer_power(base, exponent):
 
 
 def square(x, /):
-    (x,) = promote_args("square", x)
+    (x,) = _bool_as_int(promote_args("square", x))
     return lax.integer_pow(x, 2)
 
 
@@ -226,7 +235,9 @@ trunc = fix = _integral_or(
 def round(a, decimals=0):  # noqa: A001
     """Rounds half to even, as numpy does; ``decimals`` scales by a power of ten."""
     (a,) = promote_args("round", a)
-    if a.dtype.kind in "iub":
+    if a.dtype == dtypes.bool_:
+        raise ValueError("round: not defined for boolean arrays; convert with .astype(int)")
+    if a.dtype.kind in "iu":
         return a
     if decimals == 0:
         return lax.round(a, 1)
