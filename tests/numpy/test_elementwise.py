@@ -127,3 +127,21 @@ def test_where_clip_select():
                                   np.select([x < -1, x > 1], [x, -x], 7))
     (idx,) = jnp.where(x > 0)
     np.testing.assert_array_equal(idx, np.where(x > 0)[0])
+
+
+def test_64_bit_types_with_x64(enable_x64):
+    a = np.linspace(-2, 2, 7)
+    for name in ("exp", "tanh", "sinc", "log1p"):
+        got = getattr(jnp, name)(np.abs(a) if name == "log1p" else a)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, getattr(np, name)(np.abs(a) if name == "log1p" else a),
+                                   rtol=1e-12)
+    i = np.arange(5, dtype=np.int64) * 2 ** 40
+    assert jnp.sum(i).dtype == np.int64 and int(jnp.sum(i)) == int(i.sum())
+    assert jnp.arange(3).dtype == np.int64 and jnp.add(1.0, 1).dtype == np.float64
+    assert jnp.add(jnp.ones(2, jnp.float32), 1.0).dtype == np.float32
+
+
+def test_64_bit_inputs_narrow_without_x64():
+    assert jnp.asarray(np.ones(2)).dtype == np.float32
+    assert jnp.asarray(np.arange(2, dtype=np.int64)).dtype == np.int32
