@@ -474,3 +474,27 @@ jacobian = jacrev
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``."""
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+
+
+# -- rematerialisation -----------------------------------------------------------------------
+def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
+    """``fun``, made to recompute its intermediate values in the backward pass instead of
+    saving them; ``policy`` (see ``funcjax.checkpoint_policies``) names the ones to save."""
+    from funcjax.interpreters import remat
+    from funcjax.interpreters.staging import hoist_consts
+    policy = remat.nothing_saveable if policy is None else policy
+
+    @functools.wraps(fun)
+    def checkpointed(*args, **kwargs):
+        static, _ = normalize_argnums("checkpoint", static_argnums, len(args), "static_argnums")
+        closed, in_tree, out_tree = trace_pytree_function(fun, args, kwargs, "checkpoint", static)
+        jaxpr, consts = hoist_consts(closed)
+        dynamic, _ = split_static(args, static)
+        leaves = tree_flatten((tuple(dynamic), kwargs))[0]
+        outs = remat.checkpoint_p.bind(*consts, *leaves, jaxpr=jaxpr, policy=policy,
+                                       prevent_cse=prevent_cse)
+        return tree_unflatten(out_tree, outs)
+    return checkpointed
+
+
+remat = checkpoint
