@@ -1,6 +1,6 @@
 """funcjax: composable function transformations (grad, vmap, jit, ...) over a jaxpr IR."""
 
-from funcjax import checkpoint_policies, lax, numpy, tree_util  # noqa: F401
+from funcjax import checkpoint_policies, lax, numpy, test_util, tools, tree_util  # noqa: F401
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
 from funcjax.api import (  # noqa: F401
     ShapeDtypeStruct,

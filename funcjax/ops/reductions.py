@@ -48,8 +48,9 @@ def _product_of_others(x, axes):
     kept_shape = [x.shape[d] for d in keep]
     flat = lax.reshape(moved, kept_shape + [int(np.prod([x.shape[a] for a in axes]))])
     edge = [(0, 0, 0)] * len(keep)
-    before = lax.cumprod(lax.pad(flat, 1.0, edge + [(1, -1, 0)]), axis=len(keep))
-    after = lax.cumprod(lax.pad(flat, 1.0, edge + [(-1, 1, 0)]), axis=len(keep), reverse=True)
+    one = np.array(1, x.dtype)
+    before = lax.cumprod(lax.pad(flat, one, edge + [(1, -1, 0)]), axis=len(keep))
+    after = lax.cumprod(lax.pad(flat, one, edge + [(-1, 1, 0)]), axis=len(keep), reverse=True)
     others = lax.reshape(lax.mul(before, after), moved.shape)
     return lax.transpose(others, np.argsort(perm))
 
@@ -123,7 +124,7 @@ def _prefix_scan(combine):
         step = 1
         while step < x.shape[axis]:
             shift = [(step, -step, 0) if d == axis else (0, 0, 0) for d in range(x.ndim)]
-            earlier = lax.pad(x, lax.full((), 0, x.dtype), shift)
+            earlier = lax.pad(x, np.array(0, x.dtype), shift)
             x = lax.select(lax.ge(position, step), combine(x, earlier), x)
             step *= 2
         return lax.rev(x, (axis,)) if reverse else x

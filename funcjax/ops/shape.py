@@ -14,6 +14,10 @@ from funcjax.ops.lazy import lax
 from funcjax.ops.typing import check_axes, describe
 
 
+def _scalar(value, dtype):
+    return np.array(value, dtype)
+
+
 # -- broadcast_in_dim ------------------------------------------------------------------------
 def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
     expanded = [1] * len(shape)
@@ -205,7 +209,7 @@ deflinear(pad_p)
 def _pad_transpose(ct, x, padding_value, *, padding_config):
     # Undo the edges (negative padding crops, positive re-grows what was cropped), then take
     # every (interior + 1)-th element.
-    unpadded = lax.pad(ct, 0.0, [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+    unpadded = lax.pad(ct, _scalar(0, ct.dtype), [(-lo, -hi, 0) for lo, hi, _ in padding_config])
     ct_x = lax.slice(unpadded, [0] * ct.ndim, unpadded.shape,
                      [interior + 1 for _, _, interior in padding_config])
     ct_value = None
@@ -258,7 +262,7 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
     for n, k, start, stride in zip(x.aval.shape, ct.shape, start_indices, strides):
         used = (k - 1) * stride + 1 if k else 0
         config.append((start, n - start - used, stride - 1))
-    return [lax.pad(ct, 0.0, config)]
+    return [lax.pad(ct, _scalar(0, ct.dtype), config)]
 
 
 slice_p.def_transpose(_slice_transpose)
