@@ -114,7 +114,8 @@ def _flat_fun(fun, in_tree, has_aux, what):
                 raise TypeError(f"{what} with has_aux=True requires {fun_name(fun)} to return a "
                                 f"pair (output, auxiliary data), but it returned {_kind(out)}")
             out, aux = out
-            aux_leaves, box["aux_tree"] = tree_flatten(aux)
+            box["aux_leaves"], box["aux_tree"] = tree_flatten(aux)
+            aux_leaves = [x for x in box["aux_leaves"] if _is_array_like(x)]
         else:
             aux_leaves = []
         out_leaves, box["out_tree"] = tree_flatten(out)
@@ -122,6 +123,23 @@ def _flat_fun(fun, in_tree, has_aux, what):
         _check_out_leaves(out_leaves, what, fun)
         return list(out_leaves) + list(aux_leaves)
     return flat, box
+
+
+def _is_array_like(x):
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, int, float, bool))
+
+
+def _aux(box, returned):
+    """The aux pytree: the traced leaves as returned, the others (strings...) as given."""
+    returned = iter(returned)
+    return tree_unflatten(box["aux_tree"], [next(returned) if _is_array_like(x) else x
+                                            for x in box["aux_leaves"]])
+
+
+def _as_arrays(leaves):
+    """Python scalars and numpy values as Arrays, so that rules always see arrays."""
+    from funcjax.numpy import asarray
+    return [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
 
 
 def _kind(x):
@@ -135,12 +153,6 @@ def _check_out_leaves(leaves, what, fun):
             raise TypeError(f"{what}: {fun_name(fun)} returned a value of type "
                             f"{type(leaf).__name__}; differentiated functions must return "
                             "arrays (or pytrees of arrays)")
-
-
-def _split_aux(outs, box):
-    n = box["n_out"]
-    main = tree_unflatten(box["out_tree"], outs[:n])
-    return (main, tree_unflatten(box["aux_tree"], outs[n:])) if "aux_tree" in box else (main,)
 
 
 def _check_tangent(what, primal, tangent, where):
@@ -166,6 +178,7 @@ def jvp(fun, primals, tangents, has_aux=False):
                             f"argument of {fun_name(fun)}, got {type(value).__name__}; write "
                             f"jvp(f, (x,), (v,)) for a single argument")
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    p_leaves = _as_arrays(p_leaves)
     t_leaves, t_tree = tree_flatten(tuple(tangents))
     if t_tree != in_tree:
         raise TypeError(f"jvp: primals and tangents must have the same structure, got "
@@ -180,7 +193,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     primal_out = tree_unflatten(box["out_tree"], outs[:n])
     tangent_out = tree_unflatten(box["out_tree"], [instantiate_tangent(t) for t in out_t[:n]])
     if has_aux:
-        return primal_out, tangent_out, tree_unflatten(box["aux_tree"], outs[n:])
+        return primal_out, tangent_out, _aux(box, outs[n:])
     return primal_out, tangent_out
 
 
@@ -220,10 +233,11 @@ def _linearize_tree(what, fun, primals, has_aux):
     ``(linear_map, in_tree, out_tree, outs, aux)``; ``outs`` are the output leaves and ``aux``
     the aux pytree (None without has_aux)."""
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    p_leaves = _as_arrays(p_leaves)
     flat, box = _flat_fun(fun, in_tree, has_aux, what)
     outs, linear, out_nonzero = linearize_flat(flat, p_leaves, f"{what}({fun_name(fun)})")
     n = box["n_out"]
-    aux = tree_unflatten(box["aux_tree"], outs[n:]) if has_aux else None
+    aux = _aux(box, outs[n:]) if has_aux else None
     lin = _LinearMap(fun, p_leaves, outs[:n], linear, out_nonzero[:n] + [False] * (len(outs) - n))
     return lin, in_tree, box["out_tree"], outs[:n], aux
 
