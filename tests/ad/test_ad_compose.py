@@ -52,7 +52,7 @@ def test_five_paths_to_the_hessian(x64, x):
             funcjax.jacfwd(funcjax.jacfwd(fun))(x),
             funcjax.jacfwd(grad)(x),
             np.array([funcjax.jvp(grad, (x,), (e,))[1] for e in np.eye(3)]),  # jvp of grad
-            np.array([funcjax.grad(lambda y, e=e: funcjax.jvp(fun, (y,), (e,))[1])(x)
+            np.array([funcjax.grad(lambda y, e=e, h=fun: funcjax.jvp(h, (y,), (e,))[1])(x)
                       for e in np.eye(3)]),  # grad of jvp
             np.array([funcjax.vjp(grad, x)[1](e)[0] for e in np.eye(3)]),  # vjp of grad
         ]
