@@ -1,0 +1,82 @@
+"""How numpy dtypes live in LLVM: a *storage* type in memory and a *compute* type in registers.
+
+Storage follows numpy's layout (bool is one byte, float16 is ``half``). Compute types are what
+the scalar emitters see: bool is ``i1`` and float16 is ``float`` holding a value that is always
+exactly representable in half precision (every float16 result is rounded back, so fused code
+gives the bits eager numpy gives).
+"""
+
+import numpy as np
+from llvmlite import ir
+
+I1, I8, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(64)
+F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
+PTR = ir.PointerType()
+
+_FLOAT_COMPUTE = {2: F32, 4: F32, 8: F64}
+_FLOAT_STORAGE = {2: F16, 4: F32, 8: F64}
+
+
+def compute_type(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return I1
+    if dtype.kind == "f":
+        return _FLOAT_COMPUTE[dtype.itemsize]
+    return ir.IntType(8 * dtype.itemsize)
+
+
+def storage_type(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return I8
+    if dtype.kind == "f":
+        return _FLOAT_STORAGE[dtype.itemsize]
+    return ir.IntType(8 * dtype.itemsize)
+
+
+def is_f16(dtype):
+    return np.dtype(dtype) == np.float16
+
+
+def const(dtype, value):
+    """A compute-type constant of ``dtype`` (integers wrap to the type's width as numpy does)."""
+    dtype = np.dtype(dtype)
+    typ = compute_type(dtype)
+    if dtype.kind == "b":
+        return ir.Constant(typ, int(bool(value)))
+    if dtype.kind == "f":
+        return ir.Constant(typ, float(np.asarray(value).astype(dtype)))
+    return ir.Constant(typ, int(np.asarray(value).astype(dtype).view(f"u{dtype.itemsize}")))
+
+
+def i64(value):
+    return ir.Constant(I64, int(value))
+
+
+def to_storage(b, dtype, value):
+    """Converts a compute value to its storage representation before a store."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return b.zext(value, I8)
+    if is_f16(dtype):
+        return b.fptrunc(value, F16)
+    return value
+
+
+def from_storage(b, dtype, value):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return b.icmp_unsigned("!=", value, ir.Constant(I8, 0))
+    if is_f16(dtype):
+        return b.fpext(value, F32)
+    return value
+
+
+def round_f16(b, value):
+    """Rounds a float holding an f16 computation to half precision (as numpy's f16 ops do)."""
+    return b.fpext(b.fptrunc(value, F16), F32)
+
+
+def itemsize(dtype):
+    return np.dtype(dtype).itemsize
