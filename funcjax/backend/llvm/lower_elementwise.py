@@ -168,7 +168,10 @@ def _is_finite(ctx, dt, x):
 
 
 def _rsqrt(ctx, dt, x):
-    return ctx.b.fdiv(ir.Constant(x.type, 1.0), _intrinsic(ctx, "sqrt", x))
+    root = _intrinsic(ctx, "sqrt", x)
+    if types.is_f16(dt):  # eager rounds the square root to float16 before dividing
+        root = types.round_f16(ctx.b, root)
+    return ctx.b.fdiv(ir.Constant(x.type, 1.0), root)
 
 
 # -- comparisons, logic, shifts --------------------------------------------------------------
@@ -246,7 +249,9 @@ def convert(ctx, x, src, dst):
         return (b.fcmp_unordered if src.kind == "f" else b.icmp_unsigned)("!=", x, zero)
     if src.kind == "f" and dst.kind == "f":
         if types.is_f16(dst):  # round once, from the source precision
-            return b.fpext(b.fptrunc(x, types.F16), types.F32)
+            half = types.double_to_half(b, x) if x.type == types.F64 else \
+                b.fptrunc(x, types.F16)
+            return b.fpext(half, types.F32)
         if out_t == x.type:
             return x
         return b.fpext(x, out_t) if dst.itemsize > src.itemsize else b.fptrunc(x, out_t)
@@ -257,7 +262,7 @@ def convert(ctx, x, src, dst):
     if dst.kind == "f":
         wide_t = types.F64 if types.is_f16(dst) else out_t  # int -> f16 rounds once
         f = b.sitofp(x, wide_t) if src.kind == "i" else b.uitofp(x, wide_t)
-        return b.fpext(b.fptrunc(f, types.F16), types.F32) if types.is_f16(dst) else f
+        return b.fpext(types.double_to_half(b, f), types.F32) if types.is_f16(dst) else f
     if out_t.width < x.type.width:
         return b.trunc(x, out_t)
     if out_t.width > x.type.width:

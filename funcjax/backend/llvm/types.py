@@ -78,5 +78,27 @@ def round_f16(b, value):
     return b.fpext(b.fptrunc(value, F16), F32)
 
 
+def double_to_half(b, x):
+    """Rounds a double to half precision once, without ``fptrunc double -> half`` (x86 has no
+    instruction for it and the libcall it becomes is not in the process).
+
+    Rounding to float with *round-to-odd* first and then to half is exact, because float
+    keeps more than twice half's precision plus two bits."""
+    t = b.fptrunc(x, F32)
+    back = b.fpext(t, F64)
+    inexact = b.fcmp_ordered("!=", back, x)
+    bits = b.bitcast(t, ir.IntType(32))
+    too_far = b.fcmp_ordered(">", b.call(_fabs(b), [back]), b.call(_fabs(b), [x]))
+    toward_zero = b.select(too_far, b.sub(bits, ir.Constant(bits.type, 1)), bits)
+    odd = b.bitcast(b.or_(toward_zero, ir.Constant(bits.type, 1)), F32)
+    return b.fptrunc(b.select(inexact, odd, t), F16)
+
+
+def _fabs(b):
+    module = b.module
+    fn = module.globals.get("llvm.fabs.f64")
+    return fn or ir.Function(module, ir.FunctionType(F64, [F64]), "llvm.fabs.f64")
+
+
 def itemsize(dtype):
     return np.dtype(dtype).itemsize
