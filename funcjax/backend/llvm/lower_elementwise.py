@@ -37,6 +37,8 @@ def _isnan(b, x):
 
 # -- arithmetic ------------------------------------------------------------------------------
 def _add(ctx, dt, x, y):
+    if dt.kind == "b":  # numpy adds booleans as logical or (scatter_add on bool arrays)
+        return ctx.b.or_(x, y)
     return ctx.b.fadd(x, y) if _is_float(dt) else ctx.b.add(x, y)
 
 
@@ -45,6 +47,8 @@ def _sub(ctx, dt, x, y):
 
 
 def _mul(ctx, dt, x, y):
+    if dt.kind == "b":
+        return ctx.b.and_(x, y)
     return ctx.b.fmul(x, y) if _is_float(dt) else ctx.b.mul(x, y)
 
 
