@@ -242,7 +242,7 @@ class JitFunction:
         if not self._cache:
             self.last_miss_reason = "first call: nothing cached yet"
         else:
-            self.last_miss_reason = _explain_difference(list(self._cache)[-1], key, flat_names)
+            self.last_miss_reason = _explain_difference(list(self._cache), key, flat_names)
         if config.jax_explain_cache_misses:
             logger.warning("jit(%s) cache miss: %s", fun_name(self._fun), self.last_miss_reason)
 
@@ -287,22 +287,27 @@ class JitFunction:
                                                for a in entry.closed.out_avals])
 
 
-def _explain_difference(old, new, flat_names):
-    """Which argument makes signature ``new`` differ from ``old`` (for cache-miss reports)."""
+def _differences(old, new, flat_names):
+    """What makes signature ``new`` differ from a cached ``old`` one, as sentences."""
     (old_tree, old_avals, old_statics, old_x64), (tree, avals, statics, x64) = old, new
     if old_x64 != x64:
-        return "jax_enable_x64 changed"
+        return ["jax_enable_x64 changed"]
     if old_tree != tree:
-        return f"the pytree structure of the arguments changed from {old_tree} to {tree}"
-    for name, a, b in zip(flat_names, old_avals, avals):
-        if a != b:
-            return (f"argument '{name}' changed from {a.str_short()}"
-                    f"{' (weak)' if a.weak_type else ''} to {b.str_short()}"
-                    f"{' (weak)' if b.weak_type else ''}")
-    for (where, a), (_, b) in zip(old_statics, statics):
-        if not (a is b or a == b):
-            return f"static argument {where!r} changed from {a!r} to {b!r}"
-    return "the static arguments changed"
+        return [f"the pytree structure of the arguments changed from {old_tree} to {tree}"]
+    found = [f"argument '{name}' changed from {a.str_short()}{' (weak)' * a.weak_type} to "
+             f"{b.str_short()}{' (weak)' * b.weak_type}"
+             for name, a, b in zip(flat_names, old_avals, avals) if a != b]
+    if [w for w, _ in old_statics] != [w for w, _ in statics]:
+        return found + ["different arguments are static"]
+    return found + [f"static argument {where!r} changed from {a!r} to {b!r}"
+                    for (where, a), (_, b) in zip(old_statics, statics)
+                    if not (a is b or a == b)]
+
+
+def _explain_difference(cached, new, flat_names):
+    """The differences from the closest cached signature (for cache-miss reports)."""
+    closest = min((_differences(old, new, flat_names) for old in cached), key=len)
+    return "; ".join(closest) or "the signature is new"
 
 
 class Lowered:

@@ -26,7 +26,7 @@ def check_arguments(name, in_avals, args, arg_names=None):
     for k, (aval, x) in enumerate(zip(in_avals, args)):
         arr = to_numpy(x)
         if arr.shape != aval.shape or arr.dtype != aval.dtype:
-            what = arg_names[k] if arg_names and k < len(arg_names) else f"argument {k}"
+            what = f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
             got = f"{arr.dtype.name}{list(arr.shape)}"
             raise TypeError(
                 f"{name}: {what} has type {got} but the computation was compiled for "
