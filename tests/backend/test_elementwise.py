@@ -44,10 +44,10 @@ def _program(dtype):
                 label = prim.name + "".join(f"_{v}" for v in params.values())
                 cases[label] = (lambda x, y, p=prim, n=nargs, kw=params:
                                 p.bind(*(x, y)[:n], **kw), prim not in _INEXACT)
-    for target in DTYPES:
+    for target in map(np.dtype, DTYPES):
         if needs_x64(target) == needs_x64(dtype) or not needs_x64(target):
-            cases[f"convert_{np.dtype(target).name}"] = (
-                lambda x, y, t=np.dtype(target): conversion.convert_element_type_p.bind(
+            cases[f"convert_{target.name}"] = (
+                lambda x, y, t=target: conversion.convert_element_type_p.bind(
                     x, new_dtype=t), True)
     cases["select_bool"] = (lambda x, y: conversion.select_n_p.bind(
         elementwise.lt_p.bind(x, y), x, y), True)

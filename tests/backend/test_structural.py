@@ -37,6 +37,7 @@ def program(x, y, rows, pairs, start0, start1):
     y_row = lax.reshape(lax.slice(y, (0, 0), (1, 4)), (4,))
     y_corner = lax.slice(y, (0, 0), (2, 2))
     fill = lax.reshape(lax.slice(y, (0, 0), (1, 1)), ())
+    updates = lax.broadcast_in_dim(y_row, (5, 4), (1,))
 
     def add(name, thunk):
         try:
@@ -71,9 +72,9 @@ def program(x, y, rows, pairs, start0, start1):
     for mode in ("clip", "fill"):
         add(f"gather_rows_{mode}", lambda mode=mode: lax.gather(x, rows, (0,), mode))
         add(f"gather_pairs_{mode}", lambda mode=mode: lax.gather(x, pairs, (0, 1), mode))
-        upd = lax.broadcast_in_dim(y_row, (5, 4), (1,))
         for s in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
-            add(f"{s}_{mode}", lambda s=s, mode=mode: getattr(lax, s)(x, rows, upd, (0,), mode))
+            add(f"{s}_{mode}", lambda s=s, mode=mode: getattr(lax, s)(x, rows, updates, (0,),
+                                                                      mode))
     add("dynamic_slice", lambda: lax.dynamic_slice(x, (start0, start1), (2, 3)))
     add("dynamic_update_slice", lambda: lax.dynamic_update_slice(x, y_corner, (start0, start1)))
     add("sort", lambda: lax.sort(x, 1))
