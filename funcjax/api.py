@@ -158,6 +158,7 @@ class JitFunction:
             if 0 <= i < len(params):
                 self._static_names.add(params[i])
         self._param_names = params
+        self._static_pos = {}  # number of positional arguments -> static positions
         self._cache = {}
         self._counts = {"hits": 0, "misses": 0, "traces": 0}
         self._lock = threading.Lock()
@@ -170,36 +171,51 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
     # -- signature and cache --------------------------------------------------------------
+    def _static_positions(self, nargs):
+        found = self._static_pos.get(nargs)
+        if found is None:
+            found = {n % nargs for n in self._static_nums if -nargs <= n < nargs}
+            found |= {i for i, p in enumerate(self._param_names[:nargs])
+                      if p in self._static_names}
+            found = self._static_pos[nargs] = tuple(sorted(found))
+        return found
+
     def _split(self, args, kwargs):
-        nargs = len(args)
-        static_pos = {n % nargs for n in self._static_nums if -nargs <= n < nargs}
-        static_pos |= {i for i, p in enumerate(self._param_names[:nargs])
-                       if p in self._static_names}
-        static_kw = {k for k in kwargs if k in self._static_names}
-        statics = [(i, args[i]) for i in sorted(static_pos)]
-        statics += [(k, kwargs[k]) for k in sorted(static_kw)]
+        static_pos = self._static_positions(len(args))
+        static_kw = [k for k in kwargs if k in self._static_names] if kwargs else []
+        statics = tuple((i, args[i]) for i in static_pos)
+        statics += tuple((k, kwargs[k]) for k in sorted(static_kw))
+        return static_pos, static_kw, statics
+
+    def _unhashable_static(self, args, kwargs, statics):
         names = argument_names(self._fun, args, kwargs)
         for where, value in statics:
             try:
                 hash(value)
             except TypeError:
                 label = names[where] if isinstance(where, int) else where
-                raise ValueError(
+                return ValueError(
                     f"jit({fun_name(self._fun)}): static argument '{label}' has unhashable "
                     f"type {type(value).__name__}. Static arguments are cache keys and must be "
                     "hashable: pass a tuple instead of a list, or make the argument "
-                    "non-static.") from None
-        return sorted(static_pos), static_kw, tuple(statics)
+                    "non-static.")
+        return None
 
     def _entry(self, args, kwargs):
         """The cache entry for this call (tracing on a miss) and the flat dynamic leaves."""
         static_pos, static_kw, statics = self._split(args, kwargs)
-        dyn_args = [a for i, a in enumerate(args) if i not in static_pos]
-        dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw}
+        dyn_args = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw else kwargs
         leaves, tree = tree_flatten((tuple(dyn_args), dyn_kw))
         avals = tuple(shaped_abstractify(x) for x in leaves)
         key = (tree, avals, statics, dtypes.x64_enabled())
-        entry = self._cache.get(key)
+        try:
+            entry = self._cache.get(key)
+        except TypeError:
+            error = self._unhashable_static(args, kwargs, statics)
+            if error is None:
+                raise
+            raise error from None
         with self._lock:
             self._counts["hits" if entry is not None else "misses"] += 1
         if entry is None:
