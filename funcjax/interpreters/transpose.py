@@ -86,6 +86,35 @@ def backward_pass(jaxpr, consts, args, cts_out):
             for v, a in zip(jaxpr.invars, args)]
 
 
+def transpose_jaxpr(closed, linear, ct_nonzeros):
+    """The transpose of a closed jaxpr, staged as a closed jaxpr (for higher-order primitives'
+    transpose rules, which bind their primitive again with it).
+
+    ``linear[i]`` says whether input ``i`` is one the jaxpr is linear in; ``ct_nonzeros[j]``
+    whether output ``j`` receives a cotangent (the others are symbolic zeros). The result takes
+    ``[non-linear inputs] + [nonzero output cotangents]`` and returns the cotangents of the
+    linear inputs that are not symbolically zero. Returns ``(transposed, in_ct_nonzeros)``,
+    with one flag per linear input.
+    """
+    from funcjax.interpreters.staging import trace_to_jaxpr
+    in_avals, out_avals = closed.in_avals, closed.out_avals
+    in_ct_nonzeros = []
+
+    def fun(*args):
+        split = len(args) - sum(ct_nonzeros)
+        defined, cts = iter(args[:split]), iter(args[split:])
+        primals = [UndefinedPrimal(a) if lin else next(defined)
+                   for a, lin in zip(in_avals, linear)]
+        cts_out = [next(cts) if nz else Zero(a) for a, nz in zip(out_avals, ct_nonzeros)]
+        cts_in = [c for c, lin in zip(backward_pass(closed.jaxpr, closed.consts, primals,
+                                                    cts_out), linear) if lin]
+        in_ct_nonzeros.extend(type(c) is not Zero for c in cts_in)
+        return [c for c in cts_in if type(c) is not Zero]
+
+    avals = [a for a, lin in zip(in_avals, linear) if not lin]
+    avals += [a for a, nz in zip(out_avals, ct_nonzeros) if nz]
+    return trace_to_jaxpr(fun, avals, "transpose of a sub-jaxpr"), in_ct_nonzeros
+
 
 def not_linear(primitive, what):
     """The error for transposing a primitive in an input it is not linear in."""

@@ -1,20 +1,29 @@
 """Call primitives: ``jit`` applies a sub-program (a closed jaxpr in its params) to its inputs.
 
-``jit_p`` params: ``jaxpr`` (a ClosedJaxpr, normally closure-converted so that every value it
-reads arrives as an input, consts empty) and ``name`` (the wrapped function's name, used for
+``jit_p`` params: ``jaxpr`` (a ClosedJaxpr, closure-converted so that every value it reads
+arrives as an input, consts empty) and ``name`` (the wrapped function's name, used for
 compiled symbols, logs and errors).
 
 Rules: ``impl`` compiles the sub-jaxpr with the LLVM backend (imported on first use, so eager
 code never loads llvmlite) and runs it; ``abstract_eval`` checks the inputs against the
-sub-jaxpr's types; staging needs nothing more. The composition rules (jvp, batch, partial
-eval, transpose) are added in this module as those interpreters land: each one transforms
-``params["jaxpr"]`` with its interpreter into a new closed jaxpr and binds ``jit_p`` again
-with it, so that the transformed program is compiled as one unit. The ``lower`` rule (inline
-the sub-jaxpr) is registered by ``funcjax.backend.llvm.lower_calls``.
+sub-jaxpr's types. ``jit`` is a higher-order primitive: its jvp, partial-eval, transpose and
+batch rules transform ``params["jaxpr"]`` with the interpreters' ``*_jaxpr`` functions and
+bind ``jit_p`` again with the result, so that the transformed program is compiled as one unit
+(``grad(jit(f))`` runs a compiled forward pass and a compiled backward pass, never Python per
+operation). The ``lower`` rule (inline the sub-jaxpr) is registered by
+``funcjax.backend.llvm.lower_calls``.
 """
+
+import collections
+import threading
 
 from funcjax.core.abstract import same_type
 from funcjax.core.primitive import Primitive
+from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
+from funcjax.interpreters.jvp import Zero, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.partial_eval import partial_eval_jaxpr
+from funcjax.interpreters.staging import hoist_consts
+from funcjax.interpreters.transpose import is_undefined_primal, transpose_jaxpr
 
 jit_p = Primitive("jit", multiple_results=True)
 
@@ -36,3 +45,136 @@ def _jit_abstract_eval(*avals, jaxpr, name):
 
 jit_p.def_impl(_jit_impl)
 jit_p.def_abstract_eval(_jit_abstract_eval)
+
+
+# -- transformed sub-jaxprs, one per (jaxpr, transformation, flags) ----------------------------
+_MEMO_SIZE = 1024
+_memo = collections.OrderedDict()  # (how, id(jaxpr), flags) -> (jaxpr, result)
+_memo_lock = threading.Lock()
+
+
+def _transformed(how, closed, flags, transform):
+    """``transform()``, computed once per (``how``, ``closed``, ``flags``).
+
+    The backend caches compiled programs by jaxpr identity, so transforming the same jaxpr in
+    the same way must return the same jaxpr object: otherwise every call of ``grad(jit(f))``
+    would compile again. An entry keeps its jaxpr alive, so the jaxpr's id is not reused while
+    the entry exists.
+    """
+    key = (how, id(closed), flags)
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit is not None:
+            _memo.move_to_end(key)
+            return hit[1]
+    result = transform()  # outside the lock: it may transform nested jits
+    with _memo_lock:
+        result = _memo.setdefault(key, (closed, result))[1]
+        if len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return result
+
+
+def _merge(flags, when_true, when_false):
+    """Interleaves two lists: the next of ``when_true`` where ``flags`` is true, else the
+    next of ``when_false``."""
+    t, f = iter(when_true), iter(when_false)
+    return [next(t) if flag else next(f) for flag in flags]
+
+
+def _pick(flags, values, keep=True):
+    """The ``values`` whose flag is ``keep``."""
+    return [v for v, f in zip(values, flags) if bool(f) == keep]
+
+
+def _zeros(flags, avals):
+    """Symbolic zeros for the entries whose flag is false."""
+    return [Zero(a) for a in _pick(flags, avals, False)]
+
+
+# -- jvp -------------------------------------------------------------------------------------
+def _jvp_jaxpr(closed, nonzeros):
+    jvp_closed, out_nonzeros = jvp_jaxpr(closed, nonzeros, instantiate=False)
+    return hoist_consts(jvp_closed), out_nonzeros
+
+
+def _jit_jvp(primals, tangents, *, jaxpr, name):
+    nonzeros = tuple(type(t) is not Zero for t in tangents)
+    (jvp_closed, consts), out_nonzeros = _transformed(
+        "jvp", jaxpr, nonzeros, lambda: _jvp_jaxpr(jaxpr, nonzeros))
+    outs = jit_p.bind(*consts, *primals, *_pick(nonzeros, tangents), jaxpr=jvp_closed,
+                      name=f"jvp({name})")
+    n = len(jaxpr.out_avals)
+    return outs[:n], _merge(out_nonzeros, outs[n:],
+                            _zeros(out_nonzeros, map(tangent_aval, jaxpr.out_avals)))
+
+
+jit_p.def_jvp(_jit_jvp)
+
+
+# -- partial evaluation ----------------------------------------------------------------------
+def _split(closed, unknowns):
+    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(closed, unknowns, False)
+    return hoist_consts(known), hoist_consts(unknown), out_unknowns, num_res
+
+
+def _jit_partial_eval(trace, args, unknowns, *, jaxpr, name):
+    """As JAX's pjit: a jit of the known part, computing the known outputs and the residuals
+    now, and a staged jit of the unknown part, reading the residuals."""
+    unknowns = tuple(unknowns)
+    (known, known_consts), (unknown, unknown_consts), out_unknowns, num_res = _transformed(
+        "partial_eval", jaxpr, unknowns, lambda: _split(jaxpr, unknowns))
+    known_outs = jit_p.bind(*known_consts, *_pick(unknowns, args, False), jaxpr=known,
+                            name=name)
+    num_known = len(known_outs) - num_res
+    unknown_outs = []
+    if any(out_unknowns):
+        unknown_outs = trace.stage(jit_p, [*unknown_consts, *known_outs[num_known:],
+                                           *_pick(unknowns, args)],
+                                   dict(jaxpr=unknown, name=name))
+    return _merge(out_unknowns, unknown_outs, known_outs[:num_known])
+
+
+jit_p.def_partial_eval(_jit_partial_eval)
+
+
+# -- transpose -------------------------------------------------------------------------------
+def _transpose_jaxpr(closed, linear, ct_nonzeros):
+    transposed, in_ct_nonzeros = transpose_jaxpr(closed, linear, ct_nonzeros)
+    return hoist_consts(transposed), in_ct_nonzeros
+
+
+def _jit_transpose(cts, *args, jaxpr, name):
+    linear = tuple(map(is_undefined_primal, args))
+    ct_nonzeros = tuple(type(c) is not Zero for c in cts)
+    (transposed, consts), in_ct_nonzeros = _transformed(
+        "transpose", jaxpr, (linear, ct_nonzeros),
+        lambda: _transpose_jaxpr(jaxpr, linear, ct_nonzeros))
+    outs = jit_p.bind(*consts, *_pick(linear, args, False), *_pick(ct_nonzeros, cts),
+                      jaxpr=transposed, name=f"transpose({name})")
+    undefined = [a.aval for a in _pick(linear, args)]
+    cts_in = _merge(in_ct_nonzeros, outs, _zeros(in_ct_nonzeros, undefined))
+    return _merge(linear, cts_in, [None] * len(args))
+
+
+jit_p.def_transpose(_jit_transpose)
+
+
+# -- batching --------------------------------------------------------------------------------
+def _batch_jaxpr(closed, axis_data, in_batched):
+    batched, out_batched = batch_jaxpr(closed, axis_data, in_batched, instantiate=False)
+    return hoist_consts(batched), out_batched
+
+
+def _jit_batch(axis_data, args, dims, *, jaxpr, name):
+    in_batched = tuple(d is not not_mapped for d in dims)
+    (batched, consts), out_batched = _transformed(
+        "batch", jaxpr, (axis_data.size, axis_data.name, in_batched),
+        lambda: _batch_jaxpr(jaxpr, axis_data, in_batched))
+    args = [a if d is not_mapped else move_batch_axis(a, d, 0, axis_data.size)
+            for a, d in zip(args, dims)]
+    outs = jit_p.bind(*consts, *args, jaxpr=batched, name=name)
+    return outs, [0 if b else not_mapped for b in out_batched]
+
+
+jit_p.def_batch(_jit_batch)

@@ -68,7 +68,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
 custom_vjp_call_p.def_jvp(_custom_vjp_call_jvp)
 
 
-def _forward_mode_error(*args, name, **params):
+def forward_mode_error(*args, name, **params):
     raise TypeError(
         f"Cannot apply forward-mode differentiation (jvp, jacfwd, linearize) to '{name}': it is "
         "a custom_vjp function, whose rule only covers reverse mode (grad, vjp, jacrev). Use "
@@ -78,10 +78,10 @@ def _forward_mode_error(*args, name, **params):
 # custom_lin(residuals..., nonzero tangents...) -> tangents of the float outputs. It exists
 # only to be transposed.
 custom_lin_p = Primitive("custom_lin", multiple_results=True)
-custom_lin_p.def_impl(_forward_mode_error)
+custom_lin_p.def_impl(forward_mode_error)
 custom_lin_p.def_abstract_eval(
     lambda *avals, out_avals, **_: [a for a in out_avals if dtypes.is_float(a.dtype)])
-custom_lin_p.def_jvp(_forward_mode_error)
+custom_lin_p.def_jvp(forward_mode_error)
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd, nonzero, out_avals, name):

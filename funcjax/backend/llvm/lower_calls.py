@@ -1,10 +1,36 @@
-"""Lowering of the ``jit`` primitive met inside a jaxpr being compiled: its sub-jaxpr is
-emitted inline (one module per outermost jaxpr), so nested jits cost nothing at run time."""
+"""Lowering of the call-like primitives: each one's sub-jaxpr is emitted inline (one module per
+outermost jaxpr), so nested jits, checkpoints and custom-rule functions cost nothing at run
+time. Their special meaning only matters to transformations, which have already run."""
 
 from funcjax.backend.llvm.lowering import register
+from funcjax.interpreters.remat import checkpoint_p, name_p
 from funcjax.ops.calls import jit_p
+from funcjax.ops.custom import (
+    custom_jvp_call_p,
+    custom_lin_p,
+    custom_vjp_call_p,
+    forward_mode_error,
+)
 
 
-@register("buffer", jit_p)
+@register("buffer", jit_p, checkpoint_p)
 def _jit(ctx, eqn, ins, outs):
     ctx.lower_closed_jaxpr(eqn.params["jaxpr"], ins, outs)
+
+
+@register("buffer", custom_jvp_call_p, custom_vjp_call_p)
+def _custom_call(ctx, eqn, ins, outs):
+    """Compiled code evaluates the function itself; its rules were used when differentiating."""
+    ctx.lower_closed_jaxpr(eqn.params["call_jaxpr"], ins, outs)
+
+
+@register("view", name_p)
+def _name(ctx, eqn, ins):
+    return ins[0]
+
+
+@register("buffer", custom_lin_p)
+def _custom_lin(ctx, eqn, ins, outs):
+    """custom_lin is only ever transposed. It reaches the compiler when a custom_vjp function
+    is differentiated in forward mode inside jit, which is the error eager code raises too."""
+    forward_mode_error(name=eqn.params["name"])
