@@ -18,6 +18,7 @@ import collections
 import threading
 
 from funcjax.core.abstract import same_type
+from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.primitive import Primitive
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.jvp import Zero, jvp_jaxpr, tangent_aval
@@ -115,24 +116,45 @@ jit_p.def_jvp(_jit_jvp)
 # -- partial evaluation ----------------------------------------------------------------------
 def _split(closed, unknowns):
     known, unknown, out_unknowns, num_res = partial_eval_jaxpr(closed, unknowns, False)
-    return hoist_consts(known), hoist_consts(unknown), out_unknowns, num_res
+    known, sources = _forward_residuals(known, num_res)
+    return hoist_consts(known), hoist_consts(unknown), out_unknowns, sources
+
+
+def _forward_residuals(known, num_res):
+    """``known`` without the residual outputs that are its own inputs or known outputs (the
+    compiled code would copy them), and where each residual comes from: its index in the list
+    of the known inputs followed by the outputs of the new jaxpr."""
+    jaxpr = known.jaxpr
+    outvars = jaxpr.outvars[:len(jaxpr.outvars) - num_res]
+    where = {}
+    for i, v in enumerate(jaxpr.invars + outvars):
+        where.setdefault(id(v), i)
+    sources = []
+    for r in jaxpr.outvars[len(outvars):]:
+        if id(r) not in where:
+            where[id(r)] = len(jaxpr.invars) + len(outvars)
+            outvars.append(r)
+        sources.append(where[id(r)])
+    forwarded = Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.eqns, outvars)
+    return ClosedJaxpr(forwarded, known.consts), sources
 
 
 def _jit_partial_eval(trace, args, unknowns, *, jaxpr, name):
     """As JAX's pjit: a jit of the known part, computing the known outputs and the residuals
     now, and a staged jit of the unknown part, reading the residuals."""
     unknowns = tuple(unknowns)
-    (known, known_consts), (unknown, unknown_consts), out_unknowns, num_res = _transformed(
+    (known, known_consts), (unknown, unknown_consts), out_unknowns, sources = _transformed(
         "partial_eval", jaxpr, unknowns, lambda: _split(jaxpr, unknowns))
-    known_outs = jit_p.bind(*known_consts, *_pick(unknowns, args, False), jaxpr=known,
-                            name=name)
-    num_known = len(known_outs) - num_res
+    known_args = _pick(unknowns, args, False)
+    known_outs = []
+    if known.out_avals:
+        known_outs = jit_p.bind(*known_consts, *known_args, jaxpr=known, name=name)
+    residuals = [(known_args + known_outs)[k] for k in sources]
     unknown_outs = []
     if any(out_unknowns):
-        unknown_outs = trace.stage(jit_p, [*unknown_consts, *known_outs[num_known:],
-                                           *_pick(unknowns, args)],
+        unknown_outs = trace.stage(jit_p, [*unknown_consts, *residuals, *_pick(unknowns, args)],
                                    dict(jaxpr=unknown, name=name))
-    return _merge(out_unknowns, unknown_outs, known_outs[:num_known])
+    return _merge(out_unknowns, unknown_outs, known_outs)
 
 
 jit_p.def_partial_eval(_jit_partial_eval)

@@ -245,10 +245,28 @@ def test_forward_mode_through_custom_vjp_under_jit_is_the_eager_error():
 def test_checkpoint_under_jit_recomputes_in_the_compiled_backward_pass():
     def f(v):
         return jnp.sum(funcjax.checkpoint(lambda u: jnp.sin(jnp.sin(u)))(v))
-    closed = funcjax.make_jaxpr(funcjax.grad(funcjax.jit(f)))(np.ones(3, np.float32))
+    x = np.ones(3, np.float32)
+    closed = funcjax.make_jaxpr(funcjax.grad(funcjax.jit(f)))(x)
     forward, backward = [e for e in closed.eqns if e.primitive.name == "jit"]
-    assert len(forward.outputs) == 2  # the value and one residual: the checkpoint's input
+    assert len(forward.outputs) == 1  # the value; the only residual is the input itself
+    assert closed.jaxpr.invars[0] in backward.inputs
     assert "sin" in str(backward.params["jaxpr"])  # recomputed when transposing
+    np.testing.assert_allclose(funcjax.grad(funcjax.jit(f))(x),
+                               np.cos(np.sin(x)) * np.cos(x), rtol=1e-6)
+
+
+def test_residuals_that_are_inputs_or_outputs_are_passed_on_not_copied():
+    def f(x):
+        y = jnp.exp(x)
+        return y, jnp.sum(y * x)
+    x = np.array([0.5, -1.0], np.float32)
+    closed = funcjax.make_jaxpr(funcjax.vjp(funcjax.jit(f), x)[1])((np.ones(2, np.float32),
+                                                                   np.float32(1)))
+    assert [e.primitive.name for e in closed.eqns] == ["jit"]
+    (ct,) = funcjax.vjp(funcjax.jit(f), x)[1]((np.ones(2, np.float32), np.float32(2)))
+    np.testing.assert_allclose(ct, np.exp(x) + 2 * (np.exp(x) * x + np.exp(x)), rtol=1e-6)
+    forward = funcjax.make_jaxpr(lambda v: funcjax.vjp(funcjax.jit(f), v)[0])(x).eqns[0]
+    assert len(forward.outputs) == 2  # y is an output and a residual, x an input and one
 
 
 # -- compiled, not interpreted ---------------------------------------------------------------
