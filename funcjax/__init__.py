@@ -2,7 +2,7 @@
 
 from funcjax import lax, numpy, tree_util  # noqa: F401
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
-from funcjax.api import ShapeDtypeStruct, eval_shape, make_jaxpr  # noqa: F401
+from funcjax.api import ShapeDtypeStruct, eval_shape, make_jaxpr, vmap  # noqa: F401
 from funcjax.config import config  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401

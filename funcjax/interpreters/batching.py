@@ -93,6 +93,19 @@ def batch_flat(flat_fun, args, in_dims, axis_data, description="vmap"):
 
 
 # -- helpers for rules -----------------------------------------------------------------------
+def batched_axis(axis, dim):
+    """Where a per-example ``axis`` sits once a batch dimension is inserted at ``dim``."""
+    return axis + (dim is not not_mapped and axis >= dim)
+
+
+def unbatched_shape(x, dim):
+    """The per-example shape of ``x`` (its shape without the batch dimension)."""
+    shape = list(np.shape(x))
+    if dim is not not_mapped:
+        del shape[dim]
+    return tuple(shape)
+
+
 def move_batch_axis(x, dim, dst, size):
     """``x`` with its batch dimension at ``dst``; an unmapped ``x`` is broadcast to ``size``."""
     from funcjax import lax
@@ -108,11 +121,19 @@ def move_batch_axis(x, dim, dst, size):
     return lax.transpose(x, perm)
 
 
+def align_batch_axes(args, dims, size):
+    """Operands of one per-example rank with their batch axes at the first mapped one's place
+    (unmapped operands are broadcast). Returns ``(args, dim)``."""
+    dim = next(d for d in dims if d is not not_mapped)
+    return [move_batch_axis(a, d, dim, size) for a, d in zip(args, dims)], dim
+
+
 def elementwise_batch_rule(primitive):
-    """Batch rule for elementwise primitives: align every operand's batch axis at 0."""
+    """Batch rule for elementwise primitives: operands share a shape, so they share a batch
+    axis; unmapped operands are broadcast because lax operands must have equal shapes."""
     def rule(axis_data, args, dims, **params):
-        args = [move_batch_axis(a, d, 0, axis_data.size) for a, d in zip(args, dims)]
-        return primitive.bind(*args, **params), 0
+        args, dim = align_batch_axes(args, dims, axis_data.size)
+        return primitive.bind(*args, **params), dim
     return rule
 
 

@@ -10,13 +10,16 @@ import functools
 import numpy as np
 
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import elementwise_batch_rule
 from funcjax.ops.typing import ANY, BITS, FLOAT, INT, NUMBER, elementwise_type
 
 
 def elementwise(name, impl, kinds, out_dtype=None):
-    """Defines an elementwise primitive with its impl and type rule (other rules follow it)."""
-    return define_primitive(name, impl, functools.partial(elementwise_type, name, kinds=kinds,
+    """Defines an elementwise primitive with its impl, type and batch rules (others follow)."""
+    prim = define_primitive(name, impl, functools.partial(elementwise_type, name, kinds=kinds,
                                                           out_dtype=out_dtype))
+    prim.def_batch(elementwise_batch_rule(prim))
+    return prim
 
 
 def _logistic(x):
@@ -67,6 +70,7 @@ floor_p = elementwise("floor", np.floor, FLOAT)
 ceil_p = elementwise("ceil", np.ceil, FLOAT)
 round_p = define_primitive("round", _round, lambda x, rounding_method=0: elementwise_type(
     "round", x, kinds=FLOAT))
+round_p.def_batch(elementwise_batch_rule(round_p))
 is_finite_p = elementwise("is_finite", np.isfinite, FLOAT, out_dtype=np.dtype(bool))
 
 # -- unary numeric ---------------------------------------------------------------------------
@@ -90,6 +94,7 @@ def _integer_pow_type(x, *, y):
 
 
 integer_pow_p = define_primitive("integer_pow", _integer_pow_impl, _integer_pow_type)
+integer_pow_p.def_batch(elementwise_batch_rule(integer_pow_p))
 
 # -- binary arithmetic -----------------------------------------------------------------------
 

@@ -8,6 +8,12 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import (
+    align_batch_axes,
+    batched_axis,
+    move_batch_axis,
+    not_mapped,
+)
 from funcjax.ops.typing import check_axes, describe
 
 
@@ -41,6 +47,16 @@ def _broadcast_in_dim_type(x, *, shape, broadcast_dimensions):
 broadcast_in_dim_p = define_primitive("broadcast_in_dim", _broadcast_in_dim, _broadcast_in_dim_type)
 
 
+def _broadcast_in_dim_batch(axis_data, args, dims, *, shape, broadcast_dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return broadcast_in_dim_p.bind(x, shape=(axis_data.size,) + tuple(shape),
+                                   broadcast_dimensions=(0,) + tuple(
+                                       d + 1 for d in broadcast_dimensions)), 0
+
+
+broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
+
+
 # -- reshape, squeeze, expand_dims -----------------------------------------------------------
 def _reshape_type(x, *, new_sizes):
     new_sizes = tuple(new_sizes)
@@ -52,6 +68,14 @@ def _reshape_type(x, *, new_sizes):
 
 reshape_p = define_primitive("reshape", lambda x, *, new_sizes: np.reshape(x, new_sizes),
                              _reshape_type)
+
+
+def _reshape_batch(axis_data, args, dims, *, new_sizes):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return reshape_p.bind(x, new_sizes=(axis_data.size,) + tuple(new_sizes)), 0
+
+
+reshape_p.def_batch(_reshape_batch)
 
 
 def _squeeze_type(x, *, dimensions):
@@ -68,6 +92,14 @@ squeeze_p = define_primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, t
                     _squeeze_type)
 
 
+def _squeeze_batch(axis_data, args, dims, *, dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return squeeze_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+
+
+squeeze_p.def_batch(_squeeze_batch)
+
+
 def _expand_dims_type(x, *, dimensions):
     dims = check_axes("expand_dims", dimensions, x.ndim + len(dimensions))
     shape = list(x.shape)
@@ -81,6 +113,14 @@ expand_dims_p = define_primitive("expand_dims",
                         _expand_dims_type)
 
 
+def _expand_dims_batch(axis_data, args, dims, *, dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return expand_dims_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+
+
+expand_dims_p.def_batch(_expand_dims_batch)
+
+
 # -- transpose -------------------------------------------------------------------------------
 def _transpose_type(x, *, permutation):
     perm = tuple(permutation)
@@ -92,6 +132,17 @@ def _transpose_type(x, *, permutation):
 
 transpose_p = define_primitive("transpose", lambda x, *, permutation: np.transpose(x, permutation),
                       _transpose_type)
+
+
+def _transpose_batch(axis_data, args, dims, *, permutation):
+    # The batch axis stays where it is: the permutation just steps around it.
+    (x,), (dim,) = args, dims
+    perm = [batched_axis(p, dim) for p in permutation]
+    perm.insert(dim, dim)
+    return transpose_p.bind(x, permutation=tuple(perm)), dim
+
+
+transpose_p.def_batch(_transpose_batch)
 
 
 # -- concatenate -----------------------------------------------------------------------------
@@ -117,6 +168,14 @@ def _concatenate_type(*xs, dimension):
 concatenate_p = define_primitive("concatenate",
                         lambda *xs, dimension: np.concatenate(xs, axis=dimension),
                         _concatenate_type)
+
+
+def _concatenate_batch(axis_data, args, dims, *, dimension):
+    args, dim = align_batch_axes(args, dims, axis_data.size)
+    return concatenate_p.bind(*args, dimension=batched_axis(dimension, dim)), dim
+
+
+concatenate_p.def_batch(_concatenate_batch)
 
 
 # -- pad -------------------------------------------------------------------------------------
@@ -156,6 +215,23 @@ def _pad_type(x, padding_value, *, padding_config):
 pad_p = define_primitive("pad", _pad, _pad_type)
 
 
+def _pad_batch(axis_data, args, dims, *, padding_config):
+    (x, value), (x_dim, value_dim) = args, dims
+    x = move_batch_axis(x, x_dim, 0, axis_data.size)
+    config = ((0, 0, 0),) + tuple(padding_config)
+    if value_dim is not_mapped:
+        return pad_p.bind(x, value, padding_config=config), 0
+    # A per-example padding value: pad with anything, then select the padding by a mask.
+    from funcjax import lax
+    padded = pad_p.bind(x, lax.full((), 0, x.dtype), padding_config=config)
+    inside = pad_p.bind(lax.full(x.shape, True), lax.full((), False), padding_config=config)
+    fill = lax.broadcast_in_dim(value, padded.shape, (0,))
+    return lax.select(inside, padded, fill), 0
+
+
+pad_p.def_batch(_pad_batch)
+
+
 # -- rev, slice, iota ------------------------------------------------------------------------
 def _rev_type(x, *, dimensions):
     check_axes("rev", dimensions, x.ndim)
@@ -163,6 +239,14 @@ def _rev_type(x, *, dimensions):
 
 
 rev_p = define_primitive("rev", lambda x, *, dimensions: np.flip(x, tuple(dimensions)), _rev_type)
+
+
+def _rev_batch(axis_data, args, dims, *, dimensions):
+    (x,), (dim,) = args, dims
+    return rev_p.bind(x, dimensions=tuple(batched_axis(d, dim) for d in dimensions)), dim
+
+
+rev_p.def_batch(_rev_batch)
 
 
 def _slice(x, *, start_indices, limit_indices, strides=None):
@@ -187,6 +271,22 @@ def _slice_type(x, *, start_indices, limit_indices, strides=None):
 slice_p = define_primitive("slice", _slice, _slice_type)
 
 
+def _slice_batch(axis_data, args, dims, *, start_indices, limit_indices, strides=None):
+    (x,), (dim,) = args, dims
+
+    def insert(seq, value):
+        seq = list(seq)
+        seq.insert(dim, value)
+        return tuple(seq)
+    strides = None if strides is None else insert(strides, 1)
+    return slice_p.bind(x, start_indices=insert(start_indices, 0),
+                        limit_indices=insert(limit_indices, axis_data.size),
+                        strides=strides), dim
+
+
+slice_p.def_batch(_slice_batch)
+
+
 def _iota(*, dtype, shape, dimension):
     index = np.arange(shape[dimension], dtype=dtype)
     view = [1] * len(shape)
@@ -201,3 +301,6 @@ def _iota_type(*, dtype, shape, dimension):
 
 
 iota_p = define_primitive("iota", _iota, _iota_type)
+
+# iota has no operands, so vmap never makes it batched: its result is the same in every lane.
+iota_p.def_batch(lambda axis_data, args, dims, **params: (iota_p.bind(**params), not_mapped))

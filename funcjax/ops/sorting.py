@@ -8,6 +8,7 @@ import numpy as np
 
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import align_batch_axes, batched_axis
 from funcjax.ops.typing import check_axes, describe
 
 
@@ -31,3 +32,13 @@ def _sort_type(*operands, dimension, is_stable=True, num_keys=1):
 
 
 sort_p = define_primitive("sort", _sort, _sort_type, multiple_results=True)
+
+
+def _sort_batch(axis_data, args, dims, *, dimension, is_stable=True, num_keys=1):
+    args, dim = align_batch_axes(args, dims, axis_data.size)
+    out = sort_p.bind(*args, dimension=batched_axis(dimension, dim), is_stable=is_stable,
+                      num_keys=num_keys)
+    return out, [dim] * len(out)
+
+
+sort_p.def_batch(_sort_batch)
