@@ -145,7 +145,7 @@ def reshape(operand, new_sizes, dimensions=None):
 
 
 def squeeze(array, dimensions):
-    dims = tuple(int(d) % max(np.ndim(array), 1) for d in dimensions)
+    dims = tuple(int(d) % builtins.max(np.ndim(array), 1) for d in dimensions)
     return sh.squeeze_p.bind(array, dimensions=dims) if dims else array
 
 
@@ -195,7 +195,7 @@ def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
-    starts[axis], limits[axis], strides[axis] = start, max(limit, start), step
+    starts[axis], limits[axis], strides[axis] = start, builtins.max(limit, start), step
     return slice(operand, starts, limits, strides)
 
 
@@ -290,7 +290,7 @@ def argmin(operand, axis, index_dtype):
 
 def _cumulative(prim):
     def op(operand, axis=0, reverse=False):
-        return prim.bind(operand, axis=int(axis) % max(np.ndim(operand), 1),
+        return prim.bind(operand, axis=int(axis) % builtins.max(np.ndim(operand), 1),
                          reverse=bool(reverse))
     op.__name__ = prim.name
     return op
@@ -320,7 +320,7 @@ def dot(lhs, rhs, preferred_element_type=None):
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     multiple = isinstance(operand, (tuple, list))
     operands = list(operand) if multiple else [operand]
-    dim = int(dimension) % max(np.ndim(operands[0]), 1)
+    dim = int(dimension) % builtins.max(np.ndim(operands[0]), 1)
     out = sorting.sort_p.bind(*operands, dimension=dim, is_stable=bool(is_stable),
                               num_keys=int(num_keys))
     return tuple(out) if multiple else out[0]
@@ -397,8 +397,8 @@ def all_gather(x, axis_name, *, axis=0, tiled=False):
     size = axis_size(name)
 
     def gather_leaf(v):
-        rank = np.ndim(v) + (not tiled)
-        return collectives.all_gather_p.bind(v, axis_name=name, axis=int(axis) % max(rank, 1),
+        rank = builtins.max(np.ndim(v) + (not tiled), 1)
+        return collectives.all_gather_p.bind(v, axis_name=name, axis=int(axis) % rank,
                                              axis_size=size, tiled=bool(tiled))
     return _leafwise(gather_leaf, x)
 
@@ -408,7 +408,7 @@ def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
     name = _one_name("psum_scatter", axis_name)
     size = axis_size(name)
     return _leafwise(lambda v: collectives.psum_scatter_p.bind(
-        v, axis_name=name, scatter_dimension=int(scatter_dimension) % max(np.ndim(v), 1),
+        v, axis_name=name, scatter_dimension=int(scatter_dimension) % builtins.max(np.ndim(v), 1),
         axis_size=size, tiled=bool(tiled)), x)
 
 
@@ -418,8 +418,8 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False):
     name = _one_name("all_to_all", axis_name)
     size = axis_size(name)
     return _leafwise(lambda v: collectives.all_to_all_p.bind(
-        v, axis_name=name, split_axis=int(split_axis) % max(np.ndim(v), 1),
-        concat_axis=int(concat_axis) % max(np.ndim(v), 1), axis_size=size,
+        v, axis_name=name, split_axis=int(split_axis) % builtins.max(np.ndim(v), 1),
+        concat_axis=int(concat_axis) % builtins.max(np.ndim(v), 1), axis_size=size,
         tiled=bool(tiled)), x)
 
 

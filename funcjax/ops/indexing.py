@@ -79,6 +79,9 @@ def _dynamic_slice_batch(axis_data, args, dims, *, slice_sizes):
                          fill_value=None), 0
 
 
+dynamic_slice_p.def_batch(_dynamic_slice_batch)
+
+
 def _dynamic_update_slice(x, update, *starts):
     begin = _clamped_starts(x.shape, update.shape, starts)
     out = np.array(x)
@@ -108,6 +111,9 @@ def _dynamic_update_slice_batch(axis_data, args, dims):
     indices = _window_indices(starts, start_dims, x.shape[1:], update.shape[1:],
                               axis_data.size)
     return scatter_p.bind(x, indices, update, axes=tuple(range(x.ndim)), mode="clip"), 0
+
+
+dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
 
 
 # -- gather ----------------------------------------------------------------------------------
