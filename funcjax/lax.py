@@ -359,15 +359,37 @@ def _leafwise(fn, x):
     return tree_map(lambda leaf: fn(full((), leaf) if _is_python_scalar(leaf) else leaf), x)
 
 
+def _axis(axis, x, extra=0):
+    """A possibly negative axis of ``x`` (with ``extra`` axes about to be added) as a
+    non-negative one."""
+    return int(axis) % builtins.max(np.ndim(x) + extra, 1)
+
+
+def _bind_checked(prim, x, **params):
+    """Binds a collective after checking its type: under vmap no type rule runs, and the
+    error should name the per-member shape the user wrote."""
+    from funcjax.interpreters.eval import aval_of
+    prim.abstract_eval_rule(aval_of(x), **params)
+    return prim.bind(x, **params)
+
+
 def axis_size(axis_name):
     """The number of members of the named axis (the product, for a tuple of names)."""
     return int(np.prod(collectives.axis_sizes("axis_size", _names("axis_size", axis_name))))
 
 
-def psum(x, axis_name):
-    """The sum of ``x`` over every member of the named axis (or axes), leafwise on pytrees."""
-    names = _names("psum", axis_name)
-    return _leafwise(lambda v: collectives.psum_p.bind(v, axis_name=names), x)
+def _reduce_over_axes(prim, doc):
+    def op(x, axis_name):
+        names = _names(prim.name, axis_name)
+        return _leafwise(lambda v: _bind_checked(prim, v, axis_name=names), x)
+    op.__name__, op.__doc__ = prim.name, doc
+    return op
+
+
+psum = _reduce_over_axes(collectives.psum_p, "The sum of ``x`` over every member of the named "
+                         "axis (or tuple of axes), leafwise on pytrees.")
+pmax = _reduce_over_axes(collectives.pmax_p, "The maximum over the named axis (or axes).")
+pmin = _reduce_over_axes(collectives.pmin_p, "The minimum over the named axis (or axes).")
 
 
 def pmean(x, axis_name):
@@ -381,35 +403,22 @@ def pmean(x, axis_name):
     return _leafwise(mean, x)
 
 
-def pmax(x, axis_name):
-    names = _names("pmax", axis_name)
-    return _leafwise(lambda v: collectives.pmax_p.bind(v, axis_name=names), x)
-
-
-def pmin(x, axis_name):
-    names = _names("pmin", axis_name)
-    return _leafwise(lambda v: collectives.pmin_p.bind(v, axis_name=names), x)
-
-
 def all_gather(x, axis_name, *, axis=0, tiled=False):
     """Every member's ``x``, stacked along a new ``axis`` (``tiled``: concatenated along it)."""
     name = _one_name("all_gather", axis_name)
     size = axis_size(name)
-
-    def gather_leaf(v):
-        rank = builtins.max(np.ndim(v) + (not tiled), 1)
-        return collectives.all_gather_p.bind(v, axis_name=name, axis=int(axis) % rank,
-                                             axis_size=size, tiled=bool(tiled))
-    return _leafwise(gather_leaf, x)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.all_gather_p, v, axis_name=name, axis=_axis(axis, v, not tiled),
+        axis_size=size, tiled=bool(tiled)), x)
 
 
 def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
     """The psum, of which member k keeps block k along ``scatter_dimension``."""
     name = _one_name("psum_scatter", axis_name)
     size = axis_size(name)
-    return _leafwise(lambda v: collectives.psum_scatter_p.bind(
-        v, axis_name=name, scatter_dimension=int(scatter_dimension) % builtins.max(np.ndim(v), 1),
-        axis_size=size, tiled=bool(tiled)), x)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.psum_scatter_p, v, axis_name=name,
+        scatter_dimension=_axis(scatter_dimension, v), axis_size=size, tiled=bool(tiled)), x)
 
 
 def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False):
@@ -417,10 +426,9 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False):
     chunks it receives together along ``concat_axis``, ordered by sender."""
     name = _one_name("all_to_all", axis_name)
     size = axis_size(name)
-    return _leafwise(lambda v: collectives.all_to_all_p.bind(
-        v, axis_name=name, split_axis=int(split_axis) % builtins.max(np.ndim(v), 1),
-        concat_axis=int(concat_axis) % builtins.max(np.ndim(v), 1), axis_size=size,
-        tiled=bool(tiled)), x)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.all_to_all_p, v, axis_name=name, split_axis=_axis(split_axis, v),
+        concat_axis=_axis(concat_axis, v), axis_size=size, tiled=bool(tiled)), x)
 
 
 def ppermute(x, axis_name, perm):
@@ -433,7 +441,8 @@ def ppermute(x, axis_name, perm):
         if len(set(ends)) != len(ends) or any(not 0 <= e < size for e in ends):
             raise ValueError(f"ppermute: perm={perm} must name each {what} at most once, "
                              f"within the {size} members of axis {name!r}")
-    return _leafwise(lambda v: collectives.ppermute_p.bind(v, axis_name=name, perm=perm), x)
+    return _leafwise(lambda v: _bind_checked(collectives.ppermute_p, v, axis_name=name,
+                                             perm=perm), x)
 
 
 def axis_index(axis_name):
