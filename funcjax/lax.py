@@ -170,7 +170,8 @@ def concatenate(operands, dimension):
 
 
 def pad(operand, padding_value, padding_config):
-    operand, padding_value = _match_scalars("pad", operand, padding_value)
+    if _is_python_scalar(padding_value):
+        padding_value = convert_element_type(padding_value, operand.dtype)
     config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
     return sh.pad_p.bind(operand, padding_value, padding_config=config)
 
