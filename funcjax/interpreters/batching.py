@@ -7,7 +7,11 @@ output's is:
     batch_rule(axis_data, args, dims, **params) -> (out, out_dim)
 
 ``dims`` entries are ints or ``not_mapped`` (None); ``axis_data`` has the mapped axis's
-``size`` and ``name`` (collectives use them). Multiple-result primitives return lists.
+``size`` and ``name`` (collectives use them). Multiple-result primitives return lists. Rules
+run with the parent trace current, so they bind primitives on the whole batch at once.
+Collectives over this trace's axis name reach their rule even when no input is mapped: a psum
+of a constant is still a sum over every lane. The helpers at the end of this file are the
+moves rules have in common (where an axis lands, aligning and broadcasting batch axes).
 """
 
 import numpy as np
