@@ -20,8 +20,12 @@ def numpy_batched(w, b, xs):
     return np.tanh(xs @ w.T + b)
 
 
-def best_ms(fn, number=5):
-    return min(timeit.repeat(fn, number=number, repeat=3)) / number * 1e3
+def best_ms(fn, *args, number=5):
+    return min(timeit.repeat(lambda: fn(*args), number=number, repeat=3)) / number * 1e3
+
+
+def loop(w, b, xs):
+    return [layer(w, b, x) for x in xs]
 
 
 def main():
@@ -34,9 +38,8 @@ def main():
         batched = funcjax.vmap(layer, in_axes=(None, None, 0))
         np.testing.assert_allclose(batched(w, b, xs), numpy_batched(w, b, xs), rtol=1e-4,
                                    atol=1e-5)
-        row = [best_ms(lambda: numpy_batched(w, b, xs)), best_ms(lambda: batched(w, b, xs)),
-               best_ms(lambda: [layer(w, b, x) for x in xs], number=1)]
-        row.append(_jax_ms(w, b, xs))
+        row = [best_ms(numpy_batched, w, b, xs), best_ms(batched, w, b, xs),
+               best_ms(loop, w, b, xs, number=1), _jax_ms(w, b, xs)]
         print(f"{batch:>6} " + " ".join(f"{t:9.3f}" if t else f"{'-':>9}" for t in row))
 
 
@@ -47,7 +50,7 @@ def _jax_ms(w, b, xs):
     except ImportError:
         return None
     fn = jax.vmap(lambda w, b, x: jjnp.tanh(w @ x + b), in_axes=(None, None, 0))
-    return best_ms(lambda: fn(w, b, xs).block_until_ready())
+    return best_ms(lambda *args: fn(*args).block_until_ready(), w, b, xs)
 
 
 if __name__ == "__main__":
