@@ -4,6 +4,7 @@ from funcjax.ops import (  # noqa: F401
     collectives,
     contractions,
     conversion,
+    custom,
     elementwise,
     indexing,
     reductions,

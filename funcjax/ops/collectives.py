@@ -13,12 +13,12 @@ parameters of collectives whose result shape depends on it.
 
 import numpy as np
 
-from funcjax import lax
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.core.trace import current_trace
 from funcjax.interpreters.batching import move_batch_axis, not_mapped
 from funcjax.interpreters.jvp import Zero, defjvp_zero, deflinear
+from funcjax.ops.lazy import lax
 from funcjax.ops.reductions import reduce_max_p, reduce_min_p, reduce_sum_p
 from funcjax.ops.typing import ANY, NUMBER, check_axes, check_kinds
 

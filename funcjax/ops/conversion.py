@@ -13,6 +13,10 @@ from funcjax.interpreters.batching import (
     not_mapped,
     unbatched_shape,
 )
+from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
+from funcjax.interpreters.transpose import is_undefined_primal, not_linear
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import describe
 
 
@@ -37,6 +41,18 @@ def _convert_type(x, *, new_dtype, weak_type=False):
 
 
 convert_element_type_p = define_primitive("convert_element_type", _convert, _convert_type)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
+    out = convert_element_type_p.bind(*primals, new_dtype=new_dtype, weak_type=weak_type)
+    if not dtypes.is_float(new_dtype):
+        return out, Zero(tangent_aval(aval_of(out)))  # rounding to integers is flat
+    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype, weak_type=False)
+
+
+convert_element_type_p.def_jvp(_convert_jvp)
+convert_element_type_p.def_transpose(
+    lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype)])
 convert_element_type_p.def_batch(elementwise_batch_rule(convert_element_type_p))
 
 
@@ -69,6 +85,25 @@ def _select_n_type(which, *cases):
 select_n_p = define_primitive("select_n", _select_n, _select_n_type)
 
 
+def _select_n_jvp(primals, tangents):
+    out = select_n_p.bind(*primals)
+    if all(type(t) is Zero for t in tangents[1:]):
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, select_n_p.bind(primals[0], *map(instantiate_tangent, tangents[1:]))
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined_primal(which):
+        raise not_linear("select_n", "its selector")
+    zeros = lax.full(ct.shape, 0, ct.dtype)
+    return [None] + [select_n_p.bind(which, *[ct if j == i else zeros for j in range(len(cases))])
+                     if is_undefined_primal(c) else None for i, c in enumerate(cases)]
+
+
+select_n_p.def_jvp(_select_n_jvp)
+select_n_p.def_transpose(_select_n_transpose)
+
+
 def _select_n_batch(axis_data, args, dims):
     (which, *cases), (which_dim, *case_dims) = args, dims
     if which_dim is not_mapped and np.ndim(which) == 0:
@@ -78,7 +113,6 @@ def _select_n_batch(axis_data, args, dims):
     case_shape = unbatched_shape(cases[0], case_dims[0])
     if which_dim is not not_mapped and np.ndim(which) == 1 and case_shape:
         # A per-example scalar selector must become a full-shape one once batched.
-        from funcjax import lax
         which = lax.broadcast_in_dim(move_batch_axis(which, which_dim, 0, axis_data.size),
                                      (axis_data.size,) + case_shape, (0,))
         which_dim = 0
@@ -89,4 +123,5 @@ def _select_n_batch(axis_data, args, dims):
 select_n_p.def_batch(_select_n_batch)
 
 stop_gradient_p = define_primitive("stop_gradient", lambda x: x, lambda x: x)
+defjvp_zero(stop_gradient_p)
 stop_gradient_p.def_batch(elementwise_batch_rule(stop_gradient_p))

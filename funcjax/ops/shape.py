@@ -14,7 +14,14 @@ from funcjax.interpreters.batching import (
     move_batch_axis,
     not_mapped,
 )
+from funcjax.interpreters.jvp import defjvp_zero, deflinear
+from funcjax.interpreters.transpose import is_undefined_primal
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import check_axes, describe
+
+
+def _scalar(value, dtype):
+    return np.array(value, dtype)
 
 
 # -- broadcast_in_dim ------------------------------------------------------------------------
@@ -45,6 +52,19 @@ def _broadcast_in_dim_type(x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = define_primitive("broadcast_in_dim", _broadcast_in_dim, _broadcast_in_dim_type)
+deflinear(broadcast_in_dim_p)
+
+
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+    # Sum over the new axes and over the operand's size-1 axes that were stretched.
+    stretched = [dst for src, dst in enumerate(broadcast_dimensions)
+                 if x.aval.shape[src] == 1 and shape[dst] != 1]
+    new = [d for d in range(len(shape)) if d not in broadcast_dimensions]
+    summed = lax.reduce_sum(ct, sorted(new + stretched))
+    return [lax.reshape(summed, x.aval.shape)]
+
+
+broadcast_in_dim_p.def_transpose(_broadcast_in_dim_transpose)
 
 
 def _broadcast_in_dim_batch(axis_data, args, dims, *, shape, broadcast_dimensions):
@@ -68,6 +88,14 @@ def _reshape_type(x, *, new_sizes):
 
 reshape_p = define_primitive("reshape", lambda x, *, new_sizes: np.reshape(x, new_sizes),
                              _reshape_type)
+deflinear(reshape_p)
+
+
+def _reshape_back(ct, x, **params):
+    return [lax.reshape(ct, x.aval.shape)]
+
+
+reshape_p.def_transpose(_reshape_back)
 
 
 def _reshape_batch(axis_data, args, dims, *, new_sizes):
@@ -90,6 +118,8 @@ def _squeeze_type(x, *, dimensions):
 
 squeeze_p = define_primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
                     _squeeze_type)
+deflinear(squeeze_p)
+squeeze_p.def_transpose(_reshape_back)
 
 
 def _squeeze_batch(axis_data, args, dims, *, dimensions):
@@ -111,6 +141,8 @@ def _expand_dims_type(x, *, dimensions):
 expand_dims_p = define_primitive("expand_dims",
                         lambda x, *, dimensions: np.expand_dims(x, tuple(dimensions)),
                         _expand_dims_type)
+deflinear(expand_dims_p)
+expand_dims_p.def_transpose(_reshape_back)
 
 
 def _expand_dims_batch(axis_data, args, dims, *, dimensions):
@@ -132,6 +164,9 @@ def _transpose_type(x, *, permutation):
 
 transpose_p = define_primitive("transpose", lambda x, *, permutation: np.transpose(x, permutation),
                       _transpose_type)
+deflinear(transpose_p)
+transpose_p.def_transpose(lambda ct, x, *, permutation: [
+    lax.transpose(ct, np.argsort(permutation))])
 
 
 def _transpose_batch(axis_data, args, dims, *, permutation):
@@ -168,6 +203,20 @@ def _concatenate_type(*xs, dimension):
 concatenate_p = define_primitive("concatenate",
                         lambda *xs, dimension: np.concatenate(xs, axis=dimension),
                         _concatenate_type)
+deflinear(concatenate_p)
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+    cts, start = [], 0
+    for x in xs:
+        size = x.aval.shape[dimension] if is_undefined_primal(x) else np.shape(x)[dimension]
+        cts.append(lax.slice_in_dim(ct, start, start + size, axis=dimension)
+                   if is_undefined_primal(x) else None)
+        start += size
+    return cts
+
+
+concatenate_p.def_transpose(_concatenate_transpose)
 
 
 def _concatenate_batch(axis_data, args, dims, *, dimension):
@@ -213,6 +262,23 @@ def _pad_type(x, padding_value, *, padding_config):
 
 
 pad_p = define_primitive("pad", _pad, _pad_type)
+deflinear(pad_p)
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+    # Undo the edges (negative padding crops, positive re-grows what was cropped), then take
+    # every (interior + 1)-th element.
+    unpadded = lax.pad(ct, _scalar(0, ct.dtype), [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+    ct_x = lax.slice(unpadded, [0] * ct.ndim, unpadded.shape,
+                     [interior + 1 for _, _, interior in padding_config])
+    ct_value = None
+    if is_undefined_primal(padding_value):
+        everything = tuple(range(ct.ndim))
+        ct_value = lax.sub(lax.reduce_sum(ct, everything), lax.reduce_sum(ct_x, everything))
+    return [ct_x if is_undefined_primal(x) else None, ct_value]
+
+
+pad_p.def_transpose(_pad_transpose)
 
 
 def _pad_batch(axis_data, args, dims, *, padding_config):
@@ -222,7 +288,6 @@ def _pad_batch(axis_data, args, dims, *, padding_config):
     if value_dim is not_mapped:
         return pad_p.bind(x, value, padding_config=config), 0
     # A per-example padding value: pad with anything, then select the padding by a mask.
-    from funcjax import lax
     padded = pad_p.bind(x, lax.full((), 0, x.dtype), padding_config=config)
     inside = pad_p.bind(lax.full(x.shape, True), lax.full((), False), padding_config=config)
     fill = lax.broadcast_in_dim(value, padded.shape, (0,))
@@ -239,6 +304,8 @@ def _rev_type(x, *, dimensions):
 
 
 rev_p = define_primitive("rev", lambda x, *, dimensions: np.flip(x, tuple(dimensions)), _rev_type)
+deflinear(rev_p)
+rev_p.def_transpose(lambda ct, x, *, dimensions: [lax.rev(ct, dimensions)])
 
 
 def _rev_batch(axis_data, args, dims, *, dimensions):
@@ -269,6 +336,19 @@ def _slice_type(x, *, start_indices, limit_indices, strides=None):
 
 
 slice_p = define_primitive("slice", _slice, _slice_type)
+deflinear(slice_p)
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
+    strides = strides or (1,) * ct.ndim
+    config = []
+    for n, k, start, stride in zip(x.aval.shape, ct.shape, start_indices, strides):
+        used = (k - 1) * stride + 1 if k else 0
+        config.append((start, n - start - used, stride - 1))
+    return [lax.pad(ct, _scalar(0, ct.dtype), config)]
+
+
+slice_p.def_transpose(_slice_transpose)
 
 
 def _slice_batch(axis_data, args, dims, *, start_indices, limit_indices, strides=None):
@@ -301,6 +381,7 @@ def _iota_type(*, dtype, shape, dimension):
 
 
 iota_p = define_primitive("iota", _iota, _iota_type)
+defjvp_zero(iota_p)
 
 # iota has no operands, so vmap never makes it batched: its result is the same in every lane.
 iota_p.def_batch(lambda axis_data, args, dims, **params: (iota_p.bind(**params), not_mapped))
