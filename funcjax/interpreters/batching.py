@@ -171,3 +171,39 @@ def batch_jaxpr(closed, axis_data, in_batched, instantiate):
     in_avals = [ShapedArray((axis_data.size,) + a.shape, a.dtype, a.weak_type) if b else a
                 for a, b in zip(closed.in_avals, in_batched)]
     return trace_to_jaxpr(fun, in_avals, "vmap of a sub-jaxpr"), out_batched
+
+
+def batched_callable(fn, axis_data):
+    """``fn``, a function of per-example pytrees of arrays that higher-order primitives carry
+    in their params (custom derivative rules), as a function of the same pytrees batched along
+    axis 0. Results come back batched along axis 0; symbolic zeros stay symbolic."""
+    from funcjax.core import dtypes
+    from funcjax.core.pytree import tree_flatten, tree_unflatten
+    from funcjax.interpreters.jvp import Zero
+
+    def batched(*args):
+        leaves, in_tree = tree_flatten(args)
+        out = []
+
+        def flat(*xs):
+            out_leaves, out_tree = tree_flatten(fn(*tree_unflatten(in_tree, xs)))
+            out[:] = [out_tree, out_leaves]
+            return [x for x in out_leaves if type(x) is not Zero]
+
+        values, dims = batch_flat(flat, leaves, [0] * len(leaves), axis_data)
+        values = iter(values)
+        dims = iter(dims)
+        out_tree, out_leaves = out
+        result = []
+        for x in out_leaves:
+            if type(x) is Zero:
+                result.append(Zero(x.aval.update(shape=(axis_data.size,) + x.aval.shape)))
+                continue
+            value, dim = next(values), next(dims)
+            if np.result_type(value) == dtypes.float0:
+                value = np.zeros((axis_data.size,) + unbatched_shape(value, dim), dtypes.float0)
+            else:
+                value = move_batch_axis(value, dim, 0, axis_data.size)
+            result.append(value)
+        return tree_unflatten(out_tree, result)
+    return batched
