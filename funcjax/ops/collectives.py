@@ -17,7 +17,7 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.core.trace import current_trace
 from funcjax.interpreters.batching import move_batch_axis, not_mapped
-from funcjax.interpreters.jvp import Zero, defjvp_zero, deflinear
+from funcjax.interpreters.jvp import defjvp_zero, deflinear
 from funcjax.ops.lazy import lax
 from funcjax.ops.reductions import reduce_max_p, reduce_min_p, reduce_sum_p
 from funcjax.ops.typing import ANY, NUMBER, check_axes, check_kinds
@@ -109,9 +109,7 @@ _extremum_jvp(pmin_p)
 
 def _linear_transpose(transposed):
     """Transpose rule of a collective linear in its one operand."""
-    def rule(ct, x, **params):
-        return [Zero(x.aval) if type(ct) is Zero else transposed(ct, **params)]
-    return rule
+    return lambda ct, x, **params: [transposed(ct, **params)]
 
 
 psum_p.def_transpose(_linear_transpose(lambda ct, axis_name: psum_p.bind(

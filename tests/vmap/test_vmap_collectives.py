@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import vmap_testing as vt
 
+import funcjax
 from funcjax import lax, vmap
 from funcjax.interpreters.jvp import jvp_flat
 
@@ -115,6 +116,21 @@ def test_jvp_of_linear_collectives_is_the_collective_of_tangents(name):
     def tangent(x, t):
         return jvp_flat(lambda x: [fun(x)], [x], [t])[1][0]
     vt.assert_trees_equal(vmap(tangent, axis_name="i")(xs, ts), vmap(fun, axis_name="i")(ts))
+
+
+@pytest.mark.parametrize("name", ["psum", "all_gather", "all_gather_tiled", "psum_scatter",
+                                  "psum_scatter_tiled", "all_to_all", "all_to_all_tiled",
+                                  "ppermute_partial"])
+def test_transpose_identity_of_linear_collectives(name):
+    """<L v, w> == <v, L^T w>, with the inner product summed over the members."""
+    fun, _, shape = COLLECTIVES[name]
+    vs = normal(B, *shape)
+    lv = np.asarray(vmap(fun, axis_name="i")(vs))
+    ws = normal(*lv.shape)
+    transposed = vmap(lambda v, w: funcjax.linear_transpose(fun, v)(w)[0], axis_name="i")
+    ltw = np.asarray(transposed(vs, ws))
+    assert ltw.shape == vs.shape
+    np.testing.assert_allclose(np.sum(lv * ws), np.sum(vs * ltw), rtol=1e-4)
 
 
 def test_jvp_of_pmax_follows_the_maximum():
