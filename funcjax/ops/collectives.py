@@ -68,28 +68,17 @@ def _check_tiling(where, size, axis_size, tiled, dim):
 
 
 # -- psum, pmax, pmin ------------------------------------------------------------------------
-def _reduction(name, kinds, reduce, unmapped):
+def _reduction(name, kinds):
     def type_rule(x, *, axis_name):
         check_kinds(name, [x], kinds)
         return x
-
-    prim = define_primitive(name, _unbound, type_rule)
-
-    def batch(axis_data, args, dims, *, axis_name):
-        (x,), (dim,) = args, dims
-        if axis_data.name not in axis_name:
-            return prim.bind(x, axis_name=axis_name), dim
-        x = unmapped(x, axis_data.size) if dim is not_mapped else reduce.bind(x, axes=(dim,))
-        rest = tuple(n for n in axis_name if n != axis_data.name)
-        return (prim.bind(x, axis_name=rest) if rest else x), not_mapped
-    prim.def_batch(batch)
-    return prim
+    return define_primitive(name, _unbound, type_rule)
 
 
-psum_p = _reduction("psum", NUMBER, reduce_sum_p, lambda x, size: lax.mul(x, size))
+psum_p = _reduction("psum", NUMBER)
+pmax_p = _reduction("pmax", ANY)
+pmin_p = _reduction("pmin", ANY)
 deflinear(psum_p)
-pmax_p = _reduction("pmax", ANY, reduce_max_p, lambda x, size: x)
-pmin_p = _reduction("pmin", ANY, reduce_min_p, lambda x, size: x)
 
 
 def _extremum_jvp(prim):
@@ -116,6 +105,23 @@ psum_p.def_transpose(_linear_transpose(lambda ct, axis_name: psum_p.bind(
     ct, axis_name=axis_name)))
 
 
+def _reduction_batch(prim, reduce, unmapped):
+    """Reduces over the lanes when the named axes include this vmap's, then over the rest."""
+    def rule(axis_data, args, dims, *, axis_name):
+        (x,), (dim,) = args, dims
+        if axis_data.name not in axis_name:
+            return prim.bind(x, axis_name=axis_name), dim
+        x = unmapped(x, axis_data.size) if dim is not_mapped else reduce.bind(x, axes=(dim,))
+        rest = tuple(n for n in axis_name if n != axis_data.name)
+        return (prim.bind(x, axis_name=rest) if rest else x), not_mapped
+    return rule
+
+
+psum_p.def_batch(_reduction_batch(psum_p, reduce_sum_p, lambda x, size: lax.mul(x, size)))
+pmax_p.def_batch(_reduction_batch(pmax_p, reduce_max_p, lambda x, size: x))
+pmin_p.def_batch(_reduction_batch(pmin_p, reduce_min_p, lambda x, size: x))
+
+
 # -- all_gather and psum_scatter -------------------------------------------------------------
 def _all_gather_type(x, *, axis_name, axis, axis_size, tiled):
     shape = list(x.shape)
@@ -130,6 +136,31 @@ def _all_gather_type(x, *, axis_name, axis, axis_size, tiled):
 
 all_gather_p = define_primitive("all_gather", _unbound, _all_gather_type)
 deflinear(all_gather_p)
+
+
+def _psum_scatter_type(x, *, axis_name, scatter_dimension, axis_size, tiled):
+    check_kinds("psum_scatter", [x], NUMBER)
+    check_axes("psum_scatter", (scatter_dimension,), x.ndim)
+    _check_tiling("psum_scatter", x.shape[scatter_dimension], axis_size, tiled,
+                  scatter_dimension)
+    shape = list(x.shape)
+    if tiled:
+        shape[scatter_dimension] //= axis_size
+    else:
+        del shape[scatter_dimension]
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+psum_scatter_p = define_primitive("psum_scatter", _unbound, _psum_scatter_type)
+deflinear(psum_scatter_p)
+
+
+all_gather_p.def_transpose(_linear_transpose(
+    lambda ct, axis_name, axis, axis_size, tiled: psum_scatter_p.bind(
+        ct, axis_name=axis_name, scatter_dimension=axis, axis_size=axis_size, tiled=tiled)))
+psum_scatter_p.def_transpose(_linear_transpose(
+    lambda ct, axis_name, scatter_dimension, axis_size, tiled: all_gather_p.bind(
+        ct, axis_name=axis_name, axis=scatter_dimension, axis_size=axis_size, tiled=tiled)))
 
 
 def _merge_axes(x, axis):
@@ -160,23 +191,6 @@ def _all_gather_batch(axis_data, args, dims, *, axis_name, axis, axis_size, tile
 all_gather_p.def_batch(_all_gather_batch)
 
 
-def _psum_scatter_type(x, *, axis_name, scatter_dimension, axis_size, tiled):
-    check_kinds("psum_scatter", [x], NUMBER)
-    check_axes("psum_scatter", (scatter_dimension,), x.ndim)
-    _check_tiling("psum_scatter", x.shape[scatter_dimension], axis_size, tiled,
-                  scatter_dimension)
-    shape = list(x.shape)
-    if tiled:
-        shape[scatter_dimension] //= axis_size
-    else:
-        del shape[scatter_dimension]
-    return ShapedArray(shape, x.dtype, x.weak_type)
-
-
-psum_scatter_p = define_primitive("psum_scatter", _unbound, _psum_scatter_type)
-deflinear(psum_scatter_p)
-
-
 def _psum_scatter_batch(axis_data, args, dims, *, axis_name, scatter_dimension, axis_size,
                         tiled):
     (x,), (dim,) = args, dims
@@ -194,25 +208,17 @@ def _psum_scatter_batch(axis_data, args, dims, *, axis_name, scatter_dimension, 
 
 psum_scatter_p.def_batch(_psum_scatter_batch)
 
-all_gather_p.def_transpose(_linear_transpose(
-    lambda ct, axis_name, axis, axis_size, tiled: psum_scatter_p.bind(
-        ct, axis_name=axis_name, scatter_dimension=axis, axis_size=axis_size, tiled=tiled)))
-psum_scatter_p.def_transpose(_linear_transpose(
-    lambda ct, axis_name, scatter_dimension, axis_size, tiled: all_gather_p.bind(
-        ct, axis_name=axis_name, axis=scatter_dimension, axis_size=axis_size, tiled=tiled)))
-
 
 # -- all_to_all ------------------------------------------------------------------------------
 def _all_to_all_type(x, *, axis_name, split_axis, concat_axis, axis_size, tiled):
     check_axes("all_to_all", (split_axis,), x.ndim)
     _check_tiling("all_to_all", x.shape[split_axis], axis_size, tiled, split_axis)
+    check_axes("all_to_all", (concat_axis,), x.ndim)
     shape = list(x.shape)
     if tiled:
-        check_axes("all_to_all", (concat_axis,), x.ndim)
         shape[split_axis] //= axis_size
         shape[concat_axis] *= axis_size
     else:
-        check_axes("all_to_all", (concat_axis,), x.ndim)
         del shape[split_axis]
         shape.insert(concat_axis, axis_size)
     return ShapedArray(shape, x.dtype, x.weak_type)
@@ -220,6 +226,10 @@ def _all_to_all_type(x, *, axis_name, split_axis, concat_axis, axis_size, tiled)
 
 all_to_all_p = define_primitive("all_to_all", _unbound, _all_to_all_type)
 deflinear(all_to_all_p)
+all_to_all_p.def_transpose(_linear_transpose(
+    lambda ct, axis_name, split_axis, concat_axis, axis_size, tiled: all_to_all_p.bind(
+        ct, axis_name=axis_name, split_axis=concat_axis, concat_axis=split_axis,
+        axis_size=axis_size, tiled=tiled)))
 
 
 def _all_to_all_batch(axis_data, args, dims, *, axis_name, split_axis, concat_axis, axis_size,
@@ -240,15 +250,13 @@ def _all_to_all_batch(axis_data, args, dims, *, axis_name, split_axis, concat_ax
 
 
 all_to_all_p.def_batch(_all_to_all_batch)
-all_to_all_p.def_transpose(_linear_transpose(
-    lambda ct, axis_name, split_axis, concat_axis, axis_size, tiled: all_to_all_p.bind(
-        ct, axis_name=axis_name, split_axis=concat_axis, concat_axis=split_axis,
-        axis_size=axis_size, tiled=tiled)))
 
 
 # -- ppermute and axis_index -----------------------------------------------------------------
 ppermute_p = define_primitive("ppermute", _unbound, lambda x, *, axis_name, perm: x)
 deflinear(ppermute_p)
+ppermute_p.def_transpose(_linear_transpose(lambda ct, axis_name, perm: ppermute_p.bind(
+    ct, axis_name=axis_name, perm=tuple((t, s) for s, t in perm))))
 
 
 def _ppermute_batch(axis_data, args, dims, *, axis_name, perm):
@@ -269,8 +277,6 @@ def _ppermute_batch(axis_data, args, dims, *, axis_name, perm):
 
 
 ppermute_p.def_batch(_ppermute_batch)
-ppermute_p.def_transpose(_linear_transpose(lambda ct, axis_name, perm: ppermute_p.bind(
-    ct, axis_name=axis_name, perm=tuple((t, s) for s, t in perm))))
 
 axis_index_p = define_primitive("axis_index", _unbound,
                                 lambda *, axis_name: ShapedArray((), np.int32))
