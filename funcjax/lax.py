@@ -76,7 +76,9 @@ def round(x, rounding_method=0):  # noqa: A001 - JAX's name
 
 
 def integer_pow(x, y):
-    return ew.integer_pow_p.bind(x, y=int(y))
+    """``x ** y`` for a static integer ``y`` (``y == 1`` stages nothing)."""
+    y = int(y)
+    return x if y == 1 and isinstance(x, (Array, Tracer)) else ew.integer_pow_p.bind(x, y=y)
 
 
 def square(x):

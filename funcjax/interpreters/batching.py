@@ -14,6 +14,8 @@ of a constant is still a sum over every lane. The helpers at the end of this fil
 moves rules have in common (where an axis lands, aligning and broadcasting batch axes).
 """
 
+import collections
+
 import numpy as np
 
 from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
@@ -141,17 +143,26 @@ def elementwise_batch_rule(primitive):
     return rule
 
 
+_batched_jaxprs = collections.OrderedDict()
+
+
 def batch_jaxpr(closed, axis_data, in_batched, instantiate):
     """A closed jaxpr batched along axis 0 of the inputs marked in ``in_batched``.
 
     Outputs are batched at axis 0 where the computation makes them so, or where
     ``instantiate`` (a bool or one per output) forces it. Returns ``(jaxpr, out_batched)``.
+    Results are memoised on the jaxpr's identity (the entry keeps it alive): call primitives
+    such as jit compile per jaxpr identity, so a stable batched jaxpr compiles once.
     """
     from funcjax.core.abstract import ShapedArray
     from funcjax.interpreters.eval import eval_closed_jaxpr
     from funcjax.interpreters.staging import trace_to_jaxpr
     n_out = len(closed.out_avals)
     inst = [instantiate] * n_out if isinstance(instantiate, bool) else list(instantiate)
+    key = (id(closed), axis_data.name, axis_data.size, tuple(in_batched), tuple(inst))
+    entry = _batched_jaxprs.get(key)
+    if entry is not None and entry[0] is closed:
+        return entry[1]
     out_batched = []
 
     def fun(*args):
@@ -170,7 +181,23 @@ def batch_jaxpr(closed, axis_data, in_batched, instantiate):
 
     in_avals = [ShapedArray((axis_data.size,) + a.shape, a.dtype, a.weak_type) if b else a
                 for a, b in zip(closed.in_avals, in_batched)]
-    return trace_to_jaxpr(fun, in_avals, "vmap of a sub-jaxpr"), out_batched
+    result = trace_to_jaxpr(fun, in_avals, "vmap of a sub-jaxpr"), out_batched
+    _batched_jaxprs[key] = (closed, result)
+    if len(_batched_jaxprs) > 256:
+        _batched_jaxprs.popitem(last=False)
+    return result
+
+
+def batch_call(primitive, axis_data, args, dims, *, jaxpr, **params):
+    """Batch rule of a call primitive (jit, checkpoint) that applies its ``jaxpr`` param to its
+    inputs: the jaxpr is batched and the primitive bound again, so the batched program is
+    still one call (for jit: one compiled program)."""
+    in_batched = [d is not not_mapped for d in dims]
+    args = [move_batch_axis(a, d, 0, axis_data.size) if b else a
+            for a, d, b in zip(args, dims, in_batched)]
+    batched, out_batched = batch_jaxpr(jaxpr, axis_data, in_batched, instantiate=False)
+    outs = primitive.bind(*args, jaxpr=batched, **params)
+    return outs, [0 if b else not_mapped for b in out_batched]
 
 
 def batched_callable(fn, axis_data):

@@ -15,9 +15,11 @@ side is staged as a ``checkpoint`` equation, so the recomputation runs in the ba
 when transposing it.
 """
 
+import functools
+
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal
 from funcjax.core.primitive import Primitive
-from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
+from funcjax.interpreters.batching import batch_call
 from funcjax.interpreters.eval import eval_closed_jaxpr, eval_jaxpr
 from funcjax.interpreters.jvp import Zero, deflinear, jvp_jaxpr, tangent_aval
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
@@ -114,16 +116,7 @@ def _checkpoint_partial_eval(trace, args, unknowns, *, jaxpr, policy, prevent_cs
 checkpoint_p.def_partial_eval(_checkpoint_partial_eval)
 
 
-def _checkpoint_batch(axis_data, args, dims, *, jaxpr, policy, prevent_cse):
-    in_batched = [d is not not_mapped for d in dims]
-    args = [move_batch_axis(a, d, 0, axis_data.size) if b else a
-            for a, d, b in zip(args, dims, in_batched)]
-    batched, out_batched = batch_jaxpr(jaxpr, axis_data, in_batched, instantiate=False)
-    outs = checkpoint_p.bind(*args, jaxpr=batched, policy=policy, prevent_cse=prevent_cse)
-    return outs, [0 if b else not_mapped for b in out_batched]
-
-
-checkpoint_p.def_batch(_checkpoint_batch)
+checkpoint_p.def_batch(functools.partial(batch_call, checkpoint_p))
 
 
 def _recompute_unsaveable(known, num_res, policy):

@@ -1,6 +1,6 @@
-"""vmap composed with autodiff: vmap of grad/jvp/vjp, grad of vmap, Jacobians as one batched
-pass over a function traced once, collectives under grad, and the higher-order primitives of
-autodiff (custom_jvp, custom_vjp, checkpoint) under vmap."""
+"""vmap composed with the other transformations: vmap of grad/jvp/vjp, grad of vmap, Jacobians
+as one batched pass over a function traced once, collectives under grad, the higher-order
+primitives of autodiff (custom_jvp, custom_vjp, checkpoint) and jit under vmap."""
 
 import numpy as np
 import vmap_testing as vt
@@ -139,3 +139,23 @@ def test_checkpoint_under_vmap_and_jacfwd():
     vt.assert_trees_equal(per_example, vt.loop_vmap(grad(lambda x: jnp.sum(f(x))), (0,),
                                                     [xs]))
     vt.assert_trees_equal(jacfwd(f)(xs[0]), jacrev(f)(xs[0]))
+
+
+def test_vmap_of_jit_is_one_call_of_a_batched_program():
+    f = funcjax.jit(lambda x, y: jnp.sin(x) @ y + lax.psum(y, "i")[0])
+    xs, y = normal(4, 2, 3), normal(3)
+    batched = vmap(f, (0, None), axis_name="i")
+    vt.assert_trees_equal(batched(xs, y), np.stack([np.sin(x) @ y + 4 * y[0] for x in xs]),
+                          rtol=1e-4)
+    (eqn,) = funcjax.make_jaxpr(batched)(xs, y).jaxpr.eqns
+    assert eqn.primitive.name == "jit"
+    assert eqn.params["jaxpr"].in_avals[0].shape == (4, 2, 3)
+    # The batched program is memoised, so jit compiles it once.
+    again = funcjax.make_jaxpr(batched)(xs, y).jaxpr.eqns[0]
+    assert again.params["jaxpr"] is eqn.params["jaxpr"]
+
+
+def test_jit_of_vmap():
+    f = funcjax.jit(vmap(lambda x: jnp.sum(jnp.cos(x) * x)))
+    xs = normal(3, 5)
+    vt.assert_trees_equal(f(xs), (np.cos(xs) * xs).sum(1), rtol=1e-4)
