@@ -14,12 +14,11 @@ from funcjax.api_util import (
     shaped_abstractify,
     split_static,
 )
-from funcjax.api_vmap import check_axes_spec, flat_in_axes, mapped_size, place_outputs
+from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer
-from funcjax.interpreters.batching import AxisData, batch_flat
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
     Zero,
@@ -524,35 +523,3 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
 
 remat = checkpoint
 
-
-def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
-    """Vectorises ``fun`` over one axis of its arguments, as if it were called on each slice and
-    the results stacked, but in one pass: each primitive runs once on the whole batch.
-
-    ``in_axes``/``out_axes`` are ints, None (not mapped) or pytree prefixes of the positional
-    arguments / outputs; keyword arguments are mapped over axis 0. ``axis_name`` lets
-    collectives (``lax.psum(x, axis_name)``, ...) work across the mapped axis; ``axis_size``
-    gives the size when no argument is mapped.
-    """
-    name = fun_name(fun)
-    in_axes = check_axes_spec(name, "in_axes", in_axes)
-    check_axes_spec(name, "out_axes", out_axes)
-
-    @functools.wraps(fun)
-    def vmapped(*args, **kwargs):
-        leaves, in_tree = tree_flatten((args, kwargs))
-        dims, names = flat_in_axes(fun, in_axes, args, kwargs)
-        size = mapped_size(name, leaves, names, dims, axis_size)
-        out_trees = []
-
-        def flat_fun(*flat):
-            fun_args, fun_kwargs = tree_unflatten(in_tree, flat)
-            out_leaves, out_tree = tree_flatten(fun(*fun_args, **fun_kwargs))
-            out_trees.append(out_tree)
-            return out_leaves
-
-        outs, out_dims = batch_flat(flat_fun, leaves, dims, AxisData(axis_name, size),
-                                    f"vmap({name})")
-        outs = place_outputs(name, out_axes, out_trees[0], outs, out_dims, size)
-        return tree_unflatten(out_trees[0], outs)
-    return vmapped

@@ -1,12 +1,60 @@
-"""vmap's pytree plumbing: ``in_axes``/``out_axes`` prefixes to one axis per leaf, the mapped
-size, and outputs moved to where ``out_axes`` asks. The errors follow JAX's rules but name the
-function, the argument and its shape, and say how to fix the call."""
+"""vmap and its pytree plumbing: ``in_axes``/``out_axes`` prefixes to one axis per leaf, the
+mapped size, and outputs moved to where ``out_axes`` asks. The batching interpreter only sees
+flat lists. The errors follow JAX's rules but name the function, the argument and its shape,
+and say how to fix the call."""
+
+import functools
 
 import numpy as np
 
 from funcjax.api_util import argument_names, flat_argument_names, fun_name
-from funcjax.core.pytree import broadcast_prefix, keystr, tree_flatten, tree_flatten_with_path
-from funcjax.interpreters.batching import move_batch_axis, not_mapped, unbatched_shape
+from funcjax.core.pytree import (
+    broadcast_prefix,
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_unflatten,
+)
+from funcjax.interpreters.batching import (
+    AxisData,
+    batch_flat,
+    move_batch_axis,
+    not_mapped,
+    unbatched_shape,
+)
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+    """Vectorises ``fun`` over one axis of its arguments, as if it were called on each slice and
+    the results stacked, but in one pass: each primitive runs once on the whole batch.
+
+    ``in_axes``/``out_axes`` are ints, None (not mapped) or pytree prefixes of the positional
+    arguments / outputs; keyword arguments are mapped over axis 0. ``axis_name`` lets
+    collectives (``lax.psum(x, axis_name)``, ...) work across the mapped axis; ``axis_size``
+    gives the size when no argument is mapped.
+    """
+    name = fun_name(fun)
+    in_axes = check_axes_spec(name, "in_axes", in_axes)
+    check_axes_spec(name, "out_axes", out_axes)
+
+    @functools.wraps(fun)
+    def vmapped(*args, **kwargs):
+        leaves, in_tree = tree_flatten((args, kwargs))
+        dims, names = flat_in_axes(fun, in_axes, args, kwargs)
+        size = mapped_size(name, leaves, names, dims, axis_size)
+        out_trees = []
+
+        def flat_fun(*flat):
+            fun_args, fun_kwargs = tree_unflatten(in_tree, flat)
+            out_leaves, out_tree = tree_flatten(fun(*fun_args, **fun_kwargs))
+            out_trees.append(out_tree)
+            return out_leaves
+
+        outs, out_dims = batch_flat(flat_fun, leaves, dims, AxisData(axis_name, size),
+                                    f"vmap({name})")
+        outs = place_outputs(name, out_axes, out_trees[0], outs, out_dims, size)
+        return tree_unflatten(out_trees[0], outs)
+    return vmapped
 
 
 def check_axes_spec(name, what, spec):
