@@ -18,8 +18,11 @@ import collections
 
 import numpy as np
 
+from funcjax.core import dtypes
+from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.jvp import Zero
 
 not_mapped = None
 
@@ -204,10 +207,6 @@ def batched_callable(fn, axis_data):
     """``fn``, a function of per-example pytrees of arrays that higher-order primitives carry
     in their params (custom derivative rules), as a function of the same pytrees batched along
     axis 0. Results come back batched along axis 0; symbolic zeros stay symbolic."""
-    from funcjax.core import dtypes
-    from funcjax.core.pytree import tree_flatten, tree_unflatten
-    from funcjax.interpreters.jvp import Zero
-
     def batched(*args):
         leaves, in_tree = tree_flatten(args)
         out = []
@@ -227,7 +226,7 @@ def batched_callable(fn, axis_data):
                 result.append(Zero(x.aval.update(shape=(axis_data.size,) + x.aval.shape)))
                 continue
             value, dim = next(values), next(dims)
-            if np.result_type(value) == dtypes.float0:
+            if aval_of(value).dtype == dtypes.float0:
                 value = np.zeros((axis_data.size,) + unbatched_shape(value, dim), dtypes.float0)
             else:
                 value = move_batch_axis(value, dim, 0, axis_data.size)
