@@ -110,8 +110,13 @@ class ClosedJaxpr:
 
 def subjaxprs(eqn):
     """The sub-jaxprs an equation carries in its params (closed or open), in order."""
+    return jaxprs_in(eqn.params)
+
+
+def jaxprs_in(params):
+    """The jaxprs (as open ``Jaxpr``s) among the values of a params dict, in order."""
     found = []
-    for value in eqn.params.values():
+    for value in params.values():
         for item in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(item, ClosedJaxpr):
                 found.append(item.jaxpr)

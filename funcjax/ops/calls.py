@@ -1,8 +1,8 @@
 """Call primitives: ``jit`` applies a sub-program (a closed jaxpr in its params) to its inputs.
 
 ``jit_p`` params: ``jaxpr`` (a ClosedJaxpr, closure-converted so that every value it reads
-arrives as an input, consts empty) and ``name`` (the wrapped function's name, used for
-compiled symbols, logs and errors).
+arrives as an input; its consts, if any, are concrete arrays the compiler embeds) and ``name``
+(the wrapped function's name, used for compiled symbols, logs and errors).
 
 Rules: ``impl`` compiles the sub-jaxpr with the LLVM backend (imported on first use, so eager
 code never loads llvmlite) and runs it; ``abstract_eval`` checks the inputs against the
@@ -10,17 +10,18 @@ sub-jaxpr's types. ``jit`` is a higher-order primitive: its jvp, partial-eval, t
 batch rules transform ``params["jaxpr"]`` with the interpreters' ``*_jaxpr`` functions and
 bind ``jit_p`` again with the result, so that the transformed program is compiled as one unit
 (``grad(jit(f))`` runs a compiled forward pass and a compiled backward pass, never Python per
-operation). The ``lower`` rule (inline the sub-jaxpr) is registered by
-``funcjax.backend.llvm.lower_calls``.
+operation). Transformed jaxprs are memoised (``_transformed``) so that they compile once. The
+``lower`` rule (inline the sub-jaxpr) is registered by ``funcjax.backend.llvm.lower_calls``.
 """
 
 import collections
+import functools
 import threading
 
 from funcjax.core.abstract import same_type
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.primitive import Primitive
-from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
+from funcjax.interpreters.batching import batch_call
 from funcjax.interpreters.jvp import Zero, jvp_jaxpr, tangent_aval
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.staging import hoist_consts
@@ -182,21 +183,5 @@ def _jit_transpose(cts, *args, jaxpr, name):
 jit_p.def_transpose(_jit_transpose)
 
 
-# -- batching --------------------------------------------------------------------------------
-def _batch_jaxpr(closed, axis_data, in_batched):
-    batched, out_batched = batch_jaxpr(closed, axis_data, in_batched, instantiate=False)
-    return hoist_consts(batched), out_batched
-
-
-def _jit_batch(axis_data, args, dims, *, jaxpr, name):
-    in_batched = tuple(d is not not_mapped for d in dims)
-    (batched, consts), out_batched = _transformed(
-        "batch", jaxpr, (axis_data.size, axis_data.name, in_batched),
-        lambda: _batch_jaxpr(jaxpr, axis_data, in_batched))
-    args = [a if d is not_mapped else move_batch_axis(a, d, 0, axis_data.size)
-            for a, d in zip(args, dims)]
-    outs = jit_p.bind(*consts, *args, jaxpr=batched, name=name)
-    return outs, [0 if b else not_mapped for b in out_batched]
-
-
-jit_p.def_batch(_jit_batch)
+# -- batching: the rule shared by call primitives (batch_jaxpr memoises by identity) --------
+jit_p.def_batch(functools.partial(batch_call, jit_p))

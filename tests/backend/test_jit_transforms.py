@@ -307,3 +307,73 @@ def test_repeated_calls_compile_nothing_new_and_dispatch_a_constant_number_of_op
         counts.append((len(eager_dispatches) - dispatched) // 3)
     assert counts[0] == counts[1], f"eager dispatches grew with the program: {counts}"
     assert "sin" not in eager_dispatches
+
+
+# -- vmap ------------------------------------------------------------------------------------
+IN_AXES = st.sampled_from([(0, 0), (0, None), (None, 1), (2, 0)])
+
+
+def loop(f, in_axes, args):
+    """The reference for ``vmap(f, in_axes)(*args)``: call ``f`` on each slice and stack."""
+    size = next(np.shape(a)[ax] for a, ax in zip(args, in_axes) if ax is not None)
+    results = [f(*[a if ax is None else np.take(a, i, axis=ax) for a, ax in zip(args, in_axes)])
+               for i in range(size)]
+    return [np.stack([np.asarray(r[k]) for r in results]) for k in range(len(results[0]))]
+
+
+def batched_arguments(in_axes, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, S) if ax is None else
+            np.moveaxis(rng.uniform(-1, 1, (4,) + S), 0, ax) for ax in in_axes]
+
+
+@settings(max_examples=8, deadline=None)
+@given(programs(), IN_AXES, st.integers(0, 2 ** 16))
+def test_random_programs_vmap_of_jit_equals_jit_of_vmap_equals_loop(x64, f, in_axes, seed):
+    args = batched_arguments(in_axes, seed)
+
+    def value_and_grads(x, y):
+        return [f(x, y), *funcjax.grad(f, argnums=(0, 1))(x, y)]
+    want = loop(value_and_grads, in_axes, args)
+    paths = {
+        "vmap(jit(f))": funcjax.vmap(funcjax.jit(value_and_grads), in_axes)(*args),
+        "jit(vmap(f))": funcjax.jit(funcjax.vmap(value_and_grads, in_axes))(*args),
+        "vmap(grad(jit(f)))": [funcjax.vmap(funcjax.jit(f), in_axes)(*args), *funcjax.vmap(
+            funcjax.grad(funcjax.jit(f), argnums=(0, 1)), in_axes)(*args)],
+    }
+    for what, got in paths.items():
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+def test_vmap_of_jit_compiles_one_batched_jit_once(eager_dispatches):
+    f = funcjax.jit(_chain(5))
+    xs = np.linspace(0.1, 0.9, 12).reshape(3, 4).astype(np.float32)
+    closed = funcjax.make_jaxpr(funcjax.vmap(f))(xs)
+    assert [e.primitive.name for e in closed.eqns] == ["jit"]
+    assert closed.eqns[0].params["jaxpr"].in_avals[0].shape == (3, 4)
+    batched = funcjax.vmap(f)
+    np.testing.assert_allclose(batched(xs), [f(x) for x in xs], rtol=1e-6)
+    before, dispatched = compiles(), len(eager_dispatches)
+    batched(xs)
+    assert compiles() == before and eager_dispatches[dispatched:] == ["jit"]
+
+
+def test_jit_using_a_named_axis_is_batched_even_when_its_inputs_are_not():
+    xs = np.arange(3.0, dtype=np.float32)
+    for wrap in (funcjax.jit, funcjax.checkpoint):
+        def f(x, wrap=wrap):
+            return wrap(lambda y: lax.psum(y, "i"))(np.float32(1)) + x
+        np.testing.assert_array_equal(funcjax.vmap(f, axis_name="i")(xs), xs + 3)
+
+
+def test_a_collective_that_reaches_the_compiler_is_the_eager_unbound_axis_error():
+    from funcjax.backend.llvm import program_for
+    found = []
+
+    def capture(x):
+        found.append(funcjax.make_jaxpr(lambda y: lax.psum(y, "i"))(np.float32(1)))
+        return x
+    funcjax.vmap(capture, axis_name="i")(np.zeros(2, np.float32))
+    with pytest.raises(NameError, match="unbound axis name 'i'"):
+        program_for(found[0], "leaked_psum")
