@@ -1,3 +1,12 @@
 """The primitive catalogue. Importing this package defines every primitive."""
 
-from funcjax.ops import contractions, conversion, elementwise, indexing, reductions, shape, sorting  # noqa: F401
+from funcjax.ops import (  # noqa: F401
+    contractions,
+    control_flow,
+    conversion,
+    elementwise,
+    indexing,
+    reductions,
+    shape,
+    sorting,
+)
