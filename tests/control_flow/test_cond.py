@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from cf_helpers import assert_close, eager_and_staged, staged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
-from cf_helpers import assert_close, eager_and_staged, staged
 from funcjax import lax
 
 floats = st.floats(-3, 3, allow_nan=False, width=32)
@@ -44,8 +44,10 @@ def test_cond_branches_capture_traced_and_concrete_values():
 
     def f(x, y):
         return lax.cond(x > 0, lambda: x * c, lambda: c + y)
-    eager_and_staged(f, lambda x, y: x * np.asarray(c) if x > 0 else np.asarray(c) + y, np.float32(2), np.float32(5))
-    eager_and_staged(f, lambda x, y: x * np.asarray(c) if x > 0 else np.asarray(c) + y, np.float32(-2), np.float32(5))
+    def ref(x, y):
+        return x * np.asarray(c) if x > 0 else np.asarray(c) + y
+    eager_and_staged(f, ref, np.float32(2), np.float32(5))
+    eager_and_staged(f, ref, np.float32(-2), np.float32(5))
     jaxpr = funcjax.make_jaxpr(f)(1.0, 2.0)
     (eqn,) = [e for e in jaxpr.eqns if e.primitive.name == "cond"]
     # Captured values are operands of the cond (index, x, c, y): c is shared by both branches.

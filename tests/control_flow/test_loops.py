@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from cf_helpers import eager_and_staged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
-from cf_helpers import eager_and_staged
 from funcjax import lax
 
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+from cf_helpers import eager_and_staged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import funcjax
 import funcjax.numpy as jnp
-from cf_helpers import eager_and_staged
 from funcjax import lax
 
 
@@ -67,7 +67,7 @@ def test_scan_of_length_zero_and_unroll():
     carry, ys = lax.scan(step, 1.0, jnp.zeros((0,)))
     assert float(carry) == 1.0 and ys.shape == (0,)
     for unroll in (2, True, 5):
-        eager_and_staged(lambda c, xs: lax.scan(step, c, xs, unroll=unroll),
+        eager_and_staged(lambda c, xs, unroll=unroll: lax.scan(step, c, xs, unroll=unroll),
                          lambda c, xs: python_scan(step_np, c, xs, 4), np.float32(1),
                          np.arange(4, dtype=np.float32), rtol=1e-6)
     jaxpr = funcjax.make_jaxpr(lambda xs: lax.scan(step, 0.0, xs, unroll=True))(jnp.ones(3))
