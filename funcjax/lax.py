@@ -157,7 +157,7 @@ def reshape(operand, new_sizes, dimensions=None):
 
 
 def squeeze(array, dimensions):
-    dims = tuple(int(d) % max(np.ndim(array), 1) for d in dimensions)
+    dims = tuple(int(d) % builtins.max(np.ndim(array), 1) for d in dimensions)
     return sh.squeeze_p.bind(array, dimensions=dims) if dims else array
 
 
@@ -182,7 +182,8 @@ def concatenate(operands, dimension):
 
 
 def pad(operand, padding_value, padding_config):
-    operand, padding_value = _match_scalars("pad", operand, padding_value)
+    if _is_python_scalar(padding_value):
+        padding_value = convert_element_type(padding_value, operand.dtype)
     config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
     return sh.pad_p.bind(operand, padding_value, padding_config=config)
 
@@ -207,7 +208,7 @@ def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
-    starts[axis], limits[axis], strides[axis] = start, max(limit, start), step
+    starts[axis], limits[axis], strides[axis] = start, builtins.max(limit, start), step
     return slice(operand, starts, limits, strides)
 
 
@@ -302,7 +303,7 @@ def argmin(operand, axis, index_dtype):
 
 def _cumulative(prim):
     def op(operand, axis=0, reverse=False):
-        return prim.bind(operand, axis=int(axis) % max(np.ndim(operand), 1),
+        return prim.bind(operand, axis=int(axis) % builtins.max(np.ndim(operand), 1),
                          reverse=bool(reverse))
     op.__name__ = prim.name
     return op
@@ -332,7 +333,7 @@ def dot(lhs, rhs, preferred_element_type=None):
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     multiple = isinstance(operand, (tuple, list))
     operands = list(operand) if multiple else [operand]
-    dim = int(dimension) % max(np.ndim(operands[0]), 1)
+    dim = int(dimension) % builtins.max(np.ndim(operands[0]), 1)
     out = sorting.sort_p.bind(*operands, dimension=dim, is_stable=bool(is_stable),
                               num_keys=int(num_keys))
     return tuple(out) if multiple else out[0]

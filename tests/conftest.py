@@ -1,0 +1,25 @@
+"""Shared test configuration: hypothesis profiles sized for a 2-core CI machine."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", deadline=None, max_examples=30, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=300)
+settings.load_profile(os.environ.get("FUNCJAX_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def x64():
+    """Enables 64-bit types for one test and restores the flag afterwards."""
+    from funcjax import config
+    previous = config.jax_enable_x64
+    config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        config.update("jax_enable_x64", previous)

@@ -1,0 +1,78 @@
+"""Errors raised while tracing: each names the problem, the argument and the fix."""
+
+import numpy as np
+import pytest
+
+import funcjax as jax
+import funcjax.numpy as jnp
+from funcjax.core.errors import MissingRuleError
+from funcjax.core.primitive import define_primitive
+
+
+def test_python_if_on_traced_value_names_argument_and_fix():
+    def f(x, y):
+        return x if y > 0 else -x
+
+    with pytest.raises(jax.TracerBoolConversionError) as info:
+        jax.make_jaxpr(f)(1.0, 2.0)
+    msg = str(info.value)
+    assert "make_jaxpr(f)" in msg and "'y'" in msg and "'x'" not in msg
+    assert "lax.cond" in msg and "static_argnums" in msg
+
+
+def test_float_and_int_of_tracer():
+    with pytest.raises(jax.ConcretizationTypeError, match="float\\(\\).*argument 'x'"):
+        jax.make_jaxpr(lambda x: float(x))(1.0)
+    with pytest.raises(jax.TracerIntegerConversionError, match="argument 'n'"):
+        jax.make_jaxpr(lambda n: list(range(n)))(3)
+    with pytest.raises(jax.TracerArrayConversionError, match="funcjax.numpy"):
+        jax.make_jaxpr(lambda x: np.sin(np.asarray(x)))(1.0)
+
+
+def test_pytree_argument_names_in_messages():
+    def f(params):
+        return params["w"] if params["b"] > 0 else params["w"]
+
+    with pytest.raises(jax.TracerBoolConversionError, match="params\\['b'\\]"):
+        jax.make_jaxpr(f)({"w": 1.0, "b": 2.0})
+
+
+def test_static_argnums_makes_python_control_flow_work():
+    closed = jax.make_jaxpr(lambda x, n: x * 2 if n > 0 else x, static_argnums=1)(1.0, 3)
+    assert [e.primitive.name for e in closed.jaxpr.eqns] == ["mul"]
+
+
+def test_leaked_tracer_raises_unexpected_tracer_error():
+    leaked = []
+
+    def f(x):
+        leaked.append(x * 2)
+        return x
+
+    jax.make_jaxpr(f)(1.0)
+    with pytest.raises(jax.UnexpectedTracerError) as info:
+        jnp.sin(leaked[0])
+    msg = str(info.value)
+    assert "make_jaxpr(f)" in msg and "'mul'" in msg and "test_tracing_errors.py" in msg
+    assert "Return the value as an output" in msg
+    # A leaked tracer used while tracing something else raises too, not a silent constant.
+    with pytest.raises(jax.UnexpectedTracerError):
+        jax.make_jaxpr(lambda y: y + leaked[0])(1.0)
+
+
+def test_missing_rule_names_primitive_and_transformation():
+    prim = define_primitive("test_only_identity", lambda x: x, lambda x: x)
+    with pytest.raises(MissingRuleError, match="'test_only_identity' has no batch rule.*vmap"):
+        prim.rule("batch")
+
+
+def test_shape_errors_name_operation_and_shapes():
+    with pytest.raises(ValueError, match="add: incompatible shapes for broadcasting: "
+                                         "\\(3,\\), \\(4,\\)"):
+        jnp.ones(3) + jnp.ones(4)
+    with pytest.raises(TypeError, match="dot_general: contracting axis 1 of lhs f32\\[2,3\\] has"
+                                        " size 3 but axis 0 of rhs f32\\[4,5\\] has size 4"):
+        jax.lax.dot(jnp.ones((2, 3)), jnp.ones((4, 5)))
+    with pytest.raises(TypeError, match="add requires operands of equal dtypes, got f32\\[3\\], "
+                                        "i32\\[3\\]"):
+        jax.lax.add(jnp.ones(3), jnp.ones(3, dtype=jnp.int32))
