@@ -42,3 +42,14 @@ def finite_difference(f, x, eps=1e-3):
         step[i] = eps
         grad[i] = (float(f(x + step)) - float(f(x - step))) / (2 * eps)
     return grad
+
+
+def loop_over(f, *args, in_axes=0):
+    """The reference for ``vmap(f)``: ``f`` applied lane by lane, outputs stacked leafwise."""
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    size = next(np.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
+    outs = [f(*[a if ax is None else np.take(np.asarray(a), i, ax) for a, ax in zip(args, axes)])
+            for i in range(size)]
+    leaves = [tree_flatten(o)[0] for o in outs]
+    stacked = [np.stack([np.asarray(lane[k]) for lane in leaves]) for k in range(len(leaves[0]))]
+    return tree_unflatten(tree_flatten(outs[0])[1], stacked)
