@@ -53,6 +53,16 @@ def insert_inputs(closed, avals, at):
     return ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars), closed.consts)
 
 
+def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
+    """``closed``, whose first inputs stand for ``own_keys``, taking instead one input per key
+    of ``all_keys`` (of types ``all_avals``), ignoring the keys it does not own."""
+    jaxpr = closed.jaxpr
+    var_of = dict(zip(own_keys, jaxpr.invars))
+    lead = [var_of[k] if k in var_of else Var(a) for k, a in zip(all_keys, all_avals)]
+    invars = lead + jaxpr.invars[len(own_keys):]
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars), closed.consts)
+
+
 def reorder(closed, inputs=None, outputs=None):
     """``closed`` with its inputs (outputs) listed in the order of the given index lists."""
     jaxpr = closed.jaxpr

@@ -9,7 +9,6 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import same_type
-from funcjax.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
@@ -25,6 +24,7 @@ from funcjax.ops.control_flow.common import (
     stage,
     type_name,
     type_names,
+    widen_leading_inputs,
 )
 
 cond_p = Primitive("cond", multiple_results=True)
@@ -144,18 +144,11 @@ def _bind_branches(index, funs, names, operands, reference=0):
         _check_outputs_match(ref_closed.out_avals, closed.out_avals, names[reference], name,
                              leaf_paths(ref_tree))
     consts = list({id(c): c for _, cs, _ in staged for c in cs}.values())
-    branches = tuple(_taking_consts(closed, own, consts) for closed, own, _ in staged)
+    keys, avals = [id(c) for c in consts], [aval_of(c).strip_weak_type() for c in consts]
+    branches = tuple(widen_leading_inputs(closed, [id(c) for c in own], keys, avals)
+                     for closed, own, _ in staged)
     outs = cond_p.bind(index, *consts, *flat_ops, branches=branches)
     return tree_unflatten(ref_tree, outs)
-
-
-def _taking_consts(closed, own, consts):
-    """A branch that takes every branch's captured ``consts``, using only its ``own``."""
-    jaxpr = closed.jaxpr
-    var_of = {id(c): v for c, v in zip(own, jaxpr.invars)}
-    const_vars = [var_of.get(id(c)) or Var(aval_of(c).strip_weak_type()) for c in consts]
-    invars = const_vars + jaxpr.invars[len(own):]
-    return ClosedJaxpr(Jaxpr([], invars, jaxpr.eqns, jaxpr.outvars), [])
 
 
 def _scalar(what, value):
