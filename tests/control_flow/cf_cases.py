@@ -11,6 +11,11 @@ import funcjax.numpy as jnp
 from funcjax import lax
 
 
+def at(x, i):
+    """``x[i]`` for a static ``i``, without relying on numpy-style indexing."""
+    return lax.squeeze(lax.slice(x, (i,), (i + 1,)), (0,))
+
+
 class Case:
     def __init__(self, name, fun, unrolled, reverse=True, points=None):
         self.name, self.fun, self.unrolled, self.reverse = name, fun, unrolled, reverse
@@ -33,12 +38,12 @@ _BRANCHES = [lambda x, w: x * w, lambda x, w: jnp.sin(x) + w, lambda x, w: jnp.e
 
 
 def _switch(x):
-    w = x[0] * 2.0
+    w = at(x, 0) * 2.0
     return lax.switch(jnp.argmax(x), _BRANCHES, x, w)
 
 
 def _switch_unrolled(x):
-    return _BRANCHES[int(np.argmax(np.asarray(x)))](x, x[0] * 2.0)
+    return _BRANCHES[int(np.argmax(np.asarray(x)))](x, at(x, 0) * 2.0)
 
 
 def _while(x):
@@ -81,27 +86,27 @@ def _fori_traced_unrolled(x):
 
 def _scan(x, reverse=False):
     def step(c, xi):
-        c = jnp.sin(c) * xi + c * x[1]
+        c = jnp.sin(c) * xi + c * at(x, 1)
         return c, c * xi
-    carry, ys = lax.scan(step, x[0], x * 2.0, reverse=reverse)
+    carry, ys = lax.scan(step, at(x, 0), x * 2.0, reverse=reverse)
     return ys * carry
 
 
 def _scan_unrolled(x, reverse=False):
-    c, ys = x[0], [None] * 3
+    c, ys = at(x, 0), [None] * 3
     for i in (reversed(range(3)) if reverse else range(3)):
-        xi = x[i] * 2.0
-        c = jnp.sin(c) * xi + c * x[1]
+        xi = at(x, i) * 2.0
+        c = jnp.sin(c) * xi + c * at(x, 1)
         ys[i] = c * xi
     return jnp.stack(ys) * c
 
 
 def _map(x):
-    return lax.map(lambda xi: jnp.sin(xi) * x[0], x)
+    return lax.map(lambda xi: jnp.sin(xi) * at(x, 0), x)
 
 
 def _map_unrolled(x):
-    return jnp.stack([jnp.sin(x[i]) * x[0] for i in range(3)])
+    return jnp.stack([jnp.sin(at(x, i)) * at(x, 0) for i in range(3)])
 
 
 CASES = [

@@ -65,9 +65,11 @@ def test_grad_under_make_jaxpr(case):
 
 @pytest.mark.parametrize("case", FORWARD_ONLY_CASES, ids=repr)
 def test_reverse_mode_through_while_raises_jax_error(case):
+    # Under make_jaxpr the fori_loop bounds are traced, so it is a while loop (eagerly they
+    # are concrete and it is a scan, as in JAX).
     with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for "
                                          "lax.while_loop or lax.fori_loop with dynamic"):
-        funcjax.grad(_scalar(case.fun))(case.points[0])
+        funcjax.make_jaxpr(funcjax.grad(_scalar(case.fun)))(case.points[0])
 
 
 def test_linearize_of_while_loop_works_forward():

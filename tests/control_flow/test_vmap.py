@@ -3,7 +3,7 @@ predicates turn cond into a select and while into a masked loop."""
 
 import numpy as np
 import pytest
-from cf_cases import CASES, REVERSE_CASES
+from cf_cases import CASES, REVERSE_CASES, at
 from cf_helpers import assert_close, eager_and_staged, loop_over
 
 import funcjax
@@ -81,9 +81,8 @@ def test_scan_with_batched_consts_carry_and_xs_on_other_axes():
 
 def test_nested_vmap_of_cond_in_scan():
     def f(x):
-        c, ys = lax.scan(lambda c, xi: (lax.cond(xi > c, lambda: xi, lambda: c), c + xi), x[0],
-                         x)
-        return c, ys
+        return lax.scan(lambda c, xi: (lax.cond(xi > c, lambda: xi, lambda: c), c + xi),
+                        at(x, 0), x)
     xs = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
     assert_close(funcjax.vmap(funcjax.vmap(f))(xs),
                  loop_over(lambda row: loop_over(f, row), xs))
