@@ -15,18 +15,18 @@ BATCH = np.array([[0.3, -0.2, 0.5], [-0.4, -0.1, 0.2], [0.6, 0.1, 0.2], [-0.1, 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-def test_vmap_matches_aloop_over(case):
+def test_vmap_matches_a_loop(case):
     eager_and_staged(funcjax.vmap(case.fun), lambda xs: loop_over(case.fun, xs), BATCH, rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", REVERSE_CASES, ids=repr)
-def test_vmap_of_grad_matches_aloop_over(case):
+def test_vmap_of_grad_matches_a_loop(case):
     g = funcjax.grad(lambda x: jnp.sum(case.fun(x) * jnp.arange(1.0, 4.0)))
     eager_and_staged(funcjax.vmap(g), lambda xs: loop_over(g, xs), BATCH, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-def test_vmap_of_jacfwd_matches_aloop_over(case):
+def test_vmap_of_jacfwd_matches_a_loop(case):
     j = funcjax.jacfwd(case.fun)
     assert_close(funcjax.vmap(j)(BATCH), loop_over(j, BATCH), rtol=1e-5, atol=1e-6)
 
@@ -55,17 +55,20 @@ def test_batched_switch_index_clamps_per_lane():
                      idx, np.float32(3))
 
 
-def test_batched_while_predicate_runs_a_maskedloop_over():
-    f = lambda x: lax.whileloop_over(lambda c: c[0] < 10.0,  # noqa: E731
+def test_batched_while_predicate_runs_a_masked_loop():
+    f = lambda x: lax.while_loop(lambda c: c[0] < 10.0,  # noqa: E731
                                  lambda c: (c[0] * 2.0, c[1] + 1), (x, 0))
     xs = np.array([1.0, 3.0, 11.0, 0.5], np.float32)
     eager_and_staged(funcjax.vmap(f), lambda xs: loop_over(f, xs), xs)
 
 
 def test_while_with_batched_body_but_unbatched_predicate():
-    f = lambda x: lax.foriloop_over(0, jnp.int32(3) + 0, lambda i, v: v * x, x)  # noqa: E731
+    f = lambda x: lax.while_loop(lambda c: c[0] < 3,  # noqa: E731
+                                 lambda c: (c[0] + 1, c[1] * x), (0, x))[1]
     xs = np.array([1.0, 2.0, 0.5], np.float32)
     eager_and_staged(funcjax.vmap(f), lambda xs: xs ** 4, xs)
+    names = [e.primitive.name for e in funcjax.make_jaxpr(funcjax.vmap(f))(xs).eqns]
+    assert "while" in names and "reduce_or" not in str(funcjax.make_jaxpr(funcjax.vmap(f))(xs))
 
 
 def test_scan_with_batched_consts_carry_and_xs_on_other_axes():
