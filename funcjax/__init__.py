@@ -1,6 +1,6 @@
 """funcjax: composable function transformations (grad, vmap, jit, ...) over a jaxpr IR."""
 
-from funcjax import lax, numpy, tree_util  # noqa: F401
+from funcjax import lax, nn, numpy, tree_util  # noqa: F401
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
 from funcjax.api import ShapeDtypeStruct, eval_shape, make_jaxpr  # noqa: F401
 from funcjax.config import config  # noqa: F401

@@ -1,16 +1,28 @@
-"""Elementwise functions of funcjax.numpy: promote, broadcast, then bind one primitive."""
+"""Elementwise arithmetic and math of funcjax.numpy: promote, broadcast, then bind primitives.
+
+Functions that are not primitives are written so that their derivatives stay finite where
+the function is (e.g. ``hypot`` and ``sinc`` avoid dividing by a zero they then mask away).
+"""
 
 import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
-from funcjax.numpy._util import (
-    asarray,
-    broadcast_arrays,
-    promote_args,
-    promote_args_inexact,
-    promote_dtypes,
-)
+from funcjax.numpy._util import asarray, promote_args, promote_args_inexact
+
+__all__ = [
+    "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "sqrt",
+    "cbrt", "add", "subtract", "multiply", "true_divide", "divide", "maximum", "minimum",
+    "arctan2", "nextafter", "negative", "positive", "invert", "bitwise_not", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_invert", "left_shift", "right_shift",
+    "bitwise_left_shift", "bitwise_right_shift", "abs", "absolute", "fabs", "floor_divide",
+    "remainder", "mod", "fmod", "divmod", "power", "pow", "float_power", "square",
+    "reciprocal", "sign", "floor", "ceil", "trunc", "fix", "rint", "round", "around", "deg2rad",
+    "rad2deg", "degrees", "radians", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin",
+    "copysign", "signbit", "heaviside", "sinc", "ldexp", "nan_to_num", "conj", "conjugate",
+    "real", "imag", "acos", "asin", "atan", "atan2", "acosh", "asinh", "atanh",
+]
 
 
 def _float_unary(name, op):
@@ -22,13 +34,33 @@ def _float_unary(name, op):
     return fn
 
 
-def _binary(name, op, inexact=False):
+def _bool_as_int(args):
+    """JAX computes arithmetic on booleans in the default integer type."""
+    if args[0].dtype != dtypes.bool_:
+        return args
+    return [lax.convert_element_type(a, dtypes.default_int(), a.weak_type) for a in args]
+
+
+def _binary(name, op, inexact=False, bool_op=None):
+    """A promoting, broadcasting binary function; booleans use ``bool_op`` if given, else
+    integer arithmetic."""
     def fn(x1, x2, /):
         x1, x2 = (promote_args_inexact if inexact else promote_args)(name, x1, x2)
-        return op(x1, x2)
+        if bool_op is not None and x1.dtype == dtypes.bool_:
+            return bool_op(x1, x2)
+        return op(*_bool_as_int([x1, x2]))
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with numpy broadcasting and JAX dtype promotion."
     return fn
+
+
+def _const(x, value):
+    """``value`` as a weakly typed scalar in ``x``'s dtype (it adapts, never promotes)."""
+    return lax.full(np.shape(x), value, x.dtype, weak_type=True)
+
+
+def _log_base(base):
+    return lambda x: lax.div(lax.log(x), _const(x, np.log(base)))
 
 
 exp = _float_unary("exp", lax.exp)
@@ -36,46 +68,52 @@ exp2 = _float_unary("exp2", lax.exp2)
 log = _float_unary("log", lax.log)
 log1p = _float_unary("log1p", lax.log1p)
 expm1 = _float_unary("expm1", lax.expm1)
-log2 = _float_unary("log2", lambda x: lax.div(lax.log(x), lax.log(lax.full((), 2.0, x.dtype))))
-log10 = _float_unary("log10",
-                     lambda x: lax.div(lax.log(x), lax.log(lax.full((), 10.0, x.dtype))))
+log2 = _float_unary("log2", _log_base(2.0))
+log10 = _float_unary("log10", _log_base(10.0))
 sin = _float_unary("sin", lax.sin)
 cos = _float_unary("cos", lax.cos)
 tan = _float_unary("tan", lax.tan)
-arcsin = _float_unary("arcsin", lax.asin)
-arccos = _float_unary("arccos", lax.acos)
-arctan = _float_unary("arctan", lax.atan)
+arcsin = asin = _float_unary("arcsin", lax.asin)
+arccos = acos = _float_unary("arccos", lax.acos)
+arctan = atan = _float_unary("arctan", lax.atan)
 sinh = _float_unary("sinh", lax.sinh)
 cosh = _float_unary("cosh", lax.cosh)
 tanh = _float_unary("tanh", lax.tanh)
-arcsinh = _float_unary("arcsinh", lax.asinh)
-arccosh = _float_unary("arccosh", lax.acosh)
-arctanh = _float_unary("arctanh", lax.atanh)
+arcsinh = asinh = _float_unary("arcsinh", lax.asinh)
+arccosh = acosh = _float_unary("arccosh", lax.acosh)
+arctanh = atanh = _float_unary("arctanh", lax.atanh)
 sqrt = _float_unary("sqrt", lax.sqrt)
 cbrt = _float_unary("cbrt", lax.cbrt)
+deg2rad = radians = _float_unary("deg2rad", lambda x: lax.mul(x, _const(x, np.pi / 180)))
+rad2deg = degrees = _float_unary("rad2deg", lambda x: lax.mul(x, _const(x, 180 / np.pi)))
+rint = _float_unary("rint", lambda x: lax.round(x, 1))
 
-add = _binary("add", lax.add)
-subtract = _binary("subtract", lax.sub)
-multiply = _binary("multiply", lax.mul)
+add = _binary("add", lax.add, bool_op=lax.bitwise_or)
+subtract = _binary("subtract", lax.sub, bool_op=lax.sub)
+multiply = _binary("multiply", lax.mul, bool_op=lax.bitwise_and)
 true_divide = divide = _binary("true_divide", lax.div, inexact=True)
-maximum = _binary("maximum", lax.max)
-minimum = _binary("minimum", lax.min)
-arctan2 = _binary("arctan2", lax.atan2, inexact=True)
-equal = _binary("equal", lax.eq)
-not_equal = _binary("not_equal", lax.ne)
-less = _binary("less", lax.lt)
-less_equal = _binary("less_equal", lax.le)
-greater = _binary("greater", lax.gt)
-greater_equal = _binary("greater_equal", lax.ge)
-bitwise_and = _binary("bitwise_and", lax.bitwise_and)
-bitwise_or = _binary("bitwise_or", lax.bitwise_or)
-bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor)
+maximum = _binary("maximum", lax.max, bool_op=lax.max)
+minimum = _binary("minimum", lax.min, bool_op=lax.min)
+arctan2 = atan2 = _binary("arctan2", lax.atan2, inexact=True)
+nextafter = _binary("nextafter", lax.nextafter, inexact=True)
+bitwise_and = _binary("bitwise_and", lax.bitwise_and, bool_op=lax.bitwise_and)
+bitwise_or = _binary("bitwise_or", lax.bitwise_or, bool_op=lax.bitwise_or)
+bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor, bool_op=lax.bitwise_xor)
+left_shift = bitwise_left_shift = _binary("left_shift", lax.shift_left)
+float_power = _binary("float_power", lax.pow, inexact=True)
+
+
+def _right_shift(x1, x2):
+    if x1.dtype.kind == "u":
+        return lax.shift_right_logical(x1, x2)
+    return lax.shift_right_arithmetic(x1, x2)
+
+
+right_shift = bitwise_right_shift = _binary("right_shift", _right_shift)
 
 
 def negative(x, /):
     (x,) = promote_args("negative", x)
-    if x.dtype == dtypes.bool_:
-        raise TypeError("negative does not accept boolean arrays; use logical_not")
     return lax.neg(x)
 
 
@@ -88,7 +126,7 @@ def invert(x, /):
     return lax.bitwise_not(x)
 
 
-bitwise_not = invert
+bitwise_not = bitwise_invert = invert
 
 
 def abs(x, /):  # noqa: A001 - numpy's name
@@ -99,32 +137,37 @@ def abs(x, /):  # noqa: A001 - numpy's name
 absolute = abs
 
 
+def fabs(x, /):
+    (x,) = promote_args_inexact("fabs", x)
+    return lax.abs(x)
+
+
 def floor_divide(x1, x2, /):
-    x1, x2 = promote_args("floor_divide", x1, x2)
+    x1, x2 = _bool_as_int(promote_args("floor_divide", x1, x2))
     if x1.dtype.kind == "f":
         return lax.floor(lax.div(x1, x2))
-    if x1.dtype == dtypes.bool_:
-        raise TypeError("floor_divide does not accept boolean arrays")
     q = lax.div(x1, x2)
     if x1.dtype.kind == "u":
         return q
-    # Truncation rounds towards zero; step down where the signs differ and it was inexact.
-    fix = lax.bitwise_and(lax.ne(lax.rem(x1, x2), 0),
-                          lax.ne(lax.lt(x1, 0), lax.lt(x2, 0)))
-    return lax.select(fix, lax.sub(q, 1), q)
+    # Division truncates towards zero; step down where the signs differ and it was inexact.
+    fix = lax.bitwise_and(lax.ne(lax.rem(x1, x2), _const(x1, 0)),
+                          lax.ne(lax.lt(x1, _const(x1, 0)), lax.lt(x2, _const(x2, 0))))
+    return lax.select(fix, lax.sub(q, _const(q, 1)), q)
 
 
 def remainder(x1, x2, /):
-    x1, x2 = promote_args("remainder", x1, x2)
+    x1, x2 = _bool_as_int(promote_args("remainder", x1, x2))
     r = lax.rem(x1, x2)
     if x1.dtype.kind == "u":
         return r
-    # numpy's remainder takes the sign of the divisor.
-    fix = lax.bitwise_and(lax.ne(r, 0), lax.ne(lax.lt(r, 0), lax.lt(x2, 0)))
+    # numpy's remainder takes the sign of the divisor; lax.rem takes the dividend's.
+    zero = _const(r, 0)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(x2, zero)))
     return lax.select(fix, lax.add(r, x2), r)
 
 
 mod = remainder
+fmod = _binary("fmod", lax.rem)
 
 
 def divmod(x1, x2, /):  # noqa: A001
@@ -133,30 +176,34 @@ def divmod(x1, x2, /):  # noqa: A001
 
 def power(x1, x2, /):
     if isinstance(x2, int) and not isinstance(x2, bool):
-        (x1,) = promote_args("power", x1)
+        (x1,) = _bool_as_int(promote_args("power", x1))
         if x1.dtype.kind in "iu" and x2 < 0:
-            raise ValueError("power: integers to negative integer powers are not allowed")
+            raise ValueError(f"power: integers cannot be raised to negative integer powers "
+                             f"(got exponent {x2}); convert the base to float first")
         return lax.integer_pow(x1, x2)
-    x1, x2 = promote_args("power", x1, x2)
+    x1, x2 = _bool_as_int(promote_args("power", x1, x2))
     if x1.dtype.kind == "f":
         return lax.pow(x1, x2)
     return _integer_power(x1, x2)
 
 
+pow = power  # noqa: A001 - the array API's name
+
+
 def _integer_power(base, exponent):
-    """Integer powers by repeated squaring over the exponent's bits (as jnp.power does)."""
-    bits = base.dtype.itemsize * 8
-    acc = lax.full(np.shape(base), 1, base.dtype)
-    for _ in range(bits):
-        acc = lax.select(lax.ne(lax.bitwise_and(exponent, 1), 0), lax.mul(acc, base), acc)
+    """Integer powers by squaring over the exponent's bits (negative exponents give 0)."""
+    acc = _const(base, 1)
+    one = _const(exponent, 1)
+    for _ in range(base.dtype.itemsize * 8):
+        acc = lax.select(lax.ne(lax.bitwise_and(exponent, one), _const(exponent, 0)),
+                         lax.mul(acc, base), acc)
         base = lax.mul(base, base)
-        exponent = lax.shift_right_logical(exponent, lax.full(np.shape(exponent), 1,
-                                                              exponent.dtype))
+        exponent = lax.shift_right_logical(exponent, one)
     return acc
 
 
 def square(x, /):
-    (x,) = promote_args("square", x)
+    (x,) = _bool_as_int(promote_args("square", x))
     return lax.integer_pow(x, 2)
 
 
@@ -170,81 +217,145 @@ def sign(x, /):
     return lax.sign(x)
 
 
-def floor(x, /):
-    (x,) = promote_args("floor", x)
-    return x if x.dtype.kind in "iub" else lax.floor(x)
+def _integral_or(name, op):
+    """Rounding functions are the identity on integers and booleans."""
+    def fn(x, /):
+        (x,) = promote_args(name, x)
+        return x if x.dtype.kind in "iub" else op(x)
+    fn.__name__ = name
+    return fn
 
 
-def ceil(x, /):
-    (x,) = promote_args("ceil", x)
-    return x if x.dtype.kind in "iub" else lax.ceil(x)
+floor = _integral_or("floor", lax.floor)
+ceil = _integral_or("ceil", lax.ceil)
+trunc = fix = _integral_or(
+    "trunc", lambda x: lax.select(lax.lt(x, _const(x, 0)), lax.ceil(x), lax.floor(x)))
 
 
 def round(a, decimals=0):  # noqa: A001
+    """Rounds half to even, as numpy does; ``decimals`` scales by a power of ten."""
     (a,) = promote_args("round", a)
-    if a.dtype.kind in "iub":
+    if a.dtype == dtypes.bool_:
+        raise ValueError("round: not defined for boolean arrays; convert with .astype(int)")
+    if a.dtype.kind in "iu":
         return a
     if decimals == 0:
         return lax.round(a, 1)
-    scale = lax.full((), 10.0 ** decimals, a.dtype)
+    scale = _const(a, 10.0 ** decimals)
     return lax.div(lax.round(lax.mul(a, scale), 1), scale)
 
 
 around = round
 
 
-def isfinite(x, /):
-    (x,) = promote_args("isfinite", x)
-    return lax.is_finite(x) if x.dtype.kind == "f" else lax.full(np.shape(x), True)
+def hypot(x1, x2, /):
+    """``sqrt(x1**2 + x2**2)`` scaled by the larger magnitude so squares cannot overflow."""
+    x1, x2 = promote_args_inexact("hypot", x1, x2)
+    x1, x2 = lax.abs(x1), lax.abs(x2)
+    big, small = lax.max(x1, x2), lax.min(x1, x2)
+    zero = lax.eq(big, _const(big, 0))
+    safe = lax.select(zero, _const(big, 1), big)
+    ratio = lax.div(small, safe)
+    out = lax.mul(big, lax.sqrt(lax.add(_const(big, 1), lax.mul(ratio, ratio))))
+    return lax.select(lax.eq(big, _const(big, np.inf)), big, out)
 
 
-def isinf(x, /):
-    (x,) = promote_args("isinf", x)
+def _logaddexp(exp_fn, log1p_fn):
+    def op(x1, x2):
+        big = lax.max(x1, x2)
+        delta = lax.sub(x1, x2)
+        out = lax.add(big, log1p_fn(exp_fn(lax.neg(lax.abs(delta)))))
+        # delta is NaN for inf - inf of equal sign (the answer is that inf) or for NaN inputs.
+        return lax.select(lax.ne(delta, delta), lax.add(x1, x2), out)
+    return op
+
+
+logaddexp = _binary("logaddexp", _logaddexp(lax.exp, lax.log1p), inexact=True)
+logaddexp2 = _binary("logaddexp2", _logaddexp(
+    lax.exp2, lambda t: lax.div(lax.log1p(t), _const(t, np.log(2.0)))), inexact=True)
+
+
+def _nan_ignoring(name, op):
+    def fn(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        if x1.dtype.kind != "f":
+            return op(x1, x2)
+        out = lax.select(lax.ne(x1, x1), x2, op(x1, x2))
+        return lax.select(lax.ne(x2, x2), x1, out)
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} that ignores a NaN if the other operand is a number."
+    return fn
+
+
+fmax = _nan_ignoring("fmax", lax.max)
+fmin = _nan_ignoring("fmin", lax.min)
+
+
+def signbit(x, /):
+    """True where the sign is negative, including -0.0 (without bit casts, -NaN gives False)."""
+    (x,) = promote_args("signbit", x)
+    if x.dtype.kind in "ub":
+        return lax.full(x.shape, False)
+    zero = _const(x, 0)
+    negative_ = lax.lt(x, zero)
     if x.dtype.kind != "f":
-        return lax.full(np.shape(x), False)
-    return lax.eq(lax.abs(x), lax.full(np.shape(x), np.inf, x.dtype))
+        return negative_
+    negative_zero = lax.bitwise_and(lax.eq(x, zero), lax.lt(lax.div(_const(x, 1), x), zero))
+    return lax.bitwise_or(negative_, negative_zero)
 
 
-def isnan(x, /):
-    (x,) = promote_args("isnan", x)
-    return lax.ne(x, x) if x.dtype.kind == "f" else lax.full(np.shape(x), False)
+def copysign(x1, x2, /):
+    x1, x2 = promote_args_inexact("copysign", x1, x2)
+    magnitude = lax.abs(x1)
+    return lax.select(signbit(x2), lax.neg(magnitude), magnitude)
 
 
-def logical_and(x1, x2, /):
-    return lax.bitwise_and(*promote_args("logical_and", _to_bool(x1), _to_bool(x2)))
+def heaviside(x1, x2, /):
+    """0 below zero, 1 above, ``x2`` at zero."""
+    x1, x2 = promote_args_inexact("heaviside", x1, x2)
+    zero = _const(x1, 0)
+    step = lax.select(lax.gt(x1, zero), _const(x1, 1), zero)
+    return lax.select(lax.eq(x1, zero), x2, step)
 
 
-def logical_or(x1, x2, /):
-    return lax.bitwise_or(*promote_args("logical_or", _to_bool(x1), _to_bool(x2)))
+def sinc(x, /):
+    """``sin(pi x) / (pi x)``, 1 at 0 (the divisor is made safe there, not just masked)."""
+    (x,) = promote_args_inexact("sinc", x)
+    zero = lax.eq(x, _const(x, 0))
+    pix = lax.mul(_const(x, np.pi), lax.select(zero, _const(x, 1), x))
+    return lax.select(zero, _const(x, 1), lax.div(lax.sin(pix), pix))
 
 
-def logical_xor(x1, x2, /):
-    return lax.bitwise_xor(*promote_args("logical_xor", _to_bool(x1), _to_bool(x2)))
+def ldexp(x1, x2, /):
+    """``x1 * 2**x2`` for integer ``x2``."""
+    x2 = asarray(x2)
+    if x2.dtype.kind not in "iu":
+        raise TypeError(f"ldexp: the exponent must be an integer array, got dtype {x2.dtype}")
+    x1, x2 = promote_args_inexact("ldexp", x1, x2)
+    return lax.mul(x1, lax.exp2(x2))
 
 
-def logical_not(x, /):
-    return lax.bitwise_not(_to_bool(x))
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN becomes ``nan``, infinities the largest finite values (or ``posinf``/``neginf``)."""
+    (x,) = promote_args("nan_to_num", x)
+    if x.dtype.kind != "f":
+        return x
+    info = dtypes.finfo(x.dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    x = lax.select(lax.ne(x, x), _const(x, nan), x)
+    x = lax.select(lax.eq(x, _const(x, np.inf)), _const(x, posinf), x)
+    return lax.select(lax.eq(x, _const(x, -np.inf)), _const(x, neginf), x)
 
 
-def _to_bool(x):
+def conj(x, /):
+    """Real arrays are their own conjugates (funcjax has no complex dtypes yet)."""
+    return asarray(x)
+
+
+conjugate = real = conj
+
+
+def imag(x, /):
     x = asarray(x)
-    return x if x.dtype == dtypes.bool_ else lax.ne(x, lax.full(np.shape(x), 0, x.dtype))
-
-
-def where(condition, x=None, y=None, /):
-    if x is None and y is None:
-        from funcjax.numpy._indexing import nonzero
-        return nonzero(condition)
-    if x is None or y is None:
-        raise ValueError("where: either both or neither of x and y must be given")
-    x, y = promote_dtypes(x, y)
-    condition, x, y = broadcast_arrays("where", _to_bool(condition), x, y)
-    return lax.select(condition, x, y)
-
-
-def clip(a, a_min=None, a_max=None):
-    if a_min is not None:
-        a = maximum(a, a_min)
-    if a_max is not None:
-        a = minimum(a, a_max)
-    return asarray(a)
+    return lax.full(x.shape, 0, x.dtype)

@@ -67,18 +67,18 @@ def promote_dtypes(*args):
 def promote_dtypes_inexact(*args):
     dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
     if not dtypes.is_float(dtype):
-        dtype, weak = dtypes.default_float(), False
+        dtype = dtypes.default_float()
     return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
 
 
-def broadcast_shapes(name, *shapes):
+def broadcast_shapes(name, *shapes, error=ValueError):
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for dims in zip(*[(1,) * (ndim - len(s)) + tuple(s) for s in shapes]):
         sizes = {d for d in dims if d != 1}
         if len(sizes) > 1:
-            raise ValueError(f"{name}: incompatible shapes for broadcasting: "
-                             + ", ".join(str(tuple(s)) for s in shapes))
+            raise error(f"{name}: incompatible shapes for broadcasting: "
+                        + ", ".join(str(tuple(s)) for s in shapes))
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -94,17 +94,17 @@ def broadcast_to_shape(x, shape):
     return lax.broadcast_in_dim(x, shape, [lead + i for i in keep])
 
 
-def broadcast_arrays(name, *args):
-    shape = broadcast_shapes(name, *(np.shape(a) for a in args))
+def broadcast_arrays(name, *args, error=ValueError):
+    shape = broadcast_shapes(name, *(np.shape(a) for a in args), error=error)
     return [broadcast_to_shape(a, shape) for a in args]
 
 
 def promote_args(name, *args):
-    return broadcast_arrays(name, *promote_dtypes(*args))
+    return broadcast_arrays(name, *promote_dtypes(*args), error=TypeError)
 
 
 def promote_args_inexact(name, *args):
-    return broadcast_arrays(name, *promote_dtypes_inexact(*args))
+    return broadcast_arrays(name, *promote_dtypes_inexact(*args), error=TypeError)
 
 
 def canonical_axis(name, axis, ndim):
