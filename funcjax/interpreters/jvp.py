@@ -9,7 +9,8 @@ trace current, so it can use ``lax``/``funcjax.numpy`` freely:
     jvp_rule(primals, tangents, **params) -> (primal_out, tangent_out)
 
 with lists for multiple-result primitives; ``tangents`` entries and ``tangent_out`` may be
-``Zero``. ``defjvp``, ``defjvp_zero`` and ``deflinear`` build the common rules.
+``Zero``. ``defjvp``, ``defjvp2``, ``defjvp_zero``, ``deflinear`` and ``defjvp_composite``
+build the common rules.
 """
 
 import numpy as np
@@ -138,6 +139,20 @@ def defjvp(primitive, *partials):
     return rule
 
 
+def defjvp2(primitive, *partials):
+    """Like ``defjvp`` for derivatives best written with the output: ``partial_i(tangent_i,
+    out, *primals, **params)`` (exp, tanh, sqrt: the derivative reuses the value)."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        total = Zero(tangent_aval(aval_of(out)))
+        for partial, t in zip(partials, tangents):
+            if partial is not None and type(t) is not Zero:
+                total = add_tangents(total, partial(t, out, *primals, **params))
+        return out, total
+    primitive.def_jvp(rule)
+    return rule
+
+
 def defjvp_zero(primitive):
     """For outputs with no derivative (comparisons, integer results, stop_gradient)."""
     def rule(primals, tangents, **params):
@@ -156,6 +171,19 @@ def deflinear(primitive):
         if all(type(t) is Zero for t in tangents):
             return out, Zero(tangent_aval(aval_of(out)))
         return out, primitive.bind(*map(instantiate_tangent, tangents), **params)
+    primitive.def_jvp(rule)
+    return rule
+
+
+def defjvp_composite(primitive, composite):
+    """Rule that differentiates ``composite(*primals, **params)``, an implementation of the
+    primitive in simpler primitives (cumulative scans: their derivative is easiest that way).
+    The primal output still comes from the primitive itself."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        _, (tangent,) = jvp_flat(lambda *xs: [composite(*xs, **params)], primals, tangents,
+                                 f"jvp of {primitive.name}")
+        return out, tangent
     primitive.def_jvp(rule)
     return rule
 

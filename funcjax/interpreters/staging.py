@@ -107,3 +107,13 @@ def trace_to_jaxpr(flat_fun, in_avals, description="make_jaxpr", arg_names=None)
         args = [trace.new_arg(a) for a in in_avals]
         outs = flat_fun(*args)
         return trace.finish(list(outs))
+
+
+def hoist_consts(closed):
+    """``(jaxpr, consts)``: the closed jaxpr with its constants turned into leading inputs.
+
+    Higher-order primitives bind their sub-jaxpr's constants as ordinary arguments, so that a
+    transformation sees every value the sub-jaxpr reads (a closed-over tracer included)."""
+    jaxpr = closed.jaxpr
+    hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+    return ClosedJaxpr(hoisted, []), list(closed.consts)

@@ -4,6 +4,7 @@ from funcjax.ops import (  # noqa: F401
     contractions,
     control_flow,
     conversion,
+    custom,
     elementwise,
     indexing,
     reductions,

@@ -9,6 +9,9 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.jvp import defjvp
+from funcjax.interpreters.transpose import is_undefined_primal, not_linear
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import NUMBER, check_axes, check_kinds, describe
 
 
@@ -58,3 +61,43 @@ def _dot_general_type(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
 
 
 dot_general_p = define_primitive("dot_general", _dot_general, _dot_general_type)
+defjvp(dot_general_p, lambda t, lhs, rhs, **params: dot_general_p.bind(t, rhs, **params),
+       lambda t, lhs, rhs, **params: dot_general_p.bind(lhs, t, **params))
+
+
+def _contract_back(ct, other, aval, mine, theirs, ct_free, other_free):
+    """The cotangent of one operand: contract ``ct`` with the other operand over the other's
+    free axes (batch axes stay batch axes), then put the axes back in the operand's order.
+
+    ``mine`` and ``theirs`` are the ``(contract, batch)`` axes of this operand and the other.
+    """
+    (my_c, my_b), (their_c, their_b) = mine, theirs
+    nb = len(my_b)
+    dims = ((tuple(ct_free), tuple(other_free)), (tuple(range(nb)), tuple(their_b)))
+    out = dot_general_p.bind(ct, other, dimension_numbers=dims, preferred_element_type=None)
+    # out's axes: batch, this operand's free axes, then the other's contracting axes in
+    # increasing order, each standing for the axis of this operand it was paired with.
+    my_free = free_axes(aval.ndim, my_c, my_b)
+    paired = [my_c[list(their_c).index(a)] for a in sorted(their_c)]
+    source = list(my_b) + my_free + paired
+    out = lax.transpose(out, np.argsort(source))
+    return lax.convert_element_type(out, aval.dtype)
+
+
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if is_undefined_primal(lhs) and is_undefined_primal(rhs):
+        raise not_linear("dot_general", "both of its operands at once")
+    nb = len(lb)
+    if is_undefined_primal(lhs):
+        n_lfree = len(free_axes(lhs.aval.ndim, lc, lb))
+        ct_free = range(nb + n_lfree, ct.ndim)
+        rhs_free = free_axes(np.ndim(rhs), rc, rb)
+        return [_contract_back(ct, rhs, lhs.aval, (lc, lb), (rc, rb), ct_free, rhs_free), None]
+    n_lfree = len(free_axes(np.ndim(lhs), lc, lb))
+    ct_free = range(nb, nb + n_lfree)
+    lhs_free = free_axes(np.ndim(lhs), lc, lb)
+    return [None, _contract_back(ct, lhs, rhs.aval, (rc, rb), (lc, lb), ct_free, lhs_free)]
+
+
+dot_general_p.def_transpose(_dot_general_transpose)

@@ -6,6 +6,10 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
+from funcjax.interpreters.transpose import is_undefined_primal, not_linear
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import describe
 
 
@@ -30,6 +34,18 @@ def _convert_type(x, *, new_dtype, weak_type=False):
 
 
 convert_element_type_p = define_primitive("convert_element_type", _convert, _convert_type)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
+    out = convert_element_type_p.bind(*primals, new_dtype=new_dtype, weak_type=weak_type)
+    if not dtypes.is_float(new_dtype):
+        return out, Zero(tangent_aval(aval_of(out)))  # rounding to integers is flat
+    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype, weak_type=False)
+
+
+convert_element_type_p.def_jvp(_convert_jvp)
+convert_element_type_p.def_transpose(
+    lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype)])
 
 
 def _select_n(which, *cases):
@@ -60,4 +76,24 @@ def _select_n_type(which, *cases):
 
 select_n_p = define_primitive("select_n", _select_n, _select_n_type)
 
+
+def _select_n_jvp(primals, tangents):
+    out = select_n_p.bind(*primals)
+    if all(type(t) is Zero for t in tangents[1:]):
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, select_n_p.bind(primals[0], *map(instantiate_tangent, tangents[1:]))
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined_primal(which):
+        raise not_linear("select_n", "its selector")
+    zeros = lax.full(ct.shape, 0, ct.dtype)
+    return [None] + [select_n_p.bind(which, *[ct if j == i else zeros for j in range(len(cases))])
+                     if is_undefined_primal(c) else None for i, c in enumerate(cases)]
+
+
+select_n_p.def_jvp(_select_n_jvp)
+select_n_p.def_transpose(_select_n_transpose)
+
 stop_gradient_p = define_primitive("stop_gradient", lambda x: x, lambda x: x)
+defjvp_zero(stop_gradient_p)

@@ -13,9 +13,36 @@ import numpy as np
 
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.jvp import (
+    Zero,
+    defjvp,
+    instantiate_tangent,
+    tangent_aval,
+    zeros_like_aval,
+)
+from funcjax.interpreters.transpose import is_undefined_primal, not_linear
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import as_index_dtype, check_axes, describe
 
 MODES = ("clip", "fill")
+
+
+def _zeros_like(x):
+    return zeros_like_aval(x.aval if is_undefined_primal(x) else aval_of(x))
+
+
+def _jvp_linear_in(primitive, linear):
+    """Rule for primitives linear in the inputs at positions ``linear`` jointly (the others are
+    indices): the tangent is the primitive applied to those inputs' tangents."""
+    def rule(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        if all(type(tangents[i]) is Zero for i in linear):
+            return out, Zero(tangent_aval(aval_of(out)))
+        args = [instantiate_tangent(t) if i in linear else p
+                for i, (p, t) in enumerate(zip(primals, tangents))]
+        return out, primitive.bind(*args, **params)
+    primitive.def_jvp(rule)
 
 
 def _clamped_starts(shape, sizes, starts):
@@ -48,6 +75,9 @@ def _dynamic_slice_type(x, *starts, slice_sizes):
 
 
 dynamic_slice_p = define_primitive("dynamic_slice", _dynamic_slice, _dynamic_slice_type)
+_jvp_linear_in(dynamic_slice_p, (0,))
+dynamic_slice_p.def_transpose(lambda ct, x, *starts, slice_sizes: [
+    lax.dynamic_update_slice(_zeros_like(x), ct, starts)] + [None] * len(starts))
 
 
 def _dynamic_update_slice(x, update, *starts):
@@ -68,6 +98,19 @@ def _dynamic_update_slice_type(x, update, *starts):
 
 dynamic_update_slice_p = define_primitive("dynamic_update_slice", _dynamic_update_slice,
                                  _dynamic_update_slice_type)
+_jvp_linear_in(dynamic_update_slice_p, (0, 1))
+
+
+def _dynamic_update_slice_transpose(ct, x, update, *starts):
+    ct_x = ct_update = None
+    if is_undefined_primal(x):
+        ct_x = lax.dynamic_update_slice(ct, _zeros_like(update), starts)
+    if is_undefined_primal(update):
+        ct_update = lax.dynamic_slice(ct, starts, update.aval.shape)
+    return [ct_x, ct_update] + [None] * len(starts)
+
+
+dynamic_update_slice_p.def_transpose(_dynamic_update_slice_transpose)
 
 
 # -- gather ----------------------------------------------------------------------------------
@@ -133,6 +176,11 @@ def _gather_type(operand, indices, *, axes, mode, fill_value=None):
 
 
 gather_p = define_primitive("gather", _gather, _gather_type)
+# Out-of-range rows of a "fill" gather are constants: their tangent is 0, not the fill value.
+defjvp(gather_p, lambda t, x, indices, *, axes, mode, fill_value=None: lax.gather(
+    t, indices, axes, mode, fill_value=0))
+gather_p.def_transpose(lambda ct, x, indices, *, axes, mode, fill_value=None: [
+    lax.scatter_add(_zeros_like(x), indices, ct, axes, mode), None])
 
 
 # -- scatter family --------------------------------------------------------------------------
@@ -172,12 +220,69 @@ def _scatter_type(kind):
     return type_rule
 
 
+def _gathered(ct, indices, axes, mode):
+    return lax.gather(ct, indices, axes, mode, fill_value=0)
+
+
 scatter_p = define_primitive("scatter", _scatter_impl("scatter"), _scatter_type("scatter"))
+_jvp_linear_in(scatter_p, (0, 2))
+
+
+def _scatter_transpose(ct, x, indices, updates, *, axes, mode):
+    """Assumes unique indices (as JAX does): with repeats, one update wins and the others'
+    cotangents should be zero."""
+    ct_x = ct_updates = None
+    if is_undefined_primal(x):
+        ct_x = lax.scatter(ct, indices, _zeros_like(updates), axes, mode)
+    if is_undefined_primal(updates):
+        ct_updates = _gathered(ct, indices, axes, mode)
+    return [ct_x, None, ct_updates]
+
+
+scatter_p.def_transpose(_scatter_transpose)
 scatter_add_p = define_primitive("scatter_add", _scatter_impl("scatter_add"),
                         _scatter_type("scatter_add"))
+_jvp_linear_in(scatter_add_p, (0, 2))
+scatter_add_p.def_transpose(lambda ct, x, indices, updates, *, axes, mode: [
+    ct if is_undefined_primal(x) else None, None,
+    _gathered(ct, indices, axes, mode) if is_undefined_primal(updates) else None])
 scatter_mul_p = define_primitive("scatter_mul", _scatter_impl("scatter_mul"),
                         _scatter_type("scatter_mul"))
+# The updates' part assumes unique indices, as JAX's does.
+defjvp(scatter_mul_p, lambda t, x, indices, updates, *, axes, mode: lax.scatter_mul(
+    t, indices, updates, axes, mode), None, lambda t, x, indices, updates, *, axes, mode: lax.mul(
+    x, lax.scatter_add(_zeros_like(x), indices, t, axes, mode)))
+
+
+def _scatter_mul_transpose(ct, x, indices, updates, *, axes, mode):
+    if is_undefined_primal(updates):
+        raise not_linear("scatter_mul", "its updates")
+    return [lax.scatter_mul(ct, indices, updates, axes, mode), None, None]
+
+
+scatter_mul_p.def_transpose(_scatter_mul_transpose)
+
+
+def _scatter_chooser_jvp(primitive):
+    """Tangent of scatter_min/max: at each position, the mean of the tangents of the operand
+    element and the updates that attain the result."""
+    def rule(primals, tangents, *, axes, mode):
+        x, indices, updates = primals
+        out = primitive.bind(x, indices, updates, axes=axes, mode=mode)
+        t_x, _, t_updates = map(instantiate_tangent, tangents)
+        x_hit = lax.convert_element_type(lax.eq(x, out), x.dtype)
+        u_hit = lax.convert_element_type(lax.eq(updates, _gathered(out, indices, axes, mode)),
+                                          x.dtype)
+        count = lax.scatter_add(x_hit, indices, u_hit, axes, mode)
+        total = lax.scatter_add(lax.mul(t_x, x_hit), indices, lax.mul(t_updates, u_hit), axes,
+                                mode)
+        return out, lax.div(total, count)
+    primitive.def_jvp(rule)
+
+
 scatter_min_p = define_primitive("scatter_min", _scatter_impl("scatter_min"),
                         _scatter_type("scatter_min"))
+_scatter_chooser_jvp(scatter_min_p)
 scatter_max_p = define_primitive("scatter_max", _scatter_impl("scatter_max"),
                         _scatter_type("scatter_max"))
+_scatter_chooser_jvp(scatter_max_p)

@@ -5,6 +5,8 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.jvp import defjvp, defjvp2, defjvp_composite, defjvp_zero, deflinear
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import ANY, BITS, NUMBER, check_axes, check_kinds
 
 
@@ -23,12 +25,55 @@ def _reduction(name, impl, kinds):
     return define_primitive(name, run, type_rule)
 
 
+def _kept_dims(ndim, axes):
+    return [d for d in range(ndim) if d not in axes]
+
+
+def _unreduce(x, shape, axes):
+    """Broadcasts a reduction's result back over the reduced axes."""
+    return lax.broadcast_in_dim(x, shape, _kept_dims(len(shape), axes))
+
+
 reduce_sum_p = _reduction("reduce_sum", np.sum, NUMBER)
+deflinear(reduce_sum_p)
+reduce_sum_p.def_transpose(lambda ct, x, *, axes: [_unreduce(ct, x.aval.shape, axes)])
+
+
+def _product_of_others(x, axes):
+    """For each element, the product of the others along ``axes``, without dividing (so zeros
+    are fine): an exclusive cumulative product from each side, multiplied."""
+    keep = _kept_dims(x.ndim, axes)
+    perm = keep + list(axes)
+    moved = lax.transpose(x, perm)
+    kept_shape = [x.shape[d] for d in keep]
+    flat = lax.reshape(moved, kept_shape + [int(np.prod([x.shape[a] for a in axes]))])
+    edge = [(0, 0, 0)] * len(keep)
+    one = np.array(1, x.dtype)
+    before = lax.cumprod(lax.pad(flat, one, edge + [(1, -1, 0)]), axis=len(keep))
+    after = lax.cumprod(lax.pad(flat, one, edge + [(-1, 1, 0)]), axis=len(keep), reverse=True)
+    others = lax.reshape(lax.mul(before, after), moved.shape)
+    return lax.transpose(others, np.argsort(perm))
+
+
 reduce_prod_p = _reduction("reduce_prod", np.prod, NUMBER)
+defjvp(reduce_prod_p, lambda t, x, *, axes: lax.reduce_sum(
+    lax.mul(t, _product_of_others(x, axes)), axes))
+
+
+def _chooser_jvp(t, ans, x, *, axes):
+    """Tangent of max/min: the mean of the tangents at the positions that attain it."""
+    hit = lax.convert_element_type(lax.eq(x, _unreduce(ans, x.shape, axes)), x.dtype)
+    return lax.div(lax.reduce_sum(lax.mul(t, hit), axes), lax.reduce_sum(hit, axes))
+
+
 reduce_max_p = _reduction("reduce_max", np.max, ANY)
+defjvp2(reduce_max_p, _chooser_jvp)
 reduce_min_p = _reduction("reduce_min", np.min, ANY)
+defjvp2(reduce_min_p, _chooser_jvp)
 reduce_and_p = _reduction("reduce_and", np.bitwise_and.reduce, BITS)
+defjvp_zero(reduce_and_p)
 reduce_or_p = _reduction("reduce_or", np.bitwise_or.reduce, BITS)
+defjvp_zero(reduce_or_p)
 
 
 def _arg_reduction(name, impl):
@@ -51,7 +96,9 @@ def _arg_reduction(name, impl):
 
 
 argmax_p = _arg_reduction("argmax", np.argmax)
+defjvp_zero(argmax_p)
 argmin_p = _arg_reduction("argmin", np.argmin)
+defjvp_zero(argmin_p)
 
 
 def _cumulative(name, impl, kinds):
@@ -67,7 +114,30 @@ def _cumulative(name, impl, kinds):
     return define_primitive(name, run, type_rule)
 
 
+def _prefix_scan(combine):
+    """A cumulative scan written with elementwise ops and shifts (Hillis and Steele's doubling
+    scan). Its derivative is the cumulative scans' derivative, zeros and ties included."""
+    def scan(x, *, axis, reverse=False):
+        if reverse:
+            x = lax.rev(x, (axis,))
+        position = lax.broadcasted_iota(np.int32, x.shape, axis)
+        step = 1
+        while step < x.shape[axis]:
+            shift = [(step, -step, 0) if d == axis else (0, 0, 0) for d in range(x.ndim)]
+            earlier = lax.pad(x, np.array(0, x.dtype), shift)
+            x = lax.select(lax.ge(position, step), combine(x, earlier), x)
+            step *= 2
+        return lax.rev(x, (axis,)) if reverse else x
+    return scan
+
+
 cumsum_p = _cumulative("cumsum", np.cumsum, NUMBER)
+deflinear(cumsum_p)
+cumsum_p.def_transpose(lambda ct, x, *, axis, reverse=False: [
+    lax.cumsum(ct, axis, reverse=not reverse)])
 cumprod_p = _cumulative("cumprod", np.cumprod, NUMBER)
+defjvp_composite(cumprod_p, _prefix_scan(lambda a, b: lax.mul(a, b)))
 cummax_p = _cumulative("cummax", np.maximum.accumulate, ANY)
+defjvp_composite(cummax_p, _prefix_scan(lambda a, b: lax.max(a, b)))
 cummin_p = _cumulative("cummin", np.minimum.accumulate, ANY)
+defjvp_composite(cummin_p, _prefix_scan(lambda a, b: lax.min(a, b)))

@@ -8,7 +8,14 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.jvp import defjvp_zero, deflinear
+from funcjax.interpreters.transpose import is_undefined_primal
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import check_axes, describe
+
+
+def _scalar(value, dtype):
+    return np.array(value, dtype)
 
 
 # -- broadcast_in_dim ------------------------------------------------------------------------
@@ -39,6 +46,19 @@ def _broadcast_in_dim_type(x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = define_primitive("broadcast_in_dim", _broadcast_in_dim, _broadcast_in_dim_type)
+deflinear(broadcast_in_dim_p)
+
+
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+    # Sum over the new axes and over the operand's size-1 axes that were stretched.
+    stretched = [dst for src, dst in enumerate(broadcast_dimensions)
+                 if x.aval.shape[src] == 1 and shape[dst] != 1]
+    new = [d for d in range(len(shape)) if d not in broadcast_dimensions]
+    summed = lax.reduce_sum(ct, sorted(new + stretched))
+    return [lax.reshape(summed, x.aval.shape)]
+
+
+broadcast_in_dim_p.def_transpose(_broadcast_in_dim_transpose)
 
 
 # -- reshape, squeeze, expand_dims -----------------------------------------------------------
@@ -52,6 +72,14 @@ def _reshape_type(x, *, new_sizes):
 
 reshape_p = define_primitive("reshape", lambda x, *, new_sizes: np.reshape(x, new_sizes),
                              _reshape_type)
+deflinear(reshape_p)
+
+
+def _reshape_back(ct, x, **params):
+    return [lax.reshape(ct, x.aval.shape)]
+
+
+reshape_p.def_transpose(_reshape_back)
 
 
 def _squeeze_type(x, *, dimensions):
@@ -66,6 +94,8 @@ def _squeeze_type(x, *, dimensions):
 
 squeeze_p = define_primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
                     _squeeze_type)
+deflinear(squeeze_p)
+squeeze_p.def_transpose(_reshape_back)
 
 
 def _expand_dims_type(x, *, dimensions):
@@ -79,6 +109,8 @@ def _expand_dims_type(x, *, dimensions):
 expand_dims_p = define_primitive("expand_dims",
                         lambda x, *, dimensions: np.expand_dims(x, tuple(dimensions)),
                         _expand_dims_type)
+deflinear(expand_dims_p)
+expand_dims_p.def_transpose(_reshape_back)
 
 
 # -- transpose -------------------------------------------------------------------------------
@@ -92,6 +124,9 @@ def _transpose_type(x, *, permutation):
 
 transpose_p = define_primitive("transpose", lambda x, *, permutation: np.transpose(x, permutation),
                       _transpose_type)
+deflinear(transpose_p)
+transpose_p.def_transpose(lambda ct, x, *, permutation: [
+    lax.transpose(ct, np.argsort(permutation))])
 
 
 # -- concatenate -----------------------------------------------------------------------------
@@ -117,6 +152,20 @@ def _concatenate_type(*xs, dimension):
 concatenate_p = define_primitive("concatenate",
                         lambda *xs, dimension: np.concatenate(xs, axis=dimension),
                         _concatenate_type)
+deflinear(concatenate_p)
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+    cts, start = [], 0
+    for x in xs:
+        size = x.aval.shape[dimension] if is_undefined_primal(x) else np.shape(x)[dimension]
+        cts.append(lax.slice_in_dim(ct, start, start + size, axis=dimension)
+                   if is_undefined_primal(x) else None)
+        start += size
+    return cts
+
+
+concatenate_p.def_transpose(_concatenate_transpose)
 
 
 # -- pad -------------------------------------------------------------------------------------
@@ -154,6 +203,23 @@ def _pad_type(x, padding_value, *, padding_config):
 
 
 pad_p = define_primitive("pad", _pad, _pad_type)
+deflinear(pad_p)
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+    # Undo the edges (negative padding crops, positive re-grows what was cropped), then take
+    # every (interior + 1)-th element.
+    unpadded = lax.pad(ct, _scalar(0, ct.dtype), [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+    ct_x = lax.slice(unpadded, [0] * ct.ndim, unpadded.shape,
+                     [interior + 1 for _, _, interior in padding_config])
+    ct_value = None
+    if is_undefined_primal(padding_value):
+        everything = tuple(range(ct.ndim))
+        ct_value = lax.sub(lax.reduce_sum(ct, everything), lax.reduce_sum(ct_x, everything))
+    return [ct_x if is_undefined_primal(x) else None, ct_value]
+
+
+pad_p.def_transpose(_pad_transpose)
 
 
 # -- rev, slice, iota ------------------------------------------------------------------------
@@ -163,6 +229,8 @@ def _rev_type(x, *, dimensions):
 
 
 rev_p = define_primitive("rev", lambda x, *, dimensions: np.flip(x, tuple(dimensions)), _rev_type)
+deflinear(rev_p)
+rev_p.def_transpose(lambda ct, x, *, dimensions: [lax.rev(ct, dimensions)])
 
 
 def _slice(x, *, start_indices, limit_indices, strides=None):
@@ -185,6 +253,19 @@ def _slice_type(x, *, start_indices, limit_indices, strides=None):
 
 
 slice_p = define_primitive("slice", _slice, _slice_type)
+deflinear(slice_p)
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
+    strides = strides or (1,) * ct.ndim
+    config = []
+    for n, k, start, stride in zip(x.aval.shape, ct.shape, start_indices, strides):
+        used = (k - 1) * stride + 1 if k else 0
+        config.append((start, n - start - used, stride - 1))
+    return [lax.pad(ct, _scalar(0, ct.dtype), config)]
+
+
+slice_p.def_transpose(_slice_transpose)
 
 
 def _iota(*, dtype, shape, dimension):
@@ -201,3 +282,4 @@ def _iota_type(*, dtype, shape, dimension):
 
 
 iota_p = define_primitive("iota", _iota, _iota_type)
+defjvp_zero(iota_p)

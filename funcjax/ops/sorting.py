@@ -8,6 +8,9 @@ import numpy as np
 
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.jvp import Zero, tangent_aval
+from funcjax.ops.lazy import lax
 from funcjax.ops.typing import check_axes, describe
 
 
@@ -31,3 +34,24 @@ def _sort_type(*operands, dimension, is_stable=True, num_keys=1):
 
 
 sort_p = define_primitive("sort", _sort, _sort_type, multiple_results=True)
+
+
+def take_along_axis(x, positions, axis):
+    """``x`` reordered along ``axis`` by integer ``positions`` of the same shape (a gather)."""
+    grids = [positions if d == axis else lax.broadcasted_iota(positions.dtype, x.shape, d)
+             for d in range(x.ndim)]
+    indices = lax.concatenate([lax.expand_dims(g, (x.ndim,)) for g in grids], x.ndim)
+    return lax.gather(x, indices, tuple(range(x.ndim)), mode="clip")
+
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable=True, num_keys=1):
+    # Sorting an iota along with the operands gives the permutation the tangents follow.
+    iota = lax.broadcasted_iota(np.int32, primals[0].shape, dimension)
+    *outs, perm = sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
+                              num_keys=num_keys)
+    out_tangents = [Zero(tangent_aval(aval_of(o))) if type(t) is Zero else
+                    take_along_axis(t, perm, dimension) for o, t in zip(outs, tangents)]
+    return outs, out_tangents
+
+
+sort_p.def_jvp(_sort_jvp)

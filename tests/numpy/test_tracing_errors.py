@@ -37,12 +37,18 @@ def test_staged_compositions_match_eager_and_numpy(steps, shape):
         return x
 
     x = np.random.default_rng(len(steps)).standard_normal(shape).astype(np.float32)
+    expected = x.astype(np.float64)
+    try:
+        for _, _, ref in steps:
+            expected = ref(expected)
+    except ValueError:
+        # numpy refuses (e.g. reflect-padding an axis that slicing emptied): so must funcjax.
+        with pytest.raises((ValueError, TypeError)):
+            f(jnp.asarray(x))
+        return
     closed = funcjax.make_jaxpr(f)(x)
     ir.typecheck(closed.jaxpr)
     (staged,) = funcjax.eval_jaxpr(closed.jaxpr, closed.consts, jnp.asarray(x))
-    expected = x.astype(np.float64)
-    for _, _, ref in steps:
-        expected = ref(expected)
     eager = f(jnp.asarray(x))
     np.testing.assert_array_equal(staged, eager)
     assert_close(eager, expected, rtol=1e-3, atol=1e-3)
