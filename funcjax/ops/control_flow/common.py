@@ -93,6 +93,12 @@ def split(seq, *sizes):
     return out
 
 
+def merge_by_flags(flags, when_true, when_false):
+    """Interleaves two lists: ``next(when_true)`` where ``flags`` is true, else the other."""
+    t, f = iter(when_true), iter(when_false)
+    return [next(t) if flag else next(f) for flag in flags]
+
+
 def fill(flags, present, absent):
     """A list with ``next(present)`` where ``flags`` is true and ``absent(i)`` elsewhere."""
     it = iter(present)

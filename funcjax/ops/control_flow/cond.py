@@ -14,14 +14,19 @@ from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.partial_eval import partial_eval_jaxpr
+from funcjax.interpreters.transpose import backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
     avals_of,
     fill,
     join_flags,
     leaf_paths,
+    merge_by_flags,
     mismatch_reason,
     same_types,
+    split,
     stage,
+    stage_flat,
     type_name,
     type_names,
     widen_leading_inputs,
@@ -187,3 +192,78 @@ def switch(index, branches, *operands):
     index = lax.clamp(np.int32(0), index, np.int32(len(branches) - 1))
     names = tuple(f"branches[{i}]" for i in range(len(branches)))
     return _bind_branches(index, branches, names, operands)
+
+
+# -- reverse mode ----------------------------------------------------------------------------
+def _cond_partial_eval(trace, args, unknowns, *, branches):
+    """Each branch splits into a known part, run now, and an unknown part, staged. Whichever
+    branch runs, the known cond returns a value for every residual *slot*; branches share a
+    slot where their residuals have the same type, and fill the slots they do not use with
+    zeros."""
+    (index, *ops), (index_unknown, *ops_uk) = args, unknowns
+    if index_unknown:
+        return trace.stage(cond_p, args, {"branches": branches})
+    out_uk = join_flags(*(partial_eval_jaxpr(b, ops_uk, False)[2] for b in branches))
+    parts = [partial_eval_jaxpr(b, ops_uk, out_uk) for b in branches]
+    slots, owned = _share_slots([known.out_avals[len(known.out_avals) - n:]
+                                 for known, _, _, n in parts])
+    known = tuple(_filling_slots(k, n, mine, slots) for (k, _, _, n), mine in zip(parts, owned))
+    outs = cond_p.bind(index, *[x for x, u in zip(ops, ops_uk) if not u], branches=known)
+    known_outs, residuals = split(outs, len(outs) - len(slots))
+    unknown = tuple(widen_leading_inputs(u, mine, range(len(slots)), slots)
+                    for (_, u, _, _), mine in zip(parts, owned))
+    unknown_outs = trace.stage(cond_p, [index, *residuals, *[x for x, u in zip(ops, ops_uk) if u]],
+                               {"branches": unknown})
+    return merge_by_flags(out_uk, unknown_outs, known_outs)
+
+
+def _share_slots(residual_avals):
+    """Residual slots for all branches: ``(slot avals, each branch's slot per residual)``."""
+    slots, owned = [], []
+    for avals in residual_avals:
+        mine = []
+        for aval in avals:
+            free = [k for k, s in enumerate(slots) if k not in mine and same_type(s, aval)]
+            if not free:
+                slots.append(aval.strip_weak_type())
+                free = [len(slots) - 1]
+            mine.append(free[0])
+        owned.append(mine)
+    return slots, owned
+
+
+def _filling_slots(known, num_res, mine, slots):
+    """The known part of a branch, returning its residuals in its slots and zeros elsewhere."""
+    from funcjax import lax
+
+    def fun(*args):
+        outs, res = split(eval_closed_jaxpr(known, *args), len(known.out_avals) - num_res)
+        by_slot = dict(zip(mine, res))
+        return outs + [by_slot[k] if k in by_slot else lax.full(a.shape, 0, a.dtype)
+                       for k, a in enumerate(slots)]
+    return stage_flat(fun, known.in_avals, "known part of a cond branch")
+
+
+def _cond_transpose(ct, index, *ops, branches):
+    """A cond of the branches' transposes: the index and residuals pick and feed the branch
+    that ran forwards, which maps the output cotangents to the linear inputs' cotangents."""
+    linear = [is_undefined_primal(x) for x in ops]
+    residuals = [x for x in ops if not is_undefined_primal(x)]
+    ct_nonzero = [type(c) is not Zero for c in ct]
+    cts = [c for c in ct if type(c) is not Zero]
+
+    def transposed(branch):
+        def fun(*args):
+            res, cts = split(args, len(residuals))
+            primals = merge_by_flags(linear, [x for x in ops if is_undefined_primal(x)], res)
+            cts_out = fill(ct_nonzero, cts, lambda i: Zero(tangent_aval(branch.out_avals[i])))
+            cts_in = backward_pass(branch.jaxpr, branch.consts, primals, cts_out)
+            return [instantiate_tangent(c) for c, lin in zip(cts_in, linear) if lin]
+        return stage_flat(fun, avals_of(residuals + cts), "transpose of a cond branch")
+
+    outs = cond_p.bind(index, *residuals, *cts, branches=tuple(map(transposed, branches)))
+    return [None] + merge_by_flags(linear, outs, [None] * len(residuals))
+
+
+cond_p.def_partial_eval(_cond_partial_eval)
+cond_p.def_transpose(_cond_transpose)

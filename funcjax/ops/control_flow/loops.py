@@ -14,6 +14,7 @@ from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.ops.control_flow.common import (
     avals_of,
     carry_fixed_point,
@@ -23,6 +24,7 @@ from funcjax.ops.control_flow.common import (
     fill,
     insert_inputs,
     interleave,
+    merge_by_flags,
     reorder,
     same_types,
     split,
@@ -200,3 +202,35 @@ def _concrete_bounds(lower, upper):
         return int(lower), int(upper)
     except FuncjaxTypeError:
         return None
+
+
+# -- reverse mode ----------------------------------------------------------------------------
+def _while_partial_eval(trace, args, unknowns, *, cond_jaxpr, body_jaxpr, cond_nconsts,
+                        body_nconsts):
+    """The known carries come from a loop over the known part alone; the unknown ones from
+    the whole loop, staged (so ``linearize`` works; transposing it then raises)."""
+    params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=cond_nconsts,
+                  body_nconsts=body_nconsts)
+    cond_uk, body_uk, carry_uk = split(unknowns, cond_nconsts, body_nconsts)
+    carry_uk = carry_fixed_point(
+        lambda uk: partial_eval_jaxpr(body_jaxpr, body_uk + uk, False)[2], carry_uk)
+    cond_known, _, (pred_uk,), _ = partial_eval_jaxpr(cond_jaxpr, cond_uk + carry_uk, False)
+    if pred_uk or all(carry_uk):
+        return trace.stage(while_p, args, params)
+    body_known, _, _, _ = partial_eval_jaxpr(body_jaxpr, body_uk + carry_uk, False)
+    n_known = carry_uk.count(False)
+    known_outs = while_p.bind(
+        *[x for x, u in zip(args, cond_uk + body_uk + carry_uk) if not u],
+        cond_jaxpr=reorder(cond_known, outputs=[0]),
+        body_jaxpr=reorder(body_known, outputs=list(range(n_known))),
+        cond_nconsts=cond_uk.count(False), body_nconsts=body_uk.count(False))
+    staged = trace.stage(while_p, args, params)
+    return merge_by_flags(carry_uk, [o for o, u in zip(staged, carry_uk) if u], known_outs)
+
+
+def _while_transpose(ct, *args, **params):
+    raise ValueError(REVERSE_MODE_ERROR)
+
+
+while_p.def_partial_eval(_while_partial_eval)
+while_p.def_transpose(_while_transpose)

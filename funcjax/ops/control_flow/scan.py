@@ -14,6 +14,8 @@ from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.partial_eval import partial_eval_jaxpr
+from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
     avals_of,
     carry_fixed_point,
@@ -21,10 +23,12 @@ from funcjax.ops.control_flow.common import (
     check_carry_types,
     fill,
     interleave,
+    merge_by_flags,
     reorder,
     same_types,
     split,
     stacked,
+    stage_flat,
     stage_loop_body,
     type_name,
     type_names,
@@ -182,3 +186,101 @@ def map(f, xs):  # noqa: A001 - JAX's name
     """``f`` applied to each slice of ``xs`` along its leading axis, one after another."""
     _, ys = scan(lambda _, x: ((), f(x)), (), xs)
     return ys
+
+
+# -- reverse mode ----------------------------------------------------------------------------
+def _scan_partial_eval(trace, args, unknowns, *, jaxpr, num_consts, num_carry, **params):
+    """Splits the body into a known scan, run now, and an unknown scan, staged. Residuals that
+    change from iteration to iteration are stacked along the scan axis (extra ``ys`` of the
+    known scan, ``xs`` of the unknown one); loop-invariant ones are computed once and passed
+    to the unknown scan as consts."""
+    const_uk, carry_uk, xs_uk = split(unknowns, num_consts, num_carry)
+    carry_uk = carry_fixed_point(
+        lambda uk: partial_eval_jaxpr(jaxpr, const_uk + uk + xs_uk, False)[2][:num_carry],
+        carry_uk)
+    n_ys = len(jaxpr.out_avals) - num_carry
+    known, unknown, out_uk, num_res = partial_eval_jaxpr(
+        jaxpr, const_uk + carry_uk + xs_uk, carry_uk + [False] * n_ys)
+    consts, init, xs = split(args, num_consts, num_carry)
+    k_consts, k_init, k_xs = ([x for x, u in zip(group, uks) if not u] for group, uks in
+                              ((consts, const_uk), (init, carry_uk), (xs, xs_uk)))
+    invariant, inv_values = _loop_invariant_residuals(known, len(k_consts), num_res, k_consts)
+    n_known_outs = len(known.out_avals) - num_res
+    variant = [i for i, inv in enumerate(invariant) if not inv]
+    known = reorder(known, outputs=list(range(n_known_outs)) + [n_known_outs + i
+                                                                for i in variant])
+    k_outs = scan_p.bind(*k_consts, *k_init, *k_xs, jaxpr=known, num_consts=len(k_consts),
+                         num_carry=len(k_init), **params)
+    k_carry, k_ys, stacked_res = split(k_outs, len(k_init), n_known_outs - len(k_init))
+    # The unknown body takes (residuals, consts, carry, xs); scan wants the invariant residuals
+    # among the consts and the stacked ones among the xs.
+    n_uc, n_ucarry = sum(const_uk), sum(carry_uk)
+    u_inputs = list(range(num_res, num_res + n_uc + n_ucarry))
+    order = ([i for i in range(num_res) if invariant[i]] + u_inputs[:n_uc] + u_inputs[n_uc:]
+             + variant + list(range(num_res + n_uc + n_ucarry, len(unknown.in_avals))))
+    u_args = (inv_values + [c for c, u in zip(consts, const_uk) if u]
+              + [c for c, u in zip(init, carry_uk) if u] + stacked_res
+              + [x for x, u in zip(xs, xs_uk) if u])
+    u_outs = trace.stage(scan_p, u_args, dict(
+        params, jaxpr=reorder(unknown, inputs=order), num_consts=len(inv_values) + n_uc,
+        num_carry=n_ucarry))
+    u_carry, u_ys = split(u_outs, n_ucarry)
+    return (merge_by_flags(carry_uk, u_carry, k_carry)
+            + merge_by_flags(out_uk[num_carry:], u_ys, k_ys))
+
+
+def _loop_invariant_residuals(known, num_consts, num_res, consts):
+    """Which residuals of the known body depend on its consts only, and their values."""
+    inv_known, _, varying, _ = partial_eval_jaxpr(
+        known, [False] * num_consts + [True] * (len(known.in_avals) - num_consts), False)
+    fixed = eval_closed_jaxpr(inv_known, *consts)[:varying.count(False)]
+    by_output = merge_by_flags([not v for v in varying], fixed, [None] * varying.count(True))
+    invariant = [not v for v in varying[len(varying) - num_res:]]
+    residuals = by_output[len(varying) - num_res:]
+    return invariant, [r for r, inv in zip(residuals, invariant) if inv]
+
+
+def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **params):
+    """A scan running the other way that carries the carry's cotangent and accumulates the
+    linear consts' cotangents; residual consts and stacked residuals feed it as before."""
+    from funcjax import lax
+    consts, _, xs = split(args, num_consts, num_carry)
+    const_lin = [is_undefined_primal(c) for c in consts]
+    xs_lin = [is_undefined_primal(x) for x in xs]
+    res_consts = [c for c in consts if not is_undefined_primal(c)]
+    res_xs = [x for x in xs if not is_undefined_primal(x)]
+    in_consts, carry_avals, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
+    ct_carry, ct_ys = split(ct, num_carry)
+    ct_carry = [instantiate_tangent(c) for c in ct_carry]
+    ct_ys = [lax.full((length,) + c.aval.shape, 0, c.aval.dtype) if type(c) is Zero else c
+             for c in ct_ys]
+    ct_consts = [lax.full(a.shape, 0, a.dtype) for a in lin_const_avals]
+
+    def body(*args):
+        res_c, acc, ct_carry, res_x, ct_y = split(
+            args, len(res_consts), len(lin_const_avals), num_carry, len(res_xs))
+        primals = (merge_by_flags(const_lin, [UndefinedPrimal(a) for a in lin_const_avals],
+                                  res_c)
+                   + [UndefinedPrimal(a) for a in carry_avals]
+                   + merge_by_flags(xs_lin, [UndefinedPrimal(a) for a, lin in
+                                             zip(x_avals, xs_lin) if lin], res_x))
+        cts = backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, list(ct_carry) + list(ct_y))
+        c_cts, carry_cts, x_cts = split([instantiate_tangent(c) if c is not None else None
+                                         for c in cts], num_consts, num_carry)
+        acc = [lax.add(a, c) for a, c in zip(acc, [c for c in c_cts if c is not None])]
+        return acc + carry_cts + [c for c in x_cts if c is not None]
+
+    body_avals = (avals_of(res_consts) + lin_const_avals + avals_of(ct_carry)
+                  + [unstacked(aval_of(x)) for x in res_xs + ct_ys])
+    outs = scan_p.bind(*res_consts, *ct_consts, *ct_carry, *res_xs, *ct_ys,
+                       jaxpr=stage_flat(body, body_avals, "transpose of a scan body"),
+                       num_consts=len(res_consts), num_carry=len(ct_consts) + num_carry,
+                       length=length, reverse=not reverse, **params)
+    ct_consts, ct_init, ct_xs = split(outs, len(ct_consts), num_carry)
+    return (merge_by_flags(const_lin, ct_consts, [None] * len(res_consts)) + ct_init
+            + merge_by_flags(xs_lin, ct_xs, [None] * len(res_xs)))
+
+
+scan_p.def_partial_eval(_scan_partial_eval)
+scan_p.def_transpose(_scan_transpose)
