@@ -192,8 +192,8 @@ def map(f, xs):  # noqa: A001 - JAX's name
 def _scan_partial_eval(trace, args, unknowns, *, jaxpr, num_consts, num_carry, **params):
     """Splits the body into a known scan, run now, and an unknown scan, staged. Residuals that
     change from iteration to iteration are stacked along the scan axis (extra ``ys`` of the
-    known scan, ``xs`` of the unknown one); loop-invariant ones are computed once and passed
-    to the unknown scan as consts."""
+    known scan, ``xs`` of the unknown one), except slices of the known ``xs``, which are passed
+    on as they are; loop-invariant residuals are computed once and become consts."""
     const_uk, carry_uk, xs_uk = split(unknowns, num_consts, num_carry)
     carry_uk = carry_fixed_point(
         lambda uk: partial_eval_jaxpr(jaxpr, const_uk + uk + xs_uk, False)[2][:num_carry],
@@ -201,30 +201,32 @@ def _scan_partial_eval(trace, args, unknowns, *, jaxpr, num_consts, num_carry, *
     n_ys = len(jaxpr.out_avals) - num_carry
     known, unknown, out_uk, num_res = partial_eval_jaxpr(
         jaxpr, const_uk + carry_uk + xs_uk, carry_uk + [False] * n_ys)
-    consts, init, xs = split(args, num_consts, num_carry)
-    k_consts, k_init, k_xs = ([x for x, u in zip(group, uks) if not u] for group, uks in
-                              ((consts, const_uk), (init, carry_uk), (xs, xs_uk)))
+    (k_consts, u_consts), (k_init, u_init), (k_xs, u_xs) = (
+        ([x for x, u in zip(group, uks) if not u], [x for x, u in zip(group, uks) if u])
+        for group, uks in zip(split(args, num_consts, num_carry), (const_uk, carry_uk, xs_uk)))
     invariant, inv_values = _loop_invariant_residuals(known, len(k_consts), num_res, k_consts)
     n_known_outs = len(known.out_avals) - num_res
     variant = [i for i, inv in enumerate(invariant) if not inv]
+    res_vars = known.jaxpr.outvars[n_known_outs:]
+    x_vars = known.jaxpr.invars[len(k_consts) + len(k_init):]
+    stacked = {i: x for i in variant for v, x in zip(x_vars, k_xs) if res_vars[i] is v}
+    computed = [i for i in variant if i not in stacked]
     known = reorder(known, outputs=list(range(n_known_outs)) + [n_known_outs + i
-                                                                for i in variant])
+                                                                for i in computed])
     k_outs = scan_p.bind(*k_consts, *k_init, *k_xs, jaxpr=known, num_consts=len(k_consts),
                          num_carry=len(k_init), **params)
-    k_carry, k_ys, stacked_res = split(k_outs, len(k_init), n_known_outs - len(k_init))
+    k_carry, k_ys, k_res = split(k_outs, len(k_init), n_known_outs - len(k_init))
+    stacked.update(zip(computed, k_res))
     # The unknown body takes (residuals, consts, carry, xs); scan wants the invariant residuals
     # among the consts and the stacked ones among the xs.
-    n_uc, n_ucarry = sum(const_uk), sum(carry_uk)
-    u_inputs = list(range(num_res, num_res + n_uc + n_ucarry))
-    order = ([i for i in range(num_res) if invariant[i]] + u_inputs[:n_uc] + u_inputs[n_uc:]
-             + variant + list(range(num_res + n_uc + n_ucarry, len(unknown.in_avals))))
-    u_args = (inv_values + [c for c, u in zip(consts, const_uk) if u]
-              + [c for c, u in zip(init, carry_uk) if u] + stacked_res
-              + [x for x, u in zip(xs, xs_uk) if u])
-    u_outs = trace.stage(scan_p, u_args, dict(
-        params, jaxpr=reorder(unknown, inputs=order), num_consts=len(inv_values) + n_uc,
-        num_carry=n_ucarry))
-    u_carry, u_ys = split(u_outs, n_ucarry)
+    first_x = num_res + len(u_consts) + len(u_init)
+    order = ([i for i in range(num_res) if invariant[i]] + list(range(num_res, first_x))
+             + variant + list(range(first_x, len(unknown.in_avals))))
+    u_outs = trace.stage(
+        scan_p, inv_values + u_consts + u_init + [stacked[i] for i in variant] + u_xs,
+        dict(params, jaxpr=reorder(unknown, inputs=order),
+             num_consts=len(inv_values) + len(u_consts), num_carry=len(u_init)))
+    u_carry, u_ys = split(u_outs, len(u_init))
     return (merge_by_flags(carry_uk, u_carry, k_carry)
             + merge_by_flags(out_uk[num_carry:], u_ys, k_ys))
 
