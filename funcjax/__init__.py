@@ -27,6 +27,7 @@ from funcjax.api import (  # noqa: F401
     value_and_grad,
     vjp,
 )
+from funcjax.api_jit import jit  # noqa: F401
 from funcjax.config import config  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401

@@ -9,6 +9,7 @@ _DEFAULTS = {
     "jax_log_compiles": False,
     "jax_debug_nans": False,
     "jax_compilation_cache_dir": None,
+    "jax_explain_cache_misses": False,
     "jax_num_cpu_devices": None,
 }
 

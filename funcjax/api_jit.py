@@ -1,0 +1,314 @@
+"""``jit``: stage a function once per abstract signature, compile it with the LLVM backend and
+call the native code; with the AOT stages ``lower`` and ``compile`` for inspection."""
+
+import functools
+import inspect
+import logging
+import threading
+import time
+
+from funcjax.api import ShapeDtypeStruct, trace_pytree_function
+from funcjax.api_util import (
+    argument_names,
+    flat_argument_names,
+    fun_name,
+    shaped_abstractify,
+)
+from funcjax.config import config
+from funcjax.core import dtypes
+from funcjax.core.array import Array
+from funcjax.core.ir import ClosedJaxpr, Jaxpr
+from funcjax.core.pytree import tree_flatten, tree_unflatten
+from funcjax.core.trace import Tracer, current_trace
+from funcjax.interpreters.eval import EvalTrace
+from funcjax.ops.calls import jit_p
+
+logger = logging.getLogger("funcjax")
+
+
+def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+    """Compiles ``fun`` to native code, once per abstract signature of its arguments.
+
+    ``static_argnums``/``static_argnames`` name arguments passed by value (hashable; a new
+    value compiles again). ``donate_argnums`` is accepted for JAX compatibility; outputs are
+    currently always fresh buffers.
+    """
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+def _as_tuple(x, kind):
+    if isinstance(x, kind):
+        return (x,)
+    return tuple(x)
+
+
+class _Entry:
+    """One cache entry: the closure-converted jaxpr of one signature and its program."""
+
+    __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "program")
+
+    def __init__(self, closed, consts, out_tree, names, name, signature):
+        self.closed, self.consts, self.out_tree = closed, consts, out_tree
+        self.names, self.name, self.signature = names, name, signature
+        self.program = None
+
+
+class CacheInfo(tuple):
+    """``(hits, misses, traces, compiles, size)`` of a jitted function's cache."""
+
+    __slots__ = ()
+    _fields = ("hits", "misses", "traces", "compiles", "size")
+
+    def __new__(cls, *values):
+        return super().__new__(cls, values)
+
+    def __getattr__(self, name):
+        return self[self._fields.index(name)]
+
+    def __repr__(self):
+        return "CacheInfo(" + ", ".join(f"{f}={v}" for f, v in zip(self._fields, self)) + ")"
+
+
+class JitFunction:
+    """What ``jit(f)`` returns: call it, ``lower`` it, or inspect its cache."""
+
+    def __init__(self, fun, static_argnums, static_argnames, donate_argnums):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._static_nums = _as_tuple(static_argnums, int)
+        self._static_names = set(_as_tuple(static_argnames, str))
+        self._donate = _as_tuple(donate_argnums, int)
+        try:
+            params = list(inspect.signature(fun).parameters)
+        except (TypeError, ValueError):
+            params = []
+        for i in self._static_nums:  # a static argument may be passed by name too
+            if 0 <= i < len(params):
+                self._static_names.add(params[i])
+        self._param_names = params
+        self._static_pos = {}  # number of positional arguments -> static positions
+        self._cache = {}
+        self._counts = {"hits": 0, "misses": 0, "traces": 0}
+        self._lock = threading.Lock()
+        self.last_miss_reason = None
+
+    def __repr__(self):
+        return f"<jit-compiled function {fun_name(self._fun)}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    # -- signature and cache --------------------------------------------------------------
+    def _static_positions(self, nargs):
+        found = self._static_pos.get(nargs)
+        if found is None:
+            found = {n % nargs for n in self._static_nums if -nargs <= n < nargs}
+            found |= {i for i, p in enumerate(self._param_names[:nargs])
+                      if p in self._static_names}
+            found = self._static_pos[nargs] = tuple(sorted(found))
+        return found
+
+    def _split(self, args, kwargs):
+        static_pos = self._static_positions(len(args))
+        static_kw = [k for k in kwargs if k in self._static_names] if kwargs else []
+        statics = tuple((i, args[i]) for i in static_pos)
+        statics += tuple((k, kwargs[k]) for k in sorted(static_kw))
+        return static_pos, static_kw, statics
+
+    def _unhashable_static(self, args, kwargs, statics):
+        names = argument_names(self._fun, args, kwargs)
+        for where, value in statics:
+            try:
+                hash(value)
+            except TypeError:
+                label = names[where] if isinstance(where, int) else where
+                return ValueError(
+                    f"jit({fun_name(self._fun)}): static argument '{label}' has unhashable "
+                    f"type {type(value).__name__}. Static arguments are cache keys and must be "
+                    "hashable: pass a tuple instead of a list, or make the argument "
+                    "non-static.")
+        return None
+
+    def _entry(self, args, kwargs):
+        """The cache entry for this call (tracing on a miss) and the flat dynamic leaves."""
+        static_pos, static_kw, statics = self._split(args, kwargs)
+        dyn_args = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw else kwargs
+        leaves, tree = tree_flatten((tuple(dyn_args), dyn_kw))
+        avals = tuple(shaped_abstractify(x) for x in leaves)
+        key = (tree, avals, statics, dtypes.x64_enabled())
+        try:
+            entry = self._cache.get(key)
+        except TypeError:
+            error = self._unhashable_static(args, kwargs, statics)
+            if error is None:
+                raise
+            raise error from None
+        with self._lock:
+            self._counts["hits" if entry is not None else "misses"] += 1
+        if entry is None:
+            entry = self._trace(args, kwargs, static_pos, static_kw, key)
+        return entry, leaves
+
+    def _trace(self, args, kwargs, static_pos, static_kw, key):
+        fun, bound = self._fun, {k: kwargs[k] for k in static_kw}
+
+        @functools.wraps(fun)
+        def with_static_kwargs(*a, **kw):
+            return fun(*a, **kw, **bound)
+
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw}
+        names = argument_names(fun, args, dyn_kw)
+        dyn_names = [n for i, n in enumerate(names[:len(args)]) if i not in static_pos]
+        flat_names = flat_argument_names(dyn_names + list(dyn_kw), [
+            a for i, a in enumerate(args) if i not in static_pos] + list(dyn_kw.values()))
+        self._explain_miss(key, flat_names)
+        start = time.perf_counter()
+        closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
+                                                    static_pos)
+        with self._lock:
+            self._counts["traces"] += 1
+        if config.jax_log_compiles:
+            logger.warning("Finished tracing %s for jit in %.3f s", fun_name(fun),
+                           time.perf_counter() - start)
+        # Closure conversion: consts (arrays, or tracers of enclosing transformations)
+        # become leading inputs, so the jit equation shows every value it reads.
+        jaxpr = closed.jaxpr
+        converted = ClosedJaxpr(Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns,
+                                      jaxpr.outvars), [])
+        entry = _Entry(converted, list(closed.consts), out_tree, flat_names, fun_name(fun),
+                       key)
+        if not any(isinstance(c, Tracer) for c in closed.consts):
+            self._cache[key] = entry
+        return entry
+
+    def _explain_miss(self, key, flat_names):
+        if not self._cache:
+            self.last_miss_reason = "first call: nothing cached yet"
+        else:
+            self.last_miss_reason = _explain_difference(list(self._cache), key, flat_names)
+        if config.jax_explain_cache_misses:
+            logger.warning("jit(%s) cache miss: %s", fun_name(self._fun), self.last_miss_reason)
+
+    def cache_info(self):
+        compiles = sum(e.program is not None for e in self._cache.values())
+        c = self._counts
+        return CacheInfo(c["hits"], c["misses"], c["traces"], compiles, len(self._cache))
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    # -- calling --------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if config.jax_disable_jit:
+            return self._fun(*args, **kwargs)
+        entry, leaves = self._entry(args, kwargs)
+        flat = entry.consts + list(leaves)
+        if isinstance(current_trace(), EvalTrace):
+            outs = [Array(o, a.weak_type) for o, a in zip(
+                self._program(entry)(*flat, arg_names=None), entry.closed.out_avals)]
+        else:
+            outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def _program(self, entry):
+        if entry.program is None:
+            if config.jax_log_compiles:
+                logger.warning("Compiling %s for args %s", entry.name,
+                               ", ".join(a.str_short() for a in entry.closed.in_avals))
+            from funcjax.backend.llvm import program_for
+            entry.program = program_for(entry.closed, entry.name)
+        return entry.program
+
+    def lower(self, *args, **kwargs):
+        """Traces for these arguments (arrays or ``ShapeDtypeStruct``s) without compiling."""
+        entry, _ = self._entry(args, kwargs)
+        return Lowered(self, entry)
+
+    def eval_shape(self, *args, **kwargs):
+        entry, _ = self._entry(args, kwargs)
+        return tree_unflatten(entry.out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type)
+                                               for a in entry.closed.out_avals])
+
+
+def _differences(old, new, flat_names):
+    """What makes signature ``new`` differ from a cached ``old`` one, as sentences."""
+    (old_tree, old_avals, old_statics, old_x64), (tree, avals, statics, x64) = old, new
+    if old_x64 != x64:
+        return ["jax_enable_x64 changed"]
+    if old_tree != tree:
+        return [f"the pytree structure of the arguments changed from {old_tree} to {tree}"]
+    found = [f"argument '{name}' changed from {a.str_short()}{' (weak)' * a.weak_type} to "
+             f"{b.str_short()}{' (weak)' * b.weak_type}"
+             for name, a, b in zip(flat_names, old_avals, avals) if a != b]
+    if [w for w, _ in old_statics] != [w for w, _ in statics]:
+        return found + ["different arguments are static"]
+    return found + [f"static argument {where!r} changed from {a!r} to {b!r}"
+                    for (where, a), (_, b) in zip(old_statics, statics)
+                    if not (a is b or a == b)]
+
+
+def _explain_difference(cached, new, flat_names):
+    """The differences from the closest cached signature (for cache-miss reports)."""
+    closest = min((_differences(old, new, flat_names) for old in cached), key=len)
+    return "; ".join(closest) or "the signature is new"
+
+
+class Lowered:
+    """A traced jit function for one signature: ``as_text()`` shows the jaxpr,
+    ``as_text("llvm")`` the LLVM IR; ``compile()`` gives a ``Compiled``."""
+
+    def __init__(self, jit_fun, entry):
+        self._jit, self._entry = jit_fun, entry
+        self._module = None
+
+    @property
+    def jaxpr(self):
+        return self._entry.closed
+
+    def _lowered_module(self):
+        if self._module is None:
+            from funcjax.backend.llvm import LoweredModule
+            self._module = LoweredModule(self._entry.closed, self._entry.name)
+        return self._module
+
+    def as_text(self, dialect="jaxpr"):
+        if dialect == "jaxpr":
+            return str(self._entry.closed)
+        if dialect == "llvm":
+            return self._lowered_module().ir_text
+        raise ValueError(f"Lowered.as_text: unknown dialect {dialect!r}; use 'jaxpr' or "
+                         "'llvm' (compile() for 'asm')")
+
+    def compile(self):
+        return Compiled(self._entry, self._jit._program(self._entry))
+
+
+class Compiled:
+    """Native code for one signature. Call it with the lowered arguments minus static ones."""
+
+    def __init__(self, entry, program):
+        self._entry, self._program = entry, program
+
+    def __call__(self, *args, **kwargs):
+        leaves, tree = tree_flatten((tuple(args), kwargs))
+        expected = self._entry.signature[0]
+        if tree != expected:
+            raise TypeError(f"Compiled {self._entry.name}: called with argument structure "
+                            f"{tree} but it was compiled for {expected} (static arguments "
+                            "are not passed to a Compiled object)")
+        outs = self._program(*self._entry.consts, *leaves,
+                             arg_names=["(closed-over constant)"] * len(self._entry.consts)
+                             + self._entry.names)
+        return tree_unflatten(self._entry.out_tree, [
+            Array(o, a.weak_type) for o, a in zip(outs, self._entry.closed.out_avals)])
+
+    def as_text(self, dialect="asm"):
+        return self._program.as_text(dialect)
+
+    def cost_analysis(self):
+        from funcjax.backend.llvm.cost import cost_of
+        return cost_of(self._entry.closed)
+
+    def memory_analysis(self):
+        return self._program.lowered.memory

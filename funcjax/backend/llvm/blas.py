@@ -1,0 +1,32 @@
+"""Finding the BLAS that numpy's wheel bundles (OpenBLAS with ILP64, ``scipy_``-prefixed
+symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` directly."""
+
+import functools
+import glob
+import os
+
+import numpy as np
+
+SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
+
+
+@functools.cache
+def library_path():
+    """The bundled OpenBLAS shared library, or None if this numpy has none we recognise."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    for pattern in ("numpy.libs/libscipy_openblas64_*.so*", "numpy/.libs/libscipy_openblas64_*"):
+        found = sorted(glob.glob(os.path.join(root, pattern)))
+        if found:
+            return found[0]
+    return None
+
+
+@functools.cache
+def available():
+    """Loads the library into the process for MCJIT's symbol resolution (once)."""
+    path = library_path()
+    if path is None:
+        return False
+    import llvmlite.binding as llvm
+    llvm.load_library_permanently(path)
+    return llvm.address_of_symbol(SGEMM) is not None

@@ -1,0 +1,97 @@
+"""From LLVM IR text to machine code in memory: the target machine, the O3 pipeline (LLVM's
+new pass manager, with the loop and SLP vectorisers), object emission and MCJIT loading.
+
+Code always goes through an object file: ``tm.emit_object`` once, then the engine loads the
+object. The same bytes are what the persistent cache stores, so a cached entry and a fresh
+compile are loaded the same way. llvmlite serialises its calls on one global lock anyway;
+``LOCK`` makes that explicit so that threads compiling at once (pmap, user threads) never
+interleave. Running compiled code needs no lock.
+"""
+
+import functools
+import threading
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from funcjax.backend.llvm import blas, disk_cache
+from funcjax.config import config
+
+LOCK = threading.RLock()
+OPT_LEVEL = 3
+stats = {"compiled": 0, "loaded_from_disk": 0}
+
+
+@functools.cache
+def host():
+    """``(cpu name, feature string)`` of this machine; initialises LLVM's native target."""
+    with LOCK:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def target_machine():
+    """A fresh target machine: an engine owns its machine, so each engine gets its own."""
+    cpu, features = host()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=cpu, features=features, opt=OPT_LEVEL, jit=True)
+
+
+def optimise(ir_text, tm):
+    mod = llvm.parse_assembly(ir_text)
+    mod.triple = llvm.get_process_triple()
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+class Engine:
+    """A loaded object: keep it alive as long as any function address from it is used."""
+
+    def __init__(self, ee, tm):
+        self._ee, self._tm = ee, tm
+
+    def address(self, name):
+        return self._ee.get_function_address(name)
+
+
+def compile_ir(ir_text):
+    """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``."""
+    with LOCK:
+        cpu, features = host()
+        tm = target_machine()
+        directory = config.jax_compilation_cache_dir
+        key = disk_cache.cache_key(ir_text, cpu, features, llvmlite.__version__)
+        obj = disk_cache.load(directory, key) if directory else None
+        if obj is None:
+            obj = tm.emit_object(optimise(ir_text, tm))
+            stats["compiled"] += 1
+            if directory:
+                disk_cache.store(directory, key, obj)
+        else:
+            stats["loaded_from_disk"] += 1
+        if blas.SGEMM[:12] in ir_text:
+            blas.available()
+        empty = llvm.parse_assembly("")
+        empty.triple = llvm.get_process_triple()
+        ee = llvm.create_mcjit_compiler(empty, tm)
+        ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        ee.finalize_object()
+        return Engine(ee, tm)
+
+
+def optimised_ir(ir_text):
+    with LOCK:
+        return str(optimise(ir_text, target_machine()))
+
+
+def assembly(ir_text):
+    with LOCK:
+        tm = target_machine()
+        return tm.emit_assembly(optimise(ir_text, tm))

@@ -1,0 +1,69 @@
+"""The fusion and liveness plan of one jaxpr, decided before any code is emitted.
+
+Each primitive's lowering rule has a kind: ``view`` (pure index remapping: broadcast,
+transpose, slice, ...), ``fused`` (computes an element from operand elements: arithmetic,
+gather, pad, ...) or ``buffer`` (needs loops of its own and writes memory: reductions, dot,
+scatter, sort, nested calls). Outputs of view and fused rules stay lazy and are computed
+inside their consumer's loop, unless
+
+- they are outputs of the jaxpr (they must land in an output buffer), or
+- they would be computed more than once (used twice, or read repeatedly by a consumer such
+  as a broadcast or a matmul operand) and are not cheap (a view of buffers is cheap).
+
+Liveness follows laziness: a buffer read by a lazy value is read when that value is finally
+consumed, so its last use is its lazy consumers' last use.
+"""
+
+from funcjax.core.ir import Var
+
+
+class Analysis:
+    __slots__ = ("live", "materialize", "end")
+
+    def __init__(self, live, materialize, end):
+        self.live = live                # per equation: is any output needed?
+        self.materialize = materialize  # ids of vars computed into a buffer
+        self.end = end                  # id(var) -> index of the last equation reading it
+
+
+def analyse(jaxpr, rule_of):
+    eqns = jaxpr.eqns
+    rules = [rule_of(e.primitive) for e in eqns]
+    outvars = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
+
+    needed, live = set(outvars), [False] * len(eqns)
+    for i in reversed(range(len(eqns))):
+        if any(id(o) in needed for o in eqns[i].outputs):
+            live[i] = True
+            needed.update(id(x) for x in eqns[i].inputs if isinstance(x, Var))
+
+    uses, cheap = {}, {id(v): True for v in jaxpr.invars}
+    for eqn, rule, alive in zip(eqns, rules, live):
+        if not alive:
+            continue
+        again = rule.rereads(eqn)
+        for pos, x in enumerate(eqn.inputs):
+            if isinstance(x, Var):
+                uses[id(x)] = uses.get(id(x), 0) + (2 if pos in again else 1)
+        is_view = rule.kind == "view" and all(cheap.get(id(x), True) for x in eqn.inputs)
+        cheap.update((id(o), is_view) for o in eqn.outputs)
+
+    materialize = set()
+    for eqn, rule, alive in zip(eqns, rules, live):
+        for o in eqn.outputs if alive else ():
+            if rule.kind == "buffer" or id(o) in outvars or (
+                    uses.get(id(o), 0) > 1 and not cheap[id(o)]):
+                materialize.add(id(o))
+
+    end = {}
+    for i in reversed(range(len(eqns))):
+        if not live[i]:
+            continue
+        reads_at = max(i if id(o) in materialize else end.get(id(o), i)
+                       for o in eqns[i].outputs)
+        for x in eqns[i].inputs:
+            if isinstance(x, Var):
+                end[id(x)] = max(end.get(id(x), -1), reads_at)
+    for v in outvars:
+        end[v] = len(eqns)
+    return Analysis(live, materialize, end)

@@ -1,0 +1,122 @@
+"""Lowering of dot_general: BLAS gemm for large float32/float64 products, loops otherwise.
+
+Large float products call numpy's bundled OpenBLAS (``scipy_cblas_?gemm64_``) once per
+batch element. An operand already laid out as ``(batch, rows, contraction)`` or its transpose
+is passed in place (``CblasTrans`` covers the second case); any other layout is copied into a
+scratch buffer first, which costs O(n^2) beside the O(n^3) product. Integer and boolean
+products, float16, products with conversions, and small sizes (where a call costs more than
+the loop) use a generated loop nest that accumulates in a register.
+"""
+
+import math
+
+from llvmlite import ir
+
+from funcjax.backend.llvm import blas, types
+from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.lower_elementwise import convert
+from funcjax.backend.llvm.lower_shape import remap
+from funcjax.backend.llvm.lowering import register
+from funcjax.backend.llvm.values import Buffer
+from funcjax.core.abstract import ShapedArray
+from funcjax.ops.contractions import dot_general_p, free_axes
+
+BLAS_MIN_FLOPS = 32 ** 3
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_I32 = ir.IntType(32)
+
+
+def _layout(ndim, batch, free, contract):
+    """The dims of one operand grouped as (batch, free, contract)."""
+    return list(batch), list(free), list(contract)
+
+
+def _size(shape, dims):
+    return math.prod(shape[d] for d in dims)
+
+
+def _loop_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+    """out[batch, i, j] = sum_k lhs[batch, i, k] * rhs[batch, k, j] over multi-dim groups."""
+    b = ctx.b
+    (lb, lf, lc), (rb, rf, rc) = lhs_dims, rhs_dims
+    dt = out.aval.dtype
+    acc_dt = types.compute_type(dt)
+    acc = ctx.alloca(acc_dt, "acc")
+    nb, nf = len(lb), len(lf)
+    with loop_nest(b, out.aval.shape) as oidx:
+        b.store(types.const(dt, 0), acc)
+        with loop_nest(b, [lhs.aval.shape[d] for d in lc]) as kidx:
+            li = _place(lhs.aval.ndim, lb + lf + lc, oidx[:nb] + oidx[nb:nb + nf] + kidx)
+            ri = _place(rhs.aval.ndim, rb + rf + rc, oidx[:nb] + oidx[nb + nf:] + kidx)
+            x = convert(ctx, lhs.load(li), lhs.aval.dtype, dt)
+            y = convert(ctx, rhs.load(ri), rhs.aval.dtype, dt)
+            cur = b.load(acc)
+            if dt.kind == "f":
+                new = b.fadd(cur, b.fmul(x, y, flags=("contract",)),
+                             flags=("reassoc", "contract"))
+            elif dt.kind == "b":
+                new = b.or_(cur, b.and_(x, y))
+            else:
+                new = b.add(cur, b.mul(x, y))
+            b.store(new, acc)
+        result = b.load(acc)
+        out.store(oidx, types.round_f16(b, result) if types.is_f16(dt) else result)
+
+
+def _place(ndim, dims, idx):
+    full = [None] * ndim
+    for d, i in zip(dims, idx):
+        full[d] = i
+    return full
+
+
+def _gemm_operand(ctx, x, first, second, batch):
+    """``x`` as a buffer of shape (batch, first, second) or its transpose; returns
+    (buffer, transposed?, leading dimension)."""
+    rows, cols = _size(x.aval.shape, first), _size(x.aval.shape, second)
+    if isinstance(x, Buffer):
+        if list(batch) + list(first) + list(second) == list(range(x.aval.ndim)):
+            return x, False, cols
+        if list(batch) + list(second) + list(first) == list(range(x.aval.ndim)):
+            return x, True, rows
+    order = list(batch) + list(first) + list(second)
+    aval = ShapedArray([x.aval.shape[d] for d in order], x.aval.dtype)
+    inverse = [order.index(d) for d in range(x.aval.ndim)]
+    view = remap(x, aval, lambda idx: [idx[inverse[d]] for d in range(x.aval.ndim)])
+    return ctx.as_buffer(view), False, cols
+
+
+def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+    b = ctx.b
+    (lb, lf, lc), (rb, rf, rc) = lhs_dims, rhs_dims
+    m, k = _size(lhs.aval.shape, lf), _size(lhs.aval.shape, lc)
+    n, batch = _size(rhs.aval.shape, rf), _size(lhs.aval.shape, lb)
+    a_buf, a_t, lda = _gemm_operand(ctx, lhs, lf, lc, lb)
+    b_buf, b_t, ldb = _gemm_operand(ctx, rhs, rc, rf, rb)
+    ft = types.compute_type(out.aval.dtype)
+    name = blas.SGEMM if ft == types.F32 else blas.DGEMM
+    i64, ptr = types.I64, types.PTR
+    fn = ctx.extern(name, ir.VoidType(), [_I32, _I32, _I32, i64, i64, i64, ft, ptr, i64, ptr,
+                                          i64, ft, ptr, i64], pure=False)
+    with for_range(b, batch) as t:
+        args = [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _TRANS if a_t else _NO_TRANS),
+                ir.Constant(_I32, _TRANS if b_t else _NO_TRANS), types.i64(m), types.i64(n),
+                types.i64(k), ir.Constant(ft, 1.0),
+                a_buf.element(b.mul(t, types.i64(m * k))), types.i64(lda),
+                b_buf.element(b.mul(t, types.i64(k * n))), types.i64(ldb), ir.Constant(ft, 0.0),
+                out.element(b.mul(t, types.i64(m * n))), types.i64(n)]
+        b.call(fn, args)
+
+
+@register("buffer", dot_general_p, rereads=lambda eqn: (0, 1))
+def _dot_general(ctx, eqn, ins, outs):
+    (lhs, rhs), (out,) = ins, outs
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lhs_dims = _layout(lhs.aval.ndim, lb, free_axes(lhs.aval.ndim, lc, lb), lc)
+    rhs_dims = _layout(rhs.aval.ndim, rb, free_axes(rhs.aval.ndim, rc, rb), rc)
+    dt = out.aval.dtype
+    flops = out.aval.size * _size(lhs.aval.shape, lc)
+    use_blas = (dt.kind == "f" and dt.itemsize >= 4 and lhs.aval.dtype == dt
+                and flops >= BLAS_MIN_FLOPS and 0 not in lhs.aval.shape + rhs.aval.shape
+                and blas.available())
+    (_blas_dot if use_blas else _loop_dot)(ctx, lhs, rhs, out, lhs_dims, rhs_dims)

@@ -1,0 +1,119 @@
+"""Lowering of reductions, argmax/argmin and cumulative scans as loop nests (``buffer``
+rules).
+
+Reductions loop over the kept axes outside and the reduced axes inside, accumulating in a
+register. Float sums and products carry the ``reassoc`` flag so LLVM vectorises them with
+several partial accumulators (faster, and more accurate than one serial float32 sum; results
+then differ from numpy's pairwise order by rounding only). float16 accumulates in float32
+and rounds once. Cumulative scans stay sequential, as numpy's are, so they match exactly.
+"""
+
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import types
+from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.lower_elementwise import SCALAR
+from funcjax.backend.llvm.lowering import register
+from funcjax.ops import elementwise as ew
+from funcjax.ops import reductions as ops
+
+_REASSOC = ("reassoc",)
+
+
+def _identity(prim, dt):
+    if prim in (ops.reduce_sum_p, ops.reduce_or_p):
+        return types.const(dt, 0)
+    if prim is ops.reduce_prod_p:
+        return types.const(dt, 1)
+    if prim is ops.reduce_and_p:
+        return ir.Constant(types.compute_type(dt), -1 if dt.kind != "b" else 1)
+    biggest = prim is ops.reduce_min_p
+    if dt.kind == "f":
+        return types.const(dt, np.inf if biggest else -np.inf)
+    if dt.kind == "b":
+        return types.const(dt, biggest)
+    info = np.iinfo(dt)
+    return types.const(dt, info.max if biggest else info.min)
+
+
+def _combiner(ctx, prim, dt):
+    b = ctx.b
+    if dt.kind == "f" and prim is ops.reduce_sum_p:
+        return lambda acc, v: b.fadd(acc, v, flags=_REASSOC)
+    if dt.kind == "f" and prim is ops.reduce_prod_p:
+        return lambda acc, v: b.fmul(acc, v, flags=_REASSOC)
+    scalar = {ops.reduce_sum_p: ew.add_p, ops.reduce_prod_p: ew.mul_p, ops.reduce_max_p:
+              ew.max_p, ops.reduce_min_p: ew.min_p, ops.reduce_and_p: ew.and_p,
+              ops.reduce_or_p: ew.or_p}[prim]
+    return lambda acc, v: SCALAR[scalar](ctx, dt, acc, v)
+
+
+def _full_index(ndim, axis_list, outer, inner):
+    """Interleaves the indices of the kept axes (``outer``) and the looped axes (``inner``)."""
+    it_out, it_in = iter(outer), iter(inner)
+    return [next(it_in) if d in axis_list else next(it_out) for d in range(ndim)]
+
+
+@register("buffer", ops.reduce_sum_p, ops.reduce_prod_p, ops.reduce_max_p, ops.reduce_min_p,
+          ops.reduce_and_p, ops.reduce_or_p)
+def _reduce(ctx, eqn, ins, outs):
+    (x,), (out,), b = ins, outs, ctx.b
+    dt, axes = x.aval.dtype, tuple(eqn.params["axes"])
+    combine = _combiner(ctx, eqn.primitive, dt)
+    acc = ctx.alloca(types.compute_type(dt), "acc")
+    with loop_nest(b, out.aval.shape) as outer:
+        b.store(_identity(eqn.primitive, dt), acc)
+        with loop_nest(b, [x.aval.shape[a] for a in axes]) as inner:
+            value = x.load(_full_index(x.aval.ndim, axes, outer, inner))
+            b.store(combine(b.load(acc), value), acc)
+        result = b.load(acc)
+        out.store(outer, types.round_f16(b, result) if types.is_f16(dt) else result)
+
+
+@register("buffer", ops.argmax_p, ops.argmin_p)
+def _arg_reduce(ctx, eqn, ins, outs):
+    (x,), (out,), b = ins, outs, ctx.b
+    dt, axis = x.aval.dtype, eqn.params["axis"]
+    better = ">" if eqn.primitive is ops.argmax_p else "<"
+    best = ctx.alloca(types.compute_type(dt), "best")
+    best_i = ctx.alloca(types.I64, "best_i")
+    with loop_nest(b, out.aval.shape) as outer:
+        b.store(x.load(_full_index(x.aval.ndim, (axis,), outer, [types.i64(0)])), best)
+        b.store(types.i64(0), best_i)
+        with for_range(b, x.aval.shape[axis], start=1) as k:
+            v, cur = x.load(_full_index(x.aval.ndim, (axis,), outer, [k])), b.load(best)
+            if dt.kind == "f":  # the first NaN wins, as in JAX
+                wins = b.or_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered(better, v, cur))
+                take = b.and_(b.fcmp_ordered("ord", cur, cur), wins)
+            else:
+                take = (b.icmp_signed if dt.kind == "i" else b.icmp_unsigned)(better, v, cur)
+            b.store(b.select(take, v, cur), best)
+            b.store(b.select(take, k, b.load(best_i)), best_i)
+        index = b.load(best_i)
+        out_t = types.compute_type(out.aval.dtype)
+        out.store(outer, b.trunc(index, out_t) if out_t.width < 64 else index)
+
+
+_CUMULATIVE = {ops.cumsum_p: ew.add_p, ops.cumprod_p: ew.mul_p, ops.cummax_p: ew.max_p,
+               ops.cummin_p: ew.min_p}
+
+
+@register("buffer", *_CUMULATIVE)
+def _cumulative(ctx, eqn, ins, outs):
+    (x,), (out,), b = ins, outs, ctx.b
+    dt, axis, reverse = x.aval.dtype, eqn.params["axis"], eqn.params.get("reverse", False)
+    combine = SCALAR[_CUMULATIVE[eqn.primitive]]
+    n = x.aval.shape[axis]
+    acc = ctx.alloca(types.compute_type(dt), "acc")
+    rest = [s for d, s in enumerate(x.aval.shape) if d != axis]
+    with loop_nest(b, rest) as outer:
+        loop = for_range(b, -1, start=n - 1, step=-1) if reverse else for_range(b, n)
+        with loop as k:
+            idx = _full_index(x.aval.ndim, (axis,), outer, [k])
+            first = b.icmp_signed("==", k, types.i64(n - 1 if reverse else 0))
+            v = x.load(idx)
+            new = combine(ctx, dt, b.select(first, v, b.load(acc)), v)
+            new = b.select(first, v, types.round_f16(b, new) if types.is_f16(dt) else new)
+            b.store(new, acc)
+            out.store(idx, new)

@@ -1,0 +1,221 @@
+"""Lowering a jaxpr to one LLVM module with one entry function.
+
+The entry function is ``void name(ptr in_0, ..., ptr out_0, ..., ptr workspace)``: every
+array lives in a caller-provided buffer, intermediates in the workspace arena at offsets fixed
+by the memory plan. ``LoweringContext`` walks the equations in order; each primitive's
+``lower`` rule (a ``LowerRule`` on its card, registered by the modules of this package) turns
+input ``Value``s into output values:
+
+- ``view``/``fused`` rules: ``fn(ctx, eqn, ins) -> value or [values]`` returning lazy values;
+  the context decides (``fusion.analyse``) which ones are computed into buffers.
+- ``buffer`` rules: ``fn(ctx, eqn, ins, outs)`` writing into the output ``Buffer``s given.
+
+Rules for higher-order primitives emit their sub-jaxprs inline with
+``ctx.lower_jaxpr(jaxpr, in_values, out_buffers)`` and wrap LLVM control flow around it.
+"""
+
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import fusion, types
+from funcjax.backend.llvm.loops import loop_nest
+from funcjax.backend.llvm.memory import Arena
+from funcjax.backend.llvm.types import PTR
+from funcjax.backend.llvm.values import Buffer, constant_value
+from funcjax.core.ir import Literal
+
+RULE_KINDS = ("view", "fused", "buffer")
+
+
+class LowerRule:
+    """What a primitive's ``lower`` slot holds: the rule function and how it fuses.
+
+    ``rereads(eqn)`` gives the input positions whose elements the rule loads more than once
+    (a broadcast, a matmul operand); an expensive lazy input there is computed into a buffer.
+    """
+
+    __slots__ = ("kind", "fn", "rereads")
+
+    def __init__(self, kind, fn, rereads=None):
+        if kind not in RULE_KINDS:
+            raise ValueError(f"lowering rule kind must be one of {RULE_KINDS}, got {kind!r}")
+        self.kind, self.fn = kind, fn
+        self.rereads = rereads or (lambda eqn: ())
+
+
+def register(kind, *prims, rereads=None):
+    """Decorator: ``@register("fused", add_p, sub_p)`` sets the rule on each primitive."""
+    def wrap(fn):
+        for prim in prims:
+            prim.def_lower(LowerRule(kind, fn, rereads))
+        return fn
+    return wrap
+
+
+def rule_of(prim):
+    return prim.rule("lower")
+
+
+class LoweringContext:
+    """State while emitting one module: the builder, the arena plan, declared externals."""
+
+    def __init__(self, name, in_avals, out_avals):
+        self.module = ir.Module(name=name)
+        self.name = name
+        nargs = len(in_avals) + len(out_avals) + 1
+        self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name)
+        self.fn.attributes.add("nounwind")
+        for arg in self.fn.args:
+            arg.add_attribute("noalias")
+            arg.add_attribute("captures(none)")
+        self.alloca_block = self.fn.append_basic_block("entry")
+        start = self.fn.append_basic_block("start")
+        self.b = ir.IRBuilder(start)
+        self.workspace = self.fn.args[-1]
+        self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
+        self.outputs = [Buffer(self.b, p, a)
+                        for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
+        self.arena = Arena()
+        self.tick = 0
+        self._scratch = []
+        self._externs = {}
+
+    # -- memory --------------------------------------------------------------------------
+    def _allocate(self, aval, label):
+        alloc = self.arena.allocate(aval.size * types.itemsize(aval.dtype), label, self.tick)
+        ptr = self.b.gep(self.workspace, [types.i64(alloc.offset)], inbounds=True,
+                         source_etype=types.I8)
+        return Buffer(self.b, ptr, aval), alloc
+
+    def scratch(self, aval, label="scratch"):
+        """A workspace buffer that lives until the current equation is lowered."""
+        buf, alloc = self._allocate(aval, label)
+        self._scratch.append(alloc)
+        return buf
+
+    def materialize(self, value, buf):
+        """Emits the loop nest that computes ``value`` into ``buf``."""
+        if value is buf:
+            return
+        with loop_nest(self.b, value.aval.shape) as idx:
+            buf.store(idx, value.load(idx))
+
+    def as_buffer(self, value):
+        """``value`` in memory (for rules that need addresses: BLAS, sort)."""
+        if isinstance(value, Buffer):
+            return value
+        buf = self.scratch(value.aval, "operand copy")
+        self.materialize(value, buf)
+        return buf
+
+    # -- helpers for rules ---------------------------------------------------------------
+    def alloca(self, typ, name=""):
+        """A stack slot in the entry block (promoted to a register by LLVM)."""
+        with self.b.goto_block(self.alloca_block):
+            return self.b.alloca(typ, name=name)
+
+    def extern(self, name, ret, arg_types, pure=True):
+        """Declares an external function once; ``pure`` ones are readnone (vectorisable)."""
+        fn = self._externs.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, arg_types), name)
+            fn.attributes.add("nounwind")
+            if pure:
+                fn.attributes.add("readnone")
+            self._externs[name] = fn
+        return fn
+
+    def call(self, name, ret, args, pure=True):
+        return self.b.call(self.extern(name, ret, [a.type for a in args], pure), args)
+
+    # -- jaxprs --------------------------------------------------------------------------
+    def constant_buffer(self, array, aval):
+        """A read-only global holding ``array`` (a closed-over constant of a jaxpr)."""
+        data = bytearray(np.ascontiguousarray(np.asarray(array, aval.dtype)).tobytes())
+        typ = ir.ArrayType(types.I8, len(data))
+        glob = ir.GlobalVariable(self.module, typ, f"const{len(self.module.globals)}")
+        glob.global_constant, glob.linkage = True, "internal"
+        glob.initializer = ir.Constant(typ, data)
+        glob.align = 64
+        return Buffer(self.b, glob, aval)
+
+    def lower_closed_jaxpr(self, closed, in_values, out_buffers):
+        """Emits ``closed`` inline (consts become constant globals), see ``lower_jaxpr``."""
+        consts = [self.constant_buffer(c, v.aval)
+                  for c, v in zip(closed.consts, closed.jaxpr.constvars)]
+        self.lower_jaxpr(closed.jaxpr, in_values, out_buffers, consts)
+
+    def lower_jaxpr(self, jaxpr, in_values, out_buffers, const_values=()):
+        """Emits ``jaxpr`` inline: reads ``in_values``, writes its outputs to ``out_buffers``.
+
+        The output buffers must not alias the inputs (a loop carry needs two buffers)."""
+        if len(const_values) != len(jaxpr.constvars):
+            raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
+                             f"{len(const_values)} values")
+        info = fusion.analyse(jaxpr, rule_of)
+        env = {id(v): val for v, val in zip(jaxpr.constvars + jaxpr.invars,
+                                            list(const_values) + list(in_values))}
+        slot = {}
+        for v, buf in zip(jaxpr.outvars, out_buffers):
+            if not isinstance(v, Literal) and id(v) not in env:
+                slot.setdefault(id(v), buf)
+        dying = {}
+        for var_id, last in info.end.items():
+            dying.setdefault(last, []).append(var_id)
+        owned = {}
+
+        def target(var):
+            if id(var) in slot:
+                return slot[id(var)]
+            buf, owned[id(var)] = self._allocate(var.aval, var.aval.str_short())
+            return buf
+
+        for i, eqn in enumerate(jaxpr.eqns):
+            if not info.live[i]:
+                continue
+            self.tick += 1
+            rule = rule_of(eqn.primitive)
+            ins = [self._read(env, x) for x in eqn.inputs]
+            if rule.kind == "buffer":
+                outs = [target(v) for v in eqn.outputs]
+                rule.fn(self, eqn, ins, outs)
+            else:
+                outs = rule.fn(self, eqn, ins)
+                outs = list(outs) if eqn.primitive.multiple_results else [outs]
+                for k, v in enumerate(eqn.outputs):
+                    if id(v) in info.materialize:
+                        buf = target(v)
+                        self.materialize(outs[k], buf)
+                        outs[k] = buf
+            env.update((id(v), val) for v, val in zip(eqn.outputs, outs))
+            for alloc in self._scratch:
+                self.arena.release(alloc, self.tick)
+            self._scratch = []
+            for v in eqn.outputs:  # outputs nobody reads
+                if id(v) not in info.end and id(v) in owned:
+                    self.arena.release(owned.pop(id(v)), self.tick)
+            for var_id in dying.get(i, ()):
+                if var_id in owned:
+                    self.arena.release(owned.pop(var_id), self.tick)
+        for v, buf in zip(jaxpr.outvars, out_buffers):
+            self.materialize(self._read(env, v), buf)
+
+    @staticmethod
+    def _read(env, atom):
+        if isinstance(atom, Literal):
+            return constant_value(atom.aval, atom.val)
+        return env[id(atom)]
+
+    def finish(self):
+        self.b.ret_void()
+        with self.b.goto_block(self.alloca_block):
+            self.b.branch(self.fn.blocks[1])
+        return self.module
+
+
+def lower_closed_jaxpr(closed, name):
+    """The LLVM module for ``closed`` and its memory plan: ``(ir.Module, LoweringContext)``."""
+    jaxpr = closed.jaxpr
+    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals)
+    ctx.lower_closed_jaxpr(closed, ctx.inputs, ctx.outputs)
+    return ctx.finish(), ctx

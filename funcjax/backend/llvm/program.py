@@ -1,0 +1,86 @@
+"""A jaxpr compiled to native code: lowering, compiling, the memory report, and the cache of
+programs by jaxpr so that a ``jit`` equation compiles its sub-jaxpr once."""
+
+import collections
+import logging
+import re
+import time
+
+from funcjax.backend.llvm import compiler, debug_nans
+from funcjax.backend.llvm.lowering import lower_closed_jaxpr
+from funcjax.backend.llvm.memory import MemoryStats
+from funcjax.backend.llvm.runtime import Executable, check_arguments
+from funcjax.config import config
+
+logger = logging.getLogger("funcjax")
+
+
+def symbol_name(name):
+    return "jit_" + re.sub(r"\W", "_", name)
+
+
+class LoweredModule:
+    """LLVM IR for a closure-converted jaxpr, with its memory plan (nothing compiled yet)."""
+
+    def __init__(self, closed, name):
+        self.closed, self.name = closed, name
+        self.symbol = symbol_name(name)
+        module, ctx = lower_closed_jaxpr(closed, self.symbol)
+        self.ir_text = str(module)
+        self.arena = ctx.arena
+        in_bytes = sum(a.nbytes for a in closed.in_avals)
+        out_bytes = sum(a.nbytes for a in closed.out_avals)
+        self.memory = MemoryStats(in_bytes, out_bytes, ctx.arena)
+
+
+class Program:
+    """Native code for a closed jaxpr; ``program(*args)`` checks the arguments and runs it."""
+
+    def __init__(self, lowered):
+        self.lowered = lowered
+        self.name = lowered.name
+        self.closed = lowered.closed
+        start = time.perf_counter()
+        engine = compiler.compile_ir(lowered.ir_text)
+        self.compile_seconds = time.perf_counter() - start
+        if config.jax_log_compiles:
+            logger.warning("Finished LLVM compilation of %s in %.3f s", self.name,
+                           self.compile_seconds)
+        self.executable = Executable(engine, lowered.symbol, self.closed.in_avals,
+                                     self.closed.out_avals, lowered.arena.size)
+
+    def __call__(self, *args, arg_names=None):
+        arrays = check_arguments(self.name, self.closed.in_avals, args, arg_names)
+        outs = self.executable.run(arrays)
+        if config.jax_debug_nans:
+            debug_nans.check_outputs(self.name, self.closed, arrays, outs)
+        return outs
+
+    def as_text(self, dialect="llvm"):
+        if dialect == "llvm":
+            return self.lowered.ir_text
+        if dialect == "llvm-opt":
+            return compiler.optimised_ir(self.lowered.ir_text)
+        if dialect == "asm":
+            return compiler.assembly(self.lowered.ir_text)
+        raise ValueError(f"as_text: unknown dialect {dialect!r}; use 'llvm', 'llvm-opt' or "
+                         "'asm'")
+
+
+_CACHE_SIZE = 1024
+_programs = collections.OrderedDict()  # id(closed jaxpr) -> (closed jaxpr, Program)
+
+
+def program_for(closed, name):
+    """The compiled program of ``closed`` (compiled on first use; keyed by identity, and the
+    entry keeps the jaxpr alive so the id cannot be reused while cached)."""
+    with compiler.LOCK:
+        entry = _programs.get(id(closed))
+        if entry is not None and entry[0] is closed:
+            _programs.move_to_end(id(closed))
+            return entry[1]
+        program = Program(LoweredModule(closed, name))
+        _programs[id(closed)] = (closed, program)
+        if len(_programs) > _CACHE_SIZE:
+            _programs.popitem(last=False)
+        return program

@@ -1,0 +1,69 @@
+"""Calling compiled code safely: check every argument against the signature the code was
+compiled for, keep the buffers alive across the call, allocate outputs and the workspace.
+
+Native code is never handed a buffer it was not compiled for: a wrong shape or dtype raises
+a ``TypeError`` naming the argument before any pointer is taken. Inputs are made C-contiguous
+(the code assumes row-major layout) and held in a local list for the duration of the call.
+The workspace is one arena per thread, reused from call to call.
+"""
+
+import ctypes
+import threading
+
+import numpy as np
+
+from funcjax.core.array import to_numpy
+
+_ALIGN = 64
+
+
+def check_arguments(name, in_avals, args, arg_names=None):
+    """The arguments as C-contiguous numpy arrays of exactly the compiled types."""
+    if len(args) != len(in_avals):
+        raise TypeError(f"{name}: compiled for {len(in_avals)} array arguments, called with "
+                        f"{len(args)}")
+    arrays = []
+    for k, (aval, x) in enumerate(zip(in_avals, args)):
+        arr = to_numpy(x)
+        if arr.shape != aval.shape or arr.dtype != aval.dtype:
+            what = f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
+            got = f"{arr.dtype.name}{list(arr.shape)}"
+            raise TypeError(
+                f"{name}: {what} has type {got} but the computation was compiled for "
+                f"{aval.dtype.name}{list(aval.shape)}. A Compiled object runs only on the "
+                "types it was lowered with; call the jit-wrapped function instead (it "
+                "compiles again for new types) or lower it with matching arguments.")
+        arrays.append(np.ascontiguousarray(arr))
+    return arrays
+
+
+class Executable:
+    """The entry function of a loaded module with its signature and workspace size."""
+
+    def __init__(self, engine, name, in_avals, out_avals, workspace_bytes):
+        self.engine = engine  # keeps the machine code alive
+        self.name = name
+        self.in_avals, self.out_avals = list(in_avals), list(out_avals)
+        self.workspace_bytes = workspace_bytes
+        nargs = len(in_avals) + len(out_avals) + 1
+        proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))
+        self._fn = proto(engine.address(name))
+        self._local = threading.local()
+
+    def _workspace(self):
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = np.empty(self.workspace_bytes + _ALIGN, np.uint8)
+        addr = ws.ctypes.data
+        return ws, addr + (-addr % _ALIGN)
+
+    def run(self, arrays):
+        """Runs on already-checked arrays (``check_arguments``); returns new output arrays."""
+        outs = [np.empty(a.shape, a.dtype) for a in self.out_avals]
+        ws, ws_ptr = self._workspace()
+        self._fn(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs], ws_ptr)
+        del ws  # held until here: the native code has finished with every buffer
+        return outs
+
+    def __call__(self, *args):
+        return self.run(check_arguments(self.name, self.in_avals, args))
