@@ -26,6 +26,7 @@ from funcjax.api import (  # noqa: F401
     remat,
     value_and_grad,
     vjp,
+    vmap,
 )
 from funcjax.api_jit import jit  # noqa: F401
 from funcjax.config import config  # noqa: F401

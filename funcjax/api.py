@@ -14,6 +14,7 @@ from funcjax.api_util import (
     shaped_abstractify,
     split_static,
 )
+from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -391,18 +392,27 @@ def _ones_like(x):
 
 # -- Jacobians -------------------------------------------------------------------------------
 def _map_over_basis(fn, basis):
-    """Applies ``fn`` (flat list -> flat list) to each row of the stacked ``basis`` leaves and
-    stacks the results along a new leading axis. This loop is what ``vmap(fn)(basis)`` will
-    replace: one batched pass instead of one pass per basis vector."""
-    rows = [fn([b[k] for b in basis]) for k in range(np.shape(basis[0])[0])] if basis else []
-    return [_stack([row[j] for row in rows]) for j in range(len(rows[0]))] if rows else []
+    """Applies ``fn`` (flat list -> flat list) to every row of the stacked ``basis`` leaves in
+    one batched pass (vmap), stacking the results along a new leading axis.
 
+    float0 rows (of integer leaves) carry no information, so they go in unmapped and come out
+    as float0 zeros built here: lax cannot move float0 arrays around.
+    """
+    if not basis:
+        return []
+    n = np.shape(basis[0])[0]
+    unmapped = [b.dtype == dtypes.float0 for b in basis]
+    float0_shapes = []
 
-def _stack(xs):
-    from funcjax import lax
-    if aval_of(xs[0]).dtype == dtypes.float0:
-        return np.zeros((len(xs),) + np.shape(xs[0]), dtypes.float0)
-    return lax.concatenate([lax.expand_dims(x, (0,)) for x in xs], 0)
+    def row_fn(*rows):
+        outs = fn(list(rows))
+        float0_shapes[:] = [np.shape(o) if o.dtype == dtypes.float0 else None for o in outs]
+        return [None if s is not None else o for o, s in zip(outs, float0_shapes)]
+
+    stacked = vmap(row_fn, in_axes=tuple(None if u else 0 for u in unmapped), axis_size=n)(
+        *[b[0] if u else b for b, u in zip(basis, unmapped)])
+    return [o if s is None else np.zeros((n,) + s, dtypes.float0)
+            for o, s in zip(stacked, float0_shapes)]
 
 
 def _standard_basis(avals):
@@ -512,3 +522,4 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
 
 
 remat = checkpoint
+

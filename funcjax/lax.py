@@ -11,7 +11,7 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.trace import Tracer
-from funcjax.ops import contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
 from funcjax.ops.control_flow import (  # noqa: F401
@@ -88,7 +88,9 @@ def round(x, rounding_method=0):  # noqa: A001 - JAX's name
 
 
 def integer_pow(x, y):
-    return ew.integer_pow_p.bind(x, y=int(y))
+    """``x ** y`` for a static integer ``y`` (``y == 1`` stages nothing)."""
+    y = int(y)
+    return x if y == 1 and isinstance(x, (Array, Tracer)) else ew.integer_pow_p.bind(x, y=y)
 
 
 def square(x):
@@ -349,3 +351,122 @@ def full(shape, fill_value, dtype=None, weak_type=False):
     elif dtype is not None:
         fill_value = convert_element_type(fill_value, dtype, weak_type)
     return broadcast_in_dim(fill_value, shape, ())
+
+
+# -- collectives: across the members of a named mapped axis (vmap/pmap axis_name) ----------
+def _names(where, axis_name):
+    """``axis_name`` as a tuple of names, each checked to be bound by an enclosing map."""
+    names = tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+    collectives.axis_sizes(where, names)
+    return names
+
+
+def _one_name(where, axis_name):
+    names = _names(where, axis_name)
+    if len(names) != 1:
+        raise NotImplementedError(f"{where} over several axes {names} is not supported; apply "
+                                  f"it over one axis name at a time")
+    return names[0]
+
+
+def _leafwise(fn, x):
+    from funcjax.tree_util import tree_map
+    return tree_map(lambda leaf: fn(full((), leaf) if _is_python_scalar(leaf) else leaf), x)
+
+
+def _axis(axis, x, extra=0):
+    """A possibly negative axis of ``x`` (with ``extra`` axes about to be added) as a
+    non-negative one."""
+    return int(axis) % builtins.max(np.ndim(x) + extra, 1)
+
+
+def _bind_checked(prim, x, **params):
+    """Binds a collective after checking its type: under vmap no type rule runs, and the
+    error should name the per-member shape the user wrote."""
+    from funcjax.interpreters.eval import aval_of
+    prim.abstract_eval_rule(aval_of(x), **params)
+    return prim.bind(x, **params)
+
+
+def axis_size(axis_name):
+    """The number of members of the named axis (the product, for a tuple of names)."""
+    return int(np.prod(collectives.axis_sizes("axis_size", _names("axis_size", axis_name))))
+
+
+def _reduce_over_axes(prim, doc):
+    def op(x, axis_name):
+        names = _names(prim.name, axis_name)
+        return _leafwise(lambda v: _bind_checked(prim, v, axis_name=names), x)
+    op.__name__, op.__doc__ = prim.name, doc
+    return op
+
+
+psum = _reduce_over_axes(collectives.psum_p, "The sum of ``x`` over every member of the named "
+                         "axis (or tuple of axes), leafwise on pytrees.")
+pmax = _reduce_over_axes(collectives.pmax_p, "The maximum over the named axis (or axes).")
+pmin = _reduce_over_axes(collectives.pmin_p, "The minimum over the named axis (or axes).")
+
+
+def pmean(x, axis_name):
+    """The mean over the named axis (or axes); integers are averaged as floats."""
+    n = axis_size(axis_name)
+
+    def mean(v):
+        if not dtypes.is_float(v.dtype):
+            v = convert_element_type(v, dtypes.default_float())
+        return psum(v, axis_name) / n
+    return _leafwise(mean, x)
+
+
+def all_gather(x, axis_name, *, axis=0, tiled=False):
+    """Every member's ``x``, stacked along a new ``axis`` (``tiled``: concatenated along it)."""
+    name = _one_name("all_gather", axis_name)
+    size = axis_size(name)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.all_gather_p, v, axis_name=name, axis=_axis(axis, v, not tiled),
+        axis_size=size, tiled=bool(tiled)), x)
+
+
+def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
+    """The psum, of which member k keeps block k along ``scatter_dimension``."""
+    name = _one_name("psum_scatter", axis_name)
+    size = axis_size(name)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.psum_scatter_p, v, axis_name=name,
+        scatter_dimension=_axis(scatter_dimension, v), axis_size=size, tiled=bool(tiled)), x)
+
+
+def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False):
+    """Member m sends chunk k of ``x`` (split along ``split_axis``) to member k, which puts the
+    chunks it receives together along ``concat_axis``, ordered by sender."""
+    name = _one_name("all_to_all", axis_name)
+    size = axis_size(name)
+    return _leafwise(lambda v: _bind_checked(
+        collectives.all_to_all_p, v, axis_name=name, split_axis=_axis(split_axis, v),
+        concat_axis=_axis(concat_axis, v), axis_size=size, tiled=bool(tiled)), x)
+
+
+def ppermute(x, axis_name, perm):
+    """Member ``s`` sends ``x`` to member ``t`` for each ``(s, t)`` in ``perm``; members that
+    receive nothing get zeros."""
+    name = _one_name("ppermute", axis_name)
+    size = axis_size(name)
+    perm = tuple((int(s), int(t)) for s, t in perm)
+    for what, ends in (("source", [s for s, _ in perm]), ("destination", [t for _, t in perm])):
+        if len(set(ends)) != len(ends) or any(not 0 <= e < size for e in ends):
+            raise ValueError(f"ppermute: perm={perm} must name each {what} at most once, "
+                             f"within the {size} members of axis {name!r}")
+    return _leafwise(lambda v: _bind_checked(collectives.ppermute_p, v, axis_name=name,
+                                             perm=perm), x)
+
+
+def axis_index(axis_name):
+    """This member's position along the named axis; for a tuple of names, the position in
+    their product, the first name the most significant."""
+    names = _names("axis_index", axis_name)
+    sizes = collectives.axis_sizes("axis_index", names)
+    index = None
+    for name, size in zip(names, sizes):
+        here = collectives.axis_index_p.bind(axis_name=name)
+        index = here if index is None else index * size + here
+    return index

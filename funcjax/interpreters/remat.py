@@ -15,8 +15,11 @@ side is staged as a ``checkpoint`` equation, so the recomputation runs in the ba
 when transposing it.
 """
 
+import functools
+
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal
 from funcjax.core.primitive import Primitive
+from funcjax.interpreters.batching import batch_call
 from funcjax.interpreters.eval import eval_closed_jaxpr, eval_jaxpr
 from funcjax.interpreters.jvp import Zero, deflinear, jvp_jaxpr, tangent_aval
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
@@ -63,6 +66,7 @@ name_p.def_impl(lambda x, *, name: x)
 name_p.def_abstract_eval(lambda x, *, name: x)
 deflinear(name_p)
 name_p.def_transpose(lambda ct, x, *, name: [ct])
+name_p.def_batch(lambda axis_data, args, dims, *, name: (name_p.bind(*args, name=name), dims[0]))
 
 
 def checkpoint_name(x, name):
@@ -110,6 +114,9 @@ def _checkpoint_partial_eval(trace, args, unknowns, *, jaxpr, policy, prevent_cs
 
 
 checkpoint_p.def_partial_eval(_checkpoint_partial_eval)
+
+
+checkpoint_p.def_batch(functools.partial(batch_call, checkpoint_p))
 
 
 def _recompute_unsaveable(known, num_res, policy):

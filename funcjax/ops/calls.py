@@ -13,8 +13,11 @@ with it, so that the transformed program is compiled as one unit. The ``lower`` 
 the sub-jaxpr) is registered by ``funcjax.backend.llvm.lower_calls``.
 """
 
+import functools
+
 from funcjax.core.abstract import same_type
 from funcjax.core.primitive import Primitive
+from funcjax.interpreters.batching import batch_call
 
 jit_p = Primitive("jit", multiple_results=True)
 
@@ -36,3 +39,4 @@ def _jit_abstract_eval(*avals, jaxpr, name):
 
 jit_p.def_impl(_jit_impl)
 jit_p.def_abstract_eval(_jit_abstract_eval)
+jit_p.def_batch(functools.partial(batch_call, jit_p))

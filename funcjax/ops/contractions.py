@@ -9,6 +9,7 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import batched_axis, move_batch_axis, not_mapped
 from funcjax.interpreters.jvp import defjvp
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
 from funcjax.ops.lazy import lax
@@ -101,3 +102,29 @@ def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element
 
 
 dot_general_p.def_transpose(_dot_general_transpose)
+
+
+def _dot_general_batch(axis_data, args, dims, *, dimension_numbers, preferred_element_type=None):
+    (lhs, rhs), (lhs_dim, rhs_dim) = args, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    params = dict(preferred_element_type=preferred_element_type)
+    if lhs_dim is not not_mapped and rhs_dim is not not_mapped:
+        # Both batched: the vmapped axis becomes one more batch dimension of the contraction.
+        lhs = move_batch_axis(lhs, lhs_dim, 0, axis_data.size)
+        rhs = move_batch_axis(rhs, rhs_dim, 0, axis_data.size)
+        shift = lambda axes: tuple(a + 1 for a in axes)
+        dn = ((shift(lc), shift(rc)), ((0,) + shift(lb), (0,) + shift(rb)))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), 0
+    # One side batched: the vmapped axis is one more free axis of that side.
+    if rhs_dim is not_mapped:
+        lc, lb = [tuple(batched_axis(a, lhs_dim) for a in axes) for axes in (lc, lb)]
+        out_dim = len(lb) + free_axes(np.ndim(lhs), lc, lb).index(lhs_dim)
+    else:
+        rc, rb = [tuple(batched_axis(a, rhs_dim) for a in axes) for axes in (rc, rb)]
+        lhs_free = np.ndim(lhs) - len(lc) - len(lb)
+        out_dim = len(lb) + lhs_free + free_axes(np.ndim(rhs), rc, rb).index(rhs_dim)
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=((lc, rc), (lb, rb)), **params)
+    return out, out_dim
+
+
+dot_general_p.def_batch(_dot_general_batch)

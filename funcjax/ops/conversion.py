@@ -6,6 +6,13 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import (
+    align_batch_axes,
+    elementwise_batch_rule,
+    move_batch_axis,
+    not_mapped,
+    unbatched_shape,
+)
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
@@ -48,6 +55,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
 convert_element_type_p.def_jvp(_convert_jvp)
 convert_element_type_p.def_transpose(
     lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype)])
+convert_element_type_p.def_batch(elementwise_batch_rule(convert_element_type_p))
 
 
 def _select_n(which, *cases):
@@ -97,5 +105,25 @@ def _select_n_transpose(ct, which, *cases):
 select_n_p.def_jvp(_select_n_jvp)
 select_n_p.def_transpose(_select_n_transpose)
 
+
+def _select_n_batch(axis_data, args, dims):
+    (which, *cases), (which_dim, *case_dims) = args, dims
+    if which_dim is not_mapped and np.ndim(which) == 0:
+        # One shared scalar selector: it stays a scalar, only the cases are aligned.
+        cases, dim = align_batch_axes(cases, case_dims, axis_data.size)
+        return select_n_p.bind(which, *cases), dim
+    case_shape = unbatched_shape(cases[0], case_dims[0])
+    if which_dim is not not_mapped and np.ndim(which) == 1 and case_shape:
+        # A per-example scalar selector must become a full-shape one once batched.
+        which = lax.broadcast_in_dim(move_batch_axis(which, which_dim, 0, axis_data.size),
+                                     (axis_data.size,) + case_shape, (0,))
+        which_dim = 0
+    args, dim = align_batch_axes([which, *cases], [which_dim, *case_dims], axis_data.size)
+    return select_n_p.bind(*args), dim
+
+
+select_n_p.def_batch(_select_n_batch)
+
 stop_gradient_p = define_primitive("stop_gradient", lambda x: x, lambda x: x)
 defjvp_zero(stop_gradient_p)
+stop_gradient_p.def_batch(elementwise_batch_rule(stop_gradient_p))

@@ -19,6 +19,7 @@ from funcjax.api_util import fun_name
 from funcjax.core import dtypes
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_map, tree_unflatten
+from funcjax.interpreters.batching import batch_jaxpr, batched_callable, move_batch_axis
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import (
     Zero,
@@ -49,6 +50,24 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name
 
 custom_jvp_call_p.def_jvp(_custom_jvp_call_jvp)
 
+
+def _batch_all(axis_data, args, dims, call_jaxpr):
+    """Every argument batched at axis 0 and the function's jaxpr batched to match: the user's
+    rules are then vmapped as a whole (see ``batched_callable``)."""
+    args = [move_batch_axis(a, d, 0, axis_data.size) for a, d in zip(args, dims)]
+    batched, _ = batch_jaxpr(call_jaxpr, axis_data, [True] * len(args), instantiate=True)
+    return args, batched
+
+
+def _custom_jvp_call_batch(axis_data, args, dims, *, call_jaxpr, jvp, num_consts, name):
+    args, batched = _batch_all(axis_data, args, dims, call_jaxpr)
+    outs = custom_jvp_call_p.bind(*args, call_jaxpr=batched, num_consts=num_consts, name=name,
+                                  jvp=batched_callable(jvp, axis_data))
+    return outs, [0] * len(outs)
+
+
+custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
+
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 custom_vjp_call_p.def_impl(lambda *args, call_jaxpr, **_: eval_closed_jaxpr(call_jaxpr, *args))
 custom_vjp_call_p.def_abstract_eval(lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals)
@@ -66,6 +85,17 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
 
 
 custom_vjp_call_p.def_jvp(_custom_vjp_call_jvp)
+
+
+def _custom_vjp_call_batch(axis_data, args, dims, *, call_jaxpr, fwd, bwd, num_consts, name):
+    args, batched = _batch_all(axis_data, args, dims, call_jaxpr)
+    outs = custom_vjp_call_p.bind(*args, call_jaxpr=batched, num_consts=num_consts, name=name,
+                                  fwd=batched_callable(fwd, axis_data),
+                                  bwd=batched_callable(bwd, axis_data))
+    return outs, [0] * len(outs)
+
+
+custom_vjp_call_p.def_batch(_custom_vjp_call_batch)
 
 
 def _forward_mode_error(*args, name, **params):
@@ -93,6 +123,17 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, nonzero, out_avals, name):
 
 
 custom_lin_p.def_transpose(_custom_lin_transpose)
+
+
+def _custom_lin_batch(axis_data, args, dims, *, num_res, bwd, nonzero, out_avals, name):
+    args = [move_batch_axis(a, d, 0, axis_data.size) for a, d in zip(args, dims)]
+    out_avals = tuple(a.update(shape=(axis_data.size,) + a.shape) for a in out_avals)
+    outs = custom_lin_p.bind(*args, num_res=num_res, bwd=batched_callable(bwd, axis_data),
+                             nonzero=nonzero, out_avals=out_avals, name=name)
+    return outs, [0] * len(outs)
+
+
+custom_lin_p.def_batch(_custom_lin_batch)
 
 
 # -- the user-facing decorators --------------------------------------------------------------

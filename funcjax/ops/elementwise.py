@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import elementwise_batch_rule
 from funcjax.interpreters.jvp import defjvp, defjvp2, defjvp_zero
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
 from funcjax.ops.lazy import lax
@@ -18,9 +19,11 @@ from funcjax.ops.typing import ANY, BITS, FLOAT, INT, NUMBER, elementwise_type
 
 
 def elementwise(name, impl, kinds, out_dtype=None):
-    """Defines an elementwise primitive with its impl and type rule (other rules follow it)."""
-    return define_primitive(name, impl, functools.partial(elementwise_type, name, kinds=kinds,
+    """Defines an elementwise primitive with its impl, type and batch rules (others follow)."""
+    prim = define_primitive(name, impl, functools.partial(elementwise_type, name, kinds=kinds,
                                                           out_dtype=out_dtype))
+    prim.def_batch(elementwise_batch_rule(prim))
+    return prim
 
 
 def _logistic(x):
@@ -98,6 +101,7 @@ defjvp_zero(ceil_p)
 round_p = define_primitive("round", _round, lambda x, rounding_method=0: elementwise_type(
     "round", x, kinds=FLOAT))
 defjvp_zero(round_p)
+round_p.def_batch(elementwise_batch_rule(round_p))
 is_finite_p = elementwise("is_finite", np.isfinite, FLOAT, out_dtype=np.dtype(bool))
 defjvp_zero(is_finite_p)
 
@@ -128,6 +132,7 @@ def _integer_pow_type(x, *, y):
 integer_pow_p = define_primitive("integer_pow", _integer_pow_impl, _integer_pow_type)
 defjvp(integer_pow_p, lambda t, x, *, y: lax.mul(t, lax.mul(float(y), lax.integer_pow(x, y - 1)))
        if y else lax.full(x.shape, 0.0, x.dtype))
+integer_pow_p.def_batch(elementwise_batch_rule(integer_pow_p))
 
 # -- binary arithmetic -----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import batched_axis, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.jvp import (
     Zero,
@@ -80,6 +81,36 @@ dynamic_slice_p.def_transpose(lambda ct, x, *starts, slice_sizes: [
     lax.dynamic_update_slice(_zeros_like(x), ct, starts)] + [None] * len(starts))
 
 
+def _window_indices(starts, dims, shape, sizes, size):
+    """Gather indices for one window per lane: ``(size,) + sizes + (1 + rank,)`` rows that
+    address the batch axis (an iota) and every element of each lane's clamped window."""
+    grid = (size,) + tuple(sizes)
+    columns = [lax.broadcasted_iota(np.int32, grid, 0)]
+    for j, (start, dim, n, k) in enumerate(zip(starts, dims, shape, sizes)):
+        start = lax.convert_element_type(move_batch_axis(start, dim, 0, size), np.int32)
+        start = lax.clamp(0, start, n - k)
+        columns.append(lax.broadcast_in_dim(start, grid, (0,)) +
+                       lax.broadcasted_iota(np.int32, grid, j + 1))
+    return lax.concatenate([lax.expand_dims(c, (len(grid),)) for c in columns], len(grid))
+
+
+def _dynamic_slice_batch(axis_data, args, dims, *, slice_sizes):
+    (x, *starts), (x_dim, *start_dims) = args, dims
+    if all(d is not_mapped for d in start_dims):
+        starts.insert(x_dim, np.zeros((), np.int32))
+        sizes = list(slice_sizes)
+        sizes.insert(x_dim, axis_data.size)
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(sizes)), x_dim
+    # Per-lane starts: one gather of every lane's window (no loop over lanes).
+    x = move_batch_axis(x, x_dim, 0, axis_data.size)
+    indices = _window_indices(starts, start_dims, x.shape[1:], slice_sizes, axis_data.size)
+    return gather_p.bind(x, indices, axes=tuple(range(x.ndim)), mode="clip",
+                         fill_value=None), 0
+
+
+dynamic_slice_p.def_batch(_dynamic_slice_batch)
+
+
 def _dynamic_update_slice(x, update, *starts):
     begin = _clamped_starts(x.shape, update.shape, starts)
     out = np.array(x)
@@ -111,6 +142,20 @@ def _dynamic_update_slice_transpose(ct, x, update, *starts):
 
 
 dynamic_update_slice_p.def_transpose(_dynamic_update_slice_transpose)
+
+
+def _dynamic_update_slice_batch(axis_data, args, dims):
+    (x, update, *starts), (x_dim, update_dim, *start_dims) = args, dims
+    x = move_batch_axis(x, x_dim, 0, axis_data.size)
+    update = move_batch_axis(update, update_dim, 0, axis_data.size)
+    if all(d is not_mapped for d in start_dims):
+        return dynamic_update_slice_p.bind(x, update, np.zeros((), np.int32), *starts), 0
+    indices = _window_indices(starts, start_dims, x.shape[1:], update.shape[1:],
+                              axis_data.size)
+    return scatter_p.bind(x, indices, update, axes=tuple(range(x.ndim)), mode="clip"), 0
+
+
+dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
 
 
 # -- gather ----------------------------------------------------------------------------------
@@ -181,6 +226,34 @@ defjvp(gather_p, lambda t, x, indices, *, axes, mode, fill_value=None: lax.gathe
     t, indices, axes, mode, fill_value=0))
 gather_p.def_transpose(lambda ct, x, indices, *, axes, mode, fill_value=None: [
     lax.scatter_add(_zeros_like(x), indices, ct, axes, mode), None])
+
+
+def _with_lane_column(indices, size):
+    """Batched indices (batch axis first) with a leading column that selects each row's lane."""
+    if np.iinfo(indices.dtype).max < size - 1:
+        indices = lax.convert_element_type(indices, np.int32)
+    lane = lax.broadcasted_iota(indices.dtype, indices.shape[:-1] + (1,), 0)
+    return lax.concatenate([lane, indices], indices.ndim - 1)
+
+
+def _gather_batch(axis_data, args, dims, *, axes, mode, fill_value=None):
+    (operand, indices), (operand_dim, indices_dim) = args, dims
+    if indices_dim is not_mapped:
+        # The batch axis is one more axis the indices do not touch.
+        axes = tuple(batched_axis(a, operand_dim) for a in axes)
+        out = gather_p.bind(operand, indices, axes=axes, mode=mode, fill_value=fill_value)
+        rest = _rest_axes(np.ndim(operand), axes)
+        return out, np.ndim(indices) - 1 + rest.index(operand_dim)
+    indices = move_batch_axis(indices, indices_dim, 0, axis_data.size)
+    if operand_dim is not_mapped:
+        return gather_p.bind(operand, indices, axes=axes, mode=mode, fill_value=fill_value), 0
+    operand = move_batch_axis(operand, operand_dim, 0, axis_data.size)
+    return gather_p.bind(operand, _with_lane_column(indices, axis_data.size),
+                         axes=(0,) + tuple(a + 1 for a in axes), mode=mode,
+                         fill_value=fill_value), 0
+
+
+gather_p.def_batch(_gather_batch)
 
 
 # -- scatter family --------------------------------------------------------------------------
@@ -286,3 +359,25 @@ _scatter_chooser_jvp(scatter_min_p)
 scatter_max_p = define_primitive("scatter_max", _scatter_impl("scatter_max"),
                         _scatter_type("scatter_max"))
 _scatter_chooser_jvp(scatter_max_p)
+
+
+def _scatter_batch(prim):
+    def rule(axis_data, args, dims, *, axes, mode):
+        (operand, indices, updates), (operand_dim, indices_dim, updates_dim) = args, dims
+        size = axis_data.size
+        operand = move_batch_axis(operand, operand_dim, 0, size)
+        axes = tuple(a + 1 for a in axes)
+        if indices_dim is not_mapped:
+            # Updates are laid out like a gather's result: index batch, then the other axes
+            # of the operand, the first of which is now the batch axis.
+            updates = move_batch_axis(updates, updates_dim, np.ndim(indices) - 1, size)
+        else:
+            indices = _with_lane_column(move_batch_axis(indices, indices_dim, 0, size), size)
+            updates = move_batch_axis(updates, updates_dim, 0, size)
+            axes = (0,) + axes
+        return prim.bind(operand, indices, updates, axes=axes, mode=mode), 0
+    return rule
+
+
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    _p.def_batch(_scatter_batch(_p))

@@ -5,6 +5,7 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import batched_axis
 from funcjax.interpreters.jvp import defjvp, defjvp2, defjvp_composite, defjvp_zero, deflinear
 from funcjax.ops.lazy import lax
 from funcjax.ops.typing import ANY, BITS, NUMBER, check_axes, check_kinds
@@ -76,6 +77,18 @@ reduce_or_p = _reduction("reduce_or", np.bitwise_or.reduce, BITS)
 defjvp_zero(reduce_or_p)
 
 
+def _reduction_batch(prim):
+    def rule(axis_data, args, dims, *, axes):
+        (x,), (dim,) = args, dims
+        axes = tuple(batched_axis(a, dim) for a in axes)
+        return prim.bind(x, axes=axes), dim - sum(a < dim for a in axes)
+    return rule
+
+
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p):
+    _p.def_batch(_reduction_batch(_p))
+
+
 def _arg_reduction(name, impl):
     def type_rule(x, *, axis, index_dtype):
         check_kinds(name, [x], ANY)
@@ -99,6 +112,18 @@ argmax_p = _arg_reduction("argmax", np.argmax)
 defjvp_zero(argmax_p)
 argmin_p = _arg_reduction("argmin", np.argmin)
 defjvp_zero(argmin_p)
+
+
+def _arg_reduction_batch(prim):
+    def rule(axis_data, args, dims, *, axis, index_dtype):
+        (x,), (dim,) = args, dims
+        axis = batched_axis(axis, dim)
+        return prim.bind(x, axis=axis, index_dtype=index_dtype), dim - (axis < dim)
+    return rule
+
+
+for _p in (argmax_p, argmin_p):
+    _p.def_batch(_arg_reduction_batch(_p))
 
 
 def _cumulative(name, impl, kinds):
@@ -141,3 +166,14 @@ cummax_p = _cumulative("cummax", np.maximum.accumulate, ANY)
 defjvp_composite(cummax_p, _prefix_scan(lambda a, b: lax.max(a, b)))
 cummin_p = _cumulative("cummin", np.minimum.accumulate, ANY)
 defjvp_composite(cummin_p, _prefix_scan(lambda a, b: lax.min(a, b)))
+
+
+def _cumulative_batch(prim):
+    def rule(axis_data, args, dims, *, axis, reverse=False):
+        (x,), (dim,) = args, dims
+        return prim.bind(x, axis=batched_axis(axis, dim), reverse=reverse), dim
+    return rule
+
+
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+    _p.def_batch(_cumulative_batch(_p))

@@ -8,6 +8,12 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import (
+    align_batch_axes,
+    batched_axis,
+    move_batch_axis,
+    not_mapped,
+)
 from funcjax.interpreters.jvp import defjvp_zero, deflinear
 from funcjax.interpreters.transpose import is_undefined_primal
 from funcjax.ops.lazy import lax
@@ -61,6 +67,16 @@ def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
 broadcast_in_dim_p.def_transpose(_broadcast_in_dim_transpose)
 
 
+def _broadcast_in_dim_batch(axis_data, args, dims, *, shape, broadcast_dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return broadcast_in_dim_p.bind(x, shape=(axis_data.size,) + tuple(shape),
+                                   broadcast_dimensions=(0,) + tuple(
+                                       d + 1 for d in broadcast_dimensions)), 0
+
+
+broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
+
+
 # -- reshape, squeeze, expand_dims -----------------------------------------------------------
 def _reshape_type(x, *, new_sizes):
     new_sizes = tuple(new_sizes)
@@ -82,6 +98,14 @@ def _reshape_back(ct, x, **params):
 reshape_p.def_transpose(_reshape_back)
 
 
+def _reshape_batch(axis_data, args, dims, *, new_sizes):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return reshape_p.bind(x, new_sizes=(axis_data.size,) + tuple(new_sizes)), 0
+
+
+reshape_p.def_batch(_reshape_batch)
+
+
 def _squeeze_type(x, *, dimensions):
     dims = check_axes("squeeze", dimensions, x.ndim)
     for d in dims:
@@ -96,6 +120,14 @@ squeeze_p = define_primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, t
                     _squeeze_type)
 deflinear(squeeze_p)
 squeeze_p.def_transpose(_reshape_back)
+
+
+def _squeeze_batch(axis_data, args, dims, *, dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return squeeze_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+
+
+squeeze_p.def_batch(_squeeze_batch)
 
 
 def _expand_dims_type(x, *, dimensions):
@@ -113,6 +145,14 @@ deflinear(expand_dims_p)
 expand_dims_p.def_transpose(_reshape_back)
 
 
+def _expand_dims_batch(axis_data, args, dims, *, dimensions):
+    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+    return expand_dims_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+
+
+expand_dims_p.def_batch(_expand_dims_batch)
+
+
 # -- transpose -------------------------------------------------------------------------------
 def _transpose_type(x, *, permutation):
     perm = tuple(permutation)
@@ -127,6 +167,17 @@ transpose_p = define_primitive("transpose", lambda x, *, permutation: np.transpo
 deflinear(transpose_p)
 transpose_p.def_transpose(lambda ct, x, *, permutation: [
     lax.transpose(ct, np.argsort(permutation))])
+
+
+def _transpose_batch(axis_data, args, dims, *, permutation):
+    # The batch axis stays where it is: the permutation just steps around it.
+    (x,), (dim,) = args, dims
+    perm = [batched_axis(p, dim) for p in permutation]
+    perm.insert(dim, dim)
+    return transpose_p.bind(x, permutation=tuple(perm)), dim
+
+
+transpose_p.def_batch(_transpose_batch)
 
 
 # -- concatenate -----------------------------------------------------------------------------
@@ -166,6 +217,14 @@ def _concatenate_transpose(ct, *xs, dimension):
 
 
 concatenate_p.def_transpose(_concatenate_transpose)
+
+
+def _concatenate_batch(axis_data, args, dims, *, dimension):
+    args, dim = align_batch_axes(args, dims, axis_data.size)
+    return concatenate_p.bind(*args, dimension=batched_axis(dimension, dim)), dim
+
+
+concatenate_p.def_batch(_concatenate_batch)
 
 
 # -- pad -------------------------------------------------------------------------------------
@@ -222,6 +281,22 @@ def _pad_transpose(ct, x, padding_value, *, padding_config):
 pad_p.def_transpose(_pad_transpose)
 
 
+def _pad_batch(axis_data, args, dims, *, padding_config):
+    (x, value), (x_dim, value_dim) = args, dims
+    x = move_batch_axis(x, x_dim, 0, axis_data.size)
+    config = ((0, 0, 0),) + tuple(padding_config)
+    if value_dim is not_mapped:
+        return pad_p.bind(x, value, padding_config=config), 0
+    # A per-example padding value: pad with anything, then select the padding by a mask.
+    padded = pad_p.bind(x, lax.full((), 0, x.dtype), padding_config=config)
+    inside = pad_p.bind(lax.full(x.shape, True), lax.full((), False), padding_config=config)
+    fill = lax.broadcast_in_dim(value, padded.shape, (0,))
+    return lax.select(inside, padded, fill), 0
+
+
+pad_p.def_batch(_pad_batch)
+
+
 # -- rev, slice, iota ------------------------------------------------------------------------
 def _rev_type(x, *, dimensions):
     check_axes("rev", dimensions, x.ndim)
@@ -231,6 +306,14 @@ def _rev_type(x, *, dimensions):
 rev_p = define_primitive("rev", lambda x, *, dimensions: np.flip(x, tuple(dimensions)), _rev_type)
 deflinear(rev_p)
 rev_p.def_transpose(lambda ct, x, *, dimensions: [lax.rev(ct, dimensions)])
+
+
+def _rev_batch(axis_data, args, dims, *, dimensions):
+    (x,), (dim,) = args, dims
+    return rev_p.bind(x, dimensions=tuple(batched_axis(d, dim) for d in dimensions)), dim
+
+
+rev_p.def_batch(_rev_batch)
 
 
 def _slice(x, *, start_indices, limit_indices, strides=None):
@@ -268,6 +351,22 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
 slice_p.def_transpose(_slice_transpose)
 
 
+def _slice_batch(axis_data, args, dims, *, start_indices, limit_indices, strides=None):
+    (x,), (dim,) = args, dims
+
+    def insert(seq, value):
+        seq = list(seq)
+        seq.insert(dim, value)
+        return tuple(seq)
+    strides = None if strides is None else insert(strides, 1)
+    return slice_p.bind(x, start_indices=insert(start_indices, 0),
+                        limit_indices=insert(limit_indices, axis_data.size),
+                        strides=strides), dim
+
+
+slice_p.def_batch(_slice_batch)
+
+
 def _iota(*, dtype, shape, dimension):
     index = np.arange(shape[dimension], dtype=dtype)
     view = [1] * len(shape)
@@ -283,3 +382,6 @@ def _iota_type(*, dtype, shape, dimension):
 
 iota_p = define_primitive("iota", _iota, _iota_type)
 defjvp_zero(iota_p)
+
+# iota has no operands, so vmap never makes it batched: its result is the same in every lane.
+iota_p.def_batch(lambda axis_data, args, dims, **params: (iota_p.bind(**params), not_mapped))

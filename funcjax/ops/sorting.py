@@ -8,6 +8,7 @@ import numpy as np
 
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
+from funcjax.interpreters.batching import align_batch_axes, batched_axis
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.jvp import Zero, tangent_aval
 from funcjax.ops.lazy import lax
@@ -55,3 +56,13 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable=True, num_keys=1):
 
 
 sort_p.def_jvp(_sort_jvp)
+
+
+def _sort_batch(axis_data, args, dims, *, dimension, is_stable=True, num_keys=1):
+    args, dim = align_batch_axes(args, dims, axis_data.size)
+    out = sort_p.bind(*args, dimension=batched_axis(dimension, dim), is_stable=is_stable,
+                      num_keys=num_keys)
+    return out, [dim] * len(out)
+
+
+sort_p.def_batch(_sort_batch)
