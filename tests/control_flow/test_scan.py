@@ -112,3 +112,13 @@ def test_scan_length_errors():
 def test_scan_body_must_return_a_pair():
     with pytest.raises(TypeError, match="must be a pair"):
         lax.scan(lambda c, x: c, 1.0, jnp.ones(3))
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 10])
+def test_lax_map_with_batch_size(batch_size):
+    xs = np.arange(14, dtype=np.float32).reshape(7, 2)
+    f = lambda r: (jnp.sum(r * r), r[::-1])  # noqa: E731
+    eager_and_staged(lambda xs: lax.map(f, xs, batch_size=batch_size),
+                     lambda xs: ((xs * xs).sum(1), xs[:, ::-1]), xs)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        lax.map(f, xs, batch_size=0)

@@ -182,10 +182,27 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     return tree_unflatten(carry_tree, carry), tree_unflatten(out_tree.children[1], ys)
 
 
-def map(f, xs):  # noqa: A001 - JAX's name
-    """``f`` applied to each slice of ``xs`` along its leading axis, one after another."""
-    _, ys = scan(lambda _, x: ((), f(x)), (), xs)
-    return ys
+def map(f, xs, *, batch_size=None):  # noqa: A001 - JAX's name
+    """``f`` applied to each slice of ``xs`` along its leading axis, one after another; with
+    ``batch_size``, ``f`` is vmapped over chunks of that many slices (and over the remainder)."""
+    if batch_size is None:
+        return scan(lambda _, x: ((), f(x)), (), xs)[1]
+    if int(batch_size) < 1:
+        raise ValueError(f"lax.map: batch_size must be a positive int, got {batch_size!r}")
+    from funcjax import lax
+    from funcjax.api_vmap import vmap
+    leaves, tree = tree_flatten(xs)
+    n = _scan_length(leaves, None)
+    chunks, rest = divmod(n, int(batch_size))
+    head = [lax.slice_in_dim(x, 0, chunks * batch_size) for x in leaves]
+    head = [lax.reshape(x, (chunks, batch_size) + aval_of(x).shape[1:]) for x in head]
+    ys = scan(lambda _, x: ((), vmap(f)(tree_unflatten(tree, x))), (), head)[1]
+    y_leaves, y_tree = tree_flatten(ys)
+    y_leaves = [lax.reshape(y, (chunks * batch_size,) + aval_of(y).shape[2:]) for y in y_leaves]
+    if rest:
+        tail = vmap(f)(tree_unflatten(tree, [lax.slice_in_dim(x, n - rest, n) for x in leaves]))
+        y_leaves = [lax.concatenate([y, t], 0) for y, t in zip(y_leaves, tree_flatten(tail)[0])]
+    return tree_unflatten(y_tree, y_leaves)
 
 
 # -- reverse mode ----------------------------------------------------------------------------
