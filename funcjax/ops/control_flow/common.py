@@ -206,10 +206,10 @@ def stage_loop_body(fun, init, init_tree, rest, carry_of, description):
         init = promoted
 
 
-def check_scalar_bool(name, aval, what):
+def check_scalar_bool(name, aval, fix=""):
     if aval.shape != () or aval.dtype != dtypes.bool_:
         raise TypeError(f"{name} must return a boolean scalar, but got output type "
-                        f"{aval.str_short()}. {what}")
+                        f"{aval.str_short()}. {fix}".rstrip())
 
 
 def stacked(aval, length):

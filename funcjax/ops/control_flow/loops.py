@@ -56,7 +56,7 @@ def _while_type(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     _check_inputs("cond_jaxpr", cond_jaxpr, cond_consts + carry)
     _check_inputs("body_jaxpr", body_jaxpr, body_consts + carry)
     (pred,) = cond_jaxpr.out_avals
-    check_scalar_bool("while: cond_jaxpr", pred, "")
+    check_scalar_bool("while: cond_jaxpr", pred)
     if not same_types(body_jaxpr.out_avals, carry):
         raise TypeError("while: body_jaxpr gives a carry of another type than it takes")
     return carry
