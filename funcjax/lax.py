@@ -14,6 +14,18 @@ from funcjax.core.trace import Tracer
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops.control_flow import (  # noqa: F401
+    cond,
+    fori_loop,
+    map,  # noqa: A004 - JAX's name (this module calls _ints, never map)
+    scan,
+    switch,
+    while_loop,
+)
+
+
+def _ints(values):
+    return tuple(int(v) for v in values)
 
 
 def _is_python_scalar(x):
@@ -184,8 +196,8 @@ def rev(operand, dimensions):
 
 
 def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001
-    start, limit = tuple(map(int, start_indices)), tuple(map(int, limit_indices))
-    strides = None if strides is None or all(s == 1 for s in strides) else tuple(map(int, strides))
+    start, limit = _ints(start_indices), _ints(limit_indices)
+    strides = None if strides is None or all(s == 1 for s in strides) else _ints(strides)
     if start == (0,) * len(start) and limit == np.shape(operand) and strides is None:
         return operand
     return sh.slice_p.bind(operand, start_indices=start, limit_indices=limit, strides=strides)
@@ -207,7 +219,7 @@ def iota(dtype, size):
 
 
 def broadcasted_iota(dtype, shape, dimension):
-    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=tuple(map(int, shape)),
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
                           dimension=int(dimension))
 
 
@@ -308,7 +320,7 @@ cummin = _cumulative(reductions.cummin_p)
 # -- contractions and sorting ----------------------------------------------------------------
 def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
-    dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
+    dn = ((_ints(lc), _ints(rc)), (_ints(lb), _ints(rb)))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     return contractions.dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
                                            preferred_element_type=pet)

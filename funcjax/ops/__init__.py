@@ -3,6 +3,7 @@
 from funcjax.ops import (  # noqa: F401
     collectives,
     contractions,
+    control_flow,
     conversion,
     custom,
     elementwise,
