@@ -10,6 +10,7 @@ package registers them all; ``funcjax.core.primitive.coverage()`` then shows the
 from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_calls,
     lower_collectives,
+    lower_control_flow,
     lower_dot,
     lower_elementwise,
     lower_indexing,

@@ -11,7 +11,8 @@ input ``Value``s into output values:
 - ``buffer`` rules: ``fn(ctx, eqn, ins, outs)`` writing into the output ``Buffer``s given.
 
 Rules for higher-order primitives emit their sub-jaxprs inline with
-``ctx.lower_jaxpr(jaxpr, in_values, out_buffers)`` and wrap LLVM control flow around it.
+``ctx.lower_closed_jaxpr(closed, in_values, out_buffers)`` and wrap LLVM control flow around
+it; their ``ctx.scratch`` buffers (loop carries) stay allocated while the sub-jaxpr is emitted.
 """
 
 import numpy as np
@@ -153,6 +154,9 @@ class LoweringContext:
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
         info = fusion.analyse(jaxpr, rule_of)
+        # The equation that emits this jaxpr (a loop, a branch) keeps its scratch buffers
+        # until it is done: only this jaxpr's own equations' scratch is released below.
+        outer_scratch, self._scratch = self._scratch, []
         env = {id(v): val for v, val in zip(jaxpr.constvars + jaxpr.invars,
                                             list(const_values) + list(in_values))}
         slot = {}
@@ -199,6 +203,7 @@ class LoweringContext:
                     self.arena.release(owned.pop(var_id), self.tick)
         for v, buf in zip(jaxpr.outvars, out_buffers):
             self.materialize(self._read(env, v), buf)
+        self._scratch = outer_scratch
 
     @staticmethod
     def _read(env, atom):
