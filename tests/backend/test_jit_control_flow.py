@@ -12,11 +12,12 @@ import pytest
 import funcjax
 import funcjax.numpy as jnp
 from funcjax import lax
+from funcjax.backend.llvm import compiler
 from funcjax.backend.llvm.memory import overlapping_live_pairs
 from funcjax.interpreters.eval import EvalTrace
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "control_flow"))
-from cf_cases import CASES, REVERSE_CASES  # noqa: E402
+from cf_cases import CASES, FORWARD_ONLY_CASES, REVERSE_CASES  # noqa: E402
 from cf_helpers import finite_difference  # noqa: E402
 
 
@@ -47,6 +48,15 @@ def test_grad_of_jit_equals_jit_of_grad_equals_finite_differences(x64, case):
         _close(funcjax.jit(funcjax.grad(loss))(x), want, what="jit(grad(f))")
         _close(want, finite_difference(loss, x, eps=1e-6), rtol=1e-6, atol=1e-8,
                what="finite differences")
+
+
+@pytest.mark.parametrize("case", FORWARD_ONLY_CASES, ids=repr)
+def test_reverse_mode_through_a_while_loop_under_jit_is_jaxs_error(case):
+    # Under jit every trip count is traced, so these are while loops (eagerly, a bound that
+    # is concrete under grad makes fori_loop a scan).
+    f = funcjax.jit(case.fun)
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work"):
+        funcjax.grad(lambda v: jnp.sum(f(v)))(case.points[0])
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
@@ -108,6 +118,23 @@ def test_nested_control_flow_and_jit_inside_bodies():
     def loss(xs):
         return jnp.sum(f(xs)[1])
     _close(funcjax.grad(funcjax.jit(loss))(xs), funcjax.grad(loss)(xs), rtol=1e-5, atol=1e-6)
+
+
+def test_jit_inside_an_eager_scan_body_compiles_once_also_differentiated():
+    inner = funcjax.jit(lambda c, x: jnp.sin(c) * x + c)
+
+    def loss(c, xs):
+        return jnp.sum(lax.scan(lambda c, x: (inner(c, x), c), c, xs)[1])
+    c, xs = np.float32(0.3), np.linspace(-1, 1, 5).astype(np.float32)
+    grad = funcjax.grad(loss)
+    grad(c, xs)
+    before = compiler.stats["compiled"]
+    for _ in range(2):
+        got = grad(c, xs)
+    assert compiler.stats["compiled"] == before
+    _close(got, funcjax.grad(loss)(c, xs), rtol=0, atol=0)
+    _close(got, finite_difference(lambda v: loss(np.float32(v), xs), np.float64(c), eps=1e-3),
+           rtol=1e-3, atol=1e-3)
 
 
 def test_memory_plan_keeps_loop_carries_apart_from_body_intermediates():
