@@ -150,13 +150,17 @@ def floor_divide(x1, x2, /):
     if x1.dtype.kind == "u":
         return q
     # Division truncates towards zero; step down where the signs differ and it was inexact.
+    # Comparing signs (not "< 0") also gives JAX's x // 0 == -2 for x > 0.
     fix = lax.bitwise_and(lax.ne(lax.rem(x1, x2), _const(x1, 0)),
-                          lax.ne(lax.lt(x1, _const(x1, 0)), lax.lt(x2, _const(x2, 0))))
+                          lax.ne(lax.sign(x1), lax.sign(x2)))
     return lax.select(fix, lax.sub(q, _const(q, 1)), q)
 
 
 def remainder(x1, x2, /):
     x1, x2 = _bool_as_int(promote_args("remainder", x1, x2))
+    if x1.dtype.kind in "iu":
+        # As in JAX, an integer remainder by zero is 0 (the divisor counts as 1).
+        x2 = lax.select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)
     r = lax.rem(x1, x2)
     if x1.dtype.kind == "u":
         return r

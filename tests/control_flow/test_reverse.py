@@ -110,3 +110,19 @@ def test_cond_transpose_identity(pred):
     ct = (jnp.full((2,), ct[0]), ct[1])
     transposed = funcjax.linear_transpose(linear, *v)(ct)
     np.testing.assert_allclose(_inner(linear(*v), ct), _inner(v, transposed), rtol=1e-6)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_grad_of_final_carry_only_leaves_ys_cotangents_zero(reverse):
+    """The stacked ys get no cotangent (a symbolic zero) when only the carry is differentiated."""
+    xs = np.linspace(0.0, 1.0, 8).astype(np.float32)
+
+    def final(x0):
+        def step(carry, x):
+            carry = carry * 0.9 + jnp.sin(x)
+            return carry, carry
+        return lax.scan(step, x0, xs, reverse=reverse)[0]
+
+    np.testing.assert_allclose(funcjax.grad(final)(1.0), 0.9 ** 8, rtol=1e-5)
+    fd = (final(1.0 + 1e-2) - final(1.0 - 1e-2)) / 2e-2
+    np.testing.assert_allclose(funcjax.grad(final)(1.0), fd, rtol=1e-3)

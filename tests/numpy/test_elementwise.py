@@ -145,3 +145,13 @@ def test_64_bit_types_with_x64(enable_x64):
 def test_64_bit_inputs_narrow_without_x64():
     assert jnp.asarray(np.ones(2)).dtype == np.float32
     assert jnp.asarray(np.arange(2, dtype=np.int64)).dtype == np.int32
+
+
+def test_integer_division_by_zero_matches_jax():
+    """Values printed by JAX 0.10.2 on CPU for the same inputs (numpy warns and gives 0)."""
+    a, b = jnp.array([7, -7, 3, -3, 0]), jnp.array([2, 2, 0, 0, 0])
+    np.testing.assert_array_equal(a // b, [3, -4, -2, -2, -1])
+    np.testing.assert_array_equal(a % b, [1, 1, 0, 0, 0])
+    ua, ub = jnp.array([7, 3], dtype=jnp.uint32), jnp.array([2, 0], dtype=jnp.uint32)
+    np.testing.assert_array_equal(ua // ub, [3, 2**32 - 1])
+    np.testing.assert_array_equal(ua % ub, [1, 0])

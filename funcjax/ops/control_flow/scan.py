@@ -272,8 +272,7 @@ def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **
     lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
     ct_carry, ct_ys = split(ct, num_carry)
     ct_carry = [instantiate_tangent(c) for c in ct_carry]
-    ct_ys = [lax.full((length,) + c.aval.shape, 0, c.aval.dtype) if type(c) is Zero else c
-             for c in ct_ys]
+    ct_ys = [instantiate_tangent(c) for c in ct_ys]  # a Zero's aval is already stacked
     ct_consts = [lax.full(a.shape, 0, a.dtype) for a in lin_const_avals]
 
     def body(*args):
