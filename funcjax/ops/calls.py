@@ -26,6 +26,7 @@ from funcjax.interpreters.jvp import Zero, jvp_jaxpr, tangent_aval
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.staging import hoist_consts
 from funcjax.interpreters.transpose import is_undefined_primal, transpose_jaxpr
+from funcjax.ops.control_flow.common import merge_by_flags
 
 jit_p = Primitive("jit", multiple_results=True)
 
@@ -77,13 +78,6 @@ def _transformed(how, closed, flags, transform):
     return result
 
 
-def _merge(flags, when_true, when_false):
-    """Interleaves two lists: the next of ``when_true`` where ``flags`` is true, else the
-    next of ``when_false``."""
-    t, f = iter(when_true), iter(when_false)
-    return [next(t) if flag else next(f) for flag in flags]
-
-
 def _pick(flags, values, keep=True):
     """The ``values`` whose flag is ``keep``."""
     return [v for v, f in zip(values, flags) if bool(f) == keep]
@@ -107,8 +101,8 @@ def _jit_jvp(primals, tangents, *, jaxpr, name):
     outs = jit_p.bind(*consts, *primals, *_pick(nonzeros, tangents), jaxpr=jvp_closed,
                       name=f"jvp({name})")
     n = len(jaxpr.out_avals)
-    return outs[:n], _merge(out_nonzeros, outs[n:],
-                            _zeros(out_nonzeros, map(tangent_aval, jaxpr.out_avals)))
+    zeros = _zeros(out_nonzeros, map(tangent_aval, jaxpr.out_avals))
+    return outs[:n], merge_by_flags(out_nonzeros, outs[n:], zeros)
 
 
 jit_p.def_jvp(_jit_jvp)
@@ -155,7 +149,7 @@ def _jit_partial_eval(trace, args, unknowns, *, jaxpr, name):
     if any(out_unknowns):
         unknown_outs = trace.stage(jit_p, [*unknown_consts, *residuals, *_pick(unknowns, args)],
                                    dict(jaxpr=unknown, name=name))
-    return _merge(out_unknowns, unknown_outs, known_outs)
+    return merge_by_flags(out_unknowns, unknown_outs, known_outs)
 
 
 jit_p.def_partial_eval(_jit_partial_eval)
@@ -176,8 +170,8 @@ def _jit_transpose(cts, *args, jaxpr, name):
     outs = jit_p.bind(*consts, *_pick(linear, args, False), *_pick(ct_nonzeros, cts),
                       jaxpr=transposed, name=f"transpose({name})")
     undefined = [a.aval for a in _pick(linear, args)]
-    cts_in = _merge(in_ct_nonzeros, outs, _zeros(in_ct_nonzeros, undefined))
-    return _merge(linear, cts_in, [None] * len(args))
+    cts_in = merge_by_flags(in_ct_nonzeros, outs, _zeros(in_ct_nonzeros, undefined))
+    return merge_by_flags(linear, cts_in, [None] * len(args))
 
 
 jit_p.def_transpose(_jit_transpose)
