@@ -73,3 +73,13 @@ def test_one_hot_and_standardize():
     s = nn.standardize(X[1])
     np.testing.assert_allclose(s, (x64[1] - x64[1].mean()) / np.sqrt(x64[1].var() + 1e-5),
                                rtol=1e-5)
+
+
+def test_softplus_and_logaddexp_derivatives_at_ties():
+    """At x1 == x2 the derivative of logaddexp is 1/2 per input (JAX gives the same); a
+    derivative taken through max/abs would split or pick a side and get 0 or 1."""
+    g = funcjax.grad(lambda x: funcjax.nn.softplus(x).sum())(jnp.array([-30.0, 0.0, 30.0]))
+    np.testing.assert_allclose(g, 1 / (1 + np.exp(-np.array([-30.0, 0.0, 30.0]))), rtol=1e-6,
+                               atol=1e-30)
+    g1, g2 = funcjax.grad(lambda a, b: jnp.logaddexp2(a, b), argnums=(0, 1))(1.0, 1.0)
+    np.testing.assert_allclose([g1, g2], [0.5, 0.5], rtol=1e-6)

@@ -30,7 +30,8 @@ class EvalTrace(Trace):
                 raise_leaked_tracer(x)
         avals = [aval_of(x) for x in args]
         out_avals = primitive.abstract_eval_rule(*avals, **params)
-        outs = primitive.rule("impl")(*map(to_numpy, args), **params)
+        with np.errstate(all="ignore"):  # IEEE results (inf, nan) are answers, not warnings
+            outs = primitive.rule("impl")(*map(to_numpy, args), **params)
         if primitive.multiple_results:
             return [_wrap(o, a) for o, a in zip(outs, out_avals)]
         return _wrap(outs, out_avals)

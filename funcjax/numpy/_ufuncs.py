@@ -9,6 +9,7 @@ import numpy as np
 from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.numpy._util import asarray, promote_args, promote_args_inexact
+from funcjax.ops.custom import custom_jvp
 
 __all__ = [
     "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan", "arcsin",
@@ -265,12 +266,25 @@ def hypot(x1, x2, /):
 
 
 def _logaddexp(exp_fn, log1p_fn):
+    """log(exp(x1) + exp(x2)) without overflow, with the derivative written out: through
+    max/abs it would be wrong where x1 == x2 (their derivatives split or pick a side)."""
+    @custom_jvp
     def op(x1, x2):
         big = lax.max(x1, x2)
         delta = lax.sub(x1, x2)
         out = lax.add(big, log1p_fn(exp_fn(lax.neg(lax.abs(delta)))))
         # delta is NaN for inf - inf of equal sign (the answer is that inf) or for NaN inputs.
         return lax.select(lax.ne(delta, delta), lax.add(x1, x2), out)
+
+    @op.defjvp
+    def op_jvp(primals, tangents):
+        (x1, x2), (t1, t2) = primals, tangents
+        out = op(x1, x2)
+        # Each input's weight is its share of the sum: exp(x_i - out) (as JAX, infs read as 0).
+        finite = lambda x: lax.select(lax.is_finite(x), x, _const(x, 0))  # noqa: E731
+        w1 = exp_fn(lax.sub(finite(x1), finite(out)))
+        w2 = exp_fn(lax.sub(finite(x2), finite(out)))
+        return out, lax.add(lax.mul(t1, w1), lax.mul(t2, w2))
     return op
 
 
