@@ -28,10 +28,10 @@ def main():
     for n, number in ((10, 2000), (10**6, 20)):
         a = np.linspace(-1, 1, n, dtype=np.float32)
         x = jnp.asarray(a)
-        row(f"x + x, {n} elements", lambda: a + a, lambda: x + x, number)
-        row(f"sin(x), {n} elements", lambda: np.sin(a), lambda: jnp.sin(x), number)
-        row(f"sum(x * 2.0), {n} elements", lambda: np.sum(a * 2.0), lambda: jnp.sum(x * 2.0),
-            number)
+        row(f"x + x, {n} elements", lambda a=a: a + a, lambda x=x: x + x, number)
+        row(f"sin(x), {n} elements", lambda a=a: np.sin(a), lambda x=x: jnp.sin(x), number)
+        row(f"sum(x * 2.0), {n} elements", lambda a=a: np.sum(a * 2.0),
+            lambda x=x: jnp.sum(x * 2.0), number)
     w = np.ones((64, 64), np.float32)
     t = best(lambda: jax.make_jaxpr(lambda v: jnp.sum(jnp.tanh(v @ w) * 2.0 + 1.0))(w), 200)
     print(f"\nmake_jaxpr of a 6-primitive function: {t * 1e6:.0f} us")
