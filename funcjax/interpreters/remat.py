@@ -17,6 +17,7 @@ when transposing it.
 
 import functools
 
+from funcjax.core import cost
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal
 from funcjax.core.primitive import Primitive
 from funcjax.interpreters.batching import batch_call
@@ -67,6 +68,7 @@ name_p.def_abstract_eval(lambda x, *, name: x)
 deflinear(name_p)
 name_p.def_transpose(lambda ct, x, *, name: [ct])
 name_p.def_batch(lambda axis_data, args, dims, *, name: (name_p.bind(*args, name=name), dims[0]))
+name_p.def_cost(cost.free)
 
 
 def checkpoint_name(x, name):
@@ -117,6 +119,7 @@ checkpoint_p.def_partial_eval(_checkpoint_partial_eval)
 
 
 checkpoint_p.def_batch(functools.partial(batch_call, checkpoint_p))
+checkpoint_p.def_cost(cost.call("jaxpr"))
 
 
 def _recompute_unsaveable(known, num_res, policy):

@@ -18,6 +18,7 @@ import collections
 import functools
 import threading
 
+from funcjax.core import cost
 from funcjax.core.abstract import same_type
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.primitive import Primitive
@@ -179,3 +180,4 @@ jit_p.def_transpose(_jit_transpose)
 
 # -- batching: the rule shared by call primitives (batch_jaxpr memoises by identity) --------
 jit_p.def_batch(functools.partial(batch_call, jit_p))
+jit_p.def_cost(cost.call("jaxpr"))

@@ -13,6 +13,7 @@ parameters of collectives whose result shape depends on it.
 
 import numpy as np
 
+from funcjax.core import cost
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.core.trace import current_trace
@@ -118,8 +119,11 @@ def _reduction_batch(prim, reduce, unmapped):
 
 
 psum_p.def_batch(_reduction_batch(psum_p, reduce_sum_p, lambda x, size: lax.mul(x, size)))
+psum_p.def_cost(cost.per_input_element)
 pmax_p.def_batch(_reduction_batch(pmax_p, reduce_max_p, lambda x, size: x))
+pmax_p.def_cost(cost.per_input_element)
 pmin_p.def_batch(_reduction_batch(pmin_p, reduce_min_p, lambda x, size: x))
+pmin_p.def_cost(cost.per_input_element)
 
 
 # -- all_gather and psum_scatter -------------------------------------------------------------
@@ -189,6 +193,7 @@ def _all_gather_batch(axis_data, args, dims, *, axis_name, axis, axis_size, tile
 
 
 all_gather_p.def_batch(_all_gather_batch)
+all_gather_p.def_cost(cost.free)
 
 
 def _psum_scatter_batch(axis_data, args, dims, *, axis_name, scatter_dimension, axis_size,
@@ -207,6 +212,7 @@ def _psum_scatter_batch(axis_data, args, dims, *, axis_name, scatter_dimension, 
 
 
 psum_scatter_p.def_batch(_psum_scatter_batch)
+psum_scatter_p.def_cost(cost.per_input_element)
 
 
 # -- all_to_all ------------------------------------------------------------------------------
@@ -250,6 +256,7 @@ def _all_to_all_batch(axis_data, args, dims, *, axis_name, split_axis, concat_ax
 
 
 all_to_all_p.def_batch(_all_to_all_batch)
+all_to_all_p.def_cost(cost.free)
 
 
 # -- ppermute and axis_index -----------------------------------------------------------------
@@ -277,9 +284,11 @@ def _ppermute_batch(axis_data, args, dims, *, axis_name, perm):
 
 
 ppermute_p.def_batch(_ppermute_batch)
+ppermute_p.def_cost(cost.free)
 
 axis_index_p = define_primitive("axis_index", _unbound,
                                 lambda *, axis_name: ShapedArray((), np.int32))
 defjvp_zero(axis_index_p)
 axis_index_p.def_batch(lambda axis_data, args, dims, *, axis_name: (
     lax.iota(np.int32, axis_data.size), 0))
+axis_index_p.def_cost(cost.free)

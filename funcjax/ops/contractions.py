@@ -6,7 +6,7 @@ axes are: batch axes, then lhs free axes, then rhs free axes, as in XLA.
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import batched_axis, move_batch_axis, not_mapped
@@ -128,3 +128,11 @@ def _dot_general_batch(axis_data, args, dims, *, dimension_numbers, preferred_el
 
 
 dot_general_p.def_batch(_dot_general_batch)
+def _dot_general_cost(in_avals, out_avals, *, dimension_numbers, **params):
+    """A multiply and an add per output element per contracted position."""
+    (lhs_contract, _), _ = dimension_numbers
+    depth = int(np.prod([in_avals[0].shape[d] for d in lhs_contract], dtype=np.int64))
+    return cost.Cost(flops=2 * out_avals[0].size * depth)
+
+
+dot_general_p.def_cost(_dot_general_cost)

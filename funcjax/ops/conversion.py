@@ -3,7 +3,7 @@ stop_gradient."""
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import (
@@ -56,6 +56,7 @@ convert_element_type_p.def_jvp(_convert_jvp)
 convert_element_type_p.def_transpose(
     lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype)])
 convert_element_type_p.def_batch(elementwise_batch_rule(convert_element_type_p))
+convert_element_type_p.def_cost(cost.elementwise)
 
 
 def _select_n(which, *cases):
@@ -123,7 +124,9 @@ def _select_n_batch(axis_data, args, dims):
 
 
 select_n_p.def_batch(_select_n_batch)
+select_n_p.def_cost(cost.elementwise)
 
 stop_gradient_p = define_primitive("stop_gradient", lambda x: x, lambda x: x)
 defjvp_zero(stop_gradient_p)
 stop_gradient_p.def_batch(elementwise_batch_rule(stop_gradient_p))
+stop_gradient_p.def_cost(cost.free)

@@ -16,7 +16,7 @@ import functools
 import inspect
 
 from funcjax.api_util import fun_name
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_map, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, batched_callable, move_batch_axis
@@ -67,6 +67,7 @@ def _custom_jvp_call_batch(axis_data, args, dims, *, call_jaxpr, jvp, num_consts
 
 
 custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
+custom_jvp_call_p.def_cost(cost.call("call_jaxpr"))
 
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 custom_vjp_call_p.def_impl(lambda *args, call_jaxpr, **_: eval_closed_jaxpr(call_jaxpr, *args))
@@ -96,6 +97,7 @@ def _custom_vjp_call_batch(axis_data, args, dims, *, call_jaxpr, fwd, bwd, num_c
 
 
 custom_vjp_call_p.def_batch(_custom_vjp_call_batch)
+custom_vjp_call_p.def_cost(cost.call("call_jaxpr"))
 
 
 def forward_mode_error(*args, name, **params):
@@ -134,6 +136,7 @@ def _custom_lin_batch(axis_data, args, dims, *, num_res, bwd, nonzero, out_avals
 
 
 custom_lin_p.def_batch(_custom_lin_batch)
+custom_lin_p.def_cost(cost.free)
 
 
 # -- the user-facing decorators --------------------------------------------------------------

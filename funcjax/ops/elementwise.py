@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from funcjax.core import cost
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import elementwise_batch_rule
 from funcjax.interpreters.jvp import defjvp, defjvp2, defjvp_zero
@@ -18,11 +19,13 @@ from funcjax.ops.lazy import lax
 from funcjax.ops.typing import ANY, BITS, FLOAT, INT, NUMBER, elementwise_type
 
 
-def elementwise(name, impl, kinds, out_dtype=None):
-    """Defines an elementwise primitive with its impl, type and batch rules (others follow)."""
+def elementwise(name, impl, kinds, out_dtype=None, transcendental=False):
+    """Defines an elementwise primitive with its impl, type, batch and cost rules (the jvp and
+    transpose rules follow it)."""
     prim = define_primitive(name, impl, functools.partial(elementwise_type, name, kinds=kinds,
                                                           out_dtype=out_dtype))
     prim.def_batch(elementwise_batch_rule(prim))
+    prim.def_cost(cost.transcendental if transcendental else cost.elementwise)
     return prim
 
 
@@ -48,50 +51,50 @@ def _round(x, rounding_method=0):
 
 
 # -- unary float functions -------------------------------------------------------------------
-exp_p = elementwise("exp", np.exp, FLOAT)
+exp_p = elementwise("exp", np.exp, FLOAT, transcendental=True)
 defjvp2(exp_p, lambda t, ans, x: lax.mul(t, ans))
-exp2_p = elementwise("exp2", np.exp2, FLOAT)
+exp2_p = elementwise("exp2", np.exp2, FLOAT, transcendental=True)
 defjvp2(exp2_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, float(np.log(2)))))
-log_p = elementwise("log", np.log, FLOAT)
+log_p = elementwise("log", np.log, FLOAT, transcendental=True)
 defjvp(log_p, lambda t, x: lax.div(t, x))
-log1p_p = elementwise("log1p", np.log1p, FLOAT)
+log1p_p = elementwise("log1p", np.log1p, FLOAT, transcendental=True)
 defjvp(log1p_p, lambda t, x: lax.div(t, lax.add(x, 1.0)))
-expm1_p = elementwise("expm1", np.expm1, FLOAT)
+expm1_p = elementwise("expm1", np.expm1, FLOAT, transcendental=True)
 defjvp2(expm1_p, lambda t, ans, x: lax.mul(t, lax.add(ans, 1.0)))
-sin_p = elementwise("sin", np.sin, FLOAT)
+sin_p = elementwise("sin", np.sin, FLOAT, transcendental=True)
 defjvp(sin_p, lambda t, x: lax.mul(t, lax.cos(x)))
-cos_p = elementwise("cos", np.cos, FLOAT)
+cos_p = elementwise("cos", np.cos, FLOAT, transcendental=True)
 defjvp(cos_p, lambda t, x: lax.mul(t, lax.neg(lax.sin(x))))
-tan_p = elementwise("tan", np.tan, FLOAT)
+tan_p = elementwise("tan", np.tan, FLOAT, transcendental=True)
 defjvp2(tan_p, lambda t, ans, x: lax.mul(t, lax.add(1.0, lax.mul(ans, ans))))
-asin_p = elementwise("asin", np.arcsin, FLOAT)
+asin_p = elementwise("asin", np.arcsin, FLOAT, transcendental=True)
 defjvp(asin_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.sub(1.0, lax.mul(x, x)))))
-acos_p = elementwise("acos", np.arccos, FLOAT)
+acos_p = elementwise("acos", np.arccos, FLOAT, transcendental=True)
 defjvp(acos_p, lambda t, x: lax.mul(t, lax.neg(lax.rsqrt(lax.sub(1.0, lax.mul(x, x))))))
-atan_p = elementwise("atan", np.arctan, FLOAT)
+atan_p = elementwise("atan", np.arctan, FLOAT, transcendental=True)
 defjvp(atan_p, lambda t, x: lax.div(t, lax.add(1.0, lax.mul(x, x))))
-sinh_p = elementwise("sinh", np.sinh, FLOAT)
+sinh_p = elementwise("sinh", np.sinh, FLOAT, transcendental=True)
 defjvp(sinh_p, lambda t, x: lax.mul(t, lax.cosh(x)))
-cosh_p = elementwise("cosh", np.cosh, FLOAT)
+cosh_p = elementwise("cosh", np.cosh, FLOAT, transcendental=True)
 defjvp(cosh_p, lambda t, x: lax.mul(t, lax.sinh(x)))
-tanh_p = elementwise("tanh", np.tanh, FLOAT)
+tanh_p = elementwise("tanh", np.tanh, FLOAT, transcendental=True)
 defjvp2(tanh_p, lambda t, ans, x: lax.mul(t, lax.sub(1.0, lax.mul(ans, ans))))
-asinh_p = elementwise("asinh", np.arcsinh, FLOAT)
+asinh_p = elementwise("asinh", np.arcsinh, FLOAT, transcendental=True)
 defjvp(asinh_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.add(lax.mul(x, x), 1.0))))
-acosh_p = elementwise("acosh", np.arccosh, FLOAT)
+acosh_p = elementwise("acosh", np.arccosh, FLOAT, transcendental=True)
 defjvp(acosh_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.mul(lax.sub(x, 1.0),
                                                             lax.add(x, 1.0)))))
-atanh_p = elementwise("atanh", np.arctanh, FLOAT)
+atanh_p = elementwise("atanh", np.arctanh, FLOAT, transcendental=True)
 defjvp(atanh_p, lambda t, x: lax.div(t, lax.sub(1.0, lax.mul(x, x))))
-logistic_p = elementwise("logistic", _logistic, FLOAT)
+logistic_p = elementwise("logistic", _logistic, FLOAT, transcendental=True)
 defjvp2(logistic_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, lax.sub(1.0, ans))))
-sqrt_p = elementwise("sqrt", np.sqrt, FLOAT)
+sqrt_p = elementwise("sqrt", np.sqrt, FLOAT, transcendental=True)
 defjvp2(sqrt_p, lambda t, ans, x: lax.mul(t, lax.div(0.5, ans)))
-rsqrt_p = elementwise("rsqrt", _rsqrt, FLOAT)
+rsqrt_p = elementwise("rsqrt", _rsqrt, FLOAT, transcendental=True)
 defjvp2(rsqrt_p, lambda t, ans, x: lax.mul(t, lax.mul(-0.5, lax.div(ans, x))))
-cbrt_p = elementwise("cbrt", np.cbrt, FLOAT)
+cbrt_p = elementwise("cbrt", np.cbrt, FLOAT, transcendental=True)
 defjvp2(cbrt_p, lambda t, ans, x: lax.mul(t, lax.mul(1 / 3, lax.integer_pow(ans, -2))))
-erf_p = elementwise("erf", _erf, FLOAT)
+erf_p = elementwise("erf", _erf, FLOAT, transcendental=True)
 defjvp(erf_p, lambda t, x: lax.mul(t, lax.mul(2 / math.sqrt(math.pi),
                                                lax.exp(lax.neg(lax.mul(x, x))))))
 floor_p = elementwise("floor", np.floor, FLOAT)
@@ -102,6 +105,7 @@ round_p = define_primitive("round", _round, lambda x, rounding_method=0: element
     "round", x, kinds=FLOAT))
 defjvp_zero(round_p)
 round_p.def_batch(elementwise_batch_rule(round_p))
+round_p.def_cost(cost.elementwise)
 is_finite_p = elementwise("is_finite", np.isfinite, FLOAT, out_dtype=np.dtype(bool))
 defjvp_zero(is_finite_p)
 
@@ -133,6 +137,7 @@ integer_pow_p = define_primitive("integer_pow", _integer_pow_impl, _integer_pow_
 defjvp(integer_pow_p, lambda t, x, *, y: lax.mul(t, lax.mul(float(y), lax.integer_pow(x, y - 1)))
        if y else lax.full(x.shape, 0.0, x.dtype))
 integer_pow_p.def_batch(elementwise_batch_rule(integer_pow_p))
+integer_pow_p.def_cost(cost.elementwise)
 
 # -- binary arithmetic -----------------------------------------------------------------------
 
@@ -197,7 +202,7 @@ div_p.def_transpose(_div_transpose)
 rem_p = elementwise("rem", _rem, NUMBER)
 defjvp(rem_p, lambda t, x, y: t, lambda t, x, y: lax.mul(lax.neg(t), lax.mul(
     lax.sign(lax.div(x, y)), lax.floor(lax.abs(lax.div(x, y))))))
-pow_p = elementwise("pow", np.power, FLOAT)
+pow_p = elementwise("pow", np.power, FLOAT, transcendental=True)
 defjvp(pow_p, lambda t, x, y: lax.mul(t, lax.mul(y, lax.pow(x, lax.sub(y, 1.0)))),
        # log(x) is replaced by 0 where x == 0, so 0 ** y has derivative 0 in y, as in JAX.
        lambda t, x, y: lax.mul(t, lax.mul(lax.log(lax.select(lax.eq(x, 0.0), lax.full(
@@ -216,7 +221,7 @@ defjvp(max_p, lambda t, x, y: lax.mul(t, _choice_weight(x, y, lax.gt)),
 min_p = elementwise("min", np.minimum, ANY)
 defjvp(min_p, lambda t, x, y: lax.mul(t, _choice_weight(x, y, lax.lt)),
        lambda t, x, y: lax.mul(t, _choice_weight(y, x, lax.lt)))
-atan2_p = elementwise("atan2", np.arctan2, FLOAT)
+atan2_p = elementwise("atan2", np.arctan2, FLOAT, transcendental=True)
 defjvp(atan2_p, lambda t, x, y: lax.mul(t, lax.div(y, lax.add(lax.mul(x, x), lax.mul(y, y)))),
        lambda t, x, y: lax.mul(t, lax.div(lax.neg(x), lax.add(lax.mul(x, x), lax.mul(y, y)))))
 nextafter_p = elementwise("nextafter", np.nextafter, FLOAT)

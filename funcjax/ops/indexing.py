@@ -11,6 +11,7 @@ update (scatter), as JAX does.
 
 import numpy as np
 
+from funcjax.core import cost
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import batched_axis, move_batch_axis, not_mapped
@@ -109,6 +110,7 @@ def _dynamic_slice_batch(axis_data, args, dims, *, slice_sizes):
 
 
 dynamic_slice_p.def_batch(_dynamic_slice_batch)
+dynamic_slice_p.def_cost(cost.free)
 
 
 def _dynamic_update_slice(x, update, *starts):
@@ -156,6 +158,7 @@ def _dynamic_update_slice_batch(axis_data, args, dims):
 
 
 dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
+dynamic_update_slice_p.def_cost(cost.free)
 
 
 # -- gather ----------------------------------------------------------------------------------
@@ -254,6 +257,7 @@ def _gather_batch(axis_data, args, dims, *, axes, mode, fill_value=None):
 
 
 gather_p.def_batch(_gather_batch)
+gather_p.def_cost(cost.free)
 
 
 # -- scatter family --------------------------------------------------------------------------
@@ -381,3 +385,4 @@ def _scatter_batch(prim):
 
 for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
     _p.def_batch(_scatter_batch(_p))
+    _p.def_cost(cost.per_input_element)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import batched_axis
@@ -87,6 +87,7 @@ def _reduction_batch(prim):
 
 for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p):
     _p.def_batch(_reduction_batch(_p))
+    _p.def_cost(cost.per_input_element)
 
 
 def _arg_reduction(name, impl):
@@ -124,6 +125,7 @@ def _arg_reduction_batch(prim):
 
 for _p in (argmax_p, argmin_p):
     _p.def_batch(_arg_reduction_batch(_p))
+    _p.def_cost(cost.per_input_element)
 
 
 def _cumulative(name, impl, kinds):
@@ -177,3 +179,4 @@ def _cumulative_batch(prim):
 
 for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
     _p.def_batch(_cumulative_batch(_p))
+    _p.def_cost(cost.per_input_element)

@@ -5,7 +5,7 @@ broadcast_in_dim, reshape, squeeze, expand_dims, transpose, concatenate, pad, re
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import (
@@ -75,6 +75,7 @@ def _broadcast_in_dim_batch(axis_data, args, dims, *, shape, broadcast_dimension
 
 
 broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
+broadcast_in_dim_p.def_cost(cost.free)
 
 
 # -- reshape, squeeze, expand_dims -----------------------------------------------------------
@@ -104,6 +105,7 @@ def _reshape_batch(axis_data, args, dims, *, new_sizes):
 
 
 reshape_p.def_batch(_reshape_batch)
+reshape_p.def_cost(cost.free)
 
 
 def _squeeze_type(x, *, dimensions):
@@ -128,6 +130,7 @@ def _squeeze_batch(axis_data, args, dims, *, dimensions):
 
 
 squeeze_p.def_batch(_squeeze_batch)
+squeeze_p.def_cost(cost.free)
 
 
 def _expand_dims_type(x, *, dimensions):
@@ -151,6 +154,7 @@ def _expand_dims_batch(axis_data, args, dims, *, dimensions):
 
 
 expand_dims_p.def_batch(_expand_dims_batch)
+expand_dims_p.def_cost(cost.free)
 
 
 # -- transpose -------------------------------------------------------------------------------
@@ -178,6 +182,7 @@ def _transpose_batch(axis_data, args, dims, *, permutation):
 
 
 transpose_p.def_batch(_transpose_batch)
+transpose_p.def_cost(cost.free)
 
 
 # -- concatenate -----------------------------------------------------------------------------
@@ -225,6 +230,7 @@ def _concatenate_batch(axis_data, args, dims, *, dimension):
 
 
 concatenate_p.def_batch(_concatenate_batch)
+concatenate_p.def_cost(cost.free)
 
 
 # -- pad -------------------------------------------------------------------------------------
@@ -295,6 +301,7 @@ def _pad_batch(axis_data, args, dims, *, padding_config):
 
 
 pad_p.def_batch(_pad_batch)
+pad_p.def_cost(cost.free)
 
 
 # -- rev, slice, iota ------------------------------------------------------------------------
@@ -314,6 +321,7 @@ def _rev_batch(axis_data, args, dims, *, dimensions):
 
 
 rev_p.def_batch(_rev_batch)
+rev_p.def_cost(cost.free)
 
 
 def _slice(x, *, start_indices, limit_indices, strides=None):
@@ -365,6 +373,7 @@ def _slice_batch(axis_data, args, dims, *, start_indices, limit_indices, strides
 
 
 slice_p.def_batch(_slice_batch)
+slice_p.def_cost(cost.free)
 
 
 def _iota(*, dtype, shape, dimension):
@@ -385,3 +394,4 @@ defjvp_zero(iota_p)
 
 # iota has no operands, so vmap never makes it batched: its result is the same in every lane.
 iota_p.def_batch(lambda axis_data, args, dims, **params: (iota_p.bind(**params), not_mapped))
+iota_p.def_cost(cost.free)

@@ -6,6 +6,7 @@ along with the keys) and sort-by-key without a gather.
 
 import numpy as np
 
+from funcjax.core import cost
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import align_batch_axes, batched_axis
@@ -66,3 +67,4 @@ def _sort_batch(axis_data, args, dims, *, dimension, is_stable=True, num_keys=1)
 
 
 sort_p.def_batch(_sort_batch)
+sort_p.def_cost(cost.sort_like)

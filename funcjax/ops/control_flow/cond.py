@@ -7,7 +7,7 @@ Operands are ``index, *args``; the param ``branches`` is a tuple of closed jaxpr
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.abstract import same_type
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -125,6 +125,11 @@ def _select_branches(axis_data, index, ops, op_dims, branches):
 
 cond_p.def_jvp(_cond_jvp)
 cond_p.def_batch(_cond_batch)
+def _cond_cost(in_avals, out_avals, *, branches):
+    return cost.branches_cost(branches)
+
+
+cond_p.def_cost(_cond_cost)
 
 
 # -- the user-facing functions ----------------------------------------------------------------

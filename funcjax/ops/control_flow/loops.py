@@ -7,7 +7,7 @@ reverse-mode differentiation refuses it and points to ``scan``. ``fori_loop`` wi
 bounds is a ``scan``, so that it can be reverse-differentiated.
 """
 
-from funcjax.core import dtypes
+from funcjax.core import cost, dtypes
 from funcjax.core.errors import FuncjaxTypeError
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -138,6 +138,12 @@ def _masked_loop(cond, body, cond_consts, body_consts, carry):
 
 while_p.def_jvp(_while_jvp)
 while_p.def_batch(_while_batch)
+def _while_cost(in_avals, out_avals, *, cond_jaxpr, body_jaxpr, **params):
+    """One iteration's cost: the trip count is only known when the loop runs."""
+    return cost.jaxpr_cost(cond_jaxpr) + cost.jaxpr_cost(body_jaxpr)
+
+
+while_p.def_cost(_while_cost)
 
 
 # -- the user-facing functions ----------------------------------------------------------------

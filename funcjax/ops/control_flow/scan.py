@@ -9,6 +9,7 @@ store one set of residuals per iteration, stacked like ``ys``.
 
 import numpy as np
 
+from funcjax.core import cost
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
@@ -123,6 +124,11 @@ def _scan_batch(axis_data, args, dims, *, jaxpr, num_consts, num_carry, **params
 
 scan_p.def_jvp(_scan_jvp)
 scan_p.def_batch(_scan_batch)
+def _scan_cost(in_avals, out_avals, *, jaxpr, length, **params):
+    return cost.jaxpr_cost(jaxpr) * length
+
+
+scan_p.def_cost(_scan_cost)
 
 
 # -- the user-facing functions ----------------------------------------------------------------
