@@ -6,6 +6,7 @@ import inspect
 import logging
 import threading
 import time
+import weakref
 
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
@@ -69,6 +70,33 @@ class CacheInfo(tuple):
         return "CacheInfo(" + ", ".join(f"{f}={v}" for f, v in zip(self._fields, self)) + ")"
 
 
+class _Cache:
+    """The traced entries of one function under one set of jit options, with counters."""
+
+    def __init__(self):
+        self.entries = {}
+        self.counts = {"hits": 0, "misses": 0, "traces": 0}
+        self.lock = threading.Lock()
+
+
+# fun -> {options: _Cache}. Like JAX, ``jit(f)`` re-created for the same function and options
+# reuses the traces and programs of earlier wrappers; weak keys let dead functions (and the
+# constants and code of their entries) be collected.
+_caches = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_for(fun, options):
+    """The cache shared by every ``jit(fun, **options)``; a private one when ``fun`` cannot be
+    a weak dictionary key (unhashable, or without weak references)."""
+    with _caches_lock:
+        try:
+            per_options = _caches.setdefault(fun, {})
+        except TypeError:
+            return _Cache()
+        return per_options.setdefault(options, _Cache())
+
+
 class JitFunction:
     """What ``jit(f)`` returns: call it, ``lower`` it, or inspect its cache."""
 
@@ -87,9 +115,9 @@ class JitFunction:
                 self._static_names.add(params[i])
         self._param_names = params
         self._static_pos = {}  # number of positional arguments -> static positions
-        self._cache = {}
-        self._counts = {"hits": 0, "misses": 0, "traces": 0}
-        self._lock = threading.Lock()
+        self._store = _cache_for(fun, (self._static_nums, frozenset(self._static_names),
+                                       self._donate))
+        self._cache = self._store.entries
         self.last_miss_reason = None
 
     def __repr__(self):
@@ -144,8 +172,8 @@ class JitFunction:
             if error is None:
                 raise
             raise error from None
-        with self._lock:
-            self._counts["hits" if entry is not None else "misses"] += 1
+        with self._store.lock:
+            self._store.counts["hits" if entry is not None else "misses"] += 1
         if entry is None:
             entry = self._trace(args, kwargs, static_pos, static_kw, key)
         return entry, leaves
@@ -166,8 +194,8 @@ class JitFunction:
         start = time.perf_counter()
         closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
                                                     static_pos)
-        with self._lock:
-            self._counts["traces"] += 1
+        with self._store.lock:
+            self._store.counts["traces"] += 1
         if config.jax_log_compiles:
             logger.warning("Finished tracing %s for jit in %.3f s", fun_name(fun),
                            time.perf_counter() - start)
@@ -192,7 +220,7 @@ class JitFunction:
 
     def cache_info(self):
         compiles = sum(e.program is not None for e in self._cache.values())
-        c = self._counts
+        c = self._store.counts
         return CacheInfo(c["hits"], c["misses"], c["traces"], compiles, len(self._cache))
 
     def clear_cache(self):
