@@ -180,6 +180,8 @@ class Array(ArrayMethods):
         return self._device
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is None and copy is None:  # the common case, without keyword overhead
+            return self._value.__array__()
         return self._value.__array__(dtype, copy=copy)
 
     def delete(self):
