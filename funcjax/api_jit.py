@@ -6,6 +6,7 @@ import inspect
 import logging
 import threading
 import time
+import weakref
 
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
@@ -30,8 +31,9 @@ def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compiles ``fun`` to native code, once per abstract signature of its arguments.
 
     ``static_argnums``/``static_argnames`` name arguments passed by value (hashable; a new
-    value compiles again). ``donate_argnums`` is accepted for JAX compatibility; outputs are
-    currently always fresh buffers.
+    value compiles again). ``donate_argnums`` name arguments whose buffers outputs of the same
+    shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
+    applies to calls outside other transformations).
     """
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
@@ -45,11 +47,14 @@ def _as_tuple(x, kind):
 class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
-    __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "program")
+    __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
+                 "input_names", "program")
 
-    def __init__(self, closed, consts, out_tree, names, name, signature):
+    def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.names, self.name, self.signature = names, name, signature
+        self.donated = donated  # (input index, argument name) pairs
+        self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
 
 
@@ -69,6 +74,33 @@ class CacheInfo(tuple):
         return "CacheInfo(" + ", ".join(f"{f}={v}" for f, v in zip(self._fields, self)) + ")"
 
 
+class _Cache:
+    """The traced entries of one function under one set of jit options, with counters."""
+
+    def __init__(self):
+        self.entries = {}
+        self.counts = {"hits": 0, "misses": 0, "traces": 0}
+        self.lock = threading.Lock()
+
+
+# fun -> {options: _Cache}. Like JAX, ``jit(f)`` re-created for the same function and options
+# reuses the traces and programs of earlier wrappers; weak keys let dead functions (and the
+# constants and code of their entries) be collected.
+_caches = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_for(fun, options):
+    """The cache shared by every ``jit(fun, **options)``; a private one when ``fun`` cannot be
+    a weak dictionary key (unhashable, or without weak references)."""
+    with _caches_lock:
+        try:
+            per_options = _caches.setdefault(fun, {})
+        except TypeError:
+            return _Cache()
+        return per_options.setdefault(options, _Cache())
+
+
 class JitFunction:
     """What ``jit(f)`` returns: call it, ``lower`` it, or inspect its cache."""
 
@@ -78,6 +110,11 @@ class JitFunction:
         self._static_nums = _as_tuple(static_argnums, int)
         self._static_names = set(_as_tuple(static_argnames, str))
         self._donate = _as_tuple(donate_argnums, int)
+        both = sorted(set(self._donate) & set(self._static_nums))
+        if both:
+            raise ValueError(f"jit({fun_name(fun)}): arguments {both} are both static and "
+                             "donated; a static argument has no buffer to donate, remove it "
+                             "from donate_argnums")
         try:
             params = list(inspect.signature(fun).parameters)
         except (TypeError, ValueError):
@@ -87,9 +124,9 @@ class JitFunction:
                 self._static_names.add(params[i])
         self._param_names = params
         self._static_pos = {}  # number of positional arguments -> static positions
-        self._cache = {}
-        self._counts = {"hits": 0, "misses": 0, "traces": 0}
-        self._lock = threading.Lock()
+        self._store = _cache_for(fun, (self._static_nums, frozenset(self._static_names),
+                                       self._donate))
+        self._cache = self._store.entries
         self.last_miss_reason = None
 
     def __repr__(self):
@@ -144,8 +181,8 @@ class JitFunction:
             if error is None:
                 raise
             raise error from None
-        with self._lock:
-            self._counts["hits" if entry is not None else "misses"] += 1
+        with self._store.lock:
+            self._store.counts["hits" if entry is not None else "misses"] += 1
         if entry is None:
             entry = self._trace(args, kwargs, static_pos, static_kw, key)
         return entry, leaves
@@ -166,8 +203,8 @@ class JitFunction:
         start = time.perf_counter()
         closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
                                                     static_pos)
-        with self._lock:
-            self._counts["traces"] += 1
+        with self._store.lock:
+            self._store.counts["traces"] += 1
         if config.jax_log_compiles:
             logger.warning("Finished tracing %s for jit in %.3f s", fun_name(fun),
                            time.perf_counter() - start)
@@ -176,11 +213,27 @@ class JitFunction:
         jaxpr = closed.jaxpr
         converted = ClosedJaxpr(Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns,
                                       jaxpr.outvars), [])
+        donated = self._donated_inputs(args, static_pos, len(closed.consts), flat_names)
         entry = _Entry(converted, list(closed.consts), out_tree, flat_names, fun_name(fun),
-                       key)
+                       key, donated)
         if not any(isinstance(c, Tracer) for c in closed.consts):
             self._cache[key] = entry
         return entry
+
+    def _donated_inputs(self, args, static_pos, num_consts, flat_names):
+        """``(input index, name)`` of the leaves of the donated positional arguments (inputs
+        start with the ``num_consts`` closed-over constants)."""
+        nargs, start = len(args), num_consts
+        donated = {d % nargs for d in self._donate if -nargs <= d < nargs}
+        found = []
+        for i, arg in enumerate(args):
+            if i in static_pos:
+                continue
+            count = len(tree_flatten(arg)[0])
+            if i in donated:
+                found += [(start + k, flat_names[start - num_consts + k]) for k in range(count)]
+            start += count
+        return tuple(found)
 
     def _explain_miss(self, key, flat_names):
         if not self._cache:
@@ -192,7 +245,7 @@ class JitFunction:
 
     def cache_info(self):
         compiles = sum(e.program is not None for e in self._cache.values())
-        c = self._counts
+        c = self._store.counts
         return CacheInfo(c["hits"], c["misses"], c["traces"], compiles, len(self._cache))
 
     def clear_cache(self):
@@ -206,7 +259,8 @@ class JitFunction:
         flat = entry.consts + list(leaves)
         if isinstance(current_trace(), EvalTrace):
             outs = [Array(o, a.weak_type) for o, a in zip(
-                self._program(entry)(*flat, arg_names=None), entry.closed.out_avals)]
+                self._program(entry)(*flat, arg_names=entry.input_names),
+                entry.closed.out_avals)]
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
@@ -217,7 +271,7 @@ class JitFunction:
                 logger.warning("Compiling %s for args %s", entry.name,
                                ", ".join(a.str_short() for a in entry.closed.in_avals))
             from funcjax.backend.llvm import program_for
-            entry.program = program_for(entry.closed, entry.name)
+            entry.program = program_for(entry.closed, entry.name, entry.donated)
         return entry.program
 
     def lower(self, *args, **kwargs):
@@ -269,7 +323,8 @@ class Lowered:
     def _lowered_module(self):
         if self._module is None:
             from funcjax.backend.llvm import LoweredModule
-            self._module = LoweredModule(self._entry.closed, self._entry.name)
+            self._module = LoweredModule(self._entry.closed, self._entry.name,
+                                         self._entry.donated)
         return self._module
 
     def as_text(self, dialect="jaxpr"):
@@ -297,9 +352,7 @@ class Compiled:
             raise TypeError(f"Compiled {self._entry.name}: called with argument structure "
                             f"{tree} but it was compiled for {expected} (static arguments "
                             "are not passed to a Compiled object)")
-        outs = self._program(*self._entry.consts, *leaves,
-                             arg_names=["(closed-over constant)"] * len(self._entry.consts)
-                             + self._entry.names)
+        outs = self._program(*self._entry.consts, *leaves, arg_names=self._entry.input_names)
         return tree_unflatten(self._entry.out_tree, [
             Array(o, a.weak_type) for o, a in zip(outs, self._entry.closed.out_avals)])
 

@@ -128,6 +128,32 @@ class Device:
 DEFAULT_DEVICE = Device(0)
 
 
+class _DeletedBuffer:
+    """Stands in for the buffer of a deleted Array: any use of it raises.
+
+    Swapping the buffer for this object makes deletion free for live arrays: no method checks
+    a flag; numpy, Python operators and printing all fail on the sentinel itself.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message):
+        self.message = message
+
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError(self.message)
+
+    __getattr__ = __array__ = _fail  # also numpy's __array_interface__, shape, item, ...
+
+
+for _name in ("len", "iter", "getitem", "bool", "int", "float", "complex", "index", "str",
+              "format", "neg", "pos", "abs", "invert", "lt", "le", "gt", "ge", "contains",
+              *(f"{r}{op}" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow",
+                                      "matmul", "and", "or", "xor", "lshift", "rshift",
+                                      "divmod") for r in ("", "r"))):
+    setattr(_DeletedBuffer, f"__{_name}__", _DeletedBuffer._fail)
+
+
 class Array(ArrayMethods):
     """An immutable array: a read-only numpy buffer plus its device and weak-type flag."""
 
@@ -154,9 +180,21 @@ class Array(ArrayMethods):
         return self._device
 
     def __array__(self, dtype=None, copy=None):
-        if copy:
-            return np.array(self._value, dtype=dtype)
-        return self._value if dtype is None else self._value.astype(dtype)
+        if dtype is None and copy is None:  # the common case, without keyword overhead
+            return self._value.__array__()
+        return self._value.__array__(dtype, copy=copy)
+
+    def delete(self):
+        """Frees the buffer now; any later use of this Array raises a ``RuntimeError``."""
+        self._delete("it was deleted with Array.delete()")
+
+    def _delete(self, why):
+        if not self.is_deleted():
+            self._value = _DeletedBuffer(
+                f"Array has been deleted with shape={self._aval.str_short()}: {why}")
+
+    def is_deleted(self):
+        return type(self._value) is _DeletedBuffer
 
     def block_until_ready(self):
         return self

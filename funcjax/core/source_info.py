@@ -20,6 +20,14 @@ class SourceInfo:
     __repr__ = __str__
 
 
+def user_stacklevel():
+    """The ``warnings.warn`` stacklevel, for its caller, of the innermost user frame."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def user_frame():
     """The innermost frame outside the funcjax package (tests count as user code)."""
     frame = sys._getframe(1)

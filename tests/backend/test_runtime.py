@@ -36,14 +36,15 @@ def test_memory_plan_reuses_dead_buffers_and_never_overlaps_live_ones():
 
 
 def test_persistent_cache_round_trip_and_corrupt_entry(tmp_path):
-    f = lambda x: jnp.cos(x) * 3 + 1  # noqa: E731
+    def f():  # a new function object each time: traced and lowered again (same IR)
+        return lambda x: jnp.cos(x) * 3 + 1
     x = np.linspace(0, 1, 7, dtype=np.float32)
     config.update("jax_compilation_cache_dir", str(tmp_path))
     try:
         start = dict(compiler.stats)
-        first = funcjax.jit(f)(x)
+        first = funcjax.jit(f())(x)
         (entry,) = os.listdir(tmp_path)
-        second = funcjax.jit(f)(x)  # a new jit function: traced again, code loaded from disk
+        second = funcjax.jit(f())(x)  # code loaded from disk
         assert compiler.stats["compiled"] - start["compiled"] == 1
         assert compiler.stats["loaded_from_disk"] - start["loaded_from_disk"] == 1
         np.testing.assert_array_equal(first, second)
@@ -51,11 +52,11 @@ def test_persistent_cache_round_trip_and_corrupt_entry(tmp_path):
         data = bytearray(path.read_bytes())
         data[-10] ^= 0xFF  # corrupt the object code: the checksum no longer matches
         path.write_bytes(bytes(data))
-        third = funcjax.jit(f)(x)
+        third = funcjax.jit(f())(x)
         assert compiler.stats["compiled"] - start["compiled"] == 2
         np.testing.assert_array_equal(first, third)
         path.write_bytes(b"not an entry")  # truncated / foreign: ignored too
-        np.testing.assert_array_equal(funcjax.jit(f)(x), first)
+        np.testing.assert_array_equal(funcjax.jit(f())(x), first)
         assert compiler.stats["compiled"] - start["compiled"] == 3
     finally:
         config.update("jax_compilation_cache_dir", None)

@@ -67,3 +67,34 @@ def analyse(jaxpr, rule_of):
     for v in outvars:
         end[v] = len(eqns)
     return Analysis(live, materialize, end)
+
+
+
+def can_overwrite(jaxpr, info, rule_of, out, x):
+    """Whether output ``out`` may be computed straight into the memory of input ``x`` (a
+    donated buffer): ``x`` is dead before the equation computing ``out`` runs, or that
+    equation reads ``x`` only at the element it is writing, through ``pointwise`` rules of
+    ``x``'s shape (``p - lr * g`` in place; never a transpose or a matmul of ``x``)."""
+    producer = {id(o): i for i, e in enumerate(jaxpr.eqns) for o in e.outputs}
+    at = producer.get(id(out))
+    last_read = info.end.get(id(x), -1)
+    if at is None or last_read != at:
+        return at is not None and last_read < at
+    memo = {}
+
+    def check(var):
+        """``(reads x, reads it only pointwise)`` for the code computing ``var`` at ``at``."""
+        if var is x:
+            return True, True
+        i = producer.get(id(var))
+        if i is None or (i < at and id(var) in info.materialize):
+            return False, True  # another input, or a buffer finished earlier
+        if id(var) not in memo:
+            eqn = jaxpr.eqns[i]
+            found = [check(v) for v in eqn.inputs if isinstance(v, Var)]
+            reads = any(r for r, _ in found)
+            memo[id(var)] = reads, not reads or (
+                rule_of(eqn.primitive).pointwise and var.aval.shape == x.aval.shape
+                and all(ok for _, ok in found))
+        return memo[id(var)]
+    return check(out)[1]

@@ -24,7 +24,7 @@ def _custom_call(ctx, eqn, ins, outs):
     ctx.lower_closed_jaxpr(eqn.params["call_jaxpr"], ins, outs)
 
 
-@register("view", name_p)
+@register("view", name_p, pointwise=True)
 def _name(ctx, eqn, ins):
     return ins[0]
 

@@ -236,7 +236,7 @@ def elementwise_value(ctx, eqn, ins, emit):
     return Lazy(out, load)
 
 
-@register("fused", *SCALAR)
+@register("fused", *SCALAR, pointwise=True)
 def _lower_elementwise(ctx, eqn, ins):
     return elementwise_value(ctx, eqn, ins, SCALAR[eqn.primitive])
 
@@ -274,14 +274,14 @@ def convert(ctx, x, src, dst):
     return x
 
 
-@register("fused", conv_ops.convert_element_type_p)
+@register("fused", conv_ops.convert_element_type_p, pointwise=True)
 def _lower_convert(ctx, eqn, ins):
     (x,), src = ins, ins[0].aval.dtype
     dst = eqn.outputs[0].aval.dtype
     return Lazy(eqn.outputs[0].aval, lambda idx: convert(ctx, x.load(idx), src, dst))
 
 
-@register("fused", conv_ops.select_n_p)
+@register("fused", conv_ops.select_n_p, pointwise=True)
 def _lower_select_n(ctx, eqn, ins):
     which, cases = ins[0], ins[1:]
     wdt = which.aval.dtype
@@ -301,6 +301,6 @@ def _lower_select_n(ctx, eqn, ins):
     return Lazy(eqn.outputs[0].aval, load)
 
 
-@register("view", conv_ops.stop_gradient_p)
+@register("view", conv_ops.stop_gradient_p, pointwise=True)
 def _lower_identity(ctx, eqn, ins):
     return ins[0]

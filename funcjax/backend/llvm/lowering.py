@@ -33,22 +33,24 @@ class LowerRule:
 
     ``rereads(eqn)`` gives the input positions whose elements the rule loads more than once
     (a broadcast, a matmul operand); an expensive lazy input there is computed into a buffer.
+    ``pointwise`` rules load each operand of the output's shape only at the output element's
+    own index, so their output may overwrite such an operand (``fusion.can_overwrite``).
     """
 
-    __slots__ = ("kind", "fn", "rereads")
+    __slots__ = ("kind", "fn", "rereads", "pointwise")
 
-    def __init__(self, kind, fn, rereads=None):
+    def __init__(self, kind, fn, rereads=None, pointwise=False):
         if kind not in RULE_KINDS:
             raise ValueError(f"lowering rule kind must be one of {RULE_KINDS}, got {kind!r}")
-        self.kind, self.fn = kind, fn
+        self.kind, self.fn, self.pointwise = kind, fn, pointwise
         self.rereads = rereads or (lambda eqn: ())
 
 
-def register(kind, *prims, rereads=None):
+def register(kind, *prims, rereads=None, pointwise=False):
     """Decorator: ``@register("fused", add_p, sub_p)`` sets the rule on each primitive."""
     def wrap(fn):
         for prim in prims:
-            prim.def_lower(LowerRule(kind, fn, rereads))
+            prim.def_lower(LowerRule(kind, fn, rereads, pointwise))
         return fn
     return wrap
 
@@ -60,7 +62,7 @@ def rule_of(prim):
 class LoweringContext:
     """State while emitting one module: the builder, the arena plan, declared externals."""
 
-    def __init__(self, name, in_avals, out_avals):
+    def __init__(self, name, in_avals, out_avals, aliases=()):
         self.module = ir.Module(name=name)
         self.name = name
         nargs = len(in_avals) + len(out_avals) + 1
@@ -76,6 +78,8 @@ class LoweringContext:
         self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
         self.outputs = [Buffer(self.b, p, a)
                         for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
+        for k, i in aliases:  # the output lives in the input's memory (a donated buffer)
+            self.outputs[k] = self.inputs[i]
         self.arena = Arena()
         self.tick = 0
         self._scratch = []
@@ -140,16 +144,19 @@ class LoweringContext:
         glob.align = 64
         return Buffer(self.b, glob, aval)
 
-    def lower_closed_jaxpr(self, closed, in_values, out_buffers):
+    def lower_closed_jaxpr(self, closed, in_values, out_buffers, in_place=()):
         """Emits ``closed`` inline (consts become constant globals), see ``lower_jaxpr``."""
         consts = [self.constant_buffer(c, v.aval)
                   for c, v in zip(closed.consts, closed.jaxpr.constvars)]
-        self.lower_jaxpr(closed.jaxpr, in_values, out_buffers, consts)
+        self.lower_jaxpr(closed.jaxpr, in_values, out_buffers, consts, in_place)
 
-    def lower_jaxpr(self, jaxpr, in_values, out_buffers, const_values=()):
+    def lower_jaxpr(self, jaxpr, in_values, out_buffers, const_values=(), in_place=()):
         """Emits ``jaxpr`` inline: reads ``in_values``, writes its outputs to ``out_buffers``.
 
-        The output buffers must not alias the inputs (a loop carry needs two buffers)."""
+        The output buffers must not alias the inputs (a loop carry needs two buffers), except
+        for the ``in_place`` pairs ``(output k, input i)``: output k is the memory of input i.
+        Such an output is computed straight into it when ``fusion.can_overwrite`` allows,
+        otherwise in the workspace and copied over the input last, when nothing reads it."""
         if len(const_values) != len(jaxpr.constvars):
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
@@ -159,10 +166,13 @@ class LoweringContext:
         outer_scratch, self._scratch = self._scratch, []
         env = {id(v): val for v, val in zip(jaxpr.constvars + jaxpr.invars,
                                             list(const_values) + list(in_values))}
+        overwrites = dict(in_place)
         slot = {}
-        for v, buf in zip(jaxpr.outvars, out_buffers):
-            if not isinstance(v, Literal) and id(v) not in env:
-                slot.setdefault(id(v), buf)
+        for k, (v, buf) in enumerate(zip(jaxpr.outvars, out_buffers)):
+            if isinstance(v, Literal) or id(v) in env or (k in overwrites and not (
+                    fusion.can_overwrite(jaxpr, info, rule_of, v, jaxpr.invars[overwrites[k]]))):
+                continue
+            slot.setdefault(id(v), buf)
         dying = {}
         for var_id, last in info.end.items():
             dying.setdefault(last, []).append(var_id)
@@ -201,8 +211,8 @@ class LoweringContext:
             for var_id in dying.get(i, ()):
                 if var_id in owned:
                     self.arena.release(owned.pop(var_id), self.tick)
-        for v, buf in zip(jaxpr.outvars, out_buffers):
-            self.materialize(self._read(env, v), buf)
+        for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
+            self.materialize(self._read(env, jaxpr.outvars[k]), out_buffers[k])
         self._scratch = outer_scratch
 
     @staticmethod
@@ -218,9 +228,10 @@ class LoweringContext:
         return self.module
 
 
-def lower_closed_jaxpr(closed, name):
-    """The LLVM module for ``closed`` and its memory plan: ``(ir.Module, LoweringContext)``."""
+def lower_closed_jaxpr(closed, name, aliases=()):
+    """The LLVM module for ``closed`` and its memory plan: ``(ir.Module, LoweringContext)``.
+    ``aliases`` pairs ``(output k, input i)`` make output k live in input i's buffer."""
     jaxpr = closed.jaxpr
-    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals)
-    ctx.lower_closed_jaxpr(closed, ctx.inputs, ctx.outputs)
+    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals, aliases)
+    ctx.lower_closed_jaxpr(closed, ctx.inputs, ctx.outputs, aliases)
     return ctx.finish(), ctx

@@ -80,16 +80,17 @@ def overlapping_live_pairs(records):
 class MemoryStats:
     """What ``Compiled.memory_analysis()`` returns (field names follow JAX's)."""
 
-    def __init__(self, argument_bytes, output_bytes, arena):
+    def __init__(self, argument_bytes, output_bytes, alias_bytes, arena):
         self.argument_size_in_bytes = argument_bytes
         self.output_size_in_bytes = output_bytes
+        self.alias_size_in_bytes = alias_bytes  # outputs written into donated arguments
         self.temp_size_in_bytes = arena.size
         self.temp_size_without_reuse_in_bytes = arena.total_requested
         self.reuse_saved_in_bytes = arena.total_requested - arena.size
-        self.alias_size_in_bytes = 0
         self.allocations = list(arena.records)
 
     def __repr__(self):
         return (f"MemoryStats(argument={self.argument_size_in_bytes} B, "
-                f"output={self.output_size_in_bytes} B, temp={self.temp_size_in_bytes} B, "
+                f"output={self.output_size_in_bytes} B (aliased to donated arguments: "
+                f"{self.alias_size_in_bytes} B), temp={self.temp_size_in_bytes} B, "
                 f"saved by reuse={self.reuse_saved_in_bytes} B)")

@@ -6,7 +6,9 @@ import logging
 import re
 import time
 
-from funcjax.backend.llvm import compiler, debug_nans
+import numpy as np
+
+from funcjax.backend.llvm import compiler, debug_nans, donation
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -20,17 +22,23 @@ def symbol_name(name):
 
 
 class LoweredModule:
-    """LLVM IR for a closure-converted jaxpr, with its memory plan (nothing compiled yet)."""
+    """LLVM IR for a closure-converted jaxpr, with its memory plan (nothing compiled yet).
 
-    def __init__(self, closed, name):
+    ``donated`` pairs ``(input index, argument name)`` name the inputs whose buffers outputs
+    may reuse (``donation.pair_donations`` decides which outputs do: ``self.aliases``)."""
+
+    def __init__(self, closed, name, donated=()):
         self.closed, self.name = closed, name
         self.symbol = symbol_name(name)
-        module, ctx = lower_closed_jaxpr(closed, self.symbol)
+        self.aliases, unusable = donation.pair_donations(closed, [i for i, _ in donated])
+        donation.warn_unusable(name, closed, unusable, dict(donated))
+        module, ctx = lower_closed_jaxpr(closed, self.symbol, self.aliases)
         self.ir_text = str(module)
         self.arena = ctx.arena
         in_bytes = sum(a.nbytes for a in closed.in_avals)
         out_bytes = sum(a.nbytes for a in closed.out_avals)
-        self.memory = MemoryStats(in_bytes, out_bytes, ctx.arena)
+        alias_bytes = sum(closed.out_avals[k].nbytes for k, _ in self.aliases)
+        self.memory = MemoryStats(in_bytes, out_bytes, alias_bytes, ctx.arena)
 
 
 class Program:
@@ -50,10 +58,15 @@ class Program:
                                      self.closed.out_avals, lowered.arena.size)
 
     def __call__(self, *args, arg_names=None):
+        """Runs on ``args``; deletes the donated Arrays whose buffers outputs reuse."""
+        aliases = self.lowered.aliases
         arrays = check_arguments(self.name, self.closed.in_avals, args, arg_names)
-        outs = self.executable.run(arrays)
+        if aliases:
+            donation.take_donated(self.name, args, arrays, aliases)
+        inputs = [np.array(a) for a in arrays] if config.jax_debug_nans and aliases else arrays
+        outs = self.executable.run(arrays, aliases)
         if config.jax_debug_nans:
-            debug_nans.check_outputs(self.name, self.closed, arrays, outs)
+            debug_nans.check_outputs(self.name, self.closed, inputs, outs)
         return outs
 
     def as_text(self, dialect="llvm"):
@@ -68,19 +81,21 @@ class Program:
 
 
 _CACHE_SIZE = 1024
-_programs = collections.OrderedDict()  # id(closed jaxpr) -> (closed jaxpr, Program)
+_programs = collections.OrderedDict()  # (id(closed jaxpr), donated) -> (jaxpr, Program)
 
 
-def program_for(closed, name):
+def program_for(closed, name, donated=()):
     """The compiled program of ``closed`` (compiled on first use; keyed by identity, and the
-    entry keeps the jaxpr alive so the id cannot be reused while cached)."""
+    entry keeps the jaxpr alive so the id cannot be reused while cached). ``donated``: see
+    ``LoweredModule``."""
+    key = (id(closed), donated)
     with compiler.LOCK:
-        entry = _programs.get(id(closed))
+        entry = _programs.get(key)
         if entry is not None and entry[0] is closed:
-            _programs.move_to_end(id(closed))
+            _programs.move_to_end(key)
             return entry[1]
-        program = Program(LoweredModule(closed, name))
-        _programs[id(closed)] = (closed, program)
+        program = Program(LoweredModule(closed, name, donated))
+        _programs[key] = (closed, program)
         if len(_programs) > _CACHE_SIZE:
             _programs.popitem(last=False)
         return program

@@ -25,16 +25,23 @@ def check_arguments(name, in_avals, args, arg_names=None):
     arrays = []
     for k, (aval, x) in enumerate(zip(in_avals, args)):
         arr = to_numpy(x)
-        if arr.shape != aval.shape or arr.dtype != aval.dtype:
-            what = f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
+        try:
+            shape = arr.shape
+        except RuntimeError as e:  # a deleted Array
+            raise RuntimeError(f"{name}: {_label(arg_names, k)}: {e}") from None
+        if shape != aval.shape or arr.dtype != aval.dtype:
             got = f"{arr.dtype.name}{list(arr.shape)}"
             raise TypeError(
-                f"{name}: {what} has type {got} but the computation was compiled for "
-                f"{aval.dtype.name}{list(aval.shape)}. A Compiled object runs only on the "
-                "types it was lowered with; call the jit-wrapped function instead (it "
-                "compiles again for new types) or lower it with matching arguments.")
+                f"{name}: {_label(arg_names, k)} has type {got} but the computation was "
+                f"compiled for {aval.dtype.name}{list(aval.shape)}. A Compiled object runs "
+                "only on the types it was lowered with; call the jit-wrapped function instead "
+                "(it compiles again for new types) or lower it with matching arguments.")
         arrays.append(np.ascontiguousarray(arr))
     return arrays
+
+
+def _label(arg_names, k):
+    return f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
 
 
 class Executable:
@@ -57,9 +64,13 @@ class Executable:
         addr = ws.ctypes.data
         return ws, addr + (-addr % _ALIGN)
 
-    def run(self, arrays):
-        """Runs on already-checked arrays (``check_arguments``); returns new output arrays."""
-        outs = [np.empty(a.shape, a.dtype) for a in self.out_avals]
+    def run(self, arrays, aliases=()):
+        """Runs on already-checked arrays (``check_arguments``); returns the outputs: new
+        arrays, except that output k is ``arrays[i]`` for each pair ``(k, i)`` of ``aliases``
+        (donated memory, see ``donation.take_donated``)."""
+        reuse = dict(aliases)
+        outs = [arrays[reuse[k]] if k in reuse else np.empty(a.shape, a.dtype)
+                for k, a in enumerate(self.out_avals)]
         ws, ws_ptr = self._workspace()
         self._fn(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs], ws_ptr)
         del ws  # held until here: the native code has finished with every buffer
