@@ -1,12 +1,14 @@
 """funcjax: composable function transformations (grad, vmap, jit, ...) over a jaxpr IR."""
 
 from funcjax import (  # noqa: F401
+    ad_checkpoint,
     checkpoint_policies,
     lax,
     nn,
     numpy,
     test_util,
     tools,
+    tree,
     tree_util,
 )
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
@@ -29,7 +31,7 @@ from funcjax.api import (  # noqa: F401
     vmap,
 )
 from funcjax.api_jit import jit  # noqa: F401
-from funcjax.config import config  # noqa: F401
+from funcjax.config import config, disable_jit  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401
     ConcretizationTypeError,
@@ -40,6 +42,15 @@ from funcjax.core.errors import (  # noqa: F401
 )
 from funcjax.core.ir import ClosedJaxpr, Jaxpr  # noqa: F401
 from funcjax.core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflatten  # noqa: F401
+from funcjax.devices import (  # noqa: F401
+    block_until_ready,
+    default_backend,
+    device_count,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
+)
 from funcjax.interpreters.eval import eval_jaxpr  # noqa: F401
 from funcjax.ops.custom import custom_jvp, custom_vjp  # noqa: F401
 

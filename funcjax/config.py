@@ -1,5 +1,6 @@
 """Global configuration flags, set with ``funcjax.config.update(name, value)`` as in JAX."""
 
+import contextlib
 import os
 import threading
 
@@ -27,12 +28,17 @@ class Config:
             known = ", ".join(sorted(self._values))
             raise AttributeError(f"config.update: unknown flag {name!r}; known flags: {known}")
         with self._lock:
-            self._values[name] = value
-        for listener in self._listeners:
-            listener(name, value)
+            previous, self._values[name] = self._values[name], value
+        try:
+            for listener in self._listeners:
+                listener(name, value)
+        except Exception:
+            self._values[name] = previous  # a listener refused the value: keep the old one
+            raise
 
     def on_update(self, listener):
-        """Registers ``listener(name, value)``, called after every update (caches use it)."""
+        """Registers ``listener(name, value)``, called after every update (caches use it); a
+        listener that raises refuses the new value."""
         self._listeners.append(listener)
 
     def __getattr__(self, name):
@@ -46,3 +52,14 @@ class Config:
 
 
 config = Config()
+
+
+@contextlib.contextmanager
+def disable_jit(disable=True):
+    """Runs jitted functions eagerly (op by op) inside the block, for debugging."""
+    previous = config.jax_disable_jit
+    config.update("jax_disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("jax_disable_jit", previous)
