@@ -16,22 +16,22 @@ from funcjax.interpreters.eval import aval_of
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("var",)
+    __slots__ = ("ir_var",)
 
     def __init__(self, trace, var):
         super().__init__(trace)
-        self.var = var
+        self.ir_var = var
 
     @property
     def aval(self):
-        return self.var.aval
+        return self.ir_var.aval
 
     def creation_note(self):
-        eqn = self._trace.producer.get(self.var)
+        eqn = self._trace.producer.get(self.ir_var)
         return f" (by '{eqn.primitive.name}' at {eqn.source_info})" if eqn else ""
 
     def describe_dependence(self):
-        names = self._trace.argument_names_behind(self.var)
+        names = self._trace.argument_names_behind(self.ir_var)
         if not names:
             return ""
         return " because it depends on the argument" + ("s " if len(names) > 1 else " ") + \
@@ -54,7 +54,7 @@ class StagingTrace(Trace):
 
     def atom(self, x):
         if self.own(x):
-            return x.var
+            return x.ir_var
         if not isinstance(x, Tracer) and np.ndim(x) == 0:
             return Literal(x, aval_of(x))
         entry = self._consts.get(id(x))

@@ -65,9 +65,9 @@ def saved_residuals(fun, *args):
 def _describe(trace, value, inputs, leaf_names):
     if isinstance(value, StagingTracer) and value._trace is trace:
         for x, name in zip(inputs, leaf_names):
-            if x.var is value.var:
+            if x.ir_var is value.ir_var:
                 return f"the argument '{name}'"
-        eqn = trace.producer.get(value.var)
+        eqn = trace.producer.get(value.ir_var)
         if eqn is not None:
             return f"'{eqn.primitive.name}' at {eqn.source_info}"
     return "a constant"

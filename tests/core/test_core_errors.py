@@ -79,3 +79,22 @@ def test_shape_errors_name_operation_and_shapes():
     with pytest.raises(TypeError, match="add requires operands of equal dtypes, got f32\\[3\\], "
                                         "i32\\[3\\]"):
         jax.lax.add(jnp.ones(3), jnp.ones(3, dtype=jnp.int32))
+
+
+def test_tracer_fields_never_hide_array_methods():
+    """A tracer's own attributes must not shadow array methods (``x.var(1)`` once called the
+    staging tracer's IR variable)."""
+    from funcjax.core.array import ArrayMethods
+    from funcjax.core.trace import Tracer
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    for cls in subclasses(Tracer):
+        fields = {s for k in cls.__mro__ for s in getattr(k, "__slots__", ())}
+        assert not fields & set(dir(ArrayMethods)), cls
+    closed = jax.make_jaxpr(lambda a: a.var(1) + a.std() + a.T.mean())(np.ones((3, 5)))
+    np.testing.assert_allclose(jax.eval_jaxpr(closed.jaxpr, closed.consts, np.eye(3, 5))[0],
+                               np.eye(3, 5).var(1) + np.eye(3, 5).std() + 0.2, rtol=1e-6)
