@@ -46,7 +46,12 @@ def _reduce(name, prim_fn, a, axis, keepdims, where=None, identity=None, dtype=N
                              "for the masked-out elements)")
         mask = _broadcast(to_bool(where), a.shape)
         a = lax.select(mask, a, _fill(a, identity))
-    out = prim_fn(a, axes) if axes else a
+    if identity is not None and 0 in [a.shape[i] for i in axes]:
+        # An empty reduction is its identity (max/min have one only through ``initial``).
+        kept = tuple(d for i, d in enumerate(a.shape) if i not in axes)
+        out = lax.full(kept, identity, a.dtype)
+    else:
+        out = prim_fn(a, axes) if axes else a
     return lax.expand_dims(out, axes) if keepdims and axes else out
 
 
@@ -99,16 +104,23 @@ def _mean_dtype(a, dtype):
     return a.dtype if a.dtype.kind == "f" else dtypes.default_float()
 
 
+def _computation_dtype(dtype):
+    """As JAX does, means and variances of float16 are computed in float32: a float16 sum
+    of squares overflows at 65504."""
+    return dtypes.canonicalize(np.float32) if dtype == np.float16 else dtype
+
+
 def mean(a, axis=None, dtype=None, keepdims=False, where=None):
     a = asarray(a)
     axes = canonical_axes("mean", axis, a.ndim)
     dtype = _mean_dtype(a, dtype)
-    total = sum(a, axis, dtype, keepdims, where=where)
+    work = _computation_dtype(dtype)
+    total = sum(a, axis, work, keepdims, where=where)
     if where is None:
-        count = lax.full(total.shape, _count(a.shape, axes), dtype)
+        count = lax.full(total.shape, _count(a.shape, axes), work)
     else:
-        count = sum(_broadcast(to_bool(where), a.shape), axis, dtype, keepdims)
-    return lax.div(total, count)
+        count = sum(_broadcast(to_bool(where), a.shape), axis, work, keepdims)
+    return lax.convert_element_type(lax.div(total, count), dtype)
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
@@ -116,10 +128,12 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
     a = asarray(a)
     ddof = ddof if correction is None else correction
     axes = canonical_axes("var", axis, a.ndim)
-    a = lax.convert_element_type(_strong(a), _mean_dtype(a, dtype))
+    dtype = _mean_dtype(a, dtype)
+    a = lax.convert_element_type(_strong(a), _computation_dtype(dtype))
     centered = lax.sub(a, _broadcast(mean(a, axis, keepdims=True), a.shape))
     total = sum(lax.mul(centered, centered), axis, keepdims=keepdims)
-    return lax.div(total, lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype))
+    count = lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype)
+    return lax.convert_element_type(lax.div(total, count), dtype)
 
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):

@@ -66,6 +66,20 @@ def test_reduction_options():
     assert jnp.sum(jnp.ones(3, bool)).dtype == np.int32
     assert jnp.mean(jnp.arange(3)).dtype == np.float32
     assert not jnp.sum(1.0).weak_type
+    empty = np.zeros((0, 3), np.float32)
+    for fn in ("max", "min"):
+        want = getattr(np, fn)(empty, 0, initial=-3.0)
+        assert_close(getattr(jnp, fn)(empty, 0, initial=-3.0), want)
+        assert_close(getattr(jnp, fn)(empty, initial=2, keepdims=True), np.full((1, 1), 2.0))
+
+
+def test_float16_mean_and_var_accumulate_in_float32():
+    """As in JAX: float16 squares and sums of 1200 values of ~200 overflow float16's 65504."""
+    x = np.linspace(-200, 200, 1200).astype(np.float16)
+    for fn in ("mean", "var", "std"):
+        got = getattr(jnp, fn)(x)
+        assert got.dtype == np.float16
+        assert_close(got, getattr(np, fn)(x.astype(np.float32)).astype(np.float16), rtol=1e-3)
 
 
 @settings(max_examples=40, deadline=None)
@@ -127,7 +141,10 @@ def test_creation():
         np.testing.assert_array_equal(jnp.tril(x, k), np.tril(x, k))
     np.testing.assert_array_equal(jnp.full((2, 2), [1, 2]), np.full((2, 2), [1, 2]))
     assert jnp.zeros_like(np.ones(2, np.int8)).dtype == np.int8
-    assert jnp.full(3, 1.5).dtype == np.float32 and not jnp.full(3, 1.5).weak_type
+    # JAX 0.10.2: a Python scalar fill stays weak (bools never are), a numpy scalar is strong.
+    assert jnp.full(3, 1.5).dtype == np.float32 and jnp.full(3, 1.5).weak_type
+    assert jnp.full(3, 2).weak_type and not jnp.full(3, np.float32(2)).weak_type
+    assert not jnp.full(2, True).weak_type and not jnp.full_like(np.ones(2), 3).weak_type
     for got, want in zip(jnp.meshgrid(np.arange(3), np.arange(2)),
                          np.meshgrid(np.arange(3), np.arange(2))):
         np.testing.assert_array_equal(got, want)
