@@ -192,3 +192,16 @@ def test_products(data):
     for ord_ in (None, "fro", 1, -1, np.inf, -np.inf):
         assert_close(jnp.linalg.norm(a, ord_), np.linalg.norm(a, ord_), **tol)
     assert_close(jnp.linalg.norm(a, axis=0), np.linalg.norm(a, axis=0), **tol)
+
+
+def test_boolean_contractions_are_or_of_and():
+    """JAX and numpy contract booleans to booleans: einsum sums by "any", dot by a scalar is
+    an elementwise "and"."""
+    x = np.array([[True, False, True], [False, False, True], [True, True, False]])
+    for spec in ("ii", "ij->", "ij->j", "ij,ij->i", "ij,jk->ik"):
+        ops = (x,) * (spec.count(",") + 1)
+        got = jnp.einsum(spec, *ops)
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(got, np.einsum(spec, *ops))
+    np.testing.assert_array_equal(jnp.dot(x[0, 0], x), np.dot(x[0, 0], x))
+    np.testing.assert_array_equal(jnp.dot(x[0], x[1]), np.dot(x[0], x[1]))
