@@ -205,3 +205,19 @@ def test_boolean_contractions_are_or_of_and():
         np.testing.assert_array_equal(got, np.einsum(spec, *ops))
     np.testing.assert_array_equal(jnp.dot(x[0, 0], x), np.dot(x[0, 0], x))
     np.testing.assert_array_equal(jnp.dot(x[0], x[1]), np.dot(x[0], x[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pad_modes_match_numpy(dtype):
+    a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 10).astype(dtype)
+    options = {"maximum": [{}, {"stat_length": 2}], "minimum": [{"stat_length": (1, 3)}],
+               "mean": [{}, {"stat_length": ((1, 2), (3, 1), (1, 1))}], "median": [{}],
+               "linear_ramp": [{}, {"end_values": (5, -3)}], "edge": [{}], "wrap": [{}],
+               "reflect": [{}, {"reflect_type": "odd"}], "constant": [{"constant_values": 2}],
+               "symmetric": [{}, {"reflect_type": "odd"}]}
+    for mode, kwargs in options.items():
+        for kw in kwargs:
+            for width in (((1, 2), (0, 3), (2, 0)), 7):
+                assert_close(jnp.pad(a, width, mode, **kw), np.pad(a, width, mode, **kw),
+                             rtol=1e-6, atol=1e-4)
+    assert jnp.pad(a, 2, "empty").shape == (7, 8, 9)
