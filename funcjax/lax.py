@@ -224,18 +224,29 @@ def broadcasted_iota(dtype, shape, dimension):
 
 
 # -- indexing --------------------------------------------------------------------------------
-def _index_scalars(indices):
-    return [convert_element_type(i, dtypes.default_int()) if _is_python_scalar(i) or
-            np.ndim(i) == 0 else i for i in indices]
+def _index_scalars(indices, shape):
+    """Start indices as integer scalars; as in JAX a negative one counts from the end (before
+    the primitive clamps the slice into the operand)."""
+    out = []
+    for i, n in zip(indices, shape):
+        if _is_python_scalar(i) or np.ndim(i) == 0:
+            i = convert_element_type(i, dtypes.default_int())
+        if np.dtype(i.dtype).kind == "i":
+            negative = ew.lt_p.bind(i, full((), 0, i.dtype))
+            i = select(negative, ew.add_p.bind(i, full((), n, i.dtype)), i)
+        out.append(i)
+    return out
 
 
 def dynamic_slice(operand, start_indices, slice_sizes):
-    return indexing.dynamic_slice_p.bind(operand, *_index_scalars(start_indices),
+    starts = _index_scalars(start_indices, np.shape(operand))
+    return indexing.dynamic_slice_p.bind(operand, *starts,
                                          slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices):
-    return indexing.dynamic_update_slice_p.bind(operand, update, *_index_scalars(start_indices))
+    starts = _index_scalars(start_indices, np.shape(operand))
+    return indexing.dynamic_update_slice_p.bind(operand, update, *starts)
 
 
 def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
