@@ -352,6 +352,24 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     return tuple(out) if multiple else out[0]
 
 
+
+def top_k(operand, k):
+    """``[values, indices]``: the ``k`` largest entries along the last axis and their int32
+    indices, largest first (NaN above everything, ties by lower index), as JAX's ``top_k``."""
+    n, k = np.shape(operand)[-1], int(k)
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k must be in [0, {n}] for an operand of shape "
+                         f"{np.shape(operand)}, got {k}")
+    shape, last = np.shape(operand), np.ndim(operand) - 1
+    # An ascending sort on (value, reversed position), read backwards: descending values,
+    # and equal values in increasing position.
+    backwards = ew.sub_p.bind(full(shape, n - 1, np.int32),
+                              broadcasted_iota(np.int32, shape, last))
+    values, backwards = sort((operand, backwards), last, num_keys=2)
+    values, backwards = (rev(slice_in_dim(x, n - k, n, axis=last), (last,))
+                         for x in (values, backwards))
+    return [values, ew.sub_p.bind(full(backwards.shape, n - 1, np.int32), backwards)]
+
 def full(shape, fill_value, dtype=None, weak_type=False):
     """An array of ``shape`` filled with a scalar (broadcast, not materialised per element)."""
     shape = tuple(int(d) for d in shape)

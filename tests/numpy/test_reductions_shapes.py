@@ -221,3 +221,17 @@ def test_pad_modes_match_numpy(dtype):
                 assert_close(jnp.pad(a, width, mode, **kw), np.pad(a, width, mode, **kw),
                              rtol=1e-6, atol=1e-4)
     assert jnp.pad(a, 2, "empty").shape == (7, 8, 9)
+
+
+def test_top_k_matches_jax():
+    """Values printed by JAX 0.10.2 for the same inputs."""
+    import funcjax
+    x = np.array([[1, 3, 3, 2, np.nan, 3, -np.inf, -0.5, 0.0]], np.float32)
+    for fn in (funcjax.lax.top_k, funcjax.jit(funcjax.lax.top_k, static_argnums=1)):
+        values, indices = fn(x, 6)
+        np.testing.assert_array_equal(values, [[np.nan, 3, 3, 3, 2, 1]])
+        np.testing.assert_array_equal(indices, [[4, 1, 2, 5, 3, 0]])
+        assert indices.dtype == np.int32
+    values, indices = funcjax.lax.top_k(np.array([3, 1, 3, -2], np.int32), 3)
+    np.testing.assert_array_equal(values, [3, 3, 1])
+    np.testing.assert_array_equal(indices, [0, 2, 1])
