@@ -369,15 +369,18 @@ class _IndexUpdateRef:
 # -- take, take_along_axis, nonzero ----------------------------------------------------------
 def take(a, indices, axis=None, mode=None, fill_value=None):
     """``a`` indexed by ``indices`` along ``axis``; out-of-range gives ``fill_value`` (NaN for
-    floats) unless ``mode`` is "clip" or "wrap" (indices modulo the axis size), as in JAX."""
+    floats) unless ``mode`` is "clip" (as numpy and JAX: a negative index clips to 0, it does
+    not count from the end) or "wrap" (indices modulo the axis size)."""
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (a.size,)), 0
     axis = canonical_axis("take", axis, a.ndim)
     indices = _as_index_array(indices)
-    if mode == "wrap":
+    if mode in ("clip", "wrap"):
         from funcjax.numpy._ufuncs import remainder
-        indices, mode = remainder(indices, max(a.shape[axis], 1)), "clip"
+        n = max(a.shape[axis], 1)
+        indices = remainder(indices, n) if mode == "wrap" else lax.clamp(0, indices, n - 1)
+        mode = "clip"
     index = (slice(None),) * axis + (indices,)
     return _IndexUpdateRef(a, index).get(mode="fill" if mode is None else mode,
                                          fill_value=fill_value)

@@ -139,7 +139,7 @@ def _pad_ramp(array, ax, lo, hi, ends):
         t = asarray((steps if before else steps[::-1]).reshape(shape))
         end = lax.convert_element_type(asarray(end), work)
         ramp = end + (edge - end) * t
-        if array.dtype.kind in "iub":
+        if array.dtype.kind in "iu":
             ramp = floor(ramp)
         sides.append(lax.convert_element_type(ramp, array.dtype))
     return _join(sides[0], array, sides[1], ax)

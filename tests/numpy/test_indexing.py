@@ -176,7 +176,8 @@ def test_nonzero_eager_and_sized():
 
 def test_index_corner_cases_match_numpy_and_jax():
     """Repeated indices apply ``power`` once per occurrence (``np.power.at``); ``take`` wraps
-    in mode "wrap"; a negative dynamic_slice start counts from the end, as in JAX."""
+    in mode "wrap" and clamps in mode "clip"; a negative dynamic_slice start counts from the
+    end, as in JAX."""
     from funcjax import lax
     x = np.arange(4, dtype=np.float32) + 2
     idx = np.array([0, 2, -1, 3, 3], np.int32)
@@ -188,6 +189,11 @@ def test_index_corner_cases_match_numpy_and_jax():
     np.testing.assert_array_equal(jnp.take(a, wrap, 1, mode="wrap"), np.take(a, wrap, 1,
                                                                              mode="wrap"))
     np.testing.assert_array_equal(jnp.take(a, wrap, mode="wrap"), np.take(a, wrap, mode="wrap"))
+    for axis in (None, 0, 1):  # clip: a negative index is clipped to 0, not counted from the end
+        want = np.take(a, wrap, axis, mode="clip")
+        np.testing.assert_array_equal(jnp.take(a, wrap, axis, mode="clip"), want)
+        jitted = funcjax.jit(lambda x, i, axis=axis: jnp.take(x, i, axis, mode="clip"))
+        np.testing.assert_array_equal(jitted(a, wrap), want)
     # JAX 0.10.2: starts (-1, -3) become (3, 2), then clamp to (2, 2) for a 2x2 window.
     np.testing.assert_array_equal(lax.dynamic_slice(a, (-1, -3), (2, 2)), a[2:4, 2:4])
     np.testing.assert_array_equal(lax.dynamic_slice(a, (jnp.int32(-2), 0), (1, 5)), a[2:3])
