@@ -224,18 +224,29 @@ def broadcasted_iota(dtype, shape, dimension):
 
 
 # -- indexing --------------------------------------------------------------------------------
-def _index_scalars(indices):
-    return [convert_element_type(i, dtypes.default_int()) if _is_python_scalar(i) or
-            np.ndim(i) == 0 else i for i in indices]
+def _index_scalars(indices, shape):
+    """Start indices as integer scalars; as in JAX a negative one counts from the end (before
+    the primitive clamps the slice into the operand)."""
+    out = []
+    for i, n in zip(indices, shape):
+        if _is_python_scalar(i) or np.ndim(i) == 0:
+            i = convert_element_type(i, dtypes.default_int())
+        if np.dtype(i.dtype).kind == "i":
+            negative = ew.lt_p.bind(i, full((), 0, i.dtype))
+            i = select(negative, ew.add_p.bind(i, full((), n, i.dtype)), i)
+        out.append(i)
+    return out
 
 
 def dynamic_slice(operand, start_indices, slice_sizes):
-    return indexing.dynamic_slice_p.bind(operand, *_index_scalars(start_indices),
+    starts = _index_scalars(start_indices, np.shape(operand))
+    return indexing.dynamic_slice_p.bind(operand, *starts,
                                          slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices):
-    return indexing.dynamic_update_slice_p.bind(operand, update, *_index_scalars(start_indices))
+    starts = _index_scalars(start_indices, np.shape(operand))
+    return indexing.dynamic_update_slice_p.bind(operand, update, *starts)
 
 
 def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
@@ -340,6 +351,24 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
                               num_keys=int(num_keys))
     return tuple(out) if multiple else out[0]
 
+
+
+def top_k(operand, k):
+    """``[values, indices]``: the ``k`` largest entries along the last axis and their int32
+    indices, largest first (NaN above everything, ties by lower index), as JAX's ``top_k``."""
+    n, k = np.shape(operand)[-1], int(k)
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k must be in [0, {n}] for an operand of shape "
+                         f"{np.shape(operand)}, got {k}")
+    shape, last = np.shape(operand), np.ndim(operand) - 1
+    # An ascending sort on (value, reversed position), read backwards: descending values,
+    # and equal values in increasing position.
+    backwards = ew.sub_p.bind(full(shape, n - 1, np.int32),
+                              broadcasted_iota(np.int32, shape, last))
+    values, backwards = sort((operand, backwards), last, num_keys=2)
+    values, backwards = (rev(slice_in_dim(x, n - k, n, axis=last), (last,))
+                         for x in (values, backwards))
+    return [values, ew.sub_p.bind(full(backwards.shape, n - 1, np.int32), backwards)]
 
 def full(shape, fill_value, dtype=None, weak_type=False):
     """An array of ``shape`` filled with a scalar (broadcast, not materialised per element)."""

@@ -54,6 +54,15 @@ def default_float():
     return float64 if x64_enabled() else float32
 
 
+def to_inexact(dtype):
+    """The float type integers and booleans compute in where a float is needed (``sin``,
+    ``mean``): JAX maps by width, so only 64-bit integers give float64 (with x64)."""
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return dt
+    return canonicalize(np.float64 if dt.itemsize == 8 else np.float32)
+
+
 def is_float(dtype):
     return np.dtype(dtype).kind == "f"
 

@@ -15,6 +15,7 @@ from funcjax.numpy._indexing import *  # noqa: F403
 from funcjax.numpy._joining import *  # noqa: F403
 from funcjax.numpy._linalg import *  # noqa: F403
 from funcjax.numpy._logic import *  # noqa: F403
+from funcjax.numpy._pad import *  # noqa: F403
 from funcjax.numpy._reductions import *  # noqa: F403
 from funcjax.numpy._shape import *  # noqa: F403
 from funcjax.numpy._sorting import *  # noqa: F403

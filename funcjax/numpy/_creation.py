@@ -63,9 +63,7 @@ def full(shape, fill_value, dtype=None):
     if np.ndim(fill) and not all(d in (1, n) for d, n in zip(fill.shape[::-1], shape[::-1])):
         raise ValueError(f"full: fill_value of shape {fill.shape} does not broadcast to "
                          f"shape {shape}")
-    if dtype is None and fill.weak_type:
-        fill = lax.convert_element_type(fill, fill.dtype)
-    return broadcast_to_shape(fill, shape)
+    return broadcast_to_shape(fill, shape)  # a Python scalar fill stays weakly typed, as in JAX
 
 
 def _like(a, dtype, shape):

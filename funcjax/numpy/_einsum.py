@@ -91,7 +91,8 @@ def _sum_out(x, term, keep):
     axes = [i for i, c in enumerate(term) if c not in keep]
     if not axes:
         return x, term
-    return lax.reduce_sum(x, axes), "".join(c for c in term if c in keep)
+    total = lax.reduce_or if x.dtype == np.bool_ else lax.reduce_sum  # a bool sum is "any"
+    return total(x, axes), "".join(c for c in term if c in keep)
 
 
 def _contract(a, ta, b, tb, keep):

@@ -356,20 +356,32 @@ class _IndexUpdateRef:
         return _IndexUpdateRef(x, self.index).multiply(reciprocal(values), mode)
 
     def power(self, values, mode=None):
-        """``x[idx] ** values`` written back (each position once, even if repeated)."""
+        """``x[idx] ** values``, applied once per occurrence of a repeated index as JAX and
+        ``np.power.at`` do: ``(x ** a) ** b`` is ``x ** (a * b)``, so the exponents of each
+        position multiply (positions not indexed keep exponent 1, and their value)."""
         from funcjax.numpy._ufuncs import power
-        return self.set(power(self.get(mode), values), mode)
+        x = asarray(self.array)
+        one = lax.full(x.shape, 1, x.dtype)
+        exponents = _IndexUpdateRef(one, self.index).multiply(values, mode)
+        return lax.select(lax.eq(exponents, one), x, power(x, exponents))
 
 
 # -- take, take_along_axis, nonzero ----------------------------------------------------------
 def take(a, indices, axis=None, mode=None, fill_value=None):
     """``a`` indexed by ``indices`` along ``axis``; out-of-range gives ``fill_value`` (NaN for
-    floats) unless ``mode="clip"``, as in JAX."""
+    floats) unless ``mode`` is "clip" (as numpy and JAX: a negative index clips to 0, it does
+    not count from the end) or "wrap" (indices modulo the axis size)."""
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (a.size,)), 0
     axis = canonical_axis("take", axis, a.ndim)
-    index = (slice(None),) * axis + (_as_index_array(indices),)
+    indices = _as_index_array(indices)
+    if mode in ("clip", "wrap"):
+        from funcjax.numpy._ufuncs import remainder
+        n = max(a.shape[axis], 1)
+        indices = remainder(indices, n) if mode == "wrap" else lax.clamp(0, indices, n - 1)
+        mode = "clip"
+    index = (slice(None),) * axis + (indices,)
     return _IndexUpdateRef(a, index).get(mode="fill" if mode is None else mode,
                                          fill_value=fill_value)
 

@@ -11,7 +11,7 @@ from funcjax.numpy._util import asarray, canonical_axis, promote_dtypes
 
 __all__ = ["concatenate", "concat", "stack", "hstack", "vstack", "dstack", "column_stack",
            "row_stack", "append", "split", "array_split", "hsplit", "vsplit", "dsplit",
-           "tile", "repeat", "roll", "pad", "diff"]
+           "tile", "repeat", "roll", "diff"]
 
 
 def concatenate(arrays, axis=0, dtype=None):
@@ -179,59 +179,6 @@ def roll(a, shift, axis=None):
             a = lax.concatenate([lax.slice_in_dim(a, n - k, n, axis=ax),
                                  lax.slice_in_dim(a, 0, n - k, axis=ax)], ax) if k else a
     return a
-
-
-def _mirror_index(mode, n, lo, hi):
-    """Source positions for padded positions ``-lo .. n + hi - 1`` of an axis of size n."""
-    i = np.arange(-lo, n + hi)
-    if mode == "edge":
-        return np.clip(i, 0, n - 1)
-    if mode == "wrap":
-        return i % n
-    if mode == "symmetric":
-        i = i % (2 * n)
-        return np.where(i >= n, 2 * n - 1 - i, i)
-    period = max(2 * (n - 1), 1)  # reflect: the edge element is not repeated
-    i = i % period
-    return np.where(i >= n, period - i, i)
-
-
-_PAD_MODES = ("constant", "edge", "wrap", "symmetric", "reflect")
-
-
-def pad(array, pad_width, mode="constant", constant_values=0):
-    """Pads each axis by ``(before, after)``; modes constant, edge, wrap, symmetric, reflect."""
-    array = asarray(array)
-    if mode not in _PAD_MODES:
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported; supported modes are "
-                                  f"{_PAD_MODES}")
-    try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (array.ndim, 2))
-    except ValueError:
-        raise ValueError(f"pad: pad_width {pad_width} does not fit an array of rank "
-                         f"{array.ndim}; give an int, (before, after) or one pair per "
-                         "axis") from None
-    if (widths < 0).any():
-        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width}")
-    if mode == "constant":
-        values = np.broadcast_to(np.asarray(constant_values, dtype=object), (array.ndim, 2))
-        for ax, ((lo, hi), (vlo, vhi)) in enumerate(zip(widths, values)):
-            for width, value, where in ((lo, vlo, 0), (hi, vhi, 1)):
-                if width:
-                    config = [(0, 0, 0)] * array.ndim
-                    config[ax] = (int(width), 0, 0) if where == 0 else (0, int(width), 0)
-                    fill = lax.convert_element_type(asarray(value), array.dtype)
-                    array = lax.pad(array, fill, config)
-        return array
-    from funcjax.numpy._indexing import take
-    for ax, (lo, hi) in enumerate(widths):
-        if lo or hi:
-            if array.shape[ax] == 0:
-                raise ValueError(f"pad: cannot pad an empty axis {ax} (shape {array.shape}) "
-                                 f"in mode {mode!r}")
-            index = _mirror_index(mode, array.shape[ax], int(lo), int(hi))
-            array = take(array, index, axis=ax, mode="clip")
-    return array
 
 
 def diff(a, n=1, axis=-1, prepend=None, append=None):

@@ -55,7 +55,8 @@ def dot(a, b):
     """numpy's dot: the last axis of ``a`` with the second-to-last of ``b`` (or its only)."""
     a, b = promote_dtypes(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        return lax.mul(*_broadcast_pair(a, b))
+        product = lax.bitwise_and if a.dtype == np.bool_ else lax.mul
+        return product(*_broadcast_pair(a, b))
     ib = 0 if b.ndim == 1 else b.ndim - 2
     _check_contract("dot", a, b, a.ndim - 1, ib)
     return lax.dot_general(a, b, (((a.ndim - 1,), (ib,)), ((), ())))
@@ -88,7 +89,8 @@ def inner(a, b):
     """Contraction over the last axes of both operands."""
     a, b = promote_dtypes(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        return lax.mul(*_broadcast_pair(a, b))
+        product = lax.bitwise_and if a.dtype == np.bool_ else lax.mul
+        return product(*_broadcast_pair(a, b))
     _check_contract("inner", a, b, a.ndim - 1, b.ndim - 1)
     return lax.dot_general(a, b, (((a.ndim - 1,), (b.ndim - 1,)), ((), ())))
 

@@ -8,7 +8,7 @@ import numpy as np
 from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.numpy._logic import isnan, to_bool
-from funcjax.numpy._util import asarray, canonical_axes, canonical_axis
+from funcjax.numpy._util import asarray, canonical_axes, canonical_axis, promote_dtypes_inexact
 from funcjax.numpy._util import broadcast_to_shape as _broadcast
 
 __all__ = ["sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
@@ -27,10 +27,12 @@ def _fill(x, value):
 
 
 def _upcast_sum_dtype(dtype):
-    """numpy and JAX sum booleans and small integers in the default integer type."""
-    if dtype == dtypes.bool_ or (dtype.kind == "i" and dtype.itemsize < 4):
+    """numpy and JAX sum booleans and integers narrower than the default integer in it
+    (int64 with x64), unsigned ones in the unsigned type of that width."""
+    if dtype == dtypes.bool_ or (dtype.kind == "i" and dtype.itemsize <
+                                 dtypes.default_int().itemsize):
         return dtypes.default_int()
-    if dtype.kind == "u" and dtype.itemsize < 4:
+    if dtype.kind == "u" and dtype.itemsize < dtypes.default_int().itemsize:
         return dtypes.canonicalize(np.uint64)
     return dtype
 
@@ -46,7 +48,12 @@ def _reduce(name, prim_fn, a, axis, keepdims, where=None, identity=None, dtype=N
                              "for the masked-out elements)")
         mask = _broadcast(to_bool(where), a.shape)
         a = lax.select(mask, a, _fill(a, identity))
-    out = prim_fn(a, axes) if axes else a
+    if identity is not None and 0 in [a.shape[i] for i in axes]:
+        # An empty reduction is its identity (max/min have one only through ``initial``).
+        kept = tuple(d for i, d in enumerate(a.shape) if i not in axes)
+        out = lax.full(kept, identity, a.dtype)
+    else:
+        out = prim_fn(a, axes) if axes else a
     return lax.expand_dims(out, axes) if keepdims and axes else out
 
 
@@ -96,19 +103,26 @@ def _count(shape, axes):
 def _mean_dtype(a, dtype):
     if dtype is not None:
         return dtypes.canonicalize(dtype)
-    return a.dtype if a.dtype.kind == "f" else dtypes.default_float()
+    return dtypes.to_inexact(a.dtype)
+
+
+def _computation_dtype(dtype):
+    """As JAX does, means and variances of float16 are computed in float32: a float16 sum
+    of squares overflows at 65504."""
+    return dtypes.canonicalize(np.float32) if dtype == np.float16 else dtype
 
 
 def mean(a, axis=None, dtype=None, keepdims=False, where=None):
     a = asarray(a)
     axes = canonical_axes("mean", axis, a.ndim)
     dtype = _mean_dtype(a, dtype)
-    total = sum(a, axis, dtype, keepdims, where=where)
+    work = _computation_dtype(dtype)
+    total = sum(a, axis, work, keepdims, where=where)
     if where is None:
-        count = lax.full(total.shape, _count(a.shape, axes), dtype)
+        count = lax.full(total.shape, _count(a.shape, axes), work)
     else:
-        count = sum(_broadcast(to_bool(where), a.shape), axis, dtype, keepdims)
-    return lax.div(total, count)
+        count = sum(_broadcast(to_bool(where), a.shape), axis, work, keepdims)
+    return lax.convert_element_type(lax.div(total, count), dtype)
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
@@ -116,10 +130,12 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
     a = asarray(a)
     ddof = ddof if correction is None else correction
     axes = canonical_axes("var", axis, a.ndim)
-    a = lax.convert_element_type(_strong(a), _mean_dtype(a, dtype))
+    dtype = _mean_dtype(a, dtype)
+    a = lax.convert_element_type(_strong(a), _computation_dtype(dtype))
     centered = lax.sub(a, _broadcast(mean(a, axis, keepdims=True), a.shape))
     total = sum(lax.mul(centered, centered), axis, keepdims=keepdims)
-    return lax.div(total, lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype))
+    count = lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype)
+    return lax.convert_element_type(lax.div(total, count), dtype)
 
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
@@ -269,7 +285,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         avg = mean(a, axis, keepdims=keepdims)
         count = _count(a.shape, canonical_axes("average", axis, a.ndim))
         return (avg, lax.full(avg.shape, count, avg.dtype)) if returned else avg
-    weights = asarray(weights)
+    a, weights = promote_dtypes_inexact(a, weights)  # as JAX: int32 data gives float32
     if weights.shape != a.shape:
         if axis is None or weights.ndim != 1 or np.ndim(axis) != 0:
             raise ValueError(f"average: weights of shape {weights.shape} must have the shape "
@@ -295,8 +311,7 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
         raise NotImplementedError(f"quantile: only method='linear' is implemented, got "
                                   f"{method!r}")
     a = asarray(a)
-    if a.dtype.kind != "f":
-        a = lax.convert_element_type(a, dtypes.default_float())
+    a = lax.convert_element_type(a, dtypes.to_inexact(a.dtype))
     axes = canonical_axes("quantile", axis, a.ndim)
     rest = [d for d in range(a.ndim) if d not in axes]
     # Move the reduced axes last and flatten them into one.
@@ -331,7 +346,7 @@ def percentile(a, q, axis=None, method="linear", keepdims=False):
 
 def _as_float_pair(q, denominator):
     q = asarray(q)
-    q = q if q.dtype.kind == "f" else lax.convert_element_type(q, dtypes.default_float())
+    q = lax.convert_element_type(q, dtypes.to_inexact(q.dtype))
     return q, lax.full(q.shape, denominator, q.dtype)
 
 

@@ -146,7 +146,7 @@ def fabs(x, /):
 def floor_divide(x1, x2, /):
     x1, x2 = _bool_as_int(promote_args("floor_divide", x1, x2))
     if x1.dtype.kind == "f":
-        return lax.floor(lax.div(x1, x2))
+        return _float_floor_divide(x1, x2)
     q = lax.div(x1, x2)
     if x1.dtype.kind == "u":
         return q
@@ -157,11 +157,26 @@ def floor_divide(x1, x2, /):
     return lax.select(fix, lax.sub(q, _const(q, 1)), q)
 
 
+def _float_floor_divide(x1, x2):
+    """CPython's float divmod: ``(x1 - fmod(x1, x2)) / x2`` is (nearly) an integer, one less
+    where the remainder's sign is not the divisor's; ``floor(x1 / x2)`` would round the
+    quotient first (``7 // 0.1`` is 69, not 70)."""
+    mod = lax.rem(x1, x2)
+    div = lax.div(lax.select(lax.eq(x2, _const(x2, 0)), x1, lax.sub(x1, mod)), x2)
+    fix = lax.bitwise_and(lax.ne(mod, _const(mod, 0)), lax.ne(lax.sign(x2), lax.sign(mod)))
+    return lax.round(lax.select(fix, lax.sub(div, _const(div, 1)), div))
+
+
+def _int_divisor(x1, x2):
+    """As in numpy and JAX, an integer remainder by zero is 0: the divisor counts as 1."""
+    if x1.dtype.kind not in "iu":
+        return x2
+    return lax.select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)
+
+
 def remainder(x1, x2, /):
     x1, x2 = _bool_as_int(promote_args("remainder", x1, x2))
-    if x1.dtype.kind in "iu":
-        # As in JAX, an integer remainder by zero is 0 (the divisor counts as 1).
-        x2 = lax.select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)
+    x2 = _int_divisor(x1, x2)
     r = lax.rem(x1, x2)
     if x1.dtype.kind == "u":
         return r
@@ -172,7 +187,10 @@ def remainder(x1, x2, /):
 
 
 mod = remainder
-fmod = _binary("fmod", lax.rem)
+def fmod(x1, x2, /):
+    """The remainder with the dividend's sign (C's ``fmod``)."""
+    x1, x2 = _bool_as_int(promote_args("fmod", x1, x2))
+    return lax.rem(x1, _int_divisor(x1, x2))
 
 
 def divmod(x1, x2, /):  # noqa: A001
@@ -262,7 +280,9 @@ def hypot(x1, x2, /):
     safe = lax.select(zero, _const(big, 1), big)
     ratio = lax.div(small, safe)
     out = lax.mul(big, lax.sqrt(lax.add(_const(big, 1), lax.mul(ratio, ratio))))
-    return lax.select(lax.eq(big, _const(big, np.inf)), big, out)
+    # An infinite side wins even over NaN (IEEE hypot), which max/min would propagate.
+    inf = _const(big, np.inf)
+    return lax.select(lax.bitwise_or(lax.eq(x1, inf), lax.eq(x2, inf)), inf, out)
 
 
 def _logaddexp(exp_fn, log1p_fn):
@@ -329,10 +349,11 @@ def copysign(x1, x2, /):
 
 
 def heaviside(x1, x2, /):
-    """0 below zero, 1 above, ``x2`` at zero."""
+    """0 below zero, 1 above, ``x2`` at zero, NaN at NaN."""
     x1, x2 = promote_args_inexact("heaviside", x1, x2)
     zero = _const(x1, 0)
     step = lax.select(lax.gt(x1, zero), _const(x1, 1), zero)
+    step = lax.select(lax.ne(x1, x1), x1, step)
     return lax.select(lax.eq(x1, zero), x2, step)
 
 

@@ -66,8 +66,7 @@ def promote_dtypes(*args):
 
 def promote_dtypes_inexact(*args):
     dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
-    if not dtypes.is_float(dtype):
-        dtype = dtypes.default_float()
+    dtype = dtypes.to_inexact(dtype)
     return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
 
 

@@ -81,3 +81,24 @@ def test_binary_result_dtypes_match_jax(name):
         if name in WEAK_FLAG_QUIRKS:
             got, expected = got.rstrip("*"), expected.rstrip("*")
         assert got == expected, f"jnp.{name}({a}, {b}): got {got}, JAX gives {expected}"
+
+
+# Printed by JAX 0.10.2 with x64: sums widen to 64 bits, but floats made from integers
+# follow the integer's width (int32 -> float32), only 64-bit integers give float64.
+X64_REDUCTION_DTYPES = {
+    "int8": ("int64", "float32"), "int32": ("int64", "float32"), "uint8": ("uint64", "float32"),
+    "uint32": ("uint64", "float32"), "bool": ("int64", "float32"),
+    "int64": ("int64", "float64"), "float16": ("float16", "float16"),
+}
+
+
+def test_x64_reduction_and_inexact_dtypes_match_jax(enable_x64):
+    for name, (summed, inexact) in X64_REDUCTION_DTYPES.items():
+        x = np.arange(3).astype(name)
+        for fn in (jnp.sum, jnp.prod):
+            assert fn(x).dtype == summed, (fn.__name__, name)
+        for fn in (jnp.mean, jnp.var, jnp.std, jnp.median, jnp.average, jnp.sin,
+                   jnp.linalg.norm):
+            assert fn(x).dtype == inexact, (fn.__name__, name)
+        assert jnp.average(x, weights=x).dtype == inexact
+        assert jnp.quantile(x, 0.5).dtype == inexact

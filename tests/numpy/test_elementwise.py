@@ -157,3 +157,19 @@ def test_integer_division_by_zero_matches_jax():
     ua, ub = jnp.array([7, 3], dtype=jnp.uint32), jnp.array([2, 0], dtype=jnp.uint32)
     np.testing.assert_array_equal(ua // ub, [3, 2**32 - 1])
     np.testing.assert_array_equal(ua % ub, [1, 0])
+    np.testing.assert_array_equal(jnp.fmod(a, b), [1, -1, 0, 0, 0])
+
+
+def test_float_edge_cases_match_numpy():
+    """numpy's (and JAX's) answers where a naive formula differs: the floored quotient from
+    the exact remainder, IEEE hypot with an infinite side, heaviside of NaN."""
+    x = np.array([7.0, 1.5, -1.5, 1.0, 5.0, -0.0], np.float32)
+    y = np.array([0.1, -np.inf, np.inf, 0.0, -0.3, 3.0], np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.floor_divide(x, y)
+    np.testing.assert_array_equal(jnp.floor_divide(x, y), want)  # 69, -1, -1, inf, -17, 0
+    np.testing.assert_array_equal(jnp.floor_divide(x, y), jnp.divmod(x, y)[0])
+    a = np.array([np.inf, np.nan, -np.inf, np.nan, 3.0], np.float32)
+    b = np.array([np.nan, -np.inf, 1.0, 2.0, 4.0], np.float32)
+    np.testing.assert_array_equal(jnp.hypot(a, b), np.hypot(a, b))
+    np.testing.assert_array_equal(jnp.heaviside(a, b), np.heaviside(a, b))

@@ -172,3 +172,30 @@ def test_nonzero_eager_and_sized():
     np.testing.assert_array_equal(got[1], [1, 0])
     with pytest.raises(funcjax.ConcretizationTypeError, match="size="):
         funcjax.make_jaxpr(jnp.nonzero)(a)
+
+
+def test_index_corner_cases_match_numpy_and_jax():
+    """Repeated indices apply ``power`` once per occurrence (``np.power.at``); ``take`` wraps
+    in mode "wrap" and clamps in mode "clip"; a negative dynamic_slice start counts from the
+    end, as in JAX."""
+    from funcjax import lax
+    x = np.arange(4, dtype=np.float32) + 2
+    idx = np.array([0, 2, -1, 3, 3], np.int32)
+    want = x.copy()
+    np.power.at(want, idx, np.float32(1.5))
+    np.testing.assert_allclose(jnp.asarray(x).at[idx].power(1.5), want, rtol=1e-6)
+    a = np.arange(20.0, dtype=np.float32).reshape(4, 5)
+    wrap = np.array([-7, 6, 2, -1], np.int32)
+    np.testing.assert_array_equal(jnp.take(a, wrap, 1, mode="wrap"), np.take(a, wrap, 1,
+                                                                             mode="wrap"))
+    np.testing.assert_array_equal(jnp.take(a, wrap, mode="wrap"), np.take(a, wrap, mode="wrap"))
+    for axis in (None, 0, 1):  # clip: a negative index is clipped to 0, not counted from the end
+        want = np.take(a, wrap, axis, mode="clip")
+        np.testing.assert_array_equal(jnp.take(a, wrap, axis, mode="clip"), want)
+        jitted = funcjax.jit(lambda x, i, axis=axis: jnp.take(x, i, axis, mode="clip"))
+        np.testing.assert_array_equal(jitted(a, wrap), want)
+    # JAX 0.10.2: starts (-1, -3) become (3, 2), then clamp to (2, 2) for a 2x2 window.
+    np.testing.assert_array_equal(lax.dynamic_slice(a, (-1, -3), (2, 2)), a[2:4, 2:4])
+    np.testing.assert_array_equal(lax.dynamic_slice(a, (jnp.int32(-2), 0), (1, 5)), a[2:3])
+    updated = lax.dynamic_update_slice(a, np.zeros((1, 2), np.float32), (-1, -2))
+    np.testing.assert_array_equal(updated, np.where(np.arange(20).reshape(4, 5) >= 18, 0, a))

@@ -66,6 +66,20 @@ def test_reduction_options():
     assert jnp.sum(jnp.ones(3, bool)).dtype == np.int32
     assert jnp.mean(jnp.arange(3)).dtype == np.float32
     assert not jnp.sum(1.0).weak_type
+    empty = np.zeros((0, 3), np.float32)
+    for fn in ("max", "min"):
+        want = getattr(np, fn)(empty, 0, initial=-3.0)
+        assert_close(getattr(jnp, fn)(empty, 0, initial=-3.0), want)
+        assert_close(getattr(jnp, fn)(empty, initial=2, keepdims=True), np.full((1, 1), 2.0))
+
+
+def test_float16_mean_and_var_accumulate_in_float32():
+    """As in JAX: float16 squares and sums of 1200 values of ~200 overflow float16's 65504."""
+    x = np.linspace(-200, 200, 1200).astype(np.float16)
+    for fn in ("mean", "var", "std"):
+        got = getattr(jnp, fn)(x)
+        assert got.dtype == np.float16
+        assert_close(got, getattr(np, fn)(x.astype(np.float32)).astype(np.float16), rtol=1e-3)
 
 
 @settings(max_examples=40, deadline=None)
@@ -127,7 +141,10 @@ def test_creation():
         np.testing.assert_array_equal(jnp.tril(x, k), np.tril(x, k))
     np.testing.assert_array_equal(jnp.full((2, 2), [1, 2]), np.full((2, 2), [1, 2]))
     assert jnp.zeros_like(np.ones(2, np.int8)).dtype == np.int8
-    assert jnp.full(3, 1.5).dtype == np.float32 and not jnp.full(3, 1.5).weak_type
+    # JAX 0.10.2: a Python scalar fill stays weak (bools never are), a numpy scalar is strong.
+    assert jnp.full(3, 1.5).dtype == np.float32 and jnp.full(3, 1.5).weak_type
+    assert jnp.full(3, 2).weak_type and not jnp.full(3, np.float32(2)).weak_type
+    assert not jnp.full(2, True).weak_type and not jnp.full_like(np.ones(2), 3).weak_type
     for got, want in zip(jnp.meshgrid(np.arange(3), np.arange(2)),
                          np.meshgrid(np.arange(3), np.arange(2))):
         np.testing.assert_array_equal(got, want)
@@ -175,3 +192,46 @@ def test_products(data):
     for ord_ in (None, "fro", 1, -1, np.inf, -np.inf):
         assert_close(jnp.linalg.norm(a, ord_), np.linalg.norm(a, ord_), **tol)
     assert_close(jnp.linalg.norm(a, axis=0), np.linalg.norm(a, axis=0), **tol)
+
+
+def test_boolean_contractions_are_or_of_and():
+    """JAX and numpy contract booleans to booleans: einsum sums by "any", dot by a scalar is
+    an elementwise "and"."""
+    x = np.array([[True, False, True], [False, False, True], [True, True, False]])
+    for spec in ("ii", "ij->", "ij->j", "ij,ij->i", "ij,jk->ik"):
+        ops = (x,) * (spec.count(",") + 1)
+        got = jnp.einsum(spec, *ops)
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(got, np.einsum(spec, *ops))
+    np.testing.assert_array_equal(jnp.dot(x[0, 0], x), np.dot(x[0, 0], x))
+    np.testing.assert_array_equal(jnp.dot(x[0], x[1]), np.dot(x[0], x[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pad_modes_match_numpy(dtype):
+    a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 10).astype(dtype)
+    options = {"maximum": [{}, {"stat_length": 2}], "minimum": [{"stat_length": (1, 3)}],
+               "mean": [{}, {"stat_length": ((1, 2), (3, 1), (1, 1))}], "median": [{}],
+               "linear_ramp": [{}, {"end_values": (5, -3)}], "edge": [{}], "wrap": [{}],
+               "reflect": [{}, {"reflect_type": "odd"}], "constant": [{"constant_values": 2}],
+               "symmetric": [{}, {"reflect_type": "odd"}]}
+    for mode, kwargs in options.items():
+        for kw in kwargs:
+            for width in (((1, 2), (0, 3), (2, 0)), 7):
+                assert_close(jnp.pad(a, width, mode, **kw), np.pad(a, width, mode, **kw),
+                             rtol=1e-6, atol=1e-4)
+    assert jnp.pad(a, 2, "empty").shape == (7, 8, 9)
+
+
+def test_top_k_matches_jax():
+    """Values printed by JAX 0.10.2 for the same inputs."""
+    import funcjax
+    x = np.array([[1, 3, 3, 2, np.nan, 3, -np.inf, -0.5, 0.0]], np.float32)
+    for fn in (funcjax.lax.top_k, funcjax.jit(funcjax.lax.top_k, static_argnums=1)):
+        values, indices = fn(x, 6)
+        np.testing.assert_array_equal(values, [[np.nan, 3, 3, 3, 2, 1]])
+        np.testing.assert_array_equal(indices, [[4, 1, 2, 5, 3, 0]])
+        assert indices.dtype == np.int32
+    values, indices = funcjax.lax.top_k(np.array([3, 1, 3, -2], np.int32), 3)
+    np.testing.assert_array_equal(values, [3, 3, 1])
+    np.testing.assert_array_equal(indices, [0, 2, 1])

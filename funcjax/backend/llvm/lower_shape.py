@@ -119,12 +119,12 @@ def _concatenate(ctx, eqn, ins):
             parts.append((offset, x))
         offset += x.aval.shape[d]
 
-    def load(idx):
-        out = None
+    def load(idx):  # never runs when every part is empty, but must still emit a value
+        out = types.const(_out(eqn).dtype, 0)
         for start, x in parts:
             local = clamp(b, b.sub(idx[d], types.i64(start)), 0, x.aval.shape[d] - 1)
             value = x.load(idx[:d] + [local] + idx[d + 1:])
-            out = value if out is None else b.select(
+            out = value if start == 0 else b.select(
                 b.icmp_signed(">=", idx[d], types.i64(start)), value, out)
         return out
     return Lazy(_out(eqn), load, cheap=all(x.cheap for x in ins))
