@@ -387,7 +387,7 @@ def _check_scalar_output(what, fun, leaves):
 def _ones_like(x):
     from funcjax import lax
     aval = aval_of(x)
-    return lax.full(aval.shape, 1, aval.dtype)
+    return lax.full(aval.shape, 1, aval.dtype, aval.weak_type)
 
 
 # -- Jacobians -------------------------------------------------------------------------------
@@ -433,7 +433,8 @@ def _standard_basis(avals):
 def _blocks(stacked, row_avals, col_avals, rows_last):
     """Cuts results stacked over the flattened ``row_avals`` into one block per (row leaf,
     column leaf): ``blocks[r][c]`` has shape ``row.shape + col.shape``, or ``col.shape +
-    row.shape`` if ``rows_last``."""
+    row.shape`` if ``rows_last``, and the column leaf's dtype and weak type (as in JAX, whose
+    jacfwd blocks take the output's type and jacrev blocks the input's)."""
     from funcjax import lax
     blocks, offset = [], 0
     for r in row_avals:
@@ -447,7 +448,7 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
                                r.shape + c.shape)
             if rows_last:
                 part = lax.transpose(part, [*range(r.ndim, part.ndim), *range(r.ndim)])
-            row.append(part)
+            row.append(lax.convert_element_type(part, c.dtype, c.weak_type))
         blocks.append(row)
         offset += r.size
     return blocks

@@ -14,7 +14,13 @@ from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
-from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.jvp import (
+    Zero,
+    instantiate_tangent,
+    jvp_jaxpr,
+    tangent_aval,
+    zeros_like_aval,
+)
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
@@ -279,7 +285,7 @@ def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **
     ct_carry, ct_ys = split(ct, num_carry)
     ct_carry = [instantiate_tangent(c) for c in ct_carry]
     ct_ys = [instantiate_tangent(c) for c in ct_ys]  # a Zero's aval is already stacked
-    ct_consts = [lax.full(a.shape, 0, a.dtype) for a in lin_const_avals]
+    ct_consts = [zeros_like_aval(a) for a in lin_const_avals]
 
     def body(*args):
         res_c, acc, ct_carry, res_x, ct_y = split(
