@@ -20,6 +20,22 @@ CASES = [
      [False]),
     ("fori_jit", lambda: fj.jit(lambda: lax.fori_loop(0, 3, lambda i, c: c + jnp.float32(1),
                                                       0.0))(), [False]),
+    # The body sees the weak carry (ys = c stays weak); only the carry out is strong.
+    ("scan_ys_weak", lambda: lax.scan(lambda c, x: (c + x, c), 0.0, XS), [False, True]),
+    # A weak int carry promoted to float becomes a strong float.
+    ("while_int_to_float", lambda: lax.while_loop(lambda c: c < 3, lambda c: c + 1.5, 0),
+     [False]),
+    # The index of a loop over Python int bounds is a weak int.
+    ("fori_index", lambda: lax.fori_loop(0, 3, lambda i, c: c + i, 0), [True]),
+    ("fori_index_traced", lambda: fj.vmap(lambda n: lax.fori_loop(0, n, lambda i, c: c + i, 0))(
+        jnp.array([1, 4, 7])), [True]),
+    ("fori_tuple", lambda: lax.fori_loop(0, 5, lambda i, c: (c[0] + i, c[1] * 2.0, c[2]),
+                                         (0, 1.0, XS)), [True, True, False]),
+    # The gradient with respect to a weak initial carry that comes out strong is strong.
+    ("grad_scan_weak_init", lambda: fj.grad(lambda x: lax.scan(lambda c, xi: (c * xi, None), x,
+                                                               XS)[0])(1.0), [False]),
+    ("grad_scan_stop_gradient", lambda: fj.grad(lambda x: lax.scan(
+        lambda c, xi: (lax.stop_gradient(c) * xi + c, None), x, XS)[0])(1.0), [False]),
 ]
 
 

@@ -75,7 +75,8 @@ def _scan_type(*args, jaxpr, length, reverse, unroll, num_consts, num_carry):
     carry_out, ys = split(jaxpr.out_avals, num_carry)
     if not same_types(carry_out, carry):
         raise TypeError("scan: the body gives a carry of another type than it takes")
-    return carry + [stacked(y, length) for y in ys]
+    # The output carry has the body's weak types (a weak initial carry can come out strong).
+    return carry_out + [stacked(y, length) for y in ys]
 
 
 def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, **params):
@@ -280,7 +281,10 @@ def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **
     xs_lin = [is_undefined_primal(x) for x in xs]
     res_consts = [c for c in consts if not is_undefined_primal(c)]
     res_xs = [x for x in xs if not is_undefined_primal(x)]
-    in_consts, carry_avals, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    in_consts, _, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    # The carry's cotangent flows from the carry out back into it: it has the carry out's type
+    # (a weak initial carry can come out strong), as in JAX.
+    carry_avals = jaxpr.out_avals[:num_carry]
     lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
     ct_carry, ct_ys = split(ct, num_carry)
     ct_carry = [instantiate_tangent(c) for c in ct_carry]
