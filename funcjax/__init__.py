@@ -3,6 +3,7 @@
 from funcjax import (  # noqa: F401
     ad_checkpoint,
     checkpoint_policies,
+    dtypes,
     lax,
     nn,
     numpy,

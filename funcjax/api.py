@@ -16,6 +16,7 @@ from funcjax.api_util import (
 )
 from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
+from funcjax.core.abstract import same_type
 from funcjax.core.array import Array
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer
@@ -156,14 +157,17 @@ def _check_out_leaves(leaves, what, fun):
                             "arrays (or pytrees of arrays)")
 
 
-def _check_tangent(what, primal, tangent, where):
+def _check_tangent(what, primal, tangent, where, dtype_error=TypeError):
+    """A tangent must have its primal's tangent type. As in JAX, a wrong dtype is a TypeError
+    for jvp and a ValueError for the maps linearize and vjp return; a wrong shape is always
+    a ValueError."""
     p_aval, t_aval = aval_of(primal), aval_of(tangent)
     expected = tangent_aval(p_aval)
     if t_aval.dtype != expected.dtype:
         hint = (" (integer and boolean primals take float0 tangents, e.g. "
                 "np.zeros(shape, funcjax.dtypes.float0))" if expected.dtype == dtypes.float0
                 else "")
-        raise TypeError(f"{what}: the primal and tangent {where} do not match: primal dtype "
+        raise dtype_error(f"{what}: the primal and tangent {where} do not match: primal dtype "
                         f"{p_aval.dtype} needs tangent dtype {expected.dtype}{hint}, but the "
                         f"tangent has dtype {t_aval.dtype}")
     if t_aval.shape != p_aval.shape:
@@ -212,7 +216,7 @@ class _LinearMap:
 
     def forward(self, tangents):
         for i, (p, t) in enumerate(zip(self.primals, tangents)):
-            _check_tangent("linearize", p, t, f"at leaf {i}")
+            _check_tangent("linearize", p, t, f"at leaf {i}", ValueError)
         it = iter(eval_jaxpr(self.linear.jaxpr, self.linear.consts,
                              *[t for p, t in zip(self.primals, tangents) if _is_float(p)]))
         return [next(it) if nz else zeros_like_aval(tangent_aval(aval_of(o)))
@@ -220,7 +224,7 @@ class _LinearMap:
 
     def backward(self, cts):
         for i, (o, c) in enumerate(zip(self.outs, cts)):
-            _check_tangent("vjp", o, c, f"(output and cotangent at leaf {i})")
+            _check_tangent("vjp", o, c, f"(output and cotangent at leaf {i})", ValueError)
         jaxpr = self.linear.jaxpr
         in_cts = iter(backward_pass(jaxpr, self.linear.consts,
                                     [UndefinedPrimal(v.aval) for v in jaxpr.invars],
@@ -243,9 +247,9 @@ def _linearize_tree(what, fun, primals, has_aux):
     return lin, in_tree, box["out_tree"], outs[:n], aux
 
 
-def _structure_check(what, expected, got, name):
+def _structure_check(what, expected, got, name, error=TypeError):
     if got != expected:
-        raise TypeError(f"{what}: the {name} must have the structure {expected}, got {got}")
+        raise error(f"{what}: the {name} must have the structure {expected}, got {got}")
 
 
 def linearize(fun, *primals, has_aux=False):
@@ -269,7 +273,8 @@ def vjp(fun, *primals, has_aux=False):
 
     def pullback(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
-        _structure_check("vjp", out_tree, ct_tree, f"cotangent of {fun_name(fun)}'s output")
+        _structure_check("vjp", out_tree, ct_tree, f"cotangent of {fun_name(fun)}'s output",
+                         ValueError)
         return tree_unflatten(in_tree, lin.backward(ct_leaves))
     out = tree_unflatten(out_tree, outs)
     return (out, pullback, aux) if has_aux else (out, pullback)
@@ -290,6 +295,11 @@ def linear_transpose(fun, *primals):
     def transposed(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
         _structure_check("linear_transpose", box["out_tree"], ct_tree, "cotangent")
+        for i, (c, o) in enumerate(zip(ct_leaves, closed.out_avals)):
+            if not same_type(aval_of(c), o):
+                raise TypeError(f"linear_transpose: the cotangent at leaf {i} must have the "
+                                f"type of {fun_name(fun)}'s output, {o.str_short()}, got "
+                                f"{aval_of(c).str_short()}")
         cts = backward_pass(closed.jaxpr, closed.consts,
                             [UndefinedPrimal(a) for a in closed.in_avals], ct_leaves)
         return tree_unflatten(in_tree, [instantiate_tangent(c) for c in cts])
@@ -387,7 +397,7 @@ def _check_scalar_output(what, fun, leaves):
 def _ones_like(x):
     from funcjax import lax
     aval = aval_of(x)
-    return lax.full(aval.shape, 1, aval.dtype)
+    return lax.full(aval.shape, 1, aval.dtype, aval.weak_type)
 
 
 # -- Jacobians -------------------------------------------------------------------------------
@@ -433,7 +443,8 @@ def _standard_basis(avals):
 def _blocks(stacked, row_avals, col_avals, rows_last):
     """Cuts results stacked over the flattened ``row_avals`` into one block per (row leaf,
     column leaf): ``blocks[r][c]`` has shape ``row.shape + col.shape``, or ``col.shape +
-    row.shape`` if ``rows_last``."""
+    row.shape`` if ``rows_last``, and the column leaf's dtype and weak type (as in JAX, whose
+    jacfwd blocks take the output's type and jacrev blocks the input's)."""
     from funcjax import lax
     blocks, offset = [], 0
     for r in row_avals:
@@ -447,7 +458,7 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
                                r.shape + c.shape)
             if rows_last:
                 part = lax.transpose(part, [*range(r.ndim, part.ndim), *range(r.ndim)])
-            row.append(part)
+            row.append(lax.convert_element_type(part, c.dtype, c.weak_type))
         blocks.append(row)
         offset += r.size
     return blocks

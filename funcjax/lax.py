@@ -400,7 +400,9 @@ def _one_name(where, axis_name):
 
 def _leafwise(fn, x):
     from funcjax.tree_util import tree_map
-    return tree_map(lambda leaf: fn(full((), leaf) if _is_python_scalar(leaf) else leaf), x)
+    # A Python scalar stays weakly typed, as in JAX: psum(1, 'i') is a weak int.
+    return tree_map(lambda leaf: fn(full((), leaf, weak_type=True) if _is_python_scalar(leaf)
+                                    else leaf), x)
 
 
 def _axis(axis, x, extra=0):

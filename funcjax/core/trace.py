@@ -113,14 +113,19 @@ class Tracer(ArrayMethods):
         """A sentence saying which traced arguments this value depends on, if known."""
         return ""
 
-    def _concrete(self, what, error_cls, fix):
+    def _concrete(self, what, error_cls, fix, lossy=False):
+        """The concrete value for ``what``. A ``lossy`` conversion (to a float or a numpy
+        array, as in JAX) is refused even when the value is known, e.g. under grad: the
+        result would silently carry no derivative. bool() and int() are piecewise constant,
+        so they lose nothing."""
         value = self.concrete_value()
-        if value is not None:
+        if value is not None and not lossy:
             return value
+        reason = (f"Its concrete value is not known while tracing{self.describe_dependence()}"
+                  if value is None else "Converting it would silently drop its derivative")
         raise error_cls(
             f"Attempted {what} on a traced value of type {self.aval.str_short()} while tracing "
-            f"{self._trace.description}. Its concrete value is not known while tracing"
-            f"{self.describe_dependence()}. {fix}")
+            f"{self._trace.description}. {reason}. {fix}")
 
     def __bool__(self):
         return bool(self._concrete(
@@ -139,7 +144,8 @@ class Tracer(ArrayMethods):
     def __float__(self):
         return float(self._concrete(
             "float()", ConcretizationTypeError,
-            "Keep the value as an array, or mark the argument static (static_argnums)."))
+            "Keep the value as an array, or mark the argument static (static_argnums).",
+            lossy=True))
 
     def __complex__(self):
         return complex(self.__float__())
@@ -148,16 +154,19 @@ class Tracer(ArrayMethods):
         import numpy as np
         value = self._concrete(
             "conversion to a numpy array", TracerArrayConversionError,
-            "Use funcjax.numpy functions instead of numpy functions inside transformed code.")
+            "Use funcjax.numpy functions instead of numpy functions inside transformed code.",
+            lossy=True)
         return np.asarray(value, dtype=dtype)
 
     def item(self):
         return self._concrete("item()", ConcretizationTypeError,
-                              "Keep the value as an array inside transformed code.").item()
+                              "Keep the value as an array inside transformed code.",
+                              lossy=True).item()
 
     def tolist(self):
-        import numpy as np
-        return np.asarray(self).tolist()
+        return self._concrete("tolist()", ConcretizationTypeError,
+                              "Keep the value as an array inside transformed code.",
+                              lossy=True).tolist()
 
     def __hash__(self):
         raise TypeError(f"unhashable type: traced array {self.aval.str_short()}; mark the "

@@ -34,9 +34,10 @@ class Zero:
 
 
 def tangent_aval(aval):
-    """Tangents of floats have the primal's type; of ints and bools, dtype float0."""
+    """Tangents of floats have the primal's type (weak type included, as in JAX); of ints and
+    bools, dtype float0."""
     if dtypes.is_float(aval.dtype):
-        return ShapedArray(aval.shape, aval.dtype)
+        return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
     return ShapedArray(aval.shape, dtypes.float0)
 
 
@@ -44,7 +45,7 @@ def zeros_like_aval(aval):
     from funcjax import lax
     if aval.dtype == dtypes.float0:
         return np.zeros(aval.shape, dtypes.float0)
-    return lax.full(aval.shape, 0, aval.dtype)
+    return lax.full(aval.shape, 0, aval.dtype, aval.weak_type)
 
 
 def instantiate_tangent(tangent):

@@ -8,7 +8,6 @@ so staging nests inside any other transformation without special cases.
 
 import numpy as np
 
-from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from funcjax.core.source_info import user_frame
 from funcjax.core.trace import Trace, Tracer, new_trace
@@ -59,7 +58,7 @@ class StagingTrace(Trace):
             return Literal(x, aval_of(x))
         entry = self._consts.get(id(x))
         if entry is None:
-            entry = self._consts[id(x)] = (Var(_strong(aval_of(x))), x)
+            entry = self._consts[id(x)] = (Var(aval_of(x)), x)
         return entry[0]
 
     def process_primitive(self, primitive, args, params):
@@ -95,10 +94,6 @@ class StagingTrace(Trace):
         consts = list(self._consts.values())
         jaxpr = Jaxpr([v for v, _ in consts], self.invars, self.eqns, out_atoms)
         return ClosedJaxpr(jaxpr, [c for _, c in consts])
-
-
-def _strong(aval):
-    return aval.strip_weak_type() if isinstance(aval, ShapedArray) else aval
 
 
 def trace_to_jaxpr(flat_fun, in_avals, description="make_jaxpr", arg_names=None):

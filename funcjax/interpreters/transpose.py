@@ -40,12 +40,15 @@ def backward_pass(jaxpr, consts, args, cts_out):
     """Input cotangents of a linear ``jaxpr``: one per ``args`` entry that is undefined, Zero
     where nothing flows back, None for defined (non-linear) args."""
     env = {}
-    linear = set()
+    # Linear variables, as the UndefinedPrimal a rule sees. Inputs keep the caller's: a loop
+    # body's carry has the type of the carry out there (it may be strong where the jaxpr's
+    # input is weak), so its cotangent gets no weak-type conversion.
+    linear = {}
     for var, val in zip(jaxpr.constvars, consts):
         env[var] = val
     for var, val in zip(jaxpr.invars, args):
         if is_undefined_primal(val):
-            linear.add(var)
+            linear[var] = val
         else:
             env[var] = val
 
@@ -58,7 +61,7 @@ def backward_pass(jaxpr, consts, args, cts_out):
     linear_eqns = []
     for eqn in jaxpr.eqns:
         if any(map(is_linear, eqn.inputs)):
-            linear.update(eqn.outputs)
+            linear.update((v, UndefinedPrimal(v.aval)) for v in eqn.outputs)
             linear_eqns.append(eqn)
             continue
         outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
@@ -77,12 +80,12 @@ def backward_pass(jaxpr, consts, args, cts_out):
         ct = [cts.pop(v, Zero(v.aval)) for v in eqn.outputs]
         if all(type(c) is Zero for c in ct):
             continue
-        args_in = [UndefinedPrimal(a.aval) if is_linear(a) else read(a) for a in eqn.inputs]
+        args_in = [linear[a] if is_linear(a) else read(a) for a in eqn.inputs]
         rule = eqn.primitive.rule("transpose")
         cts_in = rule(ct if eqn.primitive.multiple_results else ct[0], *args_in, **eqn.params)
         for atom, c in zip(eqn.inputs, cts_in):
             add_ct(atom, c)
-    return [cts.get(v, Zero(v.aval)) if is_undefined_primal(a) else None
+    return [cts.get(v, Zero(a.aval)) if is_undefined_primal(a) else None
             for v, a in zip(jaxpr.invars, args)]
 
 

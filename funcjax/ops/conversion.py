@@ -14,7 +14,13 @@ from funcjax.interpreters.batching import (
     unbatched_shape,
 )
 from funcjax.interpreters.eval import aval_of
-from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
+from funcjax.interpreters.jvp import (
+    Zero,
+    defjvp_zero,
+    instantiate_tangent,
+    tangent_aval,
+    zeros_like_aval,
+)
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
 from funcjax.ops.lazy import lax
 from funcjax.ops.typing import describe
@@ -49,12 +55,13 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     out = convert_element_type_p.bind(*primals, new_dtype=new_dtype, weak_type=weak_type)
     if not dtypes.is_float(new_dtype):
         return out, Zero(tangent_aval(aval_of(out)))  # rounding to integers is flat
-    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype, weak_type=False)
+    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype,
+                                            weak_type=weak_type)
 
 
 convert_element_type_p.def_jvp(_convert_jvp)
 convert_element_type_p.def_transpose(
-    lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype)])
+    lambda ct, x, **params: [lax.convert_element_type(ct, x.aval.dtype, x.aval.weak_type)])
 convert_element_type_p.def_batch(elementwise_batch_rule(convert_element_type_p))
 convert_element_type_p.def_cost(cost.elementwise)
 
@@ -98,7 +105,7 @@ def _select_n_jvp(primals, tangents):
 def _select_n_transpose(ct, which, *cases):
     if is_undefined_primal(which):
         raise not_linear("select_n", "its selector")
-    zeros = lax.full(ct.shape, 0, ct.dtype)
+    zeros = zeros_like_aval(aval_of(ct))
     return [None] + [select_n_p.bind(which, *[ct if j == i else zeros for j in range(len(cases))])
                      if is_undefined_primal(c) else None for i, c in enumerate(cases)]
 

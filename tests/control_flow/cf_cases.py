@@ -31,7 +31,7 @@ def _cond(x):
 
 
 def _cond_unrolled(x):
-    return jnp.sin(x) * x if float(jnp.sum(x)) > 0 else jnp.cos(x) + x
+    return jnp.sin(x) * x if jnp.sum(x) > 0 else jnp.cos(x) + x
 
 
 _BRANCHES = [lambda x, w: x * w, lambda x, w: jnp.sin(x) + w, lambda x, w: jnp.exp(x) * w]
@@ -43,7 +43,7 @@ def _switch(x):
 
 
 def _switch_unrolled(x):
-    return _BRANCHES[int(np.argmax(np.asarray(x)))](x, at(x, 0) * 2.0)
+    return _BRANCHES[int(jnp.argmax(x))](x, at(x, 0) * 2.0)
 
 
 def _while(x):
@@ -79,7 +79,7 @@ def _fori_traced_bounds(x):
 
 def _fori_traced_unrolled(x):
     v = x
-    for _ in range(int(np.argmax(np.asarray(x))) + 2):
+    for _ in range(int(jnp.argmax(x)) + 2):
         v = jnp.sin(v) * x + v
     return v
 

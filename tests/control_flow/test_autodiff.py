@@ -88,7 +88,7 @@ def test_second_order_through_scan_and_cond():
     def unrolled(x):
         c = x
         for _ in range(3):
-            c = (jnp.sin(c) if float(c) > 0 else jnp.cos(c)) * x
+            c = (jnp.sin(c) if c > 0 else jnp.cos(c)) * x
         return c
     for x in (0.4, -0.7):
         assert_close(funcjax.grad(funcjax.grad(f))(x), funcjax.grad(funcjax.grad(unrolled))(x),

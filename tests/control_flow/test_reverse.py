@@ -74,7 +74,7 @@ def test_checkpoint_inside_scan_inside_cond_and_vmap_of_grad():
 
     def unrolled(x):
         c = x
-        if float(x) > 0:
+        if x > 0:
             for _ in range(3):
                 c = jnp.sin(c) * x
         return c

@@ -170,3 +170,14 @@ def test_psum_scatter_needs_a_divisible_dimension():
     with pytest.raises(ValueError, match="dimension 0 has size 4, which must be a multiple of "
                                          "3"):
         vmap(lambda x: lax.psum_scatter(x, "i", tiled=True), axis_name="i")(normal(3, 4))
+
+
+def test_collectives_of_python_scalars_stay_weakly_typed():
+    # Dtypes and weak types obtained by running the same function under JAX 0.10.2.
+    r = funcjax.vmap(lambda x: (lax.psum(1, "i"), lax.pmax(2.0, "i"), lax.pmean(1.0, "i"),
+                                lax.all_gather(1.0, "i"), lax.psum(np.float32(1), "i")),
+                     axis_name="i")(np.ones(3, np.float32))
+    assert [(a.dtype, a.weak_type, a.shape) for a in r] == [
+        (np.int32, True, (3,)), (np.float32, True, (3,)), (np.float32, True, (3,)),
+        (np.float32, True, (3, 3)), (np.float32, False, (3,))]
+    np.testing.assert_array_equal(r[0], [3, 3, 3])

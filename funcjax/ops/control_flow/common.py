@@ -175,17 +175,20 @@ def check_carry_types(name, carry_name, in_tree, in_avals, out_tree, out_avals):
 
 
 def promote_weak_carry(init, in_avals, out_avals):
-    """Weakly typed initial carries (Python scalars) take the type the body gives them, as in
-    JAX: ``fori_loop(0, n, lambda i, x: x + 0.5, 0)`` carries a float. Returns the new initial
-    values, or None if no carry changes."""
+    """Weakly typed initial carries (Python scalars) take the dtype the body gives them, as in
+    JAX: ``fori_loop(0, n, lambda i, x: x + 0.5, 0)`` carries a (strong) float. Returns the new
+    initial values, or None if no carry changes.
+
+    A carry whose dtype stays is not converted: the body sees it weakly typed, and only the
+    loop's output carry takes the body's (possibly strong) type, as in JAX."""
     changed = False
     new = list(init)
     for i, (a, b) in enumerate(zip(in_avals, out_avals)):
         if a.weak_type and not same_type(a, b) and a.shape == b.shape:
-            dtype, weak = dtypes.result_type((a.dtype, True), (b.dtype, b.weak_type))
+            dtype, _ = dtypes.result_type((a.dtype, True), (b.dtype, b.weak_type))
             if dtype != a.dtype:
                 from funcjax import lax
-                new[i] = lax.convert_element_type(init[i], dtype, weak)
+                new[i] = lax.convert_element_type(init[i], dtype)
                 changed = True
     return new if changed else None
 

@@ -13,7 +13,13 @@ from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
-from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.jvp import (
+    Zero,
+    instantiate_tangent,
+    jvp_jaxpr,
+    tangent_aval,
+    zeros_like_aval,
+)
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.transpose import backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
@@ -154,7 +160,7 @@ def _bind_branches(index, funs, names, operands, reference=0):
         _check_outputs_match(ref_closed.out_avals, closed.out_avals, names[reference], name,
                              leaf_paths(ref_tree))
     consts = list({id(c): c for _, cs, _ in staged for c in cs}.values())
-    keys, avals = [id(c) for c in consts], [aval_of(c).strip_weak_type() for c in consts]
+    keys, avals = [id(c) for c in consts], [aval_of(c) for c in consts]
     branches = tuple(widen_leading_inputs(closed, [id(c) for c in own], keys, avals)
                      for closed, own, _ in staged)
     outs = cond_p.bind(index, *consts, *flat_ops, branches=branches)
@@ -228,9 +234,9 @@ def _share_slots(residual_avals):
     for avals in residual_avals:
         mine = []
         for aval in avals:
-            free = [k for k, s in enumerate(slots) if k not in mine and same_type(s, aval)]
+            free = [k for k, s in enumerate(slots) if k not in mine and s == aval]
             if not free:
-                slots.append(aval.strip_weak_type())
+                slots.append(aval)
                 free = [len(slots) - 1]
             mine.append(free[0])
         owned.append(mine)
@@ -239,12 +245,11 @@ def _share_slots(residual_avals):
 
 def _filling_slots(known, num_res, mine, slots):
     """The known part of a branch, returning its residuals in its slots and zeros elsewhere."""
-    from funcjax import lax
 
     def fun(*args):
         outs, res = split(eval_closed_jaxpr(known, *args), len(known.out_avals) - num_res)
         by_slot = dict(zip(mine, res))
-        return outs + [by_slot[k] if k in by_slot else lax.full(a.shape, 0, a.dtype)
+        return outs + [by_slot[k] if k in by_slot else zeros_like_aval(a)
                        for k, a in enumerate(slots)]
     return stage_flat(fun, known.in_avals, "known part of a cond branch")
 

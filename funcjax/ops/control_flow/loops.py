@@ -59,7 +59,7 @@ def _while_type(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     check_scalar_bool("while: cond_jaxpr", pred)
     if not same_types(body_jaxpr.out_avals, carry):
         raise TypeError("while: body_jaxpr gives a carry of another type than it takes")
-    return carry
+    return body_jaxpr.out_avals  # the body's weak types, as for scan
 
 
 def _check_inputs(name, closed, avals):
@@ -181,23 +181,27 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
                             f"{aval.str_short()}")
     dtype, _ = dtypes.result_type((lower_aval.dtype, lower_aval.weak_type),
                                   (upper_aval.dtype, upper_aval.weak_type))
+    # As in JAX, the index keeps the lower bound's weak type unless the bounds' dtypes differ:
+    # fori_loop(0, 3, lambda i, c: c + i, 0) carries a weak int.
+    weak = lower_aval.weak_type and lower_aval.dtype == upper_aval.dtype
+    one = lax.full((), 1, dtype, weak_type=True)
     bounds = _concrete_bounds(lower, upper)
     if bounds is not None:
         start, stop = bounds
 
         def step(loop_carry, _):
             i, val = loop_carry
-            return (lax.add(i, lax.full((), 1, dtype)), body_fun(i, val)), None
+            return (lax.add(i, one), body_fun(i, val)), None
 
-        (_, out), _ = scan(step, (lax.full((), start, dtype), init_val), None,
+        (_, out), _ = scan(step, (lax.full((), start, dtype, weak), init_val), None,
                            length=max(stop - start, 0), unroll=1 if unroll is None else unroll)
         return out
     if unroll not in (None, 1, False):
         raise ValueError("fori_loop: unroll needs concrete (static) lower and upper bounds.")
-    lower = lax.convert_element_type(lower, dtype)
+    lower = lax.convert_element_type(lower, dtype, weak)
     upper = lax.convert_element_type(upper, dtype)
     _, _, out = while_loop(lambda c: lax.lt(c[0], c[1]),
-                           lambda c: (lax.add(c[0], lax.full((), 1, dtype)), c[1],
+                           lambda c: (lax.add(c[0], one), c[1],
                                       body_fun(c[0], c[2])),
                            (lower, upper, init_val))
     return out

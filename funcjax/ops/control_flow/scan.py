@@ -14,7 +14,13 @@ from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
-from funcjax.interpreters.jvp import Zero, instantiate_tangent, jvp_jaxpr, tangent_aval
+from funcjax.interpreters.jvp import (
+    Zero,
+    instantiate_tangent,
+    jvp_jaxpr,
+    tangent_aval,
+    zeros_like_aval,
+)
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
@@ -69,7 +75,8 @@ def _scan_type(*args, jaxpr, length, reverse, unroll, num_consts, num_carry):
     carry_out, ys = split(jaxpr.out_avals, num_carry)
     if not same_types(carry_out, carry):
         raise TypeError("scan: the body gives a carry of another type than it takes")
-    return carry + [stacked(y, length) for y in ys]
+    # The output carry has the body's weak types (a weak initial carry can come out strong).
+    return carry_out + [stacked(y, length) for y in ys]
 
 
 def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, **params):
@@ -274,12 +281,15 @@ def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **
     xs_lin = [is_undefined_primal(x) for x in xs]
     res_consts = [c for c in consts if not is_undefined_primal(c)]
     res_xs = [x for x in xs if not is_undefined_primal(x)]
-    in_consts, carry_avals, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    in_consts, _, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    # The carry's cotangent flows from the carry out back into it: it has the carry out's type
+    # (a weak initial carry can come out strong), as in JAX.
+    carry_avals = jaxpr.out_avals[:num_carry]
     lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
     ct_carry, ct_ys = split(ct, num_carry)
     ct_carry = [instantiate_tangent(c) for c in ct_carry]
     ct_ys = [instantiate_tangent(c) for c in ct_ys]  # a Zero's aval is already stacked
-    ct_consts = [lax.full(a.shape, 0, a.dtype) for a in lin_const_avals]
+    ct_consts = [zeros_like_aval(a) for a in lin_const_avals]
 
     def body(*args):
         res_c, acc, ct_carry, res_x, ct_y = split(
