@@ -55,11 +55,20 @@ config = Config()
 
 
 @contextlib.contextmanager
-def disable_jit(disable=True):
-    """Runs jitted functions eagerly (op by op) inside the block, for debugging."""
-    previous = config.jax_disable_jit
-    config.update("jax_disable_jit", disable)
+def _override(name, value):
+    previous = config.read(name)
+    config.update(name, value)
     try:
         yield
     finally:
-        config.update("jax_disable_jit", previous)
+        config.update(name, previous)
+
+
+def disable_jit(disable=True):
+    """Runs jitted functions eagerly (op by op) inside the ``with`` block, for debugging."""
+    return _override("jax_disable_jit", disable)
+
+
+def enable_x64(enabled=True):
+    """64-bit types inside the ``with`` block (JAX's ``experimental.enable_x64``)."""
+    return _override("jax_enable_x64", enabled)

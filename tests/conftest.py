@@ -16,10 +16,6 @@ settings.load_profile(os.environ.get("FUNCJAX_HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture
 def x64():
     """Enables 64-bit types for one test and restores the flag afterwards."""
-    from funcjax import config
-    previous = config.jax_enable_x64
-    config.update("jax_enable_x64", True)
-    try:
+    from funcjax.config import enable_x64
+    with enable_x64():
         yield
-    finally:
-        config.update("jax_enable_x64", previous)

@@ -1,27 +1,16 @@
-"""Shared pieces of the backend tests: value strategies with edge values, x64 scoping and
+"""Shared pieces of the backend tests: value strategies with edge values, random programs and
 the comparison of compiled results against eager ones."""
-
-import contextlib
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from funcjax import config
+import funcjax.numpy as jnp
+from funcjax import lax
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.uint32, np.bool_, np.float16]
 TOLERANCE = {np.dtype(np.float16): 2e-3, np.dtype(np.float32): 2e-5,
              np.dtype(np.float64): 1e-12}
-
-
-@contextlib.contextmanager
-def x64(enabled=True):
-    old = config.jax_enable_x64
-    config.update("jax_enable_x64", enabled)
-    try:
-        yield
-    finally:
-        config.update("jax_enable_x64", old)
 
 
 def needs_x64(dtype):
@@ -68,3 +57,26 @@ def assert_matches(got, want, exact=True, what=""):
     tiny = float(np.finfo(got.dtype).tiny) * 16
     np.testing.assert_allclose(got[finite].astype(np.float64), want[finite].astype(np.float64),
                                rtol=rtol, atol=tiny, err_msg=what)
+
+
+# Random straight-line programs over two f32[3, 3] inputs, for jit-against-eager tests.
+_UNARY = [jnp.sin, jnp.tanh, jnp.abs, jnp.negative, lambda v: v * 2.5, jnp.exp,
+          lambda v: jnp.sum(v, axis=-1, keepdims=True) + v,
+          lambda v: lax.rev(jnp.transpose(v), (0,)),
+          lambda v: jnp.maximum(v, 0.5), lambda v: jnp.where(v > 0, v, -v * 3)]
+_BINARY = [jnp.add, jnp.multiply, jnp.subtract, jnp.minimum,
+           lambda u, v: lax.dot(u, jnp.transpose(v))]
+RECIPES = st.lists(st.tuples(st.booleans(), st.integers(0, len(_UNARY) - 1),
+                             st.integers(0, len(_BINARY) - 1), st.integers(0, 3),
+                             st.integers(0, 3)), min_size=1, max_size=8)
+
+
+def run_recipe(recipe, x, y):
+    """Every value of the program a recipe describes, starting with its inputs x and y."""
+    pool = [x, y]
+    for binary, u, b, i, j in recipe:
+        if binary:
+            pool.append(_BINARY[b](pool[i % len(pool)], pool[j % len(pool)]))
+        else:
+            pool.append(_UNARY[u](pool[i % len(pool)]))
+    return pool

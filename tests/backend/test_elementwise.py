@@ -9,12 +9,13 @@ from hypothesis import given, settings
 
 import funcjax
 from funcjax.backend.llvm.transcendental import PRIMITIVES as TRANSCENDENTAL
+from funcjax.config import enable_x64
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import Primitive
 from funcjax.ops import conversion, elementwise
 from funcjax.ops.calls import jit_p  # noqa: F401
 
-from .helpers import DTYPES, arrays, assert_matches, needs_x64, x64
+from .helpers import DTYPES, arrays, assert_matches, needs_x64
 
 SHAPE = (24,)
 _PRIMS = [p for p in vars(elementwise).values() if isinstance(p, Primitive)]
@@ -71,7 +72,7 @@ def test_every_elementwise_primitive_matches_eager(dtype):
     @settings(max_examples=25, deadline=None)
     @given(arrays(dtype, SHAPE), arrays(dtype, SHAPE))
     def check(x, y):
-        with x64(needs_x64(dtype)):
+        with enable_x64(needs_x64(dtype)):
             cases, fun, jitted = _compiled(dtype)
             with np.errstate(all="ignore"):
                 want = fun(x, y)
@@ -84,7 +85,7 @@ def test_every_elementwise_primitive_matches_eager(dtype):
 def test_every_dtype_exercised_every_elementwise_primitive():
     covered = set()
     for dtype in DTYPES:
-        with x64(needs_x64(dtype)):
+        with enable_x64(needs_x64(dtype)):
             covered |= {label.split("_")[0] for label in _program(dtype)}
     missing = [p.name for p in _PRIMS if p.name.split("_")[0] not in covered]
     assert not missing

@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
 from funcjax import lax
-from tests.backend.test_runtime import _BINARY, _UNARY
+
+from .helpers import RECIPES, run_recipe
 
 
 def address(x):
@@ -191,16 +191,10 @@ def test_static_and_donated_argument_is_an_error():
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9), st.integers(0, 4), st.integers(0, 3),
-                          st.integers(0, 3)), min_size=1, max_size=8))
+@given(RECIPES)
 def test_random_programs_with_both_arguments_donated_equal_eager(recipe):
     def program(x, y):
-        pool = [x, y]
-        for binary, u, b, i, j in recipe:
-            if binary:
-                pool.append(_BINARY[b](pool[i % len(pool)], pool[j % len(pool)]))
-            else:
-                pool.append(_UNARY[u](pool[i % len(pool)]))
+        pool = run_recipe(recipe, x, y)
         return pool[2:] + pool[-2:]
     rng = np.random.default_rng(len(recipe))
     x, y = (rng.uniform(-1, 1, (3, 3)).astype(np.float32) for _ in range(2))

@@ -6,13 +6,14 @@ import threading
 
 import numpy as np
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
 from funcjax import config, lax
 from funcjax.backend.llvm import compiler
 from funcjax.backend.llvm.memory import overlapping_live_pairs
+
+from .helpers import RECIPES, run_recipe
 
 
 def test_memory_plan_reuses_dead_buffers_and_never_overlaps_live_ones():
@@ -109,26 +110,11 @@ def test_large_operands_blas_and_vectorised_loops():
         np.testing.assert_allclose(got[k], want[k], rtol=2e-5, atol=1e-4, err_msg=k)
 
 
-_UNARY = [jnp.sin, jnp.tanh, jnp.abs, jnp.negative, lambda v: v * 2.5, jnp.exp,
-          lambda v: jnp.sum(v, axis=-1, keepdims=True) + v,
-          lambda v: lax.rev(jnp.transpose(v), (0,)),
-          lambda v: jnp.maximum(v, 0.5), lambda v: jnp.where(v > 0, v, -v * 3)]
-_BINARY = [jnp.add, jnp.multiply, jnp.subtract, jnp.minimum,
-           lambda u, v: lax.dot(u, jnp.transpose(v))]
-
-
 @settings(max_examples=8, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9), st.integers(0, 4), st.integers(0, 3),
-                          st.integers(0, 3)), min_size=1, max_size=8))
+@given(RECIPES)
 def test_random_programs_jit_equals_eager(recipe):
     def program(x, y):
-        pool = [x, y]
-        for binary, u, b, i, j in recipe:
-            if binary:
-                pool.append(_BINARY[b](pool[i % len(pool)], pool[j % len(pool)]))
-            else:
-                pool.append(_UNARY[u](pool[i % len(pool)]))
-        return pool[2:]
+        return run_recipe(recipe, x, y)[2:]
     rng = np.random.default_rng(len(recipe))
     x, y = (rng.uniform(-1, 1, (3, 3)).astype(np.float32) for _ in range(2))
     with np.errstate(all="ignore"):

@@ -11,8 +11,9 @@ from hypothesis.extra import numpy as hnp
 
 import funcjax
 from funcjax import lax
+from funcjax.config import enable_x64
 
-from .helpers import DTYPES, assert_matches, needs_x64, x64
+from .helpers import DTYPES, assert_matches, needs_x64
 
 SHAPE = (3, 4)
 
@@ -97,7 +98,7 @@ def test_structural_primitives_match_eager(dtype):
            hnp.arrays(np.int32, (5, 1), elements=index),
            hnp.arrays(np.int32, (2, 2), elements=index), index, index)
     def check(x, y, rows, pairs, s0, s1):
-        with x64(needs_x64(dtype)):
+        with enable_x64(needs_x64(dtype)):
             jitted = _JITTED.setdefault(np.dtype(dtype), funcjax.jit(program))
             args = (x, y, rows, pairs, np.int32(s0), np.int32(s1))
             with np.errstate(all="ignore"):
