@@ -146,7 +146,7 @@ def place_outputs(name, out_axes, out_tree, outs, dims, size):
 
 
 def _place(name, out, dim, axis, path, size):
-    where = "the output" if path == "the root" else f"output {path}"
+    where = "the output" if not path else f"output {path}"
     if axis is None:
         if dim is not not_mapped:
             raise ValueError(
