@@ -11,6 +11,7 @@ import weakref
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
     argument_names,
+    check_callable,
     flat_argument_names,
     fun_name,
     shaped_abstractify,
@@ -35,6 +36,7 @@ def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
     shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
     applies to calls outside other transformations).
     """
+    check_callable(fun)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
 

@@ -316,10 +316,8 @@ class _IndexUpdateRef:
         self.array, self.index = array, index
 
     def _plan(self):
-        x = asarray(self.array)
-        x, entries = _expand(x, self.index)
-        if x.ndim != np.ndim(self.array):
-            raise IndexError("x.at[...] does not support 0-d boolean indices")
+        """The operand (with a length-1 axis for each 0-d boolean index) and the plan."""
+        x, entries = _expand(asarray(self.array), self.index)
         return x, _Plan(x, entries)
 
     def get(self, mode=None, fill_value=None):
@@ -328,7 +326,8 @@ class _IndexUpdateRef:
 
     def _update(self, fn, values, mode):
         x, plan = self._plan()
-        return plan.scatter(x, values, fn, _mode(_SET_MODES, mode, "at[] updates"))
+        out = plan.scatter(x, values, fn, _mode(_SET_MODES, mode, "at[] updates"))
+        return lax.reshape(out, np.shape(self.array))  # drops the axes of 0-d boolean indices
 
     def set(self, values, mode=None):
         return self._update(lax.scatter, values, mode)

@@ -22,7 +22,7 @@ def asarray(x, dtype=None):
                          isinstance(x, bool))
         return Array(np.asarray(x, dtypes.canonicalize(dtype)))
     if isinstance(x, (list, tuple)) and any(is_array(e) for e in _flat(x)):
-        from funcjax.numpy._shape import stack
+        from funcjax.numpy._joining import stack
         return stack([asarray(e) for e in x]) if dtype is None else \
             stack([asarray(e, dtype) for e in x])
     value = np.array(x)
