@@ -118,3 +118,11 @@ def test_eager_results_are_float32_arrays():
     out = jnp.tanh(jnp.ones((2, 2)) @ jnp.ones((2, 2))) * 2.0
     assert isinstance(out, jax.Array) and out.dtype == np.float32
     np.testing.assert_allclose(out, np.tanh(np.full((2, 2), 2.0)) * 2.0, rtol=1e-6)
+
+
+def test_shaped_array_text_matches_jax():
+    # JAX 0.10.2: repr(ShapedArray((2,3), float32)) == 'ShapedArray(float32[2,3])'
+    assert repr(ShapedArray((2, 3), np.float32)) == "ShapedArray(float32[2,3])"
+    assert repr(ShapedArray((), np.int32, True)) == "ShapedArray(int32[], weak_type=True)"
+    assert str(ShapedArray((2,), np.bool_)) == "bool[2]"
+    assert ShapedArray((2,), np.float32).str_short() == "f32[2]"  # jaxprs keep short names
