@@ -77,3 +77,18 @@ def test_non_integer_shapes_and_non_callables_are_type_errors():
             transform(3)
     with pytest.raises(TypeError, match="str"):
         funcjax.vmap(lambda x: x)("abc")
+
+
+def test_creation_and_at_keywords_match_jax():
+    # JAX 0.10.2: OverflowError "Python integer -2147483649 out of bounds for int32".
+    with pytest.raises(OverflowError, match="out of bounds for int32"):
+        jnp.array([-2**31 - 1])
+    np.testing.assert_array_equal(jnp.array([2**31 - 1, -2**31]), [2**31 - 1, -2**31])
+    np.testing.assert_array_equal(jnp.asarray(np.ones(2), copy=True), [1.0, 1.0])
+    x = jnp.arange(5.0)
+    idx = np.array([1, 2])
+    np.testing.assert_array_equal(
+        x.at[idx].set(0.0, indices_are_sorted=True, unique_indices=True), [0, 0, 0, 3, 4])
+    np.testing.assert_array_equal(x.at[idx].get(unique_indices=True), [1, 2])
+    with pytest.raises(TypeError):
+        x.at[idx].set(0.0, bogus=True)
