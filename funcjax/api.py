@@ -7,6 +7,7 @@ import numpy as np
 
 from funcjax.api_util import (
     argument_names,
+    check_callable,
     flat_argument_names,
     fun_name,
     merge_static,
@@ -59,6 +60,7 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` performs on such args."""
+    check_callable(fun)
     @functools.wraps(fun)
     def make(*args, **kwargs):
         static, _ = normalize_argnums("make_jaxpr", static_argnums, len(args), "static_argnums")
@@ -351,6 +353,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int):
+    check_callable(fun)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)

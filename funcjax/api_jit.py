@@ -11,6 +11,7 @@ import weakref
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
     argument_names,
+    check_callable,
     flat_argument_names,
     fun_name,
     shaped_abstractify,
@@ -35,6 +36,7 @@ def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
     shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
     applies to calls outside other transformations).
     """
+    check_callable(fun)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
 
@@ -101,6 +103,27 @@ def _cache_for(fun, options):
         return per_options.setdefault(options, _Cache())
 
 
+def _check_static_against_signature(fun, signature, static_nums, static_argnames):
+    """As JAX: static_argnums beyond the positional parameters, or static_argnames that are
+    not parameters, are errors (unless the function takes ``*args`` / ``**kwargs``)."""
+    kinds = [p.kind for p in signature]
+    if not kinds:
+        return
+    P = inspect.Parameter
+    if P.VAR_POSITIONAL not in kinds:
+        npos = sum(k in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD) for k in kinds)
+        bad = [n for n in static_nums if not -npos <= n < npos]
+        if bad:
+            raise ValueError(f"jit({fun_name(fun)}): static_argnums={tuple(static_nums)}, but "
+                             f"the function only accepts {npos} positional arguments")
+    if P.VAR_KEYWORD not in kinds:
+        names = {p.name for p in signature if p.kind != P.POSITIONAL_ONLY}
+        bad = sorted(set(_as_tuple(static_argnames, str)) - names)
+        if bad:
+            raise ValueError(f"jit({fun_name(fun)}): static_argnames {bad} are not parameters "
+                             "of the function")
+
+
 class JitFunction:
     """What ``jit(f)`` returns: call it, ``lower`` it, or inspect its cache."""
 
@@ -116,9 +139,11 @@ class JitFunction:
                              "donated; a static argument has no buffer to donate, remove it "
                              "from donate_argnums")
         try:
-            params = list(inspect.signature(fun).parameters)
+            signature = inspect.signature(fun).parameters.values()
         except (TypeError, ValueError):
-            params = []
+            signature = []
+        params = [p.name for p in signature]
+        _check_static_against_signature(fun, signature, self._static_nums, static_argnames)
         for i in self._static_nums:  # a static argument may be passed by name too
             if 0 <= i < len(params):
                 self._static_names.add(params[i])

@@ -8,6 +8,11 @@ from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path
 from funcjax.interpreters.eval import aval_of
 
 
+def check_callable(fun):
+    if not callable(fun):
+        raise TypeError(f"Expected a callable value, got {fun!r:.80}")
+
+
 def fun_name(fun):
     return getattr(fun, "__name__", type(fun).__name__)
 

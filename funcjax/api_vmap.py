@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from funcjax.api_util import argument_names, flat_argument_names, fun_name
+from funcjax.api_util import argument_names, check_callable, flat_argument_names, fun_name
 from funcjax.core.pytree import (
     broadcast_prefix,
     keystr,
@@ -22,6 +22,7 @@ from funcjax.interpreters.batching import (
     not_mapped,
     unbatched_shape,
 )
+from funcjax.interpreters.eval import aval_of
 
 
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
@@ -33,6 +34,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     collectives (``lax.psum(x, axis_name)``, ...) work across the mapped axis; ``axis_size``
     gives the size when no argument is mapped.
     """
+    check_callable(fun)
     name = fun_name(fun)
     in_axes = check_axes_spec(name, "in_axes", in_axes)
     check_axes_spec(name, "out_axes", out_axes)
@@ -103,7 +105,7 @@ def flat_in_axes(fun, in_axes, args, kwargs):
 def _normalize_in_axis(name, axis, leaf, arg):
     if axis is None:
         return not_mapped
-    shape = np.shape(leaf)
+    shape = aval_of(leaf).shape  # a TypeError for a leaf that is not an array (a string, ...)
     if not -len(shape) <= axis < len(shape):
         raise ValueError(
             f"vmap({name}): in_axes asks to map argument {arg} of shape {shape} along axis "
@@ -146,7 +148,7 @@ def place_outputs(name, out_axes, out_tree, outs, dims, size):
 
 
 def _place(name, out, dim, axis, path, size):
-    where = "the output" if path == "the root" else f"output {path}"
+    where = "the output" if not path else f"output {path}"
     if axis is None:
         if dim is not not_mapped:
             raise ValueError(

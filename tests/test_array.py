@@ -43,3 +43,52 @@ def test_tracer_conversions_raise_naming_the_argument():
         funcjax.make_jaxpr(lambda y: bool(y > 0))(1.0)
     with pytest.raises(funcjax.TracerIntegerConversionError):
         funcjax.make_jaxpr(lambda i: [1, 2][i])(1)
+
+
+# Expected behaviour below was checked against JAX 0.10.2.
+def test_array_python_protocols_match_jax():
+    x = jnp.asarray([1.5, 2.5])
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    with pytest.raises(TypeError):
+        x + None
+    with pytest.raises(TypeError):
+        x < "a"  # noqa: B015
+    r = round(jnp.asarray(2.567), 1)
+    assert r.dtype == np.float32 and r.weak_type and np.isclose(float(r), 2.6)
+    r = round(jnp.asarray(2.5))
+    assert r.dtype == np.int32 and int(r) == 2
+    c = x.copy()
+    np.testing.assert_array_equal(c, [1.5, 2.5])
+    assert jnp.ones((2, 3), jnp.int8).nbytes == 6 and jnp.ones(2).itemsize == 4
+    with pytest.raises(TypeError):  # numpy: unsupported format string
+        format(x, ".2f")
+    assert f"{x}" == str(np.asarray(x))
+
+
+def test_mixed_sequence_of_arrays_becomes_an_array():
+    np.testing.assert_array_equal(jnp.asarray((jnp.ones(2), jnp.zeros(2))), [[1, 1], [0, 0]])
+
+
+def test_non_integer_shapes_and_non_callables_are_type_errors():
+    with pytest.raises(TypeError):
+        jnp.arange(6).reshape(2.0, 3)
+    for transform in (funcjax.jit, funcjax.grad, funcjax.vmap, funcjax.make_jaxpr):
+        with pytest.raises(TypeError, match="Expected a callable value, got 3"):
+            transform(3)
+    with pytest.raises(TypeError, match="str"):
+        funcjax.vmap(lambda x: x)("abc")
+
+
+def test_creation_and_at_keywords_match_jax():
+    # JAX 0.10.2: OverflowError "Python integer -2147483649 out of bounds for int32".
+    with pytest.raises(OverflowError, match="out of bounds for int32"):
+        jnp.array([-2**31 - 1])
+    np.testing.assert_array_equal(jnp.array([2**31 - 1, -2**31]), [2**31 - 1, -2**31])
+    np.testing.assert_array_equal(jnp.asarray(np.ones(2), copy=True), [1.0, 1.0])
+    x = jnp.arange(5.0)
+    idx = np.array([1, 2])
+    np.testing.assert_array_equal(
+        x.at[idx].set(0.0, indices_are_sorted=True, unique_indices=True), [0, 0, 0, 3, 4])
+    np.testing.assert_array_equal(x.at[idx].get(unique_indices=True), [1, 2])
+    with pytest.raises(TypeError):
+        x.at[idx].set(0.0, bogus=True)

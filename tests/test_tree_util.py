@@ -67,6 +67,80 @@ def test_mismatched_structures_are_clear_errors():
 
 def test_paths_and_transpose():
     pairs, _ = tu.tree_flatten_with_path({"a": [5, 6]})
-    assert [p for p, _ in pairs] == [("a", 0), ("a", 1)]
+    assert [p for p, _ in pairs] == [(tu.DictKey("a"), tu.SequenceKey(0)),
+                                     (tu.DictKey("a"), tu.SequenceKey(1))]
     outer, inner = tu.tree_structure([0, 0]), tu.tree_structure((0, 0))
     assert tu.tree_transpose(outer, inner, [(1, 2), (3, 4)]) == ([1, 3], [2, 4])
+
+
+# Expected values below were obtained from JAX 0.10.2.
+def test_key_paths_and_keystr_match_jax():
+    import dataclasses
+    P = collections.namedtuple("P", ["x", "y"])
+    paths = [tu.keystr(p) for p, _ in tu.tree_leaves_with_path({"b": [1, P(2, (3,))], "a": 0})]
+    assert paths == ["['a']", "['b'][0]", "['b'][1].x", "['b'][1].y[0]"]
+    assert tu.keystr((tu.DictKey("a"), tu.SequenceKey(0)), simple=True, separator="/") == "a/0"
+    assert repr(tu.GetAttrKey("x")) == "GetAttrKey(name='x')"
+
+    class Box:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+    tu.register_pytree_node(Box, lambda b: ((b.a, b.b), "aux"), lambda aux, ch: Box(*ch))
+    assert [tu.keystr(p) for p, _ in tu.tree_leaves_with_path(Box(1, 2))] == [
+        "[<flat index 0>]", "[<flat index 1>]"]
+    assert str(tu.tree_structure(Box(1, (2, 3)))) == "PyTreeDef(CustomNode(Box[aux], [*, (*, *)]))"
+
+    class KBox:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+    tu.register_pytree_with_keys(
+        KBox, lambda b: (((tu.GetAttrKey("a"), b.a), (tu.GetAttrKey("b"), b.b)), None),
+        lambda aux, ch: KBox(*ch))
+    assert [tu.keystr(p) for p, _ in tu.tree_leaves_with_path(KBox(1, [2]))] == [".a", ".b[0]"]
+
+    @dataclasses.dataclass
+    class D:
+        a: int
+        b: object
+        s: str = "meta"
+    tu.register_dataclass(D, data_fields=["a", "b"], meta_fields=["s"])
+    assert str(tu.tree_structure(D(1, (2, 3)))) == (
+        "PyTreeDef(CustomNode(D[('meta',)], [*, (*, *)]))")
+    add = tu.tree_map_with_path(lambda p, x, y: x + y, {"a": [1, 2]}, {"a": [3, 4]})
+    assert add == {"a": [4, 6]}
+
+
+def test_ordered_dict_defaultdict_namedtuple_match_jax():
+    od = collections.OrderedDict([("b", 1), ("a", 2)])
+    assert tu.tree_leaves(od) == [1, 2]          # insertion order, not sorted
+    assert str(tu.tree_structure(od)) == "PyTreeDef(CustomNode(OrderedDict[('b', 'a')], [*, *]))"
+    assert tu.tree_structure(od) != tu.tree_structure(collections.OrderedDict(a=1, b=2))
+    assert list(tu.tree_map(lambda x: x, od)) == ["b", "a"]
+    dd = collections.defaultdict(list, {"b": 1, "a": 2})
+    assert str(tu.tree_structure(dd)) == (
+        "PyTreeDef(CustomNode(defaultdict[(<class 'list'>, ('a', 'b'))], [*, *]))")
+    assert tu.tree_structure(dd) != tu.tree_structure(collections.defaultdict(dict, dd))
+    P = collections.namedtuple("P", ["x", "y"])
+    assert str(tu.tree_structure(P(1, [2, 3]))) == (
+        "PyTreeDef(CustomNode(namedtuple[P], [*, [*, *]]))")
+    assert tu.tree_leaves({10: "a", 2: "b"}) == ["b", "a"]
+    with pytest.raises(ValueError, match="sorting pytree dictionary keys"):
+        tu.tree_leaves({1: "a", "b": 2})
+
+
+def test_treedef_helpers_match_jax():
+    assert tu.treedef_is_leaf(tu.tree_structure(None))
+    assert tu.treedef_is_leaf(tu.tree_structure(()))
+    assert not tu.treedef_is_leaf(tu.tree_structure((1,)))
+    pair = tu.treedef_tuple([tu.tree_structure(1), tu.tree_structure([1, 2])])
+    assert str(pair) == "PyTreeDef((*, [*, *]))"
+    assert str(tu.tree_structure((1, [2])).compose(tu.tree_structure({"a": 1}))) == (
+        "PyTreeDef(({'a': *}, [{'a': *}]))")
+    assert tu.tree_structure((1, 2)).flatten_up_to(([1], {"a": 2})) == [[1], {"a": 2}]
+    assert tu.tree_structure({"b": 1, "a": 2}).node_data() == (dict, ["a", "b"])
+    assert tu.all_leaves([1, 2])
+    assert not tu.all_leaves([(1,), 2]) and not tu.all_leaves([None])
+    assert tu.tree_transpose(tu.tree_structure([0, 0]), None, [(1, 2), (3, 4)]) == ([1, 3], [2, 4])
+    assert tu.tree_broadcast([1, 2], [[1, 2], (3,)]) == [[1, 1], (2,)]
+    assert tu.tree_leaves(tu.Partial(lambda a, b: a + b, 1)) == [1]
+    assert tu.Partial(lambda a, b: a + b, 1)(2) == 3

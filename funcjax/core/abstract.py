@@ -42,9 +42,13 @@ class ShapedArray:
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
+    def __str__(self):
+        """``float32[2,3]``: JAX's text, with the full dtype name (jaxprs use ``str_short``)."""
+        return f"{np.dtype(self.dtype).name}[{','.join(map(str, self.shape))}]"
+
     def __repr__(self):
         weak = ", weak_type=True" if self.weak_type else ""
-        return f"ShapedArray({self.str_short()}{weak})"
+        return f"ShapedArray({self}{weak})"
 
 
 def same_type(a, b):

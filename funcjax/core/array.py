@@ -14,9 +14,13 @@ def _jnp():
 
 def _binary(name):
     def op(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented  # as in JAX: ``x == None`` is False, ``x + None`` a TypeError
         return getattr(_jnp(), name)(self, other)
 
     def rop(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return getattr(_jnp(), name)(other, self)
     return op, rop
 
@@ -81,6 +85,18 @@ class ArrayMethods:
 
     def flatten(self):
         return _jnp().ravel(self)
+
+    def copy(self):
+        return _jnp().array(self, copy=True)
+
+    def __round__(self, ndigits=None):
+        """As in JAX: ``round(x)`` rounds to an integer-dtype array, ``round(x, n)`` keeps the
+        dtype."""
+        rounded = _jnp().round(self, ndigits or 0)
+        return rounded.astype(int) if ndigits is None else rounded
+
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+    itemsize = property(lambda self: self.dtype.itemsize)
 
     __abs__ = _unary("abs")
     __neg__ = _unary("negative")
@@ -221,7 +237,7 @@ class Array(ArrayMethods):
         return complex(self._value)
 
     def __format__(self, spec):
-        return format(self._value.item(), spec) if self.ndim == 0 else format(str(self), spec)
+        return format(self._value.item(), spec) if self.ndim == 0 else format(self._value, spec)
 
     def __str__(self):
         return str(self._value)

@@ -48,15 +48,25 @@ def _literal(lit):
     return f"{text}:{lit.aval.str_short()}"
 
 
-def _param(value, namer, indent):
-    if isinstance(value, (Jaxpr, ClosedJaxpr)):
+_WIDTH = 80
+
+
+def _is_jaxpr(value):
+    return isinstance(value, (Jaxpr, ClosedJaxpr))
+
+
+def _param(value, namer, indent, col, flat):
+    """A parameter's text; sub-jaxprs break over lines (body at ``indent + 4``) unless
+    ``flat``."""
+    if _is_jaxpr(value):
         inner = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-        return _jaxpr_lines(inner, namer, indent + 4).lstrip()
-    if isinstance(value, (tuple, list)) and any(isinstance(v, (Jaxpr, ClosedJaxpr))
-                                                 for v in value):
-        parts = [_param(v, namer, indent + 2) for v in value]
-        return "(\n" + ",\n".join(" " * (indent + 2) + p.lstrip() for p in parts) + "\n" \
-            + " " * indent + ")"
+        return _jaxpr_text(inner, namer, indent, col, flat)
+    if isinstance(value, (tuple, list)) and any(_is_jaxpr(v) for v in value):
+        if flat:
+            return "(" + " ".join(_param(v, namer, indent, col, True) for v in value) + ")"
+        pad = " " * (indent + 2)
+        parts = [pad + _param(v, namer, indent + 2, indent + 2, False) for v in value]
+        return "(\n" + "\n".join(parts) + "\n" + " " * indent + ")"
     if isinstance(value, np.dtype):
         return value.name
     if callable(value) and hasattr(value, "__name__"):
@@ -64,31 +74,41 @@ def _param(value, namer, indent):
     return str(value)
 
 
-def _eqn_text(eqn, namer, indent):
+def _eqn_text(eqn, namer, indent, flat=False):
+    """One equation; as in JAX, its parameters go one per line when it does not fit in 80
+    columns."""
     outs = " ".join(namer.binder(v) for v in eqn.outputs)
-    params = ""
-    if eqn.params:
-        items = [f"{k}={_param(v, namer, indent + 2)}" for k, v in sorted(eqn.params.items())]
-        params = "[" + " ".join(items) + "]" if sum(map(len, items)) < 80 and \
-            not any("\n" in i for i in items) else \
-            "[\n" + "\n".join(" " * (indent + 2) + i for i in items) + "\n" + " " * indent + "]"
     ins = " ".join(namer(x) for x in eqn.inputs)
-    return f"{outs} = {eqn.primitive.name}{params} {ins}".rstrip()
+    head = f"{outs} = {eqn.primitive.name}"
+    items = sorted(eqn.params.items())
+    one = "[" + " ".join(f"{k}={_param(v, namer, indent, 0, True)}" for k, v in items) + "]"
+    text = f"{head}{one if items else ''} {ins}".rstrip()
+    if flat or not items or indent + len(text) <= _WIDTH:
+        return text
+    pad = indent + 2
+    lines = [" " * pad + f"{k}=" + _param(v, namer, pad, pad + len(k) + 1, False)
+             for k, v in items]
+    return f"{head}[\n" + "\n".join(lines) + "\n" + " " * indent + f"] {ins}".rstrip()
 
 
-def _jaxpr_lines(jaxpr, namer, indent):
-    pad = " " * indent
+def _jaxpr_text(jaxpr, namer, indent, col, flat=False):
+    """``{ lambda consts; ins. let eqns in (outs) }`` on one line when that fits in 80 columns
+    from ``col``; otherwise one equation per line at ``indent + 4``."""
     consts = " ".join(namer.binder(v) for v in jaxpr.constvars)
     ins = " ".join(namer.binder(v) for v in jaxpr.invars)
-    head = f"{pad}{{ lambda {consts}; {ins}. let"
-    body = [pad + "    " + _eqn_text(e, namer, indent + 4) for e in jaxpr.eqns]
+    eqns = [_eqn_text(e, namer, 0, flat=True) for e in jaxpr.eqns]  # names in JAX's order
     outs = ", ".join(namer(v) for v in jaxpr.outvars)
-    tail = f"{pad}  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}"
-    return "\n".join([head] + body + [tail])
+    outs = f"({outs}{',' if len(jaxpr.outvars) == 1 else ''})"
+    one = f"{{ lambda {consts}; {ins}. let {'; '.join(eqns)} in {outs} }}"
+    if flat or col + len(one) <= _WIDTH:
+        return one
+    body = [" " * (indent + 4) + _eqn_text(e, namer, indent + 4) for e in jaxpr.eqns]
+    tail = " " * (indent + 2) + f"in {outs} }}"
+    return "\n".join([f"{{ lambda {consts}; {ins}. let"] + body + [tail])
 
 
 def jaxpr_to_string(jaxpr):
-    return _jaxpr_lines(jaxpr, _Namer(), 0)
+    return _jaxpr_text(jaxpr, _Namer(), 0, 0)
 
 
 def eqn_to_string(eqn):

@@ -9,6 +9,46 @@ import dataclasses
 import functools
 
 
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    """A path entry for a dict (or OrderedDict/defaultdict) child: ``['key']``."""
+    key: object
+
+    def __str__(self):
+        return f"[{self.key!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """A path entry for a tuple/list child: ``[idx]``."""
+    idx: int
+
+    def __str__(self):
+        return f"[{self.idx!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """A path entry for a namedtuple field or dataclass attribute: ``.name``."""
+    name: str
+
+    def __str__(self):
+        return f".{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """A path entry for a child of a class registered without keys: its flat position."""
+    key: int
+
+    def __str__(self):
+        return f"[<flat index {self.key}>]"
+
+
+def _simple_entrystr(k):
+    return str(getattr(k, next(f.name for f in dataclasses.fields(k))))
+
+
 class _NodeType:
     __slots__ = ("flatten", "unflatten", "keys")
 
@@ -25,6 +65,23 @@ def register_pytree_node(nodetype, flatten_func, unflatten_func):
         raise ValueError(f"register_pytree_node: {nodetype.__name__} is already registered")
     _registry[nodetype] = _NodeType(flatten_func, unflatten_func)
     return nodetype
+
+
+def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
+    """``flatten_with_keys(x) -> (((key, child), ...), aux_data)``; keys appear in paths."""
+    def flatten_default(x):
+        pairs, aux = flatten_with_keys(x)
+        return [c for _, c in pairs], aux
+    register_pytree_node(nodetype, flatten_func or flatten_default, unflatten_func)
+    _registry[nodetype].keys = lambda x: [k for k, _ in flatten_with_keys(x)[0]]
+    return nodetype
+
+
+def register_pytree_with_keys_class(cls):
+    """Class decorator: the class defines ``tree_flatten_with_keys`` and ``tree_unflatten``."""
+    flatten = getattr(cls, "tree_flatten", None)
+    return register_pytree_with_keys(cls, lambda x: x.tree_flatten_with_keys(), cls.tree_unflatten,
+                                     (lambda x: x.tree_flatten()) if flatten else None)
 
 
 def register_pytree_node_class(cls):
@@ -47,7 +104,8 @@ def register_dataclass(cls, data_fields=None, meta_fields=None):
     def unflatten(meta, children):
         return cls(**dict(zip(data_fields, children)), **dict(zip(meta_fields, meta)))
 
-    _registry[cls] = _NodeType(flatten, unflatten, keys=lambda x: data_fields)
+    _registry[cls] = _NodeType(flatten, unflatten,
+                               keys=lambda x: [GetAttrKey(n) for n in data_fields])
     return cls
 
 
@@ -72,14 +130,24 @@ def _node_of(x):
 
 
 _BUILTIN = {
-    tuple: _NodeType(lambda x: (list(x), None), lambda _, c: tuple(c), lambda x: range(len(x))),
-    list: _NodeType(lambda x: (list(x), None), lambda _, c: list(c), lambda x: range(len(x))),
+    tuple: _NodeType(lambda x: (list(x), None), lambda _, c: tuple(c),
+                     lambda x: [SequenceKey(i) for i in range(len(x))]),
+    list: _NodeType(lambda x: (list(x), None), lambda _, c: list(c),
+                    lambda x: [SequenceKey(i) for i in range(len(x))]),
 }
 _NONE = _NodeType(lambda x: ([], None), lambda _, c: None, lambda x: ())
 
 
 def _dict_flatten(x):
-    keys = sorted(x) if all(isinstance(k, str) for k in x) else sorted(x, key=repr)
+    """Children in sorted key order (insertion order for an OrderedDict, as in JAX)."""
+    if type(x) is collections.OrderedDict:
+        keys = list(x)
+    else:
+        try:
+            keys = sorted(x)
+        except TypeError as e:
+            raise ValueError(f"Comparator raised exception while sorting pytree dictionary keys "
+                             f"{list(x)!r}: {e}") from None
     return [x[k] for k in keys], (type(x), tuple(keys), getattr(x, "default_factory", None))
 
 
@@ -91,8 +159,14 @@ def _dict_unflatten(aux, children):
     return kind(items)
 
 
-_DICT = _NodeType(_dict_flatten, _dict_unflatten, lambda x: _dict_flatten(x)[1][1])
-_NAMEDTUPLE = _NodeType(lambda x: (list(x), type(x)), lambda t, c: t(*c), lambda x: x._fields)
+_DICT = _NodeType(_dict_flatten, _dict_unflatten,
+                  lambda x: [DictKey(k) for k in _dict_flatten(x)[1][1]])
+_NAMEDTUPLE = _NodeType(lambda x: (list(x), type(x)), lambda t, c: t(*c),
+                        lambda x: [GetAttrKey(f) for f in x._fields])
+
+
+def _keys_of(node, x, n):
+    return list(node.keys(x)) if node.keys else [FlattenedIndexKey(i) for i in range(n)]
 
 
 class PyTreeDef:
@@ -123,10 +197,7 @@ class PyTreeDef:
         return self.node.unflatten(self.aux, [c._build(it) for c in self.children])
 
     def _key(self):
-        aux = self.aux
-        if self.node is _DICT:
-            aux = aux[:2]
-        return (id(self.node), _hashable(aux), self.children)
+        return (id(self.node), _hashable(self.aux), self.children)
 
     def __eq__(self, other):
         return isinstance(other, PyTreeDef) and self._key() == other._key()
@@ -150,12 +221,46 @@ class PyTreeDef:
         if self.node is _BUILTIN[list]:
             return "[" + ", ".join(kids) + "]"
         if self.node is _DICT:
-            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux[1], kids)) + "}"
+            kind, keys, factory = self.aux
+            if kind is dict:
+                return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(keys, kids)) + "}"
+            data = keys if kind is collections.OrderedDict else (factory, keys)
+            return f"CustomNode({kind.__name__}[{data}], [{', '.join(kids)}])"
         if self.node is _NAMEDTUPLE:
-            return f"{self.aux.__name__}(" + ", ".join(
-                f"{f}={c}" for f, c in zip(self.aux._fields, kids)) + ")"
+            return f"CustomNode(namedtuple[{self.aux.__name__}], [{', '.join(kids)}])"
         name = next((t.__name__ for t, n in _registry.items() if n is self.node), "?")
-        return f"CustomNode({name}[{self.aux!r}], [{', '.join(kids)}])"
+        return f"CustomNode({name}[{self.aux}], [{', '.join(kids)}])"
+
+    def flatten_up_to(self, tree):
+        """The subtrees of ``tree`` at this structure's leaves."""
+        return flatten_up_to(self, tree, "flatten_up_to", "the tree")
+
+    def compose(self, inner):
+        """The structure of this tree with every leaf replaced by ``inner``."""
+        return _compose(self, inner)
+
+    def node_data(self):
+        """``(node type, aux data)`` of the root, or None for a leaf."""
+        if self.node is None:
+            return None
+        if self.node is _NONE:
+            return (type(None), None)
+        if self.node is _DICT:
+            kind, keys, factory = self.aux
+            data = {dict: list(keys), collections.OrderedDict: keys}.get(kind, (factory, keys))
+            return (kind, data)
+        if self.node is _NAMEDTUPLE:
+            return (self.aux, None)
+        for t, n in [(tuple, _BUILTIN[tuple]), (list, _BUILTIN[list]), *_registry.items()]:
+            if n is self.node:
+                return (t, self.aux)
+        return (None, self.aux)
+
+
+def _compose(outer, inner):
+    if outer.node is None:
+        return inner
+    return PyTreeDef(outer.node, outer.aux, [_compose(c, inner) for c in outer.children])
 
 
 def _hashable(aux):
@@ -197,7 +302,21 @@ def tree_structure(tree, is_leaf=None):
 
 
 def treedef_is_leaf(treedef):
-    return treedef.node is None
+    """True for a structure of one node (a leaf, None or an empty container), as in JAX."""
+    return treedef.num_nodes == 1
+
+
+def treedef_children(treedef):
+    return list(treedef.children)
+
+
+def treedef_tuple(treedefs):
+    return PyTreeDef(_BUILTIN[tuple], None, list(treedefs))
+
+
+def all_leaves(iterable, is_leaf=None):
+    """True when every element of ``iterable`` is a leaf."""
+    return all(tree_structure(x, is_leaf) == LEAF for x in iterable)
 
 
 def tree_map(f, tree, *rest, is_leaf=None):
@@ -222,15 +341,14 @@ def _flatten_up_to(treedef, x, out, where, what, path):
     node = _node_of(x)
     expected = PyTreeDef(treedef.node, treedef.aux, [LEAF] * len(treedef.children))
     if node is not treedef.node:
-        raise ValueError(f"{where}: {what} has a different structure at {keystr(path)}: "
+        raise ValueError(f"{where}: {what} has a different structure at {_where(path)}: "
                          f"expected {expected}, got {type(x).__name__} {x!r:.80}")
     children, aux = node.flatten(x)
     got = PyTreeDef(node, aux, [LEAF] * len(children))
     if got != expected:
-        raise ValueError(f"{where}: {what} has a different structure at {keystr(path)}: "
+        raise ValueError(f"{where}: {what} has a different structure at {_where(path)}: "
                          f"expected {expected}, got {got}")
-    keys = list(node.keys(x)) if node.keys else list(range(len(children)))
-    for key, sub, child in zip(keys, treedef.children, children):
+    for key, sub, child in zip(_keys_of(node, x, len(children)), treedef.children, children):
         _flatten_up_to(sub, child, out, where, what, path + (key,))
 
 
@@ -246,10 +364,13 @@ def broadcast_prefix(prefix_tree, full_tree, where, what, is_leaf=None):
     return result
 
 
-def keystr(path):
-    if not path:
-        return "the root"
-    return "".join(f"[{k!r}]" for k in path)
+def keystr(keys, *, simple=False, separator=""):
+    """A key path as text: ``['a'][0].x`` (``simple``: the bare keys joined by ``separator``)."""
+    return separator.join(map(_simple_entrystr if simple else str, keys))
+
+
+def _where(path):
+    return keystr(path) if path else "the root"
 
 
 def tree_flatten_with_path(tree, is_leaf=None):
@@ -266,9 +387,28 @@ def _paths(x, is_leaf, path, out):
         out.append(path)
         return
     children, _ = node.flatten(x)
-    keys = list(node.keys(x)) if node.keys else list(range(len(children)))
-    for key, child in zip(keys, children):
+    for key, child in zip(_keys_of(node, x, len(children)), children):
         _paths(child, is_leaf, path + (key,), out)
+
+
+def tree_leaves_with_path(tree, is_leaf=None):
+    return tree_flatten_with_path(tree, is_leaf)[0]
+
+
+def tree_map_with_path(f, tree, *rest, is_leaf=None):
+    """Like ``tree_map``, with each leaf's key path as ``f``'s first argument."""
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf)
+    others = [flatten_up_to(treedef, r, "tree_map_with_path", f"argument {i + 1}")
+              for i, r in enumerate(rest)]
+    return treedef.unflatten([f(p, x, *xs) for (p, x), *xs in zip(pairs, *others)])
+
+
+def tree_broadcast(prefix_tree, full_tree, is_leaf=None):
+    """``prefix_tree`` with each leaf repeated over the matching subtree of ``full_tree``."""
+    leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+    subtrees = flatten_up_to(prefix_def, full_tree, "tree_broadcast", "full_tree")
+    return prefix_def.unflatten([tree_map(lambda _, v=v: v, sub, is_leaf=is_leaf)
+                                 for v, sub in zip(leaves, subtrees)])
 
 
 def tree_reduce(function, tree, initializer=None, is_leaf=None):
@@ -285,6 +425,8 @@ def tree_all(tree):
 def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
     """Turns a tree of outer structure whose leaves are inner trees inside out."""
     flat = flatten_up_to(outer_treedef, pytree_to_transpose, "tree_transpose", "the tree")
+    if inner_treedef is None:
+        inner_treedef = tree_structure(flat[0]) if flat else LEAF
     inner_leaves = [flatten_up_to(inner_treedef, x, "tree_transpose", "an inner tree")
                     for x in flat]
     columns = [outer_treedef.unflatten(col) for col in zip(*inner_leaves)]

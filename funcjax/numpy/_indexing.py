@@ -306,6 +306,14 @@ class IndexUpdateHelper:
         return f"_IndexUpdateHelper({self.array!r})"
 
 
+def _check_hints(hints):
+    """``indices_are_sorted``/``unique_indices`` are JAX's performance hints: accepted, and
+    not needed here (results do not depend on them)."""
+    unknown = set(hints) - {"indices_are_sorted", "unique_indices"}
+    if unknown:
+        raise TypeError(f"x.at[...]: unexpected keyword arguments {sorted(unknown)}")
+
+
 class _IndexUpdateRef:
     """``x.at[idx]``: functional updates of the elements ``x[idx]``; ``x`` itself never
     changes. Indices repeated in ``idx`` accumulate for add/mul/min/max; for set one wins."""
@@ -316,53 +324,54 @@ class _IndexUpdateRef:
         self.array, self.index = array, index
 
     def _plan(self):
-        x = asarray(self.array)
-        x, entries = _expand(x, self.index)
-        if x.ndim != np.ndim(self.array):
-            raise IndexError("x.at[...] does not support 0-d boolean indices")
+        """The operand (with a length-1 axis for each 0-d boolean index) and the plan."""
+        x, entries = _expand(asarray(self.array), self.index)
         return x, _Plan(x, entries)
 
-    def get(self, mode=None, fill_value=None):
+    def get(self, mode=None, fill_value=None, **hints):
+        _check_hints(hints)
         x, plan = self._plan()
         return plan.gather(x, _mode(_GET_MODES, mode, "at[].get"), fill_value)
 
-    def _update(self, fn, values, mode):
+    def _update(self, fn, values, mode, hints):
+        _check_hints(hints)
         x, plan = self._plan()
-        return plan.scatter(x, values, fn, _mode(_SET_MODES, mode, "at[] updates"))
+        out = plan.scatter(x, values, fn, _mode(_SET_MODES, mode, "at[] updates"))
+        return lax.reshape(out, np.shape(self.array))  # drops the axes of 0-d boolean indices
 
-    def set(self, values, mode=None):
-        return self._update(lax.scatter, values, mode)
+    def set(self, values, mode=None, **hints):
+        return self._update(lax.scatter, values, mode, hints)
 
-    def add(self, values, mode=None):
-        return self._update(lax.scatter_add, values, mode)
+    def add(self, values, mode=None, **hints):
+        return self._update(lax.scatter_add, values, mode, hints)
 
-    def multiply(self, values, mode=None):
-        return self._update(lax.scatter_mul, values, mode)
+    def multiply(self, values, mode=None, **hints):
+        return self._update(lax.scatter_mul, values, mode, hints)
 
     mul = multiply
 
-    def min(self, values, mode=None):  # noqa: A003 - JAX's name
-        return self._update(lax.scatter_min, values, mode)
+    def min(self, values, mode=None, **hints):  # noqa: A003 - JAX's name
+        return self._update(lax.scatter_min, values, mode, hints)
 
-    def max(self, values, mode=None):  # noqa: A003 - JAX's name
-        return self._update(lax.scatter_max, values, mode)
+    def max(self, values, mode=None, **hints):  # noqa: A003 - JAX's name
+        return self._update(lax.scatter_max, values, mode, hints)
 
-    def divide(self, values, mode=None):
+    def divide(self, values, mode=None, **hints):
         """Division by multiplying with reciprocals (ints are promoted to float, as JAX)."""
         from funcjax.numpy._ufuncs import reciprocal
         x = asarray(self.array)
         if x.dtype.kind != "f":
             x = lax.convert_element_type(x, dtypes.default_float())
-        return _IndexUpdateRef(x, self.index).multiply(reciprocal(values), mode)
+        return _IndexUpdateRef(x, self.index).multiply(reciprocal(values), mode, **hints)
 
-    def power(self, values, mode=None):
+    def power(self, values, mode=None, **hints):
         """``x[idx] ** values``, applied once per occurrence of a repeated index as JAX and
         ``np.power.at`` do: ``(x ** a) ** b`` is ``x ** (a * b)``, so the exponents of each
         position multiply (positions not indexed keep exponent 1, and their value)."""
         from funcjax.numpy._ufuncs import power
         x = asarray(self.array)
         one = lax.full(x.shape, 1, x.dtype)
-        exponents = _IndexUpdateRef(one, self.index).multiply(values, mode)
+        exponents = _IndexUpdateRef(one, self.index).multiply(values, mode, **hints)
         return lax.select(lax.eq(exponents, one), x, power(x, exponents))
 
 

@@ -130,7 +130,7 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     if x is None or y is None:
         raise ValueError("where: either both or neither of x and y must be given")
     x, y = promote_dtypes(x, y)
-    condition, x, y = broadcast_arrays("where", to_bool(condition), x, y, error=TypeError)
+    condition, x, y = broadcast_arrays("where", to_bool(condition), x, y)  # ValueError, as JAX
     return lax.select(condition, x, y)
 
 

@@ -1,5 +1,7 @@
 """Shape manipulation in funcjax.numpy: views of the same elements in a different layout."""
 
+import operator
+
 import numpy as np
 
 from funcjax import lax
@@ -30,7 +32,7 @@ def size(a, axis=None):
 def _as_shape(shape):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
-    return tuple(int(d) for d in shape)
+    return tuple(operator.index(d) for d in shape)  # a float dimension is a TypeError
 
 
 def reshape(a, shape, order="C"):

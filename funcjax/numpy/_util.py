@@ -12,8 +12,9 @@ def is_array(x):
     return isinstance(x, (Array, Tracer))
 
 
-def asarray(x, dtype=None):
-    """An Array or tracer for any array-like; Python scalars stay weakly typed."""
+def asarray(x, dtype=None, copy=None):
+    """An Array or tracer for any array-like; Python scalars stay weakly typed. (``copy`` is
+    accepted for numpy's signature: Arrays are immutable, so sharing is never observable.)"""
     if is_array(x):
         return x if dtype is None else lax.convert_element_type(x, dtype)
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
@@ -22,13 +23,19 @@ def asarray(x, dtype=None):
                          isinstance(x, bool))
         return Array(np.asarray(x, dtypes.canonicalize(dtype)))
     if isinstance(x, (list, tuple)) and any(is_array(e) for e in _flat(x)):
-        from funcjax.numpy._shape import stack
+        from funcjax.numpy._joining import stack
         return stack([asarray(e) for e in x]) if dtype is None else \
             stack([asarray(e, dtype) for e in x])
     value = np.array(x)
     if value.dtype == object:
         raise TypeError(f"cannot convert {x!r:.80} to a funcjax array")
     target = dtypes.canonicalize(dtype if dtype is not None else value.dtype)
+    if value.dtype.kind in "iu" and target.kind in "iu" and value.size and \
+            not isinstance(x, (np.ndarray, np.generic)):
+        info = np.iinfo(target)  # Python ints that do not fit: an error, not a wrap (as JAX)
+        if value.min() < info.min or value.max() > info.max:
+            bad = value.min() if value.min() < info.min else value.max()
+            raise OverflowError(f"Python integer {bad} out of bounds for {target}")
     return Array(value.astype(target, copy=False))
 
 

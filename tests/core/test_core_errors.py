@@ -98,3 +98,21 @@ def test_tracer_fields_never_hide_array_methods():
     closed = jax.make_jaxpr(lambda a: a.var(1) + a.std() + a.T.mean())(np.ones((3, 5)))
     np.testing.assert_allclose(jax.eval_jaxpr(closed.jaxpr, closed.consts, np.eye(3, 5))[0],
                                np.eye(3, 5).var(1) + np.eye(3, 5).std() + 0.2, rtol=1e-6)
+
+
+def test_static_args_that_do_not_exist_are_errors_as_in_jax():
+    # JAX 0.10.2 raises ValueError for both ("only accepts 3 positional arguments",
+    # "invalid argnames").
+    def f(x, n, m=1, *, k=2):
+        return x * n + m + k
+
+    with pytest.raises(ValueError, match="only accepts 3 positional arguments"):
+        jax.jit(f, static_argnums=5)
+    with pytest.raises(ValueError, match="only accepts 3 positional arguments"):
+        jax.jit(f, static_argnums=-4)
+    with pytest.raises(ValueError, match="zz"):
+        jax.jit(f, static_argnames="zz")
+    assert float(jax.jit(f, static_argnums=-1)(1.0, 2, 3).sum()) == 7.0
+    assert float(jax.jit(f, static_argnames="k")(1.0, 2, k=5)) == 8.0
+    assert float(jax.jit(lambda *a: a[0] * a[1], static_argnums=1)(2.0, 3)) == 6.0
+    assert float(jax.jit(lambda x, **kw: x * kw["s"], static_argnames="s")(2.0, s=3)) == 6.0

@@ -21,11 +21,46 @@ def test_printer_matches_jax_text_form():
     text = str(jax.make_jaxpr(f)(jnp.ones((3, 4)), jnp.ones((4, 5))))
     lines = text.splitlines()
     assert lines[0] == "{ lambda ; a:f32[3,4] b:f32[4,5]. let"
-    assert "c:f32[3,5] = dot_general[" in lines[1] and lines[1].endswith("] a b")
-    assert lines[2].strip() == "d:f32[3,5] = tanh c"
+    # An equation longer than 80 columns puts its params one per line, as JAX does.
+    assert lines[1] == "    c:f32[3,5] = dot_general["
+    assert lines[2].startswith("      dimension_numbers=") and "    ] a b" in lines
+    assert "    d:f32[3,5] = tanh c" in lines
     assert "2.0:f32[]" in text  # the Python scalar is an inline literal
     assert "g:f32[5] = reduce_sum[axes=(0,)] f" in text
     assert lines[-1] == "  in (g,) }"
+
+
+def test_printer_layout_matches_jax():
+    # Expected texts obtained from JAX 0.10.2 (jaxprs whose equations print the same in both).
+    assert str(jax.make_jaxpr(lambda x: jnp.sin(jnp.cos(x)))(1.0)) == (
+        "{ lambda ; a:f32[]. let b:f32[] = cos a; c:f32[] = sin b in (c,) }")
+    assert str(jax.make_jaxpr(lambda x: (x, x))(1.0)) == "{ lambda ; a:f32[]. let  in (a, a) }"
+    text = str(jax.make_jaxpr(lambda p, x: lax.cond(p, jnp.sin, jnp.cos, x))(
+        True, jnp.ones((2, 3))))
+    assert text == """{ lambda ; a:bool[] b:f32[2,3]. let
+    c:i32[] = convert_element_type[new_dtype=int32 weak_type=False] a
+    d:f32[2,3] = cond[
+      branches=(
+        { lambda ; e:f32[2,3]. let f:f32[2,3] = cos e in (f,) }
+        { lambda ; g:f32[2,3]. let h:f32[2,3] = sin g in (h,) }
+      )
+    ] c b
+  in (d,) }"""
+    text = str(jax.make_jaxpr(lambda x: lax.scan(lambda c, y: (c + y, c), 0.0, x))(
+        jnp.arange(3.0)))
+    assert text == """{ lambda ; a:f32[3]. let
+    b:f32[] c:f32[3] = scan[
+      jaxpr={ lambda ; d:f32[] e:f32[]. let
+          f:f32[] = convert_element_type[new_dtype=float32 weak_type=False] d
+          g:f32[] = add f e
+        in (g, d) }
+      length=3
+      num_carry=1
+      num_consts=0
+      reverse=False
+      unroll=1
+    ] 0.0:f32[] a
+  in (b, c) }"""
 
 
 def test_closed_over_arrays_become_constvars():
@@ -83,3 +118,11 @@ def test_eager_results_are_float32_arrays():
     out = jnp.tanh(jnp.ones((2, 2)) @ jnp.ones((2, 2))) * 2.0
     assert isinstance(out, jax.Array) and out.dtype == np.float32
     np.testing.assert_allclose(out, np.tanh(np.full((2, 2), 2.0)) * 2.0, rtol=1e-6)
+
+
+def test_shaped_array_text_matches_jax():
+    # JAX 0.10.2: repr(ShapedArray((2,3), float32)) == 'ShapedArray(float32[2,3])'
+    assert repr(ShapedArray((2, 3), np.float32)) == "ShapedArray(float32[2,3])"
+    assert repr(ShapedArray((), np.int32, True)) == "ShapedArray(int32[], weak_type=True)"
+    assert str(ShapedArray((2,), np.bool_)) == "bool[2]"
+    assert ShapedArray((2,), np.float32).str_short() == "f32[2]"  # jaxprs keep short names

@@ -199,3 +199,13 @@ def test_index_corner_cases_match_numpy_and_jax():
     np.testing.assert_array_equal(lax.dynamic_slice(a, (jnp.int32(-2), 0), (1, 5)), a[2:3])
     updated = lax.dynamic_update_slice(a, np.zeros((1, 2), np.float32), (-1, -2))
     np.testing.assert_array_equal(updated, np.where(np.arange(20).reshape(4, 5) >= 18, 0, a))
+
+
+def test_at_with_0d_boolean_index_matches_numpy():
+    # JAX 0.10.2 accepts these too: True selects everything (with a new axis), False nothing.
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(jnp.asarray(x).at[True].set(-1.0), np.full((2, 3), -1.0))
+    np.testing.assert_array_equal(jnp.asarray(x).at[False].add(1.0), x)
+    np.testing.assert_array_equal(jnp.asarray(x).at[True, 0].add(1.0), x + [[1], [0]])
+    np.testing.assert_array_equal(jnp.asarray(x).at[True].get(), x[True])
+    np.testing.assert_array_equal(jnp.asarray(x).at[False].get(), x[False])

@@ -65,6 +65,8 @@ def test_jaxpr_is_built_from_primitives():
     (lambda: jnp.concatenate([jnp.ones((2, 3)), jnp.ones((3, 2))]), TypeError,
      ["concatenate", "(2, 3)", "(3, 2)"]),
     (lambda: jnp.reshape(jnp.ones((2, 3)), (4,)), TypeError, ["reshape", "(2, 3)", "(4,)"]),
+    # JAX 0.10.2: ValueError "Incompatible shapes for broadcasting: shapes=[(3,), (4,), ()]"
+    (lambda: jnp.where(jnp.ones(3) > 0, jnp.ones(4), 0), ValueError, ["where", "(3,)", "(4,)"]),
     (lambda: jnp.matmul(jnp.ones((2, 3)), jnp.ones((2, 3))), TypeError,
      ["matmul", "(2, 3)"]),
     (lambda: jnp.sum(jnp.ones((2, 3)), axis=3), ValueError, ["sum", "axis 3", "rank 2"]),
