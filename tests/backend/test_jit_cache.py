@@ -79,4 +79,5 @@ def test_functions_and_their_entries_are_collected():
     alive, size = weakref.ref(f), len(api_jit._caches)
     del f
     gc.collect()
-    assert alive() is None and len(api_jit._caches) == size - 1
+    # Other tests' dead functions may be collected by the same gc: at least f's entry goes.
+    assert alive() is None and len(api_jit._caches) <= size - 1

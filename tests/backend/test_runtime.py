@@ -122,3 +122,17 @@ def test_random_programs_jit_equals_eager(recipe):
         got = funcjax.jit(program)(x, y)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_more_buffers_than_ctypes_can_pass_as_arguments():
+    """ctypes calls take at most 1024 arguments; a gradient of a 700-leaf pytree needs 1401
+    buffers, passed to the compiled code as one table of pointers."""
+    params = {f"w{i:03d}": np.full(3, float(i), np.float32) for i in range(700)}
+
+    def loss(p, x):
+        return sum(jnp.sum(v * v * x) for v in p.values())
+
+    grads = funcjax.jit(funcjax.grad(loss))(params, np.arange(3.0, dtype=np.float32))
+    assert len(grads) == 700
+    for key in ("w000", "w001", "w699"):
+        np.testing.assert_allclose(grads[key], 2 * params[key] * np.arange(3.0), rtol=1e-6)

@@ -1,10 +1,15 @@
 """Lowering a jaxpr to one LLVM module with one entry function.
 
-The entry function is ``void name(ptr in_0, ..., ptr out_0, ..., ptr workspace)``: every
-array lives in a caller-provided buffer, intermediates in the workspace arena at offsets fixed
-by the memory plan. ``LoweringContext`` walks the equations in order; each primitive's
-``lower`` rule (a ``LowerRule`` on its card, registered by the modules of this package) turns
-input ``Value``s into output values:
+The body function is ``void name(ptr in_0, ..., ptr out_0, ..., ptr workspace)`` with
+``noalias`` pointers (what lets LLVM vectorise without overlap checks): every array lives in a
+caller-provided buffer, intermediates in the workspace arena at offsets fixed by the memory
+plan. The caller enters through ``void name_packed(ptr buffers)``, which reads the same
+pointers from one array: ctypes passes at most 1024 arguments, and a gradient of a large
+pytree can have more buffers than that.
+
+``LoweringContext`` walks the equations in order; each primitive's ``lower`` rule (a
+``LowerRule`` on its card, registered by the modules of this package) turns input ``Value``s
+into output values:
 
 - ``view``/``fused`` rules: ``fn(ctx, eqn, ins) -> value or [values]`` returning lazy values;
   the context decides (``fusion.analyse``) which ones are computed into buffers.
@@ -225,7 +230,24 @@ class LoweringContext:
         self.b.ret_void()
         with self.b.goto_block(self.alloca_block):
             self.b.branch(self.fn.blocks[1])
+        self._emit_packed_entry()
         return self.module
+
+    def _emit_packed_entry(self):
+        packed = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
+                             packed_symbol(self.name))
+        packed.attributes.add("nounwind")
+        b = ir.IRBuilder(packed.append_basic_block("entry"))
+        table = packed.args[0]
+        pointers = [b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR),
+                           typ=PTR) for k in range(len(self.fn.args))]
+        b.call(self.fn, pointers)
+        b.ret_void()
+
+
+def packed_symbol(name):
+    """The symbol callers enter through: it takes one array of all buffer pointers."""
+    return name + "_packed"
 
 
 def lower_closed_jaxpr(closed, name, aliases=()):

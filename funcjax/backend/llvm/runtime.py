@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from funcjax.backend.llvm.lowering import packed_symbol
 from funcjax.core.array import to_numpy
 
 _ALIGN = 64
@@ -52,9 +53,8 @@ class Executable:
         self.name = name
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
         self.workspace_bytes = workspace_bytes
-        nargs = len(in_avals) + len(out_avals) + 1
-        proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))
-        self._fn = proto(engine.address(name))
+        self._table = ctypes.c_void_p * (len(in_avals) + len(out_avals) + 1)
+        self._fn = ctypes.CFUNCTYPE(None, self._table)(engine.address(packed_symbol(name)))
         self._local = threading.local()
 
     def _workspace(self):
@@ -72,7 +72,8 @@ class Executable:
         outs = [arrays[reuse[k]] if k in reuse else np.empty(a.shape, a.dtype)
                 for k, a in enumerate(self.out_avals)]
         ws, ws_ptr = self._workspace()
-        self._fn(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs], ws_ptr)
+        self._fn(self._table(*[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs],
+                             ws_ptr))
         del ws  # held until here: the native code has finished with every buffer
         return outs
 
