@@ -124,12 +124,15 @@ deflinear(squeeze_p)
 squeeze_p.def_transpose(_reshape_back)
 
 
-def _squeeze_batch(axis_data, args, dims, *, dimensions):
-    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
-    return squeeze_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+def _batch_axis_first(prim):
+    """Batch rule for squeeze/expand_dims: the batch axis goes first, ``dimensions`` shift."""
+    def rule(axis_data, args, dims, *, dimensions):
+        x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
+        return prim.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+    return rule
 
 
-squeeze_p.def_batch(_squeeze_batch)
+squeeze_p.def_batch(_batch_axis_first(squeeze_p))
 squeeze_p.def_cost(cost.free)
 
 
@@ -148,12 +151,7 @@ deflinear(expand_dims_p)
 expand_dims_p.def_transpose(_reshape_back)
 
 
-def _expand_dims_batch(axis_data, args, dims, *, dimensions):
-    x = move_batch_axis(args[0], dims[0], 0, axis_data.size)
-    return expand_dims_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
-
-
-expand_dims_p.def_batch(_expand_dims_batch)
+expand_dims_p.def_batch(_batch_axis_first(expand_dims_p))
 expand_dims_p.def_cost(cost.free)
 
 
