@@ -14,7 +14,6 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.backend.llvm import compiler
-from funcjax.interpreters.eval import EvalTrace
 from funcjax.interpreters.remat import checkpoint_name
 
 S = (2, 3)
@@ -91,19 +90,6 @@ def central_difference_grad(f, args, eps=1e-6):
 
 def compiles():
     return compiler.stats["compiled"] + compiler.stats["loaded_from_disk"]
-
-
-@pytest.fixture
-def eager_dispatches(monkeypatch):
-    """The names of the primitives run eagerly (one Python dispatch each) while it is active."""
-    seen = []
-    original = EvalTrace.process_primitive
-
-    def counting(self, primitive, args, params):
-        seen.append(primitive.name)
-        return original(self, primitive, args, params)
-    monkeypatch.setattr(EvalTrace, "process_primitive", counting)
-    return seen
 
 
 # -- values ----------------------------------------------------------------------------------

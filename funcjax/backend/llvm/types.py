@@ -13,26 +13,27 @@ I1, I8, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(64)
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
 PTR = ir.PointerType()
 
-_FLOAT_COMPUTE = {2: F32, 4: F32, 8: F64}
+_FLOAT_COMPUTE = {2: F32, 4: F32, 8: F64}  # float16 is computed in float32
 _FLOAT_STORAGE = {2: F16, 4: F32, 8: F64}
 
 
-def compute_type(dtype):
+def _llvm_type(dtype, floats, boolean):
     dtype = np.dtype(dtype)
     if dtype.kind == "b":
-        return I1
+        return boolean
     if dtype.kind == "f":
-        return _FLOAT_COMPUTE[dtype.itemsize]
+        return floats[dtype.itemsize]
     return ir.IntType(8 * dtype.itemsize)
+
+
+def compute_type(dtype):
+    """The type values have in registers (bools as i1)."""
+    return _llvm_type(dtype, _FLOAT_COMPUTE, I1)
 
 
 def storage_type(dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return I8
-    if dtype.kind == "f":
-        return _FLOAT_STORAGE[dtype.itemsize]
-    return ir.IntType(8 * dtype.itemsize)
+    """The type values have in memory (bools as one byte)."""
+    return _llvm_type(dtype, _FLOAT_STORAGE, I8)
 
 
 def is_f16(dtype):
