@@ -363,6 +363,7 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int):
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
+    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
 
 
@@ -376,6 +377,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def grad_fun(*args, **kwargs):
         value, g = value_and_grad_fun(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+    grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return grad_fun
 
 

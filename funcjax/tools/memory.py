@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from funcjax.api_util import argument_names, flat_argument_names, fun_name
 from funcjax.core.cost import eqn_cost
-from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal
+from funcjax.core.ir import Literal, subjaxprs
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.core.trace import new_trace
 from funcjax.interpreters.eval import aval_of
@@ -68,13 +68,6 @@ def _instantiated(fn):
     return run
 
 
-def _sub_jaxprs(eqn):
-    for value in eqn.params.values():
-        for v in (value if isinstance(value, (tuple, list)) else (value,)):
-            if isinstance(v, (ClosedJaxpr, Jaxpr)):
-                yield getattr(v, "jaxpr", v)
-
-
 def _source(jaxpr, var, leaf_names):
     """The source line of the equation that made ``var``, followed into sub-jaxprs whose
     outputs are the equation's outputs (loop bodies, branches, calls)."""
@@ -87,7 +80,7 @@ def _source(jaxpr, var, leaf_names):
             return f"the argument '{leaf_names[jaxpr.invars.index(var)]}'"
         return "a constant"
     index = eqn.outputs.index(var)
-    for sub in _sub_jaxprs(eqn):
+    for sub in subjaxprs(eqn):
         if len(sub.outvars) == len(eqn.outputs) and not isinstance(sub.outvars[index], Literal):
             inner = _source(sub, sub.outvars[index], [])
             if inner not in ("a constant",) and not inner.startswith("the argument"):
@@ -112,7 +105,7 @@ def peak_bytes(jaxpr):
         made = sum(v.aval.nbytes for v in eqn.outputs)
         inside = max((peak_bytes(s) - sum(v.aval.nbytes for v in s.invars + s.constvars)
                       - sum(v.aval.nbytes for v in s.outvars if not isinstance(v, Literal))
-                      for s in _sub_jaxprs(eqn)), default=0)
+                      for s in subjaxprs(eqn)), default=0)
         peak = max(peak, live + made + max(inside, 0))
         live += made
         for x in set(eqn.inputs):
@@ -129,7 +122,7 @@ def _flops_by_line(jaxpr, times=1, into=None):
     """Arithmetic of each source line, loop bodies counted once per trip."""
     into = defaultdict(int) if into is None else into
     for eqn in getattr(jaxpr, "jaxpr", jaxpr).eqns:
-        subs = list(_sub_jaxprs(eqn))
+        subs = list(subjaxprs(eqn))
         if subs:
             trips = eqn.params.get("length", 1)
             for s in subs[:1] if eqn.primitive.name != "cond" else subs:
