@@ -66,7 +66,7 @@ def test_sub_jaxprs_are_drawn_nested_or_collapsed():
 
 def test_a_200_equation_jaxpr_stays_legible():
     def chain(x):
-        for i in range(100):
+        for _ in range(100):
             x = jnp.sin(x) * 1.01
         return x
     g = graph(chain, jnp.ones(3))
