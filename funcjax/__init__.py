@@ -18,9 +18,7 @@ from funcjax.api import (  # noqa: F401
     checkpoint,
     eval_shape,
     grad,
-    hessian,
     jacfwd,
-    jacobian,
     jacrev,
     jvp,
     linear_transpose,
@@ -31,6 +29,7 @@ from funcjax.api import (  # noqa: F401
     vjp,
     vmap,
 )
+from funcjax.api_ad_mode import hessian, hvp, jacobian  # noqa: F401
 from funcjax.api_jit import jit  # noqa: F401
 from funcjax.config import config, disable_jit, enable_x64  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401

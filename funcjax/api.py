@@ -363,6 +363,7 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int):
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
+    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
 
 
@@ -376,6 +377,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def grad_fun(*args, **kwargs):
         value, g = value_and_grad_fun(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+    grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return grad_fun
 
 
@@ -467,9 +469,11 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
     return blocks
 
 
-def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
+def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False, choose=None):
     """jacfwd and jacrev: linearize once, then apply the linear map (jacfwd) or its transpose
-    (jacrev) to every standard basis vector of the inputs (outputs)."""
+    (jacrev) to every standard basis vector of the inputs (outputs). With ``choose``, a
+    function of the linear map returning "jacfwd" or "jacrev", the mode is picked after
+    linearizing (``jacobian(mode="auto")``)."""
     _check_holomorphic(what, holomorphic)
 
     @functools.wraps(fun)
@@ -481,7 +485,7 @@ def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
             what, target, (diff[0] if single else diff,), has_aux)
         in_avals = [aval_of(p) for p in lin.primals]
         out_avals = [aval_of(o) for o in outs]
-        if what == "jacfwd":
+        if (choose(lin) if choose else what) == "jacfwd":
             stacked = _map_over_basis(lin.forward, _standard_basis(in_avals))
             per_out = list(zip(*_blocks(stacked, in_avals, out_avals, rows_last=True)))
         else:
@@ -504,14 +508,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode, one cotangent per output element (best for few outputs).
     Leaves have shape ``out.shape + in.shape``."""
     return _jacobian("jacrev", fun, argnums, has_aux, holomorphic, allow_int)
-
-
-jacobian = jacrev
-
-
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # -- rematerialisation -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.display import array_html
 
 
 def _jnp():
@@ -248,6 +249,9 @@ class Array(ArrayMethods):
         if self._value.size == 0:
             return f"Array({body}, shape={self.shape}, dtype={self.dtype.name}{extra})"
         return f"Array({body}, dtype={self.dtype.name}{extra})"
+
+    def _repr_html_(self):
+        return array_html(self._value, self._aval, self._device)
 
     def __reduce__(self):
         return (Array, (np.array(self._value), self._aval.weak_type))

@@ -10,6 +10,7 @@ import numpy as np
 from funcjax.core.abstract import concrete_aval
 from funcjax.core.array import Array, to_numpy
 from funcjax.core.ir import Literal
+from funcjax.core.source_info import replaying
 from funcjax.core.trace import Trace, Tracer, raise_leaked_tracer
 
 
@@ -60,12 +61,17 @@ def eval_jaxpr(jaxpr, consts, *args):
     def read(atom):
         return atom.val if isinstance(atom, Literal) else env[atom]
 
-    for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
-        if not eqn.primitive.multiple_results:
-            outs = (outs,)
-        for var, val in zip(eqn.outputs, outs):
-            env[var] = val
+    outer = replaying(None)
+    try:
+        for eqn in jaxpr.eqns:
+            replaying(eqn.source_info or outer)
+            outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outs = (outs,)
+            for var, val in zip(eqn.outputs, outs):
+                env[var] = val
+    finally:
+        replaying(outer)
     return [read(v) for v in jaxpr.outvars]
 
 
