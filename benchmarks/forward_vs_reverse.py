@@ -179,8 +179,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a small sweep (for CI)")
     parser.add_argument("--jax-python", default="/work/jaxenv/bin/python",
                         help="a Python with JAX installed, for the comparison columns")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--out", help="folder for the CSV, JSON and PNG (default "
+                        "benchmarks/results, or benchmarks/results/quick with --quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or os.path.join(HERE, "results", *(["quick"] if args.quick else []))
     sizes = [2, 200] if args.quick else [1, 10, 100, 1000]
     grid = [(n, m) for n in sizes for m in sizes]
     rows = []
