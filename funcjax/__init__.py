@@ -32,6 +32,7 @@ from funcjax.api import (  # noqa: F401
     vmap,
 )
 from funcjax.api_jit import jit  # noqa: F401
+from funcjax.api_pmap import pmap  # noqa: F401
 from funcjax.config import config, disable_jit, enable_x64  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401
