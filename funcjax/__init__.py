@@ -47,8 +47,12 @@ from funcjax.core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflat
 from funcjax.devices import (  # noqa: F401
     block_until_ready,
     default_backend,
+    default_device,
     device_count,
+    device_get,
     device_put,
+    device_put_replicated,
+    device_put_sharded,
     devices,
     local_device_count,
     local_devices,

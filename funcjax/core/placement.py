@@ -162,10 +162,10 @@ def common_device(where, args, names=None):
     return None if found is None else found[2]
 
 
-def place(where, args, outs):
+def place(where, args, outs, names=None):
     """Eager results: committed to the device of committed inputs, else on the default
     device of a ``default_device`` block. ``outs`` is a list of Arrays; returns the list."""
-    device = common_device(where, args)
+    device = common_device(where, args, names)
     if device is not None:
         return [CommittedArray(o.__array__(), o.weak_type, device) if isinstance(o, Array)
                 else o for o in outs]
