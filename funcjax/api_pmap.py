@@ -126,8 +126,10 @@ class PmapFunction:
     def __call__(self, *args, **kwargs):
         static_pos, dyn_args, statics = self._split_static(args)
         leaves, in_tree = tree_flatten((tuple(dyn_args), kwargs))
-        dims, names = _renamed(flat_in_axes, self._fun, self._in_axes, tuple(dyn_args),
-                               kwargs)
+        in_axes = self._in_axes
+        if static_pos and isinstance(in_axes, tuple) and len(in_axes) == len(args):
+            in_axes = tuple(a for i, a in enumerate(in_axes) if i not in static_pos)
+        dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
         size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
         devices = self._device_list(size)
         in_avals = []

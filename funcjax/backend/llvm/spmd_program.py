@@ -74,12 +74,15 @@ class SpmdProgram:
         self.comm = spmd_runtime.Comm(n)
         align = 64
         ws_bytes = -(-max(ctx.arena.size, 1) // align) * align
-        self._memory = np.zeros(n * ws_bytes + align + n * (16 + 24 + 8), np.uint8)
+        job_bytes = spmd_runtime.JOB_BYTES
+        self._memory = np.zeros(n * ws_bytes + align + n * (16 + job_bytes + 8), np.uint8)
         base = self._memory.ctypes.data
         base += -base % align
         records = base + n * ws_bytes
         self._jobs = records + 16 * n
-        self._tids = self._jobs + 24 * n
+        self._tids = self._jobs + job_bytes * n
+        self._job_records = np.frombuffer(self._memory, np.int64, 5 * n,
+                                          self._jobs - self._memory.ctypes.data).reshape(n, 5)
         devctx = np.frombuffer(self._memory, np.uint64, 2 * n,
                                records - self._memory.ctypes.data).reshape(n, 2)
         devctx[:, 0] = np.arange(n)
@@ -116,6 +119,11 @@ class SpmdProgram:
                 f"pmap({self.name}): {failed} of the {n} devices failed, and the others were "
                 "released; no result was produced. The program stays usable.")
         return outs
+
+    def last_run_times(self):
+        """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
+        written by the device threads themselves."""
+        return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
 
 
 _programs = {}  # (id(closed), axis_name, size) -> (closed, SpmdProgram)

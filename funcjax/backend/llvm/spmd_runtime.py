@@ -143,14 +143,17 @@ def _runtime_ir():
     return str(m)
 
 
-JOB = ir.LiteralStructType([PTR, PTR, I64])  # per device: table, comm, fail
+# per device: table, comm, fail, and the start/end times (CLOCK_MONOTONIC, ns) of its run,
+# written by the device's thread itself (tests read them to observe parallel execution)
+JOB = ir.LiteralStructType([PTR, PTR, I64, I64, I64])
+JOB_BYTES = 40
 
 
 def emit_launcher(module, entry, name):
     """Adds ``i64 name(tables, per_device, n, parallel, comm, fail_device, jobs, tids)`` to
     ``module``: runs ``entry`` (``void (ptr table)``) once per device, in threads or in turn,
     and returns how many devices failed. ``jobs``/``tids`` are caller-provided scratch of
-    ``n`` * 24 and ``n`` * 8 bytes."""
+    ``n`` * JOB_BYTES and ``n`` * 8 bytes."""
     create = _declare(module, "pthread_create", I32, [PTR, PTR, PTR, PTR])
     join = _declare(module, "pthread_join", I32, [I64, PTR])
     abort = _declare(module, ABORT, ir.VoidType(), [PTR])
@@ -166,11 +169,21 @@ def emit_launcher(module, entry, name):
     job = thread.args[0]
     table, comm = b.load(member(b, job, 0), typ=PTR), b.load(member(b, job, 1), typ=PTR)
     fail = b.load(member(b, job, 2), typ=I64)
+    clock = _declare(module, "clock_gettime", I32, [I32, PTR])
+    timespec = b.alloca(ir.ArrayType(I64, 2))
+
+    def now():
+        b.call(clock, [ir.Constant(I32, 1), timespec])  # CLOCK_MONOTONIC
+        sec = b.load(b.gep(timespec, [zero, zero], source_etype=ir.ArrayType(I64, 2)), typ=I64)
+        nsec = b.load(b.gep(timespec, [zero, one], source_etype=ir.ArrayType(I64, 2)), typ=I64)
+        return b.add(b.mul(sec, ir.Constant(I64, 10**9)), nsec)
+    b.store(now(), member(b, job, 3))
     with b.if_else(b.icmp_signed("!=", fail, zero)) as (failing, running):
         with failing:
             b.call(abort, [comm])
         with running:
             b.call(entry, [table])
+    b.store(now(), member(b, job, 4))
     b.ret(b.inttoptr(fail, PTR))
 
     launch = _declare(module, name, I64, [PTR, I64, I64, I64, PTR, I64, PTR, PTR])
