@@ -31,6 +31,7 @@ from funcjax.api import (  # noqa: F401
 )
 from funcjax.api_ad_mode import hessian, hvp, jacobian  # noqa: F401
 from funcjax.api_jit import jit  # noqa: F401
+from funcjax.api_pmap import pmap  # noqa: F401
 from funcjax.config import config, disable_jit, enable_x64  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401
@@ -45,8 +46,12 @@ from funcjax.core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflat
 from funcjax.devices import (  # noqa: F401
     block_until_ready,
     default_backend,
+    default_device,
     device_count,
+    device_get,
     device_put,
+    device_put_replicated,
+    device_put_sharded,
     devices,
     local_device_count,
     local_devices,

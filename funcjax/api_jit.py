@@ -18,7 +18,7 @@ from funcjax.api_util import (
     shaped_abstractify,
 )
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -287,6 +287,8 @@ class JitFunction:
             outs = [Array(o, a.weak_type) for o, a in zip(
                 self._program(entry)(*flat, arg_names=entry.input_names),
                 entry.closed.out_avals)]
+            if placement.state.active:
+                outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)

@@ -7,6 +7,7 @@ produce the same dtypes (numpy's own promotion is never trusted).
 
 import numpy as np
 
+from funcjax.core import placement
 from funcjax.core.abstract import concrete_aval
 from funcjax.core.array import Array, to_numpy
 from funcjax.core.ir import Literal
@@ -34,8 +35,12 @@ class EvalTrace(Trace):
         with np.errstate(all="ignore"):  # IEEE results (inf, nan) are answers, not warnings
             outs = primitive.rule("impl")(*map(to_numpy, args), **params)
         if primitive.multiple_results:
-            return [_wrap(o, a) for o, a in zip(outs, out_avals)]
-        return _wrap(outs, out_avals)
+            outs = [_wrap(o, a) for o, a in zip(outs, out_avals)]
+            return placement.place(primitive.name, args, outs) if placement.state.active \
+                else outs
+        out = _wrap(outs, out_avals)
+        return placement.place(primitive.name, args, [out])[0] if placement.state.active \
+            else out
 
 
 def _wrap(value, aval):
