@@ -7,6 +7,7 @@ from funcjax import (  # noqa: F401
     lax,
     nn,
     numpy,
+    random,
     test_util,
     tools,
     tree,
