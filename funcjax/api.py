@@ -312,12 +312,12 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     """Normalises argnums and checks that the differentiated leaves are floats. Returns the
     argument positions, whether argnums was one int, and the differentiated arguments."""
     nums, single = normalize_argnums(what, argnums, len(args))
-    names = argument_names(fun, args)
     for i in nums:
-        for leaf_name, leaf in zip(flat_argument_names([names[i]], [args[i]]),
-                                   tree_flatten(args[i])[0]):
+        for j, leaf in enumerate(tree_flatten(args[i])[0]):
             dtype = aval_of(leaf).dtype
             if not dtypes.is_float(dtype) and not allow_int:
+                # Names only for the message: reading the signature costs more than grad.
+                leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
                 allow = " or pass allow_int=True (its gradient is then a float0 zero)" \
                     if "grad" in what else ""
                 raise TypeError(

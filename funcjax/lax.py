@@ -32,8 +32,13 @@ def _is_python_scalar(x):
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 
 
+_ARRAY_TYPES = (Array, Tracer)
+
+
 def _match_scalars(name, *args):
     """Python scalars become weakly typed constants of the dtype of the array operands."""
+    if all(isinstance(a, _ARRAY_TYPES) for a in args):
+        return args
     arrays = [a for a in args if not _is_python_scalar(a)]
     if not arrays:
         return args
@@ -108,6 +113,8 @@ def clamp(min, x, max):  # noqa: A002 - JAX's argument names
 
 def convert_element_type(x, new_dtype, weak_type=False):
     new_dtype = dtypes.canonicalize(new_dtype)
+    if type(x) is Array and x._aval.dtype == new_dtype and x._aval.weak_type == weak_type:
+        return x
     if not isinstance(x, Tracer):
         # Constants convert now, so traced programs show the converted literal.
         value = np.asarray(x)
@@ -137,7 +144,7 @@ def stop_gradient(x):
 
 # -- shapes ----------------------------------------------------------------------------------
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
-    shape, dims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
+    shape, dims = tuple(builtins.map(int, shape)), tuple(builtins.map(int, broadcast_dimensions))
     if np.shape(operand) == shape and dims == tuple(range(len(shape))):
         return operand
     return sh.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims)
@@ -291,7 +298,7 @@ scatter_max = _scatter(indexing.scatter_max_p)
 # -- reductions ------------------------------------------------------------------------------
 def _reducer(prim):
     def op(operand, axes):
-        return prim.bind(operand, axes=tuple(int(a) for a in axes))
+        return prim.bind(operand, axes=tuple(builtins.map(int, axes)))
     op.__name__ = prim.name
     return op
 

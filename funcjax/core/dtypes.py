@@ -35,6 +35,22 @@ def x64_enabled():
 
 def canonicalize(dtype):
     """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64)."""
+    try:  # called per operation: remember each answer (dtype-likes are hashable but lists)
+        return _canonical[dtype, config.jax_enable_x64]
+    except (KeyError, TypeError):
+        pass
+    result = _canonicalize(dtype)
+    try:
+        _canonical[dtype, config.jax_enable_x64] = result
+    except TypeError:
+        pass
+    return result
+
+
+_canonical = {}
+
+
+def _canonicalize(dtype):
     dt = np.dtype(dtype)
     if dt == float0:
         return dt

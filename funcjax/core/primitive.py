@@ -9,6 +9,7 @@ A missing rule raises ``MissingRuleError`` naming the primitive and the transfor
 """
 
 from funcjax.core.errors import MissingRuleError
+from funcjax.core.trace import _context, current_trace
 
 RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "partial_eval", "batch", "lower",
               "cost")
@@ -32,14 +33,15 @@ class Primitive:
         self.name = name
         self.multiple_results = multiple_results
         self.rules = {}
+        self.impl = None  # the impl rule again, as an attribute: eager mode reads it per call
         registry[name] = self
 
     def __repr__(self):
         return self.name
 
     def bind(self, *args, **params):
-        from funcjax.core.trace import current_trace
-        return current_trace().process_primitive(self, args, params)
+        trace = _context.trace or current_trace()
+        return trace.process_primitive(self, args, params)
 
     def rule(self, slot):
         try:
@@ -53,6 +55,8 @@ class Primitive:
         if slot not in RULE_SLOTS:
             raise ValueError(f"unknown rule slot {slot!r}; slots are {RULE_SLOTS}")
         self.rules[slot] = fn
+        if slot == "impl":
+            self.impl = fn
         return fn
 
     def def_impl(self, fn):
