@@ -205,7 +205,7 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 
 def _is_float(x):
-    return dtypes.is_float(aval_of(x).dtype)
+    return dtypes.is_inexact(aval_of(x).dtype)
 
 
 class _LinearMap:
