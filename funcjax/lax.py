@@ -30,7 +30,7 @@ def _ints(values):
 
 
 def _is_python_scalar(x):
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, builtins.complex)) and not isinstance(x, np.generic)
 
 
 def _match_scalars(name, *args):
