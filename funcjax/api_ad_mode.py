@@ -31,6 +31,7 @@ from funcjax.api import (
     vjp,
 )
 from funcjax.api_util import fun_name
+from funcjax.core import dtypes
 from funcjax.core.cost import Cost, jaxpr_cost
 from funcjax.core.pytree import tree_flatten
 from funcjax.interpreters.eval import aval_of
@@ -120,7 +121,8 @@ def _fmt_seconds(s):
 
 def _linear_estimates(lin, names=("fwd", "rev")):
     """Forward and reverse estimates for the Jacobian of a linearized function."""
-    n_in = sum(aval_of(p).size for p in lin.primals if tangent_aval(aval_of(p)).dtype.kind == "f")
+    n_in = sum(aval_of(p).size for p in lin.primals
+               if tangent_aval(aval_of(p)).dtype != dtypes.float0)
     n_out = sum(aval_of(o).size for o in lin.outs)
     forward = jaxpr_cost(lin.linear)
     ct_avals = [tangent_aval(aval_of(o)) for o in lin.outs]

@@ -12,6 +12,7 @@ from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.trace import Tracer
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import complex_ops as _cx
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
 from funcjax.ops.control_flow import (  # noqa: F401
@@ -29,7 +30,7 @@ def _ints(values):
 
 
 def _is_python_scalar(x):
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, builtins.complex)) and not isinstance(x, np.generic)
 
 
 _ARRAY_TYPES = (Array, Tracer)
@@ -508,3 +509,27 @@ def axis_index(axis_name):
         here = collectives.axis_index_p.bind(axis_name=name)
         index = here if index is None else index * size + here
     return index
+
+
+# -- complex numbers -------------------------------------------------------------------------
+def real(x):
+    return _cx.real_p.bind(x)
+
+
+def imag(x):
+    return _cx.imag_p.bind(x)
+
+
+def conj(x):
+    """The complex conjugate; a real operand becomes complex first, as in JAX."""
+    if not dtypes.is_complex(np.result_type(x) if not hasattr(x, "dtype") else x.dtype):
+        x = convert_element_type(x, dtypes.complex_dtype(x.dtype))
+    return _cx.conj_p.bind(x)
+
+
+def complex(x, y):  # noqa: A001 - JAX's name
+    """``x + i y`` from two float arrays of one shape and dtype."""
+    return _cx.complex_p.bind(*_match_scalars("complex", x, y))
+
+
+from funcjax import lax_linalg as linalg  # noqa: E402,F401 - jax.lax.linalg

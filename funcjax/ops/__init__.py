@@ -2,12 +2,15 @@
 
 from funcjax.ops import (  # noqa: F401
     collectives,
+    complex_ops,
     contractions,
     control_flow,
     conversion,
     custom,
     elementwise,
     indexing,
+    linalg,
+    linalg_spectral,
     pmap,
     reductions,
     shape,

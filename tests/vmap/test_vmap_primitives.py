@@ -91,6 +91,16 @@ CASES = {
                           [f32(2, 3), f32(4)]),
     "sort": (lambda x: lax.sort(x, 0), [f32(4, 3)]),
     "sort_by_key": (lambda k, v: lax.sort((k, v), 1, num_keys=1), [i32(0, 3, 2, 5), f32(2, 5)]),
+    # decompositions (tests/linalg has more): well-conditioned matrices built from the input
+    "cholesky": (lambda x: lax.linalg.cholesky(lax.dot(x, x.T) + 3 * np.eye(3, dtype="f")),
+                 [f32(3, 3)]),
+    "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(
+        a + 4 * np.eye(3, dtype="f"), b, left_side=True, lower=True), [f32(3, 3), f32(3, 2)]),
+    "lu": (lambda x: lax.linalg.lu(x), [f32(3, 3)]),
+    "qr": (lambda x: lax.linalg.qr(x), [f32(4, 3)]),
+    "eigh": (lambda x: lax.linalg.eigh(x), [f32(3, 3)]),
+    "svd": (lambda x: lax.linalg.svd(x, full_matrices=False), [f32(4, 3)]),
+    "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
 }
 
 
