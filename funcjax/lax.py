@@ -14,6 +14,7 @@ from funcjax.core.trace import Tracer
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops import special as _special
 from funcjax.ops.control_flow import (  # noqa: F401
     cond,
     fori_loop,
@@ -77,6 +78,10 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p, ew.shift_right_logical_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
+
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+    globals()[_p.name] = _unary(_p)
+digamma = _special.digamma
 
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]

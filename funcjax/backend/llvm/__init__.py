@@ -17,5 +17,6 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_reductions,
     lower_shape,
     lower_sort,
+    lower_special,
 )
 from funcjax.backend.llvm.program import LoweredModule, Program, program_for  # noqa: F401
