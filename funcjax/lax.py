@@ -11,6 +11,15 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.trace import Tracer
+from funcjax.lax_conv import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh

@@ -11,6 +11,7 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_calls,
     lower_collectives,
     lower_control_flow,
+    lower_conv,
     lower_dot,
     lower_elementwise,
     lower_indexing,
