@@ -32,6 +32,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
 def _ints(values):

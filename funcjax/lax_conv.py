@@ -4,28 +4,16 @@
 
 import numpy as np
 
-from funcjax.ops.convolution import ConvDimensionNumbers, conv_general_dilated_p, dilate_shape
+from funcjax.ops.convolution import (
+    ConvDimensionNumbers,
+    conv_general_dilated_p,
+    dilate_shape,
+    padtype_to_pads,
+)
 from funcjax.ops.lazy import lax
 
 __all__ = ["ConvDimensionNumbers", "conv", "conv_dimension_numbers", "conv_general_dilated",
            "conv_transpose", "conv_with_general_padding", "padtype_to_pads"]
-
-
-def padtype_to_pads(in_shape, window_shape, window_strides, padding):
-    """Explicit (low, high) pairs for the padding strings 'SAME', 'SAME_LOWER' and 'VALID'."""
-    kind = padding.upper()
-    if kind == "VALID":
-        return tuple((0, 0) for _ in in_shape)
-    if kind not in ("SAME", "SAME_LOWER"):
-        raise ValueError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
-                         f"(low, high) pairs, got {padding!r}")
-    pads = []
-    for n, k, s in zip(in_shape, window_shape, window_strides):
-        out = -(-n // s)
-        total = max(0, (out - 1) * s + k - n)
-        small = total // 2
-        pads.append((small, total - small) if kind == "SAME" else (total - small, small))
-    return tuple(pads)
 
 
 def _spec_from_string(spec, pair, rhs_order, name):

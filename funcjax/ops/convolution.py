@@ -37,6 +37,23 @@ def _spatial(shape, spec):
     return tuple(shape[d] for d in spec[2:])
 
 
+def padtype_to_pads(in_shape, window_shape, window_strides, padding):
+    """Explicit (low, high) pairs for the padding strings 'SAME', 'SAME_LOWER' and 'VALID'."""
+    kind = padding.upper()
+    if kind == "VALID":
+        return tuple((0, 0) for _ in in_shape)
+    if kind not in ("SAME", "SAME_LOWER"):
+        raise ValueError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
+                         f"(low, high) pairs, got {padding!r}")
+    pads = []
+    for n, k, s in zip(in_shape, window_shape, window_strides):
+        out = -(-n // s)
+        total = max(0, (out - 1) * s + k - n)
+        small = total // 2
+        pads.append((small, total - small) if kind == "SAME" else (total - small, small))
+    return tuple(pads)
+
+
 # -- impl --------------------------------------------------------------------------------------
 def _prepare_lhs(x, padding, lhs_dilation):
     """(N, C, spatial) input dilated with zeros, then padded (negative pads crop)."""
