@@ -3,7 +3,7 @@ scipy's derivative formulas and finite differences, vmap against a loop."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import special as ss
@@ -26,6 +26,7 @@ def _values(lo, hi):
 
 
 @pytest.mark.parametrize("fn,ref,deriv,domain", CASES, ids=IDS)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_values_eager_and_jit_float64(x64, fn, ref, deriv, domain, data):
     x = data.draw(_values(*domain))
@@ -36,6 +37,7 @@ def test_values_eager_and_jit_float64(x64, fn, ref, deriv, domain, data):
 
 
 @pytest.mark.parametrize("fn,ref,deriv,domain", CASES, ids=IDS)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_values_float32_and_derivative(fn, ref, deriv, domain, data):
     x = data.draw(_values(*domain)).astype(np.float32)
