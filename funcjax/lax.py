@@ -11,10 +11,20 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.trace import Tracer
+from funcjax.lax_conv import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import complex_ops as _cx
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops import special as _special
 from funcjax.ops.control_flow import (  # noqa: F401
     cond,
     fori_loop,
@@ -23,6 +33,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
 def _ints(values):
@@ -83,6 +94,10 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p, ew.shift_right_logical_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
+
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+    globals()[_p.name] = _unary(_p)
+digamma = _special.digamma
 
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]

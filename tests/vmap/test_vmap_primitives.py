@@ -25,6 +25,12 @@ def bools(*shape):
 
 CASES = {
     "sin": (lax.sin, [f32(3, 4)]),
+    "conv": (lambda x, w: lax.conv_general_dilated(x, w, (1, 2), "SAME", rhs_dilation=(2, 1)),
+             [f32(2, 3, 5, 6), f32(4, 3, 2, 2)]),
+    "conv_feature_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", feature_group_count=2), [f32(2, 4, 5), f32(6, 2, 2)]),
+    "conv_batch_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", batch_group_count=2), [f32(4, 3, 5), f32(6, 3, 2)]),
     "integer_pow": (lambda x: lax.integer_pow(x, 3), [f32(3)]),
     "round": (lambda x: lax.round(x * 3, 1), [f32(3)]),
     "is_finite": (lax.is_finite, [lambda rng: np.where(rng.random((2, 2)) < 0.3, np.inf,
