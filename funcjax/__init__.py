@@ -3,7 +3,9 @@
 from funcjax import (  # noqa: F401
     ad_checkpoint,
     checkpoint_policies,
+    debug,
     dtypes,
+    experimental,
     lax,
     nn,
     numpy,
@@ -53,6 +55,7 @@ from funcjax.devices import (  # noqa: F401
     local_devices,
 )
 from funcjax.interpreters.eval import eval_jaxpr  # noqa: F401
+from funcjax.ops.callbacks import pure_callback  # noqa: F401
 from funcjax.ops.custom import custom_jvp, custom_vjp  # noqa: F401
 
 __version__ = "0.1.0"

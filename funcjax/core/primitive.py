@@ -32,6 +32,9 @@ class Primitive:
         self.name = name
         self.multiple_results = multiple_results
         self.rules = {}
+        # ``effectful(params) -> bool``: whether an equation has side effects (a host callback
+        # that is not pure), so that no pass removes it as dead code (``ir.has_effects``).
+        self.effectful = None
         registry[name] = self
 
     def __repr__(self):

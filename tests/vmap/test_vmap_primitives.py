@@ -140,7 +140,8 @@ def test_every_primitive_has_a_case():
     collective = {name for name, p in primitives.items() if vars(collectives).get(
         name + "_p") is p}
     higher_order = {"custom_jvp_call", "custom_vjp_call", "custom_lin", "jit",
-                    "cond", "while", "scan"}  # control flow: tests/control_flow/test_vmap.py
+                    "cond", "while", "scan",  # control flow: tests/control_flow/test_vmap.py
+                    "callback"}  # host callbacks: tests/debug/test_callbacks.py
     assert set(primitives) - shared - collective - higher_order - tested == set()
 
 
