@@ -15,6 +15,9 @@ from funcjax import (  # noqa: F401
     tree_util,
 )
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
+from funcjax.core.primitive import rule_modules as _rule_modules
+
+_rule_modules.append("funcjax.backend.llvm")  # its lower rules, loaded by coverage() or jit
 from funcjax.api import (  # noqa: F401
     ShapeDtypeStruct,
     checkpoint,
@@ -33,7 +36,25 @@ from funcjax.api import (  # noqa: F401
     vjp,
     vmap,
 )
+from funcjax.api_host import (  # noqa: F401
+    clear_caches,
+    device_get,
+    effects_barrier,
+    host_count,
+    host_id,
+    host_ids,
+    process_count,
+    process_index,
+    process_indices,
+)
 from funcjax.api_jit import jit  # noqa: F401
+from funcjax.api_tracing import (  # noqa: F401
+    closure_convert,
+    custom_gradient,
+    ensure_compile_time_eval,
+    named_call,
+    named_scope,
+)
 from funcjax.config import config, disable_jit, enable_x64  # noqa: F401
 from funcjax.core.array import Array  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401

@@ -6,6 +6,9 @@ type lattice, which never silently turns ``int32 + float16`` into float64 as num
 """
 
 import functools
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -33,8 +36,11 @@ def x64_enabled():
     return config.jax_enable_x64
 
 
-def canonicalize(dtype):
-    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64)."""
+def canonicalize(dtype, requested_in=None):
+    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64).
+
+    ``requested_in`` names the user's function that asked for ``dtype`` explicitly: narrowing
+    it then warns, as JAX does (``jnp.array(x, dtype=jnp.float64)`` gives float32)."""
     dt = np.dtype(dtype)
     if dt == float0:
         return dt
@@ -42,8 +48,25 @@ def canonicalize(dtype):
         raise TypeError(f"funcjax does not support dtype {dt}; supported: "
                         + ", ".join(str(d) for d in SUPPORTED))
     if not x64_enabled():
-        return _X64_NARROWING.get(dt, dt)
+        narrow = _X64_NARROWING.get(dt, dt)
+        # Python's int and float mean "the default type", which narrows silently.
+        if requested_in is not None and narrow != dt and dtype not in (int, float, complex):
+            warnings.warn(
+                f"{requested_in}: dtype {dt} is not available without 64-bit mode, so the "
+                f"result is {narrow}. Enable 64-bit types with "
+                "funcjax.config.update('jax_enable_x64', True) or JAX_ENABLE_X64=1.",
+                UserWarning, stacklevel=_user_stacklevel())
+        return narrow
     return dt
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` of the first caller outside funcjax (where a warning belongs)."""
+    package = os.path.dirname(os.path.dirname(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def default_int():

@@ -8,6 +8,8 @@ and ``cost``. The signature each interpreter expects is in that interpreter's do
 A missing rule raises ``MissingRuleError`` naming the primitive and the transformation.
 """
 
+import importlib
+
 from funcjax.core.errors import MissingRuleError
 
 RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "partial_eval", "batch", "lower",
@@ -21,6 +23,9 @@ _TRANSFORMATION_OF_SLOT = {
 }
 
 registry = {}
+# Modules that attach rules when imported (the LLVM backend's ``lower`` rules load lazily, so
+# that eager use never imports llvmlite); ``coverage`` imports them to show the full table.
+rule_modules = []
 
 
 class Primitive:
@@ -97,6 +102,8 @@ def define_primitive(name, impl, abstract_eval, multiple_results=False):
 
 def coverage(slots=RULE_SLOTS):
     """The primitive x rule table as rows ``(name, {slot: bool})``; print it with ``str``."""
+    for module in rule_modules:
+        importlib.import_module(module)
     return CoverageTable(slots)
 
 
