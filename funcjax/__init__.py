@@ -15,9 +15,6 @@ from funcjax import (  # noqa: F401
     tree_util,
 )
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
-from funcjax.core.primitive import rule_modules as _rule_modules
-
-_rule_modules.append("funcjax.backend.llvm")  # its lower rules, loaded by coverage() or jit
 from funcjax.api import (  # noqa: F401
     ShapeDtypeStruct,
     checkpoint,
@@ -65,6 +62,7 @@ from funcjax.core.errors import (  # noqa: F401
     UnexpectedTracerError,
 )
 from funcjax.core.ir import ClosedJaxpr, Jaxpr  # noqa: F401
+from funcjax.core.primitive import rule_modules as _rule_modules
 from funcjax.core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflatten  # noqa: F401
 from funcjax.devices import (  # noqa: F401
     block_until_ready,
@@ -78,5 +76,7 @@ from funcjax.devices import (  # noqa: F401
 from funcjax.interpreters.eval import eval_jaxpr  # noqa: F401
 from funcjax.ops.callbacks import pure_callback  # noqa: F401
 from funcjax.ops.custom import custom_jvp, custom_vjp  # noqa: F401
+
+_rule_modules.append("funcjax.backend.llvm")  # its lower rules, loaded by coverage() or jit
 
 __version__ = "0.1.0"

@@ -6,16 +6,18 @@ example under vmap, and are never dropped as dead code. Calls in one program run
 order, whether or not ``ordered=True`` is passed (funcjax keeps all effects in order).
 """
 
-import inspect
-import linecache
-import sys
+import inspect as _inspect
+import linecache as _linecache
+import sys as _sys
 
-import numpy as np
+import numpy as _np
 
-from funcjax.core.array import Array
-from funcjax.core.pytree import tree_flatten, tree_unflatten
-from funcjax.core.trace import Tracer
-from funcjax.ops.callbacks import host_call
+from funcjax.core.array import Array as _Array
+from funcjax.core.namespace import public_dir
+from funcjax.core.pytree import tree_flatten as _tree_flatten
+from funcjax.core.pytree import tree_unflatten as _tree_unflatten
+from funcjax.core.trace import Tracer as _Tracer
+from funcjax.ops.callbacks import host_call as _host_call
 
 __all__ = ["breakpoint", "callback", "print", "visualize_array_sharding"]
 
@@ -23,7 +25,7 @@ _print = print
 
 
 def _as_array(x):
-    return Array(x) if isinstance(x, np.ndarray) else x
+    return _Array(x) if isinstance(x, _np.ndarray) else x
 
 
 def callback(callback, *args, ordered=False, **kwargs):
@@ -37,7 +39,7 @@ def callback(callback, *args, ordered=False, **kwargs):
         callback(*a, **k)
 
     run.__name__ = getattr(callback, "__name__", "callback")
-    host_call("debug.callback", run, None, args, kwargs, kind="debug", ordered=ordered,
+    _host_call("debug.callback", run, None, args, kwargs, kind="debug", ordered=ordered,
               convert=_as_array)
 
 
@@ -59,8 +61,8 @@ def _array_locals(frame):
     """The caller's local variables that are (pytrees of) arrays or traced values."""
     names, trees = [], []
     for name, value in frame.f_locals.items():
-        leaves, tree = tree_flatten(value)
-        if leaves and all(isinstance(x, (Array, Tracer, np.ndarray)) for x in leaves):
+        leaves, tree = _tree_flatten(value)
+        if leaves and all(isinstance(x, (_Array, _Tracer, _np.ndarray)) for x in leaves):
             names.append(name)
             trees.append(value)
     return names, trees
@@ -73,7 +75,7 @@ class _Debugger:
 
     def __init__(self, env, filename, lineno, stdin=None, stdout=None):
         self.env, self.filename, self.lineno = env, filename, lineno
-        self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
+        self.stdin, self.stdout = stdin or _sys.stdin, stdout or _sys.stdout
 
     def write(self, text):
         self.stdout.write(text + "\n")
@@ -100,7 +102,7 @@ class _Debugger:
                        "locals: names; c/q: continue")
         elif command in ("l", "list"):
             for n in range(max(self.lineno - 3, 1), self.lineno + 4):
-                line = linecache.getline(self.filename, n).rstrip()
+                line = _linecache.getline(self.filename, n).rstrip()
                 self.write(f"{'->' if n == self.lineno else '  '} {n:4d} {line}")
         elif command in ("w", "where"):
             self.write(f"{self.filename}:{self.lineno}")
@@ -109,7 +111,7 @@ class _Debugger:
         else:
             expr = rest if head in ("p", "pp") else command
             try:
-                value = eval(expr, {"np": np}, dict(self.env))  # noqa: S307 - a debugger
+                value = eval(expr, {"np": _np}, dict(self.env))  # noqa: S307 - a debugger
             except Exception as e:  # noqa: BLE001 - shown to the user, as pdb does
                 self.write(f"*** {type(e).__name__}: {e}")
             else:
@@ -120,14 +122,14 @@ def breakpoint(*, backend=None, filter_frames=True, num_frames=None, ordered=Fal
                stdin=None, stdout=None):
     """Stops when the program reaches this point (eagerly or in compiled code) and opens a
     small debugger over the caller's local arrays, with their concrete values."""
-    frame = inspect.currentframe().f_back
+    frame = _inspect.currentframe().f_back
     names, trees = _array_locals(frame)
     filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    leaves, tree = tree_flatten(trees)
+    leaves, tree = _tree_flatten(trees)
     del frame
 
     def enter(*values):
-        env = dict(zip(names, tree_unflatten(tree, list(values))))
+        env = dict(zip(names, _tree_unflatten(tree, list(values))))
         _Debugger(env, filename, lineno, stdin, stdout).run()
 
     enter.__name__ = "breakpoint"
@@ -136,6 +138,9 @@ def breakpoint(*, backend=None, filter_frames=True, num_frames=None, ordered=Fal
 
 def visualize_array_sharding(arr, **kwargs):
     """Prints which devices hold which part of ``arr`` (one device for unsharded arrays)."""
-    shape = np.shape(arr)
+    shape = _np.shape(arr)
     device = getattr(arr, "device", None)
     _print(f"{'x'.join(map(str, shape)) or 'scalar'} array on {device or 'CpuDevice(id=0)'}")
+
+
+__dir__ = public_dir(globals())

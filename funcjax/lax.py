@@ -10,6 +10,7 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.array import Array
+from funcjax.core.namespace import public_dir
 from funcjax.core.trace import Tracer
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
 from funcjax.ops import elementwise as ew
@@ -501,3 +502,6 @@ def axis_index(axis_name):
         here = collectives.axis_index_p.bind(axis_name=name)
         index = here if index is None else index * size + here
     return index
+
+
+__dir__ = public_dir(globals())

@@ -10,6 +10,7 @@ import numpy as np
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.numpy._util import canonical_axes, canonical_axis, promote_args_inexact
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "silu", "swish", "softplus", "elu",
@@ -200,3 +201,6 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
     if variance is None:
         variance = jnp.var(x, axis, keepdims=True)
     return jnp.multiply(jnp.subtract(x, mean), lax.rsqrt(jnp.add(variance, epsilon)))
+
+
+__dir__ = public_dir(globals())
