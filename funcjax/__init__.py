@@ -3,16 +3,20 @@
 from funcjax import (  # noqa: F401
     ad_checkpoint,
     checkpoint_policies,
+    custom_derivatives,
     debug,
     dtypes,
+    errors,
     experimental,
     lax,
     nn,
     numpy,
+    stages,
     test_util,
     tools,
     tree,
     tree_util,
+    typing,
 )
 from funcjax import ops as _ops  # noqa: F401  (defines every primitive)
 from funcjax.api import (  # noqa: F401
@@ -35,14 +39,18 @@ from funcjax.api import (  # noqa: F401
 )
 from funcjax.api_host import (  # noqa: F401
     clear_caches,
+    copy_to_host_async,
     device_get,
     effects_barrier,
     host_count,
     host_id,
     host_ids,
+    make_array_from_callback,
+    print_environment_info,
     process_count,
     process_index,
     process_indices,
+    typeof,
 )
 from funcjax.api_jit import jit  # noqa: F401
 from funcjax.api_tracing import (  # noqa: F401
@@ -52,8 +60,16 @@ from funcjax.api_tracing import (  # noqa: F401
     named_call,
     named_scope,
 )
-from funcjax.config import config, disable_jit, enable_x64  # noqa: F401
-from funcjax.core.array import Array  # noqa: F401
+from funcjax.config import (  # noqa: F401
+    config,
+    debug_nans,
+    disable_jit,
+    enable_x64,
+    explain_cache_misses,
+    log_compiles,
+)
+from funcjax.core.array import Array, Device  # noqa: F401
+from funcjax.core.dtypes import float0  # noqa: F401
 from funcjax.core.errors import (  # noqa: F401
     ConcretizationTypeError,
     TracerArrayConversionError,

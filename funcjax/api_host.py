@@ -1,15 +1,19 @@
 """The host side of the API: fetching values as numpy, forgetting caches, waiting for effects,
 and the process facts a single-process CPU library answers trivially (as JAX does on CPU)."""
 
+import platform
 import sys
 
 import numpy as np
 
 from funcjax.api_jit import clear_caches as _clear_jit_caches
+from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.pytree import tree_map
 from funcjax.core.trace import Tracer
+from funcjax.devices import devices
 from funcjax.interpreters import batching
+from funcjax.interpreters.eval import aval_of
 from funcjax.ops import calls
 
 
@@ -34,6 +38,45 @@ def clear_caches():
     if program is not None:
         with program.compiler.LOCK:
             program._programs.clear()
+
+
+def copy_to_host_async(x):
+    """Starts copying ``x`` to the host: funcjax arrays already live there, so this returns
+    at once (``device_get`` then costs nothing extra)."""
+    return x
+
+
+def typeof(x):
+    """The abstract value (shape, dtype, weak type) of ``x``: what tracing sees of it."""
+    return aval_of(x)
+
+
+def make_array_from_callback(shape, sharding, data_callback, dtype=None):
+    """An Array of ``shape`` whose data ``data_callback(index)`` returns for the part each
+    device of ``sharding`` holds (one device: the whole array, index = full slices)."""
+    index = tuple(slice(None) for _ in shape)
+    parts = [data_callback(idx) for idx in sharding.devices_indices_map(tuple(shape)).values()]
+    if len(parts) != 1:
+        raise NotImplementedError("make_array_from_callback: only single-device shardings "
+                                  "are supported")
+    value = np.asarray(parts[0], dtype)
+    if value.shape != tuple(shape):
+        raise ValueError(f"make_array_from_callback: data_callback({index}) returned shape "
+                         f"{value.shape}, expected {tuple(shape)}")
+    return Array(value.astype(dtypes.canonicalize(value.dtype), copy=False),
+                 device=next(iter(sharding.device_set)))
+
+
+def print_environment_info(return_string=False):
+    """The versions and devices funcjax runs with (for bug reports)."""
+    import llvmlite  # only here: eager use of funcjax never loads it
+    version = getattr(sys.modules.get("funcjax"), "__version__", "?")
+    text = (f"funcjax:  {version}\nnumpy:    {np.__version__}\n"
+            f"llvmlite: {llvmlite.__version__}\npython:   {sys.version}\n"
+            f"platform: {platform.platform()}\ndevices:  {devices()}\n")
+    if return_string:
+        return text
+    print(text, end="")
 
 
 def effects_barrier():

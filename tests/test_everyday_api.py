@@ -182,3 +182,31 @@ def test_coverage_shows_lowering_rules_without_a_prior_jit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0] == "0" and int(out[1]) > 50
+
+
+def test_typeof_and_namespaces_of_jax():
+    assert str(fj.typeof(jnp.ones((2, 3), jnp.int32))) == "int32[2,3]"
+    assert fj.typeof(1.0).weak_type and not fj.typeof(np.float32(1)).weak_type
+    assert fj.custom_derivatives.custom_jvp is fj.custom_jvp
+    assert issubclass(fj.errors.TracerBoolConversionError, fj.errors.ConcretizationTypeError)
+    assert fj.stages.Lowered is type(fj.jit(jnp.sin).lower(1.0))
+    assert fj.float0 == fj.dtypes.float0 and isinstance(fj.devices()[0], fj.Device)
+
+
+def test_make_array_from_callback_single_device():
+    data = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    x = fj.make_array_from_callback((2, 3), jnp.ones(1).sharding, lambda idx: data[idx])
+    np.testing.assert_array_equal(x, data)
+    assert fj.copy_to_host_async(x) is x
+
+
+def test_config_context_managers_restore_the_flag():
+    assert not fj.config.jax_debug_nans
+    with fj.debug_nans(True), fj.log_compiles(True), fj.explain_cache_misses(True):
+        assert fj.config.jax_debug_nans and fj.config.jax_log_compiles
+    assert not fj.config.jax_debug_nans and not fj.config.jax_log_compiles
+
+
+def test_print_environment_info():
+    text = fj.print_environment_info(return_string=True)
+    assert text.startswith("funcjax:") and "llvmlite:" in text and "CpuDevice(id=0)" in text
