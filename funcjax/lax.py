@@ -10,6 +10,7 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.array import Array
+from funcjax.core.namespace import public_dir
 from funcjax.core.trace import Tracer
 from funcjax.lax_conv import (  # noqa: F401
     ConvDimensionNumbers,
@@ -548,3 +549,5 @@ def complex(x, y):  # noqa: A001 - JAX's name
 
 
 from funcjax import lax_linalg as linalg  # noqa: E402,F401 - jax.lax.linalg
+
+__dir__ = public_dir(globals())

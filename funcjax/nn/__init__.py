@@ -10,6 +10,7 @@ import numpy as np
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.numpy._util import canonical_axes, canonical_axis, promote_args_inexact
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "silu", "swish", "softplus", "elu",
@@ -256,3 +257,5 @@ def sparse_sigmoid(x):
 
 from funcjax.nn import initializers  # noqa: E402,F401  (jax.nn.initializers)
 from funcjax.nn._attention import dot_product_attention  # noqa: E402,F401
+
+__dir__ = public_dir(globals())

@@ -1,6 +1,7 @@
 """The primitive catalogue. Importing this package defines every primitive."""
 
 from funcjax.ops import (  # noqa: F401
+    callbacks,
     collectives,
     complex_ops,
     contractions,

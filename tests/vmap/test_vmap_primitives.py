@@ -157,7 +157,8 @@ def test_every_primitive_has_a_case():
         name + "_p") is p}
     higher_order = {"custom_jvp_call", "custom_vjp_call", "custom_lin", "jit",
                     "cond", "while", "scan",  # control flow: tests/control_flow/test_vmap.py
-                    "pmap"}  # tests/pmap/test_pmap_compose.py
+                    "pmap",  # tests/pmap/test_pmap_compose.py
+                    "callback"}  # host callbacks: tests/debug/test_callbacks.py
     assert set(primitives) - shared - collective - higher_order - tested == set()
 
 

@@ -9,6 +9,7 @@ package registers them all; ``funcjax.core.primitive.coverage()`` then shows the
 
 from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     host_call,
+    lower_callback,
     lower_calls,
     lower_collectives,
     lower_control_flow,
