@@ -79,15 +79,6 @@ class PmapSharding:
         return hash((self.devices, self.shape))
 
 
-class SingleDeviceSharding:
-    def __init__(self, device):
-        self.device_set = {device}
-        self.devices = (device,)
-
-    def __repr__(self):
-        return f"SingleDeviceSharding(device={self.devices[0]!r})"
-
-
 class ShardedArray(Array):
     """A pmap result: slice k along axis 0 belongs to ``devices[k]``. It prints and computes
     like an ordinary array (an eager operation on it gives an ordinary, uncommitted array)."""
@@ -130,7 +121,6 @@ class ShardedArray(Array):
 
 Array.committed = False
 Array.is_fully_addressable = True
-Array.sharding = property(lambda self: SingleDeviceSharding(self.device))
 Array.is_fully_replicated = True
 
 
