@@ -249,7 +249,13 @@ class JitFunction:
         """``(input index, name)`` of the leaves of the donated positional arguments (inputs
         start with the ``num_consts`` closed-over constants)."""
         nargs, start = len(args), num_consts
-        donated = {d % nargs for d in self._donate if -nargs <= d < nargs}
+        outside = [d for d in self._donate if not -nargs <= d < nargs]
+        if outside:
+            raise ValueError(f"jit({fun_name(self._fun)}): donate_argnums={self._donate} names "
+                             f"argument(s) {outside}, but the call passes {nargs} positional "
+                             "argument(s); donate_argnums counts positional arguments only: fix "
+                             "the numbers or pass the donated arrays positionally")
+        donated = {d % nargs for d in self._donate}
         found = []
         for i, arg in enumerate(args):
             if i in static_pos:

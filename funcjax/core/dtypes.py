@@ -38,6 +38,8 @@ def canonicalize(dtype):
     dt = np.dtype(dtype)
     if dt == float0:
         return dt
+    if dt.byteorder == ">" or (dt.byteorder == "<" and not dt.isnative):
+        dt = dt.newbyteorder("=")  # big-endian input: computed in native order, as in JAX
     if dt not in SUPPORTED:
         raise TypeError(f"funcjax does not support dtype {dt}; supported: "
                         + ", ".join(str(d) for d in SUPPORTED))

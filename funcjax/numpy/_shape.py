@@ -1,11 +1,11 @@
 """Shape manipulation in funcjax.numpy: views of the same elements in a different layout."""
 
-import operator
 
 import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.numpy import _util
 from funcjax.numpy._util import asarray, broadcast_to_shape, canonical_axes, canonical_axis
 
@@ -29,10 +29,8 @@ def size(a, axis=None):
     return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
 
 
-def _as_shape(shape):
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(operator.index(d) for d in shape)  # a float dimension is a TypeError
+def _as_shape(shape, where):
+    return canonicalize_shape(shape, where)
 
 
 def reshape(a, shape, order="C"):
@@ -40,7 +38,7 @@ def reshape(a, shape, order="C"):
     if order != "C":
         raise NotImplementedError("reshape: only order='C' is supported")
     a = asarray(a)
-    shape = _as_shape(shape)
+    shape = _as_shape(shape, "jnp.reshape")
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: can only specify one unknown dimension, got {shape}")
     if -1 in shape:
@@ -134,7 +132,7 @@ def broadcast_shapes(*shapes):
 
 def broadcast_to(array, shape):
     array = asarray(array)
-    shape = _as_shape(shape)
+    shape = _as_shape(shape, "jnp.broadcast_to")
     ok = len(shape) >= array.ndim and all(
         d in (1, n) for d, n in zip(array.shape[::-1], shape[::-1]))
     if not ok:
@@ -222,7 +220,7 @@ def unravel_index(indices, shape):
     from funcjax.numpy._ufuncs import floor_divide, remainder
     indices = asarray(indices)
     out, stride = [], 1
-    for n in reversed(_as_shape(shape)):
+    for n in reversed(_as_shape(shape, "jnp.unravel_index")):
         out.append(remainder(floor_divide(indices, stride), n))
         stride *= n
     return tuple(out[::-1])
