@@ -61,7 +61,7 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` performs on such args."""
-    check_callable(fun)
+    check_callable(fun, "make_jaxpr")
     @functools.wraps(fun)
     def make(*args, **kwargs):
         static, _ = normalize_argnums("make_jaxpr", static_argnums, len(args), "static_argnums")
@@ -370,7 +370,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int):
-    check_callable(fun)
+    check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)

@@ -36,7 +36,7 @@ def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
     shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
     applies to calls outside other transformations).
     """
-    check_callable(fun)
+    check_callable(fun, "jit")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
 
@@ -115,7 +115,8 @@ def _check_static_against_signature(fun, signature, static_nums, static_argnames
         bad = [n for n in static_nums if not -npos <= n < npos]
         if bad:
             raise ValueError(f"jit({fun_name(fun)}): static_argnums={tuple(static_nums)}, but "
-                             f"the function only accepts {npos} positional arguments")
+                             f"the function only accepts {npos} positional arguments; use "
+                             f"numbers in range({npos}) or static_argnames")
     if P.VAR_KEYWORD not in kinds:
         names = {p.name for p in signature if p.kind != P.POSITIONAL_ONLY}
         bad = sorted(set(_as_tuple(static_argnames, str)) - names)

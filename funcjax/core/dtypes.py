@@ -33,16 +33,21 @@ def x64_enabled():
     return config.jax_enable_x64
 
 
-def canonicalize(dtype):
-    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64)."""
-    dt = np.dtype(dtype)
+def canonicalize(dtype, where="funcjax"):
+    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64).
+    ``where`` names the user's function in the error for an unsupported dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: {dtype!r:.60} is not a dtype; pass one such as jnp.float32 "
+                        "or 'int32'") from None
     if dt == float0:
         return dt
     if dt.byteorder == ">" or (dt.byteorder == "<" and not dt.isnative):
         dt = dt.newbyteorder("=")  # big-endian input: computed in native order, as in JAX
     if dt not in SUPPORTED:
-        raise TypeError(f"funcjax does not support dtype {dt}; supported: "
-                        + ", ".join(str(d) for d in SUPPORTED))
+        raise TypeError(f"{where}: funcjax does not support dtype {dt}; convert the data to one "
+                        "of the supported dtypes: " + ", ".join(str(d) for d in SUPPORTED))
     if not x64_enabled():
         return _X64_NARROWING.get(dt, dt)
     return dt

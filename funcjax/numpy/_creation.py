@@ -48,8 +48,8 @@ def _shape(shape, where):
     return shape
 
 
-def _dtype(dtype):
-    return dtypes.canonicalize(dtype) if dtype is not None else dtypes.default_float()
+def _dtype(dtype, where="jnp.zeros"):
+    return dtypes.canonicalize(dtype, where) if dtype is not None else dtypes.default_float()
 
 
 def zeros(shape, dtype=None):
@@ -57,7 +57,7 @@ def zeros(shape, dtype=None):
 
 
 def ones(shape, dtype=None):
-    return lax.full(_shape(shape, "ones"), 1, _dtype(dtype))
+    return lax.full(_shape(shape, "ones"), 1, _dtype(dtype, "jnp.ones"))
 
 
 empty = zeros

@@ -62,8 +62,8 @@ def _expand(x, index):
                     "jnp.where(mask, x, other) to select values, or nonzero(mask, size=...) "
                     "for a fixed-size index.")
             if kind not in "biu":
-                raise TypeError(f"Indexer must have integer or boolean type, got an indexer of "
-                                f"dtype {e.dtype}")
+                raise TypeError(f"x[index]: Indexer must have integer or boolean type, got an "
+                                f"indexer of dtype {e.dtype}; convert it with .astype(int)")
         elif not (e is None or e is Ellipsis or isinstance(e, slice) or _is_int_scalar(e)):
             raise TypeError(f"Indexer must be an int, slice, None, Ellipsis or an array of "
                             f"integers or booleans, got {type(e).__name__} {e!r:.40}")

@@ -49,7 +49,8 @@ def reshape(a, shape, order="C"):
         shape = tuple(a.size // known if d == -1 else d for d in shape)
     if int(np.prod(shape, dtype=np.int64)) != a.size or any(d < 0 for d in shape):
         raise TypeError(f"reshape: cannot reshape array of shape {a.shape} (size {a.size}) into "
-                        f"shape {shape} (size {int(np.prod(shape, dtype=np.int64))})")
+                        f"shape {shape} (size {int(np.prod(shape, dtype=np.int64))}); the new "
+                        "shape must have the same number of elements (one entry may be -1)")
     return lax.reshape(a, shape)
 
 
@@ -137,7 +138,8 @@ def broadcast_to(array, shape):
         d in (1, n) for d, n in zip(array.shape[::-1], shape[::-1]))
     if not ok:
         raise ValueError(f"broadcast_to: cannot broadcast an array of shape {array.shape} to "
-                         f"shape {shape}")
+                         f"shape {shape}; aligned from the right, each dimension of the array "
+                         "must be 1 or equal the target's")
     return broadcast_to_shape(array, shape)
 
 
@@ -199,7 +201,7 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def astype(x, dtype, /, *, copy=False):
-    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype"))
 
 
 def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
