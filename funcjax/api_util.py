@@ -9,9 +9,11 @@ from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path
 from funcjax.interpreters.eval import aval_of
 
 
-def check_callable(fun):
+def check_callable(fun, where="transformation"):
     if not callable(fun):
-        raise TypeError(f"Expected a callable value, got {fun!r:.80}")
+        raise TypeError(f"{where}: Expected a callable value, got {fun!r:.80} (of type "
+                        f"{type(fun).__name__}); pass the function to transform itself, as in "
+                        f"{where}(f)")
 
 
 def fun_name(fun):

@@ -286,10 +286,10 @@ class Array(ArrayMethods):
         return (Array, (np.array(self._value), self._aval.weak_type))
 
     def __copy__(self):
-        return self
+        return self.copy()  # a new buffer, so donating the copy leaves ``self`` alive
 
     def __deepcopy__(self, memo):
-        return self
+        return self.copy()
 
 
 def wrap_fresh(value, aval, device=DEFAULT_DEVICE):
