@@ -129,8 +129,11 @@ class PmapFunction:
         in_axes = self._in_axes
         if static_pos and isinstance(in_axes, tuple) and len(in_axes) == len(args):
             in_axes = tuple(a for i, a in enumerate(in_axes) if i not in static_pos)
-        dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
-        size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
+        dims, size = _fast_in_axes(in_axes, leaves, kwargs, self._axis_size)
+        names = None
+        if dims is None:  # the general path, with its errors naming the arguments
+            dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
+            size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
         devices = self._device_list(size)
         in_avals = []
         for x, d in zip(leaves, dims):
@@ -178,6 +181,9 @@ class PmapFunction:
 
     def _trace(self, args, static_pos, in_tree, in_avals, size, names, key):
         fun, nargs = self._fun, len(args)
+        if names is None:
+            dyn = tuple(a for i, a in enumerate(args) if i not in static_pos)
+            _, names = flat_in_axes(fun, 0, dyn, in_tree.unflatten(in_avals)[1])
         statics = {i: args[i] for i in static_pos}
         out_trees = []
 
@@ -222,6 +228,25 @@ class PmapFunction:
                                  f"use an axis in [{-rank}, {rank})")
             flat.append(axis % rank)
         return flat
+
+
+def _fast_in_axes(in_axes, leaves, kwargs, axis_size):
+    """``(dims, size)`` for the common call (an int ``in_axes``, no keyword arguments, array
+    leaves of one mapped size); ``(None, None)`` sends other calls down the general path."""
+    if type(in_axes) is not int or kwargs or not leaves:
+        return None, None
+    dims, size = [], axis_size
+    for x in leaves:
+        shape = getattr(x, "shape", None)
+        if shape is None or not -len(shape) <= in_axes < len(shape):
+            return None, None
+        d = in_axes % len(shape)
+        if size is None:
+            size = shape[d]
+        elif shape[d] != size:
+            return None, None
+        dims.append(d)
+    return dims, size
 
 
 def _move_to_front(x, d, size):

@@ -11,11 +11,12 @@ and its ``{index, comm}`` record. The launcher runs in one ctypes call, without 
 
 import contextlib
 import ctypes
+import functools
 import threading
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, cost, spmd_runtime
+from funcjax.backend.llvm import blas, compiler, cost, spmd_runtime
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
 from funcjax.core.ir import jaxprs_in
@@ -47,6 +48,37 @@ def _communicates(jaxpr):
 
 class DeviceFailureError(RuntimeError):
     pass
+
+
+@functools.cache
+def _blas_threads():
+    """OpenBLAS's get/set thread-count functions, or None."""
+    path = blas.library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    except (OSError, AttributeError):
+        return None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas(parallel):
+    """Devices are the parallelism: while they run in threads, each BLAS call uses one thread
+    (OpenBLAS's own pool, shared by concurrent callers, otherwise oversubscribes the cores
+    and serialises the devices)."""
+    fns = _blas_threads() if parallel else None
+    if fns is None:
+        yield
+        return
+    get, put = fns
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
 
 
 class SpmdProgram:
@@ -107,7 +139,7 @@ class SpmdProgram:
         nin = len(inputs)
         for k, (o, step) in enumerate(zip(outs, self._steps)):
             table[:, nin + k] = o.ctypes.data + step
-        with self._lock:
+        with self._lock, _single_threaded_blas(self.parallel):
             failed = self._launch(table.ctypes.data, self.per_device, n, self.parallel,
                                   self.comm.address, getattr(_fault, "device", -1),
                                   self._jobs, self._tids)
