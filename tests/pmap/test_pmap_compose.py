@@ -109,3 +109,31 @@ def test_pmap_cache_means_no_retrace(n):
         f(X[:n])
     info = f.cache_info()
     assert (info.traces, info.compiles, info.hits) == (1, 1, 2)
+
+
+def test_device_dependent_control_flow_with_collectives_neither_hangs_nor_diverges():
+    """A branch or trip count that differs between devices, with a collective inside: every
+    device must still take part in every collective (the result is vmap's)."""
+    import threading
+
+    def branch(v):
+        return lax.cond(lax.axis_index("i") % 2 == 0, lambda u: lax.psum(u, "i"),
+                        lambda u: -u, v)
+
+    def loop(v):
+        return lax.while_loop(lambda c: c[1] < lax.axis_index("i"),
+                              lambda c: (lax.psum(c[0], "i") * 0.5, c[1] + 1), (v, 0))
+
+    def scanned(v):
+        def body(c, r):
+            return lax.cond(r > 2, lambda a: lax.pmax(a, "i") + r, lambda a: a * 2, c), c
+        return lax.scan(body, v, jnp.arange(5.0))
+    for fn in (branch, loop, scanned):
+        out = []
+        worker = threading.Thread(
+            target=lambda fn=fn, out=out: out.append(funcjax.pmap(fn, axis_name="i")(X)),
+            daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), f"{fn.__name__} left devices waiting"
+        close(out[0], funcjax.vmap(fn, axis_name="i")(X))

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from funcjax.backend.llvm import blas, compiler, cost, spmd_runtime
+from funcjax.backend.llvm import blas, compiler, cost, spmd_control, spmd_runtime
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
 from funcjax.core.ir import jaxprs_in
@@ -85,6 +85,7 @@ class SpmdProgram:
     """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
 
     def __init__(self, closed, name, axis_name, axis_size):
+        closed = spmd_control.make_uniform(closed, axis_name)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
         module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=(axis_name, axis_size))
