@@ -40,7 +40,7 @@ def mlp_step():
     x, y = pt.make_data(batch, sizes)
     lr = 0.01
     t_jit = timeit(lambda: funcjax.block_until_ready(pt.train_step(params, x, y, lr)), 1.0)
-    with _single_threaded_blas(True):
+    with _single_threaded_blas():
         t_jit1 = timeit(lambda: funcjax.block_until_ready(pt.train_step(params, x, y, lr)), 1.0)
     rows = [("MLP step 784-512-512-10, batch 256: jit, 1 device", t_jit, None),
             ("MLP step: jit, 1 device, BLAS limited to 1 thread", t_jit1, None)]

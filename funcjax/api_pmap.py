@@ -13,7 +13,7 @@ from funcjax.api_vmap import check_axes_spec, flat_in_axes, mapped_size
 from funcjax.core import dtypes
 from funcjax.core.array import Array, to_numpy
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
-from funcjax.core.placement import ShardedArray
+from funcjax.core.placement import CommittedArray, ShardedArray
 from funcjax.core.pytree import broadcast_prefix, tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer, current_trace
 from funcjax.interpreters.batching import AxisData, move_batch_axis, not_mapped
@@ -55,12 +55,17 @@ def _renamed(fn, *args):
 
 
 class _Entry:
-    __slots__ = ("closed", "consts", "out_tree", "out_axes", "program")
+    """One traced signature: the per-device jaxpr, the params pmap_p is bound with, and the
+    compiled program once an eager call needed it."""
+
+    __slots__ = ("closed", "consts", "out_tree", "out_axes", "moves_outputs", "params",
+                 "program", "mapped")
 
     def __init__(self, closed, consts, out_tree, out_axes):
         self.closed, self.consts, self.out_tree, self.out_axes = closed, consts, out_tree, \
             out_axes
-        self.program = None
+        self.moves_outputs = any(a not in (None, 0) for a in out_axes)
+        self.params = self.program = self.mapped = None
 
 
 class PmapFunction:
@@ -105,6 +110,7 @@ class PmapFunction:
             (i, args[i]) for i in static)
 
     def _device_list(self, size):
+        """The devices of a mapped axis of ``size`` (checked once per traced signature)."""
         available = _devices.devices()
         if self._devices is not None:
             if len(self._devices) != size:
@@ -124,8 +130,12 @@ class PmapFunction:
         return tuple(available[:size])
 
     def __call__(self, *args, **kwargs):
-        static_pos, dyn_args, statics = self._split_static(args)
-        leaves, in_tree = tree_flatten((tuple(dyn_args), kwargs))
+        static_pos, dyn_args, statics = self._split_static(args) if self._statics else (
+            (), args, ())
+        if not kwargs and all(type(a) in _ARRAY_TYPES for a in dyn_args):
+            leaves, in_tree = dyn_args, len(dyn_args)  # arrays only: no pytree to flatten
+        else:
+            leaves, in_tree = tree_flatten((tuple(dyn_args), kwargs))
         in_axes = self._in_axes
         if static_pos and isinstance(in_axes, tuple) and len(in_axes) == len(args):
             in_axes = tuple(a for i, a in enumerate(in_axes) if i not in static_pos)
@@ -134,47 +144,47 @@ class PmapFunction:
         if dims is None:  # the general path, with its errors naming the arguments
             dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
             size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
-        devices = self._device_list(size)
-        in_avals = []
-        for x, d in zip(leaves, dims):
-            aval = shaped_abstractify(x)
-            if d is not not_mapped:
-                shape = list(aval.shape)
-                del shape[d]
-                aval = aval.update(shape=tuple(shape))
-            in_avals.append(aval)
-        mapped = tuple(d is not not_mapped for d in dims)
-        key = (in_tree, tuple(in_avals), mapped, statics, size, dtypes.x64_enabled())
+        avals = tuple(shaped_abstractify(x) for x in leaves)
+        key = (in_tree, avals, tuple(dims), statics, dtypes.x64_enabled())
         entry = self._cache.get(key)
         with self._lock:
             self._counts["hits" if entry is not None else "misses"] += 1
         if entry is None:
+            in_avals = [a if d is not_mapped else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+                        for a, d in zip(avals, dims)]
+            if type(in_tree) is int:
+                in_tree = tree_flatten(((None,) * in_tree, {}), is_leaf=lambda x: x is None)[1]
             entry = self._trace(args, static_pos, in_tree, in_avals, size, names, key)
+            entry.params = dict(
+                jaxpr=entry.closed, axis_name=self._axis_name, axis_size=size,
+                in_axes=(None,) * len(entry.consts) + tuple(
+                    None if d is not_mapped else 0 for d in dims),
+                out_axes=tuple(0 if a is not None else None for a in entry.out_axes),
+                name=self._name, devices=self._device_list(size))
         moved = [x if d is not_mapped or d == 0 else _move_to_front(x, d, size)
                  for x, d in zip(leaves, dims)]
-        in_axes = (None,) * len(entry.consts) + tuple(0 if m else None for m in mapped)
-        params = dict(jaxpr=entry.closed, axis_name=self._axis_name, axis_size=size,
-                      in_axes=in_axes, out_axes=tuple(0 if a is not None else None
-                                                      for a in entry.out_axes),
-                      name=self._name, devices=devices)
         flat = entry.consts + moved
         if isinstance(current_trace(), EvalTrace) and not any(
                 isinstance(x, Tracer) for x in flat):
-            outs = self._run(entry, flat, params, devices)
+            outs = self._run(entry, flat)
         else:
-            outs = pmap_p.bind(*flat, **params)
-        outs = [o if a in (None, 0) else move_batch_axis(o, 0, a, size)
-                for o, a in zip(outs, entry.out_axes)]
+            outs = pmap_p.bind(*flat, **entry.params)
+        if entry.moves_outputs:
+            outs = [o if a in (None, 0) else move_batch_axis(o, 0, a, size)
+                    for o, a in zip(outs, entry.out_axes)]
         return tree_unflatten(entry.out_tree, outs)
 
-    def _run(self, entry, flat, params, devices):
-        from funcjax.backend.llvm.spmd_program import spmd_program_for
+    def _run(self, entry, flat):
+        params = entry.params
         if entry.program is None:
+            from funcjax.backend.llvm.spmd_program import spmd_program_for
             entry.program = spmd_program_for(entry.closed, self._name, self._axis_name,
                                               params["axis_size"])
+            entry.mapped = [a is not None for a in params["in_axes"]]
         arrays = [np.ascontiguousarray(to_numpy(x), a.dtype) for x, a in zip(
             flat, entry.closed.in_avals)]
-        outs = entry.program.run(arrays, [a is not None for a in params["in_axes"]])
+        outs = entry.program.run(arrays, entry.mapped)
+        devices = params["devices"]
         return [ShardedArray(o, aval.weak_type, devices) if a is not None else
                 Array(o[0], aval.weak_type)
                 for o, a, aval in zip(outs, params["out_axes"], entry.closed.out_avals)]
@@ -228,6 +238,9 @@ class PmapFunction:
                                  f"use an axis in [{-rank}, {rank})")
             flat.append(axis % rank)
         return flat
+
+
+_ARRAY_TYPES = {Array, ShardedArray, CommittedArray, np.ndarray}
 
 
 def _fast_in_axes(in_axes, leaves, kwargs, axis_size):

@@ -64,11 +64,11 @@ def _blas_threads():
 
 
 @contextlib.contextmanager
-def _single_threaded_blas(parallel):
+def _single_threaded_blas():
     """Devices are the parallelism: while they run in threads, each BLAS call uses one thread
     (OpenBLAS's own pool, shared by concurrent callers, otherwise oversubscribes the cores
     and serialises the devices)."""
-    fns = _blas_threads() if parallel else None
+    fns = _blas_threads()
     if fns is None:
         yield
         return
@@ -125,6 +125,7 @@ class SpmdProgram:
         self._template[:, nin + nout + 1] = records + 16 * np.arange(n, dtype=np.uint64)
         self._steps = [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes)
                        for a in self.out_avals]
+        self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
         self._lock = threading.Lock()
 
     def run(self, inputs, mapped):
@@ -132,18 +133,23 @@ class SpmdProgram:
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
         n = self.size
         table = self._template.copy()
-        for k, (x, m) in enumerate(zip(inputs, mapped)):
-            ptr = x.ctypes.data
-            table[:, k] = ptr + np.arange(n, dtype=np.uint64) * np.uint64(x.nbytes // n) \
-                if m else ptr
-        outs = [np.empty((n,) + a.shape, a.dtype) for a in self.out_avals]
+        steps = self._in_steps.get(tuple(mapped))
+        if steps is None:
+            steps = self._in_steps[tuple(mapped)] = np.stack(
+                [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes if m else 0)
+                 for a, m in zip(self.in_avals, mapped)], 1) if mapped else None
         nin = len(inputs)
+        if nin:
+            table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
+        outs = [np.empty((n,) + a.shape, a.dtype) for a in self.out_avals]
         for k, (o, step) in enumerate(zip(outs, self._steps)):
             table[:, nin + k] = o.ctypes.data + step
-        with self._lock, _single_threaded_blas(self.parallel):
-            failed = self._launch(table.ctypes.data, self.per_device, n, self.parallel,
-                                  self.comm.address, getattr(_fault, "device", -1),
-                                  self._jobs, self._tids)
+        with self._lock:
+            if self.parallel:
+                with _single_threaded_blas():
+                    failed = self._launch_table(table)
+            else:
+                failed = self._launch_table(table)
             if failed:
                 self.comm.reset()
         del inputs, table  # held until here: the native code has finished with them
@@ -152,6 +158,11 @@ class SpmdProgram:
                 f"pmap({self.name}): {failed} of the {n} devices failed, and the others were "
                 "released; no result was produced. The program stays usable.")
         return outs
+
+    def _launch_table(self, table):
+        return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
+                            self.comm.address, getattr(_fault, "device", -1), self._jobs,
+                            self._tids)
 
     def last_run_times(self):
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
