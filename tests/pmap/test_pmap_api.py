@@ -152,3 +152,15 @@ def test_placement_through_eager_jit_and_pmap():
     assert shard.committed and (shard * 3).devices() == {DEVS[1]}
     with pytest.raises(ValueError, match="incompatible devices"):
         shard + out.addressable_shards[0].data
+
+
+def test_reused_output_buffers_never_overwrite_live_results():
+    f = funcjax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    x = np.ones((NDEV, 1 << 17), np.float32)  # 512 KiB per device: large enough to reuse
+    kept = [f(x * k) for k in range(1, 4)]
+    shard = f(x * 7).addressable_shards[-1].data  # only a shard view keeps this one alive
+    for k in range(4, 8):
+        f(x * k)  # dead results: their buffers may be reused
+    for k, r in enumerate(kept, 1):
+        np.testing.assert_array_equal(np.asarray(r), np.full(x.shape, k * NDEV, np.float32))
+    np.testing.assert_array_equal(np.asarray(shard), np.full(x.shape[1:], 7 * NDEV))
