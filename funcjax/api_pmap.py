@@ -32,7 +32,8 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     in OS threads. N must not exceed ``funcjax.device_count()`` (set
     ``FUNCJAX_NUM_CPU_DEVICES`` for more virtual devices). ``static_broadcasted_argnums``
     name hashable arguments passed by value to every device. ``donate_argnums`` is accepted
-    as a hint and ignored (results never reuse argument buffers).
+    as in JAX: the donated arguments' arrays are deleted by the call (funcjax does not reuse
+    their buffers for the results; it reuses its own earlier results' buffers instead).
     """
     check_callable(fun)
     name = fun_name(fun)
@@ -42,8 +43,13 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     _renamed(check_axes_spec, name, "out_axes", out_axes)
     statics = (static_broadcasted_argnums,) if isinstance(static_broadcasted_argnums, int) \
         else tuple(static_broadcasted_argnums)
+    donate = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+    both = sorted(set(donate) & set(statics))
+    if both:
+        raise ValueError(f"pmap({name}): arguments {both} are both static and donated; remove "
+                         "them from donate_argnums")
     return PmapFunction(fun, name, axis_name, in_axes, out_axes, statics,
-                        None if devices is None else tuple(devices), axis_size)
+                        None if devices is None else tuple(devices), axis_size, donate)
 
 
 def _renamed(fn, *args):
@@ -71,11 +77,12 @@ class _Entry:
 class PmapFunction:
     """What ``pmap(f)`` returns: call it, or inspect its cache with ``cache_info()``."""
 
-    def __init__(self, fun, name, axis_name, in_axes, out_axes, statics, devices, axis_size):
+    def __init__(self, fun, name, axis_name, in_axes, out_axes, statics, devices, axis_size,
+                 donate=()):
         functools.update_wrapper(self, fun)
         self._fun, self._name, self._axis_name = fun, name, axis_name
         self._in_axes, self._out_axes, self._statics = in_axes, out_axes, statics
-        self._devices, self._axis_size = devices, axis_size
+        self._devices, self._axis_size, self._donate = devices, axis_size, donate
         self._cache = {}
         self._counts = {"hits": 0, "misses": 0, "traces": 0}
         self._lock = threading.Lock()
@@ -167,12 +174,23 @@ class PmapFunction:
         if isinstance(current_trace(), EvalTrace) and not any(
                 isinstance(x, Tracer) for x in flat):
             outs = self._run(entry, flat)
+            if self._donate:
+                self._delete_donated(args)
         else:
             outs = pmap_p.bind(*flat, **entry.params)
         if entry.moves_outputs:
             outs = [o if a in (None, 0) else move_batch_axis(o, 0, a, size)
                     for o, a in zip(outs, entry.out_axes)]
         return tree_unflatten(entry.out_tree, outs)
+
+    def _delete_donated(self, args):
+        """As in JAX, a donated argument's arrays are deleted by the call (their later use
+        raises); funcjax does not reuse them for the results."""
+        for i in self._donate:
+            if -len(args) <= i < len(args):
+                for leaf in tree_flatten(args[i])[0]:
+                    if isinstance(leaf, Array):
+                        leaf._delete(f"it was donated to pmap({self._name})")
 
     def _run(self, entry, flat):
         params = entry.params

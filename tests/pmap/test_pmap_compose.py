@@ -81,9 +81,15 @@ def test_grad_of_pmap_with_unmapped_argument_and_replicated_output():
     close(funcjax.grad(loss(funcjax.pmap))(w), funcjax.grad(loss(funcjax.vmap))(w), 1e-4)
 
 
-def test_donate_argnums_is_accepted():
-    f = funcjax.pmap(lambda x: x * 2, donate_argnums=0)
-    np.testing.assert_array_equal(np.asarray(f(X)), X * 2)
+def test_donate_argnums_deletes_the_donated_arrays_as_in_jax():
+    f = funcjax.pmap(lambda x, y: x * 2 + y, donate_argnums=0)
+    x, y = jnp.asarray(X), jnp.asarray(X)
+    np.testing.assert_array_equal(np.asarray(f(x, y)), X * 3)
+    assert x.is_deleted() and not y.is_deleted()
+    with pytest.raises(RuntimeError, match="donated to pmap"):
+        x + 1
+    with pytest.raises(ValueError, match="both static and donated"):
+        funcjax.pmap(lambda x: x, static_broadcasted_argnums=0, donate_argnums=0)
 
 
 def test_data_parallel_training_matches_one_device():

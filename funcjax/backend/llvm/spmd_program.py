@@ -144,10 +144,10 @@ class SpmdProgram:
         nin = len(inputs)
         if nin:
             table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
-        outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
-        for k, (o, step) in enumerate(zip(outs, self._steps)):
-            table[:, nin + k] = o.ctypes.data + step
-        with self._lock:
+        with self._lock:  # also guards the reuse of output buffers
+            outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
+            for k, (o, step) in enumerate(zip(outs, self._steps)):
+                table[:, nin + k] = o.ctypes.data + step
             if self.parallel:
                 with _single_threaded_blas():
                     failed = self._launch_table(table)
