@@ -16,6 +16,7 @@ from funcjax.config import config
 from funcjax.core import placement
 from funcjax.core.array import DEFAULT_DEVICE, Array, Device, to_numpy
 from funcjax.core.pytree import tree_map
+from funcjax.core.trace import Tracer
 
 _lock = threading.Lock()
 _devices = []
@@ -145,7 +146,12 @@ def _weak(leaf):
 
 def device_get(x):
     """The arrays of the pytree ``x`` as numpy arrays (other leaves unchanged)."""
-    return tree_map(lambda leaf: np.asarray(leaf) if isinstance(leaf, Array) else leaf, x)
+    def get(leaf):
+        if isinstance(leaf, Tracer):
+            raise TypeError("device_get takes concrete arrays, not traced values; call it "
+                            "outside transformed functions (or use debug.callback inside)")
+        return np.asarray(leaf) if isinstance(leaf, Array) else leaf
+    return tree_map(get, x)
 
 
 def default_device(device):
