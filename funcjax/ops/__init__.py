@@ -8,6 +8,7 @@ from funcjax.ops import (  # noqa: F401
     custom,
     elementwise,
     indexing,
+    random_bits,
     reductions,
     shape,
     sorting,

@@ -9,6 +9,7 @@ import vmap_testing as vt
 
 import funcjax
 from funcjax import lax
+from funcjax.ops.random_bits import threefry2x32_p
 
 
 def f32(*shape):
@@ -91,6 +92,8 @@ CASES = {
                           [f32(2, 3), f32(4)]),
     "sort": (lambda x: lax.sort(x, 0), [f32(4, 3)]),
     "sort_by_key": (lambda k, v: lax.sort((k, v), 1, num_keys=1), [i32(0, 3, 2, 5), f32(2, 5)]),
+    "threefry2x32": (lambda *w: threefry2x32_p.bind(*w),
+                     [lambda rng: rng.integers(0, 2 ** 32, (3,), dtype=np.uint32)] * 4),
 }
 
 
