@@ -9,6 +9,7 @@ import vmap_testing as vt
 
 import funcjax
 from funcjax import lax
+from funcjax.ops.random_bits import threefry2x32_p
 
 
 def f32(*shape):
@@ -107,6 +108,8 @@ CASES = {
     "eigh": (lambda x: lax.linalg.eigh(x), [f32(3, 3)]),
     "svd": (lambda x: lax.linalg.svd(x, full_matrices=False), [f32(4, 3)]),
     "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
+    "threefry2x32": (lambda *w: threefry2x32_p.bind(*w),
+                     [lambda rng: rng.integers(0, 2 ** 32, (3,), dtype=np.uint32)] * 4),
 }
 
 
