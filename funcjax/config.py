@@ -80,3 +80,18 @@ def disable_jit(disable=True):
 def enable_x64(enabled=True):
     """64-bit types inside the ``with`` block (JAX's ``experimental.enable_x64``)."""
     return _override("jax_enable_x64", enabled)
+
+
+def debug_nans(enabled=True):
+    """Checks jitted outputs for NaNs inside the ``with`` block (JAX's ``jax.debug_nans``)."""
+    return _override("jax_debug_nans", enabled)
+
+
+def log_compiles(enabled=True):
+    """Logs every trace and compilation inside the ``with`` block."""
+    return _override("jax_log_compiles", enabled)
+
+
+def explain_cache_misses(enabled=True):
+    """Logs why a jitted function traced again, inside the ``with`` block."""
+    return _override("jax_explain_cache_misses", enabled)

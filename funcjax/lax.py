@@ -10,10 +10,22 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.array import Array
+from funcjax.core.namespace import public_dir
 from funcjax.core.trace import Tracer
+from funcjax.lax_conv import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import complex_ops as _cx
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops import special as _special
 from funcjax.ops.control_flow import (  # noqa: F401
     cond,
     fori_loop,
@@ -22,6 +34,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
 def _ints(values):
@@ -29,7 +42,7 @@ def _ints(values):
 
 
 def _is_python_scalar(x):
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, builtins.complex)) and not isinstance(x, np.generic)
 
 
 _ARRAY_TYPES = (Array, Tracer)
@@ -82,6 +95,10 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.and_p, ew.or_p, ew.xor_p, ew.shift_left_p, ew.shift_right_logical_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
+
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+    globals()[_p.name] = _unary(_p)
+digamma = _special.digamma
 
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]
@@ -508,3 +525,29 @@ def axis_index(axis_name):
         here = collectives.axis_index_p.bind(axis_name=name)
         index = here if index is None else index * size + here
     return index
+
+
+# -- complex numbers -------------------------------------------------------------------------
+def real(x):
+    return _cx.real_p.bind(x)
+
+
+def imag(x):
+    return _cx.imag_p.bind(x)
+
+
+def conj(x):
+    """The complex conjugate; a real operand becomes complex first, as in JAX."""
+    if not dtypes.is_complex(np.result_type(x) if not hasattr(x, "dtype") else x.dtype):
+        x = convert_element_type(x, dtypes.complex_dtype(x.dtype))
+    return _cx.conj_p.bind(x)
+
+
+def complex(x, y):  # noqa: A001 - JAX's name
+    """``x + i y`` from two float arrays of one shape and dtype."""
+    return _cx.complex_p.bind(*_match_scalars("complex", x, y))
+
+
+from funcjax import lax_linalg as linalg  # noqa: E402,F401 - jax.lax.linalg
+
+__dir__ = public_dir(globals())

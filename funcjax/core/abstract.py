@@ -70,7 +70,7 @@ def same_type(a, b):
 
 def concrete_aval(x):
     """The abstract value of a concrete value: numpy array/scalar, Python scalar or Array."""
-    if isinstance(x, (bool, numbers.Integral, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, numbers.Integral, float, complex)) and not isinstance(x, np.generic):
         if isinstance(x, int) and not isinstance(x, bool):
             _check_python_int(x)
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=not isinstance(x, bool))

@@ -8,6 +8,8 @@ and ``cost``. The signature each interpreter expects is in that interpreter's do
 A missing rule raises ``MissingRuleError`` naming the primitive and the transformation.
 """
 
+import importlib
+
 from funcjax.core.errors import MissingRuleError
 from funcjax.core.trace import _context, current_trace
 
@@ -22,6 +24,9 @@ _TRANSFORMATION_OF_SLOT = {
 }
 
 registry = {}
+# Modules that attach rules when imported (the LLVM backend's ``lower`` rules load lazily, so
+# that eager use never imports llvmlite); ``coverage`` imports them to show the full table.
+rule_modules = []
 
 
 class Primitive:
@@ -34,6 +39,9 @@ class Primitive:
         self.multiple_results = multiple_results
         self.rules = {}
         self.impl = None  # the impl rule again, as an attribute: eager mode reads it per call
+        # ``effectful(params) -> bool``: whether an equation has side effects (a host callback
+        # that is not pure), so that no pass removes it as dead code (``ir.has_effects``).
+        self.effectful = None
         registry[name] = self
 
     def __repr__(self):
@@ -98,6 +106,8 @@ def define_primitive(name, impl, abstract_eval, multiple_results=False):
 
 def coverage(slots=RULE_SLOTS):
     """The primitive x rule table as rows ``(name, {slot: bool})``; print it with ``str``."""
+    for module in rule_modules:
+        importlib.import_module(module)
     return CoverageTable(slots)
 
 

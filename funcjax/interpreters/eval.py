@@ -10,10 +10,11 @@ import threading
 
 import numpy as np
 
-from funcjax.core import type_cache
+from funcjax.core import placement, type_cache
 from funcjax.core.abstract import concrete_aval
 from funcjax.core.array import Array, to_numpy, wrap_fresh
 from funcjax.core.ir import Literal
+from funcjax.core.source_info import replaying
 from funcjax.core.trace import Trace, Tracer, raise_leaked_tracer
 
 
@@ -82,8 +83,12 @@ class EvalTrace(Trace):
         else:
             outs = context.run(impl, *values, **params)
         if primitive.multiple_results:
-            return [_wrap(o, a) for o, a in zip(outs, out_avals)]
-        return _wrap(outs, out_avals)
+            outs = [_wrap(o, a) for o, a in zip(outs, out_avals)]
+            return placement.place(primitive.name, args, outs) if placement.state.active \
+                else outs
+        out = _wrap(outs, out_avals)
+        return placement.place(primitive.name, args, [out])[0] if placement.state.active \
+            else out
 
 
 def _wrap(value, aval):
@@ -110,12 +115,17 @@ def eval_jaxpr(jaxpr, consts, *args):
     def read(atom):
         return atom.val if isinstance(atom, Literal) else env[atom]
 
-    for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
-        if not eqn.primitive.multiple_results:
-            outs = (outs,)
-        for var, val in zip(eqn.outputs, outs):
-            env[var] = val
+    outer = replaying(None)
+    try:
+        for eqn in jaxpr.eqns:
+            replaying(eqn.source_info or outer)
+            outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outs = (outs,)
+            for var, val in zip(eqn.outputs, outs):
+                env[var] = val
+    finally:
+        replaying(outer)
     return [read(v) for v in jaxpr.outvars]
 
 

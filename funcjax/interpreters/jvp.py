@@ -37,7 +37,7 @@ class Zero:
 def tangent_aval(aval):
     """Tangents of floats have the primal's type (weak type included, as in JAX); of ints and
     bools, dtype float0."""
-    if dtypes.is_float(aval.dtype):
+    if dtypes.is_inexact(aval.dtype):
         return aval if type(aval) is ShapedArray else ShapedArray(aval.shape, aval.dtype,
                                                                   aval.weak_type)
     return ShapedArray(aval.shape, dtypes.float0)
@@ -226,7 +226,7 @@ def jvp_jaxpr(closed, nonzeros, instantiate):
                     for a, nz in zip(closed.in_avals, nonzeros)]
         outs, out_tangents = jvp_flat(lambda *xs: eval_closed_jaxpr(closed, *xs), primals,
                                       tangents)
-        keep = [(type(t) is not Zero or i) and dtypes.is_float(a.dtype)
+        keep = [(type(t) is not Zero or i) and dtypes.is_inexact(a.dtype)
                 for t, i, a in zip(out_tangents, inst, closed.out_avals)]
         out_nonzeros.extend(keep)
         return list(outs) + [instantiate_tangent(t) for t, k in zip(out_tangents, keep) if k]

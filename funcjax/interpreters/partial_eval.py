@@ -62,7 +62,7 @@ def linearize_flat(flat_fun, primals, description="linearize"):
     """
     avals = [tangent_aval(aval_of(p)) for p in primals]
     with new_trace(PartialEvalTrace, description) as trace:
-        tangents = [trace.new_arg(a) if dtypes.is_float(a.dtype) else Zero(a) for a in avals]
+        tangents = [trace.new_arg(a) if dtypes.is_inexact(a.dtype) else Zero(a) for a in avals]
         outs, out_tangents = jvp_flat(flat_fun, primals, tangents, description)
         out_nonzero = [type(t) is not Zero for t in out_tangents]
         linear = trace.finish([t for t in out_tangents if type(t) is not Zero])

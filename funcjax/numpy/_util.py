@@ -21,7 +21,7 @@ def asarray(x, dtype=None, copy=None):
     accepted for numpy's signature: Arrays are immutable, so sharing is never observable.)"""
     if is_array(x):
         return x if dtype is None else lax.convert_element_type(x, dtype)
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         if dtype is None:
             return Array(np.asarray(x, dtypes.python_scalar_dtype(x)), weak_type=not
                          isinstance(x, bool))
@@ -57,7 +57,7 @@ def _dtype_and_weak(x):
         return aval.dtype, aval.weak_type
     if isinstance(x, Tracer):
         return x.dtype, x.weak_type
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     return dtypes.canonicalize(np.asarray(x).dtype), False
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from funcjax import lax
+from funcjax.core.namespace import public_dir
 from funcjax.numpy._linalg import diagonal, matmul, outer, tensordot, trace, vecdot
 from funcjax.numpy._shape import matrix_transpose
 from funcjax.numpy._util import asarray, canonical_axes, promote_args_inexact
@@ -84,3 +85,6 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
         return _matrix_norm(x, axes, ord, keepdims)
     raise ValueError(f"norm: axis must name 1 or 2 axes, got {axis}")
 
+
+
+__dir__ = public_dir(globals())

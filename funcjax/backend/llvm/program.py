@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, debug_nans, donation
+from funcjax.backend.llvm import compiler, debug_nans, donation, host_call, lower_callback
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -32,7 +32,8 @@ class LoweredModule:
         self.symbol = symbol_name(name)
         self.aliases, unusable = donation.pair_donations(closed, [i for i, _ in donated])
         donation.warn_unusable(name, closed, unusable, dict(donated))
-        module, ctx = lower_closed_jaxpr(closed, self.symbol, self.aliases)
+        module, ctx = lower_closed_jaxpr(host_call.outline_complex(closed), self.symbol,
+                                         self.aliases)
         self.ir_text = str(module)
         self.arena = ctx.arena
         in_bytes = sum(a.nbytes for a in closed.in_avals)
@@ -65,6 +66,7 @@ class Program:
             donation.take_donated(self.name, args, arrays, aliases)
         inputs = [np.array(a) for a in arrays] if config.jax_debug_nans and aliases else arrays
         outs = self.executable.run(arrays, aliases)
+        lower_callback.raise_pending()
         if config.jax_debug_nans:
             debug_nans.check_outputs(self.name, self.closed, inputs, outs)
         return outs
