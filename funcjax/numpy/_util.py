@@ -198,8 +198,11 @@ def _with_eager_scalar(args, inexact):
     dtype = aval.dtype
     if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
         return None
-    value = np.empty(aval.shape, dtype)
-    value.fill(v)
+    if aval.size <= 4096:
+        value = np.empty(aval.shape, dtype)
+        value.fill(v)
+    else:  # numpy reads a broadcast scalar at full speed; filling would double the traffic
+        value = np.broadcast_to(np.asarray(v, dtype), aval.shape)
     const = wrap_fresh(value, aval)  # promoted: strong, like the Array
     return [x, const] if args[0] is x else [const, x]
 
