@@ -1,0 +1,1 @@
+"""``funcjax.scipy``: SciPy's API over funcjax arrays (submodules are imported on use)."""
