@@ -31,14 +31,15 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
 
 def _as_matrix_rhs(name, a, b):
     b = asarray(b)
+    shape = tuple(b.shape)
     dtype, _ = dtypes.result_type((a.dtype, False), (b.dtype, b.weak_type))
     a, b = lax.convert_element_type(a, dtype), lax.convert_element_type(b, dtype)
     vector = b.ndim == a.ndim - 1
     if vector:
         b = lax.expand_dims(b, (b.ndim,))
     if b.ndim != a.ndim or b.shape[-2] != a.shape[-1] or b.shape[:-2] != a.shape[:-2]:
-        raise ValueError(f"{name}: b of shape {tuple(asarray(b).shape)} does not fit a of "
-                         f"shape {tuple(a.shape)}")
+        raise ValueError(f"{name}: b of shape {shape} does not fit a of shape "
+                         f"{tuple(a.shape)}: b needs {a.shape[-1]} rows")
     return a, b, vector
 
 
