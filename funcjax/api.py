@@ -6,20 +6,21 @@ import functools
 import numpy as np
 
 from funcjax.api_util import (
+    abstractify_arguments,
     argument_names,
     check_callable,
     flat_argument_names,
     fun_name,
     merge_static,
     normalize_argnums,
-    shaped_abstractify,
     split_static,
 )
 from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.abstract import same_type
 from funcjax.core.array import Array
-from funcjax.core.pytree import tree_flatten, tree_unflatten
+from funcjax.core.ir import ClosedJaxpr
+from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
@@ -53,7 +54,8 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
         out_tree_box.append(out_tree)
         return out_leaves
 
-    closed = trace_to_jaxpr(flat_fun, [shaped_abstractify(x) for x in leaves],
+    avals = abstractify_arguments(f"{description}({fun_name(fun)})", fun, dynamic, kwargs, leaves)
+    closed = trace_to_jaxpr(flat_fun, avals,
                             f"{description}({fun_name(fun)})", flat_names)
     return closed, in_tree, out_tree_box[0]
 
@@ -83,6 +85,14 @@ class ShapeDtypeStruct:
         self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
 
     ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    @classmethod
+    def like(cls, x):
+        """The shape and dtype of ``x`` (an array, tracer or anything with both)."""
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            x = aval_of(x)
+        return cls(x.shape, x.dtype, getattr(x, "weak_type", False))
 
     def __repr__(self):
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
@@ -185,6 +195,7 @@ def jvp(fun, primals, tangents, has_aux=False):
                             f"argument of {fun_name(fun)}, got {type(value).__name__}; write "
                             f"jvp(f, (x,), (v,)) for a single argument")
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    abstractify_arguments(f"jvp({fun_name(fun)})", fun, primals, {}, p_leaves)
     p_leaves = _as_arrays(p_leaves)
     t_leaves, t_tree = tree_flatten(tuple(tangents))
     if t_tree != in_tree:
@@ -240,6 +251,7 @@ def _linearize_tree(what, fun, primals, has_aux):
     ``(linear_map, in_tree, out_tree, outs, aux)``; ``outs`` are the output leaves and ``aux``
     the aux pytree (None without has_aux)."""
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    abstractify_arguments(f"{what}({fun_name(fun)})", fun, primals, {}, p_leaves)
     p_leaves = _as_arrays(p_leaves)
     flat, box = _flat_fun(fun, in_tree, has_aux, what)
     outs, linear, out_nonzero = linearize_flat(flat, p_leaves, f"{what}({fun_name(fun)})")
@@ -272,14 +284,37 @@ def vjp(fun, *primals, has_aux=False):
     returns ``ct @ J`` as a tuple with one entry per primal: linearize now, transpose when
     called."""
     lin, in_tree, out_tree, outs, aux = _linearize_tree("vjp", fun, primals, has_aux)
-
-    def pullback(ct):
-        ct_leaves, ct_tree = tree_flatten(ct)
-        _structure_check("vjp", out_tree, ct_tree, f"cotangent of {fun_name(fun)}'s output",
-                         ValueError)
-        return tree_unflatten(in_tree, lin.backward(ct_leaves))
+    pullback = Partial(_Pullback(lin, in_tree, out_tree), list(lin.linear.consts))
     out = tree_unflatten(out_tree, outs)
     return (out, pullback, aux) if has_aux else (out, pullback)
+
+
+def _stand_in(aval):
+    """A value of type ``aval`` that costs no memory (the pullback only reads types)."""
+    return np.broadcast_to(np.zeros((), aval.dtype), aval.shape)
+
+
+class _Pullback:
+    """The static part of ``vjp``'s pullback. The pullback is a ``Partial`` of this and the
+    residuals, so it is a pytree that can be passed into and returned from jit, as in JAX."""
+
+    def __init__(self, lin, in_tree, out_tree):
+        self.fun, self.in_tree, self.out_tree = lin.fun, in_tree, out_tree
+        self.jaxpr, self.out_nonzero = lin.linear.jaxpr, lin.out_nonzero
+        self.primal_avals = [aval_of(p) for p in lin.primals]
+        self.out_avals = [aval_of(o) for o in lin.outs]
+
+    def __call__(self, residuals, ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        _structure_check("vjp", self.out_tree, ct_tree,
+                         f"cotangent of {fun_name(self.fun)}'s output", ValueError)
+        lin = _LinearMap(self.fun, [_stand_in(a) for a in self.primal_avals],
+                         [_stand_in(a) for a in self.out_avals],
+                         ClosedJaxpr(self.jaxpr, residuals), self.out_nonzero)
+        return tree_unflatten(self.in_tree, lin.backward(ct_leaves))
+
+    def __repr__(self):
+        return f"vjp({fun_name(self.fun)})"
 
 
 def linear_transpose(fun, *primals):
@@ -312,12 +347,12 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     """Normalises argnums and checks that the differentiated leaves are floats. Returns the
     argument positions, whether argnums was one int, and the differentiated arguments."""
     nums, single = normalize_argnums(what, argnums, len(args))
-    names = argument_names(fun, args)
     for i in nums:
-        for leaf_name, leaf in zip(flat_argument_names([names[i]], [args[i]]),
-                                   tree_flatten(args[i])[0]):
+        for j, leaf in enumerate(tree_flatten(args[i])[0]):
             dtype = aval_of(leaf).dtype
             if not dtypes.is_inexact(dtype) and not allow_int:
+                # Names only for the message: reading the signature costs more than grad.
+                leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
                 allow = " or pass allow_int=True (its gradient is then a float0 zero)" \
                     if "grad" in what else ""
                 raise TypeError(
@@ -376,6 +411,7 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
+    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
 
 
@@ -388,6 +424,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def grad_fun(*args, **kwargs):
         value, g = value_and_grad_fun(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+    grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return grad_fun
 
 
@@ -480,9 +517,11 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
     return blocks
 
 
-def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
+def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False, choose=None):
     """jacfwd and jacrev: linearize once, then apply the linear map (jacfwd) or its transpose
-    (jacrev) to every standard basis vector of the inputs (outputs)."""
+    (jacrev) to every standard basis vector of the inputs (outputs). With ``choose``, a
+    function of the linear map returning "jacfwd" or "jacrev", the mode is picked after
+    linearizing (``jacobian(mode="auto")``)."""
     @functools.wraps(fun)
     def jacobian_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
@@ -494,7 +533,7 @@ def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
         _check_complex(what, fun, holomorphic, outs, "output")
         in_avals = [aval_of(p) for p in lin.primals]
         out_avals = [aval_of(o) for o in outs]
-        if what == "jacfwd":
+        if (choose(lin) if choose else what) == "jacfwd":
             stacked = _map_over_basis(lin.forward, _standard_basis(in_avals))
             per_out = list(zip(*_blocks(stacked, in_avals, out_avals, rows_last=True)))
         else:
@@ -517,14 +556,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode, one cotangent per output element (best for few outputs).
     Leaves have shape ``out.shape + in.shape``."""
     return _jacobian("jacrev", fun, argnums, has_aux, holomorphic, allow_int)
-
-
-jacobian = jacrev
-
-
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # -- rematerialisation -----------------------------------------------------------------------

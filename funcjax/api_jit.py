@@ -2,6 +2,7 @@
 call the native code; with the AOT stages ``lower`` and ``compile`` for inspection."""
 
 import functools
+import html
 import inspect
 import logging
 import threading
@@ -10,14 +11,14 @@ import weakref
 
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
+    abstractify_arguments,
     argument_names,
     check_callable,
     flat_argument_names,
     fun_name,
-    shaped_abstractify,
 )
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -28,16 +29,30 @@ from funcjax.ops.calls import jit_p
 logger = logging.getLogger("funcjax")
 
 
-def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compiles ``fun`` to native code, once per abstract signature of its arguments.
+
+    Without ``fun`` it returns a decorator: ``@jit(static_argnames="n")`` (as in JAX).
 
     ``static_argnums``/``static_argnames`` name arguments passed by value (hashable; a new
     value compiles again). ``donate_argnums`` name arguments whose buffers outputs of the same
     shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
     applies to calls outside other transformations).
     """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
     check_callable(fun)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+def clear_caches():
+    """Forgets every traced and compiled jit entry (as ``jax.clear_caches``)."""
+    with _caches_lock:
+        caches = [c for per_options in _caches.values() for c in per_options.values()]
+    for cache in caches:
+        with cache.lock:
+            cache.entries.clear()
 
 
 def _as_tuple(x, kind):
@@ -197,7 +212,8 @@ class JitFunction:
         dyn_args = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
         dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw else kwargs
         leaves, tree = tree_flatten((tuple(dyn_args), dyn_kw))
-        avals = tuple(shaped_abstractify(x) for x in leaves)
+        avals = tuple(abstractify_arguments(f"jit({fun_name(self._fun)})", self._fun, dyn_args,
+                                            dyn_kw, leaves, static_fix=True))
         key = (tree, avals, statics, dtypes.x64_enabled())
         try:
             entry = self._cache.get(key)
@@ -286,6 +302,8 @@ class JitFunction:
             outs = [Array(o, a.weak_type) for o, a in zip(
                 self._program(entry)(*flat, arg_names=entry.input_names),
                 entry.closed.out_avals)]
+            if placement.state.active:
+                outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
@@ -333,6 +351,12 @@ def _explain_difference(cached, new, flat_names):
     return "; ".join(closest) or "the signature is new"
 
 
+def _signature_text(entry):
+    ins = ", ".join(a.str_short() for a in entry.closed.in_avals[len(entry.consts):])
+    outs = ", ".join(a.str_short() for a in entry.closed.out_avals)
+    return f"{entry.name}: ({ins}) -> ({outs})"
+
+
 class Lowered:
     """A traced jit function for one signature: ``as_text()`` shows the jaxpr,
     ``as_text("llvm")`` the LLVM IR; ``compile()`` gives a ``Compiled``."""
@@ -344,6 +368,12 @@ class Lowered:
     @property
     def jaxpr(self):
         return self._entry.closed
+
+    def __repr__(self):
+        return f"Lowered({_signature_text(self._entry)}, {len(self.jaxpr.eqns)} equations)"
+
+    def _repr_html_(self):
+        return f"<b>{html.escape(repr(self))}</b>{self.jaxpr._repr_html_()}"
 
     def _lowered_module(self):
         if self._module is None:
@@ -383,6 +413,11 @@ class Compiled:
 
     def as_text(self, dialect="asm"):
         return self._program.as_text(dialect)
+
+    def __repr__(self):
+        memory = self.memory_analysis()
+        return (f"Compiled({_signature_text(self._entry)}, native code, "
+                f"{getattr(memory, 'temp_size_in_bytes', 0):,} bytes of workspace)")
 
     def cost_analysis(self):
         from funcjax.backend.llvm.cost import cost_of

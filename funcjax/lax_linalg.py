@@ -4,6 +4,7 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.namespace import public_dir
 from funcjax.ops import linalg as _la
 from funcjax.ops import linalg_spectral as _sp
 from funcjax.ops.lazy import lax
@@ -70,3 +71,6 @@ def eig(x, *, compute_left_eigenvectors=False, compute_right_eigenvectors=True):
         raise NotImplementedError("eig: left eigenvectors are not computed by funcjax; pass "
                                   "compute_left_eigenvectors=False")
     return _sp.eig_p.bind(x, compute_eigenvectors=bool(compute_right_eigenvectors))
+
+
+__dir__ = public_dir(globals())

@@ -3,6 +3,7 @@
 import numpy as np
 
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.core.pytree import tree_flatten, tree_map
 from funcjax.interpreters.eval import aval_of
 
@@ -107,3 +108,6 @@ def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=
             check_grads(lambda *a: vjp(f, *a)[1](u), args, order - 1, ("rev",), atol, rtol, eps)
 
 
+
+
+__dir__ = public_dir(globals())

@@ -6,10 +6,12 @@ type lattice, which never silently turns ``int32 + float16`` into float64 as num
 """
 
 import functools
+import warnings
 
 import numpy as np
 
 from funcjax.config import config
+from funcjax.core.source_info import user_stacklevel
 
 bool_ = np.dtype(np.bool_)
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
@@ -35,8 +37,38 @@ def x64_enabled():
     return config.jax_enable_x64
 
 
-def canonicalize(dtype):
-    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64)."""
+def canonicalize(dtype, requested_in=None):
+    """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64).
+
+    ``requested_in`` names the user's function that asked for ``dtype`` explicitly: narrowing
+    it then warns, as JAX does (``jnp.array(x, dtype=jnp.float64)`` gives float32)."""
+    if requested_in is None:
+        try:  # called per operation: remember each answer (dtype-likes are hashable but lists)
+            return _canonical[dtype, config.jax_enable_x64]
+        except (KeyError, TypeError):
+            pass
+    result = _canonicalize(dtype)
+    if requested_in is not None:
+        dt = np.dtype(dtype)
+        # Python's int and float mean "the default type", which narrows silently.
+        if result != dt and dtype not in (int, float, complex):
+            warnings.warn(
+                f"{requested_in}: dtype {dt} is not available without 64-bit mode, so the "
+                f"result is {result}. Enable 64-bit types with "
+                "funcjax.config.update('jax_enable_x64', True) or JAX_ENABLE_X64=1.",
+                UserWarning, stacklevel=user_stacklevel())
+        return result
+    try:
+        _canonical[dtype, config.jax_enable_x64] = result
+    except TypeError:
+        pass
+    return result
+
+
+_canonical = {}
+
+
+def _canonicalize(dtype):
     dt = np.dtype(dtype)
     if dt == float0:
         return dt

@@ -431,3 +431,14 @@ def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
                     for x in flat]
     columns = [outer_treedef.unflatten(col) for col in zip(*inner_leaves)]
     return inner_treedef.unflatten(columns)
+
+
+class Partial(functools.partial):
+    """A ``functools.partial`` that is a pytree: its arguments are children, the function static
+    (so ``vjp``'s pullback, a Partial over its residuals, can cross a ``jit`` boundary)."""
+
+
+register_pytree_node(
+    Partial,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, ch: Partial(func, *ch[0], **ch[1]))

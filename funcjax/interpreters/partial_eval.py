@@ -34,6 +34,8 @@ from funcjax.interpreters.staging import StagingTrace, trace_to_jaxpr
 class PartialEvalTrace(StagingTrace):
     """Stages only the equations that depend on unknown values; the rest runs in the parent."""
 
+    forwards_constants = True
+
     def process_primitive(self, primitive, args, params):
         unknowns = [self.own(x) for x in args]
         with set_current_trace(self.parent):

@@ -18,7 +18,7 @@ __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "
 
 def array(object, dtype=None, copy=True, ndmin=0):  # noqa: A002 - numpy's name
     """A funcjax Array from an array-like (nested lists may contain Arrays and tracers)."""
-    out = asarray(object, None if dtype is None else dtypes.canonicalize(dtype))
+    out = asarray(object, None if dtype is None else dtypes.canonicalize(dtype, "jnp.array"))
     if ndmin > out.ndim:
         out = lax.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
     return out
@@ -41,16 +41,16 @@ def _shape(shape):
     return shape
 
 
-def _dtype(dtype):
-    return dtypes.canonicalize(dtype) if dtype is not None else dtypes.default_float()
+def _dtype(dtype, where):
+    return dtypes.canonicalize(dtype, where) if dtype is not None else dtypes.default_float()
 
 
 def zeros(shape, dtype=None):
-    return lax.full(_shape(shape), 0, _dtype(dtype))
+    return lax.full(_shape(shape), 0, _dtype(dtype, "jnp.zeros"))
 
 
 def ones(shape, dtype=None):
-    return lax.full(_shape(shape), 1, _dtype(dtype))
+    return lax.full(_shape(shape), 1, _dtype(dtype, "jnp.ones"))
 
 
 empty = zeros
@@ -58,7 +58,7 @@ empty = zeros
 
 def full(shape, fill_value, dtype=None):
     """``fill_value`` (a scalar or an array that broadcasts) repeated to ``shape``."""
-    fill = asarray(fill_value, None if dtype is None else dtypes.canonicalize(dtype))
+    fill = asarray(fill_value, None if dtype is None else dtypes.canonicalize(dtype, "jnp.full"))
     shape = _shape(shape)
     if np.ndim(fill) and not all(d in (1, n) for d, n in zip(fill.shape[::-1], shape[::-1])):
         raise ValueError(f"full: fill_value of shape {fill.shape} does not broadcast to "
@@ -170,7 +170,8 @@ def _diagonal_mask(n, m, k, compare):
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - numpy's names
     """Ones on the ``k``-th diagonal of an ``N x M`` matrix."""
     M = N if M is None else M
-    return lax.convert_element_type(_diagonal_mask(int(N), int(M), k, lax.eq), _dtype(dtype))
+    mask = _diagonal_mask(int(N), int(M), k, lax.eq)
+    return lax.convert_element_type(mask, _dtype(dtype, "jnp.eye"))
 
 
 def identity(n, dtype=None):
@@ -180,7 +181,8 @@ def identity(n, dtype=None):
 def tri(N, M=None, k=0, dtype=None):  # noqa: N803 - numpy's names
     """Ones at and below the ``k``-th diagonal."""
     M = N if M is None else M
-    return lax.convert_element_type(_diagonal_mask(int(N), int(M), k, lax.ge), _dtype(dtype))
+    mask = _diagonal_mask(int(N), int(M), k, lax.ge)
+    return lax.convert_element_type(mask, _dtype(dtype, "jnp.tri"))
 
 
 def _triangle(name, compare):

@@ -201,7 +201,7 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def astype(x, dtype, /, *, copy=False):
-    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype"))
 
 
 def ravel_multi_index(multi_index, dims, mode="raise", order="C"):

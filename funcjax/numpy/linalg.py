@@ -4,6 +4,7 @@ in ``_linalg_solve``."""
 import numpy as np
 
 from funcjax import lax
+from funcjax.core.namespace import public_dir
 from funcjax.numpy._linalg import diagonal, matmul, outer, tensordot, trace, vecdot
 from funcjax.numpy._linalg_solve import *  # noqa: F403
 from funcjax.numpy._linalg_solve import __all__ as _solve_all
@@ -107,3 +108,6 @@ def cond(x, p=None):
         big, small = lax.reduce_max(s, last), lax.reduce_min(s, last)
         return lax.div(small, big) if p == -2 else lax.div(big, small)
     return lax.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+
+
+__dir__ = public_dir(globals())

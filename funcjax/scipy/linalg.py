@@ -8,6 +8,7 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.core.trace import Tracer
 from funcjax.numpy import linalg as _jla
 from funcjax.numpy._linalg_solve import _matrix
@@ -235,3 +236,6 @@ def block_diag(*arrs):
         offset += m.shape[1]
     return lax.concatenate(rows, 0)
 
+
+
+__dir__ = public_dir(globals())

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, debug_nans, donation, host_call
+from funcjax.backend.llvm import compiler, debug_nans, donation, host_call, lower_callback
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -66,6 +66,7 @@ class Program:
             donation.take_donated(self.name, args, arrays, aliases)
         inputs = [np.array(a) for a in arrays] if config.jax_debug_nans and aliases else arrays
         outs = self.executable.run(arrays, aliases)
+        lower_callback.raise_pending()
         if config.jax_debug_nans:
             debug_nans.check_outputs(self.name, self.closed, inputs, outs)
         return outs
