@@ -11,12 +11,14 @@ from funcjax.numpy import _indexing, linalg  # noqa: F401
 from funcjax.numpy._creation import *  # noqa: F403
 from funcjax.numpy._dtypes import *  # noqa: F403
 from funcjax.numpy._einsum import *  # noqa: F403
+from funcjax.numpy._histogram import *  # noqa: F403
 from funcjax.numpy._indexing import *  # noqa: F403
 from funcjax.numpy._joining import *  # noqa: F403
 from funcjax.numpy._linalg import *  # noqa: F403
 from funcjax.numpy._logic import *  # noqa: F403
 from funcjax.numpy._pad import *  # noqa: F403
 from funcjax.numpy._reductions import *  # noqa: F403
+from funcjax.numpy._setops import *  # noqa: F403
 from funcjax.numpy._shape import *  # noqa: F403
 from funcjax.numpy._sorting import *  # noqa: F403
 from funcjax.numpy._ufuncs import *  # noqa: F403
