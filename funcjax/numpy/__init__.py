@@ -16,6 +16,7 @@ from funcjax.numpy._indexing import *  # noqa: F403
 from funcjax.numpy._joining import *  # noqa: F403
 from funcjax.numpy._linalg import *  # noqa: F403
 from funcjax.numpy._logic import *  # noqa: F403
+from funcjax.numpy._numerics import *  # noqa: F403
 from funcjax.numpy._pad import *  # noqa: F403
 from funcjax.numpy._reductions import *  # noqa: F403
 from funcjax.numpy._setops import *  # noqa: F403
