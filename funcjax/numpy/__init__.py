@@ -10,8 +10,10 @@ from funcjax.core.dtypes import float0  # noqa: F401
 from funcjax.numpy import _indexing, linalg  # noqa: F401
 from funcjax.numpy._creation import *  # noqa: F403
 from funcjax.numpy._dtypes import *  # noqa: F403
+from funcjax.numpy._editing import *  # noqa: F403
 from funcjax.numpy._einsum import *  # noqa: F403
 from funcjax.numpy._histogram import *  # noqa: F403
+from funcjax.numpy._index_tricks import *  # noqa: F403
 from funcjax.numpy._indexing import *  # noqa: F403
 from funcjax.numpy._joining import *  # noqa: F403
 from funcjax.numpy._linalg import *  # noqa: F403
