@@ -1,3 +1,1 @@
-"""``funcjax.scipy``: SciPy's numerical functions with JAX's names, built from funcjax ops."""
-
-from funcjax.scipy import special, stats  # noqa: F401
+"""``funcjax.scipy``: SciPy's API over funcjax arrays (submodules are imported on use)."""
