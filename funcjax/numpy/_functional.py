@@ -106,8 +106,7 @@ def piecewise(x, condlist, funclist, *args, **kw):
     """``funclist[i](x)`` where ``condlist[i]`` holds (a function or a constant each; one
     extra entry is the default). Every function runs on all of x; the results are selected."""
     x = asarray(x)
-    if isinstance(condlist, (bool, np.bool_)) or np.ndim(condlist) == x.ndim and not isinstance(
-            condlist, (list, tuple)):
+    if not isinstance(condlist, (list, tuple)):  # one condition (an array or a bool)
         condlist = [condlist]
     conds = [asarray(c).astype(bool) for c in condlist]
     if len(funclist) not in (len(conds), len(conds) + 1):
