@@ -8,6 +8,7 @@ import numpy as np
 from funcjax.api_util import (
     abstractify_arguments,
     argument_names,
+    bad_argument_error,
     check_callable,
     flat_argument_names,
     fun_name,
@@ -62,7 +63,7 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` performs on such args."""
-    check_callable(fun)
+    check_callable(fun, "make_jaxpr")
     @functools.wraps(fun)
     def make(*args, **kwargs):
         static, _ = normalize_argnums("make_jaxpr", static_argnums, len(args), "static_argnums")
@@ -348,6 +349,9 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     argument positions, whether argnums was one int, and the differentiated arguments."""
     nums, single = normalize_argnums(what, argnums, len(args))
     names = argument_names(fun, args)
+    error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args, positions=nums)
+    if error is not None:
+        raise error
     for i in nums:
         for leaf_name, leaf in zip(flat_argument_names([names[i]], [args[i]]),
                                    tree_flatten(args[i])[0]):
@@ -388,7 +392,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int):
-    check_callable(fun)
+    check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)

@@ -41,7 +41,7 @@ def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums)
-    check_callable(fun)
+    check_callable(fun, "jit")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
 

@@ -45,7 +45,8 @@ def canonicalize(dtype, requested_in=None):
     if dt == float0:
         return dt
     if dt not in SUPPORTED:
-        raise TypeError(f"funcjax does not support dtype {dt}; supported: "
+        where = f"{requested_in}: " if requested_in else ""
+        raise TypeError(f"{where}funcjax does not support dtype {dt}; supported: "
                         + ", ".join(str(d) for d in SUPPORTED))
     if not x64_enabled():
         narrow = _X64_NARROWING.get(dt, dt)

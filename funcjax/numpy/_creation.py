@@ -33,7 +33,8 @@ def frombuffer(buffer, dtype=float, count=-1, offset=0):
 
 
 def _shape(shape):
-    if isinstance(shape, (int, np.integer)):
+    # A traced scalar goes through int(), which raises the concretization error naming it.
+    if isinstance(shape, (int, np.integer)) or getattr(shape, "ndim", None) == 0:
         shape = (shape,)
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
