@@ -11,6 +11,7 @@ from funcjax import (  # noqa: F401
     lax,
     nn,
     numpy,
+    random,
     stages,
     test_util,
     tools,
@@ -24,9 +25,7 @@ from funcjax.api import (  # noqa: F401
     checkpoint,
     eval_shape,
     grad,
-    hessian,
     jacfwd,
-    jacobian,
     jacrev,
     jvp,
     linear_transpose,
@@ -37,10 +36,10 @@ from funcjax.api import (  # noqa: F401
     vjp,
     vmap,
 )
+from funcjax.api_ad_mode import hessian, hvp, jacobian  # noqa: F401
 from funcjax.api_host import (  # noqa: F401
     clear_caches,
     copy_to_host_async,
-    device_get,
     effects_barrier,
     host_count,
     host_id,
@@ -53,6 +52,7 @@ from funcjax.api_host import (  # noqa: F401
     typeof,
 )
 from funcjax.api_jit import jit  # noqa: F401
+from funcjax.api_pmap import pmap  # noqa: F401
 from funcjax.api_tracing import (  # noqa: F401
     closure_convert,
     custom_gradient,
@@ -83,8 +83,12 @@ from funcjax.core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflat
 from funcjax.devices import (  # noqa: F401
     block_until_ready,
     default_backend,
+    default_device,
     device_count,
+    device_get,
     device_put,
+    device_put_replicated,
+    device_put_sharded,
     devices,
     local_device_count,
     local_devices,

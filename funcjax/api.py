@@ -217,7 +217,7 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 
 def _is_float(x):
-    return dtypes.is_float(aval_of(x).dtype)
+    return dtypes.is_inexact(aval_of(x).dtype)
 
 
 class _LinearMap:
@@ -348,15 +348,19 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     """Normalises argnums and checks that the differentiated leaves are floats. Returns the
     argument positions, whether argnums was one int, and the differentiated arguments."""
     nums, single = normalize_argnums(what, argnums, len(args))
-    names = argument_names(fun, args)
-    error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args, positions=nums)
-    if error is not None:
-        raise error
     for i in nums:
-        for leaf_name, leaf in zip(flat_argument_names([names[i]], [args[i]]),
-                                   tree_flatten(args[i])[0]):
-            dtype = aval_of(leaf).dtype
-            if not dtypes.is_float(dtype) and not allow_int:
+        for j, leaf in enumerate(tree_flatten(args[i])[0]):
+            try:
+                dtype = aval_of(leaf).dtype
+            except TypeError:  # not an array: say which argument, and how to fix it
+                error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args,
+                                           positions=nums)
+                if error is None:
+                    raise
+                raise error from None
+            if not dtypes.is_inexact(dtype) and not allow_int:
+                # Names only for the message: reading the signature costs more than grad.
+                leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
                 allow = " or pass allow_int=True (its gradient is then a float0 zero)" \
                     if "grad" in what else ""
                 raise TypeError(
@@ -377,48 +381,62 @@ def _partial_over(fun, args, kwargs, nums):
     return partial
 
 
-def _check_holomorphic(what, holomorphic):
+def _check_complex(what, fun, holomorphic, leaves, side):
+    """JAX's rules for complex values: with ``holomorphic=True`` every differentiated input
+    (and output) must be complex; without it, jacfwd needs real inputs and grad/jacrev real
+    outputs (their conjugate-convention results are only defined for real-valued maps)."""
+    kinds = [aval_of(x).dtype for x in leaves]
     if holomorphic:
-        raise TypeError(f"{what}(holomorphic=True): funcjax does not support complex numbers, "
-                        "so there are no holomorphic functions to differentiate. Use real "
-                        "inputs and outputs (split a complex value into real and imaginary parts).")
+        bad = [d for d in kinds if not dtypes.is_complex(d)]
+        if bad:
+            raise TypeError(f"{what}({fun_name(fun)}, holomorphic=True) requires complex "
+                            f"{side}s, but got {bad[0]}. Convert with .astype(complex) or drop "
+                            "holomorphic=True.")
+        return
+    needs_real = (side == "input") == (what == "jacfwd")
+    bad = [d for d in kinds if dtypes.is_complex(d)]
+    if needs_real and bad:
+        raise TypeError(f"{what}({fun_name(fun)}) requires real-valued {side}s, but got "
+                        f"{bad[0]}. For holomorphic differentiation, pass holomorphic=True; "
+                        "for other complex functions use vjp/jvp directly.")
 
 
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """A function returning ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     has_aux) for a scalar, floating-point ``fun``; reverse mode."""
-    _check_holomorphic("value_and_grad", holomorphic)
-    return _value_and_grad("value_and_grad", fun, argnums, has_aux, allow_int)
+    return _value_and_grad("value_and_grad", fun, argnums, has_aux, allow_int, holomorphic)
 
 
-def _value_and_grad(what, fun, argnums, has_aux, allow_int):
+def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
     check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
+        _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
             what, _partial_over(fun, args, kwargs, nums), diff, has_aux)
-        _check_scalar_output(what, fun, outs)
+        _check_scalar_output(what, fun, outs, holomorphic)
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
+    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
 
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The gradient of a scalar, floating-point ``fun`` with respect to ``argnums`` (reverse
     mode); ``(gradient, aux)`` with has_aux."""
-    _check_holomorphic("grad", holomorphic)
-    value_and_grad_fun = _value_and_grad("grad", fun, argnums, has_aux, allow_int)
+    value_and_grad_fun = _value_and_grad("grad", fun, argnums, has_aux, allow_int, holomorphic)
 
     @functools.wraps(fun)
     def grad_fun(*args, **kwargs):
         value, g = value_and_grad_fun(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+    grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return grad_fun
 
 
-def _check_scalar_output(what, fun, leaves):
+def _check_scalar_output(what, fun, leaves, holomorphic=False):
     if len(leaves) != 1:
         raise TypeError(f"{what}({fun_name(fun)}) requires a function that returns one scalar, "
                         f"but it returned a pytree with {len(leaves)} leaves. Return a single "
@@ -429,7 +447,8 @@ def _check_scalar_output(what, fun, leaves):
                         f"returned an array of shape {aval.shape} ({aval.str_short()}). Reduce it "
                         "(e.g. .sum() or .mean()), or use jacrev / jacfwd for a Jacobian or vjp "
                         "for a vector-Jacobian product.")
-    if not dtypes.is_float(aval.dtype):
+    _check_complex(what, fun, holomorphic, leaves, "output")
+    if not dtypes.is_inexact(aval.dtype):
         raise TypeError(f"{what}({fun_name(fun)}) requires a floating-point output, but the "
                         f"function returned {aval.str_short()}: integer and boolean outputs "
                         "have no gradient. Return a float (e.g. .astype(float)), or use vjp "
@@ -506,21 +525,23 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
     return blocks
 
 
-def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
+def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False, choose=None):
     """jacfwd and jacrev: linearize once, then apply the linear map (jacfwd) or its transpose
-    (jacrev) to every standard basis vector of the inputs (outputs)."""
-    _check_holomorphic(what, holomorphic)
-
+    (jacrev) to every standard basis vector of the inputs (outputs). With ``choose``, a
+    function of the linear map returning "jacfwd" or "jacrev", the mode is picked after
+    linearizing (``jacobian(mode="auto")``)."""
     @functools.wraps(fun)
     def jacobian_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
+        _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         partial = _partial_over(fun, args, kwargs, nums)
         target = partial if single else (lambda d: partial(*d))
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
             what, target, (diff[0] if single else diff,), has_aux)
+        _check_complex(what, fun, holomorphic, outs, "output")
         in_avals = [aval_of(p) for p in lin.primals]
         out_avals = [aval_of(o) for o in outs]
-        if what == "jacfwd":
+        if (choose(lin) if choose else what) == "jacfwd":
             stacked = _map_over_basis(lin.forward, _standard_basis(in_avals))
             per_out = list(zip(*_blocks(stacked, in_avals, out_avals, rows_last=True)))
         else:
@@ -543,14 +564,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode, one cotangent per output element (best for few outputs).
     Leaves have shape ``out.shape + in.shape``."""
     return _jacobian("jacrev", fun, argnums, has_aux, holomorphic, allow_int)
-
-
-jacobian = jacrev
-
-
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # -- rematerialisation -----------------------------------------------------------------------

@@ -9,22 +9,10 @@ import numpy as np
 from funcjax.api_jit import clear_caches as _clear_jit_caches
 from funcjax.core import dtypes
 from funcjax.core.array import Array
-from funcjax.core.pytree import tree_map
-from funcjax.core.trace import Tracer
 from funcjax.devices import devices
 from funcjax.interpreters import batching
 from funcjax.interpreters.eval import aval_of
 from funcjax.ops import calls
-
-
-def device_get(x):
-    """Every Array leaf of the pytree ``x`` as a numpy array (other leaves unchanged)."""
-    def get(leaf):
-        if isinstance(leaf, Tracer):
-            raise TypeError("device_get takes concrete arrays, not traced values; call it "
-                            "outside transformed functions (or use debug.callback inside)")
-        return np.asarray(leaf) if isinstance(leaf, Array) else leaf
-    return tree_map(get, x)
 
 
 def clear_caches():

@@ -2,6 +2,7 @@
 call the native code; with the AOT stages ``lower`` and ``compile`` for inspection."""
 
 import functools
+import html
 import inspect
 import logging
 import threading
@@ -17,7 +18,7 @@ from funcjax.api_util import (
     fun_name,
 )
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -301,6 +302,8 @@ class JitFunction:
             outs = [Array(o, a.weak_type) for o, a in zip(
                 self._program(entry)(*flat, arg_names=entry.input_names),
                 entry.closed.out_avals)]
+            if placement.state.active:
+                outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
@@ -348,6 +351,12 @@ def _explain_difference(cached, new, flat_names):
     return "; ".join(closest) or "the signature is new"
 
 
+def _signature_text(entry):
+    ins = ", ".join(a.str_short() for a in entry.closed.in_avals[len(entry.consts):])
+    outs = ", ".join(a.str_short() for a in entry.closed.out_avals)
+    return f"{entry.name}: ({ins}) -> ({outs})"
+
+
 class Lowered:
     """A traced jit function for one signature: ``as_text()`` shows the jaxpr,
     ``as_text("llvm")`` the LLVM IR; ``compile()`` gives a ``Compiled``."""
@@ -359,6 +368,12 @@ class Lowered:
     @property
     def jaxpr(self):
         return self._entry.closed
+
+    def __repr__(self):
+        return f"Lowered({_signature_text(self._entry)}, {len(self.jaxpr.eqns)} equations)"
+
+    def _repr_html_(self):
+        return f"<b>{html.escape(repr(self))}</b>{self.jaxpr._repr_html_()}"
 
     def _lowered_module(self):
         if self._module is None:
@@ -398,6 +413,11 @@ class Compiled:
 
     def as_text(self, dialect="asm"):
         return self._program.as_text(dialect)
+
+    def __repr__(self):
+        memory = self.memory_analysis()
+        return (f"Compiled({_signature_text(self._entry)}, native code, "
+                f"{getattr(memory, 'temp_size_in_bytes', 0):,} bytes of workspace)")
 
     def cost_analysis(self):
         from funcjax.backend.llvm.cost import cost_of

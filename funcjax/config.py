@@ -22,6 +22,12 @@ class Config:
         self._values = dict(_DEFAULTS)
         self._lock = threading.Lock()
         self._listeners = []
+        self._publish()
+
+    def _publish(self):
+        # Flags are mirrored as plain attributes: hot paths (dtype canonicalisation, the
+        # type-rule cache) read them per primitive, and __getattr__ would cost more.
+        self.__dict__.update(self._values)
 
     def update(self, name, value):
         if name not in self._values:
@@ -29,11 +35,13 @@ class Config:
             raise AttributeError(f"config.update: unknown flag {name!r}; known flags: {known}")
         with self._lock:
             previous, self._values[name] = self._values[name], value
+            self._publish()
         try:
             for listener in self._listeners:
                 listener(name, value)
         except Exception:
             self._values[name] = previous  # a listener refused the value: keep the old one
+            self._publish()
             raise
 
     def on_update(self, listener):

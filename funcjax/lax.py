@@ -12,9 +12,20 @@ from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.namespace import public_dir
 from funcjax.core.trace import Tracer
+from funcjax.lax_conv import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import complex_ops as _cx
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops import special as _special
 from funcjax.ops.control_flow import (  # noqa: F401
     cond,
     fori_loop,
@@ -23,6 +34,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
 def _ints(values):
@@ -30,11 +42,16 @@ def _ints(values):
 
 
 def _is_python_scalar(x):
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, builtins.complex)) and not isinstance(x, np.generic)
+
+
+_ARRAY_TYPES = (Array, Tracer)
 
 
 def _match_scalars(name, *args):
     """Python scalars become weakly typed constants of the dtype of the array operands."""
+    if all(isinstance(a, _ARRAY_TYPES) for a in args):
+        return args
     arrays = [a for a in args if not _is_python_scalar(a)]
     if not arrays:
         return args
@@ -79,6 +96,10 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
 
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+    globals()[_p.name] = _unary(_p)
+digamma = _special.digamma
+
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]
 
@@ -109,6 +130,8 @@ def clamp(min, x, max):  # noqa: A002 - JAX's argument names
 
 def convert_element_type(x, new_dtype, weak_type=False):
     new_dtype = dtypes.canonicalize(new_dtype)
+    if type(x) is Array and x._aval.dtype == new_dtype and x._aval.weak_type == weak_type:
+        return x
     if not isinstance(x, Tracer):
         # Constants convert now, so traced programs show the converted literal.
         value = np.asarray(x)
@@ -138,7 +161,7 @@ def stop_gradient(x):
 
 # -- shapes ----------------------------------------------------------------------------------
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
-    shape, dims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
+    shape, dims = tuple(builtins.map(int, shape)), tuple(builtins.map(int, broadcast_dimensions))
     if np.shape(operand) == shape and dims == tuple(range(len(shape))):
         return operand
     return sh.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims)
@@ -292,7 +315,7 @@ scatter_max = _scatter(indexing.scatter_max_p)
 # -- reductions ------------------------------------------------------------------------------
 def _reducer(prim):
     def op(operand, axes):
-        return prim.bind(operand, axes=tuple(int(a) for a in axes))
+        return prim.bind(operand, axes=tuple(builtins.map(int, axes)))
     op.__name__ = prim.name
     return op
 
@@ -503,5 +526,28 @@ def axis_index(axis_name):
         index = here if index is None else index * size + here
     return index
 
+
+# -- complex numbers -------------------------------------------------------------------------
+def real(x):
+    return _cx.real_p.bind(x)
+
+
+def imag(x):
+    return _cx.imag_p.bind(x)
+
+
+def conj(x):
+    """The complex conjugate; a real operand becomes complex first, as in JAX."""
+    if not dtypes.is_complex(np.result_type(x) if not hasattr(x, "dtype") else x.dtype):
+        x = convert_element_type(x, dtypes.complex_dtype(x.dtype))
+    return _cx.conj_p.bind(x)
+
+
+def complex(x, y):  # noqa: A001 - JAX's name
+    """``x + i y`` from two float arrays of one shape and dtype."""
+    return _cx.complex_p.bind(*_match_scalars("complex", x, y))
+
+
+from funcjax import lax_linalg as linalg  # noqa: E402,F401 - jax.lax.linalg
 
 __dir__ = public_dir(globals())

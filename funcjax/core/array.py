@@ -5,12 +5,19 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.display import array_html
 from funcjax.core.sharding import SingleDeviceSharding
 
 
 def _jnp():
-    import funcjax.numpy as jnp
-    return jnp
+    """funcjax.numpy (a layer above, imported on first use, then kept: operators call this)."""
+    if not _jnp_module:
+        import funcjax.numpy as jnp
+        _jnp_module.append(jnp)
+    return _jnp_module[0]
+
+
+_jnp_module = []
 
 
 def _binary(name):
@@ -213,9 +220,15 @@ class Array(ArrayMethods):
         return SingleDeviceSharding(self._device)
 
     def __array__(self, dtype=None, copy=None):
+        value = self._value
+        if value.flags.writeable:
+            # Eager results arrive unfrozen (freezing costs as much as a small numpy op):
+            # freeze a view the first time the buffer leaves the Array.
+            value = self._value = value.view()
+            value.flags.writeable = False
         if dtype is None and copy is None:  # the common case, without keyword overhead
-            return self._value.__array__()
-        return self._value.__array__(dtype, copy=copy)
+            return value.__array__()
+        return value.__array__(dtype, copy=copy)
 
     def delete(self):
         """Frees the buffer now; any later use of this Array raises a ``RuntimeError``."""
@@ -266,6 +279,9 @@ class Array(ArrayMethods):
             return f"Array({body}, shape={self.shape}, dtype={self.dtype.name}{extra})"
         return f"Array({body}, dtype={self.dtype.name}{extra})"
 
+    def _repr_html_(self):
+        return array_html(self._value, self._aval, self._device)
+
     def __reduce__(self):
         return (Array, (np.array(self._value), self._aval.weak_type))
 
@@ -274,6 +290,19 @@ class Array(ArrayMethods):
 
     def __deepcopy__(self, memo):
         return self
+
+
+def wrap_fresh(value, aval, device=DEFAULT_DEVICE):
+    """An Array around a numpy result no one else holds, whose type ``aval`` is already
+    checked: the constructor's conversion, copy-on-freeze and type derivation are skipped."""
+    array = _new(Array)
+    array._value = value
+    array._aval = aval
+    array._device = device
+    return array
+
+
+_new = object.__new__
 
 
 def to_numpy(x):

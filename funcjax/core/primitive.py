@@ -11,6 +11,7 @@ A missing rule raises ``MissingRuleError`` naming the primitive and the transfor
 import importlib
 
 from funcjax.core.errors import MissingRuleError
+from funcjax.core.trace import _context, current_trace
 
 RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "partial_eval", "batch", "lower",
               "cost")
@@ -37,6 +38,7 @@ class Primitive:
         self.name = name
         self.multiple_results = multiple_results
         self.rules = {}
+        self.impl = None  # the impl rule again, as an attribute: eager mode reads it per call
         # ``effectful(params) -> bool``: whether an equation has side effects (a host callback
         # that is not pure), so that no pass removes it as dead code (``ir.has_effects``).
         self.effectful = None
@@ -46,8 +48,8 @@ class Primitive:
         return self.name
 
     def bind(self, *args, **params):
-        from funcjax.core.trace import current_trace
-        return current_trace().process_primitive(self, args, params)
+        trace = _context.trace or current_trace()
+        return trace.process_primitive(self, args, params)
 
     def rule(self, slot):
         try:
@@ -61,6 +63,8 @@ class Primitive:
         if slot not in RULE_SLOTS:
             raise ValueError(f"unknown rule slot {slot!r}; slots are {RULE_SLOTS}")
         self.rules[slot] = fn
+        if slot == "impl":
+            self.impl = fn
         return fn
 
     def def_impl(self, fn):

@@ -8,6 +8,7 @@ import numpy as _np
 from funcjax.core.array import Array as ndarray
 from funcjax.core.dtypes import float0  # noqa: F401
 from funcjax.numpy import _indexing, linalg  # noqa: F401
+from funcjax.numpy._complex import *  # noqa: F403
 from funcjax.numpy._creation import *  # noqa: F403
 from funcjax.numpy._dtypes import *  # noqa: F403
 from funcjax.numpy._einsum import *  # noqa: F403

@@ -1,11 +1,15 @@
 """Argument handling shared by funcjax.numpy: conversion, dtype promotion and broadcasting."""
 
+import functools
+
 import numpy as np
 
 from funcjax import lax
+from funcjax.config import config
 from funcjax.core import dtypes
-from funcjax.core.array import Array
-from funcjax.core.trace import Tracer
+from funcjax.core.abstract import scalar_aval
+from funcjax.core.array import Array, wrap_fresh
+from funcjax.core.trace import Tracer, constants_compute_now
 
 
 def is_array(x):
@@ -17,7 +21,7 @@ def asarray(x, dtype=None, copy=None):
     accepted for numpy's signature: Arrays are immutable, so sharing is never observable.)"""
     if is_array(x):
         return x if dtype is None else lax.convert_element_type(x, dtype)
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         if dtype is None:
             return Array(np.asarray(x, dtypes.python_scalar_dtype(x)), weak_type=not
                          isinstance(x, bool))
@@ -48,9 +52,12 @@ def _flat(seq):
 
 
 def _dtype_and_weak(x):
-    if is_array(x):
+    if type(x) is Array:
+        aval = x._aval
+        return aval.dtype, aval.weak_type
+    if isinstance(x, Tracer):
         return x.dtype, x.weak_type
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     return dtypes.canonicalize(np.asarray(x).dtype), False
 
@@ -66,18 +73,45 @@ def result_type(*args):
     return dtypes.result_type(*pairs)[0]
 
 
+@functools.lru_cache(maxsize=1024)
+def _promoted(pairs, inexact, x64):
+    """The promoted ``(dtype, weak)``, remembered per input types (``x64`` is in the key
+    because canonicalisation depends on it)."""
+    dtype, weak = dtypes.result_type(*pairs)
+    return (dtypes.to_inexact(dtype), weak) if inexact else (dtype, weak)
+
+
+def _to_type(x, dtype, weak):
+    """``x`` as an array of ``dtype`` and weak type ``weak`` (values already of that type are
+    passed through, Python scalars become arrays in one step)."""
+    if type(x) is Array or isinstance(x, Tracer):
+        aval = x.aval
+        if aval.dtype == dtype and aval.weak_type == weak:
+            return x
+        return lax.convert_element_type(x, dtype, weak)
+    if _takes_scalar(dtype, type(x), x, False):
+        return wrap_fresh(np.asarray(x, dtype), scalar_aval(dtype, weak))
+    return lax.convert_element_type(asarray(x), dtype, weak)
+
+
+def _promote(inexact, args):
+    pairs = tuple(map(_dtype_and_weak, args))
+    dtype, weak = _promoted(pairs, inexact, config.jax_enable_x64)
+    return [_to_type(a, dtype, weak) for a in args]
+
+
 def promote_dtypes(*args):
-    dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
-    return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
+    return _promote(False, args)
 
 
 def promote_dtypes_inexact(*args):
-    dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
-    dtype = dtypes.to_inexact(dtype)
-    return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
+    return _promote(True, args)
 
 
 def broadcast_shapes(name, *shapes, error=ValueError):
+    shaped = {tuple(s) for s in shapes if len(s)}
+    if len(shaped) <= 1:  # equal shapes and scalars (the common case)
+        return tuple(shaped.pop()) if shaped else ()
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for dims in zip(*[(1,) * (ndim - len(s)) + tuple(s) for s in shapes]):
@@ -93,6 +127,8 @@ def broadcast_to_shape(x, shape):
     x_shape = np.shape(x)
     if x_shape == tuple(shape):
         return x
+    if not x_shape:
+        return lax.broadcast_in_dim(x, shape, ())
     lead = len(shape) - len(x_shape)
     keep = [i for i, d in enumerate(x_shape) if d == shape[lead + i]]
     if len(keep) != len(x_shape):
@@ -101,15 +137,91 @@ def broadcast_to_shape(x, shape):
 
 
 def broadcast_arrays(name, *args, error=ValueError):
-    shape = broadcast_shapes(name, *(np.shape(a) for a in args), error=error)
+    shapes = [a.shape for a in args]  # promoted: arrays or tracers
+    if shapes.count(shapes[0]) == len(shapes):
+        return list(args)
+    shape = broadcast_shapes(name, *shapes, error=error)
     return [broadcast_to_shape(a, shape) for a in args]
 
 
+_ARRAYS = (Array, Tracer)
+
+
+def _one_strong_type(args, inexact):
+    """Whether ``args`` are eager Arrays of one strong, canonical type (shape included): then
+    promotion and broadcasting would return them unchanged, so they are skipped."""
+    first = args[0]
+    if type(first) is not Array:
+        return False
+    aval = first._aval
+    dtype = aval.dtype
+    if aval.weak_type or (inexact and dtype.kind != "f") or \
+            (dtype.itemsize == 8 and not config.jax_enable_x64):
+        return False
+    for x in args[1:]:
+        if type(x) is not Array:
+            return False
+        other = x._aval
+        if other is not aval and (other.dtype != dtype or other.shape != aval.shape or
+                                  other.weak_type):
+            return False
+    return True
+
+
+def _with_eager_scalar(args, inexact):
+    """``[array, constant]`` for an array and a Python scalar that adapts to its dtype
+    (``x * 2``), the constant filled straight into the array's shape; None where the general
+    path must decide. Only where the general path's broadcast of the scalar would run now
+    (eager mode, grad, jvp, vmap): staged programs keep their literals."""
+    if len(args) != 2:
+        return None
+    x, v = args
+    if not isinstance(x, _ARRAYS):
+        v, x = args
+        if not isinstance(x, _ARRAYS):
+            return None
+    if isinstance(v, _ARRAYS) or not constants_compute_now():
+        return None
+    aval = x.aval
+    dtype = aval.dtype
+    if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
+        return None
+    value = np.empty(aval.shape, dtype)
+    value.fill(v)
+    const = wrap_fresh(value, aval)  # promoted: strong, like the Array
+    return [x, const] if args[0] is x else [const, x]
+
+
+def _takes_scalar(dtype, kind, v, inexact):
+    """Whether a Python scalar of type ``kind`` adapts to (never promotes) ``dtype`` and
+    converts in one exact step, as the general path's two-step conversion would."""
+    if dtype.itemsize == 8 and not config.jax_enable_x64:
+        return False  # a 64-bit Array made under x64: the general path narrows it
+    if dtype.kind == "f":
+        if kind is float:
+            return dtype == dtypes.default_float()
+        return kind is int and dtype.itemsize >= 4 and -2**31 <= v < 2**31
+    if inexact or kind is not int or dtype != dtypes.default_int():
+        return False
+    info = np.iinfo(dtype)
+    return info.min <= v <= info.max
+
+
 def promote_args(name, *args):
+    if _one_strong_type(args, False):
+        return args
+    fast = _with_eager_scalar(args, False)
+    if fast is not None:
+        return fast
     return broadcast_arrays(name, *promote_dtypes(*args), error=TypeError)
 
 
 def promote_args_inexact(name, *args):
+    if _one_strong_type(args, True):
+        return args
+    fast = _with_eager_scalar(args, True)
+    if fast is not None:
+        return fast
     return broadcast_arrays(name, *promote_dtypes_inexact(*args), error=TypeError)
 
 

@@ -82,7 +82,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
     lin_outs = iter(custom_lin_p.bind(
         *residuals, *[t for t in tangents if type(t) is not Zero], num_res=len(residuals),
         bwd=bwd, nonzero=nonzero, out_avals=out_avals, name=name))
-    return outs, [next(lin_outs) if dtypes.is_float(a.dtype) else Zero(a) for a in out_avals]
+    return outs, [next(lin_outs) if dtypes.is_inexact(a.dtype) else Zero(a) for a in out_avals]
 
 
 custom_vjp_call_p.def_jvp(_custom_vjp_call_jvp)
@@ -112,13 +112,13 @@ def forward_mode_error(*args, name, **params):
 custom_lin_p = Primitive("custom_lin", multiple_results=True)
 custom_lin_p.def_impl(forward_mode_error)
 custom_lin_p.def_abstract_eval(
-    lambda *avals, out_avals, **_: [a for a in out_avals if dtypes.is_float(a.dtype)])
+    lambda *avals, out_avals, **_: [a for a in out_avals if dtypes.is_inexact(a.dtype)])
 custom_lin_p.def_jvp(forward_mode_error)
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd, nonzero, out_avals, name):
     it = iter(cts)
-    cts_out = [instantiate_tangent(next(it)) if dtypes.is_float(a.dtype) else zeros_like_aval(a)
+    cts_out = [instantiate_tangent(next(it)) if dtypes.is_inexact(a.dtype) else zeros_like_aval(a)
                for a in out_avals]
     cts_in = bwd(args[:num_res], cts_out)
     return [None] * num_res + [c for c, nz in zip(cts_in, nonzero) if nz]
@@ -224,7 +224,7 @@ class custom_jvp:  # noqa: N801 - JAX's name
             _check_like(name, "a primal output", out_tree, out_avals, p_tree, p_leaves)
             _check_like(name, "a tangent output", out_tree, [tangent_aval(a) for a in out_avals],
                         t_tree, t_leaves)
-            return p_leaves, [t if dtypes.is_float(a.dtype) else Zero(tangent_aval(a))
+            return p_leaves, [t if dtypes.is_inexact(a.dtype) else Zero(tangent_aval(a))
                               for t, a in zip(t_leaves, out_avals)]
 
         outs = custom_jvp_call_p.bind(*consts, *leaves, call_jaxpr=jaxpr, jvp=flat_jvp,

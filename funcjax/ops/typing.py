@@ -3,8 +3,9 @@
 from funcjax.core.abstract import ShapedArray
 
 KIND_NAMES = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer",
-              "b": "boolean"}
-FLOAT, INT, NUMBER, BITS, ANY = "f", "iu", "fiu", "iub", "fiub"
+              "b": "boolean", "c": "complex"}
+FLOAT, INT, NUMBER, BITS, ANY = "f", "iu", "fiuc", "iub", "fiub"
+INEXACT = "fc"  # floats and complex numbers (math functions that extend holomorphically)
 
 
 def describe(avals):

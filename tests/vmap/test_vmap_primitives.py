@@ -25,6 +25,12 @@ def bools(*shape):
 
 CASES = {
     "sin": (lax.sin, [f32(3, 4)]),
+    "conv": (lambda x, w: lax.conv_general_dilated(x, w, (1, 2), "SAME", rhs_dilation=(2, 1)),
+             [f32(2, 3, 5, 6), f32(4, 3, 2, 2)]),
+    "conv_feature_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", feature_group_count=2), [f32(2, 4, 5), f32(6, 2, 2)]),
+    "conv_batch_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", batch_group_count=2), [f32(4, 3, 5), f32(6, 3, 2)]),
     "integer_pow": (lambda x: lax.integer_pow(x, 3), [f32(3)]),
     "round": (lambda x: lax.round(x * 3, 1), [f32(3)]),
     "is_finite": (lax.is_finite, [lambda rng: np.where(rng.random((2, 2)) < 0.3, np.inf,
@@ -91,6 +97,16 @@ CASES = {
                           [f32(2, 3), f32(4)]),
     "sort": (lambda x: lax.sort(x, 0), [f32(4, 3)]),
     "sort_by_key": (lambda k, v: lax.sort((k, v), 1, num_keys=1), [i32(0, 3, 2, 5), f32(2, 5)]),
+    # decompositions (tests/linalg has more): well-conditioned matrices built from the input
+    "cholesky": (lambda x: lax.linalg.cholesky(lax.dot(x, x.T) + 3 * np.eye(3, dtype="f")),
+                 [f32(3, 3)]),
+    "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(
+        a + 4 * np.eye(3, dtype="f"), b, left_side=True, lower=True), [f32(3, 3), f32(3, 2)]),
+    "lu": (lambda x: lax.linalg.lu(x), [f32(3, 3)]),
+    "qr": (lambda x: lax.linalg.qr(x), [f32(4, 3)]),
+    "eigh": (lambda x: lax.linalg.eigh(x), [f32(3, 3)]),
+    "svd": (lambda x: lax.linalg.svd(x, full_matrices=False), [f32(4, 3)]),
+    "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
 }
 
 
@@ -141,6 +157,7 @@ def test_every_primitive_has_a_case():
         name + "_p") is p}
     higher_order = {"custom_jvp_call", "custom_vjp_call", "custom_lin", "jit",
                     "cond", "while", "scan",  # control flow: tests/control_flow/test_vmap.py
+                    "pmap",  # tests/pmap/test_pmap_compose.py
                     "callback"}  # host callbacks: tests/debug/test_callbacks.py
     assert set(primitives) - shared - collective - higher_order - tested == set()
 

@@ -67,19 +67,24 @@ def rule_of(prim):
 class LoweringContext:
     """State while emitting one module: the builder, the arena plan, declared externals."""
 
-    def __init__(self, name, in_avals, out_avals, aliases=()):
+    def __init__(self, name, in_avals, out_avals, aliases=(), spmd_axis=None):
         self.module = ir.Module(name=name)
         self.name = name
-        nargs = len(in_avals) + len(out_avals) + 1
+        # pmap's per-device programs take one more pointer, to {i64 device index, ptr comm}
+        # (see spmd_runtime); ``spmd_axis`` is the mapped axis (name, size) they run over.
+        self.spmd_axis = spmd_axis
+        nargs = len(in_avals) + len(out_avals) + 1 + (spmd_axis is not None)
         self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name)
         self.fn.attributes.add("nounwind")
         for arg in self.fn.args:
             arg.add_attribute("noalias")
-            arg.add_attribute("captures(none)")
+            if spmd_axis is None:  # collectives publish buffer addresses to other devices
+                arg.add_attribute("captures(none)")
         self.alloca_block = self.fn.append_basic_block("entry")
         start = self.fn.append_basic_block("start")
         self.b = ir.IRBuilder(start)
-        self.workspace = self.fn.args[-1]
+        self.workspace = self.fn.args[len(in_avals) + len(out_avals)]
+        self.spmd = self.fn.args[-1] if spmd_axis is not None else None
         self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
         self.outputs = [Buffer(self.b, p, a)
                         for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
@@ -250,10 +255,11 @@ def packed_symbol(name):
     return name + "_packed"
 
 
-def lower_closed_jaxpr(closed, name, aliases=()):
+def lower_closed_jaxpr(closed, name, aliases=(), spmd_axis=None):
     """The LLVM module for ``closed`` and its memory plan: ``(ir.Module, LoweringContext)``.
-    ``aliases`` pairs ``(output k, input i)`` make output k live in input i's buffer."""
+    ``aliases`` pairs ``(output k, input i)`` make output k live in input i's buffer;
+    ``spmd_axis``: see ``LoweringContext``."""
     jaxpr = closed.jaxpr
-    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals, aliases)
+    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals, aliases, spmd_axis)
     ctx.lower_closed_jaxpr(closed, ctx.inputs, ctx.outputs, aliases)
     return ctx.finish(), ctx

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, debug_nans, donation, lower_callback
+from funcjax.backend.llvm import compiler, debug_nans, donation, host_call, lower_callback
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -32,7 +32,8 @@ class LoweredModule:
         self.symbol = symbol_name(name)
         self.aliases, unusable = donation.pair_donations(closed, [i for i, _ in donated])
         donation.warn_unusable(name, closed, unusable, dict(donated))
-        module, ctx = lower_closed_jaxpr(closed, self.symbol, self.aliases)
+        module, ctx = lower_closed_jaxpr(host_call.outline_complex(closed), self.symbol,
+                                         self.aliases)
         self.ir_text = str(module)
         self.arena = ctx.arena
         in_bytes = sum(a.nbytes for a in closed.in_avals)

@@ -140,7 +140,8 @@ while_p.def_jvp(_while_jvp)
 while_p.def_batch(_while_batch)
 def _while_cost(in_avals, out_avals, *, cond_jaxpr, body_jaxpr, **params):
     """One iteration's cost: the trip count is only known when the loop runs."""
-    return cost.jaxpr_cost(cond_jaxpr) + cost.jaxpr_cost(body_jaxpr)
+    once = cost.jaxpr_cost(cond_jaxpr) + cost.jaxpr_cost(body_jaxpr)
+    return once + cost.Cost(unknown_trip_counts=1)
 
 
 while_p.def_cost(_while_cost)
