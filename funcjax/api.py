@@ -8,6 +8,7 @@ import numpy as np
 from funcjax.api_util import (
     abstractify_arguments,
     argument_names,
+    bad_argument_error,
     check_callable,
     flat_argument_names,
     fun_name,
@@ -366,7 +367,14 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     nums, single = normalize_argnums(what, argnums, len(args))
     for i in nums:
         for j, leaf in enumerate(tree_flatten(args[i])[0]):
-            dtype = aval_of(leaf).dtype
+            try:
+                dtype = aval_of(leaf).dtype
+            except TypeError:  # not an array: say which argument, and how to fix it
+                error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args,
+                                           positions=nums)
+                if error is None:
+                    raise
+                raise error from None
             if not dtypes.is_inexact(dtype) and not allow_int:
                 # Names only for the message: reading the signature costs more than grad.
                 leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
