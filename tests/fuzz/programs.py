@@ -27,6 +27,13 @@ F_UNARY = [
     "jnp.tan(jnp.tanh({a}))", "jnp.heaviside({a}, 0.5) * {a}", "jnp.nan_to_num({a})",
     "jnp.fmod({a}, 1.5)",
 ]
+# Only where values need not be differentiable (rounding through float16, NaN tests, ranks).
+F_VALUES_ONLY = [
+    "{a}.astype(jnp.float16).astype({a}.dtype)", "jnp.where(jnp.isnan({a}), 1.0, {a})",
+    "jnp.isfinite({a}) * 1.0", "jnp.argsort({a}, axis=-1).astype({a}.dtype)",
+    "jnp.nextafter({a}, 0.0)", "jnp.signbit({a}) * 2.0", "jnp.rint({a})",
+    "jnp.clip({a}, -3e38, 3e38) * 1e-3",
+]
 F_BINARY = [
     "{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} / (1.0 + {b} * {b})", "jnp.maximum({a}, {b})",
     "jnp.minimum({a}, {b})", "jnp.arctan2({a}, {b} + 2.0)", "jnp.power(jnp.abs({a}) + 0.5, {b})",
@@ -40,7 +47,9 @@ I_UNARY = [
     "lax.shift_left({a}, 3)", "lax.shift_right_logical({a}, 1)", "~{a}", "{a} + 7",
     "jnp.sign({a})", "jnp.where({a} > 2, {a}, -{a})", "jnp.clip({a}, -9, 1000)",
     "jnp.maximum({a}, 0)", "lax.integer_pow({a}, 2)", "({a} > 0).astype(jnp.int32)",
-    "jnp.right_shift({a}, 33)",
+    "jnp.right_shift({a}, 33)", "jnp.where(({a} > 3) ^ ({a} < -2), {a}, 1)",
+    "jnp.argsort({a}, axis=-1).astype(jnp.int32)", "{a}.astype(jnp.int8).astype(jnp.int32)",
+    "({a} // 2) * 2",
 ]
 I_BINARY = [
     "{a} + {b}", "{a} - {b}", "{a} * {b}", "jnp.maximum({a}, {b})", "jnp.minimum({a}, {b})",
@@ -101,7 +110,9 @@ class Gen:
         return self.mode == "int"
 
     def unary(self, a):
-        return self.choice(I_UNARY if self.integer else F_UNARY).format(a=a)
+        table = I_UNARY if self.integer else F_UNARY + (
+            F_VALUES_ONLY if self.mode == "values" else [])
+        return self.choice(table).format(a=a)
 
     # -- steps ---------------------------------------------------------------------------------
     def step(self):
