@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from programs import generate  # noqa: E402, I001 - found through the path set just above
+from programs import X64_MODES, generate  # noqa: E402, I001 - found through the path set just above
 
 import funcjax as jax  # noqa: E402
 import funcjax.numpy as jnp  # noqa: E402
@@ -26,7 +26,7 @@ from funcjax import lax  # noqa: E402
 from funcjax.backend.llvm import compiler  # noqa: E402
 from funcjax.config import enable_x64  # noqa: E402
 
-TOL = {"grad": 1e-9, "values": 2e-4, "int": 0}
+TOL = {"grad": 1e-9, "values": 2e-4, "values64": 1e-9, "int": 0, "int64": 0}
 
 
 class Mismatch(AssertionError):  # noqa: N818 - reads as the failure it reports
@@ -177,7 +177,7 @@ def main(argv):
             os.abort()
         before = compiler.stats["slp_fallback"]
         try:
-            if generate(seed)[0].mode == "grad":
+            if generate(seed)[0].mode in X64_MODES:
                 with enable_x64():
                     check(seed, light)
             else:
