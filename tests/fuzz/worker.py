@@ -128,10 +128,10 @@ def check(seed, light=False):
                     explain(g, namespace, example, _lane(got_all, k), f_all(*example),
                             _lane(got, k), tol, f"{what}, example {k}")
         if g.mode == "grad":
-            check_grad(f, args, rng, light)
+            check_grad(f, args, rng, light, seed)
 
 
-def check_grad(f, args, rng, light=False):
+def check_grad(f, args, rng, light=False, seed=0):
     weights = [rng.standard_normal(np.shape(y)) for y in leaves(f(*args))]
 
     def loss(*a):
@@ -139,9 +139,11 @@ def check_grad(f, args, rng, light=False):
 
     argnums = tuple(range(len(args)))
     want = jax.grad(loss, argnums=argnums)(*args)
-    if not light:
+    # Light runs compile one of the two derivative programs for half of the seeds.
+    if not light or seed % 4 == 0:
         compare(jax.jit(jax.grad(loss, argnums=argnums))(*args), want, 1e-9,
                 "jit(grad) vs grad")
+    if not light or seed % 4 == 2:
         compare(jax.grad(jax.jit(loss), argnums=argnums)(*args), want, 1e-9,
                 "grad(jit) vs grad")
     direction = tree_map(lambda x: rng.standard_normal(np.shape(x)), args)
