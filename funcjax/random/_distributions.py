@@ -14,6 +14,7 @@ import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.api import vmap
 from funcjax.core import dtypes
+from funcjax.ops.custom import custom_jvp
 from funcjax.random._keys import raw, split
 from funcjax.random._samplers import (
     _check_order,
@@ -88,6 +89,19 @@ def cauchy(key, shape=(), dtype=None):
 
 
 # -- gamma family ----------------------------------------------------------------------------
+@custom_jvp
+def _shape_parameter(a):
+    return a
+
+
+@_shape_parameter.defjvp
+def _shape_parameter_jvp(primals, tangents):
+    raise NotImplementedError(
+        "gamma, loggamma, beta and dirichlet samples cannot be differentiated with respect to "
+        "their shape parameters yet (JAX differentiates them implicitly through the gamma "
+        "CDF); wrap the parameter in lax.stop_gradient to treat it as a constant")
+
+
 def _gamma_one(data, alpha, log_space):
     """One Marsaglia-Tsang gamma(alpha) draw; alpha < 1 is boosted from alpha + 1."""
     dt = alpha.dtype
@@ -136,11 +150,11 @@ def _gamma(data, a, shape, dt, log_space):
 
 
 def gamma(key, a, shape=None, dtype=None):
-    """Gamma(a, 1) samples. Differentiating them with respect to ``a`` is not supported."""
+    """Gamma(a, 1) samples (not yet differentiable with respect to ``a``)."""
     data, _ = raw("gamma", key)
     dt = float_dtype("gamma", dtype)
     shape = _shape_or_broadcast("gamma", shape, a)
-    return _gamma(data, lax.stop_gradient(jnp.asarray(a)), shape, dt, False)
+    return _gamma(data, _shape_parameter(jnp.asarray(a)), shape, dt, False)
 
 
 def loggamma(key, a, shape=None, dtype=None):
@@ -148,7 +162,7 @@ def loggamma(key, a, shape=None, dtype=None):
     data, _ = raw("loggamma", key)
     dt = float_dtype("loggamma", dtype)
     shape = _shape_or_broadcast("loggamma", shape, a)
-    return _gamma(data, lax.stop_gradient(jnp.asarray(a)), shape, dt, True)
+    return _gamma(data, _shape_parameter(jnp.asarray(a)), shape, dt, True)
 
 
 def beta(key, a, b, shape=None, dtype=None):
@@ -157,8 +171,8 @@ def beta(key, a, b, shape=None, dtype=None):
     dt = float_dtype("beta", dtype)
     shape = _shape_or_broadcast("beta", shape, a, b)
     key_a, key_b = split(data)
-    log_a = _gamma(key_a, lax.stop_gradient(jnp.asarray(a)), shape, dt, True)
-    log_b = _gamma(key_b, lax.stop_gradient(jnp.asarray(b)), shape, dt, True)
+    log_a = _gamma(key_a, _shape_parameter(jnp.asarray(a)), shape, dt, True)
+    log_b = _gamma(key_b, _shape_parameter(jnp.asarray(b)), shape, dt, True)
     log_max = jnp.maximum(log_a, log_b)
     ga, gb = jnp.exp(log_a - log_max), jnp.exp(log_b - log_max)
     return ga / (ga + gb)
@@ -172,7 +186,7 @@ def dirichlet(key, alpha, shape=None, dtype=None):
         raise ValueError(f"dirichlet requires alpha.ndim >= 1, got alpha.ndim == "
                          f"{np.ndim(alpha)}")
     shape = _shape_or_broadcast("dirichlet", shape, np.zeros(np.shape(alpha)[:-1]))
-    logs = _gamma(data, lax.stop_gradient(jnp.asarray(alpha)), shape + np.shape(alpha)[-1:],
+    logs = _gamma(data, _shape_parameter(jnp.asarray(alpha)), shape + np.shape(alpha)[-1:],
                   dt, True)
     e = jnp.exp(logs - lax.stop_gradient(jnp.max(logs, axis=-1, keepdims=True)))
     return e / jnp.sum(e, axis=-1, keepdims=True)
@@ -242,21 +256,6 @@ def poisson(key, lam, shape=None, dtype=None):
 
 
 # -- multivariate normal ---------------------------------------------------------------------
-def _cholesky(cov):
-    """Lower Cholesky factor by columns (Cholesky-Banachiewicz), from differentiable ops."""
-    n = cov.shape[-1]
-    cols = []
-    for j in range(n):
-        prev = jnp.stack(cols, axis=-1) if cols else None  # [..., n, j]
-        c = cov[..., :, j]
-        if prev is not None:
-            c = c - jnp.sum(prev * prev[..., j:j + 1, :], axis=-1)
-        pivot = jnp.sqrt(c[..., j:j + 1])
-        mask = (np.arange(n) >= j)
-        cols.append(jnp.where(mask, c / pivot, 0.0))
-    return jnp.stack(cols, axis=-1)
-
-
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
     """Samples of N(mean, cov): ``mean + L @ z`` with ``cov = L L^T``."""
     data, _ = raw("multivariate_normal", key)
@@ -278,9 +277,13 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
     else:
         shape = canonical_shape("multivariate_normal", shape)
         check_shape("multivariate_normal", shape, mean.shape[:-1], cov.shape[:-2])
-    if method != "cholesky":
-        raise NotImplementedError(f"multivariate_normal: method={method!r} needs an "
-                                  "eigendecomposition; use method='cholesky'")
-    factor = _cholesky(cov)
+    if method == "svd":
+        u, sv, _ = jnp.linalg.svd(cov)
+        factor = u * jnp.sqrt(sv[..., None, :])
+    elif method == "eigh":
+        w, v = jnp.linalg.eigh(cov)
+        factor = v * jnp.sqrt(w[..., None, :])
+    else:
+        factor = jnp.linalg.cholesky(cov)
     z = _normal(data, shape + (n,), dt)
     return mean + jnp.einsum("...ij,...j->...i", factor, z)

@@ -139,6 +139,9 @@ def test_jvp_of_erf_inv_is_exact():
      "cov.shape"),
     (lambda: random.dirichlet(KEY, 1.0), ValueError, "alpha.ndim"),
     (lambda: random.key(0, impl="rbg"), ValueError, "threefry2x32"),
+    (lambda: random.poisson(KEY, -1.0, (2,)), ValueError, "non-negative"),
+    (lambda: random.multivariate_normal(KEY, jnp.zeros(2), jnp.eye(2), method="lu"),
+     ValueError, "method must be one of"),
 ])
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
@@ -148,3 +151,14 @@ def test_bad_input(call, error, match):
 def test_reversed_bounds_under_jit_clamp_to_the_lower_bound_as_in_jax():
     out = funcjax.jit(lambda lo, hi: random.uniform(KEY, (3,), minval=lo, maxval=hi))(1.0, 0.0)
     np.testing.assert_array_equal(out, [1.0, 1.0, 1.0])
+
+
+def test_gamma_shape_gradient_is_a_clear_error_not_a_silent_zero():
+    with pytest.raises(NotImplementedError, match="shape parameters"):
+        funcjax.grad(lambda a: jnp.sum(random.gamma(KEY, a, (3,))))(2.0)
+    with pytest.raises(NotImplementedError, match="shape parameters"):
+        funcjax.grad(lambda a: jnp.sum(random.beta(KEY, a, 2.0, (3,))))(2.0)
+    # A scale is still differentiable: d/ds sum(s * g) = sum(g).
+    g = random.gamma(KEY, 2.0, (3,))
+    np.testing.assert_allclose(funcjax.grad(lambda s: jnp.sum(s * random.gamma(KEY, 2.0, (3,))))(
+        1.5), np.sum(np.asarray(g)), rtol=1e-6)
