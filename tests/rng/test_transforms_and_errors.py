@@ -162,3 +162,12 @@ def test_gamma_shape_gradient_is_a_clear_error_not_a_silent_zero():
     g = random.gamma(KEY, 2.0, (3,))
     np.testing.assert_allclose(funcjax.grad(lambda s: jnp.sum(s * random.gamma(KEY, 2.0, (3,))))(
         1.5), np.sum(np.asarray(g)), rtol=1e-6)
+
+
+def test_pmap_gives_each_device_its_keys_numbers():
+    n = funcjax.device_count()
+    keys = random.split(KEY, n)
+    out = funcjax.pmap(lambda k: (random.bits(k, (4,)), random.randint(k, (3,), 0, 100)))(keys)
+    for i in range(n):
+        np.testing.assert_array_equal(out[0][i], random.bits(keys[i], (4,)))
+        np.testing.assert_array_equal(out[1][i], random.randint(keys[i], (3,), 0, 100))
