@@ -35,6 +35,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.fft import fft  # noqa: F401
 from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
