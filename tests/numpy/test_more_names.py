@@ -233,3 +233,16 @@ def test_gradient_with_coordinates_and_derivatives():
     g = funcjax.grad(lambda a: jnp.sum(jnp.convolve(a, np.array([1.0, -2.0, 0.5]))))(
         np.ones(4, np.float32))
     np.testing.assert_allclose(np.asarray(g), np.full(4, -0.5), rtol=1e-6)
+
+
+@settings(max_examples=6)
+@given(seed=st.integers(0, 999), deg=st.integers(0, 3))
+def test_polyfit_and_roots_match_numpy(seed, deg):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, 8))
+    y = rng.standard_normal(8)
+    np.testing.assert_allclose(np.asarray(jnp.polyfit(x, y, deg)), np.polyfit(x, y, deg),
+                               rtol=1e-3, atol=1e-3)
+    p = np.concatenate([[1.0], rng.standard_normal(deg)])
+    got = np.sort_complex(np.asarray(jnp.roots(p)).astype(complex))
+    np.testing.assert_allclose(got, np.sort_complex(np.roots(p)), rtol=1e-3, atol=1e-3)
