@@ -246,3 +246,11 @@ def test_polyfit_and_roots_match_numpy(seed, deg):
     p = np.concatenate([[1.0], rng.standard_normal(deg)])
     got = np.sort_complex(np.asarray(jnp.roots(p)).astype(complex))
     np.testing.assert_allclose(got, np.sort_complex(np.roots(p)), rtol=1e-3, atol=1e-3)
+
+
+def test_set_operations_with_empty_results():
+    for got, want in [(jnp.intersect1d(np.array([0, 0]), np.array([1, 1])),
+                       np.intersect1d([0, 0], [1, 1])),
+                      (jnp.setdiff1d(np.array([1]), np.array([1])), np.setdiff1d([1], [1])),
+                      (jnp.unique(np.array([], np.int32)), np.unique(np.array([], np.int32)))]:
+        assert np.asarray(got).shape == want.shape == (0,)
