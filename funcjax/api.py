@@ -22,6 +22,7 @@ from funcjax.core.abstract import same_type
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr
 from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
@@ -76,14 +77,27 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     return make
 
 
+def _struct_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"ShapeDtypeStruct: dtype {dtype!r:.60} is not a dtype; pass one like "
+                        "jnp.float32") from None
+    if dt not in dtypes.SUPPORTED and dt != dtypes.float0:
+        raise TypeError(f"ShapeDtypeStruct: funcjax does not support dtype {dt}; use one of "
+                        + ", ".join(str(d) for d in dtypes.SUPPORTED))
+    return dt
+
+
 class ShapeDtypeStruct:
     """Shape and dtype without data: stands for an argument in ``make_jaxpr``/``jit.lower``."""
 
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
-        import numpy as np
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+        self.shape = canonicalize_shape(shape, "ShapeDtypeStruct")
+        self.dtype = _struct_dtype(dtype)
+        self.weak_type = weak_type
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -158,6 +172,9 @@ def _as_arrays(leaves):
 
 
 def _kind(x):
+    if isinstance(x, (Array, Tracer)):  # a tracer's class name means nothing to the user
+        return (f"a single array of type {x.aval.str_short()}; return (output, aux), or drop "
+                "has_aux=True")
     return f"a {type(x).__name__}" + (f" of length {len(x)}" if isinstance(x, (tuple, list))
                                       else "")
 
