@@ -12,7 +12,9 @@ pytree can have more buffers than that.
 into output values:
 
 - ``view``/``fused`` rules: ``fn(ctx, eqn, ins) -> value or [values]`` returning lazy values;
-  the context decides (``fusion.analyse``) which ones are computed into buffers.
+  the context decides (``fusion.analyse``) which ones are computed into buffers. A lazy
+  value emits all of its code when loaded, never when it is made (it may be loaded in a
+  later part of the body, see ``PartBuilder``).
 - ``buffer`` rules: ``fn(ctx, eqn, ins, outs)`` writing into the output ``Buffer``s given.
 
 Rules for higher-order primitives emit their sub-jaxprs inline with
@@ -31,6 +33,7 @@ from funcjax.backend.llvm.values import Buffer, constant_value
 from funcjax.core.ir import Literal
 
 RULE_KINDS = ("view", "fused", "buffer")
+PART_INSTRUCTIONS = 500  # body instructions per function before a new part may start
 
 
 class LowerRule:
@@ -64,6 +67,44 @@ def rule_of(prim):
     return prim.rule("lower")
 
 
+class PartBuilder(ir.IRBuilder):
+    """The builder of one lowering. The body is emitted as a sequence of functions ("parts")
+    with the entry's signature; a ``Buffer`` keeps the pointer it was made with and asks
+    ``pointer`` for it at each use, which gives the same memory in the current part (the
+    argument, or the workspace plus the same offset). Lazy values emit all their code when
+    loaded (rules never emit instructions when they build one), so they move across parts
+    with the buffers they read."""
+
+    def __init__(self):
+        super().__init__()
+        self._origin = {}   # id(pointer) -> (pointer, part, argument index, offset or None)
+        self._here = {}     # id(pointer of an earlier part) -> the same in the current part
+        self._part = self._entry_block = None
+
+    def enter_part(self, fn, entry_block):
+        self._part, self._entry_block, self._here = fn, entry_block, {}
+        for k, arg in enumerate(fn.args):
+            self.record(arg, k, None)
+
+    def record(self, ptr, arg_index, offset):
+        self._origin[id(ptr)] = (ptr, self._part, arg_index, offset)
+
+    def pointer(self, ptr):
+        origin = self._origin.get(id(ptr))
+        if origin is None or origin[1] is self._part:
+            return ptr
+        moved = self._here.get(id(ptr))
+        if moved is None:
+            _, _, k, offset = origin
+            moved = self._part.args[k]
+            if offset is not None:
+                with self.goto_block(self._entry_block):
+                    moved = self.gep(moved, [types.i64(offset)], inbounds=True,
+                                     source_etype=types.I8)
+            self._here[id(ptr)] = moved
+        return moved
+
+
 class LoweringContext:
     """State while emitting one module: the builder, the arena plan, declared externals."""
 
@@ -71,15 +112,10 @@ class LoweringContext:
         self.module = ir.Module(name=name)
         self.name = name
         nargs = len(in_avals) + len(out_avals) + 1
-        self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name)
-        self.fn.attributes.add("nounwind")
-        for arg in self.fn.args:
-            arg.add_attribute("noalias")
-            arg.add_attribute("captures(none)")
-        self.alloca_block = self.fn.append_basic_block("entry")
-        start = self.fn.append_basic_block("start")
-        self.b = ir.IRBuilder(start)
-        self.workspace = self.fn.args[-1]
+        self._fn_type = ir.FunctionType(ir.VoidType(), [PTR] * nargs)
+        self._parts = []
+        self.b = PartBuilder()
+        self._open_part()
         self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
         self.outputs = [Buffer(self.b, p, a)
                         for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
@@ -87,14 +123,54 @@ class LoweringContext:
             self.outputs[k] = self.inputs[i]
         self.arena = Arena()
         self.tick = 0
+        self._depth = 0
         self._scratch = []
         self._externs = {}
+
+    # -- parts: the body is cut into functions of bounded size ---------------------------
+    def _open_part(self):
+        """Starts a body function. LLVM's optimiser is superlinear in the size of one function,
+        so a long program compiles as a chain of bounded parts with the entry's signature:
+        the entry is the first part, and each part ends by calling the next."""
+        k = len(self._parts)
+        fn = ir.Function(self.module, self._fn_type, self.name if k == 0 else
+                         f"{self.name}.part{k}")
+        fn.attributes.add("nounwind")
+        if k:  # inlined back, the parts would be one big function again
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+        for arg in fn.args:
+            arg.add_attribute("noalias")
+            arg.add_attribute("captures(none)")
+        if self._parts:
+            self.b.call(fn, self.fn.args)
+            self._close_part()
+        self._parts.append(fn)
+        self.fn = fn
+        self.alloca_block = fn.append_basic_block("entry")
+        self.b.enter_part(fn, self.alloca_block)
+        self.b.position_at_end(fn.append_basic_block("start"))
+        self.workspace = fn.args[-1]
+
+    def _close_part(self):
+        self.b.ret_void()
+        with self.b.goto_block(self.alloca_block):
+            self.b.branch(self.fn.blocks[1])
+
+    def _part_size(self):
+        return sum(len(block.instructions) for block in self.fn.blocks)
+
+    def _maybe_split(self):
+        """Opens a new part before the next top-level equation once this part is big."""
+        if self._depth == 1 and not self._scratch and self._part_size() >= PART_INSTRUCTIONS:
+            self._open_part()
 
     # -- memory --------------------------------------------------------------------------
     def _allocate(self, aval, label):
         alloc = self.arena.allocate(aval.size * types.itemsize(aval.dtype), label, self.tick)
         ptr = self.b.gep(self.workspace, [types.i64(alloc.offset)], inbounds=True,
                          source_etype=types.I8)
+        self.b.record(ptr, len(self.fn.args) - 1, alloc.offset)
         return Buffer(self.b, ptr, aval), alloc
 
     def scratch(self, aval, label="scratch"):
@@ -189,9 +265,11 @@ class LoweringContext:
             buf, owned[id(var)] = self._allocate(var.aval, var.aval.str_short())
             return buf
 
+        self._depth += 1
         for i, eqn in enumerate(jaxpr.eqns):
             if not info.live[i]:
                 continue
+            self._maybe_split()
             self.tick += 1
             rule = rule_of(eqn.primitive)
             ins = [self._read(env, x) for x in eqn.inputs]
@@ -218,6 +296,7 @@ class LoweringContext:
                     self.arena.release(owned.pop(var_id), self.tick)
         for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
             self.materialize(self._read(env, jaxpr.outvars[k]), out_buffers[k])
+        self._depth -= 1
         self._scratch = outer_scratch
 
     @staticmethod
@@ -227,21 +306,19 @@ class LoweringContext:
         return env[id(atom)]
 
     def finish(self):
-        self.b.ret_void()
-        with self.b.goto_block(self.alloca_block):
-            self.b.branch(self.fn.blocks[1])
-        self._emit_packed_entry()
+        self._close_part()
+        self._emit_packed_entry(self._parts[0])
         return self.module
 
-    def _emit_packed_entry(self):
+    def _emit_packed_entry(self, entry):
         packed = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
                              packed_symbol(self.name))
         packed.attributes.add("nounwind")
         b = ir.IRBuilder(packed.append_basic_block("entry"))
         table = packed.args[0]
         pointers = [b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR),
-                           typ=PTR) for k in range(len(self.fn.args))]
-        b.call(self.fn, pointers)
+                           typ=PTR) for k in range(len(entry.args))]
+        b.call(entry, pointers)
         b.ret_void()
 
 
