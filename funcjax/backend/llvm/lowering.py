@@ -5,7 +5,8 @@ The body function is ``void name(ptr in_0, ..., ptr out_0, ..., ptr workspace)``
 caller-provided buffer, intermediates in the workspace arena at offsets fixed by the memory
 plan. The caller enters through ``void name_packed(ptr buffers)``, which reads the same
 pointers from one array: ctypes passes at most 1024 arguments, and a gradient of a large
-pytree can have more buffers than that.
+pytree can have more buffers than that. Long bodies are cut into a chain of functions of
+bounded size, and past ``DIRECT_BUFFERS`` buffers these take the table (``PartBuilder``).
 
 ``LoweringContext`` walks the equations in order; each primitive's ``lower`` rule (a
 ``LowerRule`` on its card, registered by the modules of this package) turns input ``Value``s
@@ -34,6 +35,7 @@ from funcjax.core.ir import Literal
 
 RULE_KINDS = ("view", "fused", "buffer")
 PART_INSTRUCTIONS = 500  # body instructions per function before a new part may start
+DIRECT_BUFFERS = 64      # beyond this many buffers, parts take one table of pointers
 
 
 class LowerRule:
@@ -68,41 +70,65 @@ def rule_of(prim):
 
 
 class PartBuilder(ir.IRBuilder):
-    """The builder of one lowering. The body is emitted as a sequence of functions ("parts")
-    with the entry's signature; a ``Buffer`` keeps the pointer it was made with and asks
-    ``pointer`` for it at each use, which gives the same memory in the current part (the
-    argument, or the workspace plus the same offset). Lazy values emit all their code when
-    loaded (rules never emit instructions when they build one), so they move across parts
-    with the buffers they read."""
+    """The builder of one lowering. The body is emitted as a chain of functions ("parts");
+    a ``Buffer`` keeps the pointer it was made with and asks ``pointer`` for it at each use,
+    which gives the same memory in the current part (the same buffer argument, or the
+    workspace plus the same offset). Lazy values emit all their code when loaded (rules never
+    emit instructions when they build one), so they move across parts with their buffers.
+
+    A part takes the buffers as ``noalias`` arguments, or, past ``DIRECT_BUFFERS`` buffers,
+    one table of their pointers (LLVM's time grows faster than linearly with the number of
+    ``noalias`` arguments; a part then loads the few pointers it uses)."""
 
     def __init__(self):
         super().__init__()
-        self._origin = {}   # id(pointer) -> (pointer, part, argument index, offset or None)
-        self._here = {}     # id(pointer of an earlier part) -> the same in the current part
-        self._part = self._entry_block = None
+        self._origin = {}   # id(pointer) -> (pointer, part, buffer index, offset or None)
+        self._here = {}     # (buffer index, offset) -> the pointer in the current part
+        self._part = self._entry_block = self._table = None
 
-    def enter_part(self, fn, entry_block):
-        self._part, self._entry_block, self._here = fn, entry_block, {}
-        for k, arg in enumerate(fn.args):
-            self.record(arg, k, None)
+    def enter_part(self, fn, entry_block, table):
+        self._part, self._entry_block, self._table, self._here = fn, entry_block, table, {}
 
-    def record(self, ptr, arg_index, offset):
-        self._origin[id(ptr)] = (ptr, self._part, arg_index, offset)
+    def record(self, ptr, index, offset, part):
+        self._origin[id(ptr)] = (ptr, part, index, offset)
+
+    def buffer_pointer(self, index, offset=None):
+        """A pointer to buffer ``index`` (plus ``offset`` bytes), emitted in each part only
+        when used there (a program with 2,000 buffers must not load every pointer)."""
+        token = _Pointer(index, offset)
+        self.record(token, index, offset, None)
+        return token
+
+    def arg(self, index, offset=None):
+        """The pointer to buffer ``index`` (plus ``offset`` bytes) in the current part."""
+        ptr = self._here.get((index, offset))
+        if ptr is None:
+            with self.goto_block(self._entry_block):
+                if offset is not None:
+                    ptr = self.gep(self.arg(index), [types.i64(offset)], inbounds=True,
+                                   source_etype=types.I8)
+                elif self._table is None:
+                    ptr = self._part.args[index]
+                else:
+                    ptr = self.load(self.gep(self._table, [types.i64(index)], inbounds=True,
+                                             source_etype=PTR), typ=PTR)
+            self._here[index, offset] = ptr
+        return ptr
 
     def pointer(self, ptr):
         origin = self._origin.get(id(ptr))
         if origin is None or origin[1] is self._part:
             return ptr
-        moved = self._here.get(id(ptr))
-        if moved is None:
-            _, _, k, offset = origin
-            moved = self._part.args[k]
-            if offset is not None:
-                with self.goto_block(self._entry_block):
-                    moved = self.gep(moved, [types.i64(offset)], inbounds=True,
-                                     source_etype=types.I8)
-            self._here[id(ptr)] = moved
-        return moved
+        return self.arg(origin[2], origin[3])
+
+
+class _Pointer:
+    """Stands for a buffer's pointer until a part uses it (``PartBuilder.buffer_pointer``)."""
+
+    __slots__ = ("index", "offset")
+
+    def __init__(self, index, offset):
+        self.index, self.offset = index, offset
 
 
 class LoweringContext:
@@ -111,14 +137,16 @@ class LoweringContext:
     def __init__(self, name, in_avals, out_avals, aliases=()):
         self.module = ir.Module(name=name)
         self.name = name
-        nargs = len(in_avals) + len(out_avals) + 1
-        self._fn_type = ir.FunctionType(ir.VoidType(), [PTR] * nargs)
+        self._nargs = nargs = len(in_avals) + len(out_avals) + 1
+        self._by_table = nargs > DIRECT_BUFFERS
+        self._fn_type = ir.FunctionType(ir.VoidType(), [PTR] * (1 if self._by_table else nargs))
         self._parts = []
         self.b = PartBuilder()
         self._open_part()
-        self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
-        self.outputs = [Buffer(self.b, p, a)
-                        for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
+        self.inputs = [Buffer(self.b, self.b.buffer_pointer(k), a)
+                       for k, a in enumerate(in_avals)]
+        self.outputs = [Buffer(self.b, self.b.buffer_pointer(len(in_avals) + k), a)
+                        for k, a in enumerate(out_avals)]
         for k, i in aliases:  # the output lives in the input's memory (a donated buffer)
             self.outputs[k] = self.inputs[i]
         self.arena = Arena()
@@ -140,7 +168,8 @@ class LoweringContext:
             fn.linkage = "internal"
             fn.attributes.add("noinline")
         for arg in fn.args:
-            arg.add_attribute("noalias")
+            if not self._by_table:
+                arg.add_attribute("noalias")
             arg.add_attribute("captures(none)")
         if self._parts:
             self.b.call(fn, self.fn.args)
@@ -148,9 +177,12 @@ class LoweringContext:
         self._parts.append(fn)
         self.fn = fn
         self.alloca_block = fn.append_basic_block("entry")
-        self.b.enter_part(fn, self.alloca_block)
+        self.b.enter_part(fn, self.alloca_block, fn.args[0] if self._by_table else None)
         self.b.position_at_end(fn.append_basic_block("start"))
-        self.workspace = fn.args[-1]
+
+    @property
+    def workspace(self):
+        return self.b.arg(self._nargs - 1)
 
     def _close_part(self):
         self.b.ret_void()
@@ -168,9 +200,7 @@ class LoweringContext:
     # -- memory --------------------------------------------------------------------------
     def _allocate(self, aval, label):
         alloc = self.arena.allocate(aval.size * types.itemsize(aval.dtype), label, self.tick)
-        ptr = self.b.gep(self.workspace, [types.i64(alloc.offset)], inbounds=True,
-                         source_etype=types.I8)
-        self.b.record(ptr, len(self.fn.args) - 1, alloc.offset)
+        ptr = self.b.buffer_pointer(self._nargs - 1, alloc.offset)
         return Buffer(self.b, ptr, aval), alloc
 
     def scratch(self, aval, label="scratch"):
@@ -295,6 +325,7 @@ class LoweringContext:
                 if var_id in owned:
                     self.arena.release(owned.pop(var_id), self.tick)
         for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
+            self._maybe_split()
             self.materialize(self._read(env, jaxpr.outvars[k]), out_buffers[k])
         self._depth -= 1
         self._scratch = outer_scratch
@@ -316,8 +347,9 @@ class LoweringContext:
         packed.attributes.add("nounwind")
         b = ir.IRBuilder(packed.append_basic_block("entry"))
         table = packed.args[0]
-        pointers = [b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR),
-                           typ=PTR) for k in range(len(entry.args))]
+        pointers = [table] if self._by_table else [
+            b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+            for k in range(self._nargs)]
         b.call(entry, pointers)
         b.ret_void()
 
