@@ -232,7 +232,7 @@ class LoweringContext:
 
     def extern(self, name, ret, arg_types, pure=True):
         """Declares an external function once; ``pure`` ones are readnone (vectorisable)."""
-        fn = self._externs.get(name)
+        fn = self._externs.get(name) or self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, arg_types), name)
             fn.attributes.add("nounwind")
