@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, debug_nans, donation
+from funcjax.backend.llvm import blas, compiler, debug_nans, donation
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -56,6 +56,7 @@ class Program:
                            self.compile_seconds)
         self.executable = Executable(engine, lowered.symbol, self.closed.in_avals,
                                      self.closed.out_avals, lowered.arena.size)
+        self.uses_blas = blas.SGEMM[:12] in lowered.ir_text
 
     def __call__(self, *args, arg_names=None):
         """Runs on ``args``; deletes the donated Arrays whose buffers outputs reuse."""
@@ -64,6 +65,8 @@ class Program:
         if aliases:
             donation.take_donated(self.name, args, arrays, aliases)
         inputs = [np.array(a) for a in arrays] if config.jax_debug_nans and aliases else arrays
+        if self.uses_blas:
+            blas.use_threads(config.funcjax_num_threads)
         outs = self.executable.run(arrays, aliases)
         if config.jax_debug_nans:
             debug_nans.check_outputs(self.name, self.closed, inputs, outs)
