@@ -4,7 +4,8 @@
 
 Every row of the issue's table at its sizes, plus ``sum(x*x)`` against ``np.dot(x, x)``.
 JAX runs in a subprocess (``$FUNCJAX_JAX_PYTHON``, else ``/work/jaxenv/bin/python``), pinned
-to one thread like funcjax; funcjax never imports jax. Times are the minimum over repeats
+to one thread; funcjax and numpy's OpenBLAS get one thread too (``funcjax_num_threads``);
+funcjax never imports jax. Times are the minimum over repeats
 (the machine is shared: the minimum is the least noisy statistic); compare the ratios.
 """
 
@@ -212,6 +213,10 @@ def main():
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
         return
+    import funcjax
+    from funcjax.backend.llvm import blas
+    funcjax.config.update("funcjax_num_threads", 1)  # one thread each, as JAX here
+    blas.use_threads(1)  # numpy shares this OpenBLAS: its matmul gets one thread too
     results = {"numpy": measure("numpy", quick), "funcjax": measure("funcjax", quick),
                "jax": _jax(quick)}
     print(f"{'workload':36s} {'numpy':>10s} {'funcjax':>10s} {'JAX':>10s} "

@@ -6,20 +6,23 @@ import functools
 import numpy as np
 
 from funcjax.api_util import (
+    abstractify_arguments,
     argument_names,
+    bad_argument_error,
     check_callable,
     flat_argument_names,
     fun_name,
     merge_static,
     normalize_argnums,
-    shaped_abstractify,
     split_static,
 )
 from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.abstract import same_type
 from funcjax.core.array import Array
-from funcjax.core.pytree import tree_flatten, tree_unflatten
+from funcjax.core.ir import ClosedJaxpr
+from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
@@ -53,14 +56,15 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
         out_tree_box.append(out_tree)
         return out_leaves
 
-    closed = trace_to_jaxpr(flat_fun, [shaped_abstractify(x) for x in leaves],
+    avals = abstractify_arguments(f"{description}({fun_name(fun)})", fun, dynamic, kwargs, leaves)
+    closed = trace_to_jaxpr(flat_fun, avals,
                             f"{description}({fun_name(fun)})", flat_names)
     return closed, in_tree, out_tree_box[0]
 
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` performs on such args."""
-    check_callable(fun)
+    check_callable(fun, "make_jaxpr")
     @functools.wraps(fun)
     def make(*args, **kwargs):
         static, _ = normalize_argnums("make_jaxpr", static_argnums, len(args), "static_argnums")
@@ -73,16 +77,37 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     return make
 
 
+def _struct_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"ShapeDtypeStruct: dtype {dtype!r:.60} is not a dtype; pass one like "
+                        "jnp.float32") from None
+    if dt not in dtypes.SUPPORTED and dt != dtypes.float0:
+        raise TypeError(f"ShapeDtypeStruct: funcjax does not support dtype {dt}; use one of "
+                        + ", ".join(str(d) for d in dtypes.SUPPORTED))
+    return dt
+
+
 class ShapeDtypeStruct:
     """Shape and dtype without data: stands for an argument in ``make_jaxpr``/``jit.lower``."""
 
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
-        import numpy as np
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+        self.shape = canonicalize_shape(shape, "ShapeDtypeStruct")
+        self.dtype = _struct_dtype(dtype)
+        self.weak_type = weak_type
 
     ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    @classmethod
+    def like(cls, x):
+        """The shape and dtype of ``x`` (an array, tracer or anything with both)."""
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            x = aval_of(x)
+        return cls(x.shape, x.dtype, getattr(x, "weak_type", False))
 
     def __repr__(self):
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
@@ -147,6 +172,9 @@ def _as_arrays(leaves):
 
 
 def _kind(x):
+    if isinstance(x, (Array, Tracer)):  # a tracer's class name means nothing to the user
+        return (f"a single array of type {x.aval.str_short()}; return (output, aux), or drop "
+                "has_aux=True")
     return f"a {type(x).__name__}" + (f" of length {len(x)}" if isinstance(x, (tuple, list))
                                       else "")
 
@@ -185,6 +213,7 @@ def jvp(fun, primals, tangents, has_aux=False):
                             f"argument of {fun_name(fun)}, got {type(value).__name__}; write "
                             f"jvp(f, (x,), (v,)) for a single argument")
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    abstractify_arguments(f"jvp({fun_name(fun)})", fun, primals, {}, p_leaves)
     p_leaves = _as_arrays(p_leaves)
     t_leaves, t_tree = tree_flatten(tuple(tangents))
     if t_tree != in_tree:
@@ -205,7 +234,7 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 
 def _is_float(x):
-    return dtypes.is_float(aval_of(x).dtype)
+    return dtypes.is_inexact(aval_of(x).dtype)
 
 
 class _LinearMap:
@@ -240,6 +269,7 @@ def _linearize_tree(what, fun, primals, has_aux):
     ``(linear_map, in_tree, out_tree, outs, aux)``; ``outs`` are the output leaves and ``aux``
     the aux pytree (None without has_aux)."""
     p_leaves, in_tree = tree_flatten(tuple(primals))
+    abstractify_arguments(f"{what}({fun_name(fun)})", fun, primals, {}, p_leaves)
     p_leaves = _as_arrays(p_leaves)
     flat, box = _flat_fun(fun, in_tree, has_aux, what)
     outs, linear, out_nonzero = linearize_flat(flat, p_leaves, f"{what}({fun_name(fun)})")
@@ -272,14 +302,37 @@ def vjp(fun, *primals, has_aux=False):
     returns ``ct @ J`` as a tuple with one entry per primal: linearize now, transpose when
     called."""
     lin, in_tree, out_tree, outs, aux = _linearize_tree("vjp", fun, primals, has_aux)
-
-    def pullback(ct):
-        ct_leaves, ct_tree = tree_flatten(ct)
-        _structure_check("vjp", out_tree, ct_tree, f"cotangent of {fun_name(fun)}'s output",
-                         ValueError)
-        return tree_unflatten(in_tree, lin.backward(ct_leaves))
+    pullback = Partial(_Pullback(lin, in_tree, out_tree), list(lin.linear.consts))
     out = tree_unflatten(out_tree, outs)
     return (out, pullback, aux) if has_aux else (out, pullback)
+
+
+def _stand_in(aval):
+    """A value of type ``aval`` that costs no memory (the pullback only reads types)."""
+    return np.broadcast_to(np.zeros((), aval.dtype), aval.shape)
+
+
+class _Pullback:
+    """The static part of ``vjp``'s pullback. The pullback is a ``Partial`` of this and the
+    residuals, so it is a pytree that can be passed into and returned from jit, as in JAX."""
+
+    def __init__(self, lin, in_tree, out_tree):
+        self.fun, self.in_tree, self.out_tree = lin.fun, in_tree, out_tree
+        self.jaxpr, self.out_nonzero = lin.linear.jaxpr, lin.out_nonzero
+        self.primal_avals = [aval_of(p) for p in lin.primals]
+        self.out_avals = [aval_of(o) for o in lin.outs]
+
+    def __call__(self, residuals, ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        _structure_check("vjp", self.out_tree, ct_tree,
+                         f"cotangent of {fun_name(self.fun)}'s output", ValueError)
+        lin = _LinearMap(self.fun, [_stand_in(a) for a in self.primal_avals],
+                         [_stand_in(a) for a in self.out_avals],
+                         ClosedJaxpr(self.jaxpr, residuals), self.out_nonzero)
+        return tree_unflatten(self.in_tree, lin.backward(ct_leaves))
+
+    def __repr__(self):
+        return f"vjp({fun_name(self.fun)})"
 
 
 def linear_transpose(fun, *primals):
@@ -312,12 +365,19 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     """Normalises argnums and checks that the differentiated leaves are floats. Returns the
     argument positions, whether argnums was one int, and the differentiated arguments."""
     nums, single = normalize_argnums(what, argnums, len(args))
-    names = argument_names(fun, args)
     for i in nums:
-        for leaf_name, leaf in zip(flat_argument_names([names[i]], [args[i]]),
-                                   tree_flatten(args[i])[0]):
-            dtype = aval_of(leaf).dtype
-            if not dtypes.is_float(dtype) and not allow_int:
+        for j, leaf in enumerate(tree_flatten(args[i])[0]):
+            try:
+                dtype = aval_of(leaf).dtype
+            except TypeError:  # not an array: say which argument, and how to fix it
+                error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args,
+                                           positions=nums)
+                if error is None:
+                    raise
+                raise error from None
+            if not dtypes.is_inexact(dtype) and not allow_int:
+                # Names only for the message: reading the signature costs more than grad.
+                leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
                 allow = " or pass allow_int=True (its gradient is then a float0 zero)" \
                     if "grad" in what else ""
                 raise TypeError(
@@ -338,48 +398,62 @@ def _partial_over(fun, args, kwargs, nums):
     return partial
 
 
-def _check_holomorphic(what, holomorphic):
+def _check_complex(what, fun, holomorphic, leaves, side):
+    """JAX's rules for complex values: with ``holomorphic=True`` every differentiated input
+    (and output) must be complex; without it, jacfwd needs real inputs and grad/jacrev real
+    outputs (their conjugate-convention results are only defined for real-valued maps)."""
+    kinds = [aval_of(x).dtype for x in leaves]
     if holomorphic:
-        raise TypeError(f"{what}(holomorphic=True): funcjax does not support complex numbers, "
-                        "so there are no holomorphic functions to differentiate. Use real "
-                        "inputs and outputs (split a complex value into real and imaginary parts).")
+        bad = [d for d in kinds if not dtypes.is_complex(d)]
+        if bad:
+            raise TypeError(f"{what}({fun_name(fun)}, holomorphic=True) requires complex "
+                            f"{side}s, but got {bad[0]}. Convert with .astype(complex) or drop "
+                            "holomorphic=True.")
+        return
+    needs_real = (side == "input") == (what == "jacfwd")
+    bad = [d for d in kinds if dtypes.is_complex(d)]
+    if needs_real and bad:
+        raise TypeError(f"{what}({fun_name(fun)}) requires real-valued {side}s, but got "
+                        f"{bad[0]}. For holomorphic differentiation, pass holomorphic=True; "
+                        "for other complex functions use vjp/jvp directly.")
 
 
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """A function returning ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     has_aux) for a scalar, floating-point ``fun``; reverse mode."""
-    _check_holomorphic("value_and_grad", holomorphic)
-    return _value_and_grad("value_and_grad", fun, argnums, has_aux, allow_int)
+    return _value_and_grad("value_and_grad", fun, argnums, has_aux, allow_int, holomorphic)
 
 
-def _value_and_grad(what, fun, argnums, has_aux, allow_int):
-    check_callable(fun)
+def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
+    check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
+        _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
             what, _partial_over(fun, args, kwargs, nums), diff, has_aux)
-        _check_scalar_output(what, fun, outs)
+        _check_scalar_output(what, fun, outs, holomorphic)
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
+    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
 
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The gradient of a scalar, floating-point ``fun`` with respect to ``argnums`` (reverse
     mode); ``(gradient, aux)`` with has_aux."""
-    _check_holomorphic("grad", holomorphic)
-    value_and_grad_fun = _value_and_grad("grad", fun, argnums, has_aux, allow_int)
+    value_and_grad_fun = _value_and_grad("grad", fun, argnums, has_aux, allow_int, holomorphic)
 
     @functools.wraps(fun)
     def grad_fun(*args, **kwargs):
         value, g = value_and_grad_fun(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+    grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return grad_fun
 
 
-def _check_scalar_output(what, fun, leaves):
+def _check_scalar_output(what, fun, leaves, holomorphic=False):
     if len(leaves) != 1:
         raise TypeError(f"{what}({fun_name(fun)}) requires a function that returns one scalar, "
                         f"but it returned a pytree with {len(leaves)} leaves. Return a single "
@@ -390,7 +464,8 @@ def _check_scalar_output(what, fun, leaves):
                         f"returned an array of shape {aval.shape} ({aval.str_short()}). Reduce it "
                         "(e.g. .sum() or .mean()), or use jacrev / jacfwd for a Jacobian or vjp "
                         "for a vector-Jacobian product.")
-    if not dtypes.is_float(aval.dtype):
+    _check_complex(what, fun, holomorphic, leaves, "output")
+    if not dtypes.is_inexact(aval.dtype):
         raise TypeError(f"{what}({fun_name(fun)}) requires a floating-point output, but the "
                         f"function returned {aval.str_short()}: integer and boolean outputs "
                         "have no gradient. Return a float (e.g. .astype(float)), or use vjp "
@@ -467,21 +542,23 @@ def _blocks(stacked, row_avals, col_avals, rows_last):
     return blocks
 
 
-def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False):
+def _jacobian(what, fun, argnums, has_aux, holomorphic, allow_int=False, choose=None):
     """jacfwd and jacrev: linearize once, then apply the linear map (jacfwd) or its transpose
-    (jacrev) to every standard basis vector of the inputs (outputs)."""
-    _check_holomorphic(what, holomorphic)
-
+    (jacrev) to every standard basis vector of the inputs (outputs). With ``choose``, a
+    function of the linear map returning "jacfwd" or "jacrev", the mode is picked after
+    linearizing (``jacobian(mode="auto")``)."""
     @functools.wraps(fun)
     def jacobian_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
+        _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         partial = _partial_over(fun, args, kwargs, nums)
         target = partial if single else (lambda d: partial(*d))
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
             what, target, (diff[0] if single else diff,), has_aux)
+        _check_complex(what, fun, holomorphic, outs, "output")
         in_avals = [aval_of(p) for p in lin.primals]
         out_avals = [aval_of(o) for o in outs]
-        if what == "jacfwd":
+        if (choose(lin) if choose else what) == "jacfwd":
             stacked = _map_over_basis(lin.forward, _standard_basis(in_avals))
             per_out = list(zip(*_blocks(stacked, in_avals, out_avals, rows_last=True)))
         else:
@@ -504,14 +581,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode, one cotangent per output element (best for few outputs).
     Leaves have shape ``out.shape + in.shape``."""
     return _jacobian("jacrev", fun, argnums, has_aux, holomorphic, allow_int)
-
-
-jacobian = jacrev
-
-
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # -- rematerialisation -----------------------------------------------------------------------

@@ -2,22 +2,25 @@
 call the native code; with the AOT stages ``lower`` and ``compile`` for inspection."""
 
 import functools
+import html
 import inspect
 import logging
 import threading
 import time
 import weakref
 
+import numpy as np
+
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
+    abstractify_arguments,
     argument_names,
     check_callable,
     flat_argument_names,
     fun_name,
-    shaped_abstractify,
 )
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -28,16 +31,47 @@ from funcjax.ops.calls import jit_p
 logger = logging.getLogger("funcjax")
 
 
-def jit(fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compiles ``fun`` to native code, once per abstract signature of its arguments.
+
+    Without ``fun`` it returns a decorator: ``@jit(static_argnames="n")`` (as in JAX).
 
     ``static_argnums``/``static_argnames`` name arguments passed by value (hashable; a new
     value compiles again). ``donate_argnums`` name arguments whose buffers outputs of the same
     shape and dtype reuse: a donated Array is deleted by the call (as in JAX; donation only
     applies to calls outside other transformations).
     """
-    check_callable(fun)
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+    check_callable(fun, "jit")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+def clear_caches():
+    """Forgets every traced and compiled jit entry (as ``jax.clear_caches``)."""
+    with _caches_lock:
+        caches = [c for per_options in _caches.values() for c in per_options.values()]
+    for cache in caches:
+        with cache.lock:
+            cache.entries.clear()
+            cache.fast.clear()
+
+
+def _fast_key(args):
+    """The signature of positional arguments that are all arrays (no pytree to flatten: the
+    avals, or shapes and dtypes of numpy arrays, decide the cache entry), else None. The
+    call still goes through the program's complete argument checks."""
+    key = [dtypes.x64_enabled()]
+    for a in args:
+        kind = type(a)
+        if kind is Array:
+            key.append(a.aval)
+        elif kind is np.ndarray:
+            key.append((a.shape, a.dtype))
+        else:
+            return None
+    return tuple(key)
 
 
 def _as_tuple(x, kind):
@@ -50,7 +84,7 @@ class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
     __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
-                 "input_names", "program")
+                 "input_names", "program", "out_weak")
 
     def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -58,6 +92,7 @@ class _Entry:
         self.donated = donated  # (input index, argument name) pairs
         self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
+        self.out_weak = [a.weak_type for a in closed.out_avals]
 
 
 class CacheInfo(tuple):
@@ -81,6 +116,7 @@ class _Cache:
 
     def __init__(self):
         self.entries = {}
+        self.fast = {}  # _fast_key of plain array arguments -> the same entry (cleared along)
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
         self.lock = threading.Lock()
 
@@ -115,7 +151,8 @@ def _check_static_against_signature(fun, signature, static_nums, static_argnames
         bad = [n for n in static_nums if not -npos <= n < npos]
         if bad:
             raise ValueError(f"jit({fun_name(fun)}): static_argnums={tuple(static_nums)}, but "
-                             f"the function only accepts {npos} positional arguments")
+                             f"the function only accepts {npos} positional arguments; use "
+                             f"numbers in range({npos}) or static_argnames")
     if P.VAR_KEYWORD not in kinds:
         names = {p.name for p in signature if p.kind != P.POSITIONAL_ONLY}
         bad = sorted(set(_as_tuple(static_argnames, str)) - names)
@@ -197,7 +234,8 @@ class JitFunction:
         dyn_args = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
         dyn_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw else kwargs
         leaves, tree = tree_flatten((tuple(dyn_args), dyn_kw))
-        avals = tuple(shaped_abstractify(x) for x in leaves)
+        avals = tuple(abstractify_arguments(f"jit({fun_name(self._fun)})", self._fun, dyn_args,
+                                            dyn_kw, leaves, static_fix=True))
         key = (tree, avals, statics, dtypes.x64_enabled())
         try:
             entry = self._cache.get(key)
@@ -249,7 +287,13 @@ class JitFunction:
         """``(input index, name)`` of the leaves of the donated positional arguments (inputs
         start with the ``num_consts`` closed-over constants)."""
         nargs, start = len(args), num_consts
-        donated = {d % nargs for d in self._donate if -nargs <= d < nargs}
+        outside = [d for d in self._donate if not -nargs <= d < nargs]
+        if outside:
+            raise ValueError(f"jit({fun_name(self._fun)}): donate_argnums={self._donate} names "
+                             f"argument(s) {outside}, but the call passes {nargs} positional "
+                             "argument(s); donate_argnums counts positional arguments only: fix "
+                             "the numbers or pass the donated arrays positionally")
+        donated = {d % nargs for d in self._donate}
         found = []
         for i, arg in enumerate(args):
             if i in static_pos:
@@ -275,17 +319,33 @@ class JitFunction:
 
     def clear_cache(self):
         self._cache.clear()
+        self._store.fast.clear()
 
     # -- calling --------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
+        fast = None
+        if not kwargs and not self._static_nums and not self._static_names and isinstance(
+                current_trace(), EvalTrace) and not placement.state.active:
+            fast = _fast_key(args)
+            entry = self._store.fast.get(fast) if fast is not None else None
+            if entry is not None and entry.program is not None:
+                with self._store.lock:
+                    self._store.counts["hits"] += 1
+                outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
+                return tree_unflatten(entry.out_tree, [
+                    Array(o, weak) for o, weak in zip(outs, entry.out_weak)])
         entry, leaves = self._entry(args, kwargs)
+        if fast is not None and self._cache.get(entry.signature) is entry:
+            self._store.fast[fast] = entry
         flat = entry.consts + list(leaves)
         if isinstance(current_trace(), EvalTrace):
             outs = [Array(o, a.weak_type) for o, a in zip(
                 self._program(entry)(*flat, arg_names=entry.input_names),
                 entry.closed.out_avals)]
+            if placement.state.active:
+                outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
@@ -333,6 +393,12 @@ def _explain_difference(cached, new, flat_names):
     return "; ".join(closest) or "the signature is new"
 
 
+def _signature_text(entry):
+    ins = ", ".join(a.str_short() for a in entry.closed.in_avals[len(entry.consts):])
+    outs = ", ".join(a.str_short() for a in entry.closed.out_avals)
+    return f"{entry.name}: ({ins}) -> ({outs})"
+
+
 class Lowered:
     """A traced jit function for one signature: ``as_text()`` shows the jaxpr,
     ``as_text("llvm")`` the LLVM IR; ``compile()`` gives a ``Compiled``."""
@@ -344,6 +410,12 @@ class Lowered:
     @property
     def jaxpr(self):
         return self._entry.closed
+
+    def __repr__(self):
+        return f"Lowered({_signature_text(self._entry)}, {len(self.jaxpr.eqns)} equations)"
+
+    def _repr_html_(self):
+        return f"<b>{html.escape(repr(self))}</b>{self.jaxpr._repr_html_()}"
 
     def _lowered_module(self):
         if self._module is None:
@@ -383,6 +455,11 @@ class Compiled:
 
     def as_text(self, dialect="asm"):
         return self._program.as_text(dialect)
+
+    def __repr__(self):
+        memory = self.memory_analysis()
+        return (f"Compiled({_signature_text(self._entry)}, native code, "
+                f"{getattr(memory, 'temp_size_in_bytes', 0):,} bytes of workspace)")
 
     def cost_analysis(self):
         from funcjax.backend.llvm.cost import cost_of

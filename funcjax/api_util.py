@@ -1,6 +1,7 @@
 """Plumbing shared by the user-facing transformations: argument names, static arguments,
 flattening pytrees of arguments into the flat lists that interpreters work on."""
 
+import dataclasses
 import inspect
 
 from funcjax.core.abstract import ShapedArray
@@ -8,9 +9,12 @@ from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path
 from funcjax.interpreters.eval import aval_of
 
 
-def check_callable(fun):
+def check_callable(fun, what=None):
     if not callable(fun):
-        raise TypeError(f"Expected a callable value, got {fun!r:.80}")
+        where = f"{what}: " if what else ""
+        fix = f" (write {what}(f), not {what}(f(x)))" if what else ""
+        raise TypeError(f"{where}Expected a callable value, got {fun!r:.80} of type "
+                        f"{type(fun).__name__}; pass the function itself{fix}")
 
 
 def fun_name(fun):
@@ -80,3 +84,39 @@ def shaped_abstractify(x):
 def flatten_args(args):
     leaves, tree = tree_flatten(tuple(args))
     return leaves, tree
+
+
+def bad_argument_error(what, fun, args, kwargs=None, static_fix=False, positions=None):
+    """The TypeError for the first argument leaf that is not an array (naming the argument
+    with its pytree path and the fix), or None if every leaf is one. ``positions`` limits
+    the search to those positional arguments."""
+    kwargs = kwargs or {}
+    names = argument_names(fun, args, kwargs)
+    for k, (name, value) in enumerate(zip(names, list(args) + list(kwargs.values()))):
+        if positions is not None and k not in positions:
+            continue
+        for path, leaf in tree_flatten_with_path(value)[0]:
+            try:
+                shaped_abstractify(leaf)
+            except TypeError:
+                kind = "a dataclass" if dataclasses.is_dataclass(leaf) else "a value"
+                static = (", or mark the argument static (static_argnums / static_argnames)"
+                          if static_fix else "")
+                return TypeError(
+                    f"{what}: argument '{name}{keystr(path)}' is {kind} of type "
+                    f"{type(leaf).__name__}, which is neither an array nor a registered pytree. "
+                    "Register its class as a pytree (funcjax.tree_util.register_dataclass or "
+                    f"register_pytree_node){static}, or pass its array fields instead.")
+    return None
+
+
+def abstractify_arguments(what, fun, args, kwargs, leaves, static_fix=False):
+    """The abstract values of ``leaves`` (the flattened ``args``/``kwargs``), with a clear
+    error naming the argument when one of them is not an array."""
+    try:
+        return [shaped_abstractify(x) for x in leaves]
+    except TypeError:
+        error = bad_argument_error(what, fun, args, kwargs, static_fix)
+        if error is None:
+            raise
+        raise error from None

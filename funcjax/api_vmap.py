@@ -7,7 +7,13 @@ import functools
 
 import numpy as np
 
-from funcjax.api_util import argument_names, check_callable, flat_argument_names, fun_name
+from funcjax.api_util import (
+    abstractify_arguments,
+    argument_names,
+    check_callable,
+    flat_argument_names,
+    fun_name,
+)
 from funcjax.core.pytree import (
     broadcast_prefix,
     keystr,
@@ -34,7 +40,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     collectives (``lax.psum(x, axis_name)``, ...) work across the mapped axis; ``axis_size``
     gives the size when no argument is mapped.
     """
-    check_callable(fun)
+    check_callable(fun, "vmap")
     name = fun_name(fun)
     in_axes = check_axes_spec(name, "in_axes", in_axes)
     check_axes_spec(name, "out_axes", out_axes)
@@ -96,6 +102,7 @@ def flat_in_axes(fun, in_axes, args, kwargs):
                          "each entry is an int or None for a whole argument, or a container "
                          "of the argument's own structure.") from None
     leaves, _ = tree_flatten((tuple(args), kwargs))
+    abstractify_arguments(f"vmap({name})", fun, args, kwargs, leaves)
     names = flat_argument_names(argument_names(fun, args) + list(kwargs),
                                 list(args) + list(kwargs.values()))
     return [_normalize_in_axis(name, axis, leaf, arg)

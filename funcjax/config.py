@@ -24,6 +24,12 @@ class Config:
         self._values = dict(_DEFAULTS)
         self._lock = threading.Lock()
         self._listeners = []
+        self._publish()
+
+    def _publish(self):
+        # Flags are mirrored as plain attributes: hot paths (dtype canonicalisation, the
+        # type-rule cache) read them per primitive, and __getattr__ would cost more.
+        self.__dict__.update(self._values)
 
     def update(self, name, value):
         if name not in self._values:
@@ -31,11 +37,13 @@ class Config:
             raise AttributeError(f"config.update: unknown flag {name!r}; known flags: {known}")
         with self._lock:
             previous, self._values[name] = self._values[name], value
+            self._publish()
         try:
             for listener in self._listeners:
                 listener(name, value)
         except Exception:
             self._values[name] = previous  # a listener refused the value: keep the old one
+            self._publish()
             raise
 
     def on_update(self, listener):
@@ -74,3 +82,18 @@ def disable_jit(disable=True):
 def enable_x64(enabled=True):
     """64-bit types inside the ``with`` block (JAX's ``experimental.enable_x64``)."""
     return _override("jax_enable_x64", enabled)
+
+
+def debug_nans(enabled=True):
+    """Checks jitted outputs for NaNs inside the ``with`` block (JAX's ``jax.debug_nans``)."""
+    return _override("jax_debug_nans", enabled)
+
+
+def log_compiles(enabled=True):
+    """Logs every trace and compilation inside the ``with`` block."""
+    return _override("jax_log_compiles", enabled)
+
+
+def explain_cache_misses(enabled=True):
+    """Logs why a jitted function traced again, inside the ``with`` block."""
+    return _override("jax_explain_cache_misses", enabled)

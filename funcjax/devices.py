@@ -10,9 +10,13 @@ import os
 import re
 import threading
 
+import numpy as np
+
 from funcjax.config import config
-from funcjax.core.array import DEFAULT_DEVICE, Array, Device
+from funcjax.core import placement
+from funcjax.core.array import DEFAULT_DEVICE, Array, Device, to_numpy
 from funcjax.core.pytree import tree_map
+from funcjax.core.trace import Tracer
 
 _lock = threading.Lock()
 _devices = []
@@ -73,10 +77,10 @@ config.on_update(_refuse_late_count)
 
 
 def device_put(x, device=None):
-    """Copies every array leaf of ``x`` into an Array on ``device`` (default: device 0)."""
-    if device is not None and device not in devices():
-        raise ValueError(f"device_put: {device!r} is not one of funcjax.devices() "
-                         f"({device_count()} virtual CPU devices)")
+    """Copies every array leaf of ``x`` into an Array. With a ``device`` the arrays are
+    *committed* to it: operations on them run there and return arrays committed there (see
+    ``funcjax.core.placement``); without one they are uncommitted, on the default device."""
+    _check_device("device_put", device)
     from funcjax.numpy import asarray
 
     def put(leaf):
@@ -84,8 +88,76 @@ def device_put(x, device=None):
         if not isinstance(array, Array):
             raise TypeError("device_put takes concrete arrays, not traced values; call it "
                             "outside transformed functions")
-        return Array(array.__array__(copy=True), array.weak_type, device or DEFAULT_DEVICE)
+        value = array.__array__(copy=True)
+        if device is None:
+            return Array(value, array.weak_type, placement.default_device())
+        return placement.commit(value, array.weak_type, device)
     return tree_map(put, x)
+
+
+def _check_device(where, device):
+    if device is not None and device not in devices():
+        raise ValueError(f"{where}: {device!r} is not one of funcjax.devices() "
+                         f"({device_count()} virtual CPU devices)")
+
+
+def _check_device_list(where, devs):
+    devs = list(devs)
+    if not devs:
+        raise ValueError(f"{where}: devices must be a non-empty list of funcjax.devices()")
+    for d in devs:
+        _check_device(where, d)
+    return devs
+
+
+def device_put_replicated(x, devices):
+    """Each array leaf of ``x`` stacked ``len(devices)`` times, shard k on ``devices[k]``: the
+    layout pmap gives its unmapped-looking but per-device values (replicated parameters)."""
+    devs = _check_device_list("device_put_replicated", devices)
+
+    def put(leaf):
+        value = np.asarray(to_numpy(leaf))
+        stacked = np.broadcast_to(value, (len(devs),) + value.shape).copy()
+        return placement.ShardedArray(stacked, _weak(leaf), devs)
+    return tree_map(put, x)
+
+
+def device_put_sharded(shards, devices):
+    """A list of pytrees of the same structure, one per device, as one pytree of arrays whose
+    shard k (the leading axis) is on ``devices[k]``."""
+    devs = _check_device_list("device_put_sharded", devices)
+    if not isinstance(shards, (list, tuple)) or len(shards) != len(devs):
+        count = len(shards) if isinstance(shards, (list, tuple)) else "not a list"
+        raise ValueError(f"device_put_sharded: needs a list of one pytree per device "
+                         f"({len(devs)} devices), got {count}")
+
+    def put(*leaves):
+        values = [np.asarray(to_numpy(v)) for v in leaves]
+        if len({(v.shape, v.dtype) for v in values}) != 1:
+            raise ValueError("device_put_sharded: the shards of a leaf must have one shape and "
+                             f"dtype, got {[f'{v.dtype}{list(v.shape)}' for v in values]}")
+        return placement.ShardedArray(np.stack(values), _weak(leaves[0]), devs)
+    return tree_map(put, *shards)
+
+
+def _weak(leaf):
+    return bool(getattr(leaf, "weak_type", isinstance(leaf, (int, float, complex))))
+
+
+def device_get(x):
+    """The arrays of the pytree ``x`` as numpy arrays (other leaves unchanged)."""
+    def get(leaf):
+        if isinstance(leaf, Tracer):
+            raise TypeError("device_get takes concrete arrays, not traced values; call it "
+                            "outside transformed functions (or use debug.callback inside)")
+        return np.asarray(leaf) if isinstance(leaf, Array) else leaf
+    return tree_map(get, x)
+
+
+def default_device(device):
+    """Context manager: arrays made inside (uncommitted) live on ``device``."""
+    _check_device("default_device", device)
+    return placement.default_device_block(device)
 
 
 def block_until_ready(x):

@@ -10,10 +10,23 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.array import Array
+from funcjax.core.namespace import public_dir
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
+from funcjax.lax_conv import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from funcjax.ops import collectives, contractions, conversion, indexing, reductions, sorting
+from funcjax.ops import complex_ops as _cx
 from funcjax.ops import elementwise as ew
 from funcjax.ops import shape as sh
+from funcjax.ops import special as _special
 from funcjax.ops.control_flow import (  # noqa: F401
     cond,
     fori_loop,
@@ -22,6 +35,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
 def _ints(values):
@@ -29,11 +43,16 @@ def _ints(values):
 
 
 def _is_python_scalar(x):
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+    return isinstance(x, (bool, int, float, builtins.complex)) and not isinstance(x, np.generic)
+
+
+_ARRAY_TYPES = (Array, Tracer)
 
 
 def _match_scalars(name, *args):
     """Python scalars become weakly typed constants of the dtype of the array operands."""
+    if all(isinstance(a, _ARRAY_TYPES) for a in args):
+        return args
     arrays = [a for a in args if not _is_python_scalar(a)]
     if not arrays:
         return args
@@ -78,6 +97,10 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
 
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+    globals()[_p.name] = _unary(_p)
+digamma = _special.digamma
+
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]
 
@@ -108,6 +131,8 @@ def clamp(min, x, max):  # noqa: A002 - JAX's argument names
 
 def convert_element_type(x, new_dtype, weak_type=False):
     new_dtype = dtypes.canonicalize(new_dtype)
+    if type(x) is Array and x._aval.dtype == new_dtype and x._aval.weak_type == weak_type:
+        return x
     if not isinstance(x, Tracer):
         # Constants convert now, so traced programs show the converted literal.
         value = np.asarray(x)
@@ -137,7 +162,8 @@ def stop_gradient(x):
 
 # -- shapes ----------------------------------------------------------------------------------
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
-    shape, dims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
+    shape = canonicalize_shape(shape, "lax.broadcast_in_dim")
+    dims = tuple(builtins.map(int, broadcast_dimensions))
     if np.shape(operand) == shape and dims == tuple(range(len(shape))):
         return operand
     return sh.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims)
@@ -152,7 +178,7 @@ def broadcast(operand, sizes):
 def reshape(operand, new_sizes, dimensions=None):
     if dimensions is not None:
         operand = transpose(operand, dimensions)
-    new_sizes = tuple(int(d) for d in new_sizes)
+    new_sizes = canonicalize_shape(new_sizes, "lax.reshape", "new_sizes")
     if np.shape(operand) == new_sizes:
         return operand
     return sh.reshape_p.bind(operand, new_sizes=new_sizes)
@@ -215,20 +241,28 @@ def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
 
 
 def iota(dtype, size):
-    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype),
+                          shape=canonicalize_shape(size, "lax.iota", "size"), dimension=0)
 
 
 def broadcasted_iota(dtype, shape, dimension):
-    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype),
+                          shape=canonicalize_shape(shape, "lax.broadcasted_iota"),
                           dimension=int(dimension))
 
 
 # -- indexing --------------------------------------------------------------------------------
-def _index_scalars(indices, shape):
+def _index_scalars(indices, shape, where):
     """Start indices as integer scalars; as in JAX a negative one counts from the end (before
     the primitive clamps the slice into the operand)."""
     out = []
     for i, n in zip(indices, shape):
+        kind = "b" if isinstance(i, (bool, np.bool_)) else np.result_type(
+            i.dtype if hasattr(i, "dtype") else type(i)).kind
+        if kind not in "iu":
+            raise TypeError(f"{where}: start_indices must be integers, got {i!r:.40} of dtype "
+                            f"{np.result_type(getattr(i, 'dtype', type(i)))}; convert them "
+                            "with .astype(int) or jnp.int32(...)")
         if _is_python_scalar(i) or np.ndim(i) == 0:
             i = convert_element_type(i, dtypes.default_int())
         if np.dtype(i.dtype).kind == "i":
@@ -239,13 +273,13 @@ def _index_scalars(indices, shape):
 
 
 def dynamic_slice(operand, start_indices, slice_sizes):
-    starts = _index_scalars(start_indices, np.shape(operand))
+    starts = _index_scalars(start_indices, np.shape(operand), "lax.dynamic_slice")
     return indexing.dynamic_slice_p.bind(operand, *starts,
                                          slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices):
-    starts = _index_scalars(start_indices, np.shape(operand))
+    starts = _index_scalars(start_indices, np.shape(operand), "lax.dynamic_update_slice")
     return indexing.dynamic_update_slice_p.bind(operand, update, *starts)
 
 
@@ -291,7 +325,7 @@ scatter_max = _scatter(indexing.scatter_max_p)
 # -- reductions ------------------------------------------------------------------------------
 def _reducer(prim):
     def op(operand, axes):
-        return prim.bind(operand, axes=tuple(int(a) for a in axes))
+        return prim.bind(operand, axes=tuple(builtins.map(int, axes)))
     op.__name__ = prim.name
     return op
 
@@ -372,7 +406,7 @@ def top_k(operand, k):
 
 def full(shape, fill_value, dtype=None, weak_type=False):
     """An array of ``shape`` filled with a scalar (broadcast, not materialised per element)."""
-    shape = tuple(int(d) for d in shape)
+    shape = canonicalize_shape(shape, "lax.full")
     if _is_python_scalar(fill_value):
         dtype = dtypes.canonicalize(dtype) if dtype is not None else \
             dtypes.python_scalar_dtype(fill_value)
@@ -501,3 +535,29 @@ def axis_index(axis_name):
         here = collectives.axis_index_p.bind(axis_name=name)
         index = here if index is None else index * size + here
     return index
+
+
+# -- complex numbers -------------------------------------------------------------------------
+def real(x):
+    return _cx.real_p.bind(x)
+
+
+def imag(x):
+    return _cx.imag_p.bind(x)
+
+
+def conj(x):
+    """The complex conjugate; a real operand becomes complex first, as in JAX."""
+    if not dtypes.is_complex(np.result_type(x) if not hasattr(x, "dtype") else x.dtype):
+        x = convert_element_type(x, dtypes.complex_dtype(x.dtype))
+    return _cx.conj_p.bind(x)
+
+
+def complex(x, y):  # noqa: A001 - JAX's name
+    """``x + i y`` from two float arrays of one shape and dtype."""
+    return _cx.complex_p.bind(*_match_scalars("complex", x, y))
+
+
+from funcjax import lax_linalg as linalg  # noqa: E402,F401 - jax.lax.linalg
+
+__dir__ = public_dir(globals())

@@ -3,11 +3,13 @@
 import numpy as np
 
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.core.pytree import tree_flatten, tree_map
 from funcjax.interpreters.eval import aval_of
 
 _DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2,
-                np.dtype(np.float64): 1e-5}
+                np.dtype(np.float64): 1e-5, np.dtype(np.complex64): 2e-2,
+                np.dtype(np.complex128): 1e-5}
 
 
 def _tolerance(leaves, tol):
@@ -20,21 +22,26 @@ def _tolerance(leaves, tol):
 def _random_like(rng, tree):
     def draw(x):
         aval = aval_of(x)
-        if not dtypes.is_float(aval.dtype):
+        if not dtypes.is_inexact(aval.dtype):
             return np.zeros(aval.shape, dtypes.float0)
+        if dtypes.is_complex(aval.dtype):
+            return (rng.standard_normal(aval.shape)
+                    + 1j * rng.standard_normal(aval.shape)).astype(aval.dtype)
         return rng.standard_normal(aval.shape).astype(aval.dtype)
     return tree_map(draw, tree)
 
 
 def _inner(a, b):
-    return sum(float(np.sum(np.asarray(x, np.float64) * np.asarray(y, np.float64)))
+    """The real pairing ``Re sum(a * b)`` under which JAX's vjp is the transpose of its jvp
+    (complex values pair as the real vectors (re, im))."""
+    return sum(float(np.real(np.sum(np.asarray(x, np.complex128) * np.asarray(y, np.complex128))))
                for x, y in zip(tree_flatten(a)[0], tree_flatten(b)[0])
                if np.asarray(x).dtype != dtypes.float0)
 
 
 def _check_close(what, got, want, atol, rtol):
     for g, w in zip(tree_flatten(got)[0], tree_flatten(want)[0]):
-        g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+        g, w = np.asarray(g, np.complex128), np.asarray(w, np.complex128)
         if not np.allclose(g, w, atol=atol, rtol=rtol, equal_nan=True):
             raise AssertionError(f"check_grads: {what} disagree (atol={atol}, rtol={rtol}):\n"
                                  f"  got      {g}\n  expected {w}\n  max error "
@@ -53,7 +60,7 @@ def check_jvp(f, args, atol=None, rtol=None, eps=1e-4, rng=None):
     rng = rng or np.random.default_rng(0)
     direction = _random_like(rng, args)
     _, tangent = jvp(f, args, direction)
-    numeric = tree_map(lambda a, b: (np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    numeric = tree_map(lambda a, b: (np.asarray(a, np.complex128) - np.asarray(b, np.complex128))
                        / (2 * eps), f(*_shift(args, direction, eps)),
                        f(*_shift(args, direction, -eps)))
     tol = _tolerance(tree_flatten(args)[0], atol)
@@ -81,8 +88,8 @@ def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=
     args = tuple(args)
     leaves = tree_flatten(args)[0]
     if eps is None:
-        eps = 1e-4 if all(aval_of(x).dtype == np.float64 for x in leaves
-                          if dtypes.is_float(aval_of(x).dtype)) else 1e-2
+        eps = 1e-4 if all(aval_of(x).dtype.itemsize == 8 * (1 + dtypes.is_complex(
+            aval_of(x).dtype)) for x in leaves if dtypes.is_inexact(aval_of(x).dtype)) else 1e-2
     for mode in modes:
         if mode not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {mode!r}; modes are 'fwd' and 'rev'")
@@ -101,3 +108,6 @@ def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=
             check_grads(lambda *a: vjp(f, *a)[1](u), args, order - 1, ("rev",), atol, rtol, eps)
 
 
+
+
+__dir__ = public_dir(globals())

@@ -1,11 +1,10 @@
 """``funcjax.tree_util``: pytree utilities with JAX's names."""
 
-import functools
-
 from funcjax.core.pytree import (  # noqa: F401
                                  DictKey,
                                  FlattenedIndexKey,
                                  GetAttrKey,
+                                 Partial,
                                  PyTreeDef,
                                  SequenceKey,
                                  all_leaves,
@@ -31,13 +30,3 @@ from funcjax.core.pytree import (  # noqa: F401
                                  treedef_is_leaf,
                                  treedef_tuple,
 )
-
-
-class Partial(functools.partial):
-    """A ``functools.partial`` that is a pytree: its arguments are children, the function static."""
-
-
-register_pytree_node(
-    Partial,
-    lambda p: ((p.args, p.keywords), p.func),
-    lambda func, ch: Partial(func, *ch[0], **ch[1]))

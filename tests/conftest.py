@@ -5,6 +5,11 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# pmap's tests run 4 virtual devices (more devices than CI's 2 cores); set before funcjax
+# creates its devices. XLA_FLAGS or an explicit FUNCJAX_NUM_CPU_DEVICES still win.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ.setdefault("FUNCJAX_NUM_CPU_DEVICES", "4")
+
 settings.register_profile(
     "default", deadline=None, max_examples=30, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

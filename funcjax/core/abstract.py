@@ -1,5 +1,6 @@
 """Abstract values: what a transformation knows about an array without its data."""
 
+import functools
 import numbers
 
 import numpy as np
@@ -10,12 +11,14 @@ from funcjax.core import dtypes
 class ShapedArray:
     """Shape, dtype and weak type: the type of every value in a jaxpr."""
 
-    __slots__ = ("shape", "dtype", "weak_type")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
 
     def __init__(self, shape, dtype, weak_type=False):
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = tuple(map(int, shape))
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        # Avals key the type-rule cache: hash once, not on every lookup.
+        self._hash = hash((self.shape, self.dtype, self.weak_type))
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -37,7 +40,10 @@ class ShapedArray:
                 and self.dtype == other.dtype and self.weak_type == other.weak_type)
 
     def __hash__(self):
-        return hash((self.shape, self.dtype, self.weak_type))
+        return self._hash
+
+    def __reduce__(self):  # the cached hash is per process: rebuild it on unpickling
+        return ShapedArray, (self.shape, self.dtype, self.weak_type)
 
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
@@ -51,6 +57,12 @@ class ShapedArray:
         return f"ShapedArray({self}{weak})"
 
 
+@functools.lru_cache(maxsize=None)
+def scalar_aval(dtype, weak_type):
+    """The shared type of 0-d values of ``dtype`` (scalars are made often)."""
+    return ShapedArray((), dtype, weak_type)
+
+
 def same_type(a, b):
     """Type equality that ignores weak types (what a jaxpr's typecheck compares)."""
     return a.shape == b.shape and a.dtype == b.dtype
@@ -58,7 +70,7 @@ def same_type(a, b):
 
 def concrete_aval(x):
     """The abstract value of a concrete value: numpy array/scalar, Python scalar or Array."""
-    if isinstance(x, (bool, numbers.Integral, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, numbers.Integral, float, complex)) and not isinstance(x, np.generic):
         if isinstance(x, int) and not isinstance(x, bool):
             _check_python_int(x)
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=not isinstance(x, bool))

@@ -5,11 +5,19 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.display import array_html
+from funcjax.core.sharding import SingleDeviceSharding
 
 
 def _jnp():
-    import funcjax.numpy as jnp
-    return jnp
+    """funcjax.numpy (a layer above, imported on first use, then kept: operators call this)."""
+    if not _jnp_module:
+        import funcjax.numpy as jnp
+        _jnp_module.append(jnp)
+    return _jnp_module[0]
+
+
+_jnp_module = []
 
 
 def _binary(name):
@@ -30,7 +38,13 @@ def _unary(name):
 
 
 def _method(name):
-    def method(self, *args, **kwargs):
+    """``x.name(...)`` is ``jnp.name(x, ...)``. ``out=None`` is accepted because numpy's own
+    functions pass it (``np.mean(x, 0)`` calls ``x.mean(axis=0, dtype=None, out=None)``)."""
+    def method(self, *args, out=None, **kwargs):
+        if out is not None:
+            raise NotImplementedError(
+                f"Array.{name}: the 'out' argument is not supported because funcjax arrays "
+                "are immutable; use the returned array instead")
         return getattr(_jnp(), name)(self, *args, **kwargs)
     method.__name__ = name
     return method
@@ -79,9 +93,15 @@ class ArrayMethods:
         return _jnp().reshape(self, shape, order=order)
 
     def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
         return _jnp().transpose(self, axes or None)
+
+    def take(self, indices, axis=None, out=None, mode=None, **kwargs):
+        """As ``jnp.take``; numpy's ``np.take`` passes ``mode='raise'``, which reads as the
+        default here (out-of-bounds indices cannot raise inside compiled code)."""
+        return _method("take")(self, indices, axis=axis, out=out,
+                               mode=None if mode == "raise" else mode, **kwargs)
 
     def flatten(self):
         return _jnp().ravel(self)
@@ -122,7 +142,7 @@ for _op, _fn in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": 
 
 for _name in ("sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "all",
               "any", "cumsum", "cumprod", "ravel", "squeeze", "swapaxes", "clip", "dot",
-              "round", "conj", "nonzero", "sort", "argsort", "take", "repeat", "trace",
+              "round", "conj", "nonzero", "sort", "argsort", "repeat", "trace",
               "diagonal"):
     setattr(ArrayMethods, _name, _method(_name))
 
@@ -195,10 +215,19 @@ class Array(ArrayMethods):
     def device(self):
         return self._device
 
+    @property
+    def sharding(self):
+        return SingleDeviceSharding(self._device)
+
     def __array__(self, dtype=None, copy=None):
+        value = self._value
+        if value.flags.writeable:
+            # Eager results arrive unfrozen (freezing costs as much as a small numpy op): the
+            # Array's own view is frozen the first time the buffer leaves the Array.
+            value.flags.writeable = False
         if dtype is None and copy is None:  # the common case, without keyword overhead
-            return self._value.__array__()
-        return self._value.__array__(dtype, copy=copy)
+            return value.__array__()
+        return value.__array__(dtype, copy=copy)
 
     def delete(self):
         """Frees the buffer now; any later use of this Array raises a ``RuntimeError``."""
@@ -249,14 +278,32 @@ class Array(ArrayMethods):
             return f"Array({body}, shape={self.shape}, dtype={self.dtype.name}{extra})"
         return f"Array({body}, dtype={self.dtype.name}{extra})"
 
+    def _repr_html_(self):
+        return array_html(self._value, self._aval, self._device)
+
     def __reduce__(self):
         return (Array, (np.array(self._value), self._aval.weak_type))
 
     def __copy__(self):
-        return self
+        return self.copy()  # a new buffer, so donating the copy leaves ``self`` alive
 
     def __deepcopy__(self, memo):
-        return self
+        return self.copy()
+
+
+def wrap_fresh(value, aval, device=DEFAULT_DEVICE):
+    """An Array around a numpy result no one else holds, whose type ``aval`` is already
+    checked: the constructor's conversion and type derivation are skipped, and freezing waits
+    until the buffer leaves the Array. As in the constructor, the Array holds its own view
+    (donation recognises a private buffer by that shape)."""
+    array = _new(Array)
+    array._value = value.view()
+    array._aval = aval
+    array._device = device
+    return array
+
+
+_new = object.__new__
 
 
 def to_numpy(x):

@@ -125,6 +125,14 @@ def jaxprs_in(params):
     return found
 
 
+def has_effects(eqn):
+    """Whether running ``eqn`` has side effects (an io or debug callback in it, or in one of
+    its sub-jaxprs): such an equation is kept even when nothing reads its outputs."""
+    if eqn.primitive.effectful is not None and eqn.primitive.effectful(eqn.params):
+        return True
+    return any(has_effects(e) for sub in subjaxprs(eqn) for e in sub.eqns)
+
+
 class JaxprTypeError(TypeError):
     """A jaxpr is ill-formed or ill-typed."""
 

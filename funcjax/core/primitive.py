@@ -8,7 +8,10 @@ and ``cost``. The signature each interpreter expects is in that interpreter's do
 A missing rule raises ``MissingRuleError`` naming the primitive and the transformation.
 """
 
+import importlib
+
 from funcjax.core.errors import MissingRuleError
+from funcjax.core.trace import _context, current_trace
 
 RULE_SLOTS = ("impl", "abstract_eval", "jvp", "transpose", "partial_eval", "batch", "lower",
               "cost")
@@ -21,6 +24,9 @@ _TRANSFORMATION_OF_SLOT = {
 }
 
 registry = {}
+# Modules that attach rules when imported (the LLVM backend's ``lower`` rules load lazily, so
+# that eager use never imports llvmlite); ``coverage`` imports them to show the full table.
+rule_modules = []
 
 
 class Primitive:
@@ -32,14 +38,18 @@ class Primitive:
         self.name = name
         self.multiple_results = multiple_results
         self.rules = {}
+        self.impl = None  # the impl rule again, as an attribute: eager mode reads it per call
+        # ``effectful(params) -> bool``: whether an equation has side effects (a host callback
+        # that is not pure), so that no pass removes it as dead code (``ir.has_effects``).
+        self.effectful = None
         registry[name] = self
 
     def __repr__(self):
         return self.name
 
     def bind(self, *args, **params):
-        from funcjax.core.trace import current_trace
-        return current_trace().process_primitive(self, args, params)
+        trace = _context.trace or current_trace()
+        return trace.process_primitive(self, args, params)
 
     def rule(self, slot):
         try:
@@ -53,6 +63,8 @@ class Primitive:
         if slot not in RULE_SLOTS:
             raise ValueError(f"unknown rule slot {slot!r}; slots are {RULE_SLOTS}")
         self.rules[slot] = fn
+        if slot == "impl":
+            self.impl = fn
         return fn
 
     def def_impl(self, fn):
@@ -94,6 +106,8 @@ def define_primitive(name, impl, abstract_eval, multiple_results=False):
 
 def coverage(slots=RULE_SLOTS):
     """The primitive x rule table as rows ``(name, {slot: bool})``; print it with ``str``."""
+    for module in rule_modules:
+        importlib.import_module(module)
     return CoverageTable(slots)
 
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 
 import funcjax
 
@@ -28,8 +29,23 @@ def user_stacklevel():
     return level
 
 
+_replay = threading.local()
+
+
+def replaying(info):
+    """Makes ``user_frame`` return ``info`` (until called again; returns the previous value):
+    equations re-staged from an existing jaxpr keep the line the user wrote them on."""
+    previous = getattr(_replay, "info", None)
+    _replay.info = info
+    return previous
+
+
 def user_frame():
-    """The innermost frame outside the funcjax package (tests count as user code)."""
+    """The innermost frame outside the funcjax package (tests count as user code), or the line
+    of the equation being replayed from an existing jaxpr."""
+    info = getattr(_replay, "info", None)
+    if info is not None:
+        return info
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back

@@ -35,14 +35,25 @@ def current_trace():
     return trace
 
 
-@contextlib.contextmanager
-def set_current_trace(trace):
-    previous = _context.trace
-    _context.trace = trace
-    try:
-        yield trace
-    finally:
-        _context.trace = previous
+class _SetCurrentTrace:
+    """``with set_current_trace(t):`` makes ``t`` current inside the block. A class, not a
+    generator: interpreters enter one per primitive."""
+
+    __slots__ = ("trace", "previous")
+
+    def __init__(self, trace):
+        self.trace = trace
+
+    def __enter__(self):
+        self.previous = _context.trace
+        _context.trace = self.trace
+        return self.trace
+
+    def __exit__(self, *exc_info):
+        _context.trace = self.previous
+
+
+set_current_trace = _SetCurrentTrace
 
 
 @contextlib.contextmanager
@@ -57,7 +68,12 @@ def new_trace(trace_cls, *args, **kwargs):
 
 
 class Trace:
-    """An interpreter. Subclasses define ``process_primitive`` and their tracer type."""
+    """An interpreter. Subclasses define ``process_primitive`` and their tracer type.
+
+    ``forwards_constants``: whether an operation on none of this trace's own values goes to the
+    parent unchanged (nothing is staged or recorded for it)."""
+
+    forwards_constants = False
 
     def __init__(self, parent, description="a transformation"):
         self.parent = parent
@@ -78,6 +94,18 @@ class Trace:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.description})"
+
+
+def constants_compute_now():
+    """Whether an operation on constants only would run now, in numpy: every trace on the
+    stack forwards it to its parent, down to eager evaluation (eager code, grad, jvp, vmap,
+    but not jit or make_jaxpr, which stage it). Then a constant may be built directly."""
+    trace = _context.trace
+    while trace is not None:
+        if not trace.forwards_constants:
+            return False
+        trace = trace.parent
+    return True
 
 
 def raise_leaked_tracer(tracer):

@@ -60,6 +60,7 @@ class BatchTracer(Tracer):
 
 
 class BatchTrace(Trace):
+    forwards_constants = True  # an operation on unmapped values only (collectives aside)
     def __init__(self, parent, axis_data, description="vmap"):
         super().__init__(parent, description)
         self.axis_data = axis_data

@@ -5,11 +5,16 @@ primitive. The type rule runs first so that eager and traced code raise the same
 produce the same dtypes (numpy's own promotion is never trusted).
 """
 
+import contextvars
+import threading
+
 import numpy as np
 
+from funcjax.core import placement, type_cache
 from funcjax.core.abstract import concrete_aval
-from funcjax.core.array import Array, to_numpy
+from funcjax.core.array import Array, to_numpy, wrap_fresh
 from funcjax.core.ir import Literal
+from funcjax.core.source_info import replaying
 from funcjax.core.trace import Trace, Tracer, raise_leaked_tracer
 
 
@@ -20,30 +25,80 @@ def aval_of(x):
     return concrete_aval(x)
 
 
+class _Quiet(threading.local):
+    """Where impls run: a context whose numpy error state ignores IEEE exceptions (inf and nan
+    are answers, not warnings). Entering ``np.errstate`` per call would cost more than a small
+    numpy op, so each thread keeps one such context and runs impls inside it. numpy < 2 keeps
+    its error state outside contextvars, so there ``np.errstate`` is entered per call."""
+
+    def __init__(self):
+        self.context = None
+        if int(np.__version__.split(".")[0]) >= 2:
+            self.context = contextvars.copy_context()
+            self.context.run(np.errstate(all="ignore").__enter__)
+            self.context.run(_INSIDE.set, True)
+
+
+_INSIDE = contextvars.ContextVar("funcjax_quiet_numpy", default=False)
+_quiet = _Quiet()
+
+
+def run_quiet(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with numpy's floating-point warnings off."""
+    context = _quiet.context
+    if context is None:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    if _INSIDE.get():  # an impl that evaluates more primitives (cond, scan, ...)
+        return fn(*args, **kwargs)
+    return context.run(fn, *args, **kwargs)
+
+
 class EvalTrace(Trace):
+    forwards_constants = True
+
     def __init__(self):
         super().__init__(parent=None, description="eager evaluation")
 
     def process_primitive(self, primitive, args, params):
+        avals, values = [], []
         for x in args:
-            if isinstance(x, Tracer):
+            if type(x) is Array:
+                avals.append(x._aval)
+                values.append(x._value)
+            elif isinstance(x, Tracer):
                 raise_leaked_tracer(x)
-        avals = [aval_of(x) for x in args]
-        out_avals = primitive.abstract_eval_rule(*avals, **params)
-        with np.errstate(all="ignore"):  # IEEE results (inf, nan) are answers, not warnings
-            outs = primitive.rule("impl")(*map(to_numpy, args), **params)
+            else:
+                avals.append(aval_of(x))
+                values.append(to_numpy(x))
+        # The type rule runs (or is recalled) first, so that eager and traced code raise the
+        # same errors and give the same dtypes (numpy's own promotion is never trusted).
+        out_avals = type_cache.abstract_eval(primitive, avals, params)
+        impl = primitive.impl
+        if impl is None:
+            primitive.rule("impl")  # raises, naming the primitive
+        context = _quiet.context
+        if context is None or _INSIDE.get():
+            outs = run_quiet(impl, *values, **params)
+        else:
+            outs = context.run(impl, *values, **params)
         if primitive.multiple_results:
-            return [_wrap(o, a) for o, a in zip(outs, out_avals)]
-        return _wrap(outs, out_avals)
+            outs = [_wrap(o, a) for o, a in zip(outs, out_avals)]
+            return placement.place(primitive.name, args, outs) if placement.state.active \
+                else outs
+        out = _wrap(outs, out_avals)
+        return placement.place(primitive.name, args, [out])[0] if placement.state.active \
+            else out
 
 
 def _wrap(value, aval):
-    value = to_numpy(value) if isinstance(value, Array) else np.asarray(value)
-    if value.dtype != aval.dtype:
+    if type(value) is not np.ndarray:
+        value = to_numpy(value) if isinstance(value, Array) else np.asarray(value)
+    if value.dtype is not aval.dtype and value.dtype != aval.dtype:
         value = value.astype(aval.dtype)
     if value.shape != aval.shape:
         raise AssertionError(f"impl gave shape {value.shape}, type rule {aval.shape}")
-    return Array(value, aval.weak_type)
+    return wrap_fresh(value, aval)
 
 
 def eval_jaxpr(jaxpr, consts, *args):
@@ -60,12 +115,17 @@ def eval_jaxpr(jaxpr, consts, *args):
     def read(atom):
         return atom.val if isinstance(atom, Literal) else env[atom]
 
-    for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
-        if not eqn.primitive.multiple_results:
-            outs = (outs,)
-        for var, val in zip(eqn.outputs, outs):
-            env[var] = val
+    outer = replaying(None)
+    try:
+        for eqn in jaxpr.eqns:
+            replaying(eqn.source_info or outer)
+            outs = eqn.primitive.bind(*map(read, eqn.inputs), **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outs = (outs,)
+            for var, val in zip(eqn.outputs, outs):
+                env[var] = val
+    finally:
+        replaying(outer)
     return [read(v) for v in jaxpr.outvars]
 
 

@@ -19,6 +19,7 @@ from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.memo import jaxpr_transformation
 
 
 class Zero:
@@ -36,8 +37,9 @@ class Zero:
 def tangent_aval(aval):
     """Tangents of floats have the primal's type (weak type included, as in JAX); of ints and
     bools, dtype float0."""
-    if dtypes.is_float(aval.dtype):
-        return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
+    if dtypes.is_inexact(aval.dtype):
+        return aval if type(aval) is ShapedArray else ShapedArray(aval.shape, aval.dtype,
+                                                                  aval.weak_type)
     return ShapedArray(aval.shape, dtypes.float0)
 
 
@@ -86,6 +88,8 @@ class JVPTracer(Tracer):
 
 
 class JVPTrace(Trace):
+    forwards_constants = True  # an operation with zero tangents only
+
     def __init__(self, parent, description="jvp"):
         super().__init__(parent, description)
 
@@ -100,13 +104,24 @@ class JVPTrace(Trace):
         return JVPTracer(self, primal, tangent)
 
     def process_primitive(self, primitive, args, params):
-        primals, tangents = zip(*map(self.unpack, args)) if args else ((), ())
-        if all(type(t) is Zero for t in tangents):
+        primals, tangents = [], []
+        nonzero = False
+        for x in args:
+            if self.own(x):
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                nonzero = nonzero or type(x.tangent) is not Zero
+            else:
+                primals.append(x)
+                tangents.append(None)  # a constant: its Zero is built only if a rule runs
+        if not nonzero:
             with set_current_trace(self.parent):
                 return primitive.bind(*primals, **params)
+        tangents = [Zero(tangent_aval(aval_of(p))) if t is None else t
+                    for p, t in zip(primals, tangents)]
         rule = primitive.rule("jvp")
         with set_current_trace(self.parent):
-            primal_out, tangent_out = rule(list(primals), list(tangents), **params)
+            primal_out, tangent_out = rule(primals, tangents, **params)
         if primitive.multiple_results:
             return [self.pack(p, t) for p, t in zip(primal_out, tangent_out)]
         return self.pack(primal_out, tangent_out)
@@ -189,6 +204,7 @@ def defjvp_composite(primitive, composite):
     return rule
 
 
+@jaxpr_transformation
 def jvp_jaxpr(closed, nonzeros, instantiate):
     """The JVP of a closed jaxpr, as a closed jaxpr (for higher-order primitives' rules).
 
@@ -210,7 +226,7 @@ def jvp_jaxpr(closed, nonzeros, instantiate):
                     for a, nz in zip(closed.in_avals, nonzeros)]
         outs, out_tangents = jvp_flat(lambda *xs: eval_closed_jaxpr(closed, *xs), primals,
                                       tangents)
-        keep = [(type(t) is not Zero or i) and dtypes.is_float(a.dtype)
+        keep = [(type(t) is not Zero or i) and dtypes.is_inexact(a.dtype)
                 for t, i, a in zip(out_tangents, inst, closed.out_avals)]
         out_nonzeros.extend(keep)
         return list(outs) + [instantiate_tangent(t) for t, k in zip(out_tangents, keep) if k]

@@ -28,11 +28,14 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.trace import Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, jvp_flat, tangent_aval
+from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.staging import StagingTrace, trace_to_jaxpr
 
 
 class PartialEvalTrace(StagingTrace):
     """Stages only the equations that depend on unknown values; the rest runs in the parent."""
+
+    forwards_constants = True
 
     def process_primitive(self, primitive, args, params):
         unknowns = [self.own(x) for x in args]
@@ -59,13 +62,14 @@ def linearize_flat(flat_fun, primals, description="linearize"):
     """
     avals = [tangent_aval(aval_of(p)) for p in primals]
     with new_trace(PartialEvalTrace, description) as trace:
-        tangents = [trace.new_arg(a) if dtypes.is_float(a.dtype) else Zero(a) for a in avals]
+        tangents = [trace.new_arg(a) if dtypes.is_inexact(a.dtype) else Zero(a) for a in avals]
         outs, out_tangents = jvp_flat(flat_fun, primals, tangents, description)
         out_nonzero = [type(t) is not Zero for t in out_tangents]
         linear = trace.finish([t for t in out_tangents if type(t) is not Zero])
     return outs, linear, out_nonzero
 
 
+@jaxpr_transformation
 def partial_eval_jaxpr(closed, unknowns, instantiate):
     """Splits a closed jaxpr into the part computable from known inputs and the rest.
 

@@ -21,8 +21,8 @@ __all__ = [
     "remainder", "mod", "fmod", "divmod", "power", "pow", "float_power", "square",
     "reciprocal", "sign", "floor", "ceil", "trunc", "fix", "rint", "round", "around", "deg2rad",
     "rad2deg", "degrees", "radians", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin",
-    "copysign", "signbit", "heaviside", "sinc", "ldexp", "nan_to_num", "conj", "conjugate",
-    "real", "imag", "acos", "asin", "atan", "atan2", "acosh", "asinh", "atanh",
+    "copysign", "signbit", "heaviside", "sinc", "ldexp", "nan_to_num",
+    "acos", "asin", "atan", "atan2", "acosh", "asinh", "atanh",
 ]
 
 
@@ -386,15 +386,3 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     x = lax.select(lax.eq(x, _const(x, np.inf)), _const(x, posinf), x)
     return lax.select(lax.eq(x, _const(x, -np.inf)), _const(x, neginf), x)
 
-
-def conj(x, /):
-    """Real arrays are their own conjugates (funcjax has no complex dtypes yet)."""
-    return asarray(x)
-
-
-conjugate = real = conj
-
-
-def imag(x, /):
-    x = asarray(x)
-    return lax.full(x.shape, 0, x.dtype)

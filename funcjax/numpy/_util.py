@@ -1,11 +1,15 @@
 """Argument handling shared by funcjax.numpy: conversion, dtype promotion and broadcasting."""
 
+import functools
+
 import numpy as np
 
 from funcjax import lax
+from funcjax.config import config
 from funcjax.core import dtypes
-from funcjax.core.array import Array
-from funcjax.core.trace import Tracer
+from funcjax.core.abstract import scalar_aval
+from funcjax.core.array import Array, wrap_fresh
+from funcjax.core.trace import Tracer, constants_compute_now
 
 
 def is_array(x):
@@ -17,25 +21,35 @@ def asarray(x, dtype=None, copy=None):
     accepted for numpy's signature: Arrays are immutable, so sharing is never observable.)"""
     if is_array(x):
         return x if dtype is None else lax.convert_element_type(x, dtype)
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         if dtype is None:
             return Array(np.asarray(x, dtypes.python_scalar_dtype(x)), weak_type=not
                          isinstance(x, bool))
-        return Array(np.asarray(x, dtypes.canonicalize(dtype)))
+        target = dtypes.canonicalize(dtype, "jnp.asarray", warn=True)
+        try:
+            return Array(np.asarray(x, target))
+        except OverflowError:
+            raise OverflowError(f"jnp.asarray: Python integer {x} out of bounds for {target}; "
+                                "use a wider dtype (int64 needs jax_enable_x64) or a smaller "
+                                "value") from None
     if isinstance(x, (list, tuple)) and any(is_array(e) for e in _flat(x)):
         from funcjax.numpy._joining import stack
         return stack([asarray(e) for e in x]) if dtype is None else \
             stack([asarray(e, dtype) for e in x])
     value = np.array(x)
     if value.dtype == object:
-        raise TypeError(f"cannot convert {x!r:.80} to a funcjax array")
-    target = dtypes.canonicalize(dtype if dtype is not None else value.dtype)
+        raise TypeError(f"jnp.asarray: cannot convert {x!r:.80} to a funcjax array; pass "
+                        "numbers, arrays or (nested) lists of them")
+    target = dtypes.canonicalize(dtype if dtype is not None else value.dtype, "jnp.asarray",
+                                 warn=dtype is not None)
     if value.dtype.kind in "iu" and target.kind in "iu" and value.size and \
             not isinstance(x, (np.ndarray, np.generic)):
         info = np.iinfo(target)  # Python ints that do not fit: an error, not a wrap (as JAX)
         if value.min() < info.min or value.max() > info.max:
             bad = value.min() if value.min() < info.min else value.max()
-            raise OverflowError(f"Python integer {bad} out of bounds for {target}")
+            raise OverflowError(f"jnp.asarray: Python integer {bad} out of bounds for {target}; "
+                                "use a wider dtype (int64 needs jax_enable_x64) or a smaller "
+                                "value")
     return Array(value.astype(target, copy=False))
 
 
@@ -48,9 +62,12 @@ def _flat(seq):
 
 
 def _dtype_and_weak(x):
-    if is_array(x):
+    if type(x) is Array:
+        aval = x._aval
+        return aval.dtype, aval.weak_type
+    if isinstance(x, Tracer):
         return x.dtype, x.weak_type
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     return dtypes.canonicalize(np.asarray(x).dtype), False
 
@@ -66,25 +83,54 @@ def result_type(*args):
     return dtypes.result_type(*pairs)[0]
 
 
+@functools.lru_cache(maxsize=1024)
+def _promoted(pairs, inexact, x64):
+    """The promoted ``(dtype, weak)``, remembered per input types (``x64`` is in the key
+    because canonicalisation depends on it)."""
+    dtype, weak = dtypes.result_type(*pairs)
+    return (dtypes.to_inexact(dtype), weak) if inexact else (dtype, weak)
+
+
+def _to_type(x, dtype, weak):
+    """``x`` as an array of ``dtype`` and weak type ``weak`` (values already of that type are
+    passed through, Python scalars become arrays in one step)."""
+    if type(x) is Array or isinstance(x, Tracer):
+        aval = x.aval
+        if aval.dtype == dtype and aval.weak_type == weak:
+            return x
+        return lax.convert_element_type(x, dtype, weak)
+    if _takes_scalar(dtype, type(x), x, False):
+        return wrap_fresh(np.asarray(x, dtype), scalar_aval(dtype, weak))
+    return lax.convert_element_type(asarray(x), dtype, weak)
+
+
+def _promote(inexact, args):
+    pairs = tuple(map(_dtype_and_weak, args))
+    dtype, weak = _promoted(pairs, inexact, config.jax_enable_x64)
+    return [_to_type(a, dtype, weak) for a in args]
+
+
 def promote_dtypes(*args):
-    dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
-    return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
+    return _promote(False, args)
 
 
 def promote_dtypes_inexact(*args):
-    dtype, weak = dtypes.result_type(*map(_dtype_and_weak, args))
-    dtype = dtypes.to_inexact(dtype)
-    return [lax.convert_element_type(asarray(a), dtype, weak) for a in args]
+    return _promote(True, args)
 
 
 def broadcast_shapes(name, *shapes, error=ValueError):
+    shaped = {tuple(s) for s in shapes if len(s)}
+    if len(shaped) <= 1:  # equal shapes and scalars (the common case)
+        return tuple(shaped.pop()) if shaped else ()
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for dims in zip(*[(1,) * (ndim - len(s)) + tuple(s) for s in shapes]):
         sizes = {d for d in dims if d != 1}
         if len(sizes) > 1:
             raise error(f"{name}: incompatible shapes for broadcasting: "
-                        + ", ".join(str(tuple(s)) for s in shapes))
+                        + ", ".join(str(tuple(s)) for s in shapes)
+                        + "; aligned from the right, each dimension must match or be 1 "
+                        "(reshape, slice or expand_dims the arguments)")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -93,6 +139,8 @@ def broadcast_to_shape(x, shape):
     x_shape = np.shape(x)
     if x_shape == tuple(shape):
         return x
+    if not x_shape:
+        return lax.broadcast_in_dim(x, shape, ())
     lead = len(shape) - len(x_shape)
     keep = [i for i, d in enumerate(x_shape) if d == shape[lead + i]]
     if len(keep) != len(x_shape):
@@ -101,21 +149,101 @@ def broadcast_to_shape(x, shape):
 
 
 def broadcast_arrays(name, *args, error=ValueError):
-    shape = broadcast_shapes(name, *(np.shape(a) for a in args), error=error)
+    shapes = [a.shape for a in args]  # promoted: arrays or tracers
+    if shapes.count(shapes[0]) == len(shapes):
+        return list(args)
+    shape = broadcast_shapes(name, *shapes, error=error)
     return [broadcast_to_shape(a, shape) for a in args]
 
 
+_ARRAYS = (Array, Tracer)
+
+
+def _one_strong_type(args, inexact):
+    """Whether ``args`` are eager Arrays of one strong, canonical type (shape included): then
+    promotion and broadcasting would return them unchanged, so they are skipped."""
+    first = args[0]
+    if type(first) is not Array:
+        return False
+    aval = first._aval
+    dtype = aval.dtype
+    if aval.weak_type or (inexact and dtype.kind != "f") or \
+            (dtype.itemsize == 8 and not config.jax_enable_x64):
+        return False
+    for x in args[1:]:
+        if type(x) is not Array:
+            return False
+        other = x._aval
+        if other is not aval and (other.dtype != dtype or other.shape != aval.shape or
+                                  other.weak_type):
+            return False
+    return True
+
+
+def _with_eager_scalar(args, inexact):
+    """``[array, constant]`` for an array and a Python scalar that adapts to its dtype
+    (``x * 2``), the constant filled straight into the array's shape; None where the general
+    path must decide. Only where the general path's broadcast of the scalar would run now
+    (eager mode, grad, jvp, vmap): staged programs keep their literals."""
+    if len(args) != 2:
+        return None
+    x, v = args
+    if not isinstance(x, _ARRAYS):
+        v, x = args
+        if not isinstance(x, _ARRAYS):
+            return None
+    if isinstance(v, _ARRAYS) or not constants_compute_now():
+        return None
+    aval = x.aval
+    dtype = aval.dtype
+    if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
+        return None
+    if aval.size <= 4096:
+        value = np.empty(aval.shape, dtype)
+        value.fill(v)
+    else:  # numpy reads a broadcast scalar at full speed; filling would double the traffic
+        value = np.broadcast_to(np.asarray(v, dtype), aval.shape)
+    const = wrap_fresh(value, aval)  # promoted: strong, like the Array
+    return [x, const] if args[0] is x else [const, x]
+
+
+def _takes_scalar(dtype, kind, v, inexact):
+    """Whether a Python scalar of type ``kind`` adapts to (never promotes) ``dtype`` and
+    converts in one exact step, as the general path's two-step conversion would."""
+    if dtype.itemsize == 8 and not config.jax_enable_x64:
+        return False  # a 64-bit Array made under x64: the general path narrows it
+    if dtype.kind == "f":
+        if kind is float:
+            return dtype == dtypes.default_float()
+        return kind is int and dtype.itemsize >= 4 and -2**31 <= v < 2**31
+    if inexact or kind is not int or dtype != dtypes.default_int():
+        return False
+    info = np.iinfo(dtype)
+    return info.min <= v <= info.max
+
+
 def promote_args(name, *args):
+    if _one_strong_type(args, False):
+        return args
+    fast = _with_eager_scalar(args, False)
+    if fast is not None:
+        return fast
     return broadcast_arrays(name, *promote_dtypes(*args), error=TypeError)
 
 
 def promote_args_inexact(name, *args):
+    if _one_strong_type(args, True):
+        return args
+    fast = _with_eager_scalar(args, True)
+    if fast is not None:
+        return fast
     return broadcast_arrays(name, *promote_dtypes_inexact(*args), error=TypeError)
 
 
 def canonical_axis(name, axis, ndim):
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of rank {ndim}")
+        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of rank {ndim}; "
+                         f"use an axis in [{-ndim}, {max(ndim, 1)})")
     return axis % max(ndim, 1)
 
 

@@ -20,7 +20,7 @@ import threading
 
 from funcjax.core import cost
 from funcjax.core.abstract import same_type
-from funcjax.core.ir import ClosedJaxpr, Jaxpr
+from funcjax.core.ir import ClosedJaxpr, Jaxpr, has_effects
 from funcjax.core.primitive import Primitive
 from funcjax.interpreters.batching import batch_call
 from funcjax.interpreters.jvp import Zero, jvp_jaxpr, tangent_aval
@@ -143,7 +143,7 @@ def _jit_partial_eval(trace, args, unknowns, *, jaxpr, name):
         "partial_eval", jaxpr, unknowns, lambda: _split(jaxpr, unknowns))
     known_args = _pick(unknowns, args, False)
     known_outs = []
-    if known.out_avals:
+    if known.out_avals or any(map(has_effects, known.jaxpr.eqns)):
         known_outs = jit_p.bind(*known_consts, *known_args, jaxpr=known, name=name)
     residuals = [(known_args + known_outs)[k] for k in sources]
     unknown_outs = []

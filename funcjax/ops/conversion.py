@@ -27,6 +27,8 @@ from funcjax.ops.typing import describe
 
 
 def _convert(x, *, new_dtype, weak_type=False):
+    if x.dtype.kind == "c" and new_dtype.kind != "c":
+        x = np.real(x)  # as JAX: converting a complex value keeps its real part
     if x.dtype.kind == "f" and new_dtype.kind in "iu":
         # Float to int conversion as XLA does it: NaN -> 0, out of range saturates.
         info = np.iinfo(new_dtype)
@@ -53,7 +55,7 @@ convert_element_type_p = define_primitive("convert_element_type", _convert, _con
 
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     out = convert_element_type_p.bind(*primals, new_dtype=new_dtype, weak_type=weak_type)
-    if not dtypes.is_float(new_dtype):
+    if not dtypes.is_inexact(new_dtype):
         return out, Zero(tangent_aval(aval_of(out)))  # rounding to integers is flat
     return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype,
                                             weak_type=weak_type)

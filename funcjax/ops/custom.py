@@ -28,6 +28,7 @@ from funcjax.interpreters.jvp import (
     tangent_aval,
     zeros_like_aval,
 )
+from funcjax.ops.lazy import lax
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 custom_jvp_call_p.def_impl(lambda *args, call_jaxpr, **_: eval_closed_jaxpr(call_jaxpr, *args))
@@ -82,7 +83,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
     lin_outs = iter(custom_lin_p.bind(
         *residuals, *[t for t in tangents if type(t) is not Zero], num_res=len(residuals),
         bwd=bwd, nonzero=nonzero, out_avals=out_avals, name=name))
-    return outs, [next(lin_outs) if dtypes.is_float(a.dtype) else Zero(a) for a in out_avals]
+    return outs, [next(lin_outs) if dtypes.is_inexact(a.dtype) else Zero(a) for a in out_avals]
 
 
 custom_vjp_call_p.def_jvp(_custom_vjp_call_jvp)
@@ -112,13 +113,13 @@ def forward_mode_error(*args, name, **params):
 custom_lin_p = Primitive("custom_lin", multiple_results=True)
 custom_lin_p.def_impl(forward_mode_error)
 custom_lin_p.def_abstract_eval(
-    lambda *avals, out_avals, **_: [a for a in out_avals if dtypes.is_float(a.dtype)])
+    lambda *avals, out_avals, **_: [a for a in out_avals if dtypes.is_inexact(a.dtype)])
 custom_lin_p.def_jvp(forward_mode_error)
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd, nonzero, out_avals, name):
     it = iter(cts)
-    cts_out = [instantiate_tangent(next(it)) if dtypes.is_float(a.dtype) else zeros_like_aval(a)
+    cts_out = [instantiate_tangent(next(it)) if dtypes.is_inexact(a.dtype) else zeros_like_aval(a)
                for a in out_avals]
     cts_in = bwd(args[:num_res], cts_out)
     return [None] * num_res + [c for c, nz in zip(cts_in, nonzero) if nz]
@@ -218,13 +219,23 @@ class custom_jvp:  # noqa: N801 - JAX's name
             diff = tree_unflatten(in_tree, primals)[0]
             diff_t = tree_unflatten(in_tree, tangents)[0]
             nondiff_args = [args[i] for i in nondiff]
-            primal_out, tangent_out = self.jvp(*nondiff_args, tuple(diff), tuple(diff_t))
+            result = self.jvp(*nondiff_args, tuple(diff), tuple(diff_t))
+            if not (isinstance(result, (tuple, list)) and len(result) == 2):
+                got = getattr(getattr(result, "aval", None), "str_short", None)
+                raise TypeError(
+                    f"the jvp rule of custom_jvp function '{name}' must return a pair "
+                    f"(primal_out, tangent_out), got "
+                    + (f"a single array of type {got()}" if got else
+                       f"{type(result).__name__}" + (f" of length {len(result)}" if isinstance(
+                           result, (tuple, list)) else ""))
+                    + "; return both, e.g. `return f(x), df(x) * t`")
+            primal_out, tangent_out = result
             p_leaves, p_tree = tree_flatten(primal_out)
             t_leaves, t_tree = tree_flatten(tangent_out)
             _check_like(name, "a primal output", out_tree, out_avals, p_tree, p_leaves)
             _check_like(name, "a tangent output", out_tree, [tangent_aval(a) for a in out_avals],
                         t_tree, t_leaves)
-            return p_leaves, [t if dtypes.is_float(a.dtype) else Zero(tangent_aval(a))
+            return p_leaves, [t if dtypes.is_inexact(a.dtype) else Zero(tangent_aval(a))
                               for t, a in zip(t_leaves, out_avals)]
 
         outs = custom_jvp_call_p.bind(*consts, *leaves, call_jaxpr=jaxpr, jvp=flat_jvp,
@@ -301,5 +312,23 @@ def _flatten_cotangents(name, cts_in, in_tree, avals):
             raise TypeError(f"the bwd rule of custom_vjp function '{name}' returned a "
                             f"cotangent with structure {ct_tree} for argument {i}, whose "
                             f"structure is {tree}")
-        leaves.extend(ct_leaves)
+        leaves.extend(_checked_cotangent(name, i, ct, a) for ct, a in zip(ct_leaves, arg_avals))
     return leaves
+
+
+def _checked_cotangent(name, i, ct, aval):
+    """A bwd cotangent of the argument's tangent type: a wrong shape or a non-float dtype for a
+    float argument is an error (it would become a wrong gradient); another float width is cast,
+    and the cotangent of an integer argument is its float0 zero."""
+    want = tangent_aval(aval)
+    if not dtypes.is_float(aval.dtype):
+        return zeros_like_aval(want)
+    got = aval_of(ct)
+    if tuple(got.shape) != tuple(want.shape) or not dtypes.is_float(got.dtype):
+        raise ValueError(
+            f"the bwd rule of custom_vjp function '{name}' returned a cotangent of type "
+            f"{got.str_short()} for argument {i}, whose type is {want.str_short()}: bwd must "
+            "return one cotangent per argument with the argument's shape and float dtype")
+    if got.dtype != want.dtype:
+        return lax.convert_element_type(ct, want.dtype)
+    return ct

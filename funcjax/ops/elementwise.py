@@ -16,7 +16,7 @@ from funcjax.interpreters.batching import elementwise_batch_rule
 from funcjax.interpreters.jvp import defjvp, defjvp2, defjvp_zero
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
 from funcjax.ops.lazy import lax
-from funcjax.ops.typing import ANY, BITS, FLOAT, INT, NUMBER, elementwise_type
+from funcjax.ops.typing import ANY, BITS, FLOAT, INEXACT, INT, NUMBER, elementwise_type
 
 
 def elementwise(name, impl, kinds, out_dtype=None, transcendental=False):
@@ -51,46 +51,46 @@ def _round(x, rounding_method=0):
 
 
 # -- unary float functions -------------------------------------------------------------------
-exp_p = elementwise("exp", np.exp, FLOAT, transcendental=True)
+exp_p = elementwise("exp", np.exp, INEXACT, transcendental=True)
 defjvp2(exp_p, lambda t, ans, x: lax.mul(t, ans))
 exp2_p = elementwise("exp2", np.exp2, FLOAT, transcendental=True)
 defjvp2(exp2_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, float(np.log(2)))))
-log_p = elementwise("log", np.log, FLOAT, transcendental=True)
+log_p = elementwise("log", np.log, INEXACT, transcendental=True)
 defjvp(log_p, lambda t, x: lax.div(t, x))
-log1p_p = elementwise("log1p", np.log1p, FLOAT, transcendental=True)
+log1p_p = elementwise("log1p", np.log1p, INEXACT, transcendental=True)
 defjvp(log1p_p, lambda t, x: lax.div(t, lax.add(x, 1.0)))
-expm1_p = elementwise("expm1", np.expm1, FLOAT, transcendental=True)
+expm1_p = elementwise("expm1", np.expm1, INEXACT, transcendental=True)
 defjvp2(expm1_p, lambda t, ans, x: lax.mul(t, lax.add(ans, 1.0)))
-sin_p = elementwise("sin", np.sin, FLOAT, transcendental=True)
+sin_p = elementwise("sin", np.sin, INEXACT, transcendental=True)
 defjvp(sin_p, lambda t, x: lax.mul(t, lax.cos(x)))
-cos_p = elementwise("cos", np.cos, FLOAT, transcendental=True)
+cos_p = elementwise("cos", np.cos, INEXACT, transcendental=True)
 defjvp(cos_p, lambda t, x: lax.mul(t, lax.neg(lax.sin(x))))
-tan_p = elementwise("tan", np.tan, FLOAT, transcendental=True)
+tan_p = elementwise("tan", np.tan, INEXACT, transcendental=True)
 defjvp2(tan_p, lambda t, ans, x: lax.mul(t, lax.add(1.0, lax.mul(ans, ans))))
-asin_p = elementwise("asin", np.arcsin, FLOAT, transcendental=True)
+asin_p = elementwise("asin", np.arcsin, INEXACT, transcendental=True)
 defjvp(asin_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.sub(1.0, lax.mul(x, x)))))
-acos_p = elementwise("acos", np.arccos, FLOAT, transcendental=True)
+acos_p = elementwise("acos", np.arccos, INEXACT, transcendental=True)
 defjvp(acos_p, lambda t, x: lax.mul(t, lax.neg(lax.rsqrt(lax.sub(1.0, lax.mul(x, x))))))
-atan_p = elementwise("atan", np.arctan, FLOAT, transcendental=True)
+atan_p = elementwise("atan", np.arctan, INEXACT, transcendental=True)
 defjvp(atan_p, lambda t, x: lax.div(t, lax.add(1.0, lax.mul(x, x))))
-sinh_p = elementwise("sinh", np.sinh, FLOAT, transcendental=True)
+sinh_p = elementwise("sinh", np.sinh, INEXACT, transcendental=True)
 defjvp(sinh_p, lambda t, x: lax.mul(t, lax.cosh(x)))
-cosh_p = elementwise("cosh", np.cosh, FLOAT, transcendental=True)
+cosh_p = elementwise("cosh", np.cosh, INEXACT, transcendental=True)
 defjvp(cosh_p, lambda t, x: lax.mul(t, lax.sinh(x)))
-tanh_p = elementwise("tanh", np.tanh, FLOAT, transcendental=True)
+tanh_p = elementwise("tanh", np.tanh, INEXACT, transcendental=True)
 defjvp2(tanh_p, lambda t, ans, x: lax.mul(t, lax.sub(1.0, lax.mul(ans, ans))))
-asinh_p = elementwise("asinh", np.arcsinh, FLOAT, transcendental=True)
+asinh_p = elementwise("asinh", np.arcsinh, INEXACT, transcendental=True)
 defjvp(asinh_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.add(lax.mul(x, x), 1.0))))
-acosh_p = elementwise("acosh", np.arccosh, FLOAT, transcendental=True)
+acosh_p = elementwise("acosh", np.arccosh, INEXACT, transcendental=True)
 defjvp(acosh_p, lambda t, x: lax.mul(t, lax.rsqrt(lax.mul(lax.sub(x, 1.0),
                                                             lax.add(x, 1.0)))))
-atanh_p = elementwise("atanh", np.arctanh, FLOAT, transcendental=True)
+atanh_p = elementwise("atanh", np.arctanh, INEXACT, transcendental=True)
 defjvp(atanh_p, lambda t, x: lax.div(t, lax.sub(1.0, lax.mul(x, x))))
-logistic_p = elementwise("logistic", _logistic, FLOAT, transcendental=True)
+logistic_p = elementwise("logistic", _logistic, INEXACT, transcendental=True)
 defjvp2(logistic_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, lax.sub(1.0, ans))))
-sqrt_p = elementwise("sqrt", np.sqrt, FLOAT, transcendental=True)
+sqrt_p = elementwise("sqrt", np.sqrt, INEXACT, transcendental=True)
 defjvp2(sqrt_p, lambda t, ans, x: lax.mul(t, lax.div(0.5, ans)))
-rsqrt_p = elementwise("rsqrt", _rsqrt, FLOAT, transcendental=True)
+rsqrt_p = elementwise("rsqrt", _rsqrt, INEXACT, transcendental=True)
 defjvp2(rsqrt_p, lambda t, ans, x: lax.mul(t, lax.mul(-0.5, lax.div(ans, x))))
 cbrt_p = elementwise("cbrt", np.cbrt, FLOAT, transcendental=True)
 defjvp2(cbrt_p, lambda t, ans, x: lax.mul(t, lax.mul(1 / 3, lax.integer_pow(ans, -2))))
@@ -122,7 +122,7 @@ defjvp(abs_p, lambda t, x: lax.select(lax.ge(x, 0.0), t, lax.neg(t)))
 def _integer_pow_impl(x, *, y):
     if y >= 0:
         return np.power(x, y).astype(x.dtype)
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fc":
         return (1 / np.power(x, -y)).astype(x.dtype)
     return _int_div(np.ones_like(x), np.power(x, -y))
 
@@ -153,7 +153,7 @@ def _int_div(x, y):
 
 
 def _div(x, y):
-    return np.true_divide(x, y).astype(x.dtype) if x.dtype.kind == "f" else _int_div(x, y)
+    return np.true_divide(x, y).astype(x.dtype) if x.dtype.kind in "fc" else _int_div(x, y)
 
 
 def _rem(x, y):
@@ -202,7 +202,7 @@ div_p.def_transpose(_div_transpose)
 rem_p = elementwise("rem", _rem, NUMBER)
 defjvp(rem_p, lambda t, x, y: t, lambda t, x, y: lax.mul(lax.neg(t), lax.mul(
     lax.sign(lax.div(x, y)), lax.floor(lax.abs(lax.div(x, y))))))
-pow_p = elementwise("pow", np.power, FLOAT, transcendental=True)
+pow_p = elementwise("pow", np.power, INEXACT, transcendental=True)
 defjvp(pow_p, lambda t, x, y: lax.mul(t, lax.mul(y, lax.pow(x, lax.sub(y, 1.0)))),
        # log(x) is replaced by 0 where x == 0, so 0 ** y has derivative 0 in y, as in JAX.
        lambda t, x, y: lax.mul(t, lax.mul(lax.log(lax.select(lax.eq(x, 0.0), lax.full(
@@ -229,9 +229,9 @@ defjvp(nextafter_p, lambda t, x, y: t, None)  # a step of one ulp: the identity 
 
 # -- comparisons -----------------------------------------------------------------------------
 _BOOL = np.dtype(bool)
-eq_p = elementwise("eq", np.equal, ANY, out_dtype=_BOOL)
+eq_p = elementwise("eq", np.equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(eq_p)
-ne_p = elementwise("ne", np.not_equal, ANY, out_dtype=_BOOL)
+ne_p = elementwise("ne", np.not_equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(ne_p)
 lt_p = elementwise("lt", np.less, ANY, out_dtype=_BOOL)
 defjvp_zero(lt_p)

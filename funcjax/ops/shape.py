@@ -3,6 +3,8 @@
 broadcast_in_dim, reshape, squeeze, expand_dims, transpose, concatenate, pad, rev, slice, iota.
 """
 
+import math
+
 import numpy as np
 
 from funcjax.core import cost, dtypes
@@ -29,6 +31,11 @@ def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
     expanded = [1] * len(shape)
     for src, dst in enumerate(broadcast_dimensions):
         expanded[dst] = x.shape[src]
+    if math.prod(shape) <= 4096:
+        # Small results are filled: np.broadcast_to costs several times a small numpy op.
+        out = np.empty(shape, x.dtype)
+        out[...] = x.reshape(expanded)
+        return out
     return np.broadcast_to(x.reshape(expanded), shape)
 
 

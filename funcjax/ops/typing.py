@@ -3,8 +3,9 @@
 from funcjax.core.abstract import ShapedArray
 
 KIND_NAMES = {"f": "floating-point", "i": "signed integer", "u": "unsigned integer",
-              "b": "boolean"}
-FLOAT, INT, NUMBER, BITS, ANY = "f", "iu", "fiu", "iub", "fiub"
+              "b": "boolean", "c": "complex"}
+FLOAT, INT, NUMBER, BITS, ANY = "f", "iu", "fiuc", "iub", "fiub"
+INEXACT = "fc"  # floats and complex numbers (math functions that extend holomorphically)
 
 
 def describe(avals):
@@ -36,7 +37,8 @@ def elementwise_type(name, *avals, kinds=ANY, out_dtype=None):
 
 def normalize_axis(name, axis, ndim, what="axis"):
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{name}: {what} {axis} is out of bounds for an array of rank {ndim}")
+        raise ValueError(f"{name}: {what} {axis} is out of bounds for an array of rank {ndim}; "
+                         f"use an axis in [{-ndim}, {max(ndim, 1)})")
     return axis % ndim if ndim else 0
 
 

@@ -77,7 +77,8 @@ LINEAR_PRIMITIVES = {
     "neg", "add", "sub", "mul", "div", "reduce_sum", "broadcast_in_dim", "reshape", "squeeze",
     "expand_dims", "transpose", "concatenate", "pad", "slice", "rev", "dynamic_slice",
     "dynamic_update_slice", "gather", "scatter", "scatter_add", "scatter_mul", "select_n",
-    "convert_element_type", "dot_general", "cumsum", "name", "checkpoint", "custom_lin",
+    "convert_element_type", "dot_general", "cumsum",
+    "conv_general_dilated", "name", "checkpoint", "custom_lin",
 }
 
 

@@ -131,6 +131,7 @@ def test_log_compiles(caplog):
         config.update("jax_log_compiles", False)
     text = caplog.text
     assert "Finished tracing" in text and "Finished LLVM compilation" in text
+    assert "Finished lowering" in text  # tracing, lowering and LLVM times separately
 
 
 def test_debug_nans_names_the_primitive_and_line():

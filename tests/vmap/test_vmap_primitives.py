@@ -9,6 +9,7 @@ import vmap_testing as vt
 
 import funcjax
 from funcjax import lax
+from funcjax.ops.random_bits import threefry2x32_p
 
 
 def f32(*shape):
@@ -25,6 +26,12 @@ def bools(*shape):
 
 CASES = {
     "sin": (lax.sin, [f32(3, 4)]),
+    "conv": (lambda x, w: lax.conv_general_dilated(x, w, (1, 2), "SAME", rhs_dilation=(2, 1)),
+             [f32(2, 3, 5, 6), f32(4, 3, 2, 2)]),
+    "conv_feature_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", feature_group_count=2), [f32(2, 4, 5), f32(6, 2, 2)]),
+    "conv_batch_groups": (lambda x, w: lax.conv_general_dilated(
+        x, w, (1,), "VALID", batch_group_count=2), [f32(4, 3, 5), f32(6, 3, 2)]),
     "integer_pow": (lambda x: lax.integer_pow(x, 3), [f32(3)]),
     "round": (lambda x: lax.round(x * 3, 1), [f32(3)]),
     "is_finite": (lax.is_finite, [lambda rng: np.where(rng.random((2, 2)) < 0.3, np.inf,
@@ -91,6 +98,20 @@ CASES = {
                           [f32(2, 3), f32(4)]),
     "sort": (lambda x: lax.sort(x, 0), [f32(4, 3)]),
     "sort_by_key": (lambda k, v: lax.sort((k, v), 1, num_keys=1), [i32(0, 3, 2, 5), f32(2, 5)]),
+    # decompositions (tests/linalg has more): well-conditioned matrices built from the input
+    "cholesky": (lambda x: lax.linalg.cholesky(lax.dot(x, x.T) + 3 * np.eye(3, dtype="f")),
+                 [f32(3, 3)]),
+    "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(
+        a + 4 * np.eye(3, dtype="f"), b, left_side=True, lower=True), [f32(3, 3), f32(3, 2)]),
+    "lu": (lambda x: lax.linalg.lu(x), [f32(3, 3)]),
+    "lu_pivots_to_permutation": (lambda p: lax.linalg.lu_pivots_to_permutation(p, 5),
+                                 [i32(0, 5, 3)]),
+    "qr": (lambda x: lax.linalg.qr(x), [f32(4, 3)]),
+    "eigh": (lambda x: lax.linalg.eigh(x), [f32(3, 3)]),
+    "svd": (lambda x: lax.linalg.svd(x, full_matrices=False), [f32(4, 3)]),
+    "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
+    "threefry2x32": (lambda *w: threefry2x32_p.bind(*w),
+                     [lambda rng: rng.integers(0, 2 ** 32, (3,), dtype=np.uint32)] * 4),
 }
 
 
@@ -140,7 +161,9 @@ def test_every_primitive_has_a_case():
     collective = {name for name, p in primitives.items() if vars(collectives).get(
         name + "_p") is p}
     higher_order = {"custom_jvp_call", "custom_vjp_call", "custom_lin", "jit",
-                    "cond", "while", "scan"}  # control flow: tests/control_flow/test_vmap.py
+                    "cond", "while", "scan",  # control flow: tests/control_flow/test_vmap.py
+                    "pmap",  # tests/pmap/test_pmap_compose.py
+                    "callback"}  # host callbacks: tests/debug/test_callbacks.py
     assert set(primitives) - shared - collective - higher_order - tested == set()
 
 

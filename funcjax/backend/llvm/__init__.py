@@ -8,14 +8,19 @@ package registers them all; ``funcjax.core.primitive.coverage()`` then shows the
 """
 
 from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
+    host_call,
+    lower_callback,
     lower_calls,
     lower_collectives,
     lower_control_flow,
+    lower_conv,
     lower_dot,
     lower_elementwise,
     lower_indexing,
+    lower_random,
     lower_reductions,
     lower_shape,
     lower_sort,
+    lower_special,
 )
 from funcjax.backend.llvm.program import LoweredModule, Program, program_for  # noqa: F401

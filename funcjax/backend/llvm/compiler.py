@@ -19,7 +19,7 @@ from funcjax.config import config
 
 LOCK = threading.RLock()
 OPT_LEVEL = 3
-stats = {"compiled": 0, "loaded_from_disk": 0}
+stats = {"compiled": 0, "loaded_from_disk": 0, "slp_fallback": 0, "unoptimised_fallback": 0}
 
 
 @functools.cache
@@ -38,17 +38,45 @@ def target_machine():
     return target.create_target_machine(cpu=cpu, features=features, opt=OPT_LEVEL, jit=True)
 
 
-def optimise(ir_text, tm):
+def _parse(ir_text, tm):
     mod = llvm.parse_assembly(ir_text)
     mod.triple = llvm.get_process_triple()
     mod.data_layout = str(tm.target_data)
     mod.verify()
+    return mod
+
+
+def _run_pipeline(mod, tm, slp):
     pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
     pto.loop_vectorization = True
-    pto.slp_vectorization = True
+    pto.slp_vectorization = slp
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
+
+
+def _verifies(mod):
+    try:
+        mod.verify()
+    except RuntimeError:
+        return False
+    return True
+
+
+def optimise(ir_text, tm):
+    """The optimised module, verified: codegen aborts the process (SIGABRT) on invalid IR, so
+    a module the full pipeline broke (LLVM's SLP vectoriser has produced "Instruction does not
+    dominate all uses") is re-optimised from the original IR without SLP, and, should that
+    fail too, compiled unoptimised (the input IR is verified before any pass runs)."""
+    mod = _run_pipeline(_parse(ir_text, tm), tm, slp=True)
+    if _verifies(mod):
+        return mod
+    stats["slp_fallback"] += 1
+    mod = _run_pipeline(_parse(ir_text, tm), tm, slp=False)
+    if _verifies(mod):
+        return mod
+    stats["unoptimised_fallback"] += 1
+    return _parse(ir_text, tm)
 
 
 class Engine:
@@ -67,6 +95,8 @@ def compile_ir(ir_text):
         cpu, features = host()
         tm = target_machine()
         directory = config.jax_compilation_cache_dir
+        if "funcjax_host_callback_" in ir_text:  # names addresses of this process
+            directory = None
         key = disk_cache.cache_key(ir_text, cpu, features, llvmlite.__version__)
         obj = disk_cache.load(directory, key) if directory else None
         if obj is None:

@@ -19,7 +19,7 @@ Liveness follows laziness: a buffer read by a lazy value is read when that value
 consumed, so its last use is its lazy consumers' last use.
 """
 
-from funcjax.core.ir import Var
+from funcjax.core.ir import Var, has_effects
 
 MAX_DEPTH = 100
 
@@ -40,7 +40,7 @@ def analyse(jaxpr, rule_of):
 
     needed, live = set(outvars), [False] * len(eqns)
     for i in reversed(range(len(eqns))):
-        if any(id(o) in needed for o in eqns[i].outputs):
+        if any(id(o) in needed for o in eqns[i].outputs) or has_effects(eqns[i]):
             live[i] = True
             needed.update(id(x) for x in eqns[i].inputs if isinstance(x, Var))
 
@@ -69,8 +69,8 @@ def analyse(jaxpr, rule_of):
     for i in reversed(range(len(eqns))):
         if not live[i]:
             continue
-        reads_at = max(i if id(o) in materialize else end.get(id(o), i)
-                       for o in eqns[i].outputs)
+        reads_at = max((i if id(o) in materialize else end.get(id(o), i)
+                        for o in eqns[i].outputs), default=i)
         for x in eqns[i].inputs:
             if isinstance(x, Var):
                 end[id(x)] = max(end.get(id(x), -1), reads_at)

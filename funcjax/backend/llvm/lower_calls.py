@@ -11,6 +11,7 @@ from funcjax.ops.custom import (
     custom_vjp_call_p,
     forward_mode_error,
 )
+from funcjax.ops.pmap import as_vmap_jaxpr, pmap_p
 
 
 @register("buffer", jit_p, checkpoint_p)
@@ -34,3 +35,12 @@ def _custom_lin(ctx, eqn, ins, outs):
     """custom_lin is only ever transposed. It reaches the compiler when a custom_vjp function
     is differentiated in forward mode inside jit, which is the error eager code raises too."""
     forward_mode_error(name=eqn.params["name"])
+
+
+@register("buffer", pmap_p)
+def _pmap(ctx, eqn, ins, outs):
+    """A pmap inside compiled code (inside jit, or nested in another pmap) has no devices of
+    its own: it runs as the vmap it is equivalent to, inline."""
+    p = eqn.params
+    ctx.lower_closed_jaxpr(as_vmap_jaxpr(p["jaxpr"], p["axis_name"], p["axis_size"],
+                                         p["in_axes"], p["out_axes"]), ins, outs)

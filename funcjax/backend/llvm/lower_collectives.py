@@ -1,13 +1,235 @@
-"""Collectives have no single-program lowering: they exist only under a named map. vmap
-batches them away before anything compiles (a jit whose jaxpr uses the axis is batched even
-when its inputs are not), and pmap is what will compile them, per device. A collective that
-reaches the compiler anyway has no axis in scope: the eager implementation's ``NameError``."""
+"""Lowering of collectives inside pmap's per-device programs (see ``spmd_runtime``).
 
+Each collective is inline IR around the runtime's barrier: the device publishes the addresses
+of its operand and result in its slot of the comm, waits for every device, reads its peers'
+operands straight from their memory, and waits again before anyone reuses that memory. Peers
+are unrolled (the axis size is known when compiling). psum/pmax/pmin of large arrays split
+the work: device k combines block k of the elements, then copies the other blocks from the
+peers' results (reduce-scatter then all-gather: each device reads about twice its bytes
+instead of N times). When a run is aborted the barrier returns 1 and nothing reads a peer.
+
+Outside pmap (a plain jit) there is no mapped axis: vmap batches collectives away before
+anything compiles, so one reaching the compiler raises the eager implementation's NameError.
+"""
+
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import types
+from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.lower_elementwise import SCALAR
 from funcjax.backend.llvm.lowering import register
+from funcjax.backend.llvm.spmd_runtime import BARRIER, SLOT_BYTES, SLOTS
+from funcjax.backend.llvm.types import I8, I64, PTR, i64
+from funcjax.backend.llvm.values import Buffer
 from funcjax.ops import collectives as ops
+from funcjax.ops import elementwise as ew
+
+I32 = ir.IntType(32)
+_SPLIT_MIN_ELEMENTS = 1 << 14  # below this, every device combines the whole array
 
 
-@register("buffer", ops.psum_p, ops.pmax_p, ops.pmin_p, ops.all_gather_p, ops.psum_scatter_p,
-          ops.all_to_all_p, ops.ppermute_p, ops.axis_index_p)
-def _unbound(ctx, eqn, ins, outs):
-    eqn.primitive.rule("impl")(**eqn.params)
+class _Exchange:
+    """The device's index and comm, and its peers' published buffers, for one collective."""
+
+    def __init__(self, ctx, eqn):
+        names = eqn.params["axis_name"]
+        names = names if isinstance(names, tuple) else (names,)
+        axis = ctx.spmd_axis
+        if axis is None or any(n != axis[0] for n in names):
+            eqn.primitive.rule("impl")(**eqn.params)  # the NameError of an unbound axis
+        self.ctx, self.b, self.size = ctx, ctx.b, axis[1]
+        self.me = self.b.load(ctx.spmd, typ=I64)
+        self.comm = self.b.load(self.b.gep(ctx.spmd, [i64(8)], source_etype=I8), typ=PTR)
+
+    def _slot(self, d, which):
+        offset = self.b.add(i64(SLOTS + 8 * which), self.b.mul(_i64(d), i64(SLOT_BYTES)))
+        return self.b.gep(self.comm, [offset], inbounds=True, source_etype=I8)
+
+    def publish(self, src, out):
+        self.b.store(src.ptr, self._slot(self.me, 0))
+        self.b.store(out.ptr, self._slot(self.me, 1))
+
+    def peer(self, d, which, aval):
+        return Buffer(self.b, self.b.load(self._slot(d, which), typ=PTR), aval)
+
+    def barrier(self):
+        fn = self.ctx.extern(BARRIER, I32, [PTR], pure=False)
+        return self.b.call(fn, [self.comm])
+
+    def run(self, src, out, *phases):
+        """publish; then for each phase: barrier, phase() unless aborted; a last barrier."""
+        self.publish(src, out)
+        for phase in phases:
+            ok = self.b.icmp_signed("==", self.barrier(), ir.Constant(I32, 0))
+            with self.b.if_then(ok):
+                phase()
+        self.barrier()
+
+
+def _i64(d):
+    return d if isinstance(d, ir.Value) else i64(d)
+
+
+def _load(buf, linear):
+    dt = buf.aval.dtype
+    b = buf.b
+    return types.from_storage(b, dt, b.load(buf.element(linear), typ=types.storage_type(dt)))
+
+
+def _store(buf, linear, value):
+    buf.b.store(types.to_storage(buf.b, buf.aval.dtype, value), buf.element(linear))
+
+
+def _combiner(ctx, prim, dt):
+    b = ctx.b
+    if prim is ops.psum_p:
+        if dt.kind == "f":
+            return lambda x, y: b.fadd(x, y)
+        return lambda x, y: SCALAR[ew.add_p](ctx, dt, x, y)
+    scalar = ew.max_p if prim is ops.pmax_p else ew.min_p
+    return lambda x, y: SCALAR[scalar](ctx, dt, x, y)
+
+
+@register("buffer", ops.psum_p, ops.pmax_p, ops.pmin_p)
+def _reduce(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    src, out = ctx.as_buffer(ins[0]), outs[0]
+    aval, n, b = src.aval, ex.size, ctx.b
+    combine = _combiner(ctx, eqn.primitive, aval.dtype)
+    total = aval.size
+
+    def combine_range(lo, hi):
+        peers = [ex.peer(d, 0, aval) for d in range(n)]
+        with for_range(b, hi, start=lo) as i:
+            acc = _load(peers[0], i)
+            for p in peers[1:]:
+                acc = combine(acc, _load(p, i))
+            if types.is_f16(aval.dtype):
+                acc = types.round_f16(b, acc)
+            _store(out, i, acc)
+
+    if total * n < _SPLIT_MIN_ELEMENTS or total < n:
+        ex.run(src, out, lambda: combine_range(i64(0), i64(total)))
+        return
+    chunk = -(-total // n)
+
+    def bounds(d):
+        lo = b.mul(_i64(d), i64(chunk))
+        hi = b.add(lo, i64(chunk))
+        return lo, b.select(b.icmp_signed("<", hi, i64(total)), hi, i64(total))
+
+    def gather_blocks():
+        for d in range(n):
+            with b.if_then(b.icmp_signed("!=", ex.me, i64(d))):
+                peer = ex.peer(d, 1, aval)
+                lo, hi = bounds(d)
+                with for_range(b, hi, start=lo) as i:
+                    _store(out, i, _load(peer, i))
+
+    ex.run(src, out, lambda: combine_range(*bounds(ex.me)), gather_blocks)
+
+
+def _with(idx, axis, value, insert):
+    idx = list(idx)
+    if insert:
+        idx.insert(axis, value)
+    else:
+        idx[axis] = value
+    return idx
+
+
+@register("buffer", ops.all_gather_p)
+def _all_gather(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    src, out = ctx.as_buffer(ins[0]), outs[0]
+    axis, tiled, b = eqn.params["axis"], eqn.params["tiled"], ctx.b
+
+    def gather():
+        for d in range(ex.size):
+            peer = ex.peer(d, 0, src.aval)
+            with loop_nest(b, src.aval.shape) as idx:
+                where = (b.add(idx[axis], i64(d * src.aval.shape[axis])) if tiled else i64(d))
+                out.store(_with(idx, axis, where, not tiled), peer.load(idx))
+    ex.run(src, out, gather)
+
+
+@register("buffer", ops.psum_scatter_p)
+def _psum_scatter(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    src, out = ctx.as_buffer(ins[0]), outs[0]
+    dim, tiled, b = eqn.params["scatter_dimension"], eqn.params["tiled"], ctx.b
+    combine = _combiner(ctx, ops.psum_p, src.aval.dtype)
+
+    def scatter():
+        peers = [ex.peer(d, 0, src.aval) for d in range(ex.size)]
+        with loop_nest(b, out.aval.shape) as idx:
+            if tiled:
+                full = _with(idx, dim, b.add(idx[dim], b.mul(ex.me, i64(out.aval.shape[dim]))),
+                             False)
+            else:
+                full = _with(idx, dim, ex.me, True)
+            acc = peers[0].load(full)
+            for p in peers[1:]:
+                acc = combine(acc, p.load(full))
+            out.store(idx, types.round_f16(b, acc) if types.is_f16(out.aval.dtype) else acc)
+    ex.run(src, out, scatter)
+
+
+@register("buffer", ops.all_to_all_p)
+def _all_to_all(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    src, out = ctx.as_buffer(ins[0]), outs[0]
+    split, concat, tiled = (eqn.params[k] for k in ("split_axis", "concat_axis", "tiled"))
+    b, shape = ctx.b, list(src.aval.shape)
+    if tiled:
+        chunk = list(shape)
+        chunk[split] //= ex.size
+    else:
+        chunk = shape[:split] + shape[split + 1:]
+
+    def exchange():
+        for m in range(ex.size):
+            peer = ex.peer(m, 0, src.aval)
+            with loop_nest(b, chunk) as idx:
+                if tiled:
+                    s = _with(idx, split, b.add(idx[split], b.mul(ex.me, i64(chunk[split]))),
+                              False)
+                    t = _with(idx, concat, b.add(idx[concat], i64(m * chunk[concat])), False)
+                else:
+                    s, t = _with(idx, split, ex.me, True), _with(idx, concat, i64(m), True)
+                out.store(t, peer.load(s))
+    ex.run(src, out, exchange)
+
+
+@register("buffer", ops.ppermute_p)
+def _ppermute(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    src, out = ctx.as_buffer(ins[0]), outs[0]
+    b, n = ctx.b, ex.size
+    sources = np.full(n, -1, np.int64)
+    for s, t in eqn.params["perm"]:
+        sources[t] = s
+    table_t = ir.ArrayType(I64, n)
+    table = ir.GlobalVariable(ctx.module, table_t, f"perm{len(ctx.module.globals)}")
+    table.global_constant, table.linkage = True, "internal"
+    table.initializer = ir.Constant(table_t, [int(s) for s in sources])
+
+    def receive():
+        source = b.load(b.gep(table, [i64(0), ex.me], inbounds=True, source_etype=table_t),
+                        typ=I64)
+        with b.if_else(b.icmp_signed(">=", source, i64(0))) as (copy, zero):
+            with copy:
+                peer = ex.peer(source, 0, src.aval)
+                with for_range(b, src.aval.size) as i:
+                    _store(out, i, _load(peer, i))
+            with zero:
+                with for_range(b, src.aval.size) as i:
+                    _store(out, i, types.const(src.aval.dtype, 0))
+    ex.run(src, out, receive)
+
+
+@register("buffer", ops.axis_index_p)
+def _axis_index(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    outs[0].store([], ctx.b.trunc(ex.me, I32))

@@ -134,10 +134,14 @@ class _Pointer:
 class LoweringContext:
     """State while emitting one module: the builder, the arena plan, declared externals."""
 
-    def __init__(self, name, in_avals, out_avals, aliases=()):
+    def __init__(self, name, in_avals, out_avals, aliases=(), spmd_axis=None):
         self.module = ir.Module(name=name)
         self.name = name
-        self._nargs = nargs = len(in_avals) + len(out_avals) + 1
+        # pmap's per-device programs take one more pointer, to {i64 device index, ptr comm}
+        # (see spmd_runtime); ``spmd_axis`` is the mapped axis (name, size) they run over.
+        self.spmd_axis = spmd_axis
+        self._nargs = nargs = len(in_avals) + len(out_avals) + 1 + (spmd_axis is not None)
+        self._workspace_index = len(in_avals) + len(out_avals)
         self._by_table = nargs > DIRECT_BUFFERS
         self._fn_type = ir.FunctionType(ir.VoidType(), [PTR] * (1 if self._by_table else nargs))
         self._parts = []
@@ -170,7 +174,8 @@ class LoweringContext:
         for arg in fn.args:
             if not self._by_table:
                 arg.add_attribute("noalias")
-            arg.add_attribute("captures(none)")
+            if self.spmd_axis is None:  # collectives publish buffer addresses to other devices
+                arg.add_attribute("captures(none)")
         if self._parts:
             self.b.call(fn, self.fn.args)
             self._close_part()
@@ -182,7 +187,12 @@ class LoweringContext:
 
     @property
     def workspace(self):
-        return self.b.arg(self._nargs - 1)
+        return self.b.arg(self._workspace_index)
+
+    @property
+    def spmd(self):
+        """The per-device ``{i64 device index, ptr comm}`` pointer of a pmap program."""
+        return self.b.arg(self._nargs - 1) if self.spmd_axis is not None else None
 
     def _close_part(self):
         self.b.ret_void()
@@ -200,7 +210,7 @@ class LoweringContext:
     # -- memory --------------------------------------------------------------------------
     def _allocate(self, aval, label):
         alloc = self.arena.allocate(aval.size * types.itemsize(aval.dtype), label, self.tick)
-        ptr = self.b.buffer_pointer(self._nargs - 1, alloc.offset)
+        ptr = self.b.buffer_pointer(self._workspace_index, alloc.offset)
         return Buffer(self.b, ptr, aval), alloc
 
     def scratch(self, aval, label="scratch"):
@@ -359,10 +369,11 @@ def packed_symbol(name):
     return name + "_packed"
 
 
-def lower_closed_jaxpr(closed, name, aliases=()):
+def lower_closed_jaxpr(closed, name, aliases=(), spmd_axis=None):
     """The LLVM module for ``closed`` and its memory plan: ``(ir.Module, LoweringContext)``.
-    ``aliases`` pairs ``(output k, input i)`` make output k live in input i's buffer."""
+    ``aliases`` pairs ``(output k, input i)`` make output k live in input i's buffer;
+    ``spmd_axis``: see ``LoweringContext``."""
     jaxpr = closed.jaxpr
-    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals, aliases)
+    ctx = LoweringContext(name, jaxpr.in_avals, jaxpr.out_avals, aliases, spmd_axis)
     ctx.lower_closed_jaxpr(closed, ctx.inputs, ctx.outputs, aliases)
     return ctx.finish(), ctx

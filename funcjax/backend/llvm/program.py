@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import blas, compiler, debug_nans, donation
+from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, lower_callback
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -32,8 +32,13 @@ class LoweredModule:
         self.symbol = symbol_name(name)
         self.aliases, unusable = donation.pair_donations(closed, [i for i, _ in donated])
         donation.warn_unusable(name, closed, unusable, dict(donated))
-        module, ctx = lower_closed_jaxpr(closed, self.symbol, self.aliases)
+        start = time.perf_counter()
+        module, ctx = lower_closed_jaxpr(host_call.outline_complex(closed), self.symbol,
+                                         self.aliases)
         self.ir_text = str(module)
+        self.lower_seconds = time.perf_counter() - start
+        if config.jax_log_compiles:
+            logger.warning("Finished lowering %s to LLVM IR in %.3f s", name, self.lower_seconds)
         self.arena = ctx.arena
         in_bytes = sum(a.nbytes for a in closed.in_avals)
         out_bytes = sum(a.nbytes for a in closed.out_avals)
@@ -68,6 +73,7 @@ class Program:
         if self.uses_blas:
             blas.use_threads(config.funcjax_num_threads)
         outs = self.executable.run(arrays, aliases)
+        lower_callback.raise_pending()
         if config.jax_debug_nans:
             debug_nans.check_outputs(self.name, self.closed, inputs, outs)
         return outs

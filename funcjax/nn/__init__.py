@@ -10,12 +10,15 @@ import numpy as np
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.namespace import public_dir
 from funcjax.numpy._util import canonical_axes, canonical_axis, promote_args_inexact
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "silu", "swish", "softplus", "elu",
            "celu", "selu", "leaky_relu", "gelu", "hard_tanh", "hard_sigmoid", "hard_silu",
            "hard_swish", "soft_sign", "glu", "softmax", "log_softmax", "logsumexp",
-           "one_hot", "standardize"]
+           "one_hot", "standardize", "tanh", "identity", "mish", "squareplus", "log1mexp",
+           "logmeanexp", "sparse_plus", "sparse_sigmoid", "dot_product_attention",
+           "initializers"]
 
 
 def _inexact(x):
@@ -200,3 +203,59 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
     if variance is None:
         variance = jnp.var(x, axis, keepdims=True)
     return jnp.multiply(jnp.subtract(x, mean), lax.rsqrt(jnp.add(variance, epsilon)))
+
+
+def identity(x):
+    return jnp.asarray(x)
+
+
+def tanh(x):
+    return jnp.tanh(_inexact(x))
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    x = _inexact(x)
+    return jnp.multiply(x, jnp.tanh(softplus(x)))
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x**2 + b)) / 2``: a smooth ReLU with only algebraic operations."""
+    x = _inexact(x)
+    return jnp.true_divide(jnp.add(x, jnp.sqrt(jnp.add(jnp.square(x), b))), 2)
+
+
+def log1mexp(x):
+    """``log(1 - exp(-x))`` for ``x > 0``, switching at ``log 2`` between ``log1p(-exp(-x))``
+    and ``log(-expm1(-x))`` so neither loses precision (Maechler, 2012)."""
+    x = _inexact(x)
+    c = float(np.log(2.0))
+    return jnp.where(x > c, jnp.log1p(-jnp.exp(-x)), jnp.log(-jnp.expm1(-x)))
+
+
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    """``log(mean(exp(x)))`` without overflow."""
+    x = _inexact(x)
+    count = jnp.sum(jnp.ones_like(x) if where is None else
+                    jnp.where(where, jnp.ones_like(x), jnp.zeros_like(x)), axis,
+                    keepdims=keepdims)
+    return jnp.subtract(logsumexp(x, axis, keepdims=keepdims, where=where), jnp.log(count))
+
+
+def sparse_plus(x):
+    """0 below -1, ``(x + 1)**2 / 4`` on [-1, 1], ``x`` above 1: a softplus with exact
+    zeros."""
+    x = _inexact(x)
+    return jnp.where(x <= -1.0, jnp.zeros_like(x),
+                     jnp.where(x >= 1.0, x, jnp.square(jnp.add(x, 1)) / 4))
+
+
+def sparse_sigmoid(x):
+    """The derivative of ``sparse_plus``: ``clip((x + 1) / 2, 0, 1)``."""
+    return jnp.clip(jnp.true_divide(jnp.add(_inexact(x), 1), 2), 0.0, 1.0)
+
+
+from funcjax.nn import initializers  # noqa: E402,F401  (jax.nn.initializers)
+from funcjax.nn._attention import dot_product_attention  # noqa: E402,F401
+
+__dir__ = public_dir(globals())

@@ -1,0 +1,61 @@
+"""Lowering of the special-function primitives (``funcjax.ops.special``).
+
+Each is computed in double precision and rounded, as eager does: erfc and lgamma are libm
+calls; erf_inv evaluates the same polynomial start and Newton steps as the eager rule, both
+polynomial branches computed and selected (no branches, so loops still vectorise).
+"""
+
+import math
+
+from llvmlite import ir
+
+from funcjax.backend.llvm import types
+from funcjax.backend.llvm.lower_elementwise import elementwise_value
+from funcjax.backend.llvm.lowering import register
+from funcjax.backend.llvm.transcendental import libm
+from funcjax.ops import special
+
+
+def _in_double(fn):
+    def emit(ctx, dt, x):
+        if x.type == types.F64:
+            return fn(ctx, x)
+        return ctx.b.fptrunc(fn(ctx, ctx.b.fpext(x, types.F64)), x.type)
+    return emit
+
+
+def _horner(b, coeffs, w):
+    p = ir.Constant(types.F64, coeffs[0])
+    for c in coeffs[1:]:
+        p = b.fadd(b.fmul(p, w), ir.Constant(types.F64, c))
+    return p
+
+
+def _erf_inv(ctx, y):
+    b, f64 = ctx.b, types.F64
+    one = ir.Constant(f64, 1.0)
+    w = b.fneg(libm(ctx, "log", b.fmul(b.fsub(one, y), b.fadd(one, y))))
+    central = _horner(b, special.ERFINV_CENTRAL, b.fsub(w, ir.Constant(f64, 2.5)))
+    root = ctx.call("llvm.sqrt.f64", f64, [w])
+    tail = _horner(b, special.ERFINV_TAIL, b.fsub(root, ir.Constant(f64, 3.0)))
+    z = b.fmul(b.select(b.fcmp_ordered("<", w, ir.Constant(f64, 5.0)), central, tail), y)
+    for _ in range(special.NEWTON_STEPS):
+        slope = b.fmul(ir.Constant(f64, special.TWO_OVER_SQRT_PI),
+                       libm(ctx, "exp", b.fneg(b.fmul(z, z))))
+        z = b.fsub(z, b.fdiv(b.fsub(libm(ctx, "erf", z), y), slope))
+    size = ctx.call("llvm.fabs.f64", f64, [y])
+    inf = ctx.call("llvm.copysign.f64", f64, [ir.Constant(f64, math.inf), y])
+    z = b.select(b.fcmp_ordered("==", size, one), inf, z)
+    return b.select(b.fcmp_ordered(">", size, one), ir.Constant(f64, math.nan), z)
+
+
+_EMIT = {
+    special.erf_inv_p: _in_double(_erf_inv),
+    special.erfc_p: _in_double(lambda ctx, x: libm(ctx, "erfc", x)),
+    special.lgamma_p: _in_double(lambda ctx, x: libm(ctx, "lgamma", x)),
+}
+
+
+@register("fused", *_EMIT, pointwise=True)
+def _lower_special(ctx, eqn, ins):
+    return elementwise_value(ctx, eqn, ins, _EMIT[eqn.primitive])

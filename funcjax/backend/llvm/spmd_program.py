@@ -1,0 +1,206 @@
+"""pmap's compiled programs: one per-device program for all devices, run by the native launcher.
+
+The per-device jaxpr is lowered once with ``spmd_axis`` (collectives become exchanges through
+the runtime, see ``spmd_runtime``) and the module gets a launcher that runs it on N devices.
+A call hands the launcher one table of buffer pointers per device: device d's slice of each
+mapped input (an address inside the caller's array, no copy), the shared buffer of each
+unmapped input, device d's slice of each output (outputs are allocated whole, shape
+``(N, ...)``, so the result is already one array whose shards are views), its own workspace
+and its ``{index, comm}`` record. The launcher runs in one ctypes call, without the GIL.
+"""
+
+import contextlib
+import ctypes
+import functools
+import sys
+import threading
+
+import numpy as np
+
+from funcjax.backend.llvm import blas, compiler, cost, spmd_control, spmd_runtime
+from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
+from funcjax.backend.llvm.program import symbol_name
+from funcjax.core.ir import jaxprs_in
+from funcjax.ops import collectives
+
+_COLLECTIVES = {collectives.psum_p, collectives.pmax_p, collectives.pmin_p,
+                collectives.all_gather_p, collectives.psum_scatter_p, collectives.all_to_all_p,
+                collectives.ppermute_p}
+_PARALLEL_MIN_FLOPS = 1 << 16
+_REUSE_MIN_BYTES = 1 << 20  # smaller collective-free programs run the devices in turn
+_fault = threading.local()
+
+
+@contextlib.contextmanager
+def inject_failure(device):
+    """For tests: within this block, device ``device`` fails instead of running (it aborts the
+    comm as a failing device does), on pmaps called from this thread."""
+    _fault.device = device
+    try:
+        yield
+    finally:
+        _fault.device = -1
+
+
+def _communicates(jaxpr):
+    return any(eqn.primitive in _COLLECTIVES or any(_communicates(j) for j in
+                                                    jaxprs_in(eqn.params))
+               for eqn in jaxpr.eqns)
+
+
+class DeviceFailureError(RuntimeError):
+    pass
+
+
+@functools.cache
+def _blas_threads():
+    """OpenBLAS's get/set thread-count functions, or None."""
+    path = blas.library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    except (OSError, AttributeError):
+        return None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Devices are the parallelism: while they run in threads, each BLAS call uses one thread
+    (OpenBLAS's own pool, shared by concurrent callers, otherwise oversubscribes the cores
+    and serialises the devices)."""
+    fns = _blas_threads()
+    if fns is None:
+        yield
+        return
+    get, put = fns
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
+
+
+class SpmdProgram:
+    """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
+
+    def __init__(self, closed, name, axis_name, axis_size):
+        closed = spmd_control.make_uniform(closed, axis_name)
+        self.closed, self.name, self.size = closed, name, axis_size
+        symbol = symbol_name(name) + "_spmd"
+        module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=(axis_name, axis_size))
+        entry = module.get_global(packed_symbol(symbol))
+        spmd_runtime.emit_launcher(module, entry, symbol + "_launch")
+        spmd_runtime.runtime()  # binds the barrier's symbols before the module is linked
+        self.ir_text = str(module)
+        self.engine = compiler.compile_ir(self.ir_text)
+        self._launch = ctypes.CFUNCTYPE(
+            ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+            ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(
+            self.engine.address(symbol + "_launch"))
+        self.parallel = int(_communicates(closed.jaxpr) or
+                            cost.cost_of(closed)["flops"] >= _PARALLEL_MIN_FLOPS)
+        n = axis_size
+        self.in_avals, self.out_avals = closed.in_avals, closed.out_avals
+        nin, nout = len(self.in_avals), len(self.out_avals)
+        self.per_device = nin + nout + 2
+        self.comm = spmd_runtime.Comm(n)
+        align = 64
+        ws_bytes = -(-max(ctx.arena.size, 1) // align) * align
+        job_bytes = spmd_runtime.JOB_BYTES
+        self._memory = np.zeros(n * ws_bytes + align + n * (16 + job_bytes + 8), np.uint8)
+        base = self._memory.ctypes.data
+        base += -base % align
+        records = base + n * ws_bytes
+        self._jobs = records + 16 * n
+        self._tids = self._jobs + job_bytes * n
+        self._job_records = np.frombuffer(self._memory, np.int64, 5 * n,
+                                          self._jobs - self._memory.ctypes.data).reshape(n, 5)
+        devctx = np.frombuffer(self._memory, np.uint64, 2 * n,
+                               records - self._memory.ctypes.data).reshape(n, 2)
+        devctx[:, 0] = np.arange(n)
+        devctx[:, 1] = self.comm.address
+        self._template = np.zeros((n, self.per_device), np.uint64)
+        self._template[:, nin + nout] = base + np.arange(n, dtype=np.uint64) * ws_bytes
+        self._template[:, nin + nout + 1] = records + 16 * np.arange(n, dtype=np.uint64)
+        self._steps = [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes)
+                       for a in self.out_avals]
+        self._recent = {}  # output index -> its last large result buffers (see _output)
+        self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
+        self._lock = threading.Lock()
+
+    def run(self, inputs, mapped):
+        """``inputs``: C-contiguous numpy arrays, of shape ``(N, *aval.shape)`` where
+        ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
+        n = self.size
+        table = self._template.copy()
+        steps = self._in_steps.get(tuple(mapped))
+        if steps is None:
+            steps = self._in_steps[tuple(mapped)] = np.stack(
+                [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes if m else 0)
+                 for a, m in zip(self.in_avals, mapped)], 1) if mapped else None
+        nin = len(inputs)
+        if nin:
+            table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
+        with self._lock:  # also guards the reuse of output buffers
+            outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
+            for k, (o, step) in enumerate(zip(outs, self._steps)):
+                table[:, nin + k] = o.ctypes.data + step
+            if self.parallel:
+                with _single_threaded_blas():
+                    failed = self._launch_table(table)
+            else:
+                failed = self._launch_table(table)
+            if failed:
+                self.comm.reset()
+        del inputs, table  # held until here: the native code has finished with them
+        if failed:
+            raise DeviceFailureError(
+                f"pmap({self.name}): {failed} of the {n} devices failed, and the others were "
+                "released; no result was produced. The program stays usable.")
+        return outs
+
+    def _output(self, k, aval):
+        """A buffer for output ``k``: a large one whose earlier result nobody references any
+        more is reused (a fresh one page-faults on every call: ~5 ms per 40 MB)."""
+        shape = (self.size,) + aval.shape
+        if aval.nbytes * self.size < _REUSE_MIN_BYTES:
+            return np.empty(shape, aval.dtype)
+        recent = self._recent.setdefault(k, [])
+        for i, buf in enumerate(recent):
+            # references: the list, this loop variable, getrefcount's argument
+            if sys.getrefcount(buf) == 3:
+                del recent[i]
+                recent.append(buf)
+                return buf
+        buf = np.empty(shape, aval.dtype)
+        recent.append(buf)
+        del recent[:-2]
+        return buf
+
+    def _launch_table(self, table):
+        return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
+                            self.comm.address, getattr(_fault, "device", -1), self._jobs,
+                            self._tids)
+
+    def last_run_times(self):
+        """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
+        written by the device threads themselves."""
+        return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
+
+
+_programs = {}  # (id(closed), axis_name, size) -> (closed, SpmdProgram)
+
+
+def spmd_program_for(closed, name, axis_name, axis_size):
+    """The compiled program of ``closed`` (compiled once; keyed by identity)."""
+    key = (id(closed), axis_name, axis_size)
+    with compiler.LOCK:
+        entry = _programs.get(key)
+        if entry is None or entry[0] is not closed:
+            entry = _programs[key] = (closed, SpmdProgram(closed, name, axis_name, axis_size))
+            if len(_programs) > 256:
+                del _programs[next(iter(_programs))]
+        return entry[1]

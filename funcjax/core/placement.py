@@ -1,0 +1,182 @@
+"""Device placement: committed arrays, pmap's sharded arrays and ``default_device``.
+
+An array made by computation is *uncommitted*: it lives on the default device and may be
+combined with arrays anywhere. ``device_put(x, device)`` *commits* it (a ``CommittedArray``):
+eager operations and jit calls on committed arrays return arrays committed to the same device,
+and mixing arrays committed to two different devices is a ``ValueError`` naming both, as in
+JAX. pmap returns a ``ShardedArray``: one buffer of shape ``(N, ...)`` whose slice k is device
+k's shard (the shards are views, so a following pmap reads them without copying).
+
+Cost: nothing is checked until the first array is committed or a ``default_device`` block is
+entered (``state.active``); from then on each eager operation scans its arguments once.
+"""
+
+import contextlib
+import threading
+
+from funcjax.core.array import DEFAULT_DEVICE, Array
+
+
+class _State(threading.local):
+    default = None
+
+
+class _Flag:
+    active = False
+
+
+state = _Flag()
+_local = _State()
+
+
+class CommittedArray(Array):
+    """An Array committed to its device (``device_put(x, device)``): results of operations on
+    it stay there."""
+
+    __slots__ = ()
+    committed = True
+
+    def __repr__(self):
+        return f"{Array.__repr__(self)[:-1]}, device={self._device!r})"
+
+    def __reduce__(self):
+        return (CommittedArray, (self.__array__(copy=True), self.weak_type, self._device))
+
+
+def commit(value, weak_type, device):
+    state.active = True
+    return CommittedArray(value, weak_type, device)
+
+
+class Shard:
+    """One device's part of a ShardedArray (JAX's ``Shard``)."""
+
+    __slots__ = ("device", "index", "replica_id", "data")
+
+    def __init__(self, device, index, data):
+        self.device, self.index, self.replica_id, self.data = device, index, 0, data
+
+    def __repr__(self):
+        return (f"Shard(device={self.device!r}, index={self.index}, replica_id=0, "
+                f"data={self.data})")
+
+
+class PmapSharding:
+    """How a pmap result is laid out: slice k of axis 0 on ``devices[k]``."""
+
+    def __init__(self, devices, shape):
+        self.devices, self.shape = tuple(devices), tuple(shape)
+        self.device_set = set(devices)
+
+    def __repr__(self):
+        return f"PmapSharding(devices={list(self.devices)}, sharded_dim=0, shape={self.shape})"
+
+    def __eq__(self, other):
+        return isinstance(other, PmapSharding) and (other.devices, other.shape) == (
+            self.devices, self.shape)
+
+    def __hash__(self):
+        return hash((self.devices, self.shape))
+
+
+class ShardedArray(Array):
+    """A pmap result: slice k along axis 0 belongs to ``devices[k]``. It prints and computes
+    like an ordinary array (an eager operation on it gives an ordinary, uncommitted array)."""
+
+    __slots__ = ("_shard_devices",)
+
+    def __init__(self, value, weak_type, devices):
+        super().__init__(value, weak_type, devices[0])
+        self._shard_devices = tuple(devices)
+
+    @property
+    def sharding(self):
+        return PmapSharding(self._shard_devices, self.shape)
+
+    @property
+    def addressable_shards(self):
+        value = self.__array__()
+        rest = (slice(None),) * (self.ndim - 1)
+        return [Shard(d, (slice(k, k + 1),) + rest,
+                      CommittedArray(value[k], self.weak_type, d))
+                for k, d in enumerate(self._shard_devices)]
+
+    global_shards = addressable_shards
+
+    def devices(self):
+        return set(self._shard_devices)
+
+    @property
+    def device(self):
+        raise ValueError("this array is sharded over several devices "
+                         f"{list(self._shard_devices)}: use .devices() or .sharding")
+
+    @property
+    def is_fully_replicated(self):
+        return len(self._shard_devices) == 1
+
+    def __reduce__(self):
+        return (Array, (self.__array__(copy=True), self.weak_type))
+
+
+Array.committed = False
+Array.is_fully_addressable = True
+Array.is_fully_replicated = True
+
+
+def _committed_device(x):
+    return x._device if type(x) is CommittedArray else None
+
+
+def common_device(where, args, names=None):
+    """The device the committed arrays among ``args`` share (None if there are none), or the
+    ValueError JAX raises when they are on different devices."""
+    found = None
+    for k, x in enumerate(args):
+        device = _committed_device(x)
+        if device is None:
+            continue
+        if found is None:
+            found = (k, x, device)
+        elif device is not found[2]:
+            j, y, other = found
+
+            def label(i, a, d):
+                name = names[i] if names and i < len(names) else f"{i}"
+                return (f"argument {name} of {where} with shape {a.aval.str_short()} and with "
+                        f"device ids [{d.id}] on platform CPU")
+            raise ValueError(
+                f"Received incompatible devices for jitted computation. Got {label(j, y, other)}"
+                f" and {label(k, x, device)}. Move the arrays to one device with "
+                "device_put(x, device) first.")
+    return None if found is None else found[2]
+
+
+def place(where, args, outs, names=None):
+    """Eager results: committed to the device of committed inputs, else on the default
+    device of a ``default_device`` block. ``outs`` is a list of Arrays; returns the list."""
+    device = common_device(where, args, names)
+    if device is not None:
+        return [CommittedArray(o.__array__(), o.weak_type, device) if isinstance(o, Array)
+                else o for o in outs]
+    default = _local.default
+    if default is not None:
+        for o in outs:
+            if type(o) is Array:
+                o._device = default
+    return outs
+
+
+def default_device():
+    """The device of a surrounding ``default_device`` block, else device 0."""
+    return _local.default or DEFAULT_DEVICE
+
+
+@contextlib.contextmanager
+def default_device_block(device):
+    state.active = True
+    previous, _local.default = _local.default, device
+    try:
+        yield
+    finally:
+        _local.default = previous

@@ -1,0 +1,133 @@
+"""Special functions: ``erf_inv``, ``erfc`` and ``lgamma`` are primitives (libm has erfc and
+lgamma; erf_inv is a polynomial start refined by Newton steps on erf), ``digamma`` and
+``trigamma`` are compositions of elementwise primitives (a shift up by the recurrence, then
+the asymptotic series), so they differentiate, batch and fuse with no rules of their own.
+
+Eager values are computed in float64 and rounded, as ``erf`` is; the lowering does the same.
+"""
+
+import math
+
+import numpy as np
+
+from funcjax.interpreters.jvp import defjvp, defjvp2
+from funcjax.ops.elementwise import elementwise
+from funcjax.ops.lazy import lax
+from funcjax.ops.typing import FLOAT
+
+# Giles (2010), "Approximating the erfinv function": single-precision polynomials in
+# w = -log(1 - x^2), for w < 5 (in w - 2.5) and beyond (in sqrt(w) - 3), highest power first.
+ERFINV_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                  0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+ERFINV_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+               0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+NEWTON_STEPS = 2  # each squares the relative error of the 1e-7 start: float64-exact after two
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+_erfc64 = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _lgamma64(x):
+    def one(v):
+        try:
+            return math.lgamma(v)
+        except ValueError:  # the poles 0, -1, -2, ...
+            return math.inf
+    return np.vectorize(one, otypes=[np.float64])(x)
+
+
+def _horner(coeffs, w):
+    p = np.full_like(w, coeffs[0])
+    for c in coeffs[1:]:
+        p = p * w + c
+    return p
+
+
+def _erf_inv(x):
+    y = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        w = -np.log((1 - y) * (1 + y))
+        z = np.where(w < 5, _horner(ERFINV_CENTRAL, w - 2.5),
+                     _horner(ERFINV_TAIL, np.sqrt(w) - 3)) * y
+        for _ in range(NEWTON_STEPS):
+            z = z - (_erf64(z) - y) / (TWO_OVER_SQRT_PI * np.exp(-z * z))
+        z = np.where(np.abs(y) == 1, np.copysign(np.inf, y), z)
+        z = np.where(np.abs(y) > 1, np.nan, z)
+    return z.astype(x.dtype)
+
+
+erf_inv_p = elementwise("erf_inv", _erf_inv, FLOAT, transcendental=True)
+defjvp2(erf_inv_p, lambda t, ans, x: lax.mul(t, lax.mul(math.sqrt(math.pi) / 2,
+                                                          lax.exp(lax.mul(ans, ans)))))
+erfc_p = elementwise("erfc", lambda x: _erfc64(x).astype(x.dtype), FLOAT, transcendental=True)
+defjvp(erfc_p, lambda t, x: lax.mul(t, lax.mul(-TWO_OVER_SQRT_PI,
+                                                lax.exp(lax.neg(lax.mul(x, x))))))
+lgamma_p = elementwise("lgamma", lambda x: _lgamma64(x).astype(x.dtype), FLOAT,
+                       transcendental=True)
+defjvp(lgamma_p, lambda t, x: lax.mul(t, digamma(x)))
+
+# -- digamma and trigamma as compositions ----------------------------------------------------
+_SHIFT = 6  # psi(x) = psi(x + 6) - sum 1/(x + k): the series is float64-accurate from 6 on
+# Asymptotic series: psi(z) ~ log z - 1/(2z) - sum B_2k / (2k z^2k), in 1/z^2, lowest first.
+_PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+# psi'(z) ~ 1/z + 1/(2z^2) + sum B_2k / z^(2k+1)
+_TRIGAMMA_SERIES = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+
+
+def _const(x, value):
+    return lax.full(x.shape, value, x.dtype)
+
+
+def _poly(coeffs, u):
+    acc = _const(u, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        acc = lax.add(lax.mul(acc, u), c)
+    return acc
+
+
+def _shifted(x):
+    """x + 6 where x < 6 (else x), and the list of the x + k skipped."""
+    small = lax.lt(x, _const(x, float(_SHIFT)))
+    steps = [lax.add(x, float(k)) for k in range(_SHIFT)]
+    return lax.select(small, lax.add(x, float(_SHIFT)), x), small, steps
+
+
+def _digamma_positive(x):
+    z, small, steps = _shifted(x)
+    inv2 = lax.integer_pow(z, -2)
+    series = lax.sub(lax.sub(lax.log(z), lax.div(0.5, z)), lax.mul(inv2, _poly(_PSI_SERIES,
+                                                                             inv2)))
+    skipped = _const(x, 0.0)
+    for s in steps:
+        skipped = lax.add(skipped, lax.integer_pow(s, -1))
+    return lax.sub(series, lax.select(small, skipped, _const(x, 0.0)))
+
+
+def digamma(x):
+    """psi(x) = d/dx log Gamma(x); negative x by reflection psi(1-x) - pi / tan(pi x), NaN at
+    the poles 0, -1, -2, ... (as JAX)."""
+    negative = lax.lt(x, _const(x, 0.0))
+    reflected = lax.select(negative, lax.sub(1.0, x), x)
+    psi = _digamma_positive(reflected)
+    correction = lax.div(math.pi, lax.tan(lax.mul(math.pi, x)))
+    out = lax.select(negative, lax.sub(psi, correction), psi)
+    pole = lax.bitwise_and(lax.le(x, _const(x, 0.0)), lax.eq(lax.floor(x), x))
+    return lax.select(pole, _const(x, math.nan), out)
+
+
+def trigamma(x):
+    """psi'(x); negative x by reflection pi^2 / sin^2(pi x) - psi'(1-x)."""
+    negative = lax.lt(x, _const(x, 0.0))
+    r = lax.select(negative, lax.sub(1.0, x), x)
+    z, small, steps = _shifted(r)
+    inv = lax.integer_pow(z, -1)
+    inv2 = lax.mul(inv, inv)
+    series = lax.add(lax.add(inv, lax.mul(0.5, inv2)),
+                     lax.mul(lax.mul(inv2, inv), _poly(_TRIGAMMA_SERIES, inv2)))
+    skipped = _const(x, 0.0)
+    for s in steps:
+        skipped = lax.add(skipped, lax.integer_pow(s, -2))
+    pos = lax.add(series, lax.select(small, skipped, _const(x, 0.0)))
+    sin = lax.sin(lax.mul(math.pi, x))
+    return lax.select(negative, lax.sub(lax.div(math.pi ** 2, lax.mul(sin, sin)), pos), pos)
