@@ -10,11 +10,18 @@ inside their consumer's loop, unless
 - they would be computed more than once (used twice, or read repeatedly by a consumer such
   as a broadcast or a matmul operand) and are not cheap (a view of buffers is cheap).
 
+- their chain of lazy operations is deeper than ``MAX_DEPTH``: loading an element of a lazy
+  value emits its operands' code recursively, so a chain of any length is cut into pieces of
+  bounded depth (an extra pass over memory per ``MAX_DEPTH`` operations, and no limit on the
+  length of a program).
+
 Liveness follows laziness: a buffer read by a lazy value is read when that value is finally
 consumed, so its last use is its lazy consumers' last use.
 """
 
 from funcjax.core.ir import Var, has_effects
+
+MAX_DEPTH = 100
 
 
 class Analysis:
@@ -48,12 +55,15 @@ def analyse(jaxpr, rule_of):
         is_view = rule.kind == "view" and all(cheap.get(id(x), True) for x in eqn.inputs)
         cheap.update((id(o), is_view) for o in eqn.outputs)
 
-    materialize = set()
+    materialize, depth = set(), {}
     for eqn, rule, alive in zip(eqns, rules, live):
+        d = 1 + max((depth.get(id(x), 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
         for o in eqn.outputs if alive else ():
-            if rule.kind == "buffer" or id(o) in outvars or (
+            if rule.kind == "buffer" or id(o) in outvars or d > MAX_DEPTH or (
                     uses.get(id(o), 0) > 1 and not cheap[id(o)]):
                 materialize.add(id(o))
+            else:
+                depth[id(o)] = d
 
     end = {}
     for i in reversed(range(len(eqns))):
