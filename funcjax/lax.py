@@ -52,7 +52,10 @@ _ARRAY_TYPES = (Array, Tracer)
 
 def _match_scalars(name, *args):
     """Python scalars become weakly typed constants of the dtype of the array operands."""
-    if all(isinstance(a, _ARRAY_TYPES) for a in args):
+    for a in args:
+        if not isinstance(a, _ARRAY_TYPES):
+            break
+    else:
         return args
     arrays = [a for a in args if not _is_python_scalar(a)]
     if not arrays:
