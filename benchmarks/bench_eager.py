@@ -1,40 +1,134 @@
-"""Eager mode against numpy: per-operation cost on small and large arrays, and make_jaxpr.
+"""Eager mode against numpy, autograd and JAX: per-operation cost on small and large arrays,
+eager autodiff, an eager scan, and make_jaxpr.
 
-Run from the repository root: ``python benchmarks/bench_eager.py``. Each row times the same
-computation with numpy and with funcjax eagerly (no jit) in one run and prints the ratio; on
-small arrays the ratio is funcjax's fixed cost per primitive, on large ones numpy's own speed.
+Run from the repository root: ``PYTHONPATH=. python benchmarks/bench_eager.py``. Each row
+times the same computation with numpy, autograd (reverse mode on numpy), funcjax eagerly (no
+jit) and JAX eagerly, in one run. autograd and JAX run in a subprocess of the interpreter
+``FUNCJAX_BENCH_JAX_PYTHON`` (default ``/work/jaxenv/bin/python``) when it exists, or here when
+importable; funcjax itself never imports them. On float32[8] the figures are each library's
+fixed cost per operation; on 10**6 elements, numpy's own speed. Times are the minimum over many
+repeats (the machine is shared: read the ratios).
 """
 
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import timeit
 
 import numpy as np
 
 import funcjax as jax
 import funcjax.numpy as jnp
+from funcjax import lax
+
+JAX_PYTHON = os.environ.get("FUNCJAX_BENCH_JAX_PYTHON", "/work/jaxenv/bin/python")
+
+# One definition of every workload, run with numpy, autograd.numpy, jax.numpy or funcjax.numpy
+# as ``np_`` (and the matching ``grad``/``jit``/``scan``): the rows compare like with like.
+# The subprocess running autograd and JAX gets the source of these two functions.
+def workloads(np_, grad=None, jit=None, scan=None, sync=lambda y: y):
+    rows = {}
+    for n in (8, 10**6):
+        x = np_.asarray(np.linspace(-1, 1, n).astype(np.float32))
+        rows[f"x + x, f32[{n}]"] = lambda x=x: sync(x + x)
+        rows[f"x * 2 (Python scalar), f32[{n}]"] = lambda x=x: sync(x * 2)
+        rows[f"x * 2 + 1, f32[{n}]"] = lambda x=x: sync(x * 2 + 1)
+        rows[f"sin(x), f32[{n}]"] = lambda x=x: sync(np_.sin(x))
+        rows[f"sum(x), f32[{n}]"] = lambda x=x: sync(np_.sum(x))
+    x = np_.asarray(np.linspace(-1, 1, 8).astype(np.float32))
+    if grad is not None:
+        g = grad(lambda v: np_.sum(np_.sin(v) * 2 + 1))
+        rows["grad of sum(sin(x)*2+1), f32[8]"] = lambda: sync(g(x))
+    if scan is not None:
+        def rk4_loss(y0, h=0.01, n=200):
+            def f(y):
+                return -0.5 * y + np_.sin(y)
+            def step(y, _):
+                k1 = f(y)
+                k2 = f(y + h / 2 * k1)
+                k3 = f(y + h / 2 * k2)
+                k4 = f(y + h * k3)
+                return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+            y, _ = scan(step, y0, None, length=n)
+            return np_.sum(y ** 2)
+        y0 = np_.asarray(np.linspace(0, 1, 16).astype(np.float32))
+        g_rk4 = grad(rk4_loss)
+        rows["grad of a 200-step RK4 scan, eager"] = lambda: sync(g_rk4(y0))
+        jg = jit(g_rk4)
+        rows["grad of a 200-step RK4 scan, jit"] = lambda: sync(jg(y0))
+    return rows
 
 
-def best(fn, number):
-    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+def best_us(fn):
+    fn()
+    once = min(timeit.repeat(fn, number=1, repeat=3))
+    number = max(1, int(2e-3 / max(once, 1e-7)))
+    return min(timeit.repeat(fn, number=number, repeat=30)) / number * 1e6
 
 
-def row(name, np_fn, fj_fn, number):
-    t_np, t_fj = best(np_fn, number), best(fj_fn, number)
-    print(f"| {name} | {t_np * 1e6:10.1f} us | {t_fj * 1e6:10.1f} us | {t_fj / t_np:6.2f} |")
+FOREIGN = (inspect.getsource(workloads) + inspect.getsource(best_us)
+           + textwrap.dedent('''
+    import json, sys, timeit
+    import numpy as np
+    out = {}
+    try:
+        import autograd, autograd.numpy as anp
+        for k, fn in workloads(anp, grad=autograd.grad).items():
+            if "grad" in k:
+                out["autograd", k] = best_us(fn)
+    except ImportError:
+        pass
+    try:
+        import jax, jax.numpy as jjnp
+        for k, fn in workloads(jjnp, grad=jax.grad, jit=jax.jit, scan=jax.lax.scan,
+                               sync=lambda y: y.block_until_ready()).items():
+            out["jax", k] = best_us(fn)
+    except ImportError:
+        pass
+    print(json.dumps([[lib, k, v] for (lib, k), v in out.items()]))
+'''))
+
+
+def foreign_columns():
+    """``{(library, row): microseconds}`` for autograd and JAX, if either is available."""
+    python = JAX_PYTHON if os.path.exists(JAX_PYTHON) else sys.executable
+    try:
+        done = subprocess.run([python, "-c", FOREIGN], capture_output=True, text=True,
+                              timeout=900, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+        return {(lib, k): v for lib, k, v in json.loads(done.stdout.strip().splitlines()[-1])}
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return {}
+
+
+def fmt(t):
+    return "" if t is None else f"{t:,.1f} us" if t < 1e4 else f"{t / 1e3:,.1f} ms"
+
+
+def ratio(a, b):
+    return "" if a is None or b is None else f"{a / b:.2f}"
 
 
 def main():
-    print("| workload | numpy | funcjax eager | funcjax / numpy |")
-    print("|---|---:|---:|---:|")
-    for n, number in ((10, 2000), (10**6, 20)):
-        a = np.linspace(-1, 1, n, dtype=np.float32)
-        x = jnp.asarray(a)
-        row(f"x + x, {n} elements", lambda a=a: a + a, lambda x=x: x + x, number)
-        row(f"sin(x), {n} elements", lambda a=a: np.sin(a), lambda x=x: jnp.sin(x), number)
-        row(f"sum(x * 2.0), {n} elements", lambda a=a: np.sum(a * 2.0),
-            lambda x=x: jnp.sum(x * 2.0), number)
+    ours = {k: best_us(fn) for k, fn in
+            workloads(jnp, grad=jax.grad, jit=jax.jit, scan=lax.scan).items()}
+    base = {k: best_us(fn) for k, fn in workloads(np).items()}
+    other = foreign_columns()
+    print("| workload | numpy | autograd | funcjax eager | JAX eager | funcjax / numpy "
+          "| funcjax / autograd | funcjax / JAX |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for k, t in ours.items():
+        t_np, t_ag, t_jax = base.get(k), other.get(("autograd", k)), other.get(("jax", k))
+        print(f"| {k} | {fmt(t_np)} | {fmt(t_ag)} | {fmt(t)} | {fmt(t_jax)} | "
+              f"{ratio(t, t_np)} | {ratio(t, t_ag)} | {ratio(t, t_jax)} |")
+    eager, jitted = (ours["grad of a 200-step RK4 scan, eager"],
+                     ours["grad of a 200-step RK4 scan, jit"])
+    print(f"\neager / jit for the RK4 gradient: {eager / jitted:.1f}x")
     w = np.ones((64, 64), np.float32)
-    t = best(lambda: jax.make_jaxpr(lambda v: jnp.sum(jnp.tanh(v @ w) * 2.0 + 1.0))(w), 200)
-    print(f"\nmake_jaxpr of a 6-primitive function: {t * 1e6:.0f} us")
+    t = best_us(lambda: jax.make_jaxpr(lambda v: jnp.sum(jnp.tanh(v @ w) * 2.0 + 1.0))(w))
+    print(f"make_jaxpr of a 6-primitive function: {t:.0f} us")
 
 
 if __name__ == "__main__":

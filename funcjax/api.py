@@ -8,6 +8,7 @@ import numpy as np
 from funcjax.api_util import (
     abstractify_arguments,
     argument_names,
+    bad_argument_error,
     check_callable,
     flat_argument_names,
     fun_name,
@@ -21,6 +22,7 @@ from funcjax.core.abstract import same_type
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr
 from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
@@ -62,7 +64,7 @@ def trace_pytree_function(fun, args, kwargs, description, static_argnums=()):
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` performs on such args."""
-    check_callable(fun)
+    check_callable(fun, "make_jaxpr")
     @functools.wraps(fun)
     def make(*args, **kwargs):
         static, _ = normalize_argnums("make_jaxpr", static_argnums, len(args), "static_argnums")
@@ -75,14 +77,27 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     return make
 
 
+def _struct_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"ShapeDtypeStruct: dtype {dtype!r:.60} is not a dtype; pass one like "
+                        "jnp.float32") from None
+    if dt not in dtypes.SUPPORTED and dt != dtypes.float0:
+        raise TypeError(f"ShapeDtypeStruct: funcjax does not support dtype {dt}; use one of "
+                        + ", ".join(str(d) for d in dtypes.SUPPORTED))
+    return dt
+
+
 class ShapeDtypeStruct:
     """Shape and dtype without data: stands for an argument in ``make_jaxpr``/``jit.lower``."""
 
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
-        import numpy as np
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+        self.shape = canonicalize_shape(shape, "ShapeDtypeStruct")
+        self.dtype = _struct_dtype(dtype)
+        self.weak_type = weak_type
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -157,6 +172,9 @@ def _as_arrays(leaves):
 
 
 def _kind(x):
+    if isinstance(x, (Array, Tracer)):  # a tracer's class name means nothing to the user
+        return (f"a single array of type {x.aval.str_short()}; return (output, aux), or drop "
+                "has_aux=True")
     return f"a {type(x).__name__}" + (f" of length {len(x)}" if isinstance(x, (tuple, list))
                                       else "")
 
@@ -349,7 +367,14 @@ def _diff_args(what, fun, args, argnums, allow_int=False):
     nums, single = normalize_argnums(what, argnums, len(args))
     for i in nums:
         for j, leaf in enumerate(tree_flatten(args[i])[0]):
-            dtype = aval_of(leaf).dtype
+            try:
+                dtype = aval_of(leaf).dtype
+            except TypeError:  # not an array: say which argument, and how to fix it
+                error = bad_argument_error(f"{what}({fun_name(fun)})", fun, args,
+                                           positions=nums)
+                if error is None:
+                    raise
+                raise error from None
             if not dtypes.is_inexact(dtype) and not allow_int:
                 # Names only for the message: reading the signature costs more than grad.
                 leaf_name = flat_argument_names([argument_names(fun, args)[i]], [args[i]])[j]
@@ -400,7 +425,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
-    check_callable(fun)
+    check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)

@@ -42,7 +42,7 @@ def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums)
-    check_callable(fun)
+    check_callable(fun, "jit")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
 
 
@@ -130,7 +130,8 @@ def _check_static_against_signature(fun, signature, static_nums, static_argnames
         bad = [n for n in static_nums if not -npos <= n < npos]
         if bad:
             raise ValueError(f"jit({fun_name(fun)}): static_argnums={tuple(static_nums)}, but "
-                             f"the function only accepts {npos} positional arguments")
+                             f"the function only accepts {npos} positional arguments; use "
+                             f"numbers in range({npos}) or static_argnames")
     if P.VAR_KEYWORD not in kinds:
         names = {p.name for p in signature if p.kind != P.POSITIONAL_ONLY}
         bad = sorted(set(_as_tuple(static_argnames, str)) - names)
@@ -265,7 +266,13 @@ class JitFunction:
         """``(input index, name)`` of the leaves of the donated positional arguments (inputs
         start with the ``num_consts`` closed-over constants)."""
         nargs, start = len(args), num_consts
-        donated = {d % nargs for d in self._donate if -nargs <= d < nargs}
+        outside = [d for d in self._donate if not -nargs <= d < nargs]
+        if outside:
+            raise ValueError(f"jit({fun_name(self._fun)}): donate_argnums={self._donate} names "
+                             f"argument(s) {outside}, but the call passes {nargs} positional "
+                             "argument(s); donate_argnums counts positional arguments only: fix "
+                             "the numbers or pass the donated arrays positionally")
+        donated = {d % nargs for d in self._donate}
         found = []
         for i, arg in enumerate(args):
             if i in static_pos:

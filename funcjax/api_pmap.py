@@ -13,7 +13,7 @@ from funcjax.api_vmap import check_axes_spec, flat_in_axes, mapped_size
 from funcjax.core import dtypes
 from funcjax.core.array import Array, to_numpy
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
-from funcjax.core.placement import ShardedArray
+from funcjax.core.placement import CommittedArray, ShardedArray
 from funcjax.core.pytree import broadcast_prefix, tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer, current_trace
 from funcjax.interpreters.batching import AxisData, move_batch_axis, not_mapped
@@ -32,7 +32,8 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     in OS threads. N must not exceed ``funcjax.device_count()`` (set
     ``FUNCJAX_NUM_CPU_DEVICES`` for more virtual devices). ``static_broadcasted_argnums``
     name hashable arguments passed by value to every device. ``donate_argnums`` is accepted
-    as a hint and ignored (results never reuse argument buffers).
+    as in JAX: the donated arguments' arrays are deleted by the call (funcjax does not reuse
+    their buffers for the results; it reuses its own earlier results' buffers instead).
     """
     check_callable(fun)
     name = fun_name(fun)
@@ -42,8 +43,13 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     _renamed(check_axes_spec, name, "out_axes", out_axes)
     statics = (static_broadcasted_argnums,) if isinstance(static_broadcasted_argnums, int) \
         else tuple(static_broadcasted_argnums)
+    donate = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+    both = sorted(set(donate) & set(statics))
+    if both:
+        raise ValueError(f"pmap({name}): arguments {both} are both static and donated; remove "
+                         "them from donate_argnums")
     return PmapFunction(fun, name, axis_name, in_axes, out_axes, statics,
-                        None if devices is None else tuple(devices), axis_size)
+                        None if devices is None else tuple(devices), axis_size, donate)
 
 
 def _renamed(fn, *args):
@@ -55,22 +61,28 @@ def _renamed(fn, *args):
 
 
 class _Entry:
-    __slots__ = ("closed", "consts", "out_tree", "out_axes", "program")
+    """One traced signature: the per-device jaxpr, the params pmap_p is bound with, and the
+    compiled program once an eager call needed it."""
+
+    __slots__ = ("closed", "consts", "out_tree", "out_axes", "moves_outputs", "params",
+                 "program", "mapped")
 
     def __init__(self, closed, consts, out_tree, out_axes):
         self.closed, self.consts, self.out_tree, self.out_axes = closed, consts, out_tree, \
             out_axes
-        self.program = None
+        self.moves_outputs = any(a not in (None, 0) for a in out_axes)
+        self.params = self.program = self.mapped = None
 
 
 class PmapFunction:
     """What ``pmap(f)`` returns: call it, or inspect its cache with ``cache_info()``."""
 
-    def __init__(self, fun, name, axis_name, in_axes, out_axes, statics, devices, axis_size):
+    def __init__(self, fun, name, axis_name, in_axes, out_axes, statics, devices, axis_size,
+                 donate=()):
         functools.update_wrapper(self, fun)
         self._fun, self._name, self._axis_name = fun, name, axis_name
         self._in_axes, self._out_axes, self._statics = in_axes, out_axes, statics
-        self._devices, self._axis_size = devices, axis_size
+        self._devices, self._axis_size, self._donate = devices, axis_size, donate
         self._cache = {}
         self._counts = {"hits": 0, "misses": 0, "traces": 0}
         self._lock = threading.Lock()
@@ -105,6 +117,7 @@ class PmapFunction:
             (i, args[i]) for i in static)
 
     def _device_list(self, size):
+        """The devices of a mapped axis of ``size`` (checked once per traced signature)."""
         available = _devices.devices()
         if self._devices is not None:
             if len(self._devices) != size:
@@ -124,60 +137,81 @@ class PmapFunction:
         return tuple(available[:size])
 
     def __call__(self, *args, **kwargs):
-        static_pos, dyn_args, statics = self._split_static(args)
-        leaves, in_tree = tree_flatten((tuple(dyn_args), kwargs))
+        static_pos, dyn_args, statics = self._split_static(args) if self._statics else (
+            (), args, ())
+        if not kwargs and all(type(a) in _ARRAY_TYPES for a in dyn_args):
+            leaves, in_tree = dyn_args, len(dyn_args)  # arrays only: no pytree to flatten
+        else:
+            leaves, in_tree = tree_flatten((tuple(dyn_args), kwargs))
         in_axes = self._in_axes
         if static_pos and isinstance(in_axes, tuple) and len(in_axes) == len(args):
             in_axes = tuple(a for i, a in enumerate(in_axes) if i not in static_pos)
-        dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
-        size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
-        devices = self._device_list(size)
-        in_avals = []
-        for x, d in zip(leaves, dims):
-            aval = shaped_abstractify(x)
-            if d is not not_mapped:
-                shape = list(aval.shape)
-                del shape[d]
-                aval = aval.update(shape=tuple(shape))
-            in_avals.append(aval)
-        mapped = tuple(d is not not_mapped for d in dims)
-        key = (in_tree, tuple(in_avals), mapped, statics, size, dtypes.x64_enabled())
+        dims, size = _fast_in_axes(in_axes, leaves, kwargs, self._axis_size)
+        names = None
+        if dims is None:  # the general path, with its errors naming the arguments
+            dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
+            size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
+        avals = tuple(shaped_abstractify(x) for x in leaves)
+        key = (in_tree, avals, tuple(dims), statics, dtypes.x64_enabled())
         entry = self._cache.get(key)
         with self._lock:
             self._counts["hits" if entry is not None else "misses"] += 1
         if entry is None:
+            in_avals = [a if d is not_mapped else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+                        for a, d in zip(avals, dims)]
+            if type(in_tree) is int:
+                in_tree = tree_flatten(((None,) * in_tree, {}), is_leaf=lambda x: x is None)[1]
             entry = self._trace(args, static_pos, in_tree, in_avals, size, names, key)
+            entry.params = dict(
+                jaxpr=entry.closed, axis_name=self._axis_name, axis_size=size,
+                in_axes=(None,) * len(entry.consts) + tuple(
+                    None if d is not_mapped else 0 for d in dims),
+                out_axes=tuple(0 if a is not None else None for a in entry.out_axes),
+                name=self._name, devices=self._device_list(size))
         moved = [x if d is not_mapped or d == 0 else _move_to_front(x, d, size)
                  for x, d in zip(leaves, dims)]
-        in_axes = (None,) * len(entry.consts) + tuple(0 if m else None for m in mapped)
-        params = dict(jaxpr=entry.closed, axis_name=self._axis_name, axis_size=size,
-                      in_axes=in_axes, out_axes=tuple(0 if a is not None else None
-                                                      for a in entry.out_axes),
-                      name=self._name, devices=devices)
         flat = entry.consts + moved
         if isinstance(current_trace(), EvalTrace) and not any(
                 isinstance(x, Tracer) for x in flat):
-            outs = self._run(entry, flat, params, devices)
+            outs = self._run(entry, flat)
+            if self._donate:
+                self._delete_donated(args)
         else:
-            outs = pmap_p.bind(*flat, **params)
-        outs = [o if a in (None, 0) else move_batch_axis(o, 0, a, size)
-                for o, a in zip(outs, entry.out_axes)]
+            outs = pmap_p.bind(*flat, **entry.params)
+        if entry.moves_outputs:
+            outs = [o if a in (None, 0) else move_batch_axis(o, 0, a, size)
+                    for o, a in zip(outs, entry.out_axes)]
         return tree_unflatten(entry.out_tree, outs)
 
-    def _run(self, entry, flat, params, devices):
-        from funcjax.backend.llvm.spmd_program import spmd_program_for
+    def _delete_donated(self, args):
+        """As in JAX, a donated argument's arrays are deleted by the call (their later use
+        raises); funcjax does not reuse them for the results."""
+        for i in self._donate:
+            if -len(args) <= i < len(args):
+                for leaf in tree_flatten(args[i])[0]:
+                    if isinstance(leaf, Array):
+                        leaf._delete(f"it was donated to pmap({self._name})")
+
+    def _run(self, entry, flat):
+        params = entry.params
         if entry.program is None:
+            from funcjax.backend.llvm.spmd_program import spmd_program_for
             entry.program = spmd_program_for(entry.closed, self._name, self._axis_name,
                                               params["axis_size"])
+            entry.mapped = [a is not None for a in params["in_axes"]]
         arrays = [np.ascontiguousarray(to_numpy(x), a.dtype) for x, a in zip(
             flat, entry.closed.in_avals)]
-        outs = entry.program.run(arrays, [a is not None for a in params["in_axes"]])
+        outs = entry.program.run(arrays, entry.mapped)
+        devices = params["devices"]
         return [ShardedArray(o, aval.weak_type, devices) if a is not None else
                 Array(o[0], aval.weak_type)
                 for o, a, aval in zip(outs, params["out_axes"], entry.closed.out_avals)]
 
     def _trace(self, args, static_pos, in_tree, in_avals, size, names, key):
         fun, nargs = self._fun, len(args)
+        if names is None:
+            dyn = tuple(a for i, a in enumerate(args) if i not in static_pos)
+            _, names = flat_in_axes(fun, 0, dyn, in_tree.unflatten(in_avals)[1])
         statics = {i: args[i] for i in static_pos}
         out_trees = []
 
@@ -222,6 +256,28 @@ class PmapFunction:
                                  f"use an axis in [{-rank}, {rank})")
             flat.append(axis % rank)
         return flat
+
+
+_ARRAY_TYPES = {Array, ShardedArray, CommittedArray, np.ndarray}
+
+
+def _fast_in_axes(in_axes, leaves, kwargs, axis_size):
+    """``(dims, size)`` for the common call (an int ``in_axes``, no keyword arguments, array
+    leaves of one mapped size); ``(None, None)`` sends other calls down the general path."""
+    if type(in_axes) is not int or kwargs or not leaves:
+        return None, None
+    dims, size = [], axis_size
+    for x in leaves:
+        shape = getattr(x, "shape", None)
+        if shape is None or not -len(shape) <= in_axes < len(shape):
+            return None, None
+        d = in_axes % len(shape)
+        if size is None:
+            size = shape[d]
+        elif shape[d] != size:
+            return None, None
+        dims.append(d)
+    return dims, size
 
 
 def _move_to_front(x, d, size):

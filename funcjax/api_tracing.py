@@ -39,7 +39,7 @@ def ensure_compile_time_eval():
 
 def named_call(fun, *, name=None):
     """``fun`` under another name (the name jaxprs, compiled symbols and errors show)."""
-    check_callable(fun)
+    check_callable(fun, "named_call")
 
     @functools.wraps(fun)
     def named(*args, **kwargs):
@@ -61,7 +61,7 @@ def closure_convert(fun, *example_args):
     """``(converted, consts)``: ``converted(*args, *consts) == fun(*args)``, where ``consts``
     are the floating-point values ``fun`` closes over (traced ones included), now explicit
     arguments. Custom derivative rules need this to differentiate with respect to them."""
-    check_callable(fun)
+    check_callable(fun, "closure_convert")
     closed, in_tree, out_tree = trace_pytree_function(fun, example_args, {}, "closure_convert")
     jaxpr = closed.jaxpr
     hoist = [isinstance(c, Tracer) or dtypes.is_float(aval_of(c).dtype) for c in closed.consts]
@@ -84,7 +84,7 @@ def closure_convert(fun, *example_args):
 def custom_gradient(fun):
     """``fun(*args)`` returns ``(value, vjp)`` where ``vjp(ct)`` gives one cotangent per
     positional argument; the result differentiates with that ``vjp`` (reverse mode)."""
-    check_callable(fun)
+    check_callable(fun, "custom_gradient")
 
     @functools.wraps(fun)
     def wrapped(*args):

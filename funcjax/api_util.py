@@ -9,9 +9,12 @@ from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path
 from funcjax.interpreters.eval import aval_of
 
 
-def check_callable(fun):
+def check_callable(fun, what=None):
     if not callable(fun):
-        raise TypeError(f"Expected a callable value, got {fun!r:.80}")
+        where = f"{what}: " if what else ""
+        fix = f" (write {what}(f), not {what}(f(x)))" if what else ""
+        raise TypeError(f"{where}Expected a callable value, got {fun!r:.80} of type "
+                        f"{type(fun).__name__}; pass the function itself{fix}")
 
 
 def fun_name(fun):
@@ -83,12 +86,15 @@ def flatten_args(args):
     return leaves, tree
 
 
-def bad_argument_error(what, fun, args, kwargs=None, static_fix=False):
+def bad_argument_error(what, fun, args, kwargs=None, static_fix=False, positions=None):
     """The TypeError for the first argument leaf that is not an array (naming the argument
-    with its pytree path and the fix), or None if every leaf is one."""
+    with its pytree path and the fix), or None if every leaf is one. ``positions`` limits
+    the search to those positional arguments."""
     kwargs = kwargs or {}
     names = argument_names(fun, args, kwargs)
-    for name, value in zip(names, list(args) + list(kwargs.values())):
+    for k, (name, value) in enumerate(zip(names, list(args) + list(kwargs.values()))):
+        if positions is not None and k not in positions:
+            continue
         for path, leaf in tree_flatten_with_path(value)[0]:
             try:
                 shaped_abstractify(leaf)

@@ -40,7 +40,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     collectives (``lax.psum(x, axis_name)``, ...) work across the mapped axis; ``axis_size``
     gives the size when no argument is mapped.
     """
-    check_callable(fun)
+    check_callable(fun, "vmap")
     name = fun_name(fun)
     in_axes = check_axes_spec(name, "in_axes", in_axes)
     check_axes_spec(name, "out_axes", out_axes)

@@ -136,11 +136,39 @@ def breakpoint(*, backend=None, filter_frames=True, num_frames=None, ordered=Fal
     callback(enter, *leaves, ordered=ordered)
 
 
-def visualize_array_sharding(arr, **kwargs):
-    """Prints which devices hold which part of ``arr`` (one device for unsharded arrays)."""
-    shape = _np.shape(arr)
-    device = getattr(arr, "device", None)
-    _print(f"{'x'.join(map(str, shape)) or 'scalar'} array on {device or 'CpuDevice(id=0)'}")
+def _device_blocks(arr):
+    """``[(device, index)]``: which part of ``arr`` each device holds, in device order."""
+    sharding = arr.sharding
+    if hasattr(sharding, "devices_indices_map"):
+        return list(sharding.devices_indices_map(tuple(arr.shape)).items())
+    rest = (slice(None),) * (arr.ndim - 1)  # pmap's layout: slice k of axis 0 on device k
+    return [(d, (slice(k, k + 1),) + rest) for k, d in enumerate(sharding.devices)]
+
+
+def visualize_array_sharding(arr, *, use_color=False, scale=1.0, min_width=9, max_width=80):
+    """Prints which device holds which part of ``arr``: a row of boxes for a 1-D array, a
+    column of boxes (one per block of rows) for higher ranks, as JAX draws them."""
+    if not hasattr(arr, "sharding"):
+        raise TypeError(f"visualize_array_sharding: expected a funcjax Array, got "
+                        f"{type(arr).__name__}")
+    if _np.ndim(arr) == 0 or _np.ndim(arr) > 2:
+        raise ValueError(f"visualize_array_sharding: only 1-D and 2-D arrays can be drawn, "
+                         f"got shape {_np.shape(arr)}")
+    labels = [f"CPU {d.id}" for d, _ in _device_blocks(arr)]
+    width = max(min_width, max(map(len, labels)) + 4)
+    if _np.ndim(arr) == 1:
+        cells = [label.center(width) for label in labels]
+        lines = ["┌" + "┬".join("─" * width for _ in cells) + "┐",
+                 "│" + "│".join(cells) + "│",
+                 "└" + "┴".join("─" * width for _ in cells) + "┘"]
+    else:
+        bar = "─" * width
+        lines = ["┌" + bar + "┐"]
+        for k, label in enumerate(labels):
+            lines.append("│" + label.center(width) + "│")
+            lines.append(("├" if k < len(labels) - 1 else "└") + bar +
+                         ("┤" if k < len(labels) - 1 else "┘"))
+    _print("\n".join(lines))
 
 
 __dir__ = public_dir(globals())

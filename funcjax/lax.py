@@ -11,6 +11,7 @@ import numpy as np
 from funcjax.core import dtypes
 from funcjax.core.array import Array
 from funcjax.core.namespace import public_dir
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
 from funcjax.lax_conv import (  # noqa: F401
     ConvDimensionNumbers,
@@ -161,7 +162,8 @@ def stop_gradient(x):
 
 # -- shapes ----------------------------------------------------------------------------------
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
-    shape, dims = tuple(builtins.map(int, shape)), tuple(builtins.map(int, broadcast_dimensions))
+    shape = canonicalize_shape(shape, "lax.broadcast_in_dim")
+    dims = tuple(builtins.map(int, broadcast_dimensions))
     if np.shape(operand) == shape and dims == tuple(range(len(shape))):
         return operand
     return sh.broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims)
@@ -176,7 +178,7 @@ def broadcast(operand, sizes):
 def reshape(operand, new_sizes, dimensions=None):
     if dimensions is not None:
         operand = transpose(operand, dimensions)
-    new_sizes = tuple(int(d) for d in new_sizes)
+    new_sizes = canonicalize_shape(new_sizes, "lax.reshape", "new_sizes")
     if np.shape(operand) == new_sizes:
         return operand
     return sh.reshape_p.bind(operand, new_sizes=new_sizes)
@@ -239,20 +241,28 @@ def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
 
 
 def iota(dtype, size):
-    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype),
+                          shape=canonicalize_shape(size, "lax.iota", "size"), dimension=0)
 
 
 def broadcasted_iota(dtype, shape, dimension):
-    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_ints(shape),
+    return sh.iota_p.bind(dtype=dtypes.canonicalize(dtype),
+                          shape=canonicalize_shape(shape, "lax.broadcasted_iota"),
                           dimension=int(dimension))
 
 
 # -- indexing --------------------------------------------------------------------------------
-def _index_scalars(indices, shape):
+def _index_scalars(indices, shape, where):
     """Start indices as integer scalars; as in JAX a negative one counts from the end (before
     the primitive clamps the slice into the operand)."""
     out = []
     for i, n in zip(indices, shape):
+        kind = "b" if isinstance(i, (bool, np.bool_)) else np.result_type(
+            i.dtype if hasattr(i, "dtype") else type(i)).kind
+        if kind not in "iu":
+            raise TypeError(f"{where}: start_indices must be integers, got {i!r:.40} of dtype "
+                            f"{np.result_type(getattr(i, 'dtype', type(i)))}; convert them "
+                            "with .astype(int) or jnp.int32(...)")
         if _is_python_scalar(i) or np.ndim(i) == 0:
             i = convert_element_type(i, dtypes.default_int())
         if np.dtype(i.dtype).kind == "i":
@@ -263,13 +273,13 @@ def _index_scalars(indices, shape):
 
 
 def dynamic_slice(operand, start_indices, slice_sizes):
-    starts = _index_scalars(start_indices, np.shape(operand))
+    starts = _index_scalars(start_indices, np.shape(operand), "lax.dynamic_slice")
     return indexing.dynamic_slice_p.bind(operand, *starts,
                                          slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices):
-    starts = _index_scalars(start_indices, np.shape(operand))
+    starts = _index_scalars(start_indices, np.shape(operand), "lax.dynamic_update_slice")
     return indexing.dynamic_update_slice_p.bind(operand, update, *starts)
 
 
@@ -396,7 +406,7 @@ def top_k(operand, k):
 
 def full(shape, fill_value, dtype=None, weak_type=False):
     """An array of ``shape`` filled with a scalar (broadcast, not materialised per element)."""
-    shape = tuple(int(d) for d in shape)
+    shape = canonicalize_shape(shape, "lax.full")
     if _is_python_scalar(fill_value):
         dtype = dtypes.canonicalize(dtype) if dtype is not None else \
             dtypes.python_scalar_dtype(fill_value)

@@ -1,5 +1,10 @@
 """``funcjax.lax.linalg``: the decomposition primitives with ``jax.lax.linalg``'s signatures."""
 
+import numpy as np
+
+from funcjax.core import dtypes
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.namespace import public_dir
 from funcjax.ops import linalg as _la
 from funcjax.ops import linalg_spectral as _sp
 from funcjax.ops.lazy import lax
@@ -9,13 +14,19 @@ __all__ = ["cholesky", "triangular_solve", "lu", "lu_pivots_to_permutation", "qr
            "svd", "eig"]
 
 
-def _symmetrize(x):
+def _symmetrize(name, x):
+    """``(x + x^H) / 2``: what JAX's symmetric routines factor by default."""
+    _la.check_matrix(name, _aval(x), square=True)
     return lax.mul(lax.add(x, _H(x)), lax.full(x.shape, 0.5, x.dtype))
+
+
+def _aval(x):
+    return ShapedArray(np.shape(x), dtypes.canonicalize(x.dtype))
 
 
 def cholesky(x, *, symmetrize_input=True):
     """The lower Cholesky factor; NaNs where a matrix is not positive definite."""
-    x = _symmetrize(x) if symmetrize_input else x
+    x = _symmetrize("cholesky", x) if symmetrize_input else x
     return _la.cholesky_p.bind(x)
 
 
@@ -33,8 +44,8 @@ def lu(x):
 
 
 def lu_pivots_to_permutation(pivots, permutation_size):
-    import numpy as np
-    return _la.pivots_to_permutation(np.asarray(pivots), permutation_size)
+    """The row order LAPACK's sequential row swaps ``pivots`` produce."""
+    return _la.lu_pivots_to_permutation_p.bind(pivots, permutation_size=int(permutation_size))
 
 
 def qr(x, *, full_matrices=True):
@@ -43,7 +54,7 @@ def qr(x, *, full_matrices=True):
 
 def eigh(x, *, lower=True, symmetrize_input=True):
     """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of Hermitian matrices."""
-    x = _symmetrize(x) if symmetrize_input else x
+    x = _symmetrize("eigh", x) if symmetrize_input else x
     return tuple(_sp.eigh_p.bind(x, lower=bool(lower)))
 
 
@@ -60,3 +71,6 @@ def eig(x, *, compute_left_eigenvectors=False, compute_right_eigenvectors=True):
         raise NotImplementedError("eig: left eigenvectors are not computed by funcjax; pass "
                                   "compute_left_eigenvectors=False")
     return _sp.eig_p.bind(x, compute_eigenvectors=bool(compute_right_eigenvectors))
+
+
+__dir__ = public_dir(globals())

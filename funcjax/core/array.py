@@ -222,9 +222,8 @@ class Array(ArrayMethods):
     def __array__(self, dtype=None, copy=None):
         value = self._value
         if value.flags.writeable:
-            # Eager results arrive unfrozen (freezing costs as much as a small numpy op):
-            # freeze a view the first time the buffer leaves the Array.
-            value = self._value = value.view()
+            # Eager results arrive unfrozen (freezing costs as much as a small numpy op): the
+            # Array's own view is frozen the first time the buffer leaves the Array.
             value.flags.writeable = False
         if dtype is None and copy is None:  # the common case, without keyword overhead
             return value.__array__()
@@ -286,17 +285,19 @@ class Array(ArrayMethods):
         return (Array, (np.array(self._value), self._aval.weak_type))
 
     def __copy__(self):
-        return self
+        return self.copy()  # a new buffer, so donating the copy leaves ``self`` alive
 
     def __deepcopy__(self, memo):
-        return self
+        return self.copy()
 
 
 def wrap_fresh(value, aval, device=DEFAULT_DEVICE):
     """An Array around a numpy result no one else holds, whose type ``aval`` is already
-    checked: the constructor's conversion, copy-on-freeze and type derivation are skipped."""
+    checked: the constructor's conversion and type derivation are skipped, and freezing waits
+    until the buffer leaves the Array. As in the constructor, the Array holds its own view
+    (donation recognises a private buffer by that shape)."""
     array = _new(Array)
-    array._value = value
+    array._value = value.view()
     array._aval = aval
     array._device = device
     return array

@@ -37,44 +37,48 @@ def x64_enabled():
     return config.jax_enable_x64
 
 
-def canonicalize(dtype, requested_in=None):
+def canonicalize(dtype, where=None, warn=False):
     """Maps a dtype-like to the dtype funcjax computes in (64-bit types narrow without x64).
 
-    ``requested_in`` names the user's function that asked for ``dtype`` explicitly: narrowing
-    it then warns, as JAX does (``jnp.array(x, dtype=jnp.float64)`` gives float32)."""
-    if requested_in is None:
-        try:  # called per operation: remember each answer (dtype-likes are hashable but lists)
-            return _canonical[dtype, config.jax_enable_x64]
-        except (KeyError, TypeError):
+    ``where`` names the user's function in the error for an unsupported dtype; ``warn`` says
+    the user asked for ``dtype`` explicitly, so narrowing it warns, as JAX does
+    (``jnp.array(x, dtype=jnp.float64)`` gives float32 without x64)."""
+    try:  # called per operation: remember each answer (dtype-likes are hashable but lists)
+        result = _canonical[dtype, config.jax_enable_x64]
+    except (KeyError, TypeError):
+        result = _canonicalize(dtype, where or "funcjax")
+        try:
+            _canonical[dtype, config.jax_enable_x64] = result
+        except TypeError:
             pass
-    result = _canonicalize(dtype)
-    if requested_in is not None:
-        dt = np.dtype(dtype)
-        # Python's int and float mean "the default type", which narrows silently.
-        if result != dt and dtype not in (int, float, complex):
+    # Python's int, float and complex mean "the default type", which narrows silently.
+    if warn and not x64_enabled() and dtype not in (int, float, complex):
+        asked = np.dtype(dtype).newbyteorder("=")
+        if asked in _X64_NARROWING:
             warnings.warn(
-                f"{requested_in}: dtype {dt} is not available without 64-bit mode, so the "
+                f"{where}: dtype {asked} is not available without 64-bit mode, so the "
                 f"result is {result}. Enable 64-bit types with "
                 "funcjax.config.update('jax_enable_x64', True) or JAX_ENABLE_X64=1.",
                 UserWarning, stacklevel=user_stacklevel())
-        return result
-    try:
-        _canonical[dtype, config.jax_enable_x64] = result
-    except TypeError:
-        pass
     return result
 
 
 _canonical = {}
 
 
-def _canonicalize(dtype):
-    dt = np.dtype(dtype)
+def _canonicalize(dtype, where):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: {dtype!r:.60} is not a dtype; pass one such as jnp.float32 "
+                        "or 'int32'") from None
     if dt == float0:
         return dt
+    if dt.byteorder == ">" or (dt.byteorder == "<" and not dt.isnative):
+        dt = dt.newbyteorder("=")  # big-endian input: computed in native order, as in JAX
     if dt not in SUPPORTED:
-        raise TypeError(f"funcjax does not support dtype {dt}; supported: "
-                        + ", ".join(str(d) for d in SUPPORTED))
+        raise TypeError(f"{where}: funcjax does not support dtype {dt}; convert the data to one "
+                        "of the supported dtypes: " + ", ".join(str(d) for d in SUPPORTED))
     if not x64_enabled():
         return _X64_NARROWING.get(dt, dt)
     return dt

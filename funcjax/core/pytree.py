@@ -7,6 +7,24 @@ or dataclass. Everything else is a leaf.
 import collections
 import dataclasses
 import functools
+import sys
+
+
+def deep(fn):
+    """``fn`` retried with a recursion limit fitting deep structures when it ran out (Python
+    3.11's own calls do not use the C stack, so a higher limit is safe for plain recursion)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(limit, 100_000))
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sys.setrecursionlimit(limit)
+    return wrapper
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,43 +190,64 @@ def _keys_of(node, x, n):
 class PyTreeDef:
     """The structure of a pytree: node type, static data and child structures."""
 
-    __slots__ = ("node", "aux", "children", "num_leaves", "_hash")
+    __slots__ = ("node", "aux", "children", "num_leaves", "_sig", "_hash")
 
     def __init__(self, node, aux, children):
         self.node, self.aux, self.children = node, aux, tuple(children)
         self.num_leaves = 1 if node is None else sum(c.num_leaves for c in self.children)
-        self._hash = None
+        self._sig = self._hash = None
 
     @property
     def num_nodes(self):
-        return 1 + sum(c.num_nodes for c in self.children)
+        return len(self._signature())
 
     def unflatten(self, leaves):
         leaves = list(leaves)
         if len(leaves) != self.num_leaves:
             raise ValueError(f"tree_unflatten: structure {self} has {self.num_leaves} leaves, "
                              f"but {len(leaves)} values were given")
-        it = iter(leaves)
-        return self._build(it)
-
-    def _build(self, it):
         if self.node is None:
-            return next(it)
-        return self.node.unflatten(self.aux, [c._build(it) for c in self.children])
+            return leaves[0]
+        # Iterative (a stack, not recursion), so structures thousands deep unflatten.
+        it = iter(leaves)
+        stack = [(self, iter(self.children), [])]
+        while True:
+            tdef, kids, built = stack[-1]
+            child = next(kids, None)
+            if child is None:
+                value = tdef.node.unflatten(tdef.aux, built)
+                stack.pop()
+                if not stack:
+                    return value
+                stack[-1][2].append(value)
+            elif child.node is None:
+                built.append(next(it))
+            else:
+                stack.append((child, iter(child.children), []))
 
-    def _key(self):
-        return (id(self.node), _hashable(self.aux), self.children)
+    def _signature(self):
+        """The structure as one flat tuple (preorder ``(node, aux, #children)``), computed
+        without recursion: equality and hashing of deep structures need no deep recursion."""
+        if self._sig is None:
+            sig, stack = [], [self]
+            while stack:
+                t = stack.pop()
+                sig.append((id(t.node), _hashable(t.aux), len(t.children)))
+                stack.extend(reversed(t.children))
+            self._sig = tuple(sig)
+        return self._sig
 
     def __eq__(self, other):
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        return isinstance(other, PyTreeDef) and (
+            self is other or self._signature() == other._signature())
 
     def __hash__(self):
         if self._hash is None:
-            self._hash = hash(self._key())
+            self._hash = hash(self._signature())
         return self._hash
 
     def __repr__(self):
-        return f"PyTreeDef({self._str()})"
+        return f"PyTreeDef({deep(PyTreeDef._str)(self)})"
 
     def _str(self):
         if self.node is None:
@@ -257,6 +296,7 @@ class PyTreeDef:
         return (None, self.aux)
 
 
+@deep
 def _compose(outer, inner):
     if outer.node is None:
         return inner
@@ -277,7 +317,11 @@ LEAF = PyTreeDef(None, None, ())
 def tree_flatten(tree, is_leaf=None):
     """Returns ``(leaves, treedef)``. ``is_leaf(x)`` may stop the descent at ``x``."""
     leaves = []
-    return leaves, _flatten(tree, is_leaf, leaves)
+    try:
+        return leaves, _flatten(tree, is_leaf, leaves)
+    except RecursionError:  # a deep structure: the same walk with an explicit stack
+        leaves = []
+        return leaves, _flatten_iteratively(tree, is_leaf, leaves)
 
 
 def _flatten(x, is_leaf, leaves):
@@ -287,6 +331,28 @@ def _flatten(x, is_leaf, leaves):
         return LEAF
     children, aux = node.flatten(x)
     return PyTreeDef(node, aux, [_flatten(c, is_leaf, leaves) for c in children])
+
+
+def _flatten_iteratively(tree, is_leaf, leaves):
+    done = object()
+    root = []
+    stack = [(None, None, iter([tree]), root)]
+    while stack:
+        node, aux, kids, built = stack[-1]
+        x = next(kids, done)
+        if x is done:
+            stack.pop()
+            if stack:
+                stack[-1][3].append(PyTreeDef(node, aux, built))
+            continue
+        child_node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+        if child_node is None:
+            leaves.append(x)
+            built.append(LEAF)
+        else:
+            children, child_aux = child_node.flatten(x)
+            stack.append((child_node, child_aux, iter(children), []))
+    return root[0]
 
 
 def tree_unflatten(treedef, leaves):
@@ -327,6 +393,7 @@ def tree_map(f, tree, *rest, is_leaf=None):
     return treedef.unflatten([f(*xs) for xs in zip(leaves, *others)])
 
 
+@deep
 def flatten_up_to(treedef, tree, where="tree_map", what="the tree"):
     """Leaves of ``tree`` cut at ``treedef``'s leaves (a prefix match), or a clear error."""
     out = []
@@ -373,6 +440,7 @@ def _where(path):
     return keystr(path) if path else "the root"
 
 
+@deep
 def tree_flatten_with_path(tree, is_leaf=None):
     """Returns ``([(path, leaf), ...], treedef)``; paths are tuples of keys/indices."""
     leaves, treedef = tree_flatten(tree, is_leaf)

@@ -19,6 +19,7 @@ from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of
+from funcjax.interpreters.memo import jaxpr_transformation
 
 
 class Zero:
@@ -203,6 +204,7 @@ def defjvp_composite(primitive, composite):
     return rule
 
 
+@jaxpr_transformation
 def jvp_jaxpr(closed, nonzeros, instantiate):
     """The JVP of a closed jaxpr, as a closed jaxpr (for higher-order primitives' rules).
 

@@ -28,6 +28,7 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.trace import Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, jvp_flat, tangent_aval
+from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.staging import StagingTrace, trace_to_jaxpr
 
 
@@ -68,6 +69,7 @@ def linearize_flat(flat_fun, primals, description="linearize"):
     return outs, linear, out_nonzero
 
 
+@jaxpr_transformation
 def partial_eval_jaxpr(closed, unknowns, instantiate):
     """Splits a closed jaxpr into the part computable from known inputs and the rest.
 

@@ -18,6 +18,7 @@ symbolic zeros stay symbolic until an operation needs an array.
 
 from funcjax.core.ir import Literal
 from funcjax.interpreters.jvp import Zero, add_tangents
+from funcjax.interpreters.memo import jaxpr_transformation
 
 
 class UndefinedPrimal:
@@ -89,6 +90,7 @@ def backward_pass(jaxpr, consts, args, cts_out):
             for v, a in zip(jaxpr.invars, args)]
 
 
+@jaxpr_transformation
 def transpose_jaxpr(closed, linear, ct_nonzeros):
     """The transpose of a closed jaxpr, staged as a closed jaxpr (for higher-order primitives'
     transpose rules, which bind their primitive again with it).

@@ -7,7 +7,9 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.array import Array
 from funcjax.core.errors import ConcretizationTypeError
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
 from funcjax.numpy._util import _dtype_and_weak, asarray, broadcast_to_shape
 
@@ -18,39 +20,46 @@ __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "
 
 def array(object, dtype=None, copy=True, ndmin=0):  # noqa: A002 - numpy's name
     """A funcjax Array from an array-like (nested lists may contain Arrays and tracers)."""
-    out = asarray(object, None if dtype is None else dtypes.canonicalize(dtype, "jnp.array"))
+    if copy and isinstance(object, Array):
+        object = copy_array(object)  # noqa: A001 - a copy must own its buffer (donation)
+    out = asarray(object, None if dtype is None else dtypes.canonicalize(dtype, "jnp.array",
+                                                                          warn=True))
     if ndmin > out.ndim:
         out = lax.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
     return out
 
 
 def copy(a):
-    return asarray(a)
+    """A new Array with its own buffer: donating the copy never deletes ``a``."""
+    return copy_array(a) if isinstance(a, Array) else asarray(a)
+
+
+def copy_array(a):
+    return Array(np.array(a._value), weak_type=a.weak_type, device=a.device)
 
 
 def frombuffer(buffer, dtype=float, count=-1, offset=0):
     return asarray(np.frombuffer(buffer, dtype, count, offset))
 
 
-def _shape(shape):
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
+def _shape(shape, where):
+    shape = canonicalize_shape(shape, f"jnp.{where}")
     if any(d < 0 for d in shape):
-        raise ValueError(f"negative dimensions are not allowed, got shape {shape}")
+        raise ValueError(f"jnp.{where}: negative dimensions are not allowed, got shape {shape}")
     return shape
 
 
 def _dtype(dtype, where):
-    return dtypes.canonicalize(dtype, where) if dtype is not None else dtypes.default_float()
+    return dtypes.canonicalize(dtype, where, warn=True) if dtype is not None \
+        else dtypes.default_float()
 
 
 def zeros(shape, dtype=None):
-    return lax.full(_shape(shape), 0, _dtype(dtype, "jnp.zeros"))
+    return lax.full(_shape(shape, "zeros"), 0, _dtype(dtype, "jnp.zeros"))
 
 
 def ones(shape, dtype=None):
-    return lax.full(_shape(shape), 1, _dtype(dtype, "jnp.ones"))
+    return lax.full(_shape(shape, "ones"), 1, _dtype(dtype, "jnp.ones"))
 
 
 empty = zeros
@@ -58,8 +67,9 @@ empty = zeros
 
 def full(shape, fill_value, dtype=None):
     """``fill_value`` (a scalar or an array that broadcasts) repeated to ``shape``."""
-    fill = asarray(fill_value, None if dtype is None else dtypes.canonicalize(dtype, "jnp.full"))
-    shape = _shape(shape)
+    fill = asarray(fill_value, None if dtype is None else dtypes.canonicalize(
+        dtype, "jnp.full", warn=True))
+    shape = _shape(shape, "full")
     if np.ndim(fill) and not all(d in (1, n) for d, n in zip(fill.shape[::-1], shape[::-1])):
         raise ValueError(f"full: fill_value of shape {fill.shape} does not broadcast to "
                          f"shape {shape}")
@@ -68,7 +78,8 @@ def full(shape, fill_value, dtype=None):
 
 def _like(a, dtype, shape):
     dt, _ = _dtype_and_weak(a)
-    return (np.shape(a) if shape is None else _shape(shape)), (dt if dtype is None else dtype)
+    shape = np.shape(a) if shape is None else _shape(shape, "zeros_like")
+    return shape, (dt if dtype is None else dtype)
 
 
 def zeros_like(a, dtype=None, shape=None):
@@ -226,7 +237,7 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
 
 def indices(dimensions, dtype=None, sparse=False):
     """Grids of the index along each axis of an array of shape ``dimensions``."""
-    dims = _shape(dimensions)
+    dims = _shape(dimensions, "indices")
     dt = dtypes.canonicalize(dtype) if dtype is not None else dtypes.default_int()
     out = []
     for i, n in enumerate(dims):

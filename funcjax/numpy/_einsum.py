@@ -107,11 +107,36 @@ def _contract(a, ta, b, tb, keep):
     return out, term
 
 
+def _sublists_to_string(first, rest):
+    """numpy's operand-list form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as subscripts."""
+    args = [first, *rest]
+    output = args.pop() if len(args) % 2 else None
+    operands, subs = args[0::2], args[1::2]
+    if not operands or any(not isinstance(sub, (list, tuple)) for sub in subs):
+        raise TypeError("einsum: the operand-list form alternates operands and their index "
+                        "lists: einsum(a, [0, 1], b, [1, 2], [0, 2])")
+
+    def letters(sub):
+        out = ""
+        for i in sub:
+            if i is Ellipsis:
+                out += "..."
+            elif isinstance(i, (int, np.integer)) and 0 <= i < 52:
+                out += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[int(i)]
+            else:
+                raise TypeError(f"einsum: index lists hold ints in [0, 52) or ..., got {i!r}")
+        return out
+    spec = ",".join(letters(sub) for sub in subs)
+    if output is not None:
+        spec += "->" + letters(output)
+    return spec, operands
+
+
 def einsum(subscripts, *operands, optimize=True, precision=None,
            preferred_element_type=None):
     """Einstein summation, e.g. ``einsum('bij,bjk->bik', x, y)`` or ``einsum('ii->i', m)``."""
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: only the string form of the subscripts is supported")
+        subscripts, operands = _sublists_to_string(subscripts, operands)
     operands = promote_dtypes(*operands)
     labels, output = _parse(subscripts, [x.shape for x in operands])
     if len(set(output)) != len(output):

@@ -62,8 +62,8 @@ def _expand(x, index):
                     "jnp.where(mask, x, other) to select values, or nonzero(mask, size=...) "
                     "for a fixed-size index.")
             if kind not in "biu":
-                raise TypeError(f"Indexer must have integer or boolean type, got an indexer of "
-                                f"dtype {e.dtype}")
+                raise TypeError(f"x[index]: Indexer must have integer or boolean type, got an "
+                                f"indexer of dtype {e.dtype}; convert it with .astype(int)")
         elif not (e is None or e is Ellipsis or isinstance(e, slice) or _is_int_scalar(e)):
             raise TypeError(f"Indexer must be an int, slice, None, Ellipsis or an array of "
                             f"integers or booleans, got {type(e).__name__} {e!r:.40}")
@@ -175,6 +175,9 @@ class _Plan:
                 components.append((r, len(slots) - 1))
                 self.axes.append(d)
             else:
+                if n == 0:  # nothing to clamp to (as JAX: the error of a static index)
+                    raise IndexError(f"index is out of bounds for axis {d} with size 0 (array "
+                                     f"shape {x.shape}): an empty axis has no element to pick")
                 first_adv = len(slots) if first_adv is None else first_adv
                 components.append((_normalize(e, n), None))
                 self.axes.append(d)
@@ -253,11 +256,14 @@ def _normalize(i, n):
     if _is_int_scalar(i):
         return np.asarray(int(i) + n if i < 0 else int(i), dtypes.default_int())
     if isinstance(i, np.ndarray):
-        return np.where(i < 0, i + n, i).astype(dtypes.default_int()) if i.dtype.kind == "i" \
-            else i.astype(dtypes.default_int())
+        i = i.astype(dtypes.default_int()) if np.iinfo(i.dtype).max < n or \
+            i.dtype.kind == "u" else i  # int8 indices into an axis of 300: widen first
+        return np.where(i < 0, i + n, i).astype(dtypes.default_int())
+    if np.iinfo(i.dtype).max < n:
+        i = lax.convert_element_type(i, dtypes.default_int())
     if i.dtype.kind == "u":
         return i
-    return lax.select(lax.lt(i, 0), lax.add(i, n), i)
+    return lax.select(lax.lt(i, 0), lax.add(i, lax.full(i.shape, n, i.dtype)), i)
 
 
 def _combine_whole(scatter_fn, x, updates):

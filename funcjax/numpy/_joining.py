@@ -132,16 +132,21 @@ def tile(A, reps):  # noqa: N803 - numpy's name
 
 
 def repeat(a, repeats, axis=None, *, total_repeat_length=None):
-    """Each element repeated ``repeats`` times along ``axis`` (repeats must be concrete)."""
+    """Each element repeated ``repeats`` times along ``axis``. ``repeats`` must be concrete
+    unless ``total_repeat_length`` fixes the result's length; then the result is cut to that
+    length or padded with the last element, as in JAX."""
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     axis = canonical_axis("repeat", axis, a.ndim)
+    n = a.shape[axis]
+    if total_repeat_length is not None:
+        total = _static_length(total_repeat_length)
+        return _repeat_to_length(a, repeats, axis, n, total)
     if isinstance(repeats, Tracer):
         raise TypeError("repeat: repeats must be concrete (they decide the result's shape); "
-                        "pass a Python int or a numpy array")
+                        "pass a Python int or a numpy array, or give total_repeat_length")
     counts = np.asarray(repeats)
-    n = a.shape[axis]
     if counts.ndim == 0:
         r = int(counts)
         expanded = lax.broadcast_in_dim(a, a.shape[:axis + 1] + (r,) + a.shape[axis + 1:],
@@ -149,11 +154,42 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
         out_shape = list(a.shape)
         out_shape[axis] = n * r
         return lax.reshape(expanded, out_shape)
-    if counts.shape != (n,):
-        raise ValueError(f"repeat: repeats of shape {counts.shape} must be a scalar or have "
-                         f"the length {n} of axis {axis} (array shape {a.shape})")
+    _check_repeats_shape(counts.shape, n, axis, a.shape)
     from funcjax.numpy._indexing import take
     return take(a, np.repeat(np.arange(n), counts), axis=axis, mode="clip")
+
+
+def _check_repeats_shape(shape, n, axis, a_shape):
+    if shape != (n,):
+        raise ValueError(f"repeat: repeats of shape {shape} must be a scalar or have "
+                         f"the length {n} of axis {axis} (array shape {a_shape})")
+
+
+def _static_length(total):
+    if isinstance(total, Tracer) or not isinstance(total, (int, np.integer)) or total < 0:
+        raise TypeError(f"repeat: total_repeat_length must be a non-negative Python int, got "
+                        f"{total!r:.60}; it fixes the result's shape, so it must be static")
+    return int(total)
+
+
+def _repeat_to_length(a, repeats, axis, n, total):
+    """Output position ``j`` takes element ``#{k : cumsum(repeats)[k] <= j}`` (at most n-1)."""
+    from funcjax.numpy._indexing import take
+    if not isinstance(repeats, Tracer):
+        counts = np.broadcast_to(np.asarray(repeats), (n,)) if np.ndim(repeats) == 0 \
+            else np.asarray(repeats)
+        _check_repeats_shape(counts.shape, n, axis, a.shape)
+        ends = np.cumsum(counts)
+        index = np.minimum(np.searchsorted(ends, np.arange(total), side="right"), n - 1)
+        return take(a, index.astype(np.int32), axis=axis, mode="clip")
+    counts = lax.broadcast_in_dim(repeats, (n,), ()) if repeats.ndim == 0 else repeats
+    _check_repeats_shape(counts.shape, n, axis, a.shape)
+    ends = lax.cumsum(counts, 0)
+    positions = lax.broadcasted_iota(ends.dtype, (total, n), 0)
+    below = lax.convert_element_type(
+        lax.le(lax.broadcast_in_dim(ends, (total, n), (1,)), positions), np.int32)
+    index = lax.min(lax.reduce_sum(below, (1,)), lax.full((total,), max(n - 1, 0), np.int32))
+    return take(a, index, axis=axis, mode="clip")
 
 
 def roll(a, shift, axis=None):

@@ -1,11 +1,11 @@
 """Shape manipulation in funcjax.numpy: views of the same elements in a different layout."""
 
-import operator
 
 import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.shapes import canonicalize_shape
 from funcjax.numpy import _util
 from funcjax.numpy._util import asarray, broadcast_to_shape, canonical_axes, canonical_axis
 
@@ -29,10 +29,8 @@ def size(a, axis=None):
     return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
 
 
-def _as_shape(shape):
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(operator.index(d) for d in shape)  # a float dimension is a TypeError
+def _as_shape(shape, where):
+    return canonicalize_shape(shape, where)
 
 
 def reshape(a, shape, order="C"):
@@ -40,7 +38,7 @@ def reshape(a, shape, order="C"):
     if order != "C":
         raise NotImplementedError("reshape: only order='C' is supported")
     a = asarray(a)
-    shape = _as_shape(shape)
+    shape = _as_shape(shape, "jnp.reshape")
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: can only specify one unknown dimension, got {shape}")
     if -1 in shape:
@@ -51,7 +49,8 @@ def reshape(a, shape, order="C"):
         shape = tuple(a.size // known if d == -1 else d for d in shape)
     if int(np.prod(shape, dtype=np.int64)) != a.size or any(d < 0 for d in shape):
         raise TypeError(f"reshape: cannot reshape array of shape {a.shape} (size {a.size}) into "
-                        f"shape {shape} (size {int(np.prod(shape, dtype=np.int64))})")
+                        f"shape {shape} (size {int(np.prod(shape, dtype=np.int64))}); the new "
+                        "shape must have the same number of elements (one entry may be -1)")
     return lax.reshape(a, shape)
 
 
@@ -134,12 +133,13 @@ def broadcast_shapes(*shapes):
 
 def broadcast_to(array, shape):
     array = asarray(array)
-    shape = _as_shape(shape)
+    shape = _as_shape(shape, "jnp.broadcast_to")
     ok = len(shape) >= array.ndim and all(
         d in (1, n) for d, n in zip(array.shape[::-1], shape[::-1]))
     if not ok:
         raise ValueError(f"broadcast_to: cannot broadcast an array of shape {array.shape} to "
-                         f"shape {shape}")
+                         f"shape {shape}; aligned from the right, each dimension of the array "
+                         "must be 1 or equal the target's")
     return broadcast_to_shape(array, shape)
 
 
@@ -201,7 +201,8 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def astype(x, dtype, /, *, copy=False):
-    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype"))
+    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype",
+                                                                             warn=True))
 
 
 def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
@@ -222,7 +223,7 @@ def unravel_index(indices, shape):
     from funcjax.numpy._ufuncs import floor_divide, remainder
     indices = asarray(indices)
     out, stride = [], 1
-    for n in reversed(_as_shape(shape)):
+    for n in reversed(_as_shape(shape, "jnp.unravel_index")):
         out.append(remainder(floor_divide(indices, stride), n))
         stride *= n
     return tuple(out[::-1])

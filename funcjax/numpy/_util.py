@@ -25,21 +25,31 @@ def asarray(x, dtype=None, copy=None):
         if dtype is None:
             return Array(np.asarray(x, dtypes.python_scalar_dtype(x)), weak_type=not
                          isinstance(x, bool))
-        return Array(np.asarray(x, dtypes.canonicalize(dtype)))
+        target = dtypes.canonicalize(dtype, "jnp.asarray", warn=True)
+        try:
+            return Array(np.asarray(x, target))
+        except OverflowError:
+            raise OverflowError(f"jnp.asarray: Python integer {x} out of bounds for {target}; "
+                                "use a wider dtype (int64 needs jax_enable_x64) or a smaller "
+                                "value") from None
     if isinstance(x, (list, tuple)) and any(is_array(e) for e in _flat(x)):
         from funcjax.numpy._joining import stack
         return stack([asarray(e) for e in x]) if dtype is None else \
             stack([asarray(e, dtype) for e in x])
     value = np.array(x)
     if value.dtype == object:
-        raise TypeError(f"cannot convert {x!r:.80} to a funcjax array")
-    target = dtypes.canonicalize(dtype if dtype is not None else value.dtype)
+        raise TypeError(f"jnp.asarray: cannot convert {x!r:.80} to a funcjax array; pass "
+                        "numbers, arrays or (nested) lists of them")
+    target = dtypes.canonicalize(dtype if dtype is not None else value.dtype, "jnp.asarray",
+                                 warn=dtype is not None)
     if value.dtype.kind in "iu" and target.kind in "iu" and value.size and \
             not isinstance(x, (np.ndarray, np.generic)):
         info = np.iinfo(target)  # Python ints that do not fit: an error, not a wrap (as JAX)
         if value.min() < info.min or value.max() > info.max:
             bad = value.min() if value.min() < info.min else value.max()
-            raise OverflowError(f"Python integer {bad} out of bounds for {target}")
+            raise OverflowError(f"jnp.asarray: Python integer {bad} out of bounds for {target}; "
+                                "use a wider dtype (int64 needs jax_enable_x64) or a smaller "
+                                "value")
     return Array(value.astype(target, copy=False))
 
 
@@ -118,7 +128,9 @@ def broadcast_shapes(name, *shapes, error=ValueError):
         sizes = {d for d in dims if d != 1}
         if len(sizes) > 1:
             raise error(f"{name}: incompatible shapes for broadcasting: "
-                        + ", ".join(str(tuple(s)) for s in shapes))
+                        + ", ".join(str(tuple(s)) for s in shapes)
+                        + "; aligned from the right, each dimension must match or be 1 "
+                        "(reshape, slice or expand_dims the arguments)")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -186,8 +198,11 @@ def _with_eager_scalar(args, inexact):
     dtype = aval.dtype
     if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
         return None
-    value = np.empty(aval.shape, dtype)
-    value.fill(v)
+    if aval.size <= 4096:
+        value = np.empty(aval.shape, dtype)
+        value.fill(v)
+    else:  # numpy reads a broadcast scalar at full speed; filling would double the traffic
+        value = np.broadcast_to(np.asarray(v, dtype), aval.shape)
     const = wrap_fresh(value, aval)  # promoted: strong, like the Array
     return [x, const] if args[0] is x else [const, x]
 
@@ -227,7 +242,8 @@ def promote_args_inexact(name, *args):
 
 def canonical_axis(name, axis, ndim):
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of rank {ndim}")
+        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of rank {ndim}; "
+                         f"use an axis in [{-ndim}, {max(ndim, 1)})")
     return axis % max(ndim, 1)
 
 

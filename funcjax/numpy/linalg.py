@@ -1,15 +1,19 @@
-"""``funcjax.numpy.linalg``: norms (decompositions need primitives funcjax does not have yet)."""
+"""``funcjax.numpy.linalg``: norms and condition numbers here; the decompositions and solvers
+in ``_linalg_solve``."""
 
 import numpy as np
 
 from funcjax import lax
 from funcjax.core.namespace import public_dir
 from funcjax.numpy._linalg import diagonal, matmul, outer, tensordot, trace, vecdot
+from funcjax.numpy._linalg_solve import *  # noqa: F403
+from funcjax.numpy._linalg_solve import __all__ as _solve_all
+from funcjax.numpy._linalg_solve import _matrix, inv, svd
 from funcjax.numpy._shape import matrix_transpose
 from funcjax.numpy._util import asarray, canonical_axes, promote_args_inexact
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "trace",
-           "vecdot", "diagonal", "matrix_transpose"]
+           "vecdot", "diagonal", "matrix_transpose", "cond"] + _solve_all
 
 
 def _reduce(fn, x, axes, keepdims):
@@ -63,8 +67,16 @@ def _matrix_norm(x, axes, ord, keepdims):  # noqa: A002
         pick = lax.reduce_max if ord in (1, np.inf) else lax.reduce_min
         out = pick(sums, (outer_ - (outer_ > inner),))
         return lax.expand_dims(out, sorted(axes)) if keepdims else out
-    raise NotImplementedError(f"norm: ord={ord!r} for matrices needs singular values, which "
-                              "funcjax does not compute yet; use 'fro', 1, -1, inf or -inf")
+    if ord in (2, -2, "nuc"):
+        # Singular values of the matrices in axes (row, col), moved last.
+        rest = [d for d in range(x.ndim) if d not in (row, col)]
+        s = svd(lax.transpose(x, rest + [row, col]), compute_uv=False)
+        last = (s.ndim - 1,)
+        out = (lax.reduce_max if ord == 2 else lax.reduce_min if ord == -2 else
+               lax.reduce_sum)(s, last)
+        return lax.expand_dims(out, sorted(axes)) if keepdims else out
+    raise ValueError(f"norm: ord={ord!r} is not a matrix norm; use 'fro', 'nuc', 1, -1, 2, -2, "
+                     "inf or -inf")
 
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
@@ -85,6 +97,17 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
         return _matrix_norm(x, axes, ord, keepdims)
     raise ValueError(f"norm: axis must name 1 or 2 axes, got {axis}")
 
+
+def cond(x, p=None):
+    """The condition number: ``s_max / s_min`` for p None or 2 (inf for a singular matrix),
+    ``s_min / s_max`` for -2, otherwise ``norm(x, p) * norm(inv(x), p)``."""
+    x = _matrix("cond", x, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svd(x, compute_uv=False)
+        last = (s.ndim - 1,)
+        big, small = lax.reduce_max(s, last), lax.reduce_min(s, last)
+        return lax.div(small, big) if p == -2 else lax.div(big, small)
+    return lax.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
 
 
 __dir__ = public_dir(globals())

@@ -75,6 +75,9 @@ def _contract_back(ct, other, aval, mine, theirs, ct_free, other_free):
     (my_c, my_b), (their_c, their_b) = mine, theirs
     nb = len(my_b)
     dims = ((tuple(ct_free), tuple(other_free)), (tuple(range(nb)), tuple(their_b)))
+    if np.dtype(ct.dtype) != np.dtype(other.dtype):
+        # A preferred_element_type wider than the operands: contract in the wider type.
+        other = lax.convert_element_type(other, ct.dtype)
     out = dot_general_p.bind(ct, other, dimension_numbers=dims, preferred_element_type=None)
     # out's axes: batch, this operand's free axes, then the other's contracting axes in
     # increasing order, each standing for the axis of this operand it was paired with.

@@ -28,6 +28,7 @@ from funcjax.interpreters.jvp import (
     tangent_aval,
     zeros_like_aval,
 )
+from funcjax.ops.lazy import lax
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 custom_jvp_call_p.def_impl(lambda *args, call_jaxpr, **_: eval_closed_jaxpr(call_jaxpr, *args))
@@ -218,7 +219,17 @@ class custom_jvp:  # noqa: N801 - JAX's name
             diff = tree_unflatten(in_tree, primals)[0]
             diff_t = tree_unflatten(in_tree, tangents)[0]
             nondiff_args = [args[i] for i in nondiff]
-            primal_out, tangent_out = self.jvp(*nondiff_args, tuple(diff), tuple(diff_t))
+            result = self.jvp(*nondiff_args, tuple(diff), tuple(diff_t))
+            if not (isinstance(result, (tuple, list)) and len(result) == 2):
+                got = getattr(getattr(result, "aval", None), "str_short", None)
+                raise TypeError(
+                    f"the jvp rule of custom_jvp function '{name}' must return a pair "
+                    f"(primal_out, tangent_out), got "
+                    + (f"a single array of type {got()}" if got else
+                       f"{type(result).__name__}" + (f" of length {len(result)}" if isinstance(
+                           result, (tuple, list)) else ""))
+                    + "; return both, e.g. `return f(x), df(x) * t`")
+            primal_out, tangent_out = result
             p_leaves, p_tree = tree_flatten(primal_out)
             t_leaves, t_tree = tree_flatten(tangent_out)
             _check_like(name, "a primal output", out_tree, out_avals, p_tree, p_leaves)
@@ -301,5 +312,23 @@ def _flatten_cotangents(name, cts_in, in_tree, avals):
             raise TypeError(f"the bwd rule of custom_vjp function '{name}' returned a "
                             f"cotangent with structure {ct_tree} for argument {i}, whose "
                             f"structure is {tree}")
-        leaves.extend(ct_leaves)
+        leaves.extend(_checked_cotangent(name, i, ct, a) for ct, a in zip(ct_leaves, arg_avals))
     return leaves
+
+
+def _checked_cotangent(name, i, ct, aval):
+    """A bwd cotangent of the argument's tangent type: a wrong shape or a non-float dtype for a
+    float argument is an error (it would become a wrong gradient); another float width is cast,
+    and the cotangent of an integer argument is its float0 zero."""
+    want = tangent_aval(aval)
+    if not dtypes.is_float(aval.dtype):
+        return zeros_like_aval(want)
+    got = aval_of(ct)
+    if tuple(got.shape) != tuple(want.shape) or not dtypes.is_float(got.dtype):
+        raise ValueError(
+            f"the bwd rule of custom_vjp function '{name}' returned a cotangent of type "
+            f"{got.str_short()} for argument {i}, whose type is {want.str_short()}: bwd must "
+            "return one cotangent per argument with the argument's shape and float dtype")
+    if got.dtype != want.dtype:
+        return lax.convert_element_type(ct, want.dtype)
+    return ct

@@ -88,8 +88,9 @@ def _window_indices(starts, dims, shape, sizes, size):
     grid = (size,) + tuple(sizes)
     columns = [lax.broadcasted_iota(np.int32, grid, 0)]
     for j, (start, dim, n, k) in enumerate(zip(starts, dims, shape, sizes)):
-        start = lax.convert_element_type(move_batch_axis(start, dim, 0, size), np.int32)
-        start = lax.clamp(0, start, n - k)
+        # Clamp in the starts' own dtype first: an int64 start cast to int32 would wrap.
+        start = lax.clamp(0, move_batch_axis(start, dim, 0, size), n - k)
+        start = lax.convert_element_type(start, np.int32)
         columns.append(lax.broadcast_in_dim(start, grid, (0,)) +
                        lax.broadcasted_iota(np.int32, grid, j + 1))
     return lax.concatenate([lax.expand_dims(c, (len(grid),)) for c in columns], len(grid))

@@ -15,7 +15,7 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.batching import move_batch_axis
 from funcjax.interpreters.eval import aval_of
-from funcjax.interpreters.jvp import Zero, instantiate_tangent, tangent_aval
+from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
 from funcjax.ops import lapack
 from funcjax.ops.lazy import lax
@@ -258,6 +258,25 @@ def pivots_to_permutation(pivots, m):
         for i, j in enumerate(piv[t]):
             flat[t, i], flat[t, j] = flat[t, j], flat[t, i]
     return perm
+
+
+def _pivots_to_permutation_type(pivots, *, permutation_size):
+    if pivots.ndim < 1 or pivots.dtype != np.int32:
+        raise TypeError(f"lu_pivots_to_permutation: pivots must be an int32 array of at least "
+                        f"one axis, got {pivots.str_short()}")
+    if permutation_size < pivots.shape[-1]:
+        raise ValueError(f"lu_pivots_to_permutation: permutation_size={permutation_size} is "
+                         f"smaller than the number of pivots, {pivots.shape[-1]}")
+    return ShapedArray(pivots.shape[:-1] + (permutation_size,), np.int32)
+
+
+lu_pivots_to_permutation_p = define_primitive(
+    "lu_pivots_to_permutation",
+    lambda pivots, *, permutation_size: pivots_to_permutation(pivots, permutation_size),
+    _pivots_to_permutation_type)
+defjvp_zero(lu_pivots_to_permutation_p)
+lu_pivots_to_permutation_p.def_batch(batch_unary(lu_pivots_to_permutation_p))
+lu_pivots_to_permutation_p.def_cost(cost.free)
 
 
 def _lu(a):

@@ -37,7 +37,8 @@ def elementwise_type(name, *avals, kinds=ANY, out_dtype=None):
 
 def normalize_axis(name, axis, ndim, what="axis"):
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{name}: {what} {axis} is out of bounds for an array of rank {ndim}")
+        raise ValueError(f"{name}: {what} {axis} is out of bounds for an array of rank {ndim}; "
+                         f"use an axis in [{-ndim}, {max(ndim, 1)})")
     return axis % ndim if ndim else 0
 
 

@@ -1,11 +1,8 @@
-"""The threefry-2x32 counter-based generator, built from uint32 primitives.
+"""Keys, splitting and random bits from the threefry-2x32 hash (``ops/random_bits.py``).
 
-Threefry (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) hashes a
-pair of 32-bit counters under a pair of 32-bit key words with 20 rounds of add / rotate / xor.
-Because it is a pure function of (key, counter), every sample is reproducible, splitting is
-just hashing different counters, and the code is ordinary elementwise uint32 arithmetic: it
-runs eagerly, fuses into one loop under ``jit``, batches under ``vmap`` and has zero
-derivative under ``grad`` with no rule of its own.
+The hash is a pure function of (key, counter), so every sample is reproducible and
+splitting is just hashing different counters; it runs eagerly, under ``jit`` (one loop),
+``vmap`` and ``grad`` (zero derivative).
 
 The layouts of keys, ``split``, ``fold_in`` and ``random_bits`` follow JAX with its default
 ``jax_threefry_partitionable=True``: element ``i`` of an output of shape ``s`` hashes the
@@ -19,32 +16,16 @@ import numpy as np
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.core import dtypes
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-_PARITY = 0x1BD11BDA  # the key-schedule constant of Threefish/threefry
-
-
-def _rotate_left(x, r):
-    return lax.bitwise_or(lax.shift_left(x, r), lax.shift_right_logical(x, 32 - r))
+from funcjax.ops.random_bits import threefry2x32_p
 
 
 def threefry2x32(k1, k2, x1, x2):
-    """The 20-round threefry-2x32 hash of counters ``(x1, x2)`` under key ``(k1, k2)``.
-
-    The counters are uint32 arrays of one shape; the key words are uint32 scalars (or arrays
-    of that shape). Returns the two uint32 output words."""
+    """The threefry-2x32 hash of counters ``(x1, x2)`` (uint32 arrays of one shape) under
+    the key words ``(k1, k2)`` (uint32 scalars or arrays of that shape)."""
     shape = np.shape(x1)
     k1, k2 = (lax.broadcast_in_dim(k, shape, ()) if np.ndim(k) == 0 and shape else k
               for k in (k1, k2))
-    ks = (k1, k2, lax.bitwise_xor(lax.bitwise_xor(k1, k2), _PARITY))
-    x1, x2 = lax.add(x1, ks[0]), lax.add(x2, ks[1])
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x1 = lax.add(x1, x2)
-            x2 = lax.bitwise_xor(x1, _rotate_left(x2, r))
-        x1 = lax.add(x1, ks[(i + 1) % 3])
-        x2 = lax.add(lax.add(x2, ks[(i + 2) % 3]), i + 1)
-    return x1, x2
+    return tuple(threefry2x32_p.bind(k1, k2, x1, x2))
 
 
 def _key_words(key_data):

@@ -1,3 +1,3 @@
 """``funcjax.scipy``: SciPy's numerical functions with JAX's names, built from funcjax ops."""
 
-from funcjax.scipy import special, stats  # noqa: F401
+from funcjax.scipy import linalg, special, stats  # noqa: F401

@@ -11,6 +11,7 @@ import numpy as np
 import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.nn import logsumexp  # noqa: F401  (JAX exports it from here too)
+from funcjax.numpy import _bessel
 from funcjax.numpy._util import promote_args_inexact
 from funcjax.ops.special import trigamma
 
@@ -154,63 +155,18 @@ def log_ndtr(x):
     return jnp.where(lower, tail, jnp.where(upper, high, middle))
 
 
-# -- exponentially scaled modified Bessel functions ---------------------------------------------
-_SERIES_TERMS = 60
-_ASYMPTOTIC_FROM = 20.0
-_ASYMPTOTIC_TERMS = 12
-
-
-def _bessel_series(x, nu):
-    """e^-|x| I_nu(x) = e^-|x| sum (x/2)^(2k+nu) / (k! (k+nu)!) for |x| below the cut (a
-    loop, so jit compiles one small body instead of every term)."""
-    half = x / 2
-    q = half * half
-    first = jnp.ones_like(x) if nu == 0 else half
-
-    def step(k, carry):
-        term, total = carry
-        kf = lax.convert_element_type(k, x.dtype)
-        term = term * q / (kf * (kf + nu))
-        return term, total + term
-    _, total = lax.fori_loop(1, _SERIES_TERMS, step, (first, first))
-    return total * jnp.exp(-jnp.abs(x))
-
-
-def _bessel_asymptotic(x, nu):
-    """e^-x I_nu(x) ~ 1/sqrt(2 pi x) sum_k (-1)^k a_k(nu) / x^k for large x > 0."""
-    mu = 4 * nu * nu
-    coeff, total, power = 1.0, jnp.ones_like(x), jnp.ones_like(x)
-    for k in range(1, _ASYMPTOTIC_TERMS):
-        coeff *= -(mu - (2 * k - 1) ** 2) / (k * 8)
-        power = power / x
-        total = total + coeff * power
-    return total / jnp.sqrt(2 * math.pi * x)
-
-
-def _bessel_e(name, x, nu):
-    (x,) = _float(name, x)
-    big = jnp.abs(x) > _ASYMPTOTIC_FROM
-    small_x = _safe(~big, x, 1.0)
-    big_x = jnp.abs(_safe(big, x, 2 * _ASYMPTOTIC_FROM))
-    far = _bessel_asymptotic(big_x, nu)
-    if nu == 1:
-        far = jnp.sign(x) * far
-    return jnp.where(big, far, _bessel_series(small_x, nu))
-
-
 def i0e(x):
     """``exp(-|x|) * I0(x)``."""
-    return _bessel_e("i0e", x, 0)
+    return _bessel.scaled_bessel("i0e", x, 0)
 
 
 def i1e(x):
     """``exp(-|x|) * I1(x)``."""
-    return _bessel_e("i1e", x, 1)
+    return _bessel.scaled_bessel("i1e", x, 1)
 
 
 def i0(x):
-    (x,) = _float("i0", x)
-    return jnp.exp(jnp.abs(x)) * i0e(x)
+    return _bessel.i0(x)
 
 
 def i1(x):

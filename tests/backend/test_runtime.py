@@ -44,7 +44,7 @@ def test_persistent_cache_round_trip_and_corrupt_entry(tmp_path):
     try:
         start = dict(compiler.stats)
         first = funcjax.jit(f())(x)
-        (entry,) = os.listdir(tmp_path)
+        (entry,) = [e for e in os.listdir(tmp_path) if e.endswith(".fjo")]
         second = funcjax.jit(f())(x)  # code loaded from disk
         assert compiler.stats["compiled"] - start["compiled"] == 1
         assert compiler.stats["loaded_from_disk"] - start["loaded_from_disk"] == 1

@@ -163,3 +163,28 @@ def test_unused_pure_callback_result_may_be_dropped_but_io_is_not():
         return x
     fj.jit(f)(np.float32(1))
     assert calls == ["io"]
+
+
+def test_callbacks_from_compiled_code_in_several_threads():
+    """Compiled code runs without the GIL and takes it back only for the callback, so
+    threads calling the same jitted function with a callback neither deadlock nor mix up
+    their values."""
+    import threading
+    f = fj.jit(lambda x: fj.pure_callback(lambda v: v * 2, fj.ShapeDtypeStruct((4,), np.float32),
+                                          jnp.sin(x)) + 1)
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            for _ in range(20):
+                results[k] = np.asarray(f(np.full(4, k, np.float32)))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for k in range(4):
+        np.testing.assert_allclose(results[k], 2 * np.sin(np.float32(k)) + 1, rtol=1e-6)

@@ -134,3 +134,21 @@ def test_breakpoint_evaluates_locals(jit):
     assert "Array([1., 3., 5.], dtype=float32)" in text
     assert "x, y" in text and "test_debug_print.py" in text
     assert "*** NameError" in text
+
+
+def test_print_inside_pmap_prints_once_per_device(capsys):
+    n = min(fj.device_count(), 2)
+    out = fj.pmap(lambda x: (fj.debug.print("dev x={}", x), x * 2)[1])(jnp.arange(float(n)))
+    np.testing.assert_array_equal(out, 2 * np.arange(n))
+    lines = sorted(capsys.readouterr().out.splitlines())  # devices run in parallel threads
+    assert lines == [f"dev x={float(k)}" for k in range(n)]
+
+
+def test_visualize_array_sharding(capsys):
+    fj.debug.visualize_array_sharding(jnp.ones(3))
+    n = min(fj.device_count(), 2)
+    fj.debug.visualize_array_sharding(fj.pmap(lambda x: x)(np.ones((n, 4))))
+    text = capsys.readouterr().out
+    assert text.count("CPU 0") == 2 and text.count(f"CPU {n - 1}") == (2 if n == 1 else 1)
+    with pytest.raises(ValueError, match="1-D and 2-D"):
+        fj.debug.visualize_array_sharding(jnp.ones((2, 2, 2)))

@@ -81,9 +81,15 @@ def test_grad_of_pmap_with_unmapped_argument_and_replicated_output():
     close(funcjax.grad(loss(funcjax.pmap))(w), funcjax.grad(loss(funcjax.vmap))(w), 1e-4)
 
 
-def test_donate_argnums_is_accepted():
-    f = funcjax.pmap(lambda x: x * 2, donate_argnums=0)
-    np.testing.assert_array_equal(np.asarray(f(X)), X * 2)
+def test_donate_argnums_deletes_the_donated_arrays_as_in_jax():
+    f = funcjax.pmap(lambda x, y: x * 2 + y, donate_argnums=0)
+    x, y = jnp.asarray(X), jnp.asarray(X)
+    np.testing.assert_array_equal(np.asarray(f(x, y)), X * 3)
+    assert x.is_deleted() and not y.is_deleted()
+    with pytest.raises(RuntimeError, match="donated to pmap"):
+        x + 1
+    with pytest.raises(ValueError, match="both static and donated"):
+        funcjax.pmap(lambda x: x, static_broadcasted_argnums=0, donate_argnums=0)
 
 
 def test_data_parallel_training_matches_one_device():
@@ -109,3 +115,31 @@ def test_pmap_cache_means_no_retrace(n):
         f(X[:n])
     info = f.cache_info()
     assert (info.traces, info.compiles, info.hits) == (1, 1, 2)
+
+
+def test_device_dependent_control_flow_with_collectives_neither_hangs_nor_diverges():
+    """A branch or trip count that differs between devices, with a collective inside: every
+    device must still take part in every collective (the result is vmap's)."""
+    import threading
+
+    def branch(v):
+        return lax.cond(lax.axis_index("i") % 2 == 0, lambda u: lax.psum(u, "i"),
+                        lambda u: -u, v)
+
+    def loop(v):
+        return lax.while_loop(lambda c: c[1] < lax.axis_index("i"),
+                              lambda c: (lax.psum(c[0], "i") * 0.5, c[1] + 1), (v, 0))
+
+    def scanned(v):
+        def body(c, r):
+            return lax.cond(r > 2, lambda a: lax.pmax(a, "i") + r, lambda a: a * 2, c), c
+        return lax.scan(body, v, jnp.arange(5.0))
+    for fn in (branch, loop, scanned):
+        out = []
+        worker = threading.Thread(
+            target=lambda fn=fn, out=out: out.append(funcjax.pmap(fn, axis_name="i")(X)),
+            daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), f"{fn.__name__} left devices waiting"
+        close(out[0], funcjax.vmap(fn, axis_name="i")(X))

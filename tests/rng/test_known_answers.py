@@ -134,3 +134,21 @@ def test_typed_keys_share_the_legacy_stream():
                                   random.uniform(random.split(legacy)[0], (4,)))
     wrapped = random.wrap_key_data(np.asarray(legacy))
     np.testing.assert_array_equal(random.normal(wrapped, (3,)), random.normal(legacy, (3,)))
+
+
+def test_threefry_primitive_eager_jit_and_vmap_agree_on_random_words():
+    from funcjax.ops.random_bits import threefry2x32_p
+    words = [_u32(np.random.default_rng(i).integers(0, 2 ** 32, size=(3, 5), dtype=np.uint32))
+             for i in range(4)]
+    eager = threefry2x32_p.bind(*words)
+    jitted = funcjax.jit(lambda *w: threefry2x32_p.bind(*w))(*words)
+    batched = funcjax.vmap(lambda k1, x1: threefry2x32_p.bind(k1, words[1][0], x1, words[3][0]),
+                           in_axes=(0, 0))(words[0], words[2])
+    for e, j in zip(eager, jitted):
+        np.testing.assert_array_equal(e, j)
+    for row in range(3):
+        single = threefry2x32_p.bind(words[0][row], words[1][0], words[2][row], words[3][0])
+        for b, s in zip(batched, single):
+            np.testing.assert_array_equal(b[row], s)
+    jaxpr = funcjax.make_jaxpr(lambda k: random.normal(k, (4,)))(random.PRNGKey(0))
+    assert str(jaxpr).count("threefry2x32") == 1

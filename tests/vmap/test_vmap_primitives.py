@@ -9,6 +9,7 @@ import vmap_testing as vt
 
 import funcjax
 from funcjax import lax
+from funcjax.ops.random_bits import threefry2x32_p
 
 
 def f32(*shape):
@@ -103,10 +104,14 @@ CASES = {
     "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(
         a + 4 * np.eye(3, dtype="f"), b, left_side=True, lower=True), [f32(3, 3), f32(3, 2)]),
     "lu": (lambda x: lax.linalg.lu(x), [f32(3, 3)]),
+    "lu_pivots_to_permutation": (lambda p: lax.linalg.lu_pivots_to_permutation(p, 5),
+                                 [i32(0, 5, 3)]),
     "qr": (lambda x: lax.linalg.qr(x), [f32(4, 3)]),
     "eigh": (lambda x: lax.linalg.eigh(x), [f32(3, 3)]),
     "svd": (lambda x: lax.linalg.svd(x, full_matrices=False), [f32(4, 3)]),
     "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
+    "threefry2x32": (lambda *w: threefry2x32_p.bind(*w),
+                     [lambda rng: rng.integers(0, 2 ** 32, (3,), dtype=np.uint32)] * 4),
 }
 
 

@@ -17,6 +17,7 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_dot,
     lower_elementwise,
     lower_indexing,
+    lower_random,
     lower_reductions,
     lower_shape,
     lower_sort,

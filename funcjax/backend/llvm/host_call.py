@@ -91,6 +91,7 @@ def emit_host_call(ctx, impl, params, eqn, ins, outs, multiple_results):
 
 # -- the decompositions and the complex-only primitives --------------------------------------
 @register("buffer", linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
+          linalg.lu_pivots_to_permutation_p,
           linalg_spectral.qr_p, linalg_spectral.eigh_p, linalg_spectral.svd_p,
           linalg_spectral.eig_p, cx.real_p, cx.imag_p, cx.conj_p, cx.complex_p)
 def _host_rule(ctx, eqn, ins, outs):

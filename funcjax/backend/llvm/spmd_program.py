@@ -11,11 +11,13 @@ and its ``{index, comm}`` record. The launcher runs in one ctypes call, without 
 
 import contextlib
 import ctypes
+import functools
+import sys
 import threading
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, cost, spmd_runtime
+from funcjax.backend.llvm import blas, compiler, cost, spmd_control, spmd_runtime
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
 from funcjax.core.ir import jaxprs_in
@@ -24,7 +26,8 @@ from funcjax.ops import collectives
 _COLLECTIVES = {collectives.psum_p, collectives.pmax_p, collectives.pmin_p,
                 collectives.all_gather_p, collectives.psum_scatter_p, collectives.all_to_all_p,
                 collectives.ppermute_p}
-_PARALLEL_MIN_FLOPS = 1 << 16  # smaller collective-free programs run the devices in turn
+_PARALLEL_MIN_FLOPS = 1 << 16
+_REUSE_MIN_BYTES = 1 << 20  # smaller collective-free programs run the devices in turn
 _fault = threading.local()
 
 
@@ -49,10 +52,42 @@ class DeviceFailureError(RuntimeError):
     pass
 
 
+@functools.cache
+def _blas_threads():
+    """OpenBLAS's get/set thread-count functions, or None."""
+    path = blas.library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    except (OSError, AttributeError):
+        return None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Devices are the parallelism: while they run in threads, each BLAS call uses one thread
+    (OpenBLAS's own pool, shared by concurrent callers, otherwise oversubscribes the cores
+    and serialises the devices)."""
+    fns = _blas_threads()
+    if fns is None:
+        yield
+        return
+    get, put = fns
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
+
+
 class SpmdProgram:
     """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
 
     def __init__(self, closed, name, axis_name, axis_size):
+        closed = spmd_control.make_uniform(closed, axis_name)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
         module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=(axis_name, axis_size))
@@ -92,6 +127,8 @@ class SpmdProgram:
         self._template[:, nin + nout + 1] = records + 16 * np.arange(n, dtype=np.uint64)
         self._steps = [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes)
                        for a in self.out_avals]
+        self._recent = {}  # output index -> its last large result buffers (see _output)
+        self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
         self._lock = threading.Lock()
 
     def run(self, inputs, mapped):
@@ -99,18 +136,23 @@ class SpmdProgram:
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
         n = self.size
         table = self._template.copy()
-        for k, (x, m) in enumerate(zip(inputs, mapped)):
-            ptr = x.ctypes.data
-            table[:, k] = ptr + np.arange(n, dtype=np.uint64) * np.uint64(x.nbytes // n) \
-                if m else ptr
-        outs = [np.empty((n,) + a.shape, a.dtype) for a in self.out_avals]
+        steps = self._in_steps.get(tuple(mapped))
+        if steps is None:
+            steps = self._in_steps[tuple(mapped)] = np.stack(
+                [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes if m else 0)
+                 for a, m in zip(self.in_avals, mapped)], 1) if mapped else None
         nin = len(inputs)
-        for k, (o, step) in enumerate(zip(outs, self._steps)):
-            table[:, nin + k] = o.ctypes.data + step
-        with self._lock:
-            failed = self._launch(table.ctypes.data, self.per_device, n, self.parallel,
-                                  self.comm.address, getattr(_fault, "device", -1),
-                                  self._jobs, self._tids)
+        if nin:
+            table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
+        with self._lock:  # also guards the reuse of output buffers
+            outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
+            for k, (o, step) in enumerate(zip(outs, self._steps)):
+                table[:, nin + k] = o.ctypes.data + step
+            if self.parallel:
+                with _single_threaded_blas():
+                    failed = self._launch_table(table)
+            else:
+                failed = self._launch_table(table)
             if failed:
                 self.comm.reset()
         del inputs, table  # held until here: the native code has finished with them
@@ -119,6 +161,29 @@ class SpmdProgram:
                 f"pmap({self.name}): {failed} of the {n} devices failed, and the others were "
                 "released; no result was produced. The program stays usable.")
         return outs
+
+    def _output(self, k, aval):
+        """A buffer for output ``k``: a large one whose earlier result nobody references any
+        more is reused (a fresh one page-faults on every call: ~5 ms per 40 MB)."""
+        shape = (self.size,) + aval.shape
+        if aval.nbytes * self.size < _REUSE_MIN_BYTES:
+            return np.empty(shape, aval.dtype)
+        recent = self._recent.setdefault(k, [])
+        for i, buf in enumerate(recent):
+            # references: the list, this loop variable, getrefcount's argument
+            if sys.getrefcount(buf) == 3:
+                del recent[i]
+                recent.append(buf)
+                return buf
+        buf = np.empty(shape, aval.dtype)
+        recent.append(buf)
+        del recent[:-2]
+        return buf
+
+    def _launch_table(self, table):
+        return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
+                            self.comm.address, getattr(_fault, "device", -1), self._jobs,
+                            self._tids)
 
     def last_run_times(self):
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as

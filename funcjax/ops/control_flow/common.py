@@ -14,6 +14,7 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.staging import trace_to_jaxpr
+from funcjax.ops.control_flow.eager import intern
 
 
 # -- staging ---------------------------------------------------------------------------------
@@ -33,12 +34,12 @@ def stage(fun, in_tree, in_avals, description):
     closed = trace_to_jaxpr(flat_fun, in_avals, description)
     jaxpr = closed.jaxpr
     hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    return ClosedJaxpr(hoisted, []), closed.consts, out_tree_box[0]
+    return intern(ClosedJaxpr(hoisted, [])), closed.consts, out_tree_box[0]
 
 
 def stage_flat(fun, in_avals, description):
     """A closed jaxpr of a flat function ``fun(*args) -> list`` (for rules building loops)."""
-    return trace_to_jaxpr(lambda *args: list(fun(*args)), in_avals, description)
+    return intern(trace_to_jaxpr(lambda *args: list(fun(*args)), in_avals, description))
 
 
 def avals_of(values):
@@ -50,7 +51,8 @@ def insert_inputs(closed, avals, at):
     """``closed`` taking extra, unused inputs of types ``avals`` at position ``at``."""
     jaxpr = closed.jaxpr
     invars = jaxpr.invars[:at] + [Var(a) for a in avals] + jaxpr.invars[at:]
-    return ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars), closed.consts)
+    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
+                              closed.consts))
 
 
 def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
@@ -60,7 +62,8 @@ def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
     var_of = dict(zip(own_keys, jaxpr.invars))
     lead = [var_of[k] if k in var_of else Var(a) for k, a in zip(all_keys, all_avals)]
     invars = lead + jaxpr.invars[len(own_keys):]
-    return ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars), closed.consts)
+    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
+                              closed.consts))
 
 
 def reorder(closed, inputs=None, outputs=None):
@@ -68,7 +71,8 @@ def reorder(closed, inputs=None, outputs=None):
     jaxpr = closed.jaxpr
     invars = jaxpr.invars if inputs is None else [jaxpr.invars[i] for i in inputs]
     outvars = jaxpr.outvars if outputs is None else [jaxpr.outvars[i] for i in outputs]
-    return ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars), closed.consts)
+    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars),
+                              closed.consts))
 
 
 def interleave(*sizes):

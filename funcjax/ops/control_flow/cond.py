@@ -170,7 +170,9 @@ def _bind_branches(index, funs, names, operands, reference=0):
 def _scalar(what, value):
     aval = aval_of(value)
     if aval.shape != ():
-        raise TypeError(f"{what} must be a scalar, got {value} of shape {aval.shape}.")
+        raise TypeError(f"{what} must be a scalar, got {value} of shape {aval.shape}. "
+                        f"({'cond' if what == 'Pred' else 'switch'}: reduce it to one value, "
+                        "e.g. with .all() or .any(), or use jnp.where for elementwise choice)")
     return aval
 
 
@@ -196,7 +198,8 @@ def switch(index, branches, *operands):
         raise ValueError("switch: empty branch sequence")
     aval = _scalar("Branch index", index)
     if aval.dtype.kind not in "iu":
-        raise TypeError(f"Index type must be an integer, got {index} as {aval.dtype}.")
+        raise TypeError(f"switch: Index type must be an integer, got {index} as "
+                        f"{aval.dtype}; convert the index with .astype(int) or jnp.int32(...)")
     if len(branches) == 1:
         return branches[0](*operands)
     index = lax.convert_element_type(index, dtypes.int32)

@@ -7,6 +7,8 @@ reverse-mode differentiation refuses it and points to ``scan``. ``fori_loop`` wi
 bounds is a ``scan``, so that it can be reverse-differentiated.
 """
 
+import numpy as np
+
 from funcjax.core import cost, dtypes
 from funcjax.core.errors import FuncjaxTypeError
 from funcjax.core.primitive import Primitive
@@ -32,6 +34,7 @@ from funcjax.ops.control_flow.common import (
     stage_flat,
     stage_loop_body,
 )
+from funcjax.ops.control_flow.eager import body_size, compiled_loop
 
 while_p = Primitive("while", multiple_results=True)
 
@@ -45,9 +48,24 @@ REVERSE_MODE_ERROR = (
 @while_p.def_impl
 def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     cond_consts, body_consts, carry = split(args, cond_nconsts, body_nconsts)
+    steps = 0
     while eval_closed_jaxpr(cond_jaxpr, *cond_consts, *carry)[0]:
         carry = eval_closed_jaxpr(body_jaxpr, *body_consts, *carry)
+        steps += 1
+        if steps == _STEPS_BEFORE_COMPILING:
+            # The trip count is unknown: a loop still running after this many steps likely
+            # runs many more, so the rest of it runs compiled (the carry is its whole state).
+            work = (body_size(cond_jaxpr) + body_size(body_jaxpr)) * steps * 8
+            program = compiled_loop(while_p, [*cond_consts, *body_consts, *map(
+                np.asarray, carry)], dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr,
+                                          cond_nconsts=cond_nconsts, body_nconsts=body_nconsts),
+                work)
+            if program is not None:
+                return program(*cond_consts, *body_consts, *map(np.asarray, carry))
     return carry
+
+
+_STEPS_BEFORE_COMPILING = 64
 
 
 @while_p.def_abstract_eval

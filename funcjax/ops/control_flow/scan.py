@@ -21,6 +21,7 @@ from funcjax.interpreters.jvp import (
     tangent_aval,
     zeros_like_aval,
 )
+from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from funcjax.ops.control_flow.common import (
@@ -41,12 +42,18 @@ from funcjax.ops.control_flow.common import (
     type_names,
     unstacked,
 )
+from funcjax.ops.control_flow.eager import body_size, compiled_loop
 
 scan_p = Primitive("scan", multiple_results=True)
 
 
 @scan_p.def_impl
 def _scan_impl(*args, jaxpr, length, reverse, unroll, num_consts, num_carry):
+    params = dict(jaxpr=jaxpr, length=length, reverse=reverse, unroll=unroll,
+                  num_consts=num_consts, num_carry=num_carry)
+    program = compiled_loop(scan_p, args, params, length * body_size(jaxpr))
+    if program is not None:
+        return program(*args)
     consts, carry, xs = split(args, num_consts, num_carry)
     ys = []
     for i in range(length):
@@ -275,25 +282,43 @@ def _loop_invariant_residuals(known, num_consts, num_res, consts):
 def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **params):
     """A scan running the other way that carries the carry's cotangent and accumulates the
     linear consts' cotangents; residual consts and stacked residuals feed it as before."""
-    from funcjax import lax
     consts, _, xs = split(args, num_consts, num_carry)
     const_lin = [is_undefined_primal(c) for c in consts]
     xs_lin = [is_undefined_primal(x) for x in xs]
     res_consts = [c for c in consts if not is_undefined_primal(c)]
     res_xs = [x for x in xs if not is_undefined_primal(x)]
-    in_consts, _, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
-    # The carry's cotangent flows from the carry out back into it: it has the carry out's type
-    # (a weak initial carry can come out strong), as in JAX.
-    carry_avals = jaxpr.out_avals[:num_carry]
+    in_consts = jaxpr.in_avals[:num_consts]
     lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
     ct_carry, ct_ys = split(ct, num_carry)
     ct_carry = [instantiate_tangent(c) for c in ct_carry]
     ct_ys = [instantiate_tangent(c) for c in ct_ys]  # a Zero's aval is already stacked
     ct_consts = [zeros_like_aval(a) for a in lin_const_avals]
+    body_avals = (avals_of(res_consts) + lin_const_avals + avals_of(ct_carry)
+                  + [unstacked(aval_of(x)) for x in res_xs + ct_ys])
+    outs = scan_p.bind(*res_consts, *ct_consts, *ct_carry, *res_xs, *ct_ys,
+                       jaxpr=_transposed_body(jaxpr, const_lin, xs_lin, num_carry, body_avals),
+                       num_consts=len(res_consts), num_carry=len(ct_consts) + num_carry,
+                       length=length, reverse=not reverse, **params)
+    ct_consts, ct_init, ct_xs = split(outs, len(ct_consts), num_carry)
+    return (merge_by_flags(const_lin, ct_consts, [None] * len(res_consts)) + ct_init
+            + merge_by_flags(xs_lin, ct_xs, [None] * len(res_xs)))
+
+
+@jaxpr_transformation
+def _transposed_body(jaxpr, const_lin, xs_lin, num_carry, body_avals):
+    """The body of the transposed scan (staged once per body and linearity pattern)."""
+    from funcjax import lax
+    num_consts = len(const_lin)
+    in_consts, _, x_avals = split(jaxpr.in_avals, num_consts, num_carry)
+    # The carry's cotangent flows from the carry out back into it: it has the carry out's type
+    # (a weak initial carry can come out strong), as in JAX.
+    carry_avals = jaxpr.out_avals[:num_carry]
+    lin_const_avals = [tangent_aval(a) for a, lin in zip(in_consts, const_lin) if lin]
+    n_res_consts, n_res_xs = list(const_lin).count(False), list(xs_lin).count(False)
 
     def body(*args):
         res_c, acc, ct_carry, res_x, ct_y = split(
-            args, len(res_consts), len(lin_const_avals), num_carry, len(res_xs))
+            args, n_res_consts, len(lin_const_avals), num_carry, n_res_xs)
         primals = (merge_by_flags(const_lin, [UndefinedPrimal(a) for a in lin_const_avals],
                                   res_c)
                    + [UndefinedPrimal(a) for a in carry_avals]
@@ -305,15 +330,7 @@ def _scan_transpose(ct, *args, jaxpr, num_consts, num_carry, length, reverse, **
         acc = [lax.add(a, c) for a, c in zip(acc, [c for c in c_cts if c is not None])]
         return acc + carry_cts + [c for c in x_cts if c is not None]
 
-    body_avals = (avals_of(res_consts) + lin_const_avals + avals_of(ct_carry)
-                  + [unstacked(aval_of(x)) for x in res_xs + ct_ys])
-    outs = scan_p.bind(*res_consts, *ct_consts, *ct_carry, *res_xs, *ct_ys,
-                       jaxpr=stage_flat(body, body_avals, "transpose of a scan body"),
-                       num_consts=len(res_consts), num_carry=len(ct_consts) + num_carry,
-                       length=length, reverse=not reverse, **params)
-    ct_consts, ct_init, ct_xs = split(outs, len(ct_consts), num_carry)
-    return (merge_by_flags(const_lin, ct_consts, [None] * len(res_consts)) + ct_init
-            + merge_by_flags(xs_lin, ct_xs, [None] * len(res_xs)))
+    return stage_flat(body, list(body_avals), "transpose of a scan body")
 
 
 scan_p.def_partial_eval(_scan_partial_eval)

@@ -1,6 +1,12 @@
 """Seeded random programs that nest transformations (jit, grad, jvp, vjp, vmap, jacfwd,
 jacrev, checkpoint, cond, scan, fori_loop, custom_jvp/vjp) a few levels deep, checked against
-eager evaluation, central finite differences and a Python loop (never the same funcjax path)."""
+eager evaluation, central finite differences and a Python loop (never the same funcjax path).
+
+Together with test_program_fuzz.py (random programs over the primitive catalogue, in
+subprocesses) this is the standing fuzzer: here the *transformations* are random and nested,
+there the *programs*. ``FUNCJAX_FUZZ_N`` raises the number of seeds of both."""
+
+import os
 
 import numpy as np
 import pytest
@@ -98,7 +104,7 @@ def _close(got, want, tol):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(max(8, int(os.environ.get("FUNCJAX_FUZZ_N", "8")) // 10)))
 def test_nested_transformations(x64, seed):
     rng = np.random.default_rng(seed)
     f, has_custom_vjp = _program(rng, 3)

@@ -1,0 +1,142 @@
+"""Eager loops compiled once: a ``scan`` or ``while_loop`` run eagerly hands the whole loop to
+the jit backend when interpreting its body per iteration would cost more than compiling it.
+
+Eager code retraces a loop body on every call, so compiled loops are cached under a
+*structural* key of the body (primitives, wiring, variable types, literal values, params,
+nested jaxprs) plus the operand types: the same loop written again hits the cache. A body with
+params that have no structural key (Python callables of custom rules) and a body the backend
+cannot lower keep the interpreter, as does ``jax_disable_jit``. The compiled program is a
+one-equation jaxpr (the loop itself), checked against its operands like any jit call.
+"""
+
+import collections
+import threading
+
+import numpy as np
+
+from funcjax.config import config
+from funcjax.core.abstract import ShapedArray
+from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+
+# Equation evaluations (body size x iterations) below which interpreting is cheaper than the
+# tens of milliseconds a compilation costs.
+MIN_WORK = 4000
+_CACHE_SIZE = 256
+_programs = collections.OrderedDict()  # structural key -> compiled program, or None
+_lock = threading.Lock()
+
+
+class _NoKeyError(Exception):
+    pass
+
+
+def _value_key(v):
+    arr = np.asarray(v)
+    if arr.dtype == object:
+        raise _NoKeyError
+    return type(v), arr.dtype.str, arr.shape, arr.tobytes()
+
+
+def _param_key(v):
+    if isinstance(v, ClosedJaxpr):
+        # An interned jaxpr is its own key (hashed by identity; the key keeps it alive).
+        return v if _canonical.get(id(v)) is v else jaxpr_key(v)
+    if isinstance(v, (tuple, list)):
+        return type(v), tuple(map(_param_key, v))
+    if isinstance(v, np.dtype):
+        return v
+    if isinstance(v, (bool, int, float, str, type(None), np.generic)):
+        return type(v), v
+    if isinstance(v, np.ndarray):
+        return _value_key(v)
+    raise _NoKeyError  # functions, trees, ...: no structure to compare
+
+
+def jaxpr_key(closed):
+    """A hashable value equal for two closed jaxprs exactly when they compute the same thing
+    the same way (variables numbered by first appearance)."""
+    numbers = {}
+
+    def var(v):
+        return numbers.setdefault(v, len(numbers)), v.aval
+
+    def atom(a):
+        if isinstance(a, Literal):
+            return "literal", _value_key(a.val), a.aval
+        return var(a)
+    jaxpr = closed.jaxpr
+    head = (tuple(map(var, jaxpr.constvars)), tuple(map(var, jaxpr.invars)),
+            tuple(map(_value_key, closed.consts)))
+    eqns = tuple((e.primitive.name, tuple(map(atom, e.inputs)),
+                  tuple((k, _param_key(p)) for k, p in e.params.items()),
+                  tuple(map(var, e.outputs))) for e in jaxpr.eqns)
+    return head, eqns, tuple(map(atom, jaxpr.outvars))
+
+
+_interned = collections.OrderedDict()  # structural key -> the first closed jaxpr seen
+_canonical = {}  # id -> the interned jaxprs themselves (they stay alive while listed)
+
+
+def intern(closed):
+    """A structurally equal closed jaxpr seen before, else ``closed`` itself: a loop body
+    retraced by eager code becomes the same object, so memoised transformations and compiled
+    programs keyed by identity are found again."""
+    if _canonical.get(id(closed)) is closed:
+        return closed
+    if closed.consts:
+        return closed
+    try:
+        key = jaxpr_key(closed)
+        hash(key)
+    except (_NoKeyError, TypeError):
+        return closed
+    with _lock:
+        found = _interned.get(key)
+        if found is not None:
+            _interned.move_to_end(key)
+            return found
+        _interned[key] = closed
+        _canonical[id(closed)] = closed
+        if len(_interned) > _CACHE_SIZE:
+            dropped = _interned.popitem(last=False)[1]
+            _canonical.pop(id(dropped), None)
+    return closed
+
+
+def body_size(closed):
+    return len(closed.jaxpr.eqns)
+
+
+def compiled_loop(primitive, args, params, work):
+    """The compiled program that runs ``primitive(*args, **params)``, or None to interpret
+    (too little ``work``, jit disabled, no structural key, or not lowerable)."""
+    if work < MIN_WORK or config.jax_disable_jit:
+        return None
+    avals = tuple(ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args)
+    try:
+        key = (primitive.name, avals, tuple((k, _param_key(p)) for k, p in params.items()))
+        hash(key)
+    except (_NoKeyError, TypeError):
+        return None
+    with _lock:
+        if key in _programs:
+            _programs.move_to_end(key)
+            return _programs[key]
+    program = _compile(primitive, avals, params)
+    with _lock:
+        _programs[key] = program
+        if len(_programs) > _CACHE_SIZE:
+            _programs.popitem(last=False)
+    return program
+
+
+def _compile(primitive, avals, params):
+    from funcjax.backend.llvm import program_for  # the backend loads on first compilation
+    invars = [Var(a) for a in avals]
+    out_avals = primitive.abstract_eval_rule(*avals, **params)
+    outvars = [Var(a) for a in out_avals]
+    jaxpr = Jaxpr([], invars, [Eqn(primitive, invars, params, outvars, None)], outvars)
+    try:
+        return program_for(ClosedJaxpr(jaxpr, []), f"eager_{primitive.name}")
+    except Exception:  # noqa: BLE001 - a body the backend cannot lower is interpreted instead
+        return None

@@ -1,0 +1,122 @@
+"""Eager loops that hand themselves to the jit backend: same answers as a Python loop, one
+compilation per structurally distinct loop, interpretation where compiling does not pay."""
+
+import numpy as np
+import pytest
+
+import funcjax
+import funcjax.numpy as jnp
+from funcjax import lax
+from funcjax.config import disable_jit
+from funcjax.ops.control_flow import eager
+
+
+@pytest.fixture
+def always_compile(monkeypatch):
+    monkeypatch.setattr(eager, "MIN_WORK", 0)
+
+
+@pytest.fixture
+def never_compile(monkeypatch):
+    monkeypatch.setattr(eager, "MIN_WORK", 10**12)
+
+
+def _scan_with(scale):
+    def step(c, x):
+        c = jnp.sin(c) * x + scale * c
+        return c, c.sum()
+    return step
+
+
+def _python_scan(scale, c, xs):
+    ys = []
+    for x in xs:
+        c = np.sin(c) * x + np.float32(scale) * c
+        ys.append(c.sum())
+    return c, np.array(ys)
+
+
+def test_compiled_scan_matches_a_python_loop(always_compile):
+    c0 = np.linspace(-1, 1, 5).astype(np.float32)
+    xs = np.linspace(0, 1, 30).astype(np.float32).reshape(6, 5)
+    for scale in (0.5, 0.25):  # a different literal is a different program, not a cache hit
+        before = len(eager._programs)
+        c, ys = lax.scan(_scan_with(scale), jnp.asarray(c0), jnp.asarray(xs))
+        assert len(eager._programs) == before + 1
+        c_ref, ys_ref = _python_scan(scale, c0, xs)
+        np.testing.assert_allclose(c, c_ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ys, ys_ref, rtol=1e-5, atol=1e-5)
+        # Retraced on the next call, the same loop reuses its program.
+        lax.scan(_scan_with(scale), jnp.asarray(c0), jnp.asarray(xs))
+        assert len(eager._programs) == before + 1
+
+
+def test_compiled_and_interpreted_scan_agree(monkeypatch):
+    c0, xs = jnp.linspace(0, 1, 4), jnp.linspace(-2, 2, 40).reshape(10, 4)
+    monkeypatch.setattr(eager, "MIN_WORK", 10**12)
+    interpreted = lax.scan(_scan_with(0.75), c0, xs)
+    monkeypatch.setattr(eager, "MIN_WORK", 0)
+    compiled = lax.scan(_scan_with(0.75), c0, xs)
+    for a, b in zip(interpreted, compiled):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_while_loop_switches_to_compiled_code_mid_loop(always_compile):
+    def cond(s):
+        return s[0] < 500
+
+    def body(s):
+        i, x = s
+        return i + 1, x * 0.99 + 0.5
+
+    before = len(eager._programs)
+    i, x = lax.while_loop(cond, body, (0, jnp.float32(1.0)))
+    assert len(eager._programs) == before + 1  # 64 steps interpreted, the rest compiled
+    ref = np.float32(1.0)
+    for _ in range(500):
+        ref = ref * np.float32(0.99) + np.float32(0.5)
+    assert int(i) == 500
+    np.testing.assert_allclose(x, ref, rtol=1e-5)
+
+
+def test_disable_jit_and_small_loops_are_interpreted(never_compile):
+    before = len(eager._programs)
+    lax.fori_loop(0, 20, lambda i, c: c + i, 0.0)
+    with disable_jit():
+        lax.scan(_scan_with(0.1), jnp.ones(3), jnp.ones((4, 3)))
+    assert len(eager._programs) == before
+
+
+def test_structural_keys_tell_bodies_apart():
+    def traced(scale, dtype):
+        return funcjax.make_jaxpr(lambda c: _scan_with(scale)(c, c)[0])(jnp.ones(3, dtype))
+    assert eager.jaxpr_key(traced(0.5, np.float32)) == eager.jaxpr_key(traced(0.5, np.float32))
+    assert eager.jaxpr_key(traced(0.5, np.float32)) != eager.jaxpr_key(traced(0.6, np.float32))
+    assert eager.jaxpr_key(traced(0.5, np.float32)) != eager.jaxpr_key(traced(0.5, np.float16))
+
+
+def _rk4_loss(y0, h=0.01, n=50):
+    def f(y):
+        return -0.5 * y + jnp.sin(y)
+
+    def step(y, _):
+        k1 = f(y)
+        k2 = f(y + h / 2 * k1)
+        k3 = f(y + h / 2 * k2)
+        k4 = f(y + h * k3)
+        return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+    y, _ = lax.scan(step, y0, None, length=n)
+    return jnp.sum(y ** 2)
+
+
+def test_eager_grad_of_a_compiled_scan_equals_jit(always_compile):
+    y0 = jnp.linspace(0, 1, 8)
+    g = funcjax.grad(_rk4_loss)
+    first, again = g(y0), g(y0)  # the second reuses memoised transformations and programs
+    jitted = funcjax.jit(g)(y0)
+    np.testing.assert_allclose(first, jitted, rtol=1e-5)
+    np.testing.assert_allclose(again, jitted, rtol=1e-5)
+    eps = 1e-2
+    fd = (_rk4_loss(y0.at[3].add(eps)) - _rk4_loss(y0.at[3].add(-eps))) / (2 * eps)
+    np.testing.assert_allclose(first[3], fd, rtol=1e-2)
