@@ -210,3 +210,11 @@ def test_config_context_managers_restore_the_flag():
 def test_print_environment_info():
     text = fj.print_environment_info(return_string=True)
     assert text.startswith("funcjax:") and "llvmlite:" in text and "CpuDevice(id=0)" in text
+
+
+def test_numpy_reductions_on_traced_values():
+    """numpy's functions call the array methods, which tracers share: they stay traced."""
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    out = fj.jit(lambda a: np.sum(a, axis=0) + np.mean(a, 0))(x)
+    np.testing.assert_allclose(out, x.sum(0) + x.mean(0))
+    np.testing.assert_allclose(fj.grad(lambda a: np.sum(a ** 2))(x), 2 * x)

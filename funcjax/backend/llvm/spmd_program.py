@@ -128,6 +128,7 @@ class SpmdProgram:
         self._steps = [np.arange(n, dtype=np.uint64) * np.uint64(a.nbytes)
                        for a in self.out_avals]
         self._recent = {}  # output index -> its last large result buffers (see _output)
+        self._reuse = [a.nbytes * n >= _REUSE_MIN_BYTES for a in self.out_avals]
         self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
         self._lock = threading.Lock()
 
@@ -166,7 +167,7 @@ class SpmdProgram:
         """A buffer for output ``k``: a large one whose earlier result nobody references any
         more is reused (a fresh one page-faults on every call: ~5 ms per 40 MB)."""
         shape = (self.size,) + aval.shape
-        if aval.nbytes * self.size < _REUSE_MIN_BYTES:
+        if not self._reuse[k]:
             return np.empty(shape, aval.dtype)
         recent = self._recent.setdefault(k, [])
         for i, buf in enumerate(recent):
