@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 
+from funcjax.core.errors import ConcretizationTypeError
 from funcjax.core.trace import Tracer
 
 
@@ -16,11 +17,13 @@ def canonicalize_shape(shape, where, what="shape"):
     if isinstance(shape, Tracer) or any(isinstance(d, Tracer) for d in _dims(shape)):
         traced = shape if isinstance(shape, Tracer) else next(
             d for d in _dims(shape) if isinstance(d, Tracer))
-        try:
-            operator.index(traced)  # the tracer's own error names the transformation and input
-        except TypeError as e:
-            raise type(e)(f"{where}: the {what} must be static (concrete Python ints), as array "
-                          f"shapes are fixed when a function is traced. {e}") from None
+        raise ConcretizationTypeError(
+            f"{where}: the {what} must be static (concrete Python ints), but it contains a "
+            f"traced value of type {traced.aval.str_short()} while tracing "
+            f"{traced._trace.description}{traced.describe_dependence()}. Array shapes are "
+            "fixed when a "
+            "function is traced: under jit, pass the size as a static argument "
+            "(jit(f, static_argnums=...) or static_argnames=...), or derive it from x.shape.")
     dims = []
     for d in _dims(shape):
         if isinstance(d, (bool, np.bool_)) or not _is_integer(d):

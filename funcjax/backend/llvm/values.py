@@ -41,12 +41,18 @@ class Lazy(Value):
 class Buffer(Value):
     """A contiguous row-major array at ``ptr`` (an LLVM pointer value)."""
 
-    __slots__ = ("b", "ptr", "strides")
+    __slots__ = ("b", "_ptr", "strides")
 
     def __init__(self, b, ptr, aval):
         super().__init__(aval, True)
-        self.b, self.ptr = b, ptr
+        self.b, self._ptr = b, ptr
         self.strides = row_major_strides(aval.shape)
+
+    @property
+    def ptr(self):
+        """The pointer in the function being emitted (see ``lowering.PartBuilder``)."""
+        pointer = getattr(self.b, "pointer", None)
+        return self._ptr if pointer is None else pointer(self._ptr)
 
     def address(self, idx):
         offset = None
@@ -70,7 +76,7 @@ class Buffer(Value):
 
     def reshaped(self, aval):
         """The same memory seen with another shape (contiguous, so a reshape is free)."""
-        return Buffer(self.b, self.ptr, aval)
+        return Buffer(self.b, self._ptr, aval)
 
 
 def row_major_strides(shape):
@@ -82,7 +88,14 @@ def row_major_strides(shape):
 
 
 def constant_value(aval, value):
-    """A value all of whose elements are the Python/numpy scalar ``value``."""
+    """A value all of whose elements are the Python/numpy scalar ``value``.
+
+    Complex literals only ever feed host calls, which take the literal from the equation;
+    generated code has no complex registers, so loading one is an error."""
+    if aval.dtype.kind == "c":
+        def no_complex(idx):
+            raise NotImplementedError(f"compiled code cannot load the complex literal {value}")
+        return Lazy(aval, no_complex, cheap=True)
     c = types.const(aval.dtype, np.asarray(value))
     return Lazy(aval, lambda idx: c, cheap=True)
 
