@@ -7,7 +7,7 @@ jit) and JAX eagerly, in one run. autograd and JAX run in a subprocess of the in
 ``FUNCJAX_BENCH_JAX_PYTHON`` (default ``/work/jaxenv/bin/python``) when it exists, or here when
 importable; funcjax itself never imports them. On float32[8] the figures are each library's
 fixed cost per operation; on 10**6 elements, numpy's own speed. Times are the minimum over many
-repeats (the machine is shared: read the ratios).
+repeats of process CPU time (the machine is shared: read the ratios).
 """
 
 import inspect
@@ -29,7 +29,7 @@ JAX_PYTHON = os.environ.get("FUNCJAX_BENCH_JAX_PYTHON", "/work/jaxenv/bin/python
 # One definition of every workload, run with numpy, autograd.numpy, jax.numpy or funcjax.numpy
 # as ``np_`` (and the matching ``grad``/``jit``/``scan``): the rows compare like with like.
 # The subprocess running autograd and JAX gets the source of these two functions.
-def workloads(np_, grad=None, jit=None, scan=None, sync=lambda y: y):
+def workloads(np_, grad=None, jit=None, scan=None, jvp=None, sync=lambda y: y):
     rows = {}
     for n in (8, 10**6):
         x = np_.asarray(np.linspace(-1, 1, n).astype(np.float32))
@@ -39,8 +39,13 @@ def workloads(np_, grad=None, jit=None, scan=None, sync=lambda y: y):
         rows[f"sin(x), f32[{n}]"] = lambda x=x: sync(np_.sin(x))
         rows[f"sum(x), f32[{n}]"] = lambda x=x: sync(np_.sum(x))
     x = np_.asarray(np.linspace(-1, 1, 8).astype(np.float32))
+    def loss(v):
+        return np_.sum(np_.sin(v) * 2 + 1)
+    rows["sum(sin(x)*2+1), f32[8]"] = lambda: sync(loss(x))
+    if jvp is not None:
+        rows["jvp of sum(sin(x)*2+1), f32[8]"] = lambda: sync(jvp(loss, (x,), (x,))[1])
     if grad is not None:
-        g = grad(lambda v: np_.sum(np_.sin(v) * 2 + 1))
+        g = grad(loss)
         rows["grad of sum(sin(x)*2+1), f32[8]"] = lambda: sync(g(x))
     if scan is not None:
         def rk4_loss(y0, h=0.01, n=200):
@@ -63,10 +68,13 @@ def workloads(np_, grad=None, jit=None, scan=None, sync=lambda y: y):
 
 
 def best_us(fn):
+    # CPU time of the whole process (all threads, so JAX's too): time spent preempted by the
+    # other jobs on a shared machine does not count.
+    import time
     fn()
-    once = min(timeit.repeat(fn, number=1, repeat=3))
+    once = min(timeit.repeat(fn, number=1, repeat=3, timer=time.process_time))
     number = max(1, int(2e-3 / max(once, 1e-7)))
-    return min(timeit.repeat(fn, number=number, repeat=30)) / number * 1e6
+    return min(timeit.repeat(fn, number=number, repeat=30, timer=time.process_time)) / number * 1e6
 
 
 FOREIGN = (inspect.getsource(workloads) + inspect.getsource(best_us)
@@ -77,13 +85,13 @@ FOREIGN = (inspect.getsource(workloads) + inspect.getsource(best_us)
     try:
         import autograd, autograd.numpy as anp
         for k, fn in workloads(anp, grad=autograd.grad).items():
-            if "grad" in k:
+            if "grad" in k or "sum(sin" in k:
                 out["autograd", k] = best_us(fn)
     except ImportError:
         pass
     try:
         import jax, jax.numpy as jjnp
-        for k, fn in workloads(jjnp, grad=jax.grad, jit=jax.jit, scan=jax.lax.scan,
+        for k, fn in workloads(jjnp, grad=jax.grad, jit=jax.jit, scan=jax.lax.scan, jvp=jax.jvp,
                                sync=lambda y: y.block_until_ready()).items():
             out["jax", k] = best_us(fn)
     except ImportError:
@@ -113,7 +121,7 @@ def ratio(a, b):
 
 def main():
     ours = {k: best_us(fn) for k, fn in
-            workloads(jnp, grad=jax.grad, jit=jax.jit, scan=lax.scan).items()}
+            workloads(jnp, grad=jax.grad, jit=jax.jit, scan=lax.scan, jvp=jax.jvp).items()}
     base = {k: best_us(fn) for k, fn in workloads(np).items()}
     other = foreign_columns()
     print("| workload | numpy | autograd | funcjax eager | JAX eager | funcjax / numpy "
@@ -126,6 +134,13 @@ def main():
     eager, jitted = (ours["grad of a 200-step RK4 scan, eager"],
                      ours["grad of a 200-step RK4 scan, jit"])
     print(f"\neager / jit for the RK4 gradient: {eager / jitted:.1f}x")
+    x8 = jnp.linspace(-1, 1, 8)
+    n = len(jax.make_jaxpr(lambda v: jnp.sum(jnp.sin(v) * 2 + 1))(x8).eqns)
+    plain = ours["sum(sin(x)*2+1), f32[8]"]
+    for what in ("jvp", "grad"):
+        extra = ours[f"{what} of sum(sin(x)*2+1), f32[8]"] - plain
+        print(f"{what} overhead over eager evaluation: {extra / n:.1f} us per primitive "
+              f"({n} primitives)")
     w = np.ones((64, 64), np.float32)
     t = best_us(lambda: jax.make_jaxpr(lambda v: jnp.sum(jnp.tanh(v @ w) * 2.0 + 1.0))(w))
     print(f"make_jaxpr of a 6-primitive function: {t:.0f} us")

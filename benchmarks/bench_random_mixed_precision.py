@@ -71,10 +71,10 @@ def random_throughput():
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, np_fn, fj in rows:
         t_np = best(np_fn)
-        t_eager = best(lambda: fj(key, (N,)), repeat=3)
-        compiled = funcjax.jit(lambda k: fj(k, (N,)))
+        t_eager = best(lambda fj=fj: fj(key, (N,)), repeat=3)
+        compiled = funcjax.jit(lambda k, fj=fj: fj(k, (N,)))
         compiled(key)
-        t_jit = best(lambda: compiled(key))
+        t_jit = best(lambda compiled=compiled: compiled(key))
         t_jax = jax.get(name)
         jax_col = f"{t_jax * 1e3:.1f} ms" if t_jax else "-"
         ratio = f"{t_jit / t_jax:.2f}" if t_jax else "-"
@@ -110,10 +110,11 @@ def training_step_memory():
         step = funcjax.jit(funcjax.value_and_grad(loss))
         mem = step.lower(params, xin, y).compile().memory_analysis()
         step(params, xin, y)
-        t = best(lambda: step(params, xin, y), repeat=3)
+        t = best(lambda step=step, xin=xin: step(params, xin, y), repeat=3)
         saved = saved_residuals(loss, params, xin, y).total_bytes
         stats[name] = (mem, saved)
-        print(f"| {name} | {saved / 2**20:.1f} MiB | {mem.argument_size_in_bytes / 2**20:.1f} MiB | "
+        print(f"| {name} | {saved / 2**20:.1f} MiB | "
+              f"{mem.argument_size_in_bytes / 2**20:.1f} MiB | "
               f"{mem.output_size_in_bytes / 2**20:.1f} MiB | "
               f"{mem.temp_size_in_bytes / 2**20:.1f} MiB | {t * 1e3:.0f} ms |")
     (a, ra), (b, rb) = stats["float32"], stats["float16 compute"]

@@ -429,8 +429,11 @@ class Lowered:
             return str(self._entry.closed)
         if dialect == "llvm":
             return self._lowered_module().ir_text
-        raise ValueError(f"Lowered.as_text: unknown dialect {dialect!r}; use 'jaxpr' or "
-                         "'llvm' (compile() for 'asm')")
+        if dialect == "fusion":
+            from funcjax.backend.llvm import fusion, lowering
+            return fusion.groups_text(self._entry.closed.jaxpr, lowering.rule_of)
+        raise ValueError(f"Lowered.as_text: unknown dialect {dialect!r}; use 'jaxpr', "
+                         "'fusion' or 'llvm' (compile() for 'asm')")
 
     def compile(self):
         return Compiled(self._entry, self._jit._program(self._entry))

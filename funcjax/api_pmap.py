@@ -151,7 +151,8 @@ class PmapFunction:
         if dims is None:  # the general path, with its errors naming the arguments
             dims, names = _renamed(flat_in_axes, self._fun, in_axes, tuple(dyn_args), kwargs)
             size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
-        avals = tuple(shaped_abstractify(x) for x in leaves)
+        avals = tuple(x._aval if type(x) in _FUNCJAX_ARRAYS else shaped_abstractify(x)
+                      for x in leaves)
         key = (in_tree, avals, tuple(dims), statics, dtypes.x64_enabled())
         entry = self._cache.get(key)
         with self._lock:
@@ -199,8 +200,7 @@ class PmapFunction:
             entry.program = spmd_program_for(entry.closed, self._name, self._axis_name,
                                               params["axis_size"])
             entry.mapped = [a is not None for a in params["in_axes"]]
-        arrays = [np.ascontiguousarray(to_numpy(x), a.dtype) for x, a in zip(
-            flat, entry.closed.in_avals)]
+        arrays = [_buffer(x, a.dtype) for x, a in zip(flat, entry.closed.in_avals)]
         outs = entry.program.run(arrays, entry.mapped)
         devices = params["devices"]
         return [ShardedArray(o, aval.weak_type, devices) if a is not None else
@@ -258,7 +258,16 @@ class PmapFunction:
         return flat
 
 
-_ARRAY_TYPES = {Array, ShardedArray, CommittedArray, np.ndarray}
+_FUNCJAX_ARRAYS = {Array, ShardedArray, CommittedArray}
+_ARRAY_TYPES = _FUNCJAX_ARRAYS | {np.ndarray}
+
+
+def _buffer(x, dtype):
+    """``x``'s C-contiguous numpy buffer of ``dtype`` (no copy when it already is one)."""
+    value = x._value if type(x) in _FUNCJAX_ARRAYS else to_numpy(x)
+    if value.dtype == dtype and value.flags.c_contiguous:
+        return value
+    return np.ascontiguousarray(value, dtype)
 
 
 def _fast_in_axes(in_axes, leaves, kwargs, axis_size):

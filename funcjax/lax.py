@@ -35,6 +35,7 @@ from funcjax.ops.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from funcjax.ops.fft import fft  # noqa: F401
 from funcjax.ops.windows import reduce_window  # noqa: F401
 
 
@@ -51,7 +52,10 @@ _ARRAY_TYPES = (Array, Tracer)
 
 def _match_scalars(name, *args):
     """Python scalars become weakly typed constants of the dtype of the array operands."""
-    if all(isinstance(a, _ARRAY_TYPES) for a in args):
+    for a in args:
+        if not isinstance(a, _ARRAY_TYPES):
+            break
+    else:
         return args
     arrays = [a for a in args if not _is_python_scalar(a)]
     if not arrays:
@@ -100,6 +104,7 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
 for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
     globals()[_p.name] = _unary(_p)
 digamma = _special.digamma
+igamma, igammac = _special.igamma, _special.igammac
 
 bitwise_not = globals()["not"]
 bitwise_and, bitwise_or, bitwise_xor = globals()["and"], globals()["or"], globals()["xor"]

@@ -243,6 +243,11 @@ def test_empty_axis_indexed_with_an_array_scalar_raises_index_error():
             jnp.zeros(0)[index]
     with pytest.raises(IndexError, match="size 0"):
         funcjax.jit(lambda i: jnp.zeros(0)[i])(0)
+    # as in JAX: updates at a scalar index raise too, at an index array they are dropped
+    for index in (0, jnp.int32(0)):
+        with pytest.raises(IndexError, match="size 0"):
+            jnp.zeros(0).at[index].set(1.0)
+    assert jnp.zeros(0).at[jnp.array([0])].set(1.0).shape == (0,)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
@@ -272,3 +277,16 @@ def test_big_endian_inputs_are_converted(dtype):
     np.testing.assert_array_equal(funcjax.jit(lambda v: v * 2 + 1)(a),
                                   funcjax.jit(lambda v: v * 2 + 1)(native))
     np.testing.assert_array_equal(jnp.sum(a), np.sum(native).astype(jnp.sum(native).dtype))
+
+
+# -- found by the fuzzer ------------------------------------------------------------------------
+def test_f64_to_f16_rounding_and_abs_in_one_jit_function(x64):
+    """The exact double->half rounding declared llvm.fabs.f64 itself; a later abs declared it
+    again and lowering failed with DuplicatedNameError (fuzz seed 84, mode values64)."""
+    x = np.array([1.0, -2.5, 1e-3, 70000.0, -0.0])
+
+    def f(a):
+        return jnp.log1p(jnp.abs(a.astype(jnp.float16).astype(a.dtype)))
+    want = np.log1p(np.abs(x.astype(np.float16).astype(np.float64)))
+    np.testing.assert_allclose(funcjax.jit(f)(x), want, rtol=1e-14)
+    np.testing.assert_allclose(f(x), want, rtol=1e-14)

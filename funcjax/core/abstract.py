@@ -1,6 +1,7 @@
 """Abstract values: what a transformation knows about an array without its data."""
 
 import functools
+import math
 import numbers
 
 import numpy as np
@@ -21,7 +22,7 @@ class ShapedArray:
         self._hash = hash((self.shape, self.dtype, self.weak_type))
 
     ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    size = property(lambda self: math.prod(self.shape))  # exact; np.prod costs 3 us
 
     @property
     def nbytes(self):

@@ -15,6 +15,7 @@ import contextlib
 import threading
 
 from funcjax.core.array import DEFAULT_DEVICE, Array
+from funcjax.core.sharding import PmapSharding
 
 
 class _State(threading.local):
@@ -61,24 +62,6 @@ class Shard:
                 f"data={self.data})")
 
 
-class PmapSharding:
-    """How a pmap result is laid out: slice k of axis 0 on ``devices[k]``."""
-
-    def __init__(self, devices, shape):
-        self.devices, self.shape = tuple(devices), tuple(shape)
-        self.device_set = set(devices)
-
-    def __repr__(self):
-        return f"PmapSharding(devices={list(self.devices)}, sharded_dim=0, shape={self.shape})"
-
-    def __eq__(self, other):
-        return isinstance(other, PmapSharding) and (other.devices, other.shape) == (
-            self.devices, self.shape)
-
-    def __hash__(self):
-        return hash((self.devices, self.shape))
-
-
 class ShardedArray(Array):
     """A pmap result: slice k along axis 0 belongs to ``devices[k]``. It prints and computes
     like an ordinary array (an eager operation on it gives an ordinary, uncommitted array)."""
@@ -119,6 +102,7 @@ class ShardedArray(Array):
         return (Array, (self.__array__(copy=True), self.weak_type))
 
 
+# What every Array answers (JAX's attributes), set here beside the classes that differ.
 Array.committed = False
 Array.is_fully_addressable = True
 Array.is_fully_replicated = True

@@ -19,7 +19,9 @@ def canonicalize_shape(shape, where, what="shape"):
             d for d in _dims(shape) if isinstance(d, Tracer))
         raise ConcretizationTypeError(
             f"{where}: the {what} must be static (concrete Python ints), but it contains a "
-            f"traced value of type {traced.aval.str_short()}. Array shapes are fixed when a "
+            f"traced value of type {traced.aval.str_short()} while tracing "
+            f"{traced._trace.description}{traced.describe_dependence()}. Array shapes are "
+            "fixed when a "
             "function is traced: under jit, pass the size as a static argument "
             "(jit(f, static_argnums=...) or static_argnames=...), or derive it from x.shape.")
     dims = []

@@ -18,7 +18,7 @@ when transposing it.
 import functools
 
 from funcjax.core import cost
-from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal
+from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects
 from funcjax.core.primitive import Primitive
 from funcjax.interpreters.batching import batch_call
 from funcjax.interpreters.eval import eval_closed_jaxpr, eval_jaxpr
@@ -158,12 +158,12 @@ def _recompute_unsaveable(known, num_res, policy):
 
 
 def _live_eqns(eqns, outvars):
-    """The equations that ``outvars`` depend on: the forward pass no longer computes the
-    residuals it will not save."""
+    """The equations that ``outvars`` depend on, and those with effects (a debug print): the
+    forward pass no longer computes the residuals it will not save."""
     live = {id(v) for v in outvars}
     kept = []
     for eqn in reversed(eqns):
-        if any(id(v) in live for v in eqn.outputs):
+        if any(id(v) in live for v in eqn.outputs) or has_effects(eqn):
             kept.append(eqn)
             live.update(id(x) for x in eqn.inputs)
     return kept[::-1]

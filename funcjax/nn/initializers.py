@@ -130,18 +130,6 @@ xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
 
 
-def _orthonormal_columns(a):
-    """Q of the QR decomposition of a tall matrix with diag(R) > 0 (modified Gram-Schmidt:
-    the same Q as JAX's ``qr`` followed by its sign correction)."""
-    cols = []
-    for j in range(a.shape[1]):
-        v = a[:, j]
-        for q in cols:
-            v = v - jnp.dot(q, v) * q
-        cols.append(v / jnp.sqrt(jnp.dot(v, v)))
-    return jnp.stack(cols, axis=1)
-
-
 def orthogonal(scale=1.0, column_axis=-1, dtype=jnp.float32):
     """A (semi-)orthogonal matrix: orthonormal rows or columns, whichever are fewer."""
     def init(key, shape, dtype=dtype):
@@ -153,7 +141,8 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=jnp.float32):
         n_cols = shape[column_axis]
         n_rows = math.prod(shape) // n_cols
         tall = (max(n_rows, n_cols), min(n_rows, n_cols))
-        q = _orthonormal_columns(random.normal(key, tall, dt))
+        q, r = jnp.linalg.qr(random.normal(key, tall, dt))
+        q = q * jnp.sign(jnp.diagonal(r))  # unique: the factor whose R has a positive diagonal
         if n_rows < n_cols:
             q = q.T
         q = jnp.reshape(q, tuple(np.delete(shape, column_axis % len(shape))) + (n_cols,))

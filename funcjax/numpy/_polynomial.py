@@ -1,11 +1,13 @@
 """Polynomials as coefficient arrays, highest power first (numpy's ``poly*`` functions)."""
 
 
+import numpy as np
+
 from funcjax import numpy as jnp
 from funcjax.numpy._util import asarray, promote_dtypes, promote_dtypes_inexact
 
 __all__ = ["poly", "polyadd", "polysub", "polymul", "polydiv", "polyder", "polyint",
-           "polyval"]
+           "polyval", "polyfit", "roots"]
 
 
 def _1d(name, p):
@@ -101,3 +103,50 @@ def poly(seq_of_zeros):
     return out
 
 
+
+
+def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
+    """Least-squares fit of a degree-``deg`` polynomial (coefficients highest power first);
+    ``y`` may be 2-d (one fit per column). ``full`` and ``cov`` are not supported."""
+    if full or cov:
+        raise NotImplementedError("polyfit: full=True and cov=True are not supported")
+    x, y = promote_dtypes_inexact(x, y)
+    deg = int(deg)
+    if x.ndim != 1 or y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise ValueError(f"polyfit: x must be 1-d and y 1-d or 2-d with x's length, got "
+                         f"{x.shape} and {y.shape}")
+    lhs = jnp.vander(x, deg + 1)
+    rhs = y
+    if w is not None:
+        w = asarray(w, x.dtype)
+        lhs = lhs * w[:, None]
+        rhs = rhs * (w if y.ndim == 1 else w[:, None])
+    scale = jnp.sqrt(jnp.sum(lhs * lhs, axis=0))  # column scaling, as numpy, for conditioning
+    scale = jnp.where(scale == 0, jnp.ones_like(scale), scale)
+    coef = jnp.linalg.lstsq(lhs / scale, rhs, rcond=rcond)[0]
+    return (coef.T / scale).T
+
+
+def roots(p, *, strip_zeros=True):
+    """The roots of a polynomial: the eigenvalues of its companion matrix (complex)."""
+    p = _1d("roots", p)
+    if strip_zeros:
+        values = np.asarray(p)  # the number of leading/trailing zeros decides the shape
+        nz = np.nonzero(values)[0]
+        if nz.size == 0:
+            return jnp.zeros((0,), p.dtype)
+        trailing = values.size - 1 - nz[-1]
+        p = p[nz[0]:nz[-1] + 1]
+    else:
+        trailing = 0
+    (p,) = promote_dtypes_inexact(p)
+    n = p.shape[0] - 1
+    if n < 1:
+        out = jnp.zeros((0,), p.dtype)
+    else:
+        companion = jnp.diag(jnp.ones((n - 1,), p.dtype), -1)
+        companion = companion.at[0, :].set(-p[1:] / p[0])
+        out = jnp.linalg.eigvals(companion)
+    if trailing:
+        out = jnp.concatenate([out, jnp.zeros((trailing,), out.dtype)])
+    return out

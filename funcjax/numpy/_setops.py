@@ -51,12 +51,13 @@ def _differs(a, b):
 def _unique_flat(x, size, fill_value):
     """values, first indices, inverse (flat), counts of a 1-d ``x`` with ``size`` slots."""
     n = x.shape[0]
+    if n == 0:
+        fill = 0 if fill_value is None else fill_value
+        ints = _creation.zeros((size,), np.int32)
+        return (lax.full((size,), fill, x.dtype), ints, _creation.zeros((0,), np.int32),
+                ints)
     order = _sorting.argsort(x, stable=True)
     s = x[order]
-    if n == 0:
-        empty = _creation.zeros((size,), x.dtype)
-        return empty, _creation.zeros((size,), np.int32), order, _creation.zeros((size,),
-                                                                                 np.int32)
     first = _joining.concatenate([_creation.ones((1,), bool), _differs(s[1:], s[:-1])])
     run = lax.sub(lax.cumsum(_int(first)), 1)
     slot = lax.select(first, run, lax.full(run.shape, size, np.int32))
@@ -135,6 +136,8 @@ def _select(name, values, keep, size, fill_value):
     """The elements of 1-d ``values`` where ``keep``, packed to the front (``size`` slots)."""
     if size is None:
         size = concrete_size(name, keep, np.count_nonzero)
+    if size == 0:
+        return _creation.zeros((0,), values.dtype)
     n = values.shape[0]
     slot = lax.sub(lax.cumsum(_int(keep)), 1) if n else _creation.zeros((0,), np.int32)
     slot = lax.select(keep, slot, lax.full((n,), size, np.int32))

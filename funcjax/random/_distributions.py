@@ -6,7 +6,6 @@ Gamma draws one key per element and runs Marsaglia-Tsang's rejection loop as a
 ``while_loop`` vmapped over the elements: each element stops when it is accepted.
 """
 
-import math
 
 import numpy as np
 
@@ -14,6 +13,7 @@ import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.api import vmap
 from funcjax.core import dtypes
+from funcjax.ops.custom import custom_jvp
 from funcjax.random._keys import raw, split
 from funcjax.random._samplers import (
     _check_order,
@@ -23,7 +23,7 @@ from funcjax.random._samplers import (
     check_shape,
     float_dtype,
 )
-from funcjax.random._special import erf_inv, lgamma
+from funcjax.random._special import erf_inv
 
 
 def _shape_or_broadcast(name, shape, *params):
@@ -125,22 +125,76 @@ def _gamma_one(data, alpha, log_space):
     return d * v3 * jnp.where(boost_mask, one, jnp.power(u, one / alpha_orig))
 
 
-def _gamma(data, a, shape, dt, log_space):
-    a = jnp.broadcast_to(jnp.asarray(a).astype(dt), shape)
-    n = math.prod(shape)
+def _gamma_draws(data, a, log_space):
+    n = a.size
     if n == 0:
-        return jnp.zeros(shape, dt)
+        return jnp.zeros(a.shape, a.dtype)
     keys = split(data, n)
     samples = vmap(lambda k, al: _gamma_one(k, al, log_space))(keys, jnp.reshape(a, (n,)))
-    return jnp.reshape(samples, shape)
+    return jnp.reshape(samples, a.shape)
+
+
+def _dsample_dalpha(z, a):
+    """d z / d alpha of a Gamma(alpha) sample z at fixed CDF value (implicit
+    reparameterisation, Figurnov et al. 2018): ``-dP(alpha, z)/dalpha / p(z; alpha)``.
+
+    P is the regularised lower incomplete gamma function, summed from its series
+    ``P = z**a e**-z / Gamma(a+1) * sum_n z**n / ((a+1)...(a+n))`` together with its alpha
+    derivative, until the terms stop mattering."""
+    z = jnp.maximum(z, np.finfo(z.dtype).tiny)
+    log_z = jnp.log(z)
+    log_prefactor = a * log_z - z - lax.lgamma(a + 1)
+    eps = np.finfo(z.dtype).eps
+
+    def cond(c):
+        return jnp.any(c[1] > eps * c[3]) & (c[0] < 10000)
+
+    def body(c):
+        n, t, h, s, ds = c
+        n = n + 1
+        t = t * z / (a + n)
+        h = h + 1 / (a + n)
+        return n, t, h, s + t, ds - t * h
+
+    one, zero = jnp.ones_like(z), jnp.zeros_like(z)
+    _, _, _, s, ds = lax.while_loop(cond, body, (jnp.asarray(0, z.dtype), one, zero, one, zero))
+    prefactor = jnp.exp(log_prefactor)
+    dp_da = prefactor * (s * (log_z - lax.digamma(a + 1)) + ds)
+    density = jnp.exp((a - 1) * log_z - z - lax.lgamma(a))
+    return -dp_da / density
+
+
+def _gamma_sampler(log_space):
+    """The gamma (or log-gamma) draws as a function of alpha with the implicit
+    reparameterisation derivative as its jvp rule."""
+    @custom_jvp
+    def draw(data, a):
+        return _gamma_draws(data, a, log_space)
+
+    @draw.defjvp
+    def draw_jvp(primals, tangents):
+        data, a = primals
+        out = draw(data, a)
+        z = lax.stop_gradient(jnp.exp(out) if log_space else out)
+        dz = _dsample_dalpha(z, lax.stop_gradient(a))
+        return out, tangents[1] * (dz / z if log_space else dz)
+    return draw
+
+
+_GAMMA = {False: _gamma_sampler(False), True: _gamma_sampler(True)}
+
+
+def _gamma(data, a, shape, dt, log_space):
+    a = jnp.broadcast_to(jnp.asarray(a).astype(dt), shape)
+    return _GAMMA[log_space](data, a)
 
 
 def gamma(key, a, shape=None, dtype=None):
-    """Gamma(a, 1) samples. Differentiating them with respect to ``a`` is not supported."""
+    """Gamma(a, 1) samples, differentiable in ``a`` (implicit reparameterisation)."""
     data, _ = raw("gamma", key)
     dt = float_dtype("gamma", dtype)
     shape = _shape_or_broadcast("gamma", shape, a)
-    return _gamma(data, lax.stop_gradient(jnp.asarray(a)), shape, dt, False)
+    return _gamma(data, jnp.asarray(a), shape, dt, False)
 
 
 def loggamma(key, a, shape=None, dtype=None):
@@ -148,7 +202,7 @@ def loggamma(key, a, shape=None, dtype=None):
     data, _ = raw("loggamma", key)
     dt = float_dtype("loggamma", dtype)
     shape = _shape_or_broadcast("loggamma", shape, a)
-    return _gamma(data, lax.stop_gradient(jnp.asarray(a)), shape, dt, True)
+    return _gamma(data, jnp.asarray(a), shape, dt, True)
 
 
 def beta(key, a, b, shape=None, dtype=None):
@@ -157,8 +211,8 @@ def beta(key, a, b, shape=None, dtype=None):
     dt = float_dtype("beta", dtype)
     shape = _shape_or_broadcast("beta", shape, a, b)
     key_a, key_b = split(data)
-    log_a = _gamma(key_a, lax.stop_gradient(jnp.asarray(a)), shape, dt, True)
-    log_b = _gamma(key_b, lax.stop_gradient(jnp.asarray(b)), shape, dt, True)
+    log_a = _gamma(key_a, jnp.asarray(a), shape, dt, True)
+    log_b = _gamma(key_b, jnp.asarray(b), shape, dt, True)
     log_max = jnp.maximum(log_a, log_b)
     ga, gb = jnp.exp(log_a - log_max), jnp.exp(log_b - log_max)
     return ga / (ga + gb)
@@ -172,7 +226,7 @@ def dirichlet(key, alpha, shape=None, dtype=None):
         raise ValueError(f"dirichlet requires alpha.ndim >= 1, got alpha.ndim == "
                          f"{np.ndim(alpha)}")
     shape = _shape_or_broadcast("dirichlet", shape, np.zeros(np.shape(alpha)[:-1]))
-    logs = _gamma(data, lax.stop_gradient(jnp.asarray(alpha)), shape + np.shape(alpha)[-1:],
+    logs = _gamma(data, jnp.asarray(alpha), shape + np.shape(alpha)[-1:],
                   dt, True)
     e = jnp.exp(logs - lax.stop_gradient(jnp.max(logs, axis=-1, keepdims=True)))
     return e / jnp.sum(e, axis=-1, keepdims=True)
@@ -211,7 +265,7 @@ def _poisson_rejection(data, lam, shape, dt):
         us = 0.5 - jnp.abs(u)
         k = jnp.floor((2 * a / us + b) * u + lam + 0.43)
         s = jnp.log(v * inv_alpha / (a / (us * us) + b))
-        t = -lam + k * log_lam - lgamma(k + 1)
+        t = -lam + k * log_lam - lax.lgamma(k + 1)
         accept1 = (us >= 0.07) & (v <= v_r)
         reject = (k < 0) | ((us < 0.013) & (v > us))
         accept = accept1 | (~reject & (s <= t))
@@ -242,21 +296,6 @@ def poisson(key, lam, shape=None, dtype=None):
 
 
 # -- multivariate normal ---------------------------------------------------------------------
-def _cholesky(cov):
-    """Lower Cholesky factor by columns (Cholesky-Banachiewicz), from differentiable ops."""
-    n = cov.shape[-1]
-    cols = []
-    for j in range(n):
-        prev = jnp.stack(cols, axis=-1) if cols else None  # [..., n, j]
-        c = cov[..., :, j]
-        if prev is not None:
-            c = c - jnp.sum(prev * prev[..., j:j + 1, :], axis=-1)
-        pivot = jnp.sqrt(c[..., j:j + 1])
-        mask = (np.arange(n) >= j)
-        cols.append(jnp.where(mask, c / pivot, 0.0))
-    return jnp.stack(cols, axis=-1)
-
-
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
     """Samples of N(mean, cov): ``mean + L @ z`` with ``cov = L L^T``."""
     data, _ = raw("multivariate_normal", key)
@@ -278,9 +317,13 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
     else:
         shape = canonical_shape("multivariate_normal", shape)
         check_shape("multivariate_normal", shape, mean.shape[:-1], cov.shape[:-2])
-    if method != "cholesky":
-        raise NotImplementedError(f"multivariate_normal: method={method!r} needs an "
-                                  "eigendecomposition; use method='cholesky'")
-    factor = _cholesky(cov)
+    if method == "svd":
+        u, sv, _ = jnp.linalg.svd(cov)
+        factor = u * jnp.sqrt(sv[..., None, :])
+    elif method == "eigh":
+        w, v = jnp.linalg.eigh(cov)
+        factor = v * jnp.sqrt(w[..., None, :])
+    else:
+        factor = jnp.linalg.cholesky(cov)
     z = _normal(data, shape + (n,), dt)
     return mean + jnp.einsum("...ij,...j->...i", factor, z)

@@ -57,8 +57,9 @@ class PRNGKeyArray:
     def __getitem__(self, index):
         if not isinstance(index, tuple):
             index = (index,)
-        return PRNGKeyArray(self._data[index + (Ellipsis, slice(None))] if Ellipsis not in
-                            index else self._data[index + (slice(None),)])
+        # The trailing key-word axis is never indexed.
+        tail = (slice(None),) if any(i is Ellipsis for i in index) else (Ellipsis, slice(None))
+        return PRNGKeyArray(self._data[index + tail])
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))

@@ -17,7 +17,7 @@ from funcjax.ops.special import trigamma
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "betaln", "logsumexp", "xlogy",
            "xlog1py", "expit", "logit", "ndtr", "ndtri", "log_ndtr", "i0e", "i1e", "i0", "i1",
-           "gamma", "beta", "entr", "polygamma", "multigammaln"]
+           "gamma", "beta", "entr", "polygamma", "multigammaln", "gammainc", "gammaincc"]
 
 
 def _float(name, *xs):
@@ -66,6 +66,18 @@ def polygamma(n, x):
     if n == 1:
         return trigamma(x)
     raise NotImplementedError(f"polygamma: order n={n} is not implemented (only 0 and 1)")
+
+
+def gammainc(a, x):
+    """The regularized lower incomplete gamma function P(a, x)."""
+    a, x = _float("gammainc", a, x)
+    return lax.igamma(a, x)
+
+
+def gammaincc(a, x):
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    a, x = _float("gammaincc", a, x)
+    return lax.igammac(a, x)
 
 
 def betaln(a, b):

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcjax
+import funcjax.numpy
 from funcjax import lax
 from funcjax.backend.llvm import lower_conv
 
@@ -187,3 +188,26 @@ def test_bad_dimension_numbers_are_clear_errors():
         lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHHC", "HWIO", "NHWC"))
     with pytest.raises(TypeError, match="ConvDimensionNumbers or three"):
         lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers="NHWC")
+
+
+def test_weight_gradient_lowering_by_output_position(monkeypatch):
+    """A weight gradient is a convolution with few output positions and a large batch: the
+    lowering builds one patch matrix per output position. Compare both lowerings."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 7, 6, 12)).astype(np.float32)  # 12 channels > 9 taps
+    w = rng.standard_normal((3, 3, 12, 4)).astype(np.float32)
+    dn = ("NHWC", "HWIO", "NHWC")
+
+    def loss(x, w, scale):
+        return jax_sum(lax.conv_general_dilated(x, w * scale, (1, 2), "SAME",
+                                                dimension_numbers=dn) ** 2)
+    expected = [np.asarray(g) for g in funcjax.grad(loss, (0, 1))(x, w, 1.0)]
+    for threshold in (1, 10 ** 15):
+        monkeypatch.setattr(lower_conv, "BLAS_MIN_FLOPS", threshold)
+        got = funcjax.jit(funcjax.grad(lambda x, w: loss(x, w, 1.0), (0, 1)))(x, w)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(np.asarray(a), b, rtol=1e-4, atol=1e-4)
+
+
+def jax_sum(x):
+    return funcjax.numpy.sum(x)

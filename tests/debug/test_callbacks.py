@@ -188,3 +188,20 @@ def test_callbacks_from_compiled_code_in_several_threads():
     assert errors == []
     for k in range(4):
         np.testing.assert_allclose(results[k], 2 * np.sin(np.float32(k)) + 1, rtol=1e-6)
+
+
+def test_modules_with_callbacks_never_enter_the_persistent_cache(tmp_path):
+    from funcjax.backend.llvm import compiler
+    seen = []
+
+    def make():  # a new function each time: traced and compiled again
+        return lambda x: (fj.debug.callback(lambda v: seen.append(float(v[0])), x), x + 1)[1]
+    fj.config.update("jax_compilation_cache_dir", str(tmp_path))
+    try:
+        start = compiler.stats["loaded_from_disk"]
+        for k in range(2):
+            fj.jit(make())(np.full(2, k, np.float32))
+        assert list(tmp_path.iterdir()) == [] and compiler.stats["loaded_from_disk"] == start
+    finally:
+        fj.config.update("jax_compilation_cache_dir", None)
+    assert seen == [0.0, 1.0]

@@ -23,7 +23,10 @@ WHOLE = ["x=[0. 1. 2.] s=3.00"]
 @pytest.mark.parametrize("transform", [
     lambda f: f, fj.jit, fj.grad, lambda f: fj.jit(fj.grad(f)), lambda f: fj.grad(fj.jit(f)),
     lambda f: fj.jit(fj.jit(f)), lambda f: fj.value_and_grad(f),
-], ids=["eager", "jit", "grad", "jit-grad", "grad-jit", "jit-jit", "value_and_grad"])
+    lambda f: fj.grad(fj.checkpoint(f)), lambda f: fj.jit(fj.grad(fj.checkpoint(f))),
+    fj.jacfwd, fj.hessian,
+], ids=["eager", "jit", "grad", "jit-grad", "grad-jit", "jit-jit", "value_and_grad",
+        "grad-checkpoint", "jit-grad-checkpoint", "jacfwd", "hessian"])
 def test_print_shows_the_primal_values_once(transform, capsys):
     transform(_f)(jnp.asarray(X))
     assert capsys.readouterr().out.splitlines() == WHOLE
@@ -59,9 +62,21 @@ def test_scan_body_prints_every_iteration(jit, reverse, capsys):
     assert capsys.readouterr().out.splitlines() == _expected_scan(order)
 
 
-def test_grad_of_scan_prints_forward_values(capsys):
-    fj.grad(lambda xs: lax.scan(_body, 0.0, xs)[0])(jnp.asarray(X))
+@pytest.mark.parametrize("jit", [False, True])
+def test_grad_of_scan_prints_forward_values(jit, capsys):
+    g = fj.grad(lambda xs: lax.scan(_body, 0.0, xs)[0])
+    (fj.jit(g) if jit else g)(jnp.asarray(X))
     assert capsys.readouterr().out.splitlines() == _expected_scan(X)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_vmap_of_scan_prints_each_example_at_each_step(jit, capsys):
+    xs = np.arange(4.0, dtype=np.float32).reshape(2, 2)
+    f = fj.vmap(lambda xs: lax.scan(_body, 0.0, xs)[0])
+    (fj.jit(f) if jit else f)(jnp.asarray(xs))
+    per_example = [_expected_scan(row) for row in xs]  # step-major, as JAX prints
+    assert capsys.readouterr().out.splitlines() == [line for step in zip(*per_example)
+                                                    for line in step]
 
 
 @pytest.mark.parametrize("jit", [False, True])

@@ -37,17 +37,20 @@ def program_text(seed):
     return f"# seed {seed}, mode {g.mode}, inputs {g.inputs}\n{source}"
 
 
-def run_seeds(seeds, timeout=600):
-    """Results (dicts with ``seed``, ``ok`` and, on failure, ``kind``/``error``) for ``seeds``."""
+def run_seeds(seeds, seconds_per_program=30):
+    """Results (dicts with ``seed``, ``ok`` and, on failure, ``kind``/``error``) for ``seeds``.
+    A worker gets ``seconds_per_program`` per seed (generous: the machine may be loaded); a
+    worker still running then counts as hung on the seed it was running."""
     seeds, results = list(seeds), []
     while seeds:
+        timeout = 60 + seconds_per_program * len(seeds)
         got, code, err = _run_worker(seeds, timeout)
         results.extend(got)
         seeds = seeds[len(got):]
         if not seeds:
             break
         crashed = seeds.pop(0)  # the worker died (or hung) while running this program
-        alone, code1, err1 = _run_worker([crashed], timeout)
+        alone, code1, err1 = _run_worker([crashed], 60 + seconds_per_program)
         if alone:  # it passes alone: the crash depends on what ran before; report both
             err1 = f"crashed only after other programs (exit {code}): {err[-1500:]}"
         results.append({"seed": crashed, "ok": False, "kind": f"crash (exit {code})",

@@ -6,13 +6,15 @@ earlier values; inputs and outputs are pytrees. Being text, a failing program is
 is and reruns anywhere. Three modes decide dtypes and inputs:
 
 - ``grad``: float64 (x64), smooth random inputs; also checked for derivatives.
-- ``values``: float32 with special values (NaN, infinities, -0, huge, tiny) among the inputs.
-- ``int``: int32 with edge values (0, -1, extremes); wrapping arithmetic.
+- ``values``/``values64``: float32/float64 with special values (NaN, infinities, -0, huge,
+  tiny) among the inputs.
+- ``int``/``int64``: int32/int64 with edge values (0, -1, extremes); wrapping arithmetic.
 """
 
 import numpy as np
 
-MODES = ("grad", "grad", "values", "int")
+MODES = ("grad", "grad", "values", "values64", "int", "int64")
+X64_MODES = ("grad", "values64", "int64")  # run with jax_enable_x64
 
 # Float elementwise operations on one value ({a}); the result has its shape.
 F_UNARY = [
@@ -27,6 +29,13 @@ F_UNARY = [
     "jnp.tan(jnp.tanh({a}))", "jnp.heaviside({a}, 0.5) * {a}", "jnp.nan_to_num({a})",
     "jnp.fmod({a}, 1.5)",
 ]
+# Only where values need not be differentiable (rounding through float16, NaN tests, ranks).
+F_VALUES_ONLY = [
+    "{a}.astype(jnp.float16).astype({a}.dtype)", "jnp.where(jnp.isnan({a}), 1.0, {a})",
+    "jnp.isfinite({a}) * 1.0", "jnp.argsort({a}, axis=-1).astype({a}.dtype)",
+    "jnp.nextafter({a}, 0.0)", "jnp.signbit({a}) * 2.0", "jnp.rint({a})",
+    "jnp.clip({a}, -3e38, 3e38) * 1e-3",
+]
 F_BINARY = [
     "{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} / (1.0 + {b} * {b})", "jnp.maximum({a}, {b})",
     "jnp.minimum({a}, {b})", "jnp.arctan2({a}, {b} + 2.0)", "jnp.power(jnp.abs({a}) + 0.5, {b})",
@@ -39,8 +48,10 @@ I_UNARY = [
     "lax.shift_right_arithmetic({a}, 2)",
     "lax.shift_left({a}, 3)", "lax.shift_right_logical({a}, 1)", "~{a}", "{a} + 7",
     "jnp.sign({a})", "jnp.where({a} > 2, {a}, -{a})", "jnp.clip({a}, -9, 1000)",
-    "jnp.maximum({a}, 0)", "lax.integer_pow({a}, 2)", "({a} > 0).astype(jnp.int32)",
-    "jnp.right_shift({a}, 33)",
+    "jnp.maximum({a}, 0)", "lax.integer_pow({a}, 2)", "({a} > 0).astype({a}.dtype)",
+    "jnp.right_shift({a}, 33)", "jnp.where(({a} > 3) ^ ({a} < -2), {a}, 1)",
+    "jnp.argsort({a}, axis=-1).astype({a}.dtype)", "{a}.astype(jnp.int8).astype({a}.dtype)",
+    "({a} // 2) * 2",
 ]
 I_BINARY = [
     "{a} + {b}", "{a} - {b}", "{a} * {b}", "jnp.maximum({a}, {b})", "jnp.minimum({a}, {b})",
@@ -98,10 +109,12 @@ class Gen:
 
     @property
     def integer(self):
-        return self.mode == "int"
+        return self.mode in ("int", "int64")
 
     def unary(self, a):
-        return self.choice(I_UNARY if self.integer else F_UNARY).format(a=a)
+        table = I_UNARY if self.integer else F_UNARY + (
+            F_VALUES_ONLY if self.mode in ("values", "values64") else [])
+        return self.choice(table).format(a=a)
 
     # -- steps ---------------------------------------------------------------------------------
     def step(self):
@@ -323,14 +336,21 @@ class Gen:
         for _, shape in self.inputs:
             if self.mode == "grad":
                 v = rng.uniform(-1.5, 1.5, shape)
-            elif self.mode == "values":
-                v = rng.standard_normal(shape).astype(np.float32) * 2
+            elif self.mode in ("values", "values64"):
+                wide = self.mode == "values64"
+                dtype = np.float64 if wide else np.float32
+                special = F_SPECIAL + ([1e300, -1e300, 5e-324, 1e-310] if wide else [])
+                v = rng.standard_normal(shape) * 2
                 mask = rng.random(shape) < 0.3
-                v = np.where(mask, rng.choice(F_SPECIAL, shape), v).astype(np.float32)
+                v = np.where(mask, rng.choice(special, shape), v).astype(dtype)
             else:
-                v = rng.integers(-20, 20, shape)
+                wide = self.mode == "int64"
+                special = I_SPECIAL + ([2**63 - 1, -2**63, 2**32, -2**32 - 1] if wide else [])
+                v = rng.integers(-20, 20, shape).astype(np.int64)
                 mask = rng.random(shape) < 0.3
-                v = np.where(mask, rng.choice(I_SPECIAL, shape), v).astype(np.int32)
+                picks = np.array(special, np.int64)[rng.integers(len(special), size=shape)]
+                v = np.where(mask, picks, v)
+                v = v.astype(np.int64 if wide else np.int32)
             vals.append(np.asarray(v))
         if self.packing == "tree":
             return ({"a": vals[0]}, tuple(vals[1:]))

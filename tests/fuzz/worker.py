@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from programs import generate  # noqa: E402, I001 - found through the path set just above
+from programs import X64_MODES, generate  # noqa: E402, I001 - found through the path set just above
 
 import funcjax as jax  # noqa: E402
 import funcjax.numpy as jnp  # noqa: E402
@@ -26,7 +26,7 @@ from funcjax import lax  # noqa: E402
 from funcjax.backend.llvm import compiler  # noqa: E402
 from funcjax.config import enable_x64  # noqa: E402
 
-TOL = {"grad": 1e-9, "values": 2e-4, "int": 0}
+TOL = {"grad": 1e-9, "values": 2e-4, "values64": 1e-9, "int": 0, "int64": 0}
 
 
 class Mismatch(AssertionError):  # noqa: N818 - reads as the failure it reports
@@ -128,10 +128,10 @@ def check(seed, light=False):
                     explain(g, namespace, example, _lane(got_all, k), f_all(*example),
                             _lane(got, k), tol, f"{what}, example {k}")
         if g.mode == "grad":
-            check_grad(f, args, rng, light)
+            check_grad(f, args, rng, light, seed)
 
 
-def check_grad(f, args, rng, light=False):
+def check_grad(f, args, rng, light=False, seed=0):
     weights = [rng.standard_normal(np.shape(y)) for y in leaves(f(*args))]
 
     def loss(*a):
@@ -139,9 +139,11 @@ def check_grad(f, args, rng, light=False):
 
     argnums = tuple(range(len(args)))
     want = jax.grad(loss, argnums=argnums)(*args)
-    if not light:
+    # Light runs compile one of the two derivative programs for half of the seeds.
+    if not light or seed % 4 == 0:
         compare(jax.jit(jax.grad(loss, argnums=argnums))(*args), want, 1e-9,
                 "jit(grad) vs grad")
+    if not light or seed % 4 == 2:
         compare(jax.grad(jax.jit(loss), argnums=argnums)(*args), want, 1e-9,
                 "grad(jit) vs grad")
     direction = tree_map(lambda x: rng.standard_normal(np.shape(x)), args)
@@ -152,6 +154,8 @@ def check_grad(f, args, rng, light=False):
         plus = tree_map(lambda x, v: x + eps * v, args, direction)
         minus = tree_map(lambda x, v: x - eps * v, args, direction)
         return (float(loss(*plus)) - float(loss(*minus))) / (2 * eps)
+    if not np.isfinite(dot):
+        return  # e.g. cbrt'(0) * 0 = nan, as in JAX: jit(grad)/grad(jit) matched it above
     fd1, fd2 = fd(1e-5), fd(1e-6)
     scale = max(1.0, abs(fd1))
     if not np.isfinite(fd1) or abs(fd1 - fd2) > 1e-5 * scale:
@@ -175,7 +179,7 @@ def main(argv):
             os.abort()
         before = compiler.stats["slp_fallback"]
         try:
-            if generate(seed)[0].mode == "grad":
+            if generate(seed)[0].mode in X64_MODES:
                 with enable_x64():
                     check(seed, light)
             else:

@@ -196,3 +196,11 @@ def test_float64_samplers_with_x64(x64):
     u = np.asarray(random.uniform(KEY, (4,), jnp.float64))
     assert u.dtype == np.float64 and len(set(u.tolist())) == 4
     assert random.bits(KEY, (3,)).dtype == np.uint64
+
+
+@pytest.mark.parametrize("method", ["svd", "eigh"])
+def test_multivariate_normal_methods_agree_in_distribution(method):
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]])
+    x = np.asarray(random.multivariate_normal(KEY, jnp.zeros(2), jnp.asarray(cov), (4000,),
+                                              method=method))
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.12)

@@ -152,3 +152,12 @@ def test_threefry_primitive_eager_jit_and_vmap_agree_on_random_words():
             np.testing.assert_array_equal(b[row], s)
     jaxpr = funcjax.make_jaxpr(lambda k: random.normal(k, (4,)))(random.PRNGKey(0))
     assert str(jaxpr).count("threefry2x32") == 1
+
+
+def test_typed_key_arrays_index_like_arrays_of_keys():
+    keys = random.split(random.key(0), 4).reshape(2, 2)
+    assert keys.shape == (2, 2) and keys[1].shape == (2,) and keys[..., 0].shape == (2,)
+    assert keys[jnp.array([0, 1]), 1].shape == (2,) and keys[1:].shape == (1, 2)
+    assert [k.shape for k in keys[0]] == [(), ()]
+    np.testing.assert_array_equal(random.key_data(keys[1, 0]),
+                                  random.split(random.PRNGKey(0), 4)[2])

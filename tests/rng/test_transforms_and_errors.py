@@ -139,6 +139,9 @@ def test_jvp_of_erf_inv_is_exact():
      "cov.shape"),
     (lambda: random.dirichlet(KEY, 1.0), ValueError, "alpha.ndim"),
     (lambda: random.key(0, impl="rbg"), ValueError, "threefry2x32"),
+    (lambda: random.poisson(KEY, -1.0, (2,)), ValueError, "non-negative"),
+    (lambda: random.multivariate_normal(KEY, jnp.zeros(2), jnp.eye(2), method="lu"),
+     ValueError, "method must be one of"),
 ])
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
@@ -148,3 +151,59 @@ def test_bad_input(call, error, match):
 def test_reversed_bounds_under_jit_clamp_to_the_lower_bound_as_in_jax():
     out = funcjax.jit(lambda lo, hi: random.uniform(KEY, (3,), minval=lo, maxval=hi))(1.0, 0.0)
     np.testing.assert_array_equal(out, [1.0, 1.0, 1.0])
+
+
+# jax.jacfwd(lambda a: jax.random.gamma(jax.random.PRNGKey(42), a, (4,)))(a), JAX 0.10.2.
+JAX_GAMMA_GRADS = {
+    0.5: [1.877781629562378, 1.3462015390396118, 2.328065872192383, 0.26413479447364807],
+    2.0: [1.4498592615127563, 0.7888170480728149, 1.4191149473190308, 0.8100948333740234],
+    30.0: [1.1072001457214355, 0.9531881809234619, 1.0999209880828857, 0.958185076713562],
+}
+
+
+@pytest.mark.parametrize("alpha", sorted(JAX_GAMMA_GRADS))
+def test_gamma_gradient_in_alpha_matches_jax(alpha):
+    key = random.PRNGKey(42)
+    jac = funcjax.jacfwd(lambda a: random.gamma(key, a, (4,)))(alpha)
+    np.testing.assert_allclose(jac, JAX_GAMMA_GRADS[alpha], rtol=2e-5)
+    if alpha == 2.0:  # and compiled
+        g = funcjax.jit(funcjax.grad(lambda a: random.gamma(key, a, (4,)).sum()))(alpha)
+        np.testing.assert_allclose(g, sum(JAX_GAMMA_GRADS[alpha]), rtol=2e-5)
+
+
+def test_gamma_gradient_keeps_the_cdf_fixed():
+    # Implicit reparameterisation: moving alpha by h and the sample by h * dz/dalpha leaves
+    # P(alpha, z) unchanged to first order (P by its series, in float64).
+    from .test_distributions import _gamma_cdf
+    key, h = random.PRNGKey(5), 1e-3
+    for alpha in (0.7, 3.0):
+        z = np.asarray(random.gamma(key, alpha, (3,)), np.float64)
+        dz = np.asarray(funcjax.jacfwd(lambda a: random.gamma(key, a, (3,)))(alpha))
+        for zi, di in zip(z, dz):
+            moved = _gamma_cdf(alpha + h)(zi + h * di) - _gamma_cdf(alpha - h)(zi - h * di)
+            unmoved = _gamma_cdf(alpha + h)(zi) - _gamma_cdf(alpha - h)(zi)
+            assert abs(moved) < 1e-3 * abs(unmoved) + 1e-7
+
+
+def test_log_space_samplers_differentiate_in_their_parameters():
+    key = random.PRNGKey(42)
+    # jax.jacfwd(lambda a: jax.random.loggamma(key, a, (3,)))(2.0) and
+    # jax.grad(lambda a: jax.random.beta(key, a, 3.0, (3,)).sum())(2.0), JAX 0.10.2.
+    np.testing.assert_allclose(funcjax.jacfwd(lambda a: random.loggamma(key, a, (3,)))(2.0),
+                               [0.39478635787963867, 0.722105085849762, 0.4052485525608063],
+                               rtol=2e-5)
+    np.testing.assert_allclose(
+        funcjax.grad(lambda a: random.beta(key, a, 3.0, (3,)).sum())(2.0),
+        0.49591443, rtol=2e-5)
+    g = funcjax.grad(lambda al: random.dirichlet(key, al, (2,))[:, 0].sum())(
+        jnp.array([1.0, 2.0, 3.0]))
+    assert g.shape == (3,) and float(g[0]) > 0 > float(g[1])
+
+
+def test_pmap_gives_each_device_its_keys_numbers():
+    n = funcjax.device_count()
+    keys = random.split(KEY, n)
+    out = funcjax.pmap(lambda k: (random.bits(k, (4,)), random.randint(k, (3,), 0, 100)))(keys)
+    for i in range(n):
+        np.testing.assert_array_equal(out[0][i], random.bits(keys[i], (4,)))
+        np.testing.assert_array_equal(out[1][i], random.randint(keys[i], (3,), 0, 100))

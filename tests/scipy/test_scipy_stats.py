@@ -27,10 +27,14 @@ CONTINUOUS = {
     "gamma.logpdf": lambda r: (r.uniform(0.01, 9, 5), r.uniform(0.5, 5), r.uniform(-0.5, 0),
                                r.uniform(0.5, 2)),
     "gamma.pdf": lambda r: (r.uniform(0.01, 9, 5), r.uniform(0.5, 5)),
+    "gamma.cdf": lambda r: (r.uniform(0.01, 9, 5), r.uniform(0.5, 5), r.uniform(-0.5, 0),
+                            r.uniform(0.5, 2)),
+    "gamma.sf": lambda r: (r.uniform(0.01, 9, 5), r.uniform(0.5, 5)),
 }
 DISCRETE = {
     "poisson.logpmf": lambda r: (r.integers(0, 12, 5).astype(float), r.uniform(0.5, 6)),
     "poisson.pmf": lambda r: (r.integers(0, 12, 5).astype(float), r.uniform(0.5, 6)),
+    "poisson.cdf": lambda r: (r.integers(-1, 12, 5) + r.uniform(0, 0.9, 5), r.uniform(0.5, 6)),
     "bernoulli.logpmf": lambda r: (r.integers(0, 2, 5).astype(float), r.uniform(0.05, 0.95)),
     "bernoulli.pmf": lambda r: (r.integers(0, 2, 5).astype(float), r.uniform(0.05, 0.95)),
     "bernoulli.cdf": lambda r: (r.integers(-1, 3, 5).astype(float), r.uniform(0.05, 0.95)),

@@ -16,6 +16,7 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_conv,
     lower_dot,
     lower_elementwise,
+    lower_fft,
     lower_indexing,
     lower_random,
     lower_reductions,

@@ -80,6 +80,43 @@ def analyse(jaxpr, rule_of):
 
 
 
+def groups(jaxpr, rule_of):
+    """The fusion groups of ``jaxpr``'s top level, in program order: each equation whose
+    output is materialised, with the lazy equations computed inside its loop (a cheap lazy
+    value read by several groups is recomputed in each, and listed in each)."""
+    info = analyse(jaxpr, rule_of)
+    producer = {id(o): i for i, e in enumerate(jaxpr.eqns) for o in e.outputs}
+
+    def materialised(i):
+        return any(id(o) in info.materialize for o in jaxpr.eqns[i].outputs)
+    found = []
+    for i in range(len(jaxpr.eqns)):
+        if not info.live[i] or not materialised(i):
+            continue
+        members, todo = set(), [i]
+        while todo:
+            k = todo.pop()
+            if k not in members:
+                members.add(k)
+                todo.extend(j for j in (producer.get(id(x)) for x in jaxpr.eqns[k].inputs
+                                        if isinstance(x, Var))
+                            if j is not None and not materialised(j))
+        found.append([jaxpr.eqns[k] for k in sorted(members)])
+    return found
+
+
+def groups_text(jaxpr, rule_of):
+    """One line per fusion group: the buffer it writes and the operations fused into it."""
+    lines = []
+    for n, group in enumerate(groups(jaxpr, rule_of), 1):
+        last = group[-1]
+        kind = rule_of(last.primitive).kind
+        outs = ", ".join(v.aval.str_short() for v in last.outputs)
+        ops = " -> ".join(e.primitive.name for e in group)
+        lines.append(f"{n:3d}. {outs:<16} {kind:<7} {ops}")
+    return "\n".join(lines)
+
+
 def can_overwrite(jaxpr, info, rule_of, out, x):
     """Whether output ``out`` may be computed straight into the memory of input ``x`` (a
     donated buffer): ``x`` is dead before the equation computing ``out`` runs, or that

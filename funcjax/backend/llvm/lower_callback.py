@@ -37,6 +37,9 @@ class _Pending(threading.local):
 
 
 _pending = _Pending()
+# pmap runs devices in threads Python did not start, whose thread-local state does not last:
+# while it runs a program with callbacks it sets this to a list that collects every error.
+device_errors = None
 
 
 def raise_pending():
@@ -46,28 +49,37 @@ def raise_pending():
         raise error
 
 
-def _view(address, aval):
-    """The numpy array of type ``aval`` at ``address`` (no copy)."""
-    if aval.size == 0:
-        return np.empty(aval.shape, aval.dtype)
-    raw = (ctypes.c_uint8 * aval.nbytes).from_address(address)
-    return np.frombuffer(raw, np.uint8).view(aval.dtype).reshape(aval.shape)
+class _Layout:
+    """How to see the buffer at an address as a numpy array of one type (decided once)."""
+
+    __slots__ = ("shape", "dtype", "raw")
+
+    def __init__(self, aval):
+        self.shape, self.dtype = aval.shape, aval.dtype
+        self.raw = ctypes.c_uint8 * aval.nbytes if aval.nbytes else None
+
+    def view(self, address):
+        if self.raw is None:
+            return np.empty(self.shape, self.dtype)
+        return np.frombuffer(self.raw.from_address(address), self.dtype).reshape(self.shape)
 
 
 def _trampoline(callback, in_avals):
-    out_avals = callback.result_avals
-    n_in = len(in_avals)
+    ins = [_Layout(a) for a in in_avals]
+    outs = [(k, _Layout(a)) for k, a in enumerate(callback.result_avals, len(in_avals))]
 
     def call(table):
         if _pending.error is not None:  # an earlier callback of this run failed
             return
         try:
-            outs = callback(*[_view(table[k], a).copy() for k, a in enumerate(in_avals)])
-            for k, (out, aval) in enumerate(zip(outs, out_avals)):
-                if aval.size:
-                    _view(table[n_in + k], aval)[...] = out
+            results = callback(*[layout.view(table[k]).copy() for k, layout in enumerate(ins)])
+            for (k, layout), result in zip(outs, results):
+                if layout.raw is not None:
+                    layout.view(table[k])[...] = result
         except BaseException as e:  # noqa: BLE001 - re-raised by raise_pending
             _pending.error = e
+            if device_errors is not None:
+                device_errors.append(e)
     return _TRAMPOLINE(call)
 
 

@@ -25,7 +25,7 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.ops.convolution import conv_general_dilated_p
 
 BLAS_MIN_FLOPS = 2 * 32 ** 3
-_ROW_MAJOR, _NO_TRANS = 101, 111
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _I32 = ir.IntType(32)
 
 
@@ -104,16 +104,55 @@ def _direct(ctx, g, lhs, rhs, out):
         out.store(oidx, types.round_f16(b, result) if types.is_f16(dt) else result)
 
 
-def _gemm(ctx, ft, a, b_, c, m, n, k):
-    """c[m, n] = a[m, k] @ b_[k, n] (row-major element pointers) with the bundled BLAS."""
+def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False):
+    """c[m, n] = a[m, k] @ b_[k, n] (row-major element pointers) with the bundled BLAS;
+    ``transpose_a``: a is stored as [k, m]."""
     name = blas.SGEMM if ft == types.F32 else blas.DGEMM
     i64, ptr = types.I64, types.PTR
     fn = ctx.extern(name, ir.VoidType(), [_I32, _I32, _I32, i64, i64, i64, ft, ptr, i64, ptr,
                                           i64, ft, ptr, i64], pure=False)
-    ctx.b.call(fn, [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _NO_TRANS),
+    ctx.b.call(fn, [ir.Constant(_I32, _ROW_MAJOR),
+                    ir.Constant(_I32, _TRANS if transpose_a else _NO_TRANS),
                     ir.Constant(_I32, _NO_TRANS), types.i64(m), types.i64(n), types.i64(k),
-                    ir.Constant(ft, 1.0), a, types.i64(k), b_, types.i64(n),
-                    ir.Constant(ft, 0.0), c, types.i64(n)])
+                    ir.Constant(ft, 1.0), a, types.i64(m if transpose_a else k), b_,
+                    types.i64(n), ir.Constant(ft, 0.0), c, types.i64(n)])
+
+
+def _im2col_by_position(ctx, g, lhs, rhs, out):
+    """For few output positions and a large batch (a weight gradient: the "batch" is the
+    input features, the "window" the whole image): per output position s, one gemm
+    ``R_s[n, o] = P_s[k, n]^T @ W[k, o]`` whose patch matrix rows are read along the batch,
+    which is contiguous in channels-last layouts."""
+    b = ctx.b
+    dt = out.aval.dtype
+    ns, nd = math.prod(g.out_sp), len(g.out_sp)
+    nk = g.i * math.prod(g.kernel)
+    zero = types.const(dt, 0)
+    w_aval = ShapedArray((g.i,) + tuple(g.kernel) + (g.o,), dt)
+    w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(
+        _place(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[0]] + idx[1:-1]))))
+    p_shape = (g.i,) + tuple(g.kernel) + (g.n_out,)
+    patches = ctx.scratch(ShapedArray(p_shape, dt), "im2col patches")
+    result = ctx.scratch(ShapedArray((ns, g.n_out, g.o), dt), "conv result")
+    ft = types.compute_type(dt)
+    with loop_nest(b, g.out_sp) as out_pos:
+        with loop_nest(b, p_shape) as pidx:
+            c, k, n = pidx[0], pidx[1:1 + nd], pidx[-1]
+            pos, ok = g.input_position(b, out_pos, k)
+            x = lhs.load(_place(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
+            patches.store(pidx, b.select(ok, x, zero))
+        s = types.i64(0)
+        for i, size in zip(out_pos, g.out_sp):
+            s = b.add(b.mul(s, types.i64(size)), i)
+        _gemm(ctx, ft, patches.element(types.i64(0)), w.element(types.i64(0)),
+              result.element(b.mul(s, types.i64(g.n_out * g.o))), g.n_out, g.o, nk,
+              transpose_a=True)
+    with loop_nest(b, out.aval.shape) as oidx:
+        n, o = oidx[g.out_spec[0]], oidx[g.out_spec[1]]
+        s = types.i64(0)
+        for d, size in zip(g.out_spec[2:], g.out_sp):
+            s = b.add(b.mul(s, types.i64(size)), oidx[d])
+        out.store(oidx, result.load([s, n, o]))
 
 
 def _im2col(ctx, g, lhs, rhs, out):
@@ -181,7 +220,8 @@ def _conv(ctx, eqn, ins, outs):
     (lhs, rhs), (out,) = ins, outs
     g = _Geometry(eqn)
     if use_blas(eqn):
-        _im2col(ctx, g, lhs, rhs, out)
+        by_position = math.prod(g.out_sp) < g.n_out
+        (_im2col_by_position if by_position else _im2col)(ctx, g, lhs, rhs, out)
     else:
         _direct(ctx, g, lhs, rhs, out)
 

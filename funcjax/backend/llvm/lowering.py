@@ -242,6 +242,8 @@ class LoweringContext:
 
     def extern(self, name, ret, arg_types, pure=True):
         """Declares an external function once; ``pure`` ones are readnone (vectorisable)."""
+        # A helper may have declared it on the module directly (types.py's exact f64->f16
+        # rounding declares llvm.fabs.f64): declaring it twice is a DuplicatedNameError.
         fn = self._externs.get(name) or self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, arg_types), name)

@@ -50,7 +50,7 @@ SLOT_BYTES = 16  # per device: operand address, result address
 BARRIER, ABORT = "funcjax_spmd_barrier", "funcjax_spmd_abort"
 
 
-def _field(b, comm, offset, typ=I64):
+def _field(b, comm, offset):
     return b.gep(comm, [ir.Constant(I64, offset)], inbounds=True, source_etype=ir.IntType(8))
 
 

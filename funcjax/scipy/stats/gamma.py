@@ -1,4 +1,4 @@
-"""The gamma distribution (its cdf needs the incomplete gamma function, not implemented)."""
+"""The gamma distribution."""
 
 import funcjax.numpy as jnp
 from funcjax import lax
@@ -16,3 +16,17 @@ def logpdf(x, a, loc=0, scale=1):
 
 def pdf(x, a, loc=0, scale=1):
     return jnp.exp(logpdf(x, a, loc, scale))
+
+
+def cdf(x, a, loc=0, scale=1):
+    z, _, (a,) = standardize("gamma.cdf", x, loc, scale, a)
+    return lax.igamma(a, jnp.maximum(z, 0))
+
+
+def logcdf(x, a, loc=0, scale=1):
+    return jnp.log(cdf(x, a, loc, scale))
+
+
+def sf(x, a, loc=0, scale=1):
+    z, _, (a,) = standardize("gamma.sf", x, loc, scale, a)
+    return lax.igammac(a, jnp.maximum(z, 0))

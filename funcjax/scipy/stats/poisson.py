@@ -16,3 +16,10 @@ def logpmf(k, mu, loc=0):
 
 def pmf(k, mu, loc=0):
     return jnp.exp(logpmf(k, mu, loc))
+
+
+def cdf(k, mu, loc=0):
+    """P(K <= k) = Q(floor(k) + 1, mu); 0 below the support."""
+    k, mu, loc = promote("poisson.cdf", k, mu, loc)
+    x = jnp.floor(k - loc)
+    return jnp.where(x < 0, jnp.zeros_like(x), lax.igammac(jnp.maximum(x, 0) + 1, mu))
