@@ -9,6 +9,8 @@ import threading
 import time
 import weakref
 
+import numpy as np
+
 from funcjax.api import ShapeDtypeStruct, trace_pytree_function
 from funcjax.api_util import (
     abstractify_arguments,
@@ -53,6 +55,23 @@ def clear_caches():
     for cache in caches:
         with cache.lock:
             cache.entries.clear()
+            cache.fast.clear()
+
+
+def _fast_key(args):
+    """The signature of positional arguments that are all arrays (no pytree to flatten: the
+    avals, or shapes and dtypes of numpy arrays, decide the cache entry), else None. The
+    call still goes through the program's complete argument checks."""
+    key = [dtypes.x64_enabled()]
+    for a in args:
+        kind = type(a)
+        if kind is Array:
+            key.append(a.aval)
+        elif kind is np.ndarray:
+            key.append((a.shape, a.dtype))
+        else:
+            return None
+    return tuple(key)
 
 
 def _as_tuple(x, kind):
@@ -65,7 +84,7 @@ class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
     __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
-                 "input_names", "program")
+                 "input_names", "program", "out_weak")
 
     def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -73,6 +92,7 @@ class _Entry:
         self.donated = donated  # (input index, argument name) pairs
         self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
+        self.out_weak = [a.weak_type for a in closed.out_avals]
 
 
 class CacheInfo(tuple):
@@ -96,6 +116,7 @@ class _Cache:
 
     def __init__(self):
         self.entries = {}
+        self.fast = {}  # _fast_key of plain array arguments -> the same entry (cleared along)
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
         self.lock = threading.Lock()
 
@@ -298,12 +319,26 @@ class JitFunction:
 
     def clear_cache(self):
         self._cache.clear()
+        self._store.fast.clear()
 
     # -- calling --------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
+        fast = None
+        if not kwargs and not self._static_nums and not self._static_names and isinstance(
+                current_trace(), EvalTrace) and not placement.state.active:
+            fast = _fast_key(args)
+            entry = self._store.fast.get(fast) if fast is not None else None
+            if entry is not None and entry.program is not None:
+                with self._store.lock:
+                    self._store.counts["hits"] += 1
+                outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
+                return tree_unflatten(entry.out_tree, [
+                    Array(o, weak) for o, weak in zip(outs, entry.out_weak)])
         entry, leaves = self._entry(args, kwargs)
+        if fast is not None and self._cache.get(entry.signature) is entry:
+            self._store.fast[fast] = entry
         flat = entry.consts + list(leaves)
         if isinstance(current_trace(), EvalTrace):
             outs = [Array(o, a.weak_type) for o, a in zip(
@@ -394,8 +429,11 @@ class Lowered:
             return str(self._entry.closed)
         if dialect == "llvm":
             return self._lowered_module().ir_text
-        raise ValueError(f"Lowered.as_text: unknown dialect {dialect!r}; use 'jaxpr' or "
-                         "'llvm' (compile() for 'asm')")
+        if dialect == "fusion":
+            from funcjax.backend.llvm import fusion, lowering
+            return fusion.groups_text(self._entry.closed.jaxpr, lowering.rule_of)
+        raise ValueError(f"Lowered.as_text: unknown dialect {dialect!r}; use 'jaxpr', "
+                         "'fusion' or 'llvm' (compile() for 'asm')")
 
     def compile(self):
         return Compiled(self._entry, self._jit._program(self._entry))

@@ -12,6 +12,8 @@ _DEFAULTS = {
     "jax_compilation_cache_dir": None,
     "jax_explain_cache_misses": False,
     "jax_num_cpu_devices": None,
+    # threads compiled code may use (BLAS calls); None leaves OpenBLAS at its own default
+    "funcjax_num_threads": None,
 }
 
 

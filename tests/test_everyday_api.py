@@ -146,6 +146,7 @@ X = np.arange(12.0, dtype=np.float32).reshape(3, 4) - 4
     lambda a: np.mean(a, where=a > 0), lambda a: np.amax(a, axis=0), lambda a: np.trace(a),
     lambda a: np.swapaxes(a, 0, 1), lambda a: np.repeat(a, 2, axis=0), lambda a: np.sin(a),
     lambda a: np.sum(a, initial=10.0), lambda a: np.sort(a, axis=0), lambda a: np.argsort(a),
+    lambda a: np.var(a, where=a > -2), lambda a: np.std(a, axis=0, ddof=1, where=a > -3),
 ])
 def test_numpy_functions_on_arrays_give_numpys_results(fn):
     np.testing.assert_allclose(np.asarray(fn(jnp.asarray(X))), fn(X), rtol=1e-6)
@@ -218,3 +219,13 @@ def test_numpy_reductions_on_traced_values():
     out = fj.jit(lambda a: np.sum(a, axis=0) + np.mean(a, 0))(x)
     np.testing.assert_allclose(out, x.sum(0) + x.mean(0))
     np.testing.assert_allclose(fj.grad(lambda a: np.sum(a ** 2))(x), 2 * x)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "all", "any", "mean", "var",
+                                  "std", "argmax", "argmin", "cumsum", "cumprod", "ptp"])
+def test_jnp_reductions_accept_out_none_and_refuse_a_buffer(name):
+    x = X / 10 + 1
+    np.testing.assert_allclose(np.asarray(getattr(jnp, name)(x, out=None)),
+                               getattr(np, name)(x), rtol=1e-5)
+    with pytest.raises(NotImplementedError, match=f"jnp.{name}: the 'out' argument"):
+        getattr(jnp, name)(x, out=np.zeros(()))

@@ -243,6 +243,11 @@ def test_empty_axis_indexed_with_an_array_scalar_raises_index_error():
             jnp.zeros(0)[index]
     with pytest.raises(IndexError, match="size 0"):
         funcjax.jit(lambda i: jnp.zeros(0)[i])(0)
+    # as in JAX: updates at a scalar index raise too, at an index array they are dropped
+    for index in (0, jnp.int32(0)):
+        with pytest.raises(IndexError, match="size 0"):
+            jnp.zeros(0).at[index].set(1.0)
+    assert jnp.zeros(0).at[jnp.array([0])].set(1.0).shape == (0,)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])

@@ -175,9 +175,6 @@ class _Plan:
                 components.append((r, len(slots) - 1))
                 self.axes.append(d)
             else:
-                if n == 0:  # nothing to clamp to (as JAX: the error of a static index)
-                    raise IndexError(f"index is out of bounds for axis {d} with size 0 (array "
-                                     f"shape {x.shape}): an empty axis has no element to pick")
                 first_adv = len(slots) if first_adv is None else first_adv
                 components.append((_normalize(e, n), None))
                 self.axes.append(d)
@@ -280,7 +277,20 @@ def getitem(x, index):
     x, entries = _expand(x, index)
     if _is_basic(entries):
         return _basic(x, entries)
+    _check_not_empty(x, entries)
     return _Plan(x, entries).gather(x, "clip", None)
+
+
+def _check_not_empty(x, entries, scalars_only=False):
+    """An integer index into an empty axis has nothing to clamp to: the error of a static
+    index, as in JAX (which drops updates at index *arrays* into an empty axis)."""
+    axes = iter(range(x.ndim))
+    for e in entries:
+        d = None if e is None else next(axes)
+        if d is not None and not isinstance(e, slice) and x.shape[d] == 0 and (
+                not scalars_only or np.ndim(e) == 0):
+            raise IndexError(f"index is out of bounds for axis {d} with size 0 (array shape "
+                             f"{x.shape}): an empty axis has no element to pick")
 
 
 _GET_MODES = {None: "clip", "clip": "clip", "promise_in_bounds": "clip", "fill": "fill",
@@ -332,6 +342,7 @@ class _IndexUpdateRef:
     def _plan(self):
         """The operand (with a length-1 axis for each 0-d boolean index) and the plan."""
         x, entries = _expand(asarray(self.array), self.index)
+        _check_not_empty(x, entries, scalars_only=True)
         return x, _Plan(x, entries)
 
     def get(self, mode=None, fill_value=None, **hints):

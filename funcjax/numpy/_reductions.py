@@ -18,6 +18,13 @@ __all__ = ["sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "v
            "nanargmin"]
 
 
+def _no_out(name, out):
+    """``out=None`` is accepted as in numpy and JAX; an output buffer is not (immutable)."""
+    if out is not None:
+        raise NotImplementedError(f"jnp.{name}: the 'out' argument is not supported because "
+                                  "funcjax arrays are immutable; use the returned array")
+
+
 def _strong(x):
     return lax.convert_element_type(x, x.dtype) if x.weak_type else x
 
@@ -61,26 +68,31 @@ def _with_initial(fn, out, initial):
     return out if initial is None else fn(out, lax.full(out.shape, initial, out.dtype))
 
 
-def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None):  # noqa: A001
+def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  # noqa: A001
+        out=None):
+    _no_out("sum", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
     out = _reduce("sum", lax.reduce_sum, a, axis, keepdims, where, 0, dtype)
     return _with_initial(lax.add, out, initial)
 
 
-def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None):
+def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
+    _no_out("prod", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
     out = _reduce("prod", lax.reduce_prod, a, axis, keepdims, where, 1, dtype)
     return _with_initial(lax.mul, out, initial)
 
 
-def max(a, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+    _no_out("max", out)
     out = _reduce("max", lax.reduce_max, a, axis, keepdims, where, initial)
     return _with_initial(lax.max, out, initial)
 
 
-def min(a, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+def min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+    _no_out("min", out)
     out = _reduce("min", lax.reduce_min, a, axis, keepdims, where, initial)
     return _with_initial(lax.min, out, initial)
 
@@ -88,11 +100,13 @@ def min(a, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
 amax, amin = max, min
 
 
-def all(a, axis=None, keepdims=False, where=None):  # noqa: A001
+def all(a, axis=None, keepdims=False, where=None, *, out=None):  # noqa: A001
+    _no_out("all", out)
     return _reduce("all", lax.reduce_and, to_bool(a), axis, keepdims, where, True)
 
 
-def any(a, axis=None, keepdims=False, where=None):  # noqa: A001
+def any(a, axis=None, keepdims=False, where=None, *, out=None):  # noqa: A001
+    _no_out("any", out)
     return _reduce("any", lax.reduce_or, to_bool(a), axis, keepdims, where, False)
 
 
@@ -112,7 +126,8 @@ def _computation_dtype(dtype):
     return dtypes.canonicalize(np.float32) if dtype == np.float16 else dtype
 
 
-def mean(a, axis=None, dtype=None, keepdims=False, where=None):
+def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
+    _no_out("mean", out)
     a = asarray(a)
     axes = canonical_axes("mean", axis, a.ndim)
     dtype = _mean_dtype(a, dtype)
@@ -125,21 +140,30 @@ def mean(a, axis=None, dtype=None, keepdims=False, where=None):
     return lax.convert_element_type(lax.div(total, count), dtype)
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
-    """Mean squared deviation from the mean, divided by ``N - ddof``."""
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, out=None,
+        where=None):
+    """Mean squared deviation from the mean, divided by ``N - ddof`` (over the elements
+    ``where`` selects, if given)."""
+    _no_out("var", out)
     a = asarray(a)
     ddof = ddof if correction is None else correction
     axes = canonical_axes("var", axis, a.ndim)
     dtype = _mean_dtype(a, dtype)
     a = lax.convert_element_type(_strong(a), _computation_dtype(dtype))
-    centered = lax.sub(a, _broadcast(mean(a, axis, keepdims=True), a.shape))
-    total = sum(lax.mul(centered, centered), axis, keepdims=keepdims)
-    count = lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype)
+    centered = lax.sub(a, _broadcast(mean(a, axis, keepdims=True, where=where), a.shape))
+    total = sum(lax.mul(centered, centered), axis, keepdims=keepdims, where=where)
+    if where is None:
+        count = lax.full(total.shape, _count(a.shape, axes) - ddof, total.dtype)
+    else:
+        count = lax.sub(sum(_broadcast(to_bool(where), a.shape), axis, total.dtype, keepdims),
+                        lax.full(total.shape, ddof, total.dtype))
     return lax.convert_element_type(lax.div(total, count), dtype)
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
-    return lax.sqrt(var(a, axis, dtype, ddof, keepdims, correction=correction))
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, out=None,
+        where=None):
+    _no_out("std", out)
+    return lax.sqrt(var(a, axis, dtype, ddof, keepdims, correction=correction, where=where))
 
 
 def _arg(name, prim_fn, a, axis, keepdims):
@@ -152,11 +176,13 @@ def _arg(name, prim_fn, a, axis, keepdims):
     return lax.expand_dims(out, (axis,)) if keepdims else out
 
 
-def argmax(a, axis=None, keepdims=False):
+def argmax(a, axis=None, keepdims=False, *, out=None):
+    _no_out("argmax", out)
     return _arg("argmax", lax.argmax, a, axis, keepdims)
 
 
-def argmin(a, axis=None, keepdims=False):
+def argmin(a, axis=None, keepdims=False, *, out=None):
+    _no_out("argmin", out)
     return _arg("argmin", lax.argmin, a, axis, keepdims)
 
 
@@ -171,11 +197,13 @@ def _cumulative(name, prim_fn, a, axis, dtype):
     return prim_fn(a, canonical_axis(name, axis, a.ndim))
 
 
-def cumsum(a, axis=None, dtype=None):
+def cumsum(a, axis=None, dtype=None, *, out=None):
+    _no_out("cumsum", out)
     return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
 
 
-def cumprod(a, axis=None, dtype=None):
+def cumprod(a, axis=None, dtype=None, *, out=None):
+    _no_out("cumprod", out)
     return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
 
 
@@ -267,8 +295,9 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
 
 
 # -- statistics ------------------------------------------------------------------------------
-def ptp(a, axis=None, keepdims=False):
+def ptp(a, axis=None, keepdims=False, *, out=None):
     """Peak to peak: ``max - min``."""
+    _no_out("ptp", out)
     from funcjax.numpy._ufuncs import subtract
     return subtract(max(a, axis, keepdims), min(a, axis, keepdims))
 

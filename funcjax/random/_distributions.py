@@ -23,7 +23,7 @@ from funcjax.random._samplers import (
     check_shape,
     float_dtype,
 )
-from funcjax.random._special import erf_inv, lgamma
+from funcjax.random._special import erf_inv
 
 
 def _shape_or_broadcast(name, shape, *params):
@@ -265,7 +265,7 @@ def _poisson_rejection(data, lam, shape, dt):
         us = 0.5 - jnp.abs(u)
         k = jnp.floor((2 * a / us + b) * u + lam + 0.43)
         s = jnp.log(v * inv_alpha / (a / (us * us) + b))
-        t = -lam + k * log_lam - lgamma(k + 1)
+        t = -lam + k * log_lam - lax.lgamma(k + 1)
         accept1 = (us >= 0.07) & (v <= v_r)
         reject = (k < 0) | ((us < 0.013) & (v > us))
         accept = accept1 | (~reject & (s <= t))

@@ -1,9 +1,10 @@
-"""Special functions the samplers need, composed from primitives: ``erf_inv`` and ``lgamma``.
+"""``erf_inv`` as JAX computes it, for ``normal`` to reproduce JAX's numbers.
 
 ``erf_inv`` in float32 is M. Giles' single-precision polynomial ("Approximating the erfinv
 function", GPU Computing Gems, 2011), the approximation XLA also uses, so ``normal`` agrees
 with JAX to the last bit or two; float64 refines it with Newton steps on ``erf``. Its
 derivative is the exact one, ``sqrt(pi)/2 * exp(erf_inv(x)**2)``, not the polynomial's.
+(``lax.erf_inv`` is correctly rounded instead, so it differs from JAX's in the last bit.)
 """
 
 import math
@@ -54,21 +55,3 @@ def erf_inv(x):
 def _erf_inv_jvp(primals, tangents):
     y = erf_inv(primals[0])
     return y, tangents[0] * (math.sqrt(math.pi) / 2) * jnp.exp(y * y)
-
-
-# Lanczos approximation, g = 7, n = 9 (Numerical Recipes / Boost "lanczos9" style constants).
-_LANCZOS_G = 7.0
-_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
-            -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-            9.9843695780195716e-6, 1.5056327351493116e-7)
-
-
-def lgamma(x):
-    """``log|Gamma(x)|`` for ``x > 0`` (the samplers only need positive arguments)."""
-    x = jnp.asarray(x)
-    z = x - 1.0
-    acc = jnp.full_like(z, _LANCZOS[0])
-    for k, c in enumerate(_LANCZOS[1:], start=1):
-        acc = acc + c / (z + float(k))
-    t = z + _LANCZOS_G + 0.5
-    return (0.5 * math.log(2 * math.pi) + (z + 0.5) * jnp.log(t) - t + jnp.log(acc))

@@ -30,6 +30,8 @@ CASES = {
              [f32(2, 3, 5, 6), f32(4, 3, 2, 2)]),
     "conv_feature_groups": (lambda x, w: lax.conv_general_dilated(
         x, w, (1,), "VALID", feature_group_count=2), [f32(2, 4, 5), f32(6, 2, 2)]),
+    "fft_rfft": (lambda x: lax.fft(x, "RFFT", (6,)), [f32(3, 6)]),
+    "fft_irfft": (lambda x: lax.fft(lax.fft(x, "RFFT", (6,)), "IRFFT", (6,)), [f32(2, 6)]),
     "conv_batch_groups": (lambda x, w: lax.conv_general_dilated(
         x, w, (1,), "VALID", batch_group_count=2), [f32(4, 3, 5), f32(6, 3, 2)]),
     "integer_pow": (lambda x: lax.integer_pow(x, 3), [f32(3)]),

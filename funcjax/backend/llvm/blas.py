@@ -1,9 +1,11 @@
 """Finding the BLAS that numpy's wheel bundles (OpenBLAS with ILP64, ``scipy_``-prefixed
 symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` directly."""
 
+import ctypes
 import functools
 import glob
 import os
+import threading
 
 import numpy as np
 
@@ -30,3 +32,20 @@ def available():
     import llvmlite.binding as llvm
     llvm.load_library_permanently(path)
     return llvm.address_of_symbol(SGEMM) is not None
+
+
+_threads = {"current": None}
+_threads_lock = threading.Lock()
+
+
+def use_threads(n):
+    """Sets OpenBLAS's thread count to ``n`` (``funcjax_num_threads``) before compiled code
+    calls gemm; on a loaded machine its spinning worker threads can cost more than the
+    product. The library is numpy's, so numpy's matmuls use the same count afterwards."""
+    if n is None or n == _threads["current"] or not available():
+        return
+    with _threads_lock:
+        setter = getattr(ctypes.CDLL(library_path()), "scipy_openblas_set_num_threads64_", None)
+        if setter is not None:
+            setter(ctypes.c_int(int(n)))
+        _threads["current"] = n

@@ -10,11 +10,18 @@ inside their consumer's loop, unless
 - they would be computed more than once (used twice, or read repeatedly by a consumer such
   as a broadcast or a matmul operand) and are not cheap (a view of buffers is cheap).
 
+- their chain of lazy operations is deeper than ``MAX_DEPTH``: loading an element of a lazy
+  value emits its operands' code recursively, so a chain of any length is cut into pieces of
+  bounded depth (an extra pass over memory per ``MAX_DEPTH`` operations, and no limit on the
+  length of a program).
+
 Liveness follows laziness: a buffer read by a lazy value is read when that value is finally
 consumed, so its last use is its lazy consumers' last use.
 """
 
 from funcjax.core.ir import Var, has_effects
+
+MAX_DEPTH = 100
 
 
 class Analysis:
@@ -48,12 +55,15 @@ def analyse(jaxpr, rule_of):
         is_view = rule.kind == "view" and all(cheap.get(id(x), True) for x in eqn.inputs)
         cheap.update((id(o), is_view) for o in eqn.outputs)
 
-    materialize = set()
+    materialize, depth = set(), {}
     for eqn, rule, alive in zip(eqns, rules, live):
+        d = 1 + max((depth.get(id(x), 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
         for o in eqn.outputs if alive else ():
-            if rule.kind == "buffer" or id(o) in outvars or (
+            if rule.kind == "buffer" or id(o) in outvars or d > MAX_DEPTH or (
                     uses.get(id(o), 0) > 1 and not cheap[id(o)]):
                 materialize.add(id(o))
+            else:
+                depth[id(o)] = d
 
     end = {}
     for i in reversed(range(len(eqns))):
@@ -68,6 +78,43 @@ def analyse(jaxpr, rule_of):
         end[v] = len(eqns)
     return Analysis(live, materialize, end)
 
+
+
+def groups(jaxpr, rule_of):
+    """The fusion groups of ``jaxpr``'s top level, in program order: each equation whose
+    output is materialised, with the lazy equations computed inside its loop (a cheap lazy
+    value read by several groups is recomputed in each, and listed in each)."""
+    info = analyse(jaxpr, rule_of)
+    producer = {id(o): i for i, e in enumerate(jaxpr.eqns) for o in e.outputs}
+
+    def materialised(i):
+        return any(id(o) in info.materialize for o in jaxpr.eqns[i].outputs)
+    found = []
+    for i in range(len(jaxpr.eqns)):
+        if not info.live[i] or not materialised(i):
+            continue
+        members, todo = set(), [i]
+        while todo:
+            k = todo.pop()
+            if k not in members:
+                members.add(k)
+                todo.extend(j for j in (producer.get(id(x)) for x in jaxpr.eqns[k].inputs
+                                        if isinstance(x, Var))
+                            if j is not None and not materialised(j))
+        found.append([jaxpr.eqns[k] for k in sorted(members)])
+    return found
+
+
+def groups_text(jaxpr, rule_of):
+    """One line per fusion group: the buffer it writes and the operations fused into it."""
+    lines = []
+    for n, group in enumerate(groups(jaxpr, rule_of), 1):
+        last = group[-1]
+        kind = rule_of(last.primitive).kind
+        outs = ", ".join(v.aval.str_short() for v in last.outputs)
+        ops = " -> ".join(e.primitive.name for e in group)
+        lines.append(f"{n:3d}. {outs:<16} {kind:<7} {ops}")
+    return "\n".join(lines)
 
 
 def can_overwrite(jaxpr, info, rule_of, out, x):

@@ -37,6 +37,9 @@ class _Pending(threading.local):
 
 
 _pending = _Pending()
+# pmap runs devices in threads Python did not start, whose thread-local state does not last:
+# while it runs a program with callbacks it sets this to a list that collects every error.
+device_errors = None
 
 
 def raise_pending():
@@ -75,6 +78,8 @@ def _trampoline(callback, in_avals):
                     layout.view(table[k])[...] = result
         except BaseException as e:  # noqa: BLE001 - re-raised by raise_pending
             _pending.error = e
+            if device_errors is not None:
+                device_errors.append(e)
     return _TRAMPOLINE(call)
 
 

@@ -5,14 +5,17 @@ The body function is ``void name(ptr in_0, ..., ptr out_0, ..., ptr workspace)``
 caller-provided buffer, intermediates in the workspace arena at offsets fixed by the memory
 plan. The caller enters through ``void name_packed(ptr buffers)``, which reads the same
 pointers from one array: ctypes passes at most 1024 arguments, and a gradient of a large
-pytree can have more buffers than that.
+pytree can have more buffers than that. Long bodies are cut into a chain of functions of
+bounded size, and past ``DIRECT_BUFFERS`` buffers these take the table (``PartBuilder``).
 
 ``LoweringContext`` walks the equations in order; each primitive's ``lower`` rule (a
 ``LowerRule`` on its card, registered by the modules of this package) turns input ``Value``s
 into output values:
 
 - ``view``/``fused`` rules: ``fn(ctx, eqn, ins) -> value or [values]`` returning lazy values;
-  the context decides (``fusion.analyse``) which ones are computed into buffers.
+  the context decides (``fusion.analyse``) which ones are computed into buffers. A lazy
+  value emits all of its code when loaded, never when it is made (it may be loaded in a
+  later part of the body, see ``PartBuilder``).
 - ``buffer`` rules: ``fn(ctx, eqn, ins, outs)`` writing into the output ``Buffer``s given.
 
 Rules for higher-order primitives emit their sub-jaxprs inline with
@@ -31,6 +34,8 @@ from funcjax.backend.llvm.values import Buffer, constant_value
 from funcjax.core.ir import Literal
 
 RULE_KINDS = ("view", "fused", "buffer")
+PART_INSTRUCTIONS = 500  # body instructions per function before a new part may start
+DIRECT_BUFFERS = 64      # beyond this many buffers, parts take one table of pointers
 
 
 class LowerRule:
@@ -64,6 +69,68 @@ def rule_of(prim):
     return prim.rule("lower")
 
 
+class PartBuilder(ir.IRBuilder):
+    """The builder of one lowering. The body is emitted as a chain of functions ("parts");
+    a ``Buffer`` keeps the pointer it was made with and asks ``pointer`` for it at each use,
+    which gives the same memory in the current part (the same buffer argument, or the
+    workspace plus the same offset). Lazy values emit all their code when loaded (rules never
+    emit instructions when they build one), so they move across parts with their buffers.
+
+    A part takes the buffers as ``noalias`` arguments, or, past ``DIRECT_BUFFERS`` buffers,
+    one table of their pointers (LLVM's time grows faster than linearly with the number of
+    ``noalias`` arguments; a part then loads the few pointers it uses)."""
+
+    def __init__(self):
+        super().__init__()
+        self._origin = {}   # id(pointer) -> (pointer, part, buffer index, offset or None)
+        self._here = {}     # (buffer index, offset) -> the pointer in the current part
+        self._part = self._entry_block = self._table = None
+
+    def enter_part(self, fn, entry_block, table):
+        self._part, self._entry_block, self._table, self._here = fn, entry_block, table, {}
+
+    def record(self, ptr, index, offset, part):
+        self._origin[id(ptr)] = (ptr, part, index, offset)
+
+    def buffer_pointer(self, index, offset=None):
+        """A pointer to buffer ``index`` (plus ``offset`` bytes), emitted in each part only
+        when used there (a program with 2,000 buffers must not load every pointer)."""
+        token = _Pointer(index, offset)
+        self.record(token, index, offset, None)
+        return token
+
+    def arg(self, index, offset=None):
+        """The pointer to buffer ``index`` (plus ``offset`` bytes) in the current part."""
+        ptr = self._here.get((index, offset))
+        if ptr is None:
+            with self.goto_block(self._entry_block):
+                if offset is not None:
+                    ptr = self.gep(self.arg(index), [types.i64(offset)], inbounds=True,
+                                   source_etype=types.I8)
+                elif self._table is None:
+                    ptr = self._part.args[index]
+                else:
+                    ptr = self.load(self.gep(self._table, [types.i64(index)], inbounds=True,
+                                             source_etype=PTR), typ=PTR)
+            self._here[index, offset] = ptr
+        return ptr
+
+    def pointer(self, ptr):
+        origin = self._origin.get(id(ptr))
+        if origin is None or origin[1] is self._part:
+            return ptr
+        return self.arg(origin[2], origin[3])
+
+
+class _Pointer:
+    """Stands for a buffer's pointer until a part uses it (``PartBuilder.buffer_pointer``)."""
+
+    __slots__ = ("index", "offset")
+
+    def __init__(self, index, offset):
+        self.index, self.offset = index, offset
+
+
 class LoweringContext:
     """State while emitting one module: the builder, the arena plan, declared externals."""
 
@@ -73,33 +140,77 @@ class LoweringContext:
         # pmap's per-device programs take one more pointer, to {i64 device index, ptr comm}
         # (see spmd_runtime); ``spmd_axis`` is the mapped axis (name, size) they run over.
         self.spmd_axis = spmd_axis
-        nargs = len(in_avals) + len(out_avals) + 1 + (spmd_axis is not None)
-        self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name)
-        self.fn.attributes.add("nounwind")
-        for arg in self.fn.args:
-            arg.add_attribute("noalias")
-            if spmd_axis is None:  # collectives publish buffer addresses to other devices
-                arg.add_attribute("captures(none)")
-        self.alloca_block = self.fn.append_basic_block("entry")
-        start = self.fn.append_basic_block("start")
-        self.b = ir.IRBuilder(start)
-        self.workspace = self.fn.args[len(in_avals) + len(out_avals)]
-        self.spmd = self.fn.args[-1] if spmd_axis is not None else None
-        self.inputs = [Buffer(self.b, p, a) for p, a in zip(self.fn.args, in_avals)]
-        self.outputs = [Buffer(self.b, p, a)
-                        for p, a in zip(self.fn.args[len(in_avals):], out_avals)]
+        self._nargs = nargs = len(in_avals) + len(out_avals) + 1 + (spmd_axis is not None)
+        self._workspace_index = len(in_avals) + len(out_avals)
+        self._by_table = nargs > DIRECT_BUFFERS
+        self._fn_type = ir.FunctionType(ir.VoidType(), [PTR] * (1 if self._by_table else nargs))
+        self._parts = []
+        self.b = PartBuilder()
+        self._open_part()
+        self.inputs = [Buffer(self.b, self.b.buffer_pointer(k), a)
+                       for k, a in enumerate(in_avals)]
+        self.outputs = [Buffer(self.b, self.b.buffer_pointer(len(in_avals) + k), a)
+                        for k, a in enumerate(out_avals)]
         for k, i in aliases:  # the output lives in the input's memory (a donated buffer)
             self.outputs[k] = self.inputs[i]
         self.arena = Arena()
         self.tick = 0
+        self._depth = 0
         self._scratch = []
         self._externs = {}
+
+    # -- parts: the body is cut into functions of bounded size ---------------------------
+    def _open_part(self):
+        """Starts a body function. LLVM's optimiser is superlinear in the size of one function,
+        so a long program compiles as a chain of bounded parts with the entry's signature:
+        the entry is the first part, and each part ends by calling the next."""
+        k = len(self._parts)
+        fn = ir.Function(self.module, self._fn_type, self.name if k == 0 else
+                         f"{self.name}.part{k}")
+        fn.attributes.add("nounwind")
+        if k:  # inlined back, the parts would be one big function again
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+        for arg in fn.args:
+            if not self._by_table:
+                arg.add_attribute("noalias")
+            if self.spmd_axis is None:  # collectives publish buffer addresses to other devices
+                arg.add_attribute("captures(none)")
+        if self._parts:
+            self.b.call(fn, self.fn.args)
+            self._close_part()
+        self._parts.append(fn)
+        self.fn = fn
+        self.alloca_block = fn.append_basic_block("entry")
+        self.b.enter_part(fn, self.alloca_block, fn.args[0] if self._by_table else None)
+        self.b.position_at_end(fn.append_basic_block("start"))
+
+    @property
+    def workspace(self):
+        return self.b.arg(self._workspace_index)
+
+    @property
+    def spmd(self):
+        """The per-device ``{i64 device index, ptr comm}`` pointer of a pmap program."""
+        return self.b.arg(self._nargs - 1) if self.spmd_axis is not None else None
+
+    def _close_part(self):
+        self.b.ret_void()
+        with self.b.goto_block(self.alloca_block):
+            self.b.branch(self.fn.blocks[1])
+
+    def _part_size(self):
+        return sum(len(block.instructions) for block in self.fn.blocks)
+
+    def _maybe_split(self):
+        """Opens a new part before the next top-level equation once this part is big."""
+        if self._depth == 1 and not self._scratch and self._part_size() >= PART_INSTRUCTIONS:
+            self._open_part()
 
     # -- memory --------------------------------------------------------------------------
     def _allocate(self, aval, label):
         alloc = self.arena.allocate(aval.size * types.itemsize(aval.dtype), label, self.tick)
-        ptr = self.b.gep(self.workspace, [types.i64(alloc.offset)], inbounds=True,
-                         source_etype=types.I8)
+        ptr = self.b.buffer_pointer(self._workspace_index, alloc.offset)
         return Buffer(self.b, ptr, aval), alloc
 
     def scratch(self, aval, label="scratch"):
@@ -196,9 +307,11 @@ class LoweringContext:
             buf, owned[id(var)] = self._allocate(var.aval, var.aval.str_short())
             return buf
 
+        self._depth += 1
         for i, eqn in enumerate(jaxpr.eqns):
             if not info.live[i]:
                 continue
+            self._maybe_split()
             self.tick += 1
             rule = rule_of(eqn.primitive)
             ins = [self._read(env, x) for x in eqn.inputs]
@@ -224,7 +337,9 @@ class LoweringContext:
                 if var_id in owned:
                     self.arena.release(owned.pop(var_id), self.tick)
         for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
+            self._maybe_split()
             self.materialize(self._read(env, jaxpr.outvars[k]), out_buffers[k])
+        self._depth -= 1
         self._scratch = outer_scratch
 
     @staticmethod
@@ -234,21 +349,20 @@ class LoweringContext:
         return env[id(atom)]
 
     def finish(self):
-        self.b.ret_void()
-        with self.b.goto_block(self.alloca_block):
-            self.b.branch(self.fn.blocks[1])
-        self._emit_packed_entry()
+        self._close_part()
+        self._emit_packed_entry(self._parts[0])
         return self.module
 
-    def _emit_packed_entry(self):
+    def _emit_packed_entry(self, entry):
         packed = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
                              packed_symbol(self.name))
         packed.attributes.add("nounwind")
         b = ir.IRBuilder(packed.append_basic_block("entry"))
         table = packed.args[0]
-        pointers = [b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR),
-                           typ=PTR) for k in range(len(self.fn.args))]
-        b.call(self.fn, pointers)
+        pointers = [table] if self._by_table else [
+            b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+            for k in range(self._nargs)]
+        b.call(entry, pointers)
         b.ret_void()
 
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import compiler, debug_nans, donation, host_call, lower_callback
+from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, lower_callback
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -32,9 +32,13 @@ class LoweredModule:
         self.symbol = symbol_name(name)
         self.aliases, unusable = donation.pair_donations(closed, [i for i, _ in donated])
         donation.warn_unusable(name, closed, unusable, dict(donated))
+        start = time.perf_counter()
         module, ctx = lower_closed_jaxpr(host_call.outline_complex(closed), self.symbol,
                                          self.aliases)
         self.ir_text = str(module)
+        self.lower_seconds = time.perf_counter() - start
+        if config.jax_log_compiles:
+            logger.warning("Finished lowering %s to LLVM IR in %.3f s", name, self.lower_seconds)
         self.arena = ctx.arena
         in_bytes = sum(a.nbytes for a in closed.in_avals)
         out_bytes = sum(a.nbytes for a in closed.out_avals)
@@ -57,6 +61,7 @@ class Program:
                            self.compile_seconds)
         self.executable = Executable(engine, lowered.symbol, self.closed.in_avals,
                                      self.closed.out_avals, lowered.arena.size)
+        self.uses_blas = blas.SGEMM[:12] in lowered.ir_text
 
     def __call__(self, *args, arg_names=None):
         """Runs on ``args``; deletes the donated Arrays whose buffers outputs reuse."""
@@ -65,6 +70,8 @@ class Program:
         if aliases:
             donation.take_donated(self.name, args, arrays, aliases)
         inputs = [np.array(a) for a in arrays] if config.jax_debug_nans and aliases else arrays
+        if self.uses_blas:
+            blas.use_threads(config.funcjax_num_threads)
         outs = self.executable.run(arrays, aliases)
         lower_callback.raise_pending()
         if config.jax_debug_nans:

@@ -17,11 +17,19 @@ import threading
 
 import numpy as np
 
-from funcjax.backend.llvm import blas, compiler, cost, spmd_control, spmd_runtime
+from funcjax.backend.llvm import (
+    blas,
+    compiler,
+    cost,
+    lower_callback,
+    spmd_control,
+    spmd_runtime,
+)
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
 from funcjax.core.ir import jaxprs_in
 from funcjax.ops import collectives
+from funcjax.ops.callbacks import callback_p
 
 _COLLECTIVES = {collectives.psum_p, collectives.pmax_p, collectives.pmin_p,
                 collectives.all_gather_p, collectives.psum_scatter_p, collectives.all_to_all_p,
@@ -29,6 +37,7 @@ _COLLECTIVES = {collectives.psum_p, collectives.pmax_p, collectives.pmin_p,
 _PARALLEL_MIN_FLOPS = 1 << 16
 _REUSE_MIN_BYTES = 1 << 20  # smaller collective-free programs run the devices in turn
 _fault = threading.local()
+_CALLBACK_RUNS = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -42,10 +51,14 @@ def inject_failure(device):
         _fault.device = -1
 
 
-def _communicates(jaxpr):
-    return any(eqn.primitive in _COLLECTIVES or any(_communicates(j) for j in
-                                                    jaxprs_in(eqn.params))
+def _uses(jaxpr, primitives):
+    return any(eqn.primitive in primitives or any(_uses(j, primitives) for j in
+                                                  jaxprs_in(eqn.params))
                for eqn in jaxpr.eqns)
+
+
+def _communicates(jaxpr):
+    return _uses(jaxpr, _COLLECTIVES)
 
 
 class DeviceFailureError(RuntimeError):
@@ -100,6 +113,7 @@ class SpmdProgram:
             ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
             ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(
             self.engine.address(symbol + "_launch"))
+        self.has_callbacks = _uses(closed.jaxpr, {callback_p})
         self.parallel = int(_communicates(closed.jaxpr) or
                             cost.cost_of(closed)["flops"] >= _PARALLEL_MIN_FLOPS)
         n = axis_size
@@ -149,14 +163,15 @@ class SpmdProgram:
             outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
             for k, (o, step) in enumerate(zip(outs, self._steps)):
                 table[:, nin + k] = o.ctypes.data + step
-            if self.parallel:
-                with _single_threaded_blas():
-                    failed = self._launch_table(table)
+            if self.has_callbacks:
+                errors, failed = self._launch_collecting_callback_errors(table)
             else:
-                failed = self._launch_table(table)
+                errors, failed = (), self._launch_parallel_or_not(table)
             if failed:
                 self.comm.reset()
         del inputs, table  # held until here: the native code has finished with them
+        if errors:
+            raise errors[0]  # a host callback raised on some device; the others finished
         if failed:
             raise DeviceFailureError(
                 f"pmap({self.name}): {failed} of the {n} devices failed, and the others were "
@@ -180,6 +195,26 @@ class SpmdProgram:
         recent.append(buf)
         del recent[:-2]
         return buf
+
+    def _launch_parallel_or_not(self, table):
+        if self.parallel:
+            with _single_threaded_blas():
+                return self._launch_table(table)
+        return self._launch_table(table)
+
+    def _launch_collecting_callback_errors(self, table):
+        """Runs a program with host callbacks; returns the exceptions they raised (on any
+        device) and the number of failed devices. A device whose callback failed still takes
+        part in every collective, so the others finish; one run at a time collects, so
+        errors are never attributed to another program's run."""
+        with _CALLBACK_RUNS:
+            lower_callback.device_errors = errors = []
+            try:
+                failed = self._launch_parallel_or_not(table)
+            finally:
+                lower_callback.device_errors = None
+                lower_callback._pending.error = None  # device 0 ran on this thread
+        return errors, failed
 
     def _launch_table(self, table):
         return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,

@@ -1,15 +1,14 @@
-"""Transcendental functions: calls to the C math library, declared ``readnone nounwind``.
+"""Transcendental functions: inlined vector math (``vecmath``) where it exists, otherwise
+calls to the C math library, declared ``readnone nounwind``.
 
-Declared pure, a libm call no longer blocks vectorisation of the loop around it (the loop is
-vectorised and the call scalarised). This is the correct-first step; the measured cost is in
-benchmarks/RESULTS.md, and inlined polynomial approximations are the planned speed-up.
-float32 (and float16, computed in float32) calls the ``f``-suffixed functions, except ``erf``:
-eager computes erf in float64 and rounds, and so does this.
+Declared pure, a libm call does not block vectorisation of the loop around it (the loop is
+vectorised and the call scalarised, one element at a time); the ``vecmath`` functions are
+plain arithmetic and vectorise fully. float32 (and float16, computed in float32) calls the
+``f``-suffixed libm functions, except ``erf``: eager computes erf in float64 and rounds, and
+so does this.
 """
 
-from llvmlite import ir
-
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import types, vecmath
 from funcjax.ops import elementwise as ops
 
 _LIBM = {"exp": "exp", "exp2": "exp2", "log": "log", "log1p": "log1p", "expm1": "expm1",
@@ -32,14 +31,13 @@ def _erf(ctx, dt, x):
     return ctx.b.fptrunc(libm(ctx, "erf", ctx.b.fpext(x, types.F64)), types.F32)
 
 
-def _logistic(ctx, dt, x):
-    one = ir.Constant(x.type, 1.0)
-    return ctx.b.fdiv(one, ctx.b.fadd(one, libm(ctx, "exp", ctx.b.fneg(x))))
+def _vector(name):
+    return lambda ctx, dt, x: vecmath.emit(ctx.b, name, x)
 
 
 def emitter(name):
+    if name in vecmath.NAMES:
+        return _vector(name)
     if name == "erf":
         return _erf
-    if name == "logistic":
-        return _logistic
     return lambda ctx, dt, *xs: libm(ctx, _LIBM[name], *xs)

@@ -41,12 +41,18 @@ class Lazy(Value):
 class Buffer(Value):
     """A contiguous row-major array at ``ptr`` (an LLVM pointer value)."""
 
-    __slots__ = ("b", "ptr", "strides")
+    __slots__ = ("b", "_ptr", "strides")
 
     def __init__(self, b, ptr, aval):
         super().__init__(aval, True)
-        self.b, self.ptr = b, ptr
+        self.b, self._ptr = b, ptr
         self.strides = row_major_strides(aval.shape)
+
+    @property
+    def ptr(self):
+        """The pointer in the function being emitted (see ``lowering.PartBuilder``)."""
+        pointer = getattr(self.b, "pointer", None)
+        return self._ptr if pointer is None else pointer(self._ptr)
 
     def address(self, idx):
         offset = None
@@ -70,7 +76,7 @@ class Buffer(Value):
 
     def reshaped(self, aval):
         """The same memory seen with another shape (contiguous, so a reshape is free)."""
-        return Buffer(self.b, self.ptr, aval)
+        return Buffer(self.b, self._ptr, aval)
 
 
 def row_major_strides(shape):

@@ -1,0 +1,237 @@
+"""The jit-performance table of issue 12: numpy, funcjax.jit and JAX jit side by side.
+
+    PYTHONPATH=. python benchmarks/bench_jitperf.py [--quick]
+
+Every row of the issue's table at its sizes, plus ``sum(x*x)`` against ``np.dot(x, x)``.
+JAX runs in a subprocess (``$FUNCJAX_JAX_PYTHON``, else ``/work/jaxenv/bin/python``), pinned
+to one thread; funcjax and numpy's OpenBLAS get one thread too (``funcjax_num_threads``);
+funcjax never imports jax. Times are the minimum over repeats
+(the machine is shared: the minimum is the least noisy statistic); compare the ratios.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def best(fn, repeat, number=1):
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+class Lib:
+    """The names a workload uses, from numpy, funcjax or jax."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        if kind == "jax":
+            import jax
+            import jax.numpy as xp
+            self.np, self.jit, self.grad, self.vmap = xp, jax.jit, jax.grad, jax.vmap
+            self.value_and_grad, self.lax, self.nn = jax.value_and_grad, jax.lax, jax.nn
+            self.ready = lambda out: jax.block_until_ready(out)
+            self.put = jax.device_put
+        elif kind == "funcjax":
+            import funcjax
+            import funcjax.numpy as xp
+            self.np, self.jit, self.grad, self.vmap = xp, funcjax.jit, funcjax.grad, funcjax.vmap
+            self.value_and_grad, self.lax, self.nn = (funcjax.value_and_grad, funcjax.lax,
+                                                      funcjax.nn)
+            self.ready = self.put = lambda out: out
+        else:
+            self.np, self.jit, self.ready, self.put = np, (lambda f: f), (lambda o: o), np.asarray
+
+
+def _mlp(lib, params, x):
+    for w, b in params[:-1]:
+        x = lib.np.maximum(x @ w + b, 0.0)
+    w, b = params[-1]
+    return x @ w + b
+
+
+def _loss(lib, params, x, y):
+    return lib.np.mean((_mlp(lib, params, x) - y) ** 2)
+
+
+def rows(quick):
+    """name -> (build(lib) -> zero-argument callable or None, repeats)."""
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    x6 = rng.standard_normal(10**6).astype(f32)
+    x7 = rng.standard_normal(10**7).astype(f32)
+    big = rng.standard_normal((4096, 1024)).astype(f32)
+    sizes = [(784, 512), (512, 512), (512, 10)]
+    mlp = [(rng.standard_normal(s).astype(f32) * 0.05, np.zeros(s[1], f32)) for s in sizes]
+    xb, yb = rng.standard_normal((128, 784)).astype(f32), rng.standard_normal((128, 10)).astype(f32)
+    two = [(rng.standard_normal((1000, 1000)).astype(f32) * 0.03, np.zeros(1000, f32)),
+           (rng.standard_normal((1000, 1)).astype(f32) * 0.03, np.zeros(1, f32))]
+    x2, y2 = rng.standard_normal((128, 1000)).astype(f32), rng.standard_normal((128, 1)).astype(f32)
+    small = [(rng.standard_normal((64, 64)).astype(f32) * 0.1, np.zeros(64, f32)),
+             (rng.standard_normal((64, 1)).astype(f32) * 0.1, np.zeros(1, f32))]
+    xs, ys = rng.standard_normal((256, 64)).astype(f32), rng.standard_normal((256, 1)).astype(f32)
+    wh, h0 = rng.standard_normal((64, 64)).astype(f32) * 0.1, np.zeros(64, f32)
+    x8 = np.arange(8, dtype=f32)
+    mats = {n: (rng.standard_normal((n, n)).astype(f32), rng.standard_normal((n, n)).astype(f32))
+            for n in (256, 512, 1024)}
+
+    def elementwise(fn, x):
+        def build(lib):
+            f, a = lib.jit(lambda v: fn(lib, v)), lib.put(x)
+            return lambda: lib.ready(f(a))
+        return build
+
+    def chain(lib, v):
+        return lib.np.sin(v) * lib.np.exp(-v * v) + 0.5 * lib.np.tanh(v)
+
+    def logsumexp(lib, v):
+        if lib.kind == "numpy":
+            m = v.max(axis=1, keepdims=True)
+            return (m + np.log(np.exp(v - m).sum(axis=1, keepdims=True)))[:, 0]
+        return lib.nn.logsumexp(v, axis=1)
+
+    def needs_ad(make):
+        return lambda lib: None if lib.kind == "numpy" else make(lib)
+
+    def sgd(lib):
+        def step(params, x, y):
+            g = lib.grad(lambda p: _loss(lib, p, x, y))(params)
+            return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(params, g)]
+        f, p, a, b = lib.jit(step), lib.put(mlp), lib.put(xb), lib.put(yb)
+        return lambda: lib.ready(f(p, a, b))
+
+    def two_layer(lib):
+        def loss(params, x, y):
+            (w1, b1), (w2, b2) = params
+            return lib.np.mean((lib.np.tanh(x @ w1 + b1) @ w2 + b2 - y) ** 2)
+        f, p, a, b = lib.jit(lib.grad(loss)), lib.put(two), lib.put(x2), lib.put(y2)
+        return lambda: lib.ready(f(p, a, b))
+
+    def per_example(lib):
+        def loss(params, x, y):
+            return _loss(lib, params, x[None], y[None])
+        f = lib.jit(lib.vmap(lib.grad(loss), in_axes=(None, 0, 0)))
+        p, a, b = lib.put(small), lib.put(xs), lib.put(ys)
+        return lambda: lib.ready(f(p, a, b))
+
+    def scan(lib):
+        def run(w, h):
+            def body(h, _):
+                h = lib.np.tanh(w @ h + 0.1)
+                return h, None
+            return lib.lax.scan(body, h, None, length=100)[0]
+        f, w, h = lib.jit(run), lib.put(wh), lib.put(h0)
+        return lambda: lib.ready(f(w, h))
+
+    def dispatch(lib):
+        f, a = lib.jit(lambda v: v * 2 + 1), lib.put(x8)
+        return lambda: f(a)
+
+    def compile_time(lib):
+        def once():
+            f = lib.jit(lib.value_and_grad(lambda p, x, y: _loss(lib, p, x, y)))  # a new function
+            lib.ready(f(mlp, xb, yb))
+        return once
+
+    def matmul(n):
+        def build(lib):
+            f, a, b = lib.jit(lambda p, q: p @ q), lib.put(mats[n][0]), lib.put(mats[n][1])
+            return lambda: lib.ready(f(a, b))
+        return build
+
+    def sum_squares(lib):
+        if lib.kind == "numpy":
+            return lambda: np.dot(x7, x7)
+        f, a = lib.jit(lambda v: lib.np.sum(v * v)), lib.put(x7)
+        return lambda: lib.ready(f(a))
+
+    table = {
+        "tanh(x) f32 1e6": (elementwise(lambda lib, v: lib.np.tanh(v), x6), 20),
+        "exp(x) f32 1e6": (elementwise(lambda lib, v: lib.np.exp(v), x6), 20),
+        "chain f32 1e6": (elementwise(chain, x6), 20),
+        "chain f32 1e7": (elementwise(chain, x7), 5),
+        "mean(x**2, axis=0) [4096,1024]": (elementwise(
+            lambda lib, v: lib.np.mean(v ** 2, axis=0), big), 10),
+        "logsumexp rows [4096,1024]": (elementwise(logsumexp, big), 10),
+        "MLP SGD step B=128": (needs_ad(sgd), 10),
+        "grad 2-layer n=1000": (needs_ad(two_layer), 10),
+        "vmap(grad) B=256": (needs_ad(per_example), 20),
+        "scan 100 tanh steps h=64": (needs_ad(scan), 20),
+        "dispatch x*2+1 f32[8]": (dispatch, 2000),
+        "compile value_and_grad(MLP)": (needs_ad(compile_time), 2 if quick else 3),
+        "matmul 256": (matmul(256), 20), "matmul 512": (matmul(512), 10),
+        "matmul 1024": (matmul(1024), 5),
+        "sum(x*x) f32 1e7 (numpy: np.dot)": (sum_squares, 10),
+    }
+    if quick:
+        table.pop("chain f32 1e7")
+    return table
+
+
+def measure(kind, quick):
+    lib = Lib(kind)
+    out = {}
+    for name, (build, repeat) in rows(quick).items():
+        fn = build(lib)
+        if fn is None:
+            continue
+        number = 1
+        if name.startswith("dispatch"):
+            repeat, number = 20, 200
+        elif name.startswith("compile"):
+            fn()  # the first compile of the process pays for LLVM/XLA start-up
+        out[name] = best(fn, max(2, repeat // (3 if quick else 1)), number)
+    return out
+
+
+def _jax(quick):
+    python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
+    if not os.path.exists(python):
+        return {}
+    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
+               "intra_op_parallelism_threads=1", JAX_PLATFORMS="cpu")
+    env.pop("PYTHONPATH", None)
+    cmd = [python, os.path.abspath(__file__), "--jax-only"] + (["--quick"] if quick else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
+    if done.returncode:
+        print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    quick = "--quick" in sys.argv
+    if "--jax-only" in sys.argv:
+        print(json.dumps(measure("jax", quick)))
+        return
+    import funcjax
+    from funcjax.backend.llvm import blas
+    funcjax.config.update("funcjax_num_threads", 1)  # one thread each, as JAX here
+    blas.use_threads(1)  # numpy shares this OpenBLAS: its matmul gets one thread too
+    results = {"numpy": measure("numpy", quick), "funcjax": measure("funcjax", quick),
+               "jax": _jax(quick)}
+    print(f"{'workload':36s} {'numpy':>10s} {'funcjax':>10s} {'JAX':>10s} "
+          f"{'fj/np':>7s} {'fj/JAX':>7s}")
+    for name, t in results["funcjax"].items():
+        t_np, t_jax = results["numpy"].get(name), results["jax"].get(name)
+        unit, scale = ("us", 1e6) if name.startswith("dispatch") else (
+            ("s", 1) if name.startswith("compile") else ("ms", 1e3))
+
+        def show(v, unit=unit, scale=scale):
+            return f"{v * scale:8.3f}{unit:>2s}" if v is not None else f"{'-':>10s}"
+        ratio_np = f"{t / t_np:7.2f}" if t_np else f"{'-':>7s}"
+        ratio_jax = f"{t / t_jax:7.2f}" if t_jax else f"{'-':>7s}"
+        print(f"{name:36s} {show(t_np)} {show(t)} {show(t_jax)} {ratio_np} {ratio_jax}")
+
+
+if __name__ == "__main__":
+    main()
