@@ -16,6 +16,7 @@ from funcjax import lax
 from funcjax import numpy as jnp
 from funcjax.api import make_jaxpr
 from funcjax.api_jit import jit
+from funcjax.core.array import to_numpy
 from funcjax.core.ir import Literal
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 
@@ -49,7 +50,8 @@ class QuantizedFunction:
     def __init__(self, f, params, calibration_x):
         self.f, self.params = f, params
         leaves, self._tree = tree_flatten(params)
-        self._leaves = [np.asarray(v) for v in leaves]
+        # As funcjax sees them (float64 becomes float32 unless x64 is on)
+        self._leaves = [to_numpy(jnp.asarray(v)) for v in leaves]
         self._n = len(leaves)
         self._traces = {}
         closed, sites = self._analyse(calibration_x)
