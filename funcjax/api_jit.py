@@ -470,3 +470,11 @@ class Compiled:
 
     def memory_analysis(self):
         return self._program.lowered.memory
+
+    def export_library(self, path, name=None):
+        """Writes a shared library ``path`` and C header (``.h`` next to it) running this
+        computation without Python (``backend/llvm/export_library.py``); returns the header."""
+        from funcjax.backend.llvm.export_library import export_library
+        entry = self._entry
+        return export_library(entry.closed, [np.asarray(c) for c in entry.consts], path,
+                              name or entry.name, entry.input_names)
