@@ -58,7 +58,8 @@ for axis in (0, 1):
           np.broadcast_to(np.stack(list(x), axis), (L,) + np.stack(list(x), axis).shape),
           exact=True)
     check(f"all_gather tiled axis={axis}",
-          jax.pmap(lambda v, axis=axis: lax.all_gather(v, "i", axis=axis, tiled=True), "i")(x[mine]),
+          jax.pmap(lambda v, axis=axis: lax.all_gather(v, "i", axis=axis, tiled=True),
+                   "i")(x[mine]),
           np.broadcast_to(np.concatenate(list(x), axis),
                           (L,) + np.concatenate(list(x), axis).shape), exact=True)
 perm = [(k, (k + 1) % N) for k in range(N)]
