@@ -10,6 +10,7 @@ An exception that escapes the program on one process ends every process (``MPI.A
 printing it with the rank, so no process waits forever for a peer that has died.
 """
 
+import os
 import sys
 import traceback
 
@@ -20,11 +21,18 @@ _previous_hook = None
 
 
 def initialize(coordinator_address=None, num_processes=None, process_id=None,
-               local_device_ids=None, **kwargs):
+               local_device_ids=None, *, timeout=None, **kwargs):
     """Joins the processes started by ``mpiexec``. JAX's arguments are accepted:
     ``coordinator_address`` is not needed (MPI connects the processes); ``num_processes`` and
     ``process_id``, when given, must match MPI's; ``local_device_ids`` picks how many devices
-    this process has (default: ``FUNCJAX_NUM_CPU_DEVICES`` or the core count)."""
+    this process has (default: ``FUNCJAX_NUM_CPU_DEVICES`` or the core count). ``timeout``:
+    seconds a multi-process pmap may wait for the other processes before every process is
+    ended with an error (default ``FUNCJAX_DISTRIBUTED_TIMEOUT``, else no limit)."""
+    if timeout is None and os.environ.get("FUNCJAX_DISTRIBUTED_TIMEOUT"):
+        timeout = float(os.environ["FUNCJAX_DISTRIBUTED_TIMEOUT"])
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"funcjax.distributed.initialize: timeout must be a positive number "
+                         f"of seconds, got {timeout!r}")
     global _previous_hook
     if processes.state.comm is not None:
         raise RuntimeError("funcjax.distributed.initialize: already initialized; call "
@@ -50,6 +58,7 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
     _devices.set_local_devices(sum(counts[:world.rank]), world.rank, count)
     s = processes.state
     s.comm, s.index, s.count, s.local_counts = comm, world.rank, world.size, counts
+    s.timeout = timeout
     _previous_hook, sys.excepthook = sys.excepthook, _abort_all
 
 

@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -83,3 +84,23 @@ def test_training_example_same_params_on_1x2_2x1_2x2(tmp_path):
                                        err_msg=f"{config} {name}")
             np.testing.assert_allclose(value, results[1, 2][name], rtol=1e-6, atol=1e-7,
                                        err_msg=f"{config} {name} vs 1x2")
+
+
+def test_exception_on_one_process_ends_all_naming_it():
+    r = mpiexec("mpi_faults.py", 2, 1, "raise", timeout=60)
+    assert r.returncode != 0
+    assert "process 1 of 2 failed" in r.stderr and "a failure on process 1" in r.stderr, \
+        r.stderr
+
+
+def test_mismatched_programs_are_reported_on_every_process_and_recoverable():
+    r = mpiexec("mpi_faults.py", 2, 2, "mismatch", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("run different programs") == 2 and "recovered" in r.stdout, r.stdout
+
+
+def test_a_stuck_process_ends_the_run_after_the_timeout():
+    start = time.monotonic()
+    r = mpiexec("mpi_faults.py", 2, 1, "stuck", timeout=60)
+    assert r.returncode != 0 and time.monotonic() - start < 50
+    assert "process 0 of 2 waited more than 5" in r.stderr, r.stderr

@@ -163,9 +163,14 @@ class SpmdProgram:
     def run(self, inputs, mapped):
         """``inputs``: C-contiguous numpy arrays, of shape ``(N, *aval.shape)`` where
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
-        n = self.size
-        if self.cross is not None:
+        if self.cross is None:
+            return self._run(inputs, mapped)
+        with processes.deadline(f"pmap({self.name})"):
             processes.check_same(f"pmap({self.name})", self.signature)
+            return self._run(inputs, mapped)
+
+    def _run(self, inputs, mapped):
+        n = self.size
         table = self._template.copy()
         steps = self._in_steps.get(tuple(mapped))
         if steps is None:
