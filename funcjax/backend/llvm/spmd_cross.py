@@ -54,11 +54,12 @@ class CrossStage:
         srcs = [_view(a, in_aval) for a in slots[:, 0]]
         outs = [_view(a, out_aval) for a in slots[:, 1]]
         if prim in _REDUCE_OPS:
-            result = self._reduce(srcs, prim)
-            for o in outs:
-                o[...] = result
+            self._reduce(srcs, prim, outs[0])
+            for o in outs[1:]:
+                o[...] = outs[0]
         elif prim is ops.psum_scatter_p:
-            full = self._reduce(srcs, ops.psum_p)
+            full = np.empty_like(srcs[0])
+            self._reduce(srcs, ops.psum_p, full)
             dim, tiled = params["scatter_dimension"], params["tiled"]
             for d, o in enumerate(outs):
                 g = self.offset + d
@@ -69,18 +70,25 @@ class CrossStage:
             for d, o in enumerate(outs):
                 o[...] = _FROM_ALL[prim](every, self.offset + d, params, o)
 
-    def _reduce(self, srcs, prim):
+    def _reduce(self, srcs, prim, out):
+        """Combines the local operands, then the processes' partial results, into ``out``:
+        in place, straight on the devices' buffers, for the types MPI has."""
+        from mpi4py import MPI
         ufunc = _REDUCE_OPS[prim]
-        acc = srcs[0].astype(_wide(srcs[0].dtype))
+        native = out.dtype.char in "fdilqIQLbBhH"
+        acc = out if native else np.empty(out.shape, _wide(out.dtype))
+        if native and len(srcs) == 1:
+            self.comm.Allreduce(srcs[0], out, _MPI_OPS[prim]())
+            return
+        acc[...] = srcs[0]
         for s in srcs[1:]:
             ufunc(acc, s, out=acc)
-        from mpi4py import MPI
-        if acc.dtype.char in "fdiqlIQLbBhH":
-            op = {ops.psum_p: MPI.SUM, ops.pmax_p: MPI.MAX, ops.pmin_p: MPI.MIN}[prim]
-            self.comm.Allreduce(MPI.IN_PLACE, acc, op)
-            return acc.astype(srcs[0].dtype)
-        parts = self.comm.allgather(acc)  # dtypes MPI lacks (bool, complex): reduce here
-        return functools.reduce(lambda x, y: ufunc(x, y), parts).astype(srcs[0].dtype)
+        if acc.dtype.char in "fdilqIQLbBhH":
+            self.comm.Allreduce(MPI.IN_PLACE, acc, _MPI_OPS[prim]())
+        else:  # dtypes MPI lacks (bool, complex): gathered, then reduced in rank order
+            acc = functools.reduce(ufunc, self.comm.allgather(acc))
+        if acc is not out:
+            out[...] = acc
 
     def _gather(self, srcs):
         local = np.stack(srcs)
@@ -95,9 +103,13 @@ class CrossStage:
         return every
 
 
-def _byte():
+def _mpi():
     from mpi4py import MPI
-    return MPI.BYTE
+    return MPI
+
+
+def _byte():
+    return _mpi().BYTE
 
 
 def _wide(dtype):
@@ -136,6 +148,8 @@ def _all_to_all(every, g, params, out):
 
 
 _REDUCE_OPS = {ops.psum_p: np.add, ops.pmax_p: np.maximum, ops.pmin_p: np.minimum}
+_MPI_OPS = {ops.psum_p: lambda: _mpi().SUM, ops.pmax_p: lambda: _mpi().MAX,
+            ops.pmin_p: lambda: _mpi().MIN}
 _FROM_ALL = {ops.all_gather_p: _all_gather, ops.ppermute_p: _ppermute,
              ops.all_to_all_p: _all_to_all}
 
