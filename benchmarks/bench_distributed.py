@@ -17,21 +17,20 @@ import time
 
 import numpy as np
 
-SIZES = [1 << 10, 1 << 16, 1 << 20, 1 << 24, 1 << 26]  # bytes: 1 KiB .. 64 MiB
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "").split(",") if s] or [
+    1 << 10, 1 << 16, 1 << 20, 1 << 24, 1 << 26]  # bytes: 1 KiB .. 64 MiB
 
 
-def best(fn, comm, budget=0.3, floor=3):
+def best(fn, comm, nbytes=0):
+    """Minimum time of a fixed number of runs (the same on every process: the collectives
+    must pair up)."""
     fn()
-    times, spent = [], 0.0
-    while len(times) < floor or spent < budget:
+    times = []
+    for _ in range(max(3, min(100, (1 << 24) // max(nbytes, 1)))):
         comm.Barrier()
         t = time.perf_counter()
         fn()
-        comm.Barrier()
         times.append(time.perf_counter() - t)
-        spent += times[-1]
-        if len(times) >= 200:
-            break
     return min(times)
 
 
@@ -48,10 +47,10 @@ def collectives():
     for nbytes in SIZES:
         x = np.ones((1, nbytes // 4), np.float32)
         out = np.empty((comm.size,) + x.shape[1:], np.float32)
-        raw_r = best(lambda x=x: comm.Allreduce(MPI.IN_PLACE, x, MPI.SUM), comm)
-        fj_r = best(lambda x=x: psum(x).block_until_ready(), comm)
-        raw_g = best(lambda x=x, out=out: comm.Allgather(x, out), comm)
-        fj_g = best(lambda x=x: gather(x).block_until_ready(), comm)
+        raw_r = best(lambda x=x: comm.Allreduce(MPI.IN_PLACE, x, MPI.SUM), comm, nbytes)
+        fj_r = best(lambda x=x: psum(x).block_until_ready(), comm, nbytes)
+        raw_g = best(lambda x=x, out=out: comm.Allgather(x, out), comm, nbytes)
+        fj_g = best(lambda x=x: gather(x).block_until_ready(), comm, nbytes)
         rows.append((nbytes, raw_r, fj_r, raw_g, fj_g))
     if me == 0:
         print("| buffer | Allreduce mpi4py | psum funcjax | ratio | Allgather mpi4py | "

@@ -65,8 +65,12 @@ class CrossStage:
                 g = self.offset + d
                 o[...] = (np.take(full, range(g * o.shape[dim], (g + 1) * o.shape[dim]), dim)
                           if tiled else np.take(full, g, dim))
+        elif prim is ops.all_gather_p and params["axis"] == 0:  # the layout MPI gives
+            self._gather(srcs, outs[0].reshape((self.total,) + srcs[0].shape))
+            for o in outs[1:]:
+                o[...] = outs[0]
         else:
-            every = self._gather(srcs)  # (global devices, *operand shape)
+            every = self._gather(srcs, np.empty((self.total,) + srcs[0].shape, srcs[0].dtype))
             for d, o in enumerate(outs):
                 o[...] = _FROM_ALL[prim](every, self.offset + d, params, o)
 
@@ -90,13 +94,13 @@ class CrossStage:
         if acc is not out:
             out[...] = acc
 
-    def _gather(self, srcs):
-        local = np.stack(srcs)
+    def _gather(self, srcs, every):
+        """Every global device's operand into ``every`` (shape ``(devices, ...)``)."""
+        local = srcs[0] if len(srcs) == 1 else np.stack(srcs)
         counts = processes.state.local_counts
-        every = np.empty((self.total,) + local.shape[1:], local.dtype)
-        item = local[0].nbytes
-        self.comm.Allgatherv(local.view(np.uint8).reshape(-1),
-                             [every.view(np.uint8).reshape(-1),
+        item = srcs[0].nbytes
+        self.comm.Allgatherv(local.reshape(-1).view(np.uint8),
+                             [every.reshape(-1).view(np.uint8),
                               [c * item for c in counts],
                               [sum(counts[:p]) * item for p in range(len(counts))],
                               _byte()])
