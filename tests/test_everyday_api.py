@@ -229,3 +229,19 @@ def test_jnp_reductions_accept_out_none_and_refuse_a_buffer(name):
                                getattr(np, name)(x), rtol=1e-5)
     with pytest.raises(NotImplementedError, match=f"jnp.{name}: the 'out' argument"):
         getattr(jnp, name)(x, out=np.zeros(()))
+
+
+def test_elementwise_and_indexing_functions_take_numpy_out_argument():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    a = jnp.asarray(x)
+    np.testing.assert_array_equal(jnp.clip(a, 1, 3, out=None), np.clip(x, 1, 3))
+    np.testing.assert_array_equal(jnp.round(a / 3, 1, None), np.round(x / 3, 1))
+    np.testing.assert_array_equal(jnp.take(a, jnp.array([0, 2]), 1, None, "clip"),
+                                  np.take(x, [0, 2], 1, None, "clip"))
+    np.testing.assert_array_equal(jnp.trace(a, out=None), np.trace(x))
+    for call in (lambda: jnp.clip(a, 1, 3, out=np.empty((2, 3))),
+                 lambda: jnp.round(a, out=np.empty((2, 3))),
+                 lambda: jnp.take(a, 0, out=np.empty(())),
+                 lambda: jnp.trace(a, out=np.empty(()))):
+        with pytest.raises(NotImplementedError, match="immutable"):
+            call()

@@ -13,12 +13,13 @@ import numpy as np
 
 import funcjax.numpy as jnp
 from funcjax import lax, nn, random
+from funcjax.api import ShapeDtypeStruct, eval_shape
 from funcjax.nn.initializers import glorot_normal, he_normal, normal, ones, zeros
 
 __all__ = ["AvgPool", "BatchNorm", "Conv", "Dense", "Dropout", "Elu", "Exp", "FanInConcat",
            "FanInSum", "FanOut", "Flatten", "Gelu", "Identity", "LeakyRelu", "LogSoftmax",
-           "Relu", "Selu", "Sigmoid", "Softmax", "Softplus", "Tanh", "elementwise",
-           "parallel", "serial", "shape_dependent"]
+           "MaxPool", "Relu", "Selu", "Sigmoid", "Softmax", "Softplus", "SumPool", "Tanh",
+           "elementwise", "parallel", "serial", "shape_dependent"]
 
 
 def Dense(out_dim, W_init=glorot_normal(), b_init=normal()):  # noqa: N802,N803,B008
@@ -151,9 +152,43 @@ def BatchNorm(axis=(0, 1, 2), epsilon=1e-5, center=True, scale=True,  # noqa: N8
     return init_fun, apply_fun
 
 
-def AvgPool(*args, **kwargs):  # noqa: N802
-    raise NotImplementedError("stax pooling layers need lax.reduce_window, which funcjax "
-                              "does not have yet")
+def _pooling(name, computation, init_value, average=False):
+    """A pooling layer over the spatial axes: every axis but the batch (``N``) and channel
+    (``C``) axes of ``spec`` (default: batch first, channels last, as JAX's stax)."""
+    def layer(window_shape, strides=None, padding="VALID", spec=None):
+        window_shape = tuple(window_shape)
+        strides = tuple(strides) if strides is not None else (1,) * len(window_shape)
+        batch, channel = (0, len(window_shape) + 1) if spec is None else (
+            spec.index("N"), spec.index("C"))
+        window, step = list(window_shape), list(strides)
+        for axis in sorted((batch, channel)):
+            window.insert(axis, 1)
+            step.insert(axis, 1)
+
+        def pool(x):
+            return lax.reduce_window(x, init_value, computation, window, step, padding)
+
+        def apply_fun(params, inputs, **kwargs):
+            out = pool(inputs)
+            if not average:
+                return out
+            # Each output divided by the number of inputs its window covered (padding
+            # excluded), as JAX's AvgPool does.
+            return out / pool(jnp.ones(inputs.shape, inputs.dtype))
+
+        def init_fun(rng, input_shape):
+            concrete = tuple(1 if d == -1 else d for d in input_shape)
+            out = eval_shape(lambda x: apply_fun((), x),
+                             ShapeDtypeStruct(concrete, jnp.float32)).shape
+            return tuple(-1 if d == -1 else o for d, o in zip(input_shape, out)), ()
+        return init_fun, apply_fun
+    layer.__name__ = name
+    return layer
+
+
+MaxPool = _pooling("MaxPool", lax.max, -np.inf)
+SumPool = _pooling("SumPool", lax.add, 0.0)
+AvgPool = _pooling("AvgPool", lax.add, 0.0, average=True)
 
 
 # -- combinators -----------------------------------------------------------------------------

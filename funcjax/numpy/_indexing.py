@@ -22,6 +22,7 @@ from funcjax.numpy._util import (
     broadcast_shapes,
     broadcast_to_shape,
     canonical_axis,
+    check_no_out,
     is_array,
 )
 
@@ -393,10 +394,13 @@ class _IndexUpdateRef:
 
 
 # -- take, take_along_axis, nonzero ----------------------------------------------------------
-def take(a, indices, axis=None, mode=None, fill_value=None):
+def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
+         indices_are_sorted=False, fill_value=None):
     """``a`` indexed by ``indices`` along ``axis``; out-of-range gives ``fill_value`` (NaN for
     floats) unless ``mode`` is "clip" (as numpy and JAX: a negative index clips to 0, it does
-    not count from the end) or "wrap" (indices modulo the axis size)."""
+    not count from the end) or "wrap" (indices modulo the axis size). The signature is
+    JAX's: ``out`` must be None, and the index hints change nothing here."""
+    check_no_out("take", out)
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (a.size,)), 0

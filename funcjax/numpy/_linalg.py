@@ -10,6 +10,7 @@ from funcjax.numpy._util import (
     broadcast_shapes,
     broadcast_to_shape,
     canonical_axis,
+    check_no_out,
     promote_dtypes,
 )
 
@@ -171,7 +172,8 @@ def diag(v, k=0):
     return lax.select(on_diag, values, lax.full((n, n), 0, v.dtype))
 
 
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    check_no_out("trace", out)
     return _reductions.sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 

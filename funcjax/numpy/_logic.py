@@ -7,6 +7,7 @@ from funcjax.core import dtypes
 from funcjax.numpy._util import (
     asarray,
     broadcast_arrays,
+    check_no_out,
     promote_args,
     promote_args_inexact,
     promote_dtypes,
@@ -146,8 +147,10 @@ def select(condlist, choicelist, default=0):
     return asarray(out)
 
 
-def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 - numpy's names
-    """Limits values to ``[min, max]`` (either may be None); the bounds promote the result."""
+def clip(a, a_min=None, a_max=None, *, min=None, max=None, out=None):  # noqa: A002
+    """Limits values to ``[min, max]`` (either may be None); the bounds promote the result.
+    (``a_min``/``a_max``, ``min``/``max`` and ``out=None``: numpy's names.)"""
+    check_no_out("clip", out)
     lo = a_min if min is None else min
     hi = a_max if max is None else max
     a = asarray(a)

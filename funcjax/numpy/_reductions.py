@@ -8,7 +8,13 @@ import numpy as np
 from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.numpy._logic import isnan, to_bool
-from funcjax.numpy._util import asarray, canonical_axes, canonical_axis, promote_dtypes_inexact
+from funcjax.numpy._util import (
+    asarray,
+    canonical_axes,
+    canonical_axis,
+    check_no_out,
+    promote_dtypes_inexact,
+)
 from funcjax.numpy._util import broadcast_to_shape as _broadcast
 
 __all__ = ["sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
@@ -16,13 +22,6 @@ __all__ = ["sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "v
            "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd", "ptp",
            "average", "count_nonzero", "quantile", "percentile", "median", "nanargmax",
            "nanargmin"]
-
-
-def _no_out(name, out):
-    """``out=None`` is accepted as in numpy and JAX; an output buffer is not (immutable)."""
-    if out is not None:
-        raise NotImplementedError(f"jnp.{name}: the 'out' argument is not supported because "
-                                  "funcjax arrays are immutable; use the returned array")
 
 
 def _strong(x):
@@ -70,7 +69,7 @@ def _with_initial(fn, out, initial):
 
 def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  # noqa: A001
         out=None):
-    _no_out("sum", out)
+    check_no_out("sum", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
     out = _reduce("sum", lax.reduce_sum, a, axis, keepdims, where, 0, dtype)
@@ -78,7 +77,7 @@ def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  
 
 
 def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
-    _no_out("prod", out)
+    check_no_out("prod", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
     out = _reduce("prod", lax.reduce_prod, a, axis, keepdims, where, 1, dtype)
@@ -86,13 +85,13 @@ def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, 
 
 
 def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
-    _no_out("max", out)
+    check_no_out("max", out)
     out = _reduce("max", lax.reduce_max, a, axis, keepdims, where, initial)
     return _with_initial(lax.max, out, initial)
 
 
 def min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
-    _no_out("min", out)
+    check_no_out("min", out)
     out = _reduce("min", lax.reduce_min, a, axis, keepdims, where, initial)
     return _with_initial(lax.min, out, initial)
 
@@ -101,12 +100,12 @@ amax, amin = max, min
 
 
 def all(a, axis=None, keepdims=False, where=None, *, out=None):  # noqa: A001
-    _no_out("all", out)
+    check_no_out("all", out)
     return _reduce("all", lax.reduce_and, to_bool(a), axis, keepdims, where, True)
 
 
 def any(a, axis=None, keepdims=False, where=None, *, out=None):  # noqa: A001
-    _no_out("any", out)
+    check_no_out("any", out)
     return _reduce("any", lax.reduce_or, to_bool(a), axis, keepdims, where, False)
 
 
@@ -127,7 +126,7 @@ def _computation_dtype(dtype):
 
 
 def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
-    _no_out("mean", out)
+    check_no_out("mean", out)
     a = asarray(a)
     axes = canonical_axes("mean", axis, a.ndim)
     dtype = _mean_dtype(a, dtype)
@@ -144,7 +143,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, ou
         where=None):
     """Mean squared deviation from the mean, divided by ``N - ddof`` (over the elements
     ``where`` selects, if given)."""
-    _no_out("var", out)
+    check_no_out("var", out)
     a = asarray(a)
     ddof = ddof if correction is None else correction
     axes = canonical_axes("var", axis, a.ndim)
@@ -162,7 +161,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, ou
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, out=None,
         where=None):
-    _no_out("std", out)
+    check_no_out("std", out)
     return lax.sqrt(var(a, axis, dtype, ddof, keepdims, correction=correction, where=where))
 
 
@@ -177,12 +176,12 @@ def _arg(name, prim_fn, a, axis, keepdims):
 
 
 def argmax(a, axis=None, keepdims=False, *, out=None):
-    _no_out("argmax", out)
+    check_no_out("argmax", out)
     return _arg("argmax", lax.argmax, a, axis, keepdims)
 
 
 def argmin(a, axis=None, keepdims=False, *, out=None):
-    _no_out("argmin", out)
+    check_no_out("argmin", out)
     return _arg("argmin", lax.argmin, a, axis, keepdims)
 
 
@@ -198,12 +197,12 @@ def _cumulative(name, prim_fn, a, axis, dtype):
 
 
 def cumsum(a, axis=None, dtype=None, *, out=None):
-    _no_out("cumsum", out)
+    check_no_out("cumsum", out)
     return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
 
 
 def cumprod(a, axis=None, dtype=None, *, out=None):
-    _no_out("cumprod", out)
+    check_no_out("cumprod", out)
     return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
 
 
@@ -297,7 +296,7 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
 # -- statistics ------------------------------------------------------------------------------
 def ptp(a, axis=None, keepdims=False, *, out=None):
     """Peak to peak: ``max - min``."""
-    _no_out("ptp", out)
+    check_no_out("ptp", out)
     from funcjax.numpy._ufuncs import subtract
     return subtract(max(a, axis, keepdims), min(a, axis, keepdims))
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
-from funcjax.numpy._util import asarray, promote_args, promote_args_inexact
+from funcjax.numpy._util import asarray, check_no_out, promote_args, promote_args_inexact
 from funcjax.ops.custom import custom_jvp
 
 __all__ = [
@@ -255,8 +255,9 @@ trunc = fix = _integral_or(
     "trunc", lambda x: lax.select(lax.lt(x, _const(x, 0)), lax.ceil(x), lax.floor(x)))
 
 
-def round(a, decimals=0):  # noqa: A001
+def round(a, decimals=0, out=None):  # noqa: A001
     """Rounds half to even, as numpy does; ``decimals`` scales by a power of ten."""
+    check_no_out("round", out)
     (a,) = promote_args("round", a)
     if a.dtype == dtypes.bool_:
         raise ValueError("round: not defined for boolean arrays; convert with .astype(int)")

@@ -256,3 +256,10 @@ def canonical_axes(name, axis, ndim):
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated axis in {axis}")
     return out
+
+
+def check_no_out(name, out):
+    """``out=None`` is accepted as in numpy and JAX; an output buffer is not (immutable)."""
+    if out is not None:
+        raise NotImplementedError(f"jnp.{name}: the 'out' argument is not supported because "
+                                  "funcjax arrays are immutable; use the returned array")

@@ -95,3 +95,28 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
            _UNIT if unit_diagonal else _NON_UNIT, m, n, alpha, a[t].ctypes.data, lda,
            x[t].ctypes.data, n)
     return x.reshape(b.shape)
+
+
+def potrf(a):
+    """Lower Cholesky factors of each (Hermitian) matrix, reading its lower triangle; a matrix
+    that is not positive definite gives NaNs on and below the diagonal (as JAX).
+
+    LAPACK is column-major: the row-major buffer is the transposed matrix, whose upper
+    triangle is our lower one, so ``uplo='U'`` on it factors in place with no transposing
+    copies: ``a^T = U^H U`` makes the row-major reading of U, ``U^T``, the lower factor."""
+    n = a.shape[-1]
+    if a.size == 0:
+        return np.zeros(a.shape, a.dtype)
+    x = _matrices(a)
+    info = _i64(0)
+    size = _i64(n)
+    uplo = ctypes.c_char(b"U")
+    fn = _fn(f"scipy_{_PREFIX[a.dtype]}potrf_64_", None,
+             (ctypes.c_void_p, ctypes.c_void_p, _ptr, ctypes.c_void_p, ctypes.c_void_p,
+              ctypes.c_size_t))
+    for t in range(x.shape[0]):
+        fn(ctypes.byref(uplo), ctypes.byref(size), x[t].ctypes.data, ctypes.byref(size),
+           ctypes.byref(info), 1)
+        if info.value != 0:
+            x[t] = np.nan
+    return np.tril(x).reshape(a.shape)

@@ -129,17 +129,9 @@ def matrix_cost(flops_of):
 
 # -- cholesky --------------------------------------------------------------------------------
 def _cholesky(a):
-    """Lower Cholesky factors; a matrix that is not positive definite gives NaNs."""
-    try:
-        return np.linalg.cholesky(a)
-    except np.linalg.LinAlgError:
-        out = np.empty_like(a).reshape((-1,) + a.shape[-2:])
-        for t, x in enumerate(a.reshape(out.shape)):
-            try:
-                out[t] = np.linalg.cholesky(x)
-            except np.linalg.LinAlgError:
-                out[t] = np.nan
-        return out.reshape(a.shape)
+    """Lower Cholesky factors (LAPACK potrf); a matrix that is not positive definite gives
+    NaNs on and below the diagonal, as in JAX."""
+    return lapack.potrf(a)
 
 
 def _cholesky_type(a):

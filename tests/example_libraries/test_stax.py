@@ -4,6 +4,7 @@ values agree with numpy transcriptions of each layer."""
 import numpy as np
 import pytest
 
+import funcjax
 import funcjax.numpy as jnp
 from funcjax import lax, random
 from funcjax.example_libraries import stax
@@ -103,3 +104,35 @@ def test_conv_is_available_exactly_when_lax_has_convolutions():
             want[:, i, j] = np.einsum("nhwc,hwco->no", x[:, i:i + 3, j:j + 3], np.asarray(w))
     np.testing.assert_allclose(out, want + np.asarray(b).reshape(1, 1, 1, 4), rtol=1e-4,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("layer,reduce", [(stax.MaxPool, np.max), (stax.SumPool, np.sum),
+                                          (stax.AvgPool, np.mean)])
+def test_pooling_matches_numpy_windows(layer, reduce):
+    init_fun, apply_fun = layer((2, 2), strides=(2, 2))
+    out_shape, params = init_fun(random.PRNGKey(0), (-1, 6, 4, 3))
+    assert out_shape == (-1, 3, 2, 3) and params == ()
+    x = np.random.default_rng(0).normal(size=(2, 6, 4, 3)).astype(np.float32)
+    want = reduce(x.reshape(2, 3, 2, 2, 2, 3), axis=(2, 4))
+    np.testing.assert_allclose(apply_fun((), jnp.asarray(x)), want, rtol=1e-6, atol=1e-6)
+    jitted = funcjax.jit(lambda v: apply_fun((), v))
+    np.testing.assert_allclose(jitted(jnp.asarray(x)), want, rtol=1e-6, atol=1e-6)
+
+
+def test_average_pooling_with_same_padding_counts_only_the_covered_inputs():
+    init_fun, apply_fun = stax.AvgPool((3, 3), padding="SAME")
+    assert init_fun(None, (-1, 4, 5, 1))[0] == (-1, 4, 5, 1)
+    x = np.random.default_rng(1).random((1, 4, 5, 1)).astype(np.float32)
+    want = np.array([[x[0, max(0, i - 1):i + 2, max(0, j - 1):j + 2, 0].mean()
+                      for j in range(5)] for i in range(4)])
+    np.testing.assert_allclose(apply_fun((), jnp.asarray(x))[0, :, :, 0], want, rtol=1e-6)
+
+
+def test_max_pool_gradient_goes_to_the_maximum():
+    _, apply_fun = stax.MaxPool((2, 2), strides=(2, 2))
+    x = np.random.default_rng(2).normal(size=(1, 4, 4, 1)).astype(np.float32)
+    g = np.asarray(funcjax.grad(lambda v: jnp.sum(apply_fun((), v)))(jnp.asarray(x)))
+    blocks = x.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+    want = (blocks == blocks.max(axis=1, keepdims=True)).astype(np.float32)
+    np.testing.assert_array_equal(g.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4),
+                                  want)

@@ -123,7 +123,8 @@ def check(seed, light=False):
             try:
                 compare(got, want_v, tol, what)
             except Mismatch:
-                got_all = jax.vmap(f_all, in_axes=in_axes)(*stacked)
+                vf_all = jax.vmap(f_all, in_axes=in_axes)
+                got_all = (jax.jit(vf_all) if name == "jit(vmap)" else vf_all)(*stacked)
                 for k, example in enumerate(examples):
                     explain(g, namespace, example, _lane(got_all, k), f_all(*example),
                             _lane(got, k), tol, f"{what}, example {k}")

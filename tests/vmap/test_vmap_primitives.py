@@ -9,6 +9,7 @@ import vmap_testing as vt
 
 import funcjax
 from funcjax import lax
+from funcjax.ops import fft
 from funcjax.ops.random_bits import threefry2x32_p
 
 
@@ -114,6 +115,7 @@ CASES = {
     "eig": (lambda x: lax.linalg.eig(x), [f32(3, 3)]),
     "threefry2x32": (lambda *w: threefry2x32_p.bind(*w),
                      [lambda rng: rng.integers(0, 2 ** 32, (3,), dtype=np.uint32)] * 4),
+    "fft": (lambda x: fft.fft(x, "RFFT", (4,)), [f32(3, 4)]),
 }
 
 

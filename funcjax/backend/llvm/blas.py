@@ -3,24 +3,11 @@ symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` direct
 
 import ctypes
 import functools
-import glob
-import os
 import threading
 
-import numpy as np
+from funcjax.ops.lapack import library_path
 
 SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
-
-
-@functools.cache
-def library_path():
-    """The bundled OpenBLAS shared library, or None if this numpy has none we recognise."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
-    for pattern in ("numpy.libs/libscipy_openblas64_*.so*", "numpy/.libs/libscipy_openblas64_*"):
-        found = sorted(glob.glob(os.path.join(root, pattern)))
-        if found:
-            return found[0]
-    return None
 
 
 @functools.cache

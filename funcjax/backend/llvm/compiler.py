@@ -18,6 +18,8 @@ from funcjax.backend.llvm import blas, disk_cache
 from funcjax.config import config
 
 LOCK = threading.RLock()
+# Symbols that name Python objects of this process (host callbacks): never cached on disk.
+UNCACHEABLE_SYMBOL_PREFIX = "funcjax_host_callback_"
 OPT_LEVEL = 3
 stats = {"compiled": 0, "loaded_from_disk": 0, "slp_fallback": 0, "unoptimised_fallback": 0}
 
@@ -95,7 +97,7 @@ def compile_ir(ir_text):
         cpu, features = host()
         tm = target_machine()
         directory = config.jax_compilation_cache_dir
-        if "funcjax_host_callback_" in ir_text:  # names addresses of this process
+        if UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names Python objects of this process
             directory = None
         key = disk_cache.cache_key(ir_text, cpu, features, llvmlite.__version__)
         obj = disk_cache.load(directory, key) if directory else None

@@ -10,22 +10,15 @@ Two kinds of equation lower this way:
   only, so complex arithmetic runs as numpy would run it, each op over whole arrays. Complex
   matmul is one ``zgemm``/``cgemm`` call this way.
 
-The callback is a ctypes function registered under a fresh symbol (``llvm.add_symbol``);
-the object code refers to it by name only, so a cached object loaded later binds to the
-callback the current process registered while lowering the same IR. It takes one table of
-buffer pointers whose shapes and dtypes were fixed at lowering time. Literal operands are
-baked into the callback, never read from memory.
+Each call goes through ``host_calls`` (a trampoline under a fresh symbol, a table of buffer
+pointers whose shapes and dtypes were fixed at lowering time). What the call does follows from
+the IR alone, so such modules may be cached on disk. Literal operands are baked into the
+callback, never read from memory; an exception in the impl is raised after the native call.
 """
 
-import ctypes
-import itertools
-import logging
-
-import llvmlite.binding as llvm
 import numpy as np
-from llvmlite import ir
 
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import host_calls
 from funcjax.backend.llvm.lowering import register
 from funcjax.core import dtypes
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, jaxprs_in
@@ -33,39 +26,22 @@ from funcjax.core.primitive import Primitive
 from funcjax.ops import complex_ops as cx
 from funcjax.ops import linalg, linalg_spectral
 
-logger = logging.getLogger("funcjax")
-_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_callbacks = {}  # symbol -> ctypes function object (kept alive for the process)
-_names = itertools.count()
 
-
-def _as_array(address, aval):
-    if aval.size == 0:
-        return np.empty(aval.shape, aval.dtype)
-    raw = (ctypes.c_char * aval.nbytes).from_address(address)
-    return np.frombuffer(raw, aval.dtype).reshape(aval.shape)
-
-
-def _make_callback(impl, params, in_avals, out_avals, literals, multiple_results):
-    """The Python side: wrap the buffers, run ``impl``, copy its results out."""
-    n_in, n_out = len(in_avals), len(out_avals)
+def _runner(impl, params, in_avals, out_avals, literals, multiple_results):
+    """The Python side: see the buffers as arrays, run ``impl``, copy its results out."""
+    n_in = len(in_avals)
+    ins = [host_calls.Layout(a) for a in in_avals]
+    outs = [host_calls.Layout(a) for a in out_avals]
 
     def run(table):
-        ptrs = (ctypes.c_void_p * (n_in + n_out)).from_address(table)
-        ins = iter(_as_array(ptrs[k], a) for k, a in enumerate(in_avals))
-        outs = [_as_array(ptrs[n_in + k], a) for k, a in enumerate(out_avals)]
-        args = [literals[k] if k in literals else next(ins)
+        views = iter(layout.view(table[k]) for k, layout in enumerate(ins))
+        args = [literals[k] if k in literals else next(views)
                 for k in range(n_in + len(literals))]
-        try:
-            results = impl(*args, **params)
-            results = list(results) if multiple_results else [results]
-            for out, res in zip(outs, results):
-                np.copyto(out, np.asarray(res).astype(out.dtype, copy=False))
-        except Exception:  # a callback must not unwind into native code
-            logger.exception("funcjax: a host call from compiled code failed; its outputs are "
-                             "NaN (or 0)")
-            for out in outs:
-                out[...] = np.nan if dtypes.is_inexact(out.dtype) else 0
+        results = impl(*args, **params)
+        for k, (layout, result) in enumerate(zip(outs, results if multiple_results
+                                                  else [results])):
+            np.copyto(layout.view(table[n_in + k]),
+                      np.asarray(result).astype(layout.dtype, copy=False))
     return run
 
 
@@ -75,18 +51,8 @@ def emit_host_call(ctx, impl, params, eqn, ins, outs, multiple_results):
                 if isinstance(x, Literal)}
     buffers = [ctx.as_buffer(v) for k, v in enumerate(ins) if k not in literals] + list(outs)
     in_avals = [v.aval for k, v in enumerate(ins) if k not in literals]
-    fn = _CALLBACK(_make_callback(impl, params, in_avals, [o.aval for o in outs], literals,
-                                  multiple_results))
-    symbol = f"funcjax_host_{next(_names)}"
-    _callbacks[symbol] = fn
-    llvm.add_symbol(symbol, ctypes.cast(fn, ctypes.c_void_p).value)
-    b = ctx.b
-    with b.goto_block(ctx.alloca_block):
-        table = b.alloca(types.PTR, size=types.i64(len(buffers)), name="host_args")
-    for k, buf in enumerate(buffers):
-        b.store(buf.ptr, b.gep(table, [types.i64(k)], inbounds=True, source_etype=types.PTR))
-    callee = ctx.extern(symbol, ir.VoidType(), [types.PTR], pure=False)
-    b.call(callee, [table])
+    run = _runner(impl, params, in_avals, [o.aval for o in outs], literals, multiple_results)
+    host_calls.emit_call(ctx, host_calls.bind(run, cacheable=True), buffers)
 
 
 # -- the decompositions and the complex-only primitives --------------------------------------

@@ -55,3 +55,11 @@ def while_true(b):
     b.position_at_end(again)
     yield again, out
     b.position_at_end(out)
+
+
+def index_at(ndim, dims, values):
+    """A full index of ``ndim`` entries holding ``values[k]`` at axis ``dims[k]``."""
+    full = [None] * ndim
+    for d, i in zip(dims, values):
+        full[d] = i
+    return full

@@ -16,7 +16,7 @@ import math
 from llvmlite import ir
 
 from funcjax.backend.llvm import blas, types
-from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import clamp
 from funcjax.backend.llvm.lowering import register
@@ -66,13 +66,6 @@ class _Geometry:
         return idx, ok
 
 
-def _place(ndim, spec, canonical):
-    full = [None] * ndim
-    for axis, i in zip(spec, canonical):
-        full[axis] = i
-    return full
-
-
 def _direct(ctx, g, lhs, rhs, out):
     """out[n, o, s] = sum over the group's input features c and taps k of lhs * rhs."""
     b = ctx.b
@@ -89,8 +82,8 @@ def _direct(ctx, g, lhs, rhs, out):
         with loop_nest(b, [g.i] + g.kernel) as kidx:
             c, k = kidx[0], kidx[1:]
             pos, ok = g.input_position(b, out_pos, k)
-            x = lhs.load(_place(lhs.aval.ndim, g.lhs_spec, [n_lhs, b.add(c0, c)] + pos))
-            w = rhs.load(_place(rhs.aval.ndim, g.rhs_spec, [o, c] + list(k)))
+            x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n_lhs, b.add(c0, c)] + pos))
+            w = rhs.load(index_at(rhs.aval.ndim, g.rhs_spec, [o, c] + list(k)))
             x = convert(ctx, x, lhs.aval.dtype, dt)
             w = convert(ctx, w, rhs.aval.dtype, dt)
             cur = b.load(acc)
@@ -130,7 +123,7 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
     zero = types.const(dt, 0)
     w_aval = ShapedArray((g.i,) + tuple(g.kernel) + (g.o,), dt)
     w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(
-        _place(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[0]] + idx[1:-1]))))
+        index_at(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[0]] + idx[1:-1]))))
     p_shape = (g.i,) + tuple(g.kernel) + (g.n_out,)
     patches = ctx.scratch(ShapedArray(p_shape, dt), "im2col patches")
     result = ctx.scratch(ShapedArray((ns, g.n_out, g.o), dt), "conv result")
@@ -139,7 +132,7 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
         with loop_nest(b, p_shape) as pidx:
             c, k, n = pidx[0], pidx[1:1 + nd], pidx[-1]
             pos, ok = g.input_position(b, out_pos, k)
-            x = lhs.load(_place(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
+            x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
             patches.store(pidx, b.select(ok, x, zero))
         s = types.i64(0)
         for i, size in zip(out_pos, g.out_sp):
@@ -165,10 +158,10 @@ def _im2col(ctx, g, lhs, rhs, out):
     # The kernel matrix: W[K, O] with K = (taps..., c), or W[O, K] with K = (c, taps...).
     if spatial_major:
         w_aval = ShapedArray(tuple(g.kernel) + (g.i, g.o), dt)
-        w_index = lambda idx: _place(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[-2]] + idx[:-2])
+        w_index = lambda idx: index_at(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[-2]] + idx[:-2])
     else:
         w_aval = ShapedArray((g.o, g.i) + tuple(g.kernel), dt)
-        w_index = lambda idx: _place(rhs.aval.ndim, g.rhs_spec, idx)  # noqa: E731
+        w_index = lambda idx: index_at(rhs.aval.ndim, g.rhs_spec, idx)  # noqa: E731
     w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(w_index(idx))))
     p_shape = tuple(g.out_sp) + tuple(g.kernel) + (g.i,) if spatial_major else \
         (g.i,) + tuple(g.kernel) + tuple(g.out_sp)
@@ -184,7 +177,7 @@ def _im2col(ctx, g, lhs, rhs, out):
             else:
                 c, k, out_pos = pidx[0], pidx[1:1 + nd], pidx[1 + nd:]
             pos, ok = g.input_position(b, out_pos, k)
-            x = lhs.load(_place(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
+            x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
             patches.store(pidx, b.select(ok, x, zero))
         target = result.element(b.mul(n, types.i64(ns * g.o)))
         ft = types.compute_type(dt)

@@ -13,7 +13,7 @@ import math
 from llvmlite import ir
 
 from funcjax.backend.llvm import blas, types
-from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import remap
 from funcjax.backend.llvm.lowering import register
@@ -46,8 +46,8 @@ def _loop_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
     with loop_nest(b, out.aval.shape) as oidx:
         b.store(types.const(dt, 0), acc)
         with loop_nest(b, [lhs.aval.shape[d] for d in lc]) as kidx:
-            li = _place(lhs.aval.ndim, lb + lf + lc, oidx[:nb] + oidx[nb:nb + nf] + kidx)
-            ri = _place(rhs.aval.ndim, rb + rf + rc, oidx[:nb] + oidx[nb + nf:] + kidx)
+            li = index_at(lhs.aval.ndim, lb + lf + lc, oidx[:nb] + oidx[nb:nb + nf] + kidx)
+            ri = index_at(rhs.aval.ndim, rb + rf + rc, oidx[:nb] + oidx[nb + nf:] + kidx)
             x = convert(ctx, lhs.load(li), lhs.aval.dtype, dt)
             y = convert(ctx, rhs.load(ri), rhs.aval.dtype, dt)
             cur = b.load(acc)
@@ -61,13 +61,6 @@ def _loop_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
             b.store(new, acc)
         result = b.load(acc)
         out.store(oidx, types.round_f16(b, result) if types.is_f16(dt) else result)
-
-
-def _place(ndim, dims, idx):
-    full = [None] * ndim
-    for d, i in zip(dims, idx):
-        full[d] = i
-    return full
 
 
 def _gemm_operand(ctx, x, first, second, batch):

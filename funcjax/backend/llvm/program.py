@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, lower_callback
+from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, host_calls
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -73,7 +73,7 @@ class Program:
         if self.uses_blas:
             blas.use_threads(config.funcjax_num_threads)
         outs = self.executable.run(arrays, aliases)
-        lower_callback.raise_pending()
+        host_calls.raise_pending()
         if config.jax_debug_nans:
             debug_nans.check_outputs(self.name, self.closed, inputs, outs)
         return outs

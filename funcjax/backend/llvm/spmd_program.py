@@ -22,7 +22,7 @@ from funcjax.backend.llvm import (
     blas,
     compiler,
     cost,
-    lower_callback,
+    host_calls,
     spmd_control,
     spmd_cross,
     spmd_runtime,
@@ -232,12 +232,12 @@ class SpmdProgram:
         part in every collective, so the others finish; one run at a time collects, so
         errors are never attributed to another program's run."""
         with _CALLBACK_RUNS:
-            lower_callback.device_errors = errors = []
+            host_calls.device_errors = errors = []
             try:
                 failed = self._launch_parallel_or_not(table)
             finally:
-                lower_callback.device_errors = None
-                lower_callback._pending.error = None  # device 0 ran on this thread
+                host_calls.device_errors = None
+                host_calls.clear_pending()  # device 0 ran on this thread
         return errors, failed
 
     def _launch_table(self, table):
