@@ -11,6 +11,7 @@ import numpy as np
 
 import funcjax
 import funcjax.numpy as jnp
+from benchmarks.common import quick
 
 
 def median_seconds(run, repeats):
@@ -50,8 +51,9 @@ def bench_recreated_wrapper(repeats=200):
 
 
 if __name__ == "__main__":
-    plain, donated = bench_update()
-    print(f"update 1e7 f32: plain {plain * 1e3:.2f} ms, donated {donated * 1e3:.2f} ms "
+    n = 10**5 if quick() else 10**7
+    plain, donated = bench_update(n, 3 if quick() else 20)
+    print(f"update {n:.0e} f32: plain {plain * 1e3:.2f} ms, donated {donated * 1e3:.2f} ms "
           f"({plain / donated:.2f}x)")
     recreated, reused, info = bench_recreated_wrapper()
     print(f"jit(f)(x) re-created each call: {recreated * 1e6:.1f} us, reused wrapper: "

@@ -22,6 +22,7 @@ import numpy as np
 
 import funcjax as jax
 import funcjax.numpy as jnp
+from benchmarks.common import quick
 from funcjax import lax
 
 JAX_PYTHON = os.environ.get("FUNCJAX_BENCH_JAX_PYTHON", "/work/jaxenv/bin/python")
@@ -74,7 +75,9 @@ def best_us(fn):
     fn()
     once = min(timeit.repeat(fn, number=1, repeat=3, timer=time.process_time))
     number = max(1, int(2e-3 / max(once, 1e-7)))
-    return min(timeit.repeat(fn, number=number, repeat=30, timer=time.process_time)) / number * 1e6
+    repeat = 3 if "--quick" in sys.argv[1:] else 30  # (this function is also sent to JAX)
+    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=time.process_time)) \
+        / number * 1e6
 
 
 FOREIGN = (inspect.getsource(workloads) + inspect.getsource(best_us)
@@ -123,7 +126,7 @@ def main():
     ours = {k: best_us(fn) for k, fn in
             workloads(jnp, grad=jax.grad, jit=jax.jit, scan=lax.scan, jvp=jax.jvp).items()}
     base = {k: best_us(fn) for k, fn in workloads(np).items()}
-    other = foreign_columns()
+    other = {} if quick() else foreign_columns()
     print("| workload | numpy | autograd | funcjax eager | JAX eager | funcjax / numpy "
           "| funcjax / autograd | funcjax / JAX |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

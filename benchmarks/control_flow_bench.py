@@ -5,7 +5,7 @@
 2. Residual bytes that reverse mode keeps for a scan of length N, with and without
    ``checkpoint`` around the body: O(N x body intermediates) against O(N x carry).
 
-Run: ``PYTHONPATH=. python benchmarks/control_flow_bench.py``
+Run: ``PYTHONPATH=. python benchmarks/control_flow_bench.py`` (``--quick``: small sizes)
 """
 
 import timeit
@@ -14,6 +14,7 @@ import numpy as np
 
 import funcjax
 import funcjax.numpy as jnp
+from benchmarks.common import quick
 from funcjax import lax
 from funcjax.tools.residuals import saved_residuals
 
@@ -55,7 +56,7 @@ def eager_costs(n=100, width=256):
 def residual_bytes(width=256):
     print(f"\nresidual bytes kept by grad of a scan over f32[{width}] carries")
     print(f"  {'N':>6} {'plain':>12} {'checkpoint':>12} {'N x carry':>12}")
-    for n in (10, 100, 1000):
+    for n in (10,) if quick() else (10, 100, 1000):
         c0 = jnp.ones(width)
         xs = jnp.full((n, width), 0.5)
 
@@ -69,5 +70,5 @@ def residual_bytes(width=256):
 
 
 if __name__ == "__main__":
-    eager_costs()
+    eager_costs(10 if quick() else 100)
     residual_bytes()

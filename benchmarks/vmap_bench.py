@@ -1,7 +1,7 @@
 """What vmap costs: one batched pass against a Python loop of per-example calls, with numpy's
 hand-batched code as the floor (and JAX's vmap when JAX is installed).
 
-Run: ``PYTHONPATH=. python benchmarks/vmap_bench.py``
+Run: ``PYTHONPATH=. python benchmarks/vmap_bench.py`` (``--quick``: one small batch)
 """
 
 import timeit
@@ -10,6 +10,7 @@ import numpy as np
 
 import funcjax
 import funcjax.numpy as jnp
+from benchmarks.common import quick
 
 
 def layer(w, b, x):
@@ -31,7 +32,7 @@ def loop(w, b, xs):
 def main():
     rng = np.random.default_rng(0)
     print(f"{'batch':>6} {'numpy':>9} {'vmap':>9} {'loop':>9} {'jax.vmap':>9}   (ms)")
-    for batch in (16, 256, 2048):
+    for batch in (16,) if quick() else (16, 256, 2048):
         w = rng.standard_normal((64, 128)).astype(np.float32)
         b = rng.standard_normal(64).astype(np.float32)
         xs = rng.standard_normal((batch, 128)).astype(np.float32)

@@ -36,6 +36,9 @@ def test_reductions(name, case, keepdims):
                                      axis=axis, **kwargs)
     if name in ("sum", "prod") and x.dtype.kind in "iub":
         expected = np.asarray(expected).astype(got.dtype)  # both wrap around alike
+    if x.dtype.kind == "f" and got.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # the result is stored in its dtype: 65536 -> f16 inf
+            expected = np.asarray(expected).astype(got.dtype)
     assert_close(got, expected, np.float16 if x.dtype == np.float16 else np.float32,
                  rtol=1e-2 if x.dtype == np.float16 else 1e-4,
                  atol=1e-1 if x.dtype == np.float16 else 1e-3)
