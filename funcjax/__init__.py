@@ -5,6 +5,7 @@ from funcjax import (  # noqa: F401
     checkpoint_policies,
     custom_derivatives,
     debug,
+    distributed,
     dtypes,
     errors,
     experimental,

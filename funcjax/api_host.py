@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from funcjax.api_jit import clear_caches as _clear_jit_caches
-from funcjax.core import dtypes
+from funcjax.core import dtypes, processes
 from funcjax.core.array import Array
 from funcjax.devices import devices
 from funcjax.interpreters import batching
@@ -73,15 +73,16 @@ def effects_barrier():
 
 
 def process_index():
-    return 0
+    """This process's rank (0 unless ``funcjax.distributed.initialize`` ran under MPI)."""
+    return processes.state.index
 
 
 def process_count():
-    return 1
+    return processes.state.count
 
 
 def process_indices():
-    return [0]
+    return list(range(processes.state.count))
 
 
 host_id, host_count, host_ids = process_index, process_count, process_indices

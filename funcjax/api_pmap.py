@@ -10,7 +10,7 @@ import numpy as np
 from funcjax import devices as _devices
 from funcjax.api_util import check_callable, fun_name, shaped_abstractify
 from funcjax.api_vmap import check_axes_spec, flat_in_axes, mapped_size
-from funcjax.core import dtypes
+from funcjax.core import dtypes, processes
 from funcjax.core.array import Array, to_numpy
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.placement import CommittedArray, ShardedArray
@@ -118,7 +118,7 @@ class PmapFunction:
 
     def _device_list(self, size):
         """The devices of a mapped axis of ``size`` (checked once per traced signature)."""
-        available = _devices.devices()
+        available = _devices.local_devices()
         if self._devices is not None:
             if len(self._devices) != size:
                 raise ValueError(
@@ -153,7 +153,8 @@ class PmapFunction:
             size = _renamed(mapped_size, self._name, leaves, names, dims, self._axis_size)
         avals = tuple(x._aval if type(x) in _FUNCJAX_ARRAYS else shaped_abstractify(x)
                       for x in leaves)
-        key = (in_tree, avals, tuple(dims), statics, dtypes.x64_enabled())
+        key = (in_tree, avals, tuple(dims), statics, dtypes.x64_enabled(),
+               processes.state.count)
         entry = self._cache.get(key)
         with self._lock:
             self._counts["hits" if entry is not None else "misses"] += 1
@@ -177,6 +178,11 @@ class PmapFunction:
             outs = self._run(entry, flat)
             if self._donate:
                 self._delete_donated(args)
+        elif processes.multi_process():
+            raise NotImplementedError(
+                f"pmap({self._name}) under a transformation (jit, grad, vmap, ...) in a "
+                "multi-process run: funcjax runs multi-process pmaps only when called "
+                "directly; put the transformation inside the pmapped function instead")
         else:
             outs = pmap_p.bind(*flat, **entry.params)
         if entry.moves_outputs:
@@ -198,7 +204,7 @@ class PmapFunction:
         if entry.program is None:
             from funcjax.backend.llvm.spmd_program import spmd_program_for
             entry.program = spmd_program_for(entry.closed, self._name, self._axis_name,
-                                              params["axis_size"])
+                                              params["axis_size"], processes.multi_process())
             entry.mapped = [a is not None for a in params["in_axes"]]
         arrays = [_buffer(x, a.dtype) for x, a in zip(flat, entry.closed.in_avals)]
         outs = entry.program.run(arrays, entry.mapped)
@@ -223,7 +229,8 @@ class PmapFunction:
             out_trees.append(out_tree)
             return out_leaves
 
-        closed = trace_per_device(flat_fun, in_avals, AxisData(self._axis_name, size),
+        closed = trace_per_device(flat_fun, in_avals,
+                                  AxisData(self._axis_name, _global_size(self._name, size)),
                                   f"pmap({self._name})", names)
         with self._lock:
             self._counts["traces"] += 1
@@ -256,6 +263,18 @@ class PmapFunction:
                                  f"use an axis in [{-rank}, {rank})")
             flat.append(axis % rank)
         return flat
+
+
+def _global_size(name, size):
+    """The mapped axis spans every process's devices: each passes its local device count."""
+    if not processes.multi_process():
+        return size
+    local = _devices.local_device_count()
+    if size != local:
+        raise ValueError(f"pmap({name}): in a multi-process run each process maps over its "
+                         f"{local} local devices, but the mapped axis has size {size}; "
+                         f"reshape this process's data to ({local}, ...)")
+    return sum(processes.state.local_counts)
 
 
 _FUNCJAX_ARRAYS = {Array, ShardedArray, CommittedArray}

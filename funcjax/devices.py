@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from funcjax.config import config
-from funcjax.core import placement
+from funcjax.core import placement, processes
 from funcjax.core.array import DEFAULT_DEVICE, Array, Device, to_numpy
 from funcjax.core.pytree import tree_map
 from funcjax.core.trace import Tracer
@@ -44,10 +44,12 @@ def _positive(source, value):
     return count
 
 
-def devices(backend=None):
-    """The virtual CPU devices, device 0 first."""
+def local_devices(process_index=None, backend=None):
+    """This process's virtual CPU devices, its first device first."""
     if backend not in (None, "cpu"):
         raise RuntimeError(f"funcjax has only the 'cpu' backend, not {backend!r}")
+    if process_index not in (None, processes.state.index):
+        return [d for d in devices() if d.process_index == process_index]
     with _lock:
         if not _devices:
             _devices.extend([DEFAULT_DEVICE] + [Device(i) for i in
@@ -55,11 +57,44 @@ def devices(backend=None):
         return list(_devices)
 
 
+def local_device_count(backend=None):
+    return len(local_devices(backend=backend))
+
+
+def devices(backend=None):
+    """Every process's devices (ordered by process, then local index); with one process,
+    the local ones."""
+    local = local_devices(backend=backend)
+    if not processes.multi_process():
+        return local
+    me, first = processes.state.index, local[0].id
+    return [local[k - first] if p == me else Device(k, p) for p, k in _global_ids()]
+
+
+def _global_ids():
+    """``(process, device id)`` of every device of every process."""
+    ids, start = [], 0
+    for p, n in enumerate(processes.state.local_counts):
+        ids.extend((p, start + i) for i in range(n))
+        start += n
+    return ids
+
+
 def device_count(backend=None):
     return len(devices(backend))
 
 
-local_devices, local_device_count = devices, device_count
+def set_local_devices(first_id, process_index, count):
+    """Numbers this process's devices globally (``funcjax.distributed.initialize``, which
+    runs before the devices are first listed)."""
+    with _lock:
+        if _devices:
+            raise RuntimeError("funcjax.distributed.initialize must be called before funcjax "
+                               f"creates its devices (they exist already: {_devices}); call it "
+                               "first thing in the program")
+        DEFAULT_DEVICE.id, DEFAULT_DEVICE.process_index = first_id, process_index
+        _devices.extend([DEFAULT_DEVICE] + [Device(first_id + i, process_index)
+                                            for i in range(1, count)])
 
 
 def default_backend():
@@ -96,9 +131,9 @@ def device_put(x, device=None):
 
 
 def _check_device(where, device):
-    if device is not None and device not in devices():
-        raise ValueError(f"{where}: {device!r} is not one of funcjax.devices() "
-                         f"({device_count()} virtual CPU devices)")
+    if device is not None and device not in local_devices():
+        raise ValueError(f"{where}: {device!r} is not one of funcjax.devices() of this "
+                         f"process ({local_device_count()} virtual CPU devices)")
 
 
 def _check_device_list(where, devs):

@@ -150,12 +150,12 @@ for _name in ("sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argm
 class Device:
     """A (virtual) CPU device. ``funcjax.devices()`` lists them."""
 
-    __slots__ = ("id",)
+    __slots__ = ("id", "process_index")
     platform = "cpu"
     device_kind = "cpu"
 
-    def __init__(self, id):
-        self.id = id
+    def __init__(self, id, process_index=0):
+        self.id, self.process_index = id, process_index
 
     def __repr__(self):
         return f"CpuDevice(id={self.id})"

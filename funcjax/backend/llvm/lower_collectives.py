@@ -7,6 +7,9 @@ are unrolled (the axis size is known when compiling). psum/pmax/pmin of large ar
 the work: device k combines block k of the elements, then copies the other blocks from the
 peers' results (reduce-scatter then all-gather: each device reads about twice its bytes
 instead of N times). When a run is aborted the barrier returns 1 and nothing reads a peer.
+In a multi-process run (``spmd_axis`` has a third item, the program's
+``spmd_cross.CrossStage``) device 0 runs the whole collective between the barriers, locally
+and then across processes.
 
 Outside pmap (a plain jit) there is no mapped axis: vmap batches collectives away before
 anything compiles, so one reaching the compiler raises the eager implementation's NameError.
@@ -19,6 +22,7 @@ from funcjax.backend.llvm import types
 from funcjax.backend.llvm.loops import for_range, loop_nest
 from funcjax.backend.llvm.lower_elementwise import SCALAR
 from funcjax.backend.llvm.lowering import register
+from funcjax.backend.llvm.spmd_cross import CROSS
 from funcjax.backend.llvm.spmd_runtime import BARRIER, SLOT_BYTES, SLOTS
 from funcjax.backend.llvm.types import I8, I64, PTR, i64
 from funcjax.backend.llvm.values import Buffer
@@ -39,6 +43,7 @@ class _Exchange:
         if axis is None or any(n != axis[0] for n in names):
             eqn.primitive.rule("impl")(**eqn.params)  # the NameError of an unbound axis
         self.ctx, self.b, self.size = ctx, ctx.b, axis[1]
+        self.cross = axis[2] if len(axis) > 2 else None
         self.me = self.b.load(ctx.spmd, typ=I64)
         self.comm = self.b.load(self.b.gep(ctx.spmd, [i64(8)], source_etype=I8), typ=PTR)
 
@@ -56,6 +61,17 @@ class _Exchange:
     def barrier(self):
         fn = self.ctx.extern(BARRIER, I32, [PTR], pure=False)
         return self.b.call(fn, [self.comm])
+
+    def across_processes(self, eqn, src, out):
+        """The multi-process form: device 0 runs the collective in the cross stage."""
+        k = self.cross.add(eqn, src.aval, out.aval)
+        fn = self.ctx.extern(CROSS, I32, [PTR, I64], pure=False)
+        b = self.b
+
+        def stage():
+            with b.if_then(b.icmp_signed("==", self.me, i64(0))):
+                b.call(fn, [self.comm, i64(k)])
+        self.run(src, out, stage)
 
     def run(self, src, out, *phases):
         """publish; then for each phase: barrier, phase() unless aborted; a last barrier."""
@@ -94,6 +110,8 @@ def _combiner(ctx, prim, dt):
 @register("buffer", ops.psum_p, ops.pmax_p, ops.pmin_p)
 def _reduce(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
+    if ex.cross:
+        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
     src, out = ctx.as_buffer(ins[0]), outs[0]
     aval, n, b = src.aval, ex.size, ctx.b
     combine = _combiner(ctx, eqn.primitive, aval.dtype)
@@ -142,6 +160,8 @@ def _with(idx, axis, value, insert):
 @register("buffer", ops.all_gather_p)
 def _all_gather(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
+    if ex.cross:
+        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
     src, out = ctx.as_buffer(ins[0]), outs[0]
     axis, tiled, b = eqn.params["axis"], eqn.params["tiled"], ctx.b
 
@@ -157,6 +177,8 @@ def _all_gather(ctx, eqn, ins, outs):
 @register("buffer", ops.psum_scatter_p)
 def _psum_scatter(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
+    if ex.cross:
+        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
     src, out = ctx.as_buffer(ins[0]), outs[0]
     dim, tiled, b = eqn.params["scatter_dimension"], eqn.params["tiled"], ctx.b
     combine = _combiner(ctx, ops.psum_p, src.aval.dtype)
@@ -179,6 +201,8 @@ def _psum_scatter(ctx, eqn, ins, outs):
 @register("buffer", ops.all_to_all_p)
 def _all_to_all(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
+    if ex.cross:
+        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
     src, out = ctx.as_buffer(ins[0]), outs[0]
     split, concat, tiled = (eqn.params[k] for k in ("split_axis", "concat_axis", "tiled"))
     b, shape = ctx.b, list(src.aval.shape)
@@ -205,6 +229,8 @@ def _all_to_all(ctx, eqn, ins, outs):
 @register("buffer", ops.ppermute_p)
 def _ppermute(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
+    if ex.cross:
+        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
     src, out = ctx.as_buffer(ins[0]), outs[0]
     b, n = ctx.b, ex.size
     sources = np.full(n, -1, np.int64)
@@ -232,4 +258,5 @@ def _ppermute(ctx, eqn, ins, outs):
 @register("buffer", ops.axis_index_p)
 def _axis_index(ctx, eqn, ins, outs):
     ex = _Exchange(ctx, eqn)
-    outs[0].store([], ctx.b.trunc(ex.me, I32))
+    offset = ex.cross.offset if ex.cross else 0
+    outs[0].store([], ctx.b.trunc(ctx.b.add(ex.me, i64(offset)), I32))

@@ -14,6 +14,7 @@ import ctypes
 import functools
 import sys
 import threading
+import zlib
 
 import numpy as np
 
@@ -23,10 +24,12 @@ from funcjax.backend.llvm import (
     cost,
     host_calls,
     spmd_control,
+    spmd_cross,
     spmd_runtime,
 )
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
+from funcjax.core import processes
 from funcjax.core.ir import jaxprs_in
 from funcjax.ops import collectives
 from funcjax.ops.callbacks import callback_p
@@ -99,11 +102,20 @@ def _single_threaded_blas():
 class SpmdProgram:
     """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
 
-    def __init__(self, closed, name, axis_name, axis_size):
+    def __init__(self, closed, name, axis_name, axis_size, across=False):
+        """``axis_size``: the local devices; ``across``: the axis spans every process's
+        devices (a multi-process run, see ``spmd_cross``)."""
         closed = spmd_control.make_uniform(closed, axis_name)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
-        module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=(axis_name, axis_size))
+        self.cross = spmd_cross.CrossStage(axis_size) if across else None
+        if across:
+            spmd_cross.bind()
+        axis = (axis_name, axis_size) + ((self.cross,) if across else ())
+        module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=axis)
+        if across:  # what the processes must agree on: types and collectives, in order
+            self.signature = (name, str(closed.in_avals), zlib.crc32(repr(
+                [(p.name, str(a), str(b)) for p, _, a, b in self.cross.collectives]).encode()))
         entry = module.get_global(packed_symbol(symbol))
         spmd_runtime.emit_launcher(module, entry, symbol + "_launch")
         spmd_runtime.runtime()  # binds the barrier's symbols before the module is linked
@@ -121,6 +133,8 @@ class SpmdProgram:
         nin, nout = len(self.in_avals), len(self.out_avals)
         self.per_device = nin + nout + 2
         self.comm = spmd_runtime.Comm(n)
+        if across:
+            self.cross.attach(self.comm.address)
         align = 64
         ws_bytes = -(-max(ctx.arena.size, 1) // align) * align
         job_bytes = spmd_runtime.JOB_BYTES
@@ -149,6 +163,13 @@ class SpmdProgram:
     def run(self, inputs, mapped):
         """``inputs``: C-contiguous numpy arrays, of shape ``(N, *aval.shape)`` where
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
+        if self.cross is None:
+            return self._run(inputs, mapped)
+        with processes.deadline(f"pmap({self.name})"):
+            processes.check_same(f"pmap({self.name})", self.signature)
+            return self._run(inputs, mapped)
+
+    def _run(self, inputs, mapped):
         n = self.size
         table = self._template.copy()
         steps = self._in_steps.get(tuple(mapped))
@@ -167,9 +188,12 @@ class SpmdProgram:
                 errors, failed = self._launch_collecting_callback_errors(table)
             else:
                 errors, failed = (), self._launch_parallel_or_not(table)
-            if failed:
+            if failed or (self.cross is not None and self.cross.error is not None):
                 self.comm.reset()
         del inputs, table  # held until here: the native code has finished with them
+        if self.cross is not None and self.cross.error is not None:
+            error, self.cross.error = self.cross.error, None
+            raise error
         if errors:
             raise errors[0]  # a host callback raised on some device; the others finished
         if failed:
@@ -227,16 +251,17 @@ class SpmdProgram:
         return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
 
 
-_programs = {}  # (id(closed), axis_name, size) -> (closed, SpmdProgram)
+_programs = {}  # (id(closed), axis_name, size, across) -> (closed, SpmdProgram)
 
 
-def spmd_program_for(closed, name, axis_name, axis_size):
+def spmd_program_for(closed, name, axis_name, axis_size, across=False):
     """The compiled program of ``closed`` (compiled once; keyed by identity)."""
-    key = (id(closed), axis_name, axis_size)
+    key = (id(closed), axis_name, axis_size, across)
     with compiler.LOCK:
         entry = _programs.get(key)
         if entry is None or entry[0] is not closed:
-            entry = _programs[key] = (closed, SpmdProgram(closed, name, axis_name, axis_size))
+            entry = _programs[key] = (closed, SpmdProgram(closed, name, axis_name, axis_size,
+                                                          across))
             if len(_programs) > 256:
                 del _programs[next(iter(_programs))]
         return entry[1]

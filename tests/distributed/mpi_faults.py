@@ -1,0 +1,33 @@
+"""Run under ``mpiexec -n 2`` with one argument, the fault to cause (see test_mpi.py)."""
+
+import sys
+import time
+
+import numpy as np
+
+import funcjax as jax
+from funcjax import lax
+
+fault = sys.argv[1]
+jax.distributed.initialize(timeout=5 if fault == "stuck" else None)
+me, L = jax.process_index(), jax.local_device_count()
+psum = jax.pmap(lambda v: lax.psum(v, "i"), "i")
+
+if fault == "raise":
+    if me == 1:
+        raise ValueError("a failure on process 1")
+    psum(np.ones((L, 3), np.float32))  # process 0 waits for process 1 here
+elif fault == "mismatch":
+    try:
+        psum(np.ones((L, 3 + me), np.float32))  # different shapes: caught, not deadlocked
+    except RuntimeError as e:
+        print(f"caught on {me}: {e}", flush=True)
+    total = psum(np.ones((L, 3), np.float32))  # and the run goes on
+    assert float(np.asarray(total)[0, 0]) == jax.device_count()
+    jax.experimental.multihost_utils.sync_global_devices("after mismatch")
+    if me == 0:
+        print("recovered", flush=True)
+elif fault == "stuck":
+    if me == 1:
+        time.sleep(60)  # never joins the collective: process 0's deadline ends the run
+    psum(np.ones((L, 3), np.float32))
