@@ -66,8 +66,7 @@ def collectives():
 
 def step_time(jax, comm):
     """The example's training step on a global batch of 8192, split over the processes."""
-    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "examples"))
-    import data_parallel as ex
+    from funcjax.tools import distributed_training as ex
     n = jax.device_count()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 8192 // n, 3)).astype(np.float32)

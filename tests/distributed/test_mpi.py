@@ -48,11 +48,7 @@ def test_every_collective_matches_numpy(processes, devices):
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("data_parallel",
-                                                  ROOT / "examples" / "data_parallel.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("funcjax.tools.distributed_training")
 
 
 def _numpy_training(ex):
@@ -74,7 +70,7 @@ def test_training_example_same_params_on_1x2_2x1_2x2(tmp_path):
     results = {}
     for processes, devices in [(1, 2), (2, 1), (2, 2)]:
         out = tmp_path / f"{processes}x{devices}.npz"
-        r = mpiexec(str(ROOT / "examples" / "data_parallel.py"), processes, devices,
+        r = mpiexec(str(ROOT / "funcjax" / "tools" / "distributed_training.py"), processes, devices,
                     "--out", out)
         assert r.returncode == 0, r.stdout + r.stderr
         results[processes, devices] = dict(np.load(out))

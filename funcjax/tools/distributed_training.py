@@ -1,8 +1,8 @@
 """Data-parallel training of a small MLP with pmap, on one or several processes.
 
-    FUNCJAX_NUM_CPU_DEVICES=2 python examples/data_parallel.py            # 1 process x 2
-    FUNCJAX_NUM_CPU_DEVICES=1 mpiexec -n 2 python examples/data_parallel.py  # 2 x 1
-    FUNCJAX_NUM_CPU_DEVICES=2 mpiexec -n 2 python examples/data_parallel.py  # 2 x 2
+    FUNCJAX_NUM_CPU_DEVICES=2 python -m funcjax.tools.distributed_training              # 1 x 2
+    FUNCJAX_NUM_CPU_DEVICES=1 mpiexec -n 2 python -m funcjax.tools.distributed_training # 2 x 1
+    FUNCJAX_NUM_CPU_DEVICES=2 mpiexec -n 2 python -m funcjax.tools.distributed_training # 2 x 2
 
 Every device holds a copy of the parameters and a slice of each global batch; the gradients
 are averaged over every device of every process (``lax.pmean``), so all the copies take the
