@@ -83,6 +83,21 @@ class _Exchange:
         self.barrier()
 
 
+def _exchange(*prims):
+    """Registers the lowering of collectives that exchange buffers between devices. Across
+    processes every one of them takes the MPI route of ``_Exchange.across_processes``; the
+    decorated rule, given the ``_Exchange``, lowers the exchange among local devices."""
+    def wrap(local):
+        @register("buffer", *prims)
+        def rule(ctx, eqn, ins, outs):
+            ex = _Exchange(ctx, eqn)
+            if ex.cross:
+                return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+            return local(ctx, eqn, ins, outs, ex)
+        return rule
+    return wrap
+
+
 def _i64(d):
     return d if isinstance(d, ir.Value) else i64(d)
 
@@ -107,11 +122,8 @@ def _combiner(ctx, prim, dt):
     return lambda x, y: SCALAR[scalar](ctx, dt, x, y)
 
 
-@register("buffer", ops.psum_p, ops.pmax_p, ops.pmin_p)
-def _reduce(ctx, eqn, ins, outs):
-    ex = _Exchange(ctx, eqn)
-    if ex.cross:
-        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+@_exchange(ops.psum_p, ops.pmax_p, ops.pmin_p)
+def _reduce(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
     aval, n, b = src.aval, ex.size, ctx.b
     combine = _combiner(ctx, eqn.primitive, aval.dtype)
@@ -157,11 +169,8 @@ def _with(idx, axis, value, insert):
     return idx
 
 
-@register("buffer", ops.all_gather_p)
-def _all_gather(ctx, eqn, ins, outs):
-    ex = _Exchange(ctx, eqn)
-    if ex.cross:
-        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+@_exchange(ops.all_gather_p)
+def _all_gather(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
     axis, tiled, b = eqn.params["axis"], eqn.params["tiled"], ctx.b
 
@@ -174,11 +183,8 @@ def _all_gather(ctx, eqn, ins, outs):
     ex.run(src, out, gather)
 
 
-@register("buffer", ops.psum_scatter_p)
-def _psum_scatter(ctx, eqn, ins, outs):
-    ex = _Exchange(ctx, eqn)
-    if ex.cross:
-        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+@_exchange(ops.psum_scatter_p)
+def _psum_scatter(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
     dim, tiled, b = eqn.params["scatter_dimension"], eqn.params["tiled"], ctx.b
     combine = _combiner(ctx, ops.psum_p, src.aval.dtype)
@@ -198,11 +204,8 @@ def _psum_scatter(ctx, eqn, ins, outs):
     ex.run(src, out, scatter)
 
 
-@register("buffer", ops.all_to_all_p)
-def _all_to_all(ctx, eqn, ins, outs):
-    ex = _Exchange(ctx, eqn)
-    if ex.cross:
-        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+@_exchange(ops.all_to_all_p)
+def _all_to_all(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
     split, concat, tiled = (eqn.params[k] for k in ("split_axis", "concat_axis", "tiled"))
     b, shape = ctx.b, list(src.aval.shape)
@@ -226,11 +229,8 @@ def _all_to_all(ctx, eqn, ins, outs):
     ex.run(src, out, exchange)
 
 
-@register("buffer", ops.ppermute_p)
-def _ppermute(ctx, eqn, ins, outs):
-    ex = _Exchange(ctx, eqn)
-    if ex.cross:
-        return ex.across_processes(eqn, ctx.as_buffer(ins[0]), outs[0])
+@_exchange(ops.ppermute_p)
+def _ppermute(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
     b, n = ctx.b, ex.size
     sources = np.full(n, -1, np.int64)
