@@ -13,22 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
+from common import median_seconds
 
 ONE_THREAD_XLA = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
                   "--xla_force_host_platform_device_count=1")
 
 
 def median_time(fn, repeat):
-    fn()  # warm up (compiles)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return median_seconds(fn, repeat, warm_up=True)
 
 
 def problems(quick):

@@ -9,9 +9,9 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 import numpy as np
+from common import median_seconds
 
 import funcjax as fj
 import funcjax.numpy as jnp
@@ -21,15 +21,6 @@ from funcjax.quantize import quantize
 
 QUICK = "--quick" in sys.argv
 RNG = np.random.default_rng(0)
-
-
-def median_seconds(run, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def make_mlp(sizes):

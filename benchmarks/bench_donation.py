@@ -5,22 +5,12 @@ with and without ``donate_argnums`` (a fresh 40 MB output page-faults on every c
     PYTHONPATH=. python benchmarks/bench_donation.py
 """
 
-import time
 
 import numpy as np
+from common import median_seconds, quick
 
 import funcjax
 import funcjax.numpy as jnp
-from benchmarks.common import quick
-
-
-def median_seconds(run, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def update(p, g):

@@ -19,10 +19,10 @@ import textwrap
 import timeit
 
 import numpy as np
+from common import quick
 
 import funcjax as jax
 import funcjax.numpy as jnp
-from benchmarks.common import quick
 from funcjax import lax
 
 JAX_PYTHON = os.environ.get("FUNCJAX_BENCH_JAX_PYTHON", "/work/jaxenv/bin/python")

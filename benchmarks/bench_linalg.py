@@ -14,24 +14,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
+from common import best_seconds
 
 JAX_PYTHONS = [os.environ.get("FUNCJAX_JAX_PYTHON", ""), "/work/jaxenv/bin/python",
                "/tmp/jaxenv/bin/python"]
 
 
 def best_time(fn, repeat):
-    """The fastest of ``repeat`` calls: on a loaded shared machine the minimum is the figure
-    least disturbed by other processes (medians moved 10-100x between runs)."""
-    fn()  # warm up (compiles)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.min(times))
+    """The fastest of ``repeat`` calls (medians moved 10-100x between runs here)."""
+    return best_seconds(fn, repeat, warm_up=True)
 
 
 def workloads(quick):

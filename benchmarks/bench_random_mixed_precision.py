@@ -16,10 +16,10 @@ import sys
 import time
 
 import numpy as np
+from common import quick
 
 import funcjax
 import funcjax.numpy as jnp
-from benchmarks.common import quick
 from funcjax import mixed_precision as mp
 from funcjax import nn, random
 from funcjax.tools.residuals import saved_residuals

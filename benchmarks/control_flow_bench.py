@@ -11,10 +11,10 @@ Run: ``PYTHONPATH=. python benchmarks/control_flow_bench.py`` (``--quick``: smal
 import timeit
 
 import numpy as np
+from common import quick
 
 import funcjax
 import funcjax.numpy as jnp
-from benchmarks.common import quick
 from funcjax import lax
 from funcjax.tools.residuals import saved_residuals
 

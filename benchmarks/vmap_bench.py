@@ -7,10 +7,10 @@ Run: ``PYTHONPATH=. python benchmarks/vmap_bench.py`` (``--quick``: one small ba
 import timeit
 
 import numpy as np
+from common import quick
 
 import funcjax
 import funcjax.numpy as jnp
-from benchmarks.common import quick
 
 
 def layer(w, b, x):
