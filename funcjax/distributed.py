@@ -7,7 +7,11 @@ process's, and ``pmap`` collectives span all of them: each process passes arrays
 axis is its local device count (see ``backend/llvm/spmd_cross.py`` for the exchange).
 
 An exception that escapes the program on one process ends every process (``MPI.Abort``) after
-printing it with the rank, so no process waits forever for a peer that has died.
+printing it with the rank, so no process waits forever for a peer that has died. An exception
+inside a multi-process pmap on one process (a host callback, a failing device, the exchange
+itself) is raised there at the end of the call, and every other process raises
+``ProcessFailedError`` naming it at the same point: the failed process keeps taking part in
+the call's exchanges (with stand-in buffers) and a status exchange ends each call.
 """
 
 import os
@@ -16,6 +20,9 @@ import traceback
 
 from funcjax import devices as _devices
 from funcjax.core import processes
+from funcjax.core.processes import ProcessFailedError
+
+__all__ = ["initialize", "shutdown", "is_initialized", "ProcessFailedError"]
 
 _previous_hook = None
 
@@ -82,10 +89,5 @@ def is_initialized():
 
 def _abort_all(kind, value, tb):
     """An uncaught exception on one process ends them all (no peer waits for it forever)."""
-    s = processes.state
     text = "".join(traceback.format_exception(kind, value, tb))
-    sys.stderr.write(f"funcjax.distributed: process {s.index} of {s.count} failed; ending all "
-                     f"processes.\n{text}")
-    sys.stderr.flush()
-    from mpi4py import MPI
-    MPI.COMM_WORLD.Abort(1)
+    processes.end_all(f"failed; ending all processes.\n{text}")

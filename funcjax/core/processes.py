@@ -13,6 +13,9 @@ import contextlib
 import os
 import sys
 import threading
+import zlib
+
+import numpy as np
 
 
 class _State:
@@ -30,10 +33,27 @@ def multi_process():
     return state.comm is not None and state.count > 1
 
 
+class ProcessFailedError(RuntimeError):
+    """Raised on every other process when one process fails inside a multi-process step (its
+    own error is raised there); ``process`` is the failed process's rank. The step's results
+    are discarded on every process; the run can go on."""
+
+    def __init__(self, message, process):
+        super().__init__(message)
+        self.process = process
+
+
 def check_same(what, value):
     """Raises on every process (never deadlocks) unless all processes pass an equal
-    ``value``: detects programs that differ between ranks before they meet in a collective."""
+    ``value``: detects programs that differ between ranks before they meet in a collective.
+    One small ``Allreduce`` of a hash (its maximum and minus its minimum); only when they
+    differ are the values themselves gathered, for the message."""
     if not multi_process():
+        return
+    h = zlib.crc32(repr(value).encode())
+    extremes = np.array([h, -h], np.int64)
+    state.comm.Allreduce(_mpi().IN_PLACE, extremes, _mpi().MAX)
+    if extremes[0] == -extremes[1]:
         return
     values = state.comm.allgather(value)
     differing = [r for r, v in enumerate(values) if v != values[0]]
@@ -42,6 +62,41 @@ def check_same(what, value):
             f"{what}: the processes run different programs (process {differing[0]} has "
             f"{values[differing[0]]!r}, process 0 has {values[0]!r}). Every process must call "
             "the same pmaps, in the same order, with arguments of the same shapes and dtypes.")
+
+
+def exchange_status(what, error):
+    """Every process says whether ``what`` failed on it (``error``, or None); returns the
+    failed ones as ``[(rank, "Type: message")]`` on every process. The common case (no
+    failure) is one ``Allreduce`` of one integer."""
+    if not multi_process():
+        return []
+    flag = np.array([error is not None], np.int64)
+    state.comm.Allreduce(_mpi().IN_PLACE, flag, _mpi().MAX)
+    if not flag[0]:
+        return []
+    texts = state.comm.allgather(None if error is None else
+                                 f"{type(error).__name__}: {error}")
+    return [(r, t) for r, t in enumerate(texts) if t is not None]
+
+
+def raise_if_failed(what, error, failed):
+    """After ``exchange_status``: this process's own ``error`` if it has one, else a
+    ``ProcessFailedError`` naming the first failed process."""
+    if error is not None:
+        raise error
+    if failed:
+        rank, text = failed[0]
+        others = f" (and processes {[r for r, _ in failed[1:]]})" if failed[1:] else ""
+        raise ProcessFailedError(
+            f"{what}: process {rank} of {state.count} failed{others}: {text.rstrip('.')}. "
+            "This process's "
+            "results of the step are discarded; every process raises, so the run can go on "
+            "(or end) together.", rank)
+
+
+def _mpi():
+    from mpi4py import MPI
+    return MPI
 
 
 @contextlib.contextmanager
@@ -60,10 +115,14 @@ def deadline(what):
 
 
 def _expired(what):
-    sys.stderr.write(f"funcjax.distributed: process {state.index} of {state.count} waited more "
-                     f"than {state.timeout} s in {what} for the other processes (one is stuck "
-                     "or runs a different program); ending all processes. Raise the limit "
-                     "with funcjax.distributed.initialize(timeout=...).\n")
+    end_all(f"waited more than {state.timeout} s in {what} for the other processes (one is "
+            "stuck or runs a different program); ending all processes. Raise the limit with "
+            "funcjax.distributed.initialize(timeout=...).")
+
+
+def end_all(text):
+    """Prints ``text`` naming this process, then ends every process (``MPI.Abort``)."""
+    sys.stderr.write(f"funcjax.distributed: process {state.index} of {state.count} {text}\n")
     sys.stderr.flush()
     try:
         from mpi4py import MPI

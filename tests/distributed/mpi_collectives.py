@@ -79,6 +79,28 @@ check("psum_scatter", jax.pmap(lambda v: lax.psum_scatter(v, "i"), "i")(z[mine])
       local(z.sum(0)))
 check("all_to_all", jax.pmap(lambda v: lax.all_to_all(v, "i", 0, 0), "i")(z[mine]),
       local(np.swapaxes(z, 0, 1)), exact=True)
+w3 = rng.standard_normal((N, 3, 2 * N)).astype(np.float32)
+check("all_to_all split 1 concat 0 tiled",
+      jax.pmap(lambda v: lax.all_to_all(v, "i", 1, 0, tiled=True), "i")(w3[mine]),
+      local(np.stack([np.concatenate([w3[m][:, 2 * g:2 * g + 2] for m in range(N)], 0)
+                      for g in range(N)])), exact=True)
+check("all_to_all split 1 concat 1",
+      jax.pmap(lambda v: lax.all_to_all(v, "i", 0, 1), "i")(z[mine]),
+      local(np.stack([np.stack([z[m][g] for m in range(N)], 1) for g in range(N)])),
+      exact=True)
+check("psum_scatter dimension 1 tiled",
+      jax.pmap(lambda v: lax.psum_scatter(v, "i", scatter_dimension=1, tiled=True),
+               "i")(w3[mine]),
+      local(np.stack([w3.sum(0)[:, 2 * g:2 * g + 2] for g in range(N)])))
+swap = [(k, k ^ 1) for k in range(N - N % 2)]  # pairs within a process and across
+check("ppermute swap", jax.pmap(lambda v: lax.ppermute(v, "i", swap), "i")(ints[mine]),
+      local(np.stack([ints[k ^ 1] if k < N - N % 2 else np.zeros(5, np.int32)
+                      for k in range(N)])), exact=True)
+c = (x + 1j * x[::-1]).astype(np.complex64)
+check("psum complex", jax.pmap(lambda v: lax.psum(v, "i"), "i")(c[mine]),
+      np.broadcast_to(c.sum(0), (L, 3, 4)))
+check("psum_scatter complex", jax.pmap(lambda v: lax.psum_scatter(v, "i"), "i")(
+    (z + 1j).astype(np.complex64)[mine]), local((z + 1j).sum(0)))
 big = rng.standard_normal((N, 50_000)).astype(np.float64)
 check("psum large", jax.pmap(lambda v: lax.psum(v, "i"), "i")(big[mine]),
       np.broadcast_to(big.sum(0), (L, 50_000)))

@@ -27,6 +27,29 @@ elif fault == "mismatch":
     jax.experimental.multihost_utils.sync_global_devices("after mismatch")
     if me == 0:
         print("recovered", flush=True)
+elif fault == "caught":  # errors raised inside a call on process 1; no timeout is set
+    from funcjax.backend.llvm import spmd_cross, spmd_program
+    ring = jax.pmap(lambda v: lax.ppermute(lax.psum(v, "i"), "i",
+                                           [(k, (k + 1) % jax.device_count())
+                                            for k in range(jax.device_count())]), "i")
+    faults = {"stage": lambda: spmd_cross.inject_failure(ValueError("injected on 1")),
+              "device": lambda: spmd_program.inject_failure(1)}
+    for name, inject in faults.items():
+        try:
+            if me == 1:
+                with inject():
+                    ring(np.ones((L, 3), np.float32))
+            else:
+                ring(np.ones((L, 3), np.float32))
+        except jax.distributed.ProcessFailedError as e:
+            assert e.process == 1, e
+            print(f"{name}: process {me} raised ProcessFailedError: {e}", flush=True)
+        except (ValueError, spmd_program.DeviceFailureError) as e:
+            print(f"{name}: process {me} raised its own {type(e).__name__}: {e}", flush=True)
+        total = ring(np.ones((L, 3), np.float32))  # and the run goes on
+        assert float(np.asarray(total)[0, 0]) == jax.device_count()
+    if me == 0:
+        print("recovered", flush=True)
 elif fault == "stuck":
     if me == 1:
         time.sleep(60)  # never joins the collective: process 0's deadline ends the run

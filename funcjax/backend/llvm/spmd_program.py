@@ -29,7 +29,6 @@ from funcjax.backend.llvm import (
 )
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
-from funcjax.core import processes
 from funcjax.core.ir import jaxprs_in
 from funcjax.ops import collectives
 from funcjax.ops.callbacks import callback_p
@@ -165,9 +164,7 @@ class SpmdProgram:
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
         if self.cross is None:
             return self._run(inputs, mapped)
-        with processes.deadline(f"pmap({self.name})"):
-            processes.check_same(f"pmap({self.name})", self.signature)
-            return self._run(inputs, mapped)
+        return self.cross.call(f"pmap({self.name})", self.signature, self._run, inputs, mapped)
 
     def _run(self, inputs, mapped):
         n = self.size
