@@ -47,6 +47,11 @@ def test_every_collective_matches_numpy(processes, devices):
     ok(mpiexec("mpi_collectives.py", processes, devices), processes)
 
 
+def test_transformations_of_a_multi_process_pmap_match_one_process():
+    """grad, jvp, vmap and jit of a pmap whose devices span 2 processes."""
+    ok(mpiexec("mpi_transforms.py", 2, 2), 2)
+
+
 def _example():
     return importlib.import_module("funcjax.tools.distributed_training")
 

@@ -35,7 +35,7 @@ import functools
 import llvmlite.binding as llvm
 import numpy as np
 
-from funcjax.backend.llvm import compiler, spmd_runtime
+from funcjax.backend.llvm import compiler, host_calls, spmd_runtime
 from funcjax.core import processes
 from funcjax.ops import collectives as ops
 
@@ -305,6 +305,23 @@ def _view(address, aval):
 
 _REDUCE_OPS = {ops.psum_p: np.add, ops.pmax_p: np.maximum, ops.pmin_p: np.minimum}
 _MPI_OPS = {ops.psum_p: "SUM", ops.pmax_p: "MAX", ops.pmin_p: "MIN"}
+
+
+def emit_pmap_call(ctx, eqn, ins, outs):
+    """A multi-process pmap inside compiled code (a jit, or a transformation staged by
+    one): a host call that runs it on the devices as a direct call would."""
+    in_layouts = [host_calls.Layout(x.aval) for x in eqn.inputs]
+    out_layouts = [host_calls.Layout(o.aval) for o in outs]
+    impl, params = eqn.primitive.rule("impl"), eqn.params
+
+    def run(table):
+        results = impl(*[layout.view(table[k]) for k, layout in enumerate(in_layouts)],
+                       **params)
+        for k, (layout, result) in enumerate(zip(out_layouts, results), len(in_layouts)):
+            if layout.raw is not None:
+                layout.view(table[k])[...] = result
+    host_calls.emit_call(ctx, host_calls.bind(run, cacheable=False),
+                         [ctx.as_buffer(x) for x in ins] + list(outs))
 
 
 @ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64)
