@@ -5,6 +5,12 @@ number of processes come from MPI (``mpi4py``; ``pip install funcjax[distributed
 and an MPI). Then ``devices()`` lists every process's devices, ``local_devices()`` this
 process's, and ``pmap`` collectives span all of them: each process passes arrays whose mapped
 axis is its local device count (see ``backend/llvm/spmd_cross.py`` for the exchange).
+Each process gets back its own devices' shards, shape ``(local devices, ...)``, fully
+addressable: what JAX's multi-process pmap returns (it converts its global results back
+with ``global_array_to_host_local_array``). ``multihost_utils.process_allgather`` assembles
+the whole. pmap under ``grad``, ``jvp``, ``vmap`` and ``jit`` gives what one process holding
+every device gives: the cotangent of an unmapped input is summed over every process's
+devices (a psum inside the transposed pmap), so every process gets the global gradient.
 
 An exception that escapes the program on one process ends every process (``MPI.Abort``) after
 printing it with the rank, so no process waits forever for a peer that has died. An exception

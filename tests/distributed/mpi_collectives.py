@@ -38,6 +38,11 @@ f = jax.pmap(lambda v: (lax.psum(v, "i"), lax.pmean(v, "i"), lax.pmax(v, "i"),
                         lax.pmin(v, "i")), axis_name="i")
 s, m, hi, lo = f(x[mine])
 check("psum", s, np.broadcast_to(x.sum(0), (L, 3, 4)))
+# the result is this process's shards only, as JAX's multi-process pmap returns (it turns its
+# global outputs back into host-local arrays): fully addressable, on the local devices
+assert s.shape == (L, 3, 4) and s.is_fully_addressable
+assert list(s.sharding.devices) == jax.local_devices()
+assert [sh.device.process_index for sh in s.addressable_shards] == [me] * L
 check("pmean", m, np.broadcast_to(x.mean(0), (L, 3, 4)))
 check("pmax", hi, np.broadcast_to(x.max(0), (L, 3, 4)), exact=True)
 check("pmin", lo, np.broadcast_to(x.min(0), (L, 3, 4)), exact=True)
