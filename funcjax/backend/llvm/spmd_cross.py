@@ -66,6 +66,7 @@ class CrossStage:
         self.offset = sum(s.local_counts[:s.index])
         self.total = sum(s.local_counts)
         self.owner = [p for p, c in enumerate(s.local_counts) for _ in range(c)]
+        self.even = len(set(s.local_counts)) == 1  # the plain (not "v") MPI calls apply
         self.collectives = []
         self.error = None  # the first error of the running call on this process
         self.in_mpi = False
@@ -76,12 +77,20 @@ class CrossStage:
         return len(self.collectives) - 1
 
     def attach(self, comm_address):
+        """Binds the stage to the program's comm: its slot table and abort flag."""
         _stages[comm_address] = self
+        self.slots = np.frombuffer((ctypes.c_int64 * (2 * self.n)).from_address(
+            comm_address + spmd_runtime.SLOTS), np.int64).reshape(self.n, 2)
+        self.aborted = ctypes.c_int64.from_address(comm_address + spmd_runtime.ABORTED)
+        self.views = [({}, {}) for _ in self.collectives]  # address -> numpy view
 
     def call(self, what, signature, run, *args):
         """``run(*args)`` (one pmap call of the program) between a check that every process
         runs the same program and a status exchange: raises on every process if any
-        failed."""
+        failed. A program without collectives needs neither (no process waits for
+        another)."""
+        if not self.collectives:
+            return run(*args)
         with processes.deadline(what):
             processes.check_same(what, signature)
             error = outs = None
@@ -95,19 +104,18 @@ class CrossStage:
             processes.raise_if_failed(what, error, failed)
             return outs
 
-    def step(self, comm_address, k):
+    def step(self, k):
         """Runs collective ``k`` across processes; if this process has failed in this call,
         takes part with stand-in buffers."""
         prim, params, in_aval, out_aval = self.collectives[k]
         self.in_mpi = False
-        if self.error is None and not _aborted(comm_address):
+        if self.error is None and not self.aborted.value:
             try:
                 if _injected:
                     raise _injected.pop()
-                slots = np.frombuffer((ctypes.c_int64 * (2 * self.n)).from_address(
-                    comm_address + spmd_runtime.SLOTS), np.int64).reshape(self.n, 2)
-                self._run(prim, params, [_view(a, in_aval) for a in slots[:, 0]],
-                          [_view(a, out_aval) for a in slots[:, 1]])
+                in_views, out_views = self.views[k]
+                self._run(prim, params, [_view(in_views, a, in_aval) for a in self.slots[:, 0]],
+                          [_view(out_views, a, out_aval) for a in self.slots[:, 1]])
                 return
             except BaseException as e:  # noqa: BLE001 -- raised at the end of the call
                 if self.in_mpi:
@@ -203,8 +211,11 @@ class CrossStage:
         per_device = rows.size // self.total
         mine = self._buffer("scatter", (self.n * per_device,), rows.dtype)
         with self.mpi() as MPI:
-            self.comm.Reduce_scatter(rows.reshape(-1), mine,
-                                     [c * per_device for c in self.counts], MPI.SUM)
+            if self.even:
+                self.comm.Reduce_scatter_block(rows.reshape(-1), mine, MPI.SUM)
+            else:
+                self.comm.Reduce_scatter(rows.reshape(-1), mine,
+                                         [c * per_device for c in self.counts], MPI.SUM)
         block = (rows.shape[0] // self.total,) + rows.shape[1:]
         for d, o in enumerate(outs):
             part = mine[d * per_device:(d + 1) * per_device].reshape(block)
@@ -215,9 +226,14 @@ class CrossStage:
         """Every global device's operand into ``every`` (shape ``(devices, ...)``)."""
         local = srcs[0] if len(srcs) == 1 else np.stack(srcs)
         item = srcs[0].nbytes
-        with self.mpi() as MPI:
-            self.comm.Allgatherv(_bytes(local), [_bytes(every), [c * item for c in self.counts],
-                                                 _displacements(self.counts, item), MPI.BYTE])
+        with self.mpi() as MPI:  # (MPICH's Allgatherv is several times slower: measured)
+            if self.even:
+                self.comm.Allgather([_bytes(local), MPI.BYTE], [_bytes(every), MPI.BYTE])
+            else:
+                self.comm.Allgatherv(_bytes(local), [_bytes(every),
+                                                     [c * item for c in self.counts],
+                                                     _displacements(self.counts, item),
+                                                     MPI.BYTE])
         return every
 
     def _ppermute(self, srcs, outs, perm):
@@ -258,11 +274,14 @@ class CrossStage:
         block_shape, block = send.shape[2:], send[0, 0].nbytes if send.size else 0
         recv = self._buffer("all_to_all", (n * total,) + block_shape, send.dtype)
         with self.mpi() as MPI:
-            self.comm.Alltoallv(
-                [_bytes(send), [c * n * block for c in self.counts],
-                 _displacements(self.counts, n * block), MPI.BYTE],
-                [_bytes(recv), [c * n * block for c in self.counts],
-                 _displacements(self.counts, n * block), MPI.BYTE])
+            if self.even:
+                self.comm.Alltoall([_bytes(send), MPI.BYTE], [_bytes(recv), MPI.BYTE])
+            else:
+                self.comm.Alltoallv(
+                    [_bytes(send), [c * n * block for c in self.counts],
+                     _displacements(self.counts, n * block), MPI.BYTE],
+                    [_bytes(recv), [c * n * block for c in self.counts],
+                     _displacements(self.counts, n * block), MPI.BYTE])
         # from process p: its devices' blocks for each local device, (local, c_p, *block)
         parts, start = [], 0
         for c in self.counts:
@@ -272,10 +291,6 @@ class CrossStage:
         for d, o in enumerate(outs):
             o[...] = (np.concatenate(list(received[d]), concat) if tiled else
                       np.moveaxis(received[d], 0, concat))
-
-
-def _aborted(comm_address):
-    return ctypes.c_int64.from_address(comm_address + spmd_runtime.ABORTED).value != 0
 
 
 def _mpi():
@@ -297,10 +312,17 @@ def _wide(dtype):
         dtype.name == "bfloat16" else dtype
 
 
-def _view(address, aval):
-    nbytes = max(aval.nbytes, 1)
-    raw = (ctypes.c_char * nbytes).from_address(int(address))
-    return np.frombuffer(raw, np.uint8, aval.nbytes).view(aval.dtype).reshape(aval.shape)
+def _view(cache, address, aval):
+    """The numpy array of type ``aval`` at ``address`` (a view of the device's buffer; the
+    same buffers come back call after call, so the views are kept)."""
+    view = cache.get(address)
+    if view is None:
+        if len(cache) > 64:
+            cache.clear()
+        raw = (ctypes.c_char * max(aval.nbytes, 1)).from_address(int(address))
+        view = cache[address] = np.frombuffer(raw, np.uint8, aval.nbytes).view(
+            aval.dtype).reshape(aval.shape)
+    return view
 
 
 _REDUCE_OPS = {ops.psum_p: np.add, ops.pmax_p: np.maximum, ops.pmin_p: np.minimum}
@@ -328,7 +350,7 @@ def emit_pmap_call(ctx, eqn, ins, outs):
 def _cross(comm_address, k):
     """Called by device 0's thread (ctypes takes the GIL)."""
     try:
-        _stages[comm_address].step(comm_address, k)
+        _stages[comm_address].step(k)
     except BaseException as e:  # noqa: BLE001 -- inside MPI: the peers' state is unknown
         processes.end_all(f"failed inside an MPI exchange of pmap ({type(e).__name__}: {e}); "
                           "ending all processes.")
