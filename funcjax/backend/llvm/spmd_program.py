@@ -206,10 +206,11 @@ class SpmdProgram:
         if not self._reuse[k]:
             return np.empty(shape, aval.dtype)
         recent = self._recent.setdefault(k, [])
-        for i, buf in enumerate(recent):
-            # references: the list, this loop variable, getrefcount's argument
-            if sys.getrefcount(buf) == 3:
-                del recent[i]
+        for i in range(len(recent)):
+            # references: the list and getrefcount's argument (not enumerate: its reused
+            # result tuple holds one more)
+            if sys.getrefcount(recent[i]) == 2:
+                buf = recent.pop(i)
                 recent.append(buf)
                 return buf
         buf = np.empty(shape, aval.dtype)
