@@ -2,24 +2,31 @@
 global data (which every process can build: it is seeded). Process 0 prints ``OK [ranks]``
 once every process has passed."""
 
+import sys
+
 import numpy as np
+from mpi4py import MPI
 
 import funcjax as jax
 import funcjax.experimental.multihost_utils  # noqa: F401
 from funcjax import lax
 
-jax.distributed.initialize()
+# "uneven": process p has 1 + p % 2 devices (MPI's "v" collectives); else
+# FUNCJAX_NUM_CPU_DEVICES each
+jax.distributed.initialize(local_device_ids=range(1 + MPI.COMM_WORLD.rank % 2)
+                           if sys.argv[1:] == ["uneven"] else None)
 P, me, L = jax.process_count(), jax.process_index(), jax.local_device_count()
 N = jax.device_count()
 assert N == sum(1 for _ in jax.devices()) and len(jax.local_devices()) == L
 assert [d.process_index for d in jax.local_devices()] == [me] * L
 assert sorted(d.id for d in jax.devices()) == list(range(N))
-assert jax.devices()[me * L] is jax.local_devices()[0]  # equal local counts in the tests
+first = jax.local_devices()[0].id  # this process's devices are first .. first + L - 1
+assert jax.devices()[first] is jax.local_devices()[0]
 
 rng = np.random.default_rng(0)
 x = rng.standard_normal((N, 3, 4)).astype(np.float32)
 ints = rng.integers(-50, 50, (N, 5)).astype(np.int32)
-mine = slice(me * L, (me + 1) * L)
+mine = slice(first, first + L)
 
 
 def check(name, got, want, exact=False):

@@ -9,7 +9,7 @@ import funcjax as jax
 from funcjax import lax
 
 fault = sys.argv[1]
-jax.distributed.initialize(timeout=5 if fault == "stuck" else None)
+jax.distributed.initialize(timeout=2 if fault == "stuck" else None)
 me, L = jax.process_index(), jax.local_device_count()
 psum = jax.pmap(lambda v: lax.psum(v, "i"), "i")
 

@@ -2,16 +2,23 @@
 one process holding every device gives (computed here, on each process, with vmap over the
 global data and the axis named). Process 0 prints ``OK [ranks]`` once every process passed."""
 
+import sys
+
 import numpy as np
+from mpi4py import MPI
 
 import funcjax as jax
 import funcjax.numpy as jnp
 from funcjax import lax
 
-jax.distributed.initialize()
+# "uneven": process p has 1 + p % 2 devices (MPI's "v" collectives); else
+# FUNCJAX_NUM_CPU_DEVICES each
+jax.distributed.initialize(local_device_ids=range(1 + MPI.COMM_WORLD.rank % 2)
+                           if sys.argv[1:] == ["uneven"] else None)
 P, me, L, N = jax.process_count(), jax.process_index(), jax.local_device_count(), \
     jax.device_count()
-mine = slice(me * L, (me + 1) * L)  # equal local counts in the tests
+first = jax.local_devices()[0].id  # this process's devices are first .. first + L - 1
+mine = slice(first, first + L)
 rng = np.random.default_rng(0)
 X = rng.standard_normal((N, 3)).astype(np.float32)
 T = rng.standard_normal((N, 3)).astype(np.float32)

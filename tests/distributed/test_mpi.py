@@ -42,9 +42,11 @@ def test_mpi_is_installed():
     assert r.returncode == 0 and "ranks [0, 1] of 2" in r.stdout, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("processes,devices", [(2, 2), (3, 1)])
+@pytest.mark.parametrize("processes,devices", [(2, 2), (3, 1), (3, "uneven")])
 def test_every_collective_matches_numpy(processes, devices):
-    ok(mpiexec("mpi_collectives.py", processes, devices), processes)
+    """``uneven``: processes with 1, 2, 1 devices (MPI's ``v`` collectives)."""
+    args = (1, "uneven") if devices == "uneven" else (devices,)
+    ok(mpiexec("mpi_collectives.py", processes, *args), processes)
 
 
 def test_transformations_of_a_multi_process_pmap_match_one_process():
@@ -117,4 +119,4 @@ def test_a_stuck_process_ends_the_run_after_the_timeout():
     start = time.monotonic()
     r = mpiexec("mpi_faults.py", 2, 1, "stuck", timeout=60)
     assert r.returncode != 0 and time.monotonic() - start < 50
-    assert "process 0 of 2 waited more than 5" in r.stderr, r.stderr
+    assert "process 0 of 2 waited more than 2" in r.stderr, r.stderr
