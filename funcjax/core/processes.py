@@ -2,7 +2,10 @@
 
 Collective steps between processes run under a ``deadline``: a process that waits longer
 than ``state.timeout`` seconds for its peers (one of them is stuck, or has stopped without
-ending the run) reports it and ends every process (``MPI.Abort``) instead of hanging.
+ending the run) reports it and ends every process (``MPI.Abort``) instead of hanging. A step
+starts with ``check_same`` (every process runs the same program) and ends with
+``exchange_status``: if it failed on one process, that one raises its error and every other
+one a ``ProcessFailedError`` naming it.
 
 One process (``count == 1``, no communicator) until ``funcjax.distributed.initialize``
 fills this in; everything below the API reads it from here, so layers keep pointing down.
@@ -95,9 +98,8 @@ def raise_if_failed(what, error, failed):
         others = f" (and processes {[r for r, _ in failed[1:]]})" if failed[1:] else ""
         raise ProcessFailedError(
             f"{what}: process {rank} of {state.count} failed{others}: {text.rstrip('.')}. "
-            "This process's "
-            "results of the step are discarded; every process raises, so the run can go on "
-            "(or end) together.", rank)
+            "This process's results of the step are discarded; every process raises, so the "
+            "run can go on (or end) together.", rank)
 
 
 def _mpi():
