@@ -11,6 +11,9 @@ transform the per-device jaxpr and bind ``pmap_p`` again, so ``grad(pmap(f))`` r
 parallel forward and a compiled parallel backward pass. Transpose: an unmapped linear input
 gets the sum of the devices' cotangents; an unmapped output's cotangent goes to device 0 only
 (the output *is* device 0's value; if it is replicated, the transposed collectives spread it).
+In a multi-process run (``funcjax.distributed``) no process holds every device's cotangent:
+an unmapped input's is summed by a psum inside the transposed pmap, and an unmapped output's
+goes to process 0's device 0 only.
 Batching puts vmap's axis after the device axis. Nested where no devices are left (inside jit,
 or inside another pmap) a pmap has vmap's meaning: ``as_vmap_jaxpr``.
 """

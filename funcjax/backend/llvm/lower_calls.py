@@ -42,8 +42,8 @@ def _custom_lin(ctx, eqn, ins, outs):
 @register("buffer", pmap_p)
 def _pmap(ctx, eqn, ins, outs):
     """A pmap inside compiled code (inside jit, or nested in another pmap) has no devices of
-    its own: it runs as the vmap it is equivalent to, inline. In a multi-process run a pmap in
-a jit does have devices, every process's: the program calls back to run it on them."""
+    its own: it runs as the vmap it is equivalent to, inline. In a multi-process run a pmap
+    in a jit does have devices, every process's: the program calls back to run it on them."""
     p = eqn.params
     if ctx.spmd_axis is None and processes.multi_process():  # its devices span processes
         return spmd_cross.emit_pmap_call(ctx, eqn, ins, outs)
