@@ -31,6 +31,7 @@ ends every process (``processes.end_all``).
 import contextlib
 import ctypes
 import functools
+import weakref
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -40,7 +41,7 @@ from funcjax.core import processes
 from funcjax.ops import collectives as ops
 
 CROSS = "funcjax_spmd_cross"
-_stages = {}  # comm address -> CrossStage
+_stages = weakref.WeakValueDictionary()  # comm address -> CrossStage (its program owns it)
 _MPI_TYPES = "fdilqIQLbBhH"  # numpy type codes MPI reduces natively
 _injected = []  # for tests: errors the next stages on this process raise (inject_failure)
 
