@@ -178,11 +178,6 @@ class PmapFunction:
             outs = self._run(entry, flat)
             if self._donate:
                 self._delete_donated(args)
-        elif processes.multi_process():
-            raise NotImplementedError(
-                f"pmap({self._name}) under a transformation (jit, grad, vmap, ...) in a "
-                "multi-process run: funcjax runs multi-process pmaps only when called "
-                "directly; put the transformation inside the pmapped function instead")
         else:
             outs = pmap_p.bind(*flat, **entry.params)
         if entry.moves_outputs:

@@ -5,9 +5,19 @@ number of processes come from MPI (``mpi4py``; ``pip install funcjax[distributed
 and an MPI). Then ``devices()`` lists every process's devices, ``local_devices()`` this
 process's, and ``pmap`` collectives span all of them: each process passes arrays whose mapped
 axis is its local device count (see ``backend/llvm/spmd_cross.py`` for the exchange).
+Each process gets back its own devices' shards, shape ``(local devices, ...)``, fully
+addressable: what JAX's multi-process pmap returns (it converts its global results back
+with ``global_array_to_host_local_array``). ``multihost_utils.process_allgather`` assembles
+the whole. pmap under ``grad``, ``jvp``, ``vmap`` and ``jit`` gives what one process holding
+every device gives: the cotangent of an unmapped input is summed over every process's
+devices (a psum inside the transposed pmap), so every process gets the global gradient.
 
 An exception that escapes the program on one process ends every process (``MPI.Abort``) after
-printing it with the rank, so no process waits forever for a peer that has died.
+printing it with the rank, so no process waits forever for a peer that has died. An exception
+inside a multi-process pmap on one process (a host callback, a failing device, the exchange
+itself) is raised there at the end of the call, and every other process raises
+``ProcessFailedError`` naming it at the same point: the failed process keeps taking part in
+the call's exchanges (with stand-in buffers) and a status exchange ends each call.
 """
 
 import os
@@ -16,6 +26,9 @@ import traceback
 
 from funcjax import devices as _devices
 from funcjax.core import processes
+from funcjax.core.processes import ProcessFailedError
+
+__all__ = ["initialize", "shutdown", "is_initialized", "ProcessFailedError"]
 
 _previous_hook = None
 
@@ -82,10 +95,5 @@ def is_initialized():
 
 def _abort_all(kind, value, tb):
     """An uncaught exception on one process ends them all (no peer waits for it forever)."""
-    s = processes.state
     text = "".join(traceback.format_exception(kind, value, tb))
-    sys.stderr.write(f"funcjax.distributed: process {s.index} of {s.count} failed; ending all "
-                     f"processes.\n{text}")
-    sys.stderr.flush()
-    from mpi4py import MPI
-    MPI.COMM_WORLD.Abort(1)
+    processes.end_all(f"failed; ending all processes.\n{text}")

@@ -11,13 +11,16 @@ transform the per-device jaxpr and bind ``pmap_p`` again, so ``grad(pmap(f))`` r
 parallel forward and a compiled parallel backward pass. Transpose: an unmapped linear input
 gets the sum of the devices' cotangents; an unmapped output's cotangent goes to device 0 only
 (the output *is* device 0's value; if it is replicated, the transposed collectives spread it).
+In a multi-process run (``funcjax.distributed``) no process holds every device's cotangent:
+an unmapped input's is summed by a psum inside the transposed pmap, and an unmapped output's
+goes to process 0's device 0 only.
 Batching puts vmap's axis after the device axis. Nested where no devices are left (inside jit,
 or inside another pmap) a pmap has vmap's meaning: ``as_vmap_jaxpr``.
 """
 
 import numpy as np
 
-from funcjax.core import cost
+from funcjax.core import cost, processes
 from funcjax.core.abstract import same_type
 from funcjax.core.array import to_numpy
 from funcjax.core.primitive import Primitive
@@ -31,9 +34,11 @@ from funcjax.interpreters.batching import (
 from funcjax.interpreters.eval import eval_closed_jaxpr
 from funcjax.interpreters.jvp import Zero, tangent_aval
 from funcjax.interpreters.partial_eval import partial_eval_jaxpr
+from funcjax.interpreters.spmd import trace_per_device
 from funcjax.interpreters.staging import hoist_consts, trace_to_jaxpr
 from funcjax.interpreters.transpose import is_undefined_primal
 from funcjax.ops.calls import _jvp_jaxpr, _pick, _transformed, _transpose_jaxpr
+from funcjax.ops.collectives import psum_p
 from funcjax.ops.control_flow.common import merge_by_flags
 from funcjax.ops.lazy import lax
 from funcjax.ops.reductions import reduce_sum_p
@@ -66,7 +71,7 @@ def _pmap_abstract_eval(*avals, jaxpr, axis_name, axis_size, in_axes, out_axes, 
 
 def _pmap_impl(*args, jaxpr, axis_name, axis_size, in_axes, out_axes, name, devices):
     from funcjax.backend.llvm.spmd_program import spmd_program_for
-    program = spmd_program_for(jaxpr, name, axis_name, axis_size)
+    program = spmd_program_for(jaxpr, name, axis_name, axis_size, processes.multi_process())
     arrays = [np.ascontiguousarray(to_numpy(a), aval.dtype)
               for a, aval in zip(args, _pmap_in_avals(jaxpr, in_axes, axis_size))]
     outs = program.run(arrays, [ax is not None for ax in in_axes])
@@ -144,9 +149,12 @@ pmap_p.def_partial_eval(_pmap_partial_eval)
 
 # -- transpose -------------------------------------------------------------------------------
 def _to_device_zero(ct, size):
-    """A cotangent of an unmapped output as a mapped one: device 0 gets it, the others 0."""
+    """A cotangent of an unmapped output as a mapped one: device 0 gets it, the others 0
+    (in a multi-process run, device 0 is process 0's first)."""
     shape = tuple(np.shape(ct))
     first = lax.broadcast_in_dim(ct, (1,) + shape, tuple(range(1, len(shape) + 1)))
+    if processes.multi_process() and processes.state.index != 0:
+        return lax.full((size,) + shape, 0, first.dtype)
     if size == 1:
         return first
     return lax.concatenate([first, lax.full((size - 1,) + shape, 0, first.dtype)], 0)
@@ -163,9 +171,16 @@ def _pmap_transpose(cts, *args, **params):
     cts = [c if ax is not None else _to_device_zero(c, size)
            for c, ax in zip(_pick(ct_nonzeros, cts), _pick(ct_nonzeros, out_axes))]
     lin_axes = _pick(linear, in_axes)
+    out_axes = (0,) * sum(in_ct_nonzeros)
+    across = processes.multi_process()
+    if across:  # an unmapped input's cotangent: summed over every process's devices
+        unmapped = tuple(a is None for a in _pick(in_ct_nonzeros, lin_axes))
+        out_axes = tuple(None if u else 0 for u in unmapped)
+        transposed, more = _summed(transposed, unmapped, params["axis_name"])
+        consts = [*more, *consts]
     outs = _rebind([*consts, *_pick(linear, args, False), *cts], params, transposed,
                    (None,) * len(consts) + tuple(_pick(linear, in_axes, False)) +
-                   (0,) * len(cts), (0,) * sum(in_ct_nonzeros), "transpose")
+                   (0,) * len(cts), out_axes, "transpose")
     outs = iter(outs)
     result = []
     for nonzero, axis, arg in zip(in_ct_nonzeros, lin_axes, _pick(linear, args)):
@@ -173,11 +188,27 @@ def _pmap_transpose(cts, *args, **params):
             result.append(Zero(arg.aval))
             continue
         ct = next(outs)
-        result.append(ct if axis is not None else reduce_sum_p.bind(ct, axes=(0,)))
+        result.append(ct if axis is not None or across else reduce_sum_p.bind(ct, axes=(0,)))
     return merge_by_flags(linear, result, [None] * len(args))
 
 
 pmap_p.def_transpose(_pmap_transpose)
+
+
+def _summed(closed, flags, axis_name):
+    """``closed`` with a psum over ``axis_name`` (all of every process's devices) on the
+    outputs ``flags`` marks: an unmapped input's cotangent in a multi-process run, where no
+    process holds every device's part to sum them outside the pmap."""
+    def build():
+        def fun(*args):
+            outs = eval_closed_jaxpr(closed, *args)
+            return [psum_p.bind(o, axis_name=axis_name) if f else o
+                    for o, f in zip(outs, flags)]
+        return hoist_consts(trace_per_device(fun, closed.in_avals, AxisData(
+            axis_name, sum(processes.state.local_counts)), "pmap transpose"))
+    if not any(flags):
+        return closed, []
+    return _transformed("pmap_summed", closed, flags, build)
 
 
 # -- batching --------------------------------------------------------------------------------

@@ -2,24 +2,31 @@
 global data (which every process can build: it is seeded). Process 0 prints ``OK [ranks]``
 once every process has passed."""
 
+import sys
+
 import numpy as np
+from mpi4py import MPI
 
 import funcjax as jax
 import funcjax.experimental.multihost_utils  # noqa: F401
 from funcjax import lax
 
-jax.distributed.initialize()
+# "uneven": process p has 1 + p % 2 devices (MPI's "v" collectives); else
+# FUNCJAX_NUM_CPU_DEVICES each
+jax.distributed.initialize(local_device_ids=range(1 + MPI.COMM_WORLD.rank % 2)
+                           if sys.argv[1:] == ["uneven"] else None)
 P, me, L = jax.process_count(), jax.process_index(), jax.local_device_count()
 N = jax.device_count()
 assert N == sum(1 for _ in jax.devices()) and len(jax.local_devices()) == L
 assert [d.process_index for d in jax.local_devices()] == [me] * L
 assert sorted(d.id for d in jax.devices()) == list(range(N))
-assert jax.devices()[me * L] is jax.local_devices()[0]  # equal local counts in the tests
+first = jax.local_devices()[0].id  # this process's devices are first .. first + L - 1
+assert jax.devices()[first] is jax.local_devices()[0]
 
 rng = np.random.default_rng(0)
 x = rng.standard_normal((N, 3, 4)).astype(np.float32)
 ints = rng.integers(-50, 50, (N, 5)).astype(np.int32)
-mine = slice(me * L, (me + 1) * L)
+mine = slice(first, first + L)
 
 
 def check(name, got, want, exact=False):
@@ -38,6 +45,11 @@ f = jax.pmap(lambda v: (lax.psum(v, "i"), lax.pmean(v, "i"), lax.pmax(v, "i"),
                         lax.pmin(v, "i")), axis_name="i")
 s, m, hi, lo = f(x[mine])
 check("psum", s, np.broadcast_to(x.sum(0), (L, 3, 4)))
+# the result is this process's shards only, as JAX's multi-process pmap returns (it turns its
+# global outputs back into host-local arrays): fully addressable, on the local devices
+assert s.shape == (L, 3, 4) and s.is_fully_addressable
+assert list(s.sharding.devices) == jax.local_devices()
+assert [sh.device.process_index for sh in s.addressable_shards] == [me] * L
 check("pmean", m, np.broadcast_to(x.mean(0), (L, 3, 4)))
 check("pmax", hi, np.broadcast_to(x.max(0), (L, 3, 4)), exact=True)
 check("pmin", lo, np.broadcast_to(x.min(0), (L, 3, 4)), exact=True)
@@ -79,6 +91,28 @@ check("psum_scatter", jax.pmap(lambda v: lax.psum_scatter(v, "i"), "i")(z[mine])
       local(z.sum(0)))
 check("all_to_all", jax.pmap(lambda v: lax.all_to_all(v, "i", 0, 0), "i")(z[mine]),
       local(np.swapaxes(z, 0, 1)), exact=True)
+w3 = rng.standard_normal((N, 3, 2 * N)).astype(np.float32)
+check("all_to_all split 1 concat 0 tiled",
+      jax.pmap(lambda v: lax.all_to_all(v, "i", 1, 0, tiled=True), "i")(w3[mine]),
+      local(np.stack([np.concatenate([w3[m][:, 2 * g:2 * g + 2] for m in range(N)], 0)
+                      for g in range(N)])), exact=True)
+check("all_to_all split 1 concat 1",
+      jax.pmap(lambda v: lax.all_to_all(v, "i", 0, 1), "i")(z[mine]),
+      local(np.stack([np.stack([z[m][g] for m in range(N)], 1) for g in range(N)])),
+      exact=True)
+check("psum_scatter dimension 1 tiled",
+      jax.pmap(lambda v: lax.psum_scatter(v, "i", scatter_dimension=1, tiled=True),
+               "i")(w3[mine]),
+      local(np.stack([w3.sum(0)[:, 2 * g:2 * g + 2] for g in range(N)])))
+swap = [(k, k ^ 1) for k in range(N - N % 2)]  # pairs within a process and across
+check("ppermute swap", jax.pmap(lambda v: lax.ppermute(v, "i", swap), "i")(ints[mine]),
+      local(np.stack([ints[k ^ 1] if k < N - N % 2 else np.zeros(5, np.int32)
+                      for k in range(N)])), exact=True)
+c = (x + 1j * x[::-1]).astype(np.complex64)
+check("psum complex", jax.pmap(lambda v: lax.psum(v, "i"), "i")(c[mine]),
+      np.broadcast_to(c.sum(0), (L, 3, 4)))
+check("psum_scatter complex", jax.pmap(lambda v: lax.psum_scatter(v, "i"), "i")(
+    (z + 1j).astype(np.complex64)[mine]), local((z + 1j).sum(0)))
 big = rng.standard_normal((N, 50_000)).astype(np.float64)
 check("psum large", jax.pmap(lambda v: lax.psum(v, "i"), "i")(big[mine]),
       np.broadcast_to(big.sum(0), (L, 50_000)))

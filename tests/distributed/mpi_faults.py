@@ -9,7 +9,7 @@ import funcjax as jax
 from funcjax import lax
 
 fault = sys.argv[1]
-jax.distributed.initialize(timeout=5 if fault == "stuck" else None)
+jax.distributed.initialize(timeout=2 if fault == "stuck" else None)
 me, L = jax.process_index(), jax.local_device_count()
 psum = jax.pmap(lambda v: lax.psum(v, "i"), "i")
 
@@ -25,6 +25,29 @@ elif fault == "mismatch":
     total = psum(np.ones((L, 3), np.float32))  # and the run goes on
     assert float(np.asarray(total)[0, 0]) == jax.device_count()
     jax.experimental.multihost_utils.sync_global_devices("after mismatch")
+    if me == 0:
+        print("recovered", flush=True)
+elif fault == "caught":  # errors raised inside a call on process 1; no timeout is set
+    from funcjax.backend.llvm import spmd_cross, spmd_program
+    ring = jax.pmap(lambda v: lax.ppermute(lax.psum(v, "i"), "i",
+                                           [(k, (k + 1) % jax.device_count())
+                                            for k in range(jax.device_count())]), "i")
+    faults = {"stage": lambda: spmd_cross.inject_failure(ValueError("injected on 1")),
+              "device": lambda: spmd_program.inject_failure(1)}
+    for name, inject in faults.items():
+        try:
+            if me == 1:
+                with inject():
+                    ring(np.ones((L, 3), np.float32))
+            else:
+                ring(np.ones((L, 3), np.float32))
+        except jax.distributed.ProcessFailedError as e:
+            assert e.process == 1, e
+            print(f"{name}: process {me} raised ProcessFailedError: {e}", flush=True)
+        except (ValueError, spmd_program.DeviceFailureError) as e:
+            print(f"{name}: process {me} raised its own {type(e).__name__}: {e}", flush=True)
+        total = ring(np.ones((L, 3), np.float32))  # and the run goes on
+        assert float(np.asarray(total)[0, 0]) == jax.device_count()
     if me == 0:
         print("recovered", flush=True)
 elif fault == "stuck":

@@ -2,7 +2,9 @@
 outermost jaxpr), so nested jits, checkpoints and custom-rule functions cost nothing at run
 time. Their special meaning only matters to transformations, which have already run."""
 
+from funcjax.backend.llvm import spmd_cross
 from funcjax.backend.llvm.lowering import register
+from funcjax.core import processes
 from funcjax.interpreters.remat import checkpoint_p, name_p
 from funcjax.ops.calls import jit_p
 from funcjax.ops.custom import (
@@ -40,7 +42,10 @@ def _custom_lin(ctx, eqn, ins, outs):
 @register("buffer", pmap_p)
 def _pmap(ctx, eqn, ins, outs):
     """A pmap inside compiled code (inside jit, or nested in another pmap) has no devices of
-    its own: it runs as the vmap it is equivalent to, inline."""
+    its own: it runs as the vmap it is equivalent to, inline. In a multi-process run a pmap
+    in a jit does have devices, every process's: the program calls back to run it on them."""
     p = eqn.params
+    if ctx.spmd_axis is None and processes.multi_process():  # its devices span processes
+        return spmd_cross.emit_pmap_call(ctx, eqn, ins, outs)
     ctx.lower_closed_jaxpr(as_vmap_jaxpr(p["jaxpr"], p["axis_name"], p["axis_size"],
                                          p["in_axes"], p["out_axes"]), ins, outs)

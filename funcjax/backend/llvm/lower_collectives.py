@@ -63,15 +63,16 @@ class _Exchange:
         return self.b.call(fn, [self.comm])
 
     def across_processes(self, eqn, src, out):
-        """The multi-process form: device 0 runs the collective in the cross stage."""
+        """The multi-process form: device 0 runs the collective in the cross stage, even in
+        an aborted run (the other processes wait for this one; it takes part with
+        stand-ins)."""
         k = self.cross.add(eqn, src.aval, out.aval)
         fn = self.ctx.extern(CROSS, I32, [PTR, I64], pure=False)
-        b = self.b
-
-        def stage():
-            with b.if_then(b.icmp_signed("==", self.me, i64(0))):
-                b.call(fn, [self.comm, i64(k)])
-        self.run(src, out, stage)
+        self.publish(src, out)
+        self.barrier()
+        with self.b.if_then(self.b.icmp_signed("==", self.me, i64(0))):
+            self.b.call(fn, [self.comm, i64(k)])
+        self.barrier()
 
     def run(self, src, out, *phases):
         """publish; then for each phase: barrier, phase() unless aborted; a last barrier."""

@@ -29,7 +29,6 @@ from funcjax.backend.llvm import (
 )
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
 from funcjax.backend.llvm.program import symbol_name
-from funcjax.core import processes
 from funcjax.core.ir import jaxprs_in
 from funcjax.ops import collectives
 from funcjax.ops.callbacks import callback_p
@@ -165,9 +164,7 @@ class SpmdProgram:
         ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
         if self.cross is None:
             return self._run(inputs, mapped)
-        with processes.deadline(f"pmap({self.name})"):
-            processes.check_same(f"pmap({self.name})", self.signature)
-            return self._run(inputs, mapped)
+        return self.cross.call(f"pmap({self.name})", self.signature, self._run, inputs, mapped)
 
     def _run(self, inputs, mapped):
         n = self.size
@@ -209,10 +206,11 @@ class SpmdProgram:
         if not self._reuse[k]:
             return np.empty(shape, aval.dtype)
         recent = self._recent.setdefault(k, [])
-        for i, buf in enumerate(recent):
-            # references: the list, this loop variable, getrefcount's argument
-            if sys.getrefcount(buf) == 3:
-                del recent[i]
+        for i in range(len(recent)):
+            # references: the list and getrefcount's argument (not enumerate: its reused
+            # result tuple holds one more)
+            if sys.getrefcount(recent[i]) == 2:
+                buf = recent.pop(i)
                 recent.append(buf)
                 return buf
         buf = np.empty(shape, aval.dtype)
