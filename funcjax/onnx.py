@@ -16,6 +16,7 @@ import numpy as np
 from funcjax.api_jit import jit
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import Literal
+from funcjax.ops.indexing import default_fill_value
 
 try:
     import onnx
@@ -237,7 +238,6 @@ def _indexed(g, eqn, xs):
                                g.const(sizes), idx])
         fill = p.get("fill_value")
         if fill is None:
-            from funcjax.ops.indexing import default_fill_value
             fill = default_fill_value(aval.dtype)
         pads = [0] * aval.ndim + [1 if d < len(axes) else 0 for d in range(aval.ndim)]
         x = g.node("Pad", [x, g.const(pads, np.int64), g.const(fill, aval.dtype)])
