@@ -83,3 +83,21 @@ def test_generated_code_uses_the_multiply_add_instructions(kernel):
         assert "vpdpbusd" in asm
     else:
         assert "vpmaddwd" in asm or "vpdpwssd" in asm or "pmaddwd" in asm
+
+
+@pytest.mark.parametrize("xs, ks, dn, strides, pad", [
+    ((3, 5, 9, 9), (7, 5, 3, 3), None, (1, 1), "SAME"),                   # im2col
+    ((2, 3, 9, 9), (5, 3, 3, 3), None, (2, 2), ((1, 0), (0, 2))),          # direct loop
+    ((2, 6, 6, 8), (3, 3, 8, 16), ("NHWC", "HWIO", "NHWC"), (1, 1), "SAME"),
+    ((64, 3, 4, 4), (8, 3, 4, 4), None, (1, 1), "VALID"),                 # by position
+])
+def test_int8_convolution_is_exact(xs, ks, dn, strides, pad):
+    x, k = i8(*xs), i8(*ks)
+
+    def conv(x, k, **kw):
+        return lax.conv_general_dilated(x, k, strides, pad, dimension_numbers=dn, **kw)
+    got = fj.jit(lambda x, k: conv(x, k, preferred_element_type=np.int32))(x, k)
+    assert got.dtype == np.int32
+    # float32 is exact here: every partial sum is an integer below 2^24
+    want = fj.jit(conv)(x.astype(np.float32), k.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want).astype(np.int64))
