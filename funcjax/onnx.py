@@ -2,8 +2,11 @@
 
 The function is traced to a jaxpr (as ``jit`` does) and each equation becomes one or a few
 ONNX nodes (opset 18); calls (``jit``, ``custom_jvp_call``, ``checkpoint``) are inlined, and
-constants and literals become initializers. A primitive with no ONNX translation raises
-``NotImplementedError`` naming it and the source line that produced it.
+constants and literals become initializers. Indexing maps to ``GatherND``/``ScatterND`` (with
+JAX's clip/fill index modes) and ``Slice``; ``cond`` to ``If``, ``while_loop`` and ``scan``
+(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum`` and one-key sorts to ``TopK``. A
+primitive with no ONNX translation raises ``NotImplementedError`` naming it and the source
+line that produced it.
 """
 
 import os
@@ -11,7 +14,9 @@ import os
 import numpy as np
 
 from funcjax.api_jit import jit
+from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import Literal
+from funcjax.ops.indexing import default_fill_value
 
 try:
     import onnx
@@ -35,12 +40,23 @@ _INLINE = ("jit", "custom_jvp_call", "custom_vjp_call", "checkpoint")
 
 
 class _Graph:
-    def __init__(self):
-        self.nodes, self.inits, self.count = [], [], 0
+    """Nodes being collected; ``sub()`` opens a subgraph (a branch or loop body) that shares
+    the names and the initializers of the model (outer names are visible inside it)."""
+
+    def __init__(self, parent=None):
+        self.nodes = []
+        self.root = parent.root if parent else self
+        if parent is None:
+            self.inits, self.count = [], 0
+        else:
+            self.inits = self.root.inits
+
+    def sub(self):
+        return _Graph(self)
 
     def fresh(self, hint="t"):
-        self.count += 1
-        return f"{hint}{self.count}"
+        self.root.count += 1
+        return f"{hint}{self.root.count}"
 
     def const(self, value, dtype=None):
         name = self.fresh("c")
@@ -48,9 +64,13 @@ class _Graph:
         return name
 
     def node(self, op, inputs, **attrs):
-        out = self.fresh()
-        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
-        return out
+        return self.nodes_out(op, inputs, 1, **attrs)[0]
+
+    def nodes_out(self, op, inputs, n, **attrs):
+        """A node with ``n`` outputs; returns their names."""
+        outs = [self.fresh() for _ in range(n)]
+        self.nodes.append(helper.make_node(op, inputs, outs, **attrs))
+        return outs
 
 
 def _dot_general(g, eqn, lhs, rhs):
@@ -117,6 +137,8 @@ def _eqn(g, eqn, xs):
         return [g.node(_UNARY[name], xs)]
     if name in _BINARY:
         return [g.node(_BINARY[name], xs)]
+    if name in _STRUCTURED:
+        return _STRUCTURED[name](g, eqn, xs)
     if name == "ne":
         return [g.node("Not", [g.node("Equal", xs)])]
     if name == "rem":
@@ -171,9 +193,7 @@ def _eqn(g, eqn, xs):
         return [_conv(g, eqn, *xs)]
     if name in _INLINE:
         key = next(k for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in p)
-        sub = p[key]
-        consts = [g.const(c) for c in getattr(sub, "consts", [])]
-        return _jaxpr(g, getattr(sub, "jaxpr", sub), consts + list(xs))
+        return _inline(g, p[key], xs)
     raise _unsupported(eqn)
 
 
@@ -183,6 +203,218 @@ def _iota(p, aval):
     shape[dim] = aval.shape[dim]
     return np.broadcast_to(np.arange(aval.shape[dim], dtype=aval.dtype).reshape(shape),
                            aval.shape)
+
+
+# -- indexing, scans and sorting ------------------------------------------------------------
+def _i64(g, x):
+    return g.node("Cast", [x], to=onnx.TensorProto.INT64)
+
+
+def _vector(g, scalars):
+    """Scalar index names as one int64 vector."""
+    return g.node("Concat", [g.node("Reshape", [_i64(g, x), g.const([1], np.int64)])
+                             for x in scalars], axis=0)
+
+
+def _indexed(g, eqn, xs):
+    """gather and the scatter family as GatherND/ScatterND on the operand with its indexed
+    axes moved first. ``mode="clip"`` clamps the indices; ``mode="fill"`` pads each indexed
+    axis with one extra slot (holding the fill value) and sends out-of-range rows there."""
+    p, name = eqn.params, eqn.primitive.name
+    aval = eqn.inputs[0].aval
+    axes = list(p["axes"])
+    if not axes or any(aval.shape[a] == 0 for a in axes):
+        raise _unsupported(eqn, "no indexed axes, or an indexed axis of size 0")
+    perm = axes + [d for d in range(aval.ndim) if d not in axes]
+    x = g.node("Transpose", [xs[0]], perm=perm)
+    idx = _i64(g, xs[1])
+    sizes = np.array([aval.shape[a] for a in axes], np.int64)
+    if p["mode"] == "fill":
+        bad = g.node("Or", [g.node("Less", [idx, g.const(0, np.int64)]),
+                            g.node("GreaterOrEqual", [idx, g.const(sizes)])])
+        bad = g.node("ReduceMax", [g.node("Cast", [bad], to=onnx.TensorProto.INT32),
+                                   g.const([-1], np.int64)], keepdims=1)
+        idx = g.node("Where", [g.node("Cast", [bad], to=onnx.TensorProto.BOOL),
+                               g.const(sizes), idx])
+        fill = p.get("fill_value")
+        if fill is None:
+            fill = default_fill_value(aval.dtype)
+        pads = [0] * aval.ndim + [1 if d < len(axes) else 0 for d in range(aval.ndim)]
+        x = g.node("Pad", [x, g.const(pads, np.int64), g.const(fill, aval.dtype)])
+    else:
+        idx = g.node("Max", [g.node("Min", [idx, g.const(sizes - 1)]), g.const(0, np.int64)])
+    if name == "gather":
+        return [g.node("GatherND", [x, idx])]
+    y = g.node("ScatterND", [x, idx, xs[2]], reduction=_SCATTER[name])
+    if p["mode"] == "fill":
+        moved = [aval.shape[d] for d in perm]
+        y = g.node("Slice", [y, g.const([0] * len(axes), np.int64), g.const(moved[:len(axes)],
+                                                                           np.int64),
+                             g.const(list(range(len(axes))), np.int64)])
+    return [g.node("Transpose", [y], perm=[int(i) for i in np.argsort(perm)])]
+
+
+_SCATTER = {"scatter": "none", "scatter_add": "add", "scatter_mul": "mul",
+            "scatter_min": "min", "scatter_max": "max"}
+
+
+def _clamped_starts(g, starts, shape, sizes):
+    """JAX's rule: each start is clamped to ``[0, dim - size]``."""
+    top = np.array(shape, np.int64) - np.array(sizes, np.int64)
+    v = _vector(g, starts)
+    return g.node("Max", [g.node("Min", [v, g.const(top)]), g.const(0, np.int64)])
+
+
+def _dynamic_slice(g, eqn, xs):
+    shape, sizes = eqn.inputs[0].aval.shape, eqn.params["slice_sizes"]
+    if not shape:
+        return [g.node("Identity", xs[:1])]
+    v = _clamped_starts(g, xs[1:], shape, sizes)
+    ends = g.node("Add", [v, g.const(sizes, np.int64)])
+    return [g.node("Slice", [xs[0], v, ends, g.const(list(range(len(shape))), np.int64)])]
+
+
+def _dynamic_update_slice(g, eqn, xs):
+    shape, upd = eqn.inputs[0].aval.shape, eqn.inputs[1].aval.shape
+    if not shape or 0 in upd:
+        return [g.node("Identity", xs[1:2] if not shape else xs[:1])]
+    v = _clamped_starts(g, xs[2:], shape, upd)
+    grid = np.moveaxis(np.indices(upd, dtype=np.int64), 0, -1)
+    return [g.node("ScatterND", [xs[0], g.node("Add", [g.const(grid), v]), xs[1]])]
+
+
+def _rev(g, eqn, xs):
+    dims = list(eqn.params["dimensions"])
+    big = np.iinfo(np.int64).min
+    return [g.node("Slice", [xs[0], g.const([-1] * len(dims), np.int64),
+                             g.const([big] * len(dims), np.int64), g.const(dims, np.int64),
+                             g.const([-1] * len(dims), np.int64)])]
+
+
+def _cumsum(g, eqn, xs):
+    axis = g.const(eqn.params["axis"], np.int64)
+    return [g.node("CumSum", [xs[0], axis], reverse=int(bool(eqn.params["reverse"])))]
+
+
+def _sort(g, eqn, xs):
+    """A one-key sort as TopK (smallest first, ties by index: stable); other operands follow
+    the keys' permutation through GatherElements."""
+    p = eqn.params
+    if p["num_keys"] != 1:
+        raise _unsupported(eqn, "sorting by more than one key")
+    d = p["dimension"]
+    n = eqn.inputs[0].aval.shape[d]
+    values, order = g.nodes_out("TopK", [xs[0], g.const([n], np.int64)], 2, axis=d,
+                                largest=0, sorted=1)
+    return [values] + [g.node("GatherElements", [x, order], axis=d) for x in xs[1:]]
+
+
+def _closed(sub):
+    jaxpr = getattr(sub, "jaxpr", sub)
+    return jaxpr, [np.asarray(c, v.aval.dtype)
+                   for c, v in zip(getattr(sub, "consts", []), jaxpr.constvars)]
+
+
+def _inline(g, closed, args):
+    """A closed jaxpr's nodes added to ``g``; returns the output names."""
+    jaxpr, consts = _closed(closed)
+    return _jaxpr(g, jaxpr, [g.const(c) for c in consts] + list(args))
+
+
+def _subgraph(sub, outs, avals, inputs=(), hint="body"):
+    """The graph of the nodes collected in ``sub`` with outputs ``outs`` (each copied to a
+    name of its own, as ONNX wants) and formal ``inputs``: ``(name, aval)`` pairs."""
+    finals = []
+    for name in outs:
+        finals.append(sub.fresh("o"))
+        sub.nodes.append(helper.make_node("Identity", [name], [finals[-1]]))
+    return helper.make_graph(sub.nodes, sub.fresh(hint), [_value_info(n, a) for n, a in inputs],
+                             [_value_info(f, a) for f, a in zip(finals, avals)])
+
+
+def _loop_inputs(names, avals):
+    """A Loop body's formal inputs: the trip number, the condition, the carried values."""
+    it, go = names[0], names[1]
+    return [(it, _SCALAR_I64), (go, _SCALAR_BOOL)] + list(zip(names[2:], avals))
+
+
+def _cond(g, eqn, xs):
+    """``cond`` as nested ``If`` nodes (the index is clamped into range, as JAX does)."""
+    branches = eqn.params["branches"]
+    idx = g.node("Cast", [xs[0]], to=onnx.TensorProto.INT64)
+    n = len(branches)
+    idx = g.node("Max", [g.node("Min", [idx, g.const(n - 1, np.int64)]), g.const(0, np.int64)])
+    return _branch_from(g, branches, 0, idx, xs[1:], len(eqn.outputs))
+
+
+def _branch_from(g, branches, k, idx, ops, n_out):
+    """Branch ``k`` if ``idx == k``, else the later ones (the last one inlined)."""
+    if k == len(branches) - 1:
+        return _inline(g, branches[k], ops)
+    avals = [v.aval for v in _closed(branches[k])[0].outvars]
+    then, other = g.sub(), g.sub()
+    then_graph = _subgraph(then, _inline(then, branches[k], ops), avals, hint="then")
+    else_graph = _subgraph(other, _branch_from(other, branches, k + 1, idx, ops, n_out), avals,
+                           hint="else")
+    is_k = g.node("Equal", [idx, g.const(k, np.int64)])
+    return g.nodes_out("If", [is_k], n_out, then_branch=then_graph, else_branch=else_graph)
+
+
+_SCALAR_I64 = ShapedArray((), np.dtype(np.int64))
+_SCALAR_BOOL = ShapedArray((), np.dtype(np.bool_))
+
+
+def _while(g, eqn, xs):
+    """``while_loop`` as a ``Loop`` with no trip count: the condition on the initial carry
+    is computed outside, the body computes the next carry and its condition."""
+    p = eqn.params
+    nc, nb = p["cond_nconsts"], p["body_nconsts"]
+    cc, bc, init = xs[:nc], xs[nc:nc + nb], xs[nc + nb:]
+    first = _inline(g, p["cond_jaxpr"], cc + init)[0]
+    avals = [v.aval for v in eqn.outputs]
+    names = [g.fresh("i"), g.fresh("go")] + [g.fresh("carry") for _ in init]
+    sub = g.sub()
+    new = _inline(sub, p["body_jaxpr"], bc + names[2:])
+    again = _inline(sub, p["cond_jaxpr"], cc + new)[0]
+    body = _subgraph(sub, [again] + new, [_SCALAR_BOOL] + avals, _loop_inputs(names, avals),
+                     "while")
+    return g.nodes_out("Loop", ["", first] + list(init), len(init), body=body)
+
+
+def _scan(g, eqn, xs):
+    """``scan`` as a ``Loop`` of ``length`` trips: each trip reads row ``i`` (or
+    ``length - 1 - i`` in reverse) of every scanned input with ``Gather``; the per-trip
+    outputs are the Loop's scan outputs (reversed afterwards for a reverse scan)."""
+    p = eqn.params
+    length, nconst, ncarry = p["length"], p["num_consts"], p["num_carry"]
+    if length == 0:
+        raise _unsupported(eqn, "a scan of length 0")
+    consts, init, seqs = xs[:nconst], xs[nconst:nconst + ncarry], xs[nconst + ncarry:]
+    out_avals = [v.aval for v in eqn.outputs]
+    carry_avals, ys_avals = out_avals[:ncarry], out_avals[ncarry:]
+    names = [g.fresh("i"), g.fresh("go")] + [g.fresh("carry") for _ in init]
+    it = names[0]
+    sub = g.sub()
+    row = sub.node("Sub", [g.const(length - 1, np.int64), it]) if p["reverse"] else it
+    rows = [sub.node("Gather", [s, row], axis=0) for s in seqs]
+    new = _inline(sub, p["jaxpr"], consts + names[2:] + rows)
+    ys_step = [ShapedArray(a.shape[1:], a.dtype) for a in ys_avals]
+    body = _subgraph(sub, [names[1]] + new, [_SCALAR_BOOL] + carry_avals + ys_step,
+                     _loop_inputs(names, carry_avals), "scan")
+    res = g.nodes_out("Loop", [g.const(length, np.int64), g.const(True, np.bool_)] + init,
+                      len(out_avals), body=body)
+    if p["reverse"]:
+        big = np.iinfo(np.int64).min
+        res[ncarry:] = [g.node("Slice", [y, g.const([-1], np.int64), g.const([big], np.int64),
+                                         g.const([0], np.int64), g.const([-1], np.int64)])
+                        for y in res[ncarry:]]
+    return res
+
+
+_STRUCTURED = {"gather": _indexed, **{k: _indexed for k in _SCATTER},
+               "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
+               "rev": _rev, "cumsum": _cumsum, "sort": _sort, "cond": _cond, "while": _while,
+               "scan": _scan}
 
 
 def _jaxpr(g, jaxpr, args):
@@ -210,7 +442,8 @@ def export(f, *args, path=None):
     entry = jit(f).lower(*args)._entry
     closed, n = entry.closed, len(entry.consts)
     g = _Graph()
-    consts = [g.const(np.asarray(c)) for c in entry.consts]
+    # closed-over constants in funcjax's dtype (a float64 array is float32 unless x64 is on)
+    consts = [g.const(np.asarray(c), a.dtype) for c, a in zip(entry.consts, closed.in_avals)]
     in_avals = closed.in_avals[n:]
     names = [f"x{k}" for k in range(len(in_avals))]
     outs = _jaxpr(g, closed.jaxpr, consts + names)

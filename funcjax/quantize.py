@@ -1,18 +1,18 @@
 """``funcjax.quantize``: int8 post-training quantization of an inference function.
 
 ``q = quantize(f, params, calibration_x)`` traces ``f(params, x)`` and finds each matrix
-product whose right operand is a 2-D float weight of ``params``. Those weights are stored as
-int8 with one symmetric scale per output channel (``max |w| / 127``); the left operand is
-quantized per tensor with a scale from its largest magnitude over the calibration data. The
-product then runs int8 x int8 with int32 accumulation in the generated code (``dot_general``
-with ``preferred_element_type=int32``), and is dequantized by ``scale_x * scale_w``. Every
-other equation runs as before, in float. ``q(x)`` is jitted; ``q.report(x, labels)`` compares
-size and accuracy against the float function.
+product whose right operand is a 2-D float weight of ``params``, and each convolution whose
+kernel is one. Those weights are stored as int8 with one symmetric scale per output channel
+(``max |w| / 127``); the left operand is quantized per tensor with a scale from its largest
+magnitude over the calibration data. The product then runs int8 x int8 with int32
+accumulation in the generated code (``preferred_element_type=int32``; the blocked kernel of
+``backend/llvm/lower_int8_dot.py``, convolutions through im2col), and is dequantized by
+``scale_x * scale_w``. Every other equation runs as before, in float. ``q(x)`` is jitted;
+``q.report(x, labels)`` compares size and accuracy against the float function.
 """
 
 import numpy as np
 
-from funcjax import lax
 from funcjax import numpy as jnp
 from funcjax.api import make_jaxpr
 from funcjax.api_jit import jit
@@ -22,14 +22,21 @@ from funcjax.core.pytree import tree_flatten, tree_unflatten
 
 
 def _weight_axis(eqn, weights):
-    """The output-channel axis of the weight this ``dot_general`` multiplies by, or None."""
-    if eqn.primitive.name != "dot_general" or len(eqn.inputs) != 2:
+    """The output-channel axis of the weight this product (``dot_general`` by a 2-D weight,
+    or ``conv_general_dilated`` by a kernel) multiplies by, or None."""
+    name = eqn.primitive.name
+    if name not in ("dot_general", "conv_general_dilated") or len(eqn.inputs) != 2:
         return None
     rhs = eqn.inputs[1]
-    (_, rc), (lb, _) = eqn.params["dimension_numbers"]
-    if isinstance(rhs, Literal) or rhs not in weights or lb or rhs.aval.ndim != 2:
+    if isinstance(rhs, Literal) or rhs not in weights or eqn.inputs[0].aval.dtype.kind != "f":
         return None
-    if eqn.inputs[0].aval.dtype.kind != "f" or rc not in ((0,), (1,)):
+    if name == "conv_general_dilated":
+        p = eqn.params
+        if p["feature_group_count"] != 1 or p["batch_group_count"] != 1:
+            return None
+        return p["dimension_numbers"].rhs_spec[0]
+    (_, rc), (lb, _) = eqn.params["dimension_numbers"]
+    if lb or rhs.aval.ndim != 2 or rc not in ((0,), (1,)):
         return None
     return 1 - rc[0]
 
@@ -37,11 +44,11 @@ def _weight_axis(eqn, weights):
 def quantize_weight(w, axis):
     """``(int8 values, float32 scales)`` with one symmetric scale per index of ``axis``."""
     w = np.asarray(w, np.float32)
-    other = 1 - axis
-    scale = np.max(np.abs(w), axis=other) / 127.0
+    other = tuple(d for d in range(w.ndim) if d != axis)
+    scale = np.max(np.abs(w), axis=other, keepdims=True) / 127.0
     scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
-    q = np.clip(np.round(w / np.expand_dims(scale, other)), -127, 127).astype(np.int8)
-    return q, scale
+    q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    return q, scale.reshape(-1)
 
 
 class QuantizedFunction:
@@ -57,7 +64,8 @@ class QuantizedFunction:
         closed, sites = self._analyse(calibration_x)
         if not sites:
             raise ValueError("quantize: f(params, x) has no matrix product by a 2-D float "
-                             "weight of params; nothing to quantize")
+                             "weight of params and no convolution by a kernel of params; "
+                             "nothing to quantize")
         self.qweights = {k: quantize_weight(self._leaves[k], axis) for k, axis in sites.values()}
         # Parameters read anywhere but as a quantized weight stay float as well.
         invars = closed.jaxpr.invars[:self._n]
@@ -76,7 +84,7 @@ class QuantizedFunction:
             closed = make_jaxpr(lambda ls, x: self.f(tree_unflatten(self._tree, ls), x))(
                 self._leaves, x)
             weights = {v: k for k, v in enumerate(closed.jaxpr.invars[:self._n])
-                       if v.aval.ndim == 2 and v.aval.dtype.kind == "f"}
+                       if v.aval.ndim >= 2 and v.aval.dtype.kind == "f"}
             sites = {}
             for i, eqn in enumerate(closed.jaxpr.eqns):
                 axis = _weight_axis(eqn, weights)
@@ -112,7 +120,7 @@ class QuantizedFunction:
 
         def record(site, eqn, lhs, k, axis):
             seen[site] = max(float(np.max(np.abs(np.asarray(lhs)))), 1e-12)
-            return lax.dot_general(lhs, self._leaves[k], **eqn.params)
+            return eqn.primitive.bind(lhs, self._leaves[k], **eqn.params)
         self._interpret(x, record, float_weights=True)
         return [np.float32(seen[s] / 127.0) for s in sorted(seen)]
 
@@ -122,8 +130,14 @@ class QuantizedFunction:
             s = self.act_scales[site]
             qx = jnp.clip(jnp.round(lhs / s), -127, 127).astype(jnp.int8)
             params = dict(eqn.params, preferred_element_type=np.dtype(np.int32))
-            acc = lax.dot_general(qx, q, **params)
-            return acc.astype(eqn.outputs[0].aval.dtype) * (scale * s)
+            acc = eqn.primitive.bind(qx, q, **params)
+            out = eqn.outputs[0].aval
+            # the output-channel axis of the result: last for a product, out_spec[1] for a conv
+            ch = out.ndim - 1 if eqn.primitive.name == "dot_general" else \
+                eqn.params["dimension_numbers"].out_spec[1]
+            shape = [1] * out.ndim
+            shape[ch] = -1
+            return acc.astype(out.dtype) * (scale * s).reshape(shape)
         return self._interpret(x, int8_product)
 
     def __call__(self, x):

@@ -131,3 +131,21 @@ def test_host_callback_refused(tmp_path):
     compiled = fj.jit(f).lower(np.ones(3, np.float32)).compile()
     with pytest.raises(ValueError, match="export_library"):
         compiled.export_library(tmp_path / "libg.so")
+
+
+def test_quantized_model_exports(tmp_path):
+    """An int8 model (funcjax.quantize) runs from its library: edge deployment."""
+    import ctypes
+
+    from funcjax.quantize import quantize
+    params = [(W1, np.zeros(32, np.float32)), (W2, np.zeros(3, np.float32))]
+
+    def net(p, x):
+        return jnp.tanh(x @ p[0][0] + p[0][1]) @ p[1][0] + p[1][1]
+    q = quantize(net, params, X)
+    fj.jit(q).lower(X).compile().export_library(tmp_path / "libq.so", name="q")
+    lib = ctypes.CDLL(str(tmp_path / "libq.so"))
+    out = np.zeros((64, 3), np.float32)
+    assert lib.q((ctypes.c_void_p * 1)(X.ctypes.data), (ctypes.c_void_p * 1)(out.ctypes.data)) == 0
+    np.testing.assert_allclose(out, q(X), rtol=1e-5, atol=1e-5)
+    assert np.abs(out - net(params, X)).max() < 0.05 * np.abs(net(params, X)).max()

@@ -80,3 +80,28 @@ def test_quantize_weight_per_channel():
 def test_nothing_to_quantize_is_an_error():
     with pytest.raises(ValueError, match="quantize"):
         quantize(lambda p, x: x * p, np.float32(2.0), np.ones(3, np.float32))
+
+
+def cnn(params, x):
+    k1, k2, w = params
+    y = jnp.maximum(fj.lax.conv_general_dilated(x, k1, (1, 1), "SAME"), 0.0)
+    y = jnp.maximum(fj.lax.conv_general_dilated(y, k2, (2, 2), "SAME"), 0.0)
+    return y.reshape(y.shape[0], -1) @ w
+
+
+def test_cnn_convolutions_are_quantized_and_agree():
+    k1 = RNG.standard_normal((8, 3, 3, 3)).astype(np.float32) / 5
+    k2 = RNG.standard_normal((16, 8, 3, 3)).astype(np.float32) / 8
+    w = RNG.standard_normal((16 * 4 * 4, C)).astype(np.float32) / 16
+    params = (k1, k2, w)
+    x = RNG.standard_normal((32, 3, 8, 8)).astype(np.float32)
+    q = quantize(cnn, params, x[:16])
+    assert len(q.act_scales) == 3 and q.qweights[0][1].shape == (8,)
+    jaxpr = q._run.lower(x).as_text()
+    assert jaxpr.count("preferred_element_type=int32") == 3
+    want = np.asarray(cnn(params, x))
+    got = np.asarray(q(x))
+    assert np.abs(got - want).max() / np.abs(want).max() < 0.05
+    assert np.mean(np.argmax(got, -1) == np.argmax(want, -1)) > 0.9
+    before, after = q.nbytes()
+    assert before / after > 3.4

@@ -15,7 +15,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, types
+from funcjax.backend.llvm import blas, lower_int8_dot, types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import clamp
@@ -100,6 +100,8 @@ def _direct(ctx, g, lhs, rhs, out):
 def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False):
     """c[m, n] = a[m, k] @ b_[k, n] (row-major element pointers) with the bundled BLAS;
     ``transpose_a``: a is stored as [k, m]."""
+    if isinstance(ft, ir.IntType):  # int8 operands, int32 result (quantized inference)
+        return lower_int8_dot.gemm_int8(ctx, a, transpose_a, b_, False, c, m, n, k)
     name = blas.SGEMM if ft == types.F32 else blas.DGEMM
     i64, ptr = types.I64, types.PTR
     fn = ctx.extern(name, ir.VoidType(), [_I32, _I32, _I32, i64, i64, i64, ft, ptr, i64, ptr,
@@ -117,15 +119,15 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
     ``R_s[n, o] = P_s[k, n]^T @ W[k, o]`` whose patch matrix rows are read along the batch,
     which is contiguous in channels-last layouts."""
     b = ctx.b
-    dt = out.aval.dtype
+    dt, it = out.aval.dtype, lhs.aval.dtype  # it: operands (int8 for an int32 result)
     ns, nd = math.prod(g.out_sp), len(g.out_sp)
     nk = g.i * math.prod(g.kernel)
-    zero = types.const(dt, 0)
-    w_aval = ShapedArray((g.i,) + tuple(g.kernel) + (g.o,), dt)
+    zero = types.const(it, 0)
+    w_aval = ShapedArray((g.i,) + tuple(g.kernel) + (g.o,), it)
     w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(
         index_at(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[0]] + idx[1:-1]))))
     p_shape = (g.i,) + tuple(g.kernel) + (g.n_out,)
-    patches = ctx.scratch(ShapedArray(p_shape, dt), "im2col patches")
+    patches = ctx.scratch(ShapedArray(p_shape, it), "im2col patches")
     result = ctx.scratch(ShapedArray((ns, g.n_out, g.o), dt), "conv result")
     ft = types.compute_type(dt)
     with loop_nest(b, g.out_sp) as out_pos:
@@ -150,22 +152,22 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
 
 def _im2col(ctx, g, lhs, rhs, out):
     b = ctx.b
-    dt = out.aval.dtype
+    dt, it = out.aval.dtype, lhs.aval.dtype  # it: operands (int8 for an int32 result)
     ns, nd = math.prod(g.out_sp), len(g.out_sp)
     nk = g.i * math.prod(g.kernel)
     spatial_major = g.out_spec[1] > max(g.out_spec[2:], default=-1)
-    zero = types.const(dt, 0)
+    zero = types.const(it, 0)
     # The kernel matrix: W[K, O] with K = (taps..., c), or W[O, K] with K = (c, taps...).
     if spatial_major:
-        w_aval = ShapedArray(tuple(g.kernel) + (g.i, g.o), dt)
+        w_aval = ShapedArray(tuple(g.kernel) + (g.i, g.o), it)
         w_index = lambda idx: index_at(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[-2]] + idx[:-2])
     else:
-        w_aval = ShapedArray((g.o, g.i) + tuple(g.kernel), dt)
+        w_aval = ShapedArray((g.o, g.i) + tuple(g.kernel), it)
         w_index = lambda idx: index_at(rhs.aval.ndim, g.rhs_spec, idx)  # noqa: E731
     w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(w_index(idx))))
     p_shape = tuple(g.out_sp) + tuple(g.kernel) + (g.i,) if spatial_major else \
         (g.i,) + tuple(g.kernel) + tuple(g.out_sp)
-    patches = ctx.scratch(ShapedArray(p_shape, dt), "im2col patches")
+    patches = ctx.scratch(ShapedArray(p_shape, it), "im2col patches")
     direct = tuple(g.out_spec) == ((0, out.aval.ndim - 1) + tuple(range(1, 1 + nd))
                                    if spatial_major else tuple(range(out.aval.ndim)))
     r_shape = (g.n_out,) + ((ns, g.o) if spatial_major else (g.o, ns))
@@ -197,15 +199,17 @@ def _im2col(ctx, g, lhs, rhs, out):
 
 
 def use_blas(eqn):
-    """Float32/float64 ungrouped convolutions big enough that a gemm call pays for itself."""
+    """Float32/float64 (or int8 -> int32) ungrouped convolutions big enough that a gemm call
+    pays for itself."""
     out = eqn.outputs[0].aval
     dt, p = out.dtype, eqn.params
     lhs, rhs = (x.aval for x in eqn.inputs)
     taps = rhs.size // max(rhs.shape[p["dimension_numbers"].rhs_spec[0]], 1)
-    return (dt.kind == "f" and dt.itemsize >= 4 and lhs.dtype == dt
+    int8 = lower_int8_dot.applies(lhs.dtype, rhs.dtype, dt)  # the int8 kernel, not BLAS
+    return ((int8 or dt.kind == "f" and dt.itemsize >= 4 and lhs.dtype == dt)
             and p["feature_group_count"] == 1 and p["batch_group_count"] == 1
             and 2 * out.size * taps >= BLAS_MIN_FLOPS and out.size > 0 and taps > 0
-            and blas.available())
+            and (int8 or blas.available()))
 
 
 @register("buffer", conv_general_dilated_p, rereads=lambda eqn: (0, 1))

@@ -12,7 +12,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, types
+from funcjax.backend.llvm import blas, lower_int8_dot, types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import remap
@@ -22,6 +22,7 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.ops.contractions import dot_general_p, free_axes
 
 BLAS_MIN_FLOPS = 32 ** 3
+INT8_MIN_FLOPS = 16 ** 3
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _I32 = ir.IntType(32)
 
@@ -101,6 +102,20 @@ def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
         b.call(fn, args)
 
 
+def _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+    """Quantized int8 x int8 -> int32 products: the blocked kernel of ``lower_int8_dot``."""
+    b = ctx.b
+    (lb, lf, lc), (rb, rf, rc) = lhs_dims, rhs_dims
+    m, k = _size(lhs.aval.shape, lf), _size(lhs.aval.shape, lc)
+    n, batch = _size(rhs.aval.shape, rf), _size(lhs.aval.shape, lb)
+    a_buf, a_t, _ = _gemm_operand(ctx, lhs, lf, lc, lb)
+    b_buf, b_t, _ = _gemm_operand(ctx, rhs, rc, rf, rb)
+    with for_range(b, batch) as t:
+        lower_int8_dot.gemm_int8(ctx, a_buf.element(b.mul(t, types.i64(m * k))), a_t,
+                                 b_buf.element(b.mul(t, types.i64(k * n))), b_t,
+                                 out.element(b.mul(t, types.i64(m * n))), m, n, k)
+
+
 @register("buffer", dot_general_p, rereads=lambda eqn: (0, 1))
 def _dot_general(ctx, eqn, ins, outs):
     (lhs, rhs), (out,) = ins, outs
@@ -112,4 +127,6 @@ def _dot_general(ctx, eqn, ins, outs):
     use_blas = (dt.kind == "f" and dt.itemsize >= 4 and lhs.aval.dtype == dt
                 and flops >= BLAS_MIN_FLOPS and 0 not in lhs.aval.shape + rhs.aval.shape
                 and blas.available())
+    if lower_int8_dot.applies(lhs.aval.dtype, rhs.aval.dtype, dt) and flops >= INT8_MIN_FLOPS:
+        return _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
     (_blas_dot if use_blas else _loop_dot)(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
