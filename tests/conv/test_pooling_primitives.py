@@ -34,7 +34,7 @@ def _pool(kind, params):
     return lambda x: pooling.SELECTING[kind].bind(x, **params)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(problem=windows())
 def test_selecting_pool_gradients(x64, problem):
     x, params, kind = problem
