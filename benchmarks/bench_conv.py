@@ -1,18 +1,21 @@
 """Convolution, pooling and FFT: funcjax.jit against numpy/scipy and JAX, side by side.
 
-    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_conv.py [--quick]
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_conv.py [--quick] [--cpu]
 
 Everything runs on one thread: OpenBLAS (which funcjax's im2col lowering and numpy call) via
 the environment above, JAX (in a subprocess: ``$FUNCJAX_JAX_PYTHON``, else
 ``/work/jaxenv/bin/python``) with XLA's CPU thread pools set to one thread. The numpy column
 for a convolution is im2col (a strided view) + one matmul; there is no numpy backward pass.
-Times are medians; machines are shared and noisy: read the ratios of one run.
+Times are medians of wall time; machines are shared and noisy: read the ratios of one run.
+``--cpu`` times the fastest call in processor seconds of the (one-thread) process instead,
+which stays steady when other jobs compete for the cores.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 from common import median_seconds
@@ -22,7 +25,15 @@ ONE_THREAD_XLA = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threa
 
 
 def median_time(fn, repeat):
-    return median_seconds(fn, repeat, warm_up=True)
+    if "--cpu" not in sys.argv:
+        return median_seconds(fn, repeat, warm_up=True)
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
 
 
 def problems(quick):
@@ -116,7 +127,7 @@ def jax_results(quick):
     python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
     if not os.path.exists(python):
         return None
-    cmd = [python, __file__, "--jax-only"] + (["--quick"] if quick else [])
+    cmd = [python, __file__, "--jax-only"] + [f for f in ("--quick", "--cpu") if f in sys.argv]
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ONE_THREAD_XLA}
     env.pop("PYTHONPATH", None)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -113,6 +113,39 @@ def _conv(g, eqn, lhs, rhs):
     return g.node("Transpose", [y], perm=perm)
 
 
+def _pool(g, eqn, x):
+    """reduce_window_max/sum as MaxPool/AveragePool: the axes with a trivial window move to
+    the front and merge into ONNX's batch axis (with one channel), the others are spatial.
+    A sum is an average that counts the padding, times the window size."""
+    p, shape = eqn.params, eqn.inputs[0].aval.shape
+    if any(b != 1 for b in p["base_dilation"]):
+        raise _unsupported(eqn, "base_dilation other than 1")
+    trivial = [d for d in range(len(shape)) if p["window_dimensions"][d] == 1
+               and p["window_strides"][d] == 1 and tuple(p["padding"][d]) == (0, 0)]
+    spatial = [d for d in range(len(shape)) if d not in trivial]
+    if not spatial:
+        return g.node("Identity", [x])
+    perm = trivial + spatial
+    x = g.node("Transpose", [x], perm=perm)
+    batch = int(np.prod([shape[d] for d in trivial]))
+    x = g.node("Reshape", [x, g.const([batch, 1] + [shape[d] for d in spatial], np.int64)])
+    attrs = dict(kernel_shape=[p["window_dimensions"][d] for d in spatial],
+                 strides=[p["window_strides"][d] for d in spatial],
+                 pads=[p["padding"][d][0] for d in spatial] + [p["padding"][d][1]
+                                                                for d in spatial])
+    dil = [p["window_dilation"][d] for d in spatial]
+    if eqn.primitive.name == "reduce_window_max":
+        y = g.node("MaxPool", [x], dilations=dil, **attrs)
+    elif any(d != 1 for d in dil):
+        raise _unsupported(eqn, "a windowed sum with window_dilation")
+    else:
+        y = g.node("AveragePool", [x], count_include_pad=1, **attrs)
+        y = g.node("Mul", [y, g.const(np.prod(attrs["kernel_shape"]), eqn.inputs[0].aval.dtype)])
+    out = eqn.outputs[0].aval.shape
+    y = g.node("Reshape", [y, g.const([out[d] for d in perm], np.int64)])
+    return g.node("Transpose", [y], perm=[int(i) for i in np.argsort(perm)])
+
+
 def _broadcast(g, eqn, x):
     shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
     src = eqn.inputs[0].aval.shape
@@ -191,6 +224,8 @@ def _eqn(g, eqn, xs):
         return [_dot_general(g, eqn, *xs)]
     if name == "conv_general_dilated":
         return [_conv(g, eqn, *xs)]
+    if name in ("reduce_window_max", "reduce_window_sum"):
+        return [_pool(g, eqn, *xs)]
     if name in _INLINE:
         key = next(k for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in p)
         return _inline(g, p[key], xs)

@@ -16,7 +16,8 @@ __all__ = ["bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint3
            "float16", "float32", "float64", "int_", "uint", "float_", "dtype", "finfo",
            "iinfo", "generic", "number", "integer", "signedinteger", "unsignedinteger",
            "inexact", "floating", "bool", "result_type", "promote_types", "can_cast",
-           "issubdtype", "isdtype"]
+           "issubdtype", "isdtype", "complex64", "complex128", "complex_", "csingle",
+           "cdouble", "complexfloating"]
 
 
 class _ScalarMeta(type):
@@ -50,14 +51,17 @@ uint8, uint16 = _scalar_type("uint8", np.uint8), _scalar_type("uint16", np.uint1
 uint32, uint64 = _scalar_type("uint32", np.uint32), _scalar_type("uint64", np.uint64)
 float16, float32 = _scalar_type("float16", np.float16), _scalar_type("float32", np.float32)
 float64 = _scalar_type("float64", np.float64)
+complex64 = _scalar_type("complex64", np.complex64)
+complex128 = _scalar_type("complex128", np.complex128)
+csingle, cdouble = complex64, complex128
 # The 64-bit defaults narrow to 32 bits unless jax_enable_x64 is set (like JAX's).
-int_, uint, float_ = int64, uint64, float64
+int_, uint, float_, complex_ = int64, uint64, float64, complex128
 bool = bool_  # noqa: A001 - numpy 2's name for the boolean scalar type
 
 dtype, finfo, iinfo = np.dtype, np.finfo, np.iinfo
 generic, number, integer = np.generic, np.number, np.integer
 signedinteger, unsignedinteger = np.signedinteger, np.unsignedinteger
-inexact, floating = np.inexact, np.floating
+inexact, floating, complexfloating = np.inexact, np.floating, np.complexfloating
 
 
 def _pair(x):

@@ -11,7 +11,8 @@ from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import AxisData, batch_flat, move_batch_axis, not_mapped
 from funcjax.numpy._util import asarray, canonical_axis
 
-__all__ = ["apply_along_axis", "apply_over_axes", "vectorize", "piecewise"]
+__all__ = ["apply_along_axis", "apply_over_axes", "vectorize", "piecewise", "frompyfunc",
+           "ufunc"]
 
 
 def vmap(fn, in_axes=0, out_axes=0):
@@ -120,3 +121,94 @@ def piecewise(x, condlist, funclist, *args, **kw):
     for c, f in zip(conds, funclist):
         out = jnp.where(c, value(f), out)
     return out
+
+
+class ufunc:  # noqa: N801 - numpy's name
+    """A scalar function of ``nin`` arguments applied elementwise with broadcasting (it is
+    vmapped, so it must be traceable), with numpy's ``outer``, ``reduce``, ``accumulate`` and
+    ``at`` for binary functions of one output."""
+
+    def __init__(self, func, /, nin, nout, *, name=None, nargs=None, identity=None):
+        self.func, self.nin, self.nout, self.identity = func, int(nin), int(nout), identity
+        self.nargs = nargs or self.nin
+        self.__name__ = name or getattr(func, "__name__", "ufunc")
+        self._call = vectorize(func)
+
+    def __repr__(self):
+        return f"<funcjax.numpy.ufunc '{self.__name__}'>"
+
+    def __call__(self, *args):
+        if len(args) != self.nin:
+            raise TypeError(f"{self.__name__}: takes {self.nin} arguments, got {len(args)}")
+        return self._call(*args)
+
+    def _binary(self, method):
+        if self.nin != 2 or self.nout != 1:
+            raise ValueError(f"{self.__name__}.{method} needs a function of two arguments and "
+                             f"one output, this one has nin={self.nin}, nout={self.nout}")
+
+    def outer(self, a, b):
+        self._binary("outer")
+        a, b = asarray(a), asarray(b)
+        return self(jnp.reshape(a, a.shape + (1,) * b.ndim), b)
+
+    def _scan(self, method, a, axis, initial):
+        from funcjax import lax
+        self._binary(method)
+        a = jnp.moveaxis(asarray(a), canonical_axis(f"{self.__name__}.{method}", axis,
+                                                    np.ndim(a)), 0)
+        if initial is None and self.identity is not None and a.shape[0] == 0:
+            initial = self.identity
+        if initial is None:
+            if a.shape[0] == 0:
+                raise ValueError(f"{self.__name__}.{method}: an empty axis needs initial=")
+            first, rest = a[0], a[1:]
+        else:
+            first, rest = jnp.broadcast_to(asarray(initial, a.dtype), a.shape[1:]), a
+
+        def step(carry, x):
+            new = self(carry, x).astype(carry.dtype)
+            return new, new
+        return lax.scan(step, first, rest), first
+
+    def reduce(self, a, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+               where=None):
+        if out is not None or where is not None:
+            raise NotImplementedError(f"{self.__name__}.reduce: out= and where= are not "
+                                      "supported")
+        if axis is None:
+            a, axis = jnp.ravel(a), 0
+        (total, _), _ = self._scan("reduce", a if dtype is None else asarray(a, dtype), axis,
+                                   initial)
+        return jnp.expand_dims(total, axis) if keepdims else total
+
+    def accumulate(self, a, axis=0, dtype=None, out=None):
+        if out is not None:
+            raise NotImplementedError(f"{self.__name__}.accumulate: out= is not supported")
+        a = a if dtype is None else asarray(a, dtype)
+        (_, steps), first = self._scan("accumulate", a, axis, None)
+        return jnp.moveaxis(jnp.concatenate([first[None], steps]), 0, axis)
+
+    def at(self, a, indices, b=None, /, *, inplace=False):
+        """A copy of ``a`` with ``a[i] = f(a[i], b)`` applied in order for each index ``i`` of
+        a 1-d integer ``indices`` (repeated indices apply repeatedly)."""
+        from funcjax import lax
+        if inplace:
+            raise ValueError(f"{self.__name__}.at: funcjax arrays are immutable; use "
+                             "inplace=False")
+        self._binary("at")
+        a, idx = asarray(a), jnp.atleast_1d(asarray(indices))
+        b = jnp.broadcast_to(asarray(b, a.dtype), idx.shape + a.shape[1:])
+
+        def body(k, acc):
+            i = idx[k]
+            return acc.at[i].set(self(acc[i], b[k]).astype(a.dtype))
+        return lax.fori_loop(0, idx.shape[0], body, a)
+
+    def reduceat(self, *args, **kwargs):
+        raise NotImplementedError(f"{self.__name__}.reduceat is not supported")
+
+
+def frompyfunc(func, /, nin, nout, *, identity=None):
+    """A ``ufunc`` applying ``func`` (a traceable scalar function) elementwise."""
+    return ufunc(func, nin, nout, identity=identity)

@@ -1,10 +1,14 @@
 """Sorting: ``sort``, ``argsort`` (sort an iota along with the keys), and friends."""
 
+import numpy as np
+
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.numpy._dtypes import promote_types
 from funcjax.numpy._util import asarray, canonical_axis
 
-__all__ = ["sort", "argsort", "lexsort", "msort", "partition", "argpartition"]
+__all__ = ["sort", "argsort", "lexsort", "msort", "partition", "argpartition",
+           "sort_complex"]
 
 
 def _flat_or_axis(a, axis):
@@ -66,3 +70,9 @@ def partition(a, kth, axis=-1):
 
 def argpartition(a, kth, axis=-1):
     return argsort(a, axis)
+
+
+def sort_complex(a):
+    """``a`` sorted along its last axis by real part, then imaginary part, as complex."""
+    a = asarray(a)
+    return sort(a.astype(promote_types(a.dtype, np.complex64)))

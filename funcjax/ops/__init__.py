@@ -13,6 +13,7 @@ from funcjax.ops import (  # noqa: F401
     linalg,
     linalg_spectral,
     pmap,
+    pooling,
     random_bits,
     reductions,
     shape,

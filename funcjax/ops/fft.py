@@ -39,11 +39,11 @@ def _fft_impl(x, *, fft_type, fft_lengths):
         out = np.fft.ifftn(x, axes=axes)
     elif fft_type == "RFFT":
         out = np.fft.rfftn(x, s=fft_lengths, axes=axes)
-        return out.astype(dtypes.complex_dtype(x.dtype))
+        return out.astype(dtypes.complex_dtype(x.dtype), copy=False)
     else:
         out = np.fft.irfftn(x, s=fft_lengths, axes=axes)
-        return out.astype(dtypes.real_dtype(x.dtype))
-    return out.astype(x.dtype)
+        return out.astype(dtypes.real_dtype(x.dtype), copy=False)
+    return out.astype(x.dtype, copy=False)  # numpy >= 2 transforms float32 natively
 
 
 def _fft_type(x, *, fft_type, fft_lengths):

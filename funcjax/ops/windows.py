@@ -1,18 +1,15 @@
-"""``reduce_window`` (pooling) as a composition: the padded, base-dilated operand is read
-once per window tap through a strided slice, and the slices are folded with the reduction.
-
-No new primitive is needed, so every transformation comes from the rules of pad, slice and
-the elementwise ops: the transpose of a sum-pool is a sum of pads; max and min fold with
-``select(x > acc, x, acc)``, so the gradient of max-pooling flows to the first maximum of
-each window (as JAX's select-and-scatter), and a NaN in a window wins. Under jit the slices
-are views and the fold fuses into one loop over the output.
+"""``lax.reduce_window``: a windowed sum, max or min from its identity binds one of the
+primitives of ``funcjax.ops.pooling`` (an init value that is not the identity is folded in
+afterwards); any other computation is a composition: the padded, base-dilated operand is read
+once per window tap through a strided slice, and the slices are folded with the computation,
+so its transformations come from the rules of pad, slice and the computation.
 """
 
 import itertools
-import math
 
 import numpy as np
 
+from funcjax.ops import pooling
 from funcjax.ops.convolution import padtype_to_pads
 from funcjax.ops.lazy import lax
 
@@ -39,13 +36,6 @@ def _ints(name, what, value, n, default=1):
     return value
 
 
-def _chooser(better):
-    def fold(acc, x):
-        take = lax.bitwise_or(better(x, acc), lax.ne(x, x))
-        return lax.select(take, x, acc)
-    return fold
-
-
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
                   padding="VALID", base_dilation=None, window_dilation=None):
     """Reduces each window of ``operand`` with ``computation`` (lax.add/max/min or any
@@ -57,38 +47,45 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     strides = _ints(name, "window_strides", window_strides, n)
     base = _ints(name, "base_dilation", base_dilation, n)
     wdil = _ints(name, "window_dilation", window_dilation, n)
-    dilated = [0 if s == 0 else 1 + b * (s - 1) for s, b in zip(shape, base)]
     eff = [1 + d * (w - 1) for w, d in zip(window, wdil)]
-    pads = _pads(name, dilated, eff, strides, padding)
-    padded = [s + lo + hi for s, (lo, hi) in zip(dilated, pads)]
-    if any(e > p for e, p in zip(eff, padded)):
-        raise ValueError(f"{name}: the window {tuple(window)} (dilated: {tuple(eff)}) is larger "
-                         f"than the operand of shape {tuple(shape)} after dilation and padding "
-                         f"{tuple(padded)}; pad the operand or use a smaller window")
+    pads = _pads(name, pooling.dilated(shape, base), eff, strides, padding)
+    params = dict(window_dimensions=window, window_strides=strides, padding=pads,
+                  base_dilation=base, window_dilation=wdil)
+    pooling.out_shape(name, shape, **params)  # the error for windows that do not fit
     dtype = operand.dtype if hasattr(operand, "dtype") else np.asarray(operand).dtype
-    init = lax.convert_element_type(init_value, dtype)
-    x = lax.pad(operand, init, [(lo, hi, b - 1) for (lo, hi), b in zip(pads, base)])
-    out = [(p - e) // s + 1 for p, e, s in zip(padded, eff, strides)]
-    fold = {id(lax.max): _chooser(lax.gt), id(lax.min): _chooser(lax.lt)}.get(
-        id(computation), computation)
-    acc = None
-    for taps in itertools.product(*(range(w) for w in window)):
-        start = [t * d for t, d in zip(taps, wdil)]
-        limit = [s0 + (o - 1) * s + 1 for s0, o, s in zip(start, out, strides)]
-        part = lax.slice(x, start, limit, strides)
-        acc = part if acc is None else fold(acc, part)
-    if acc is None or not _is_identity(computation, init_value):
-        # XLA starts each window from init_value; for an identity that changes nothing.
-        first = lax.full(out, init_value, dtype)
-        acc = first if acc is None else fold(first, acc)
-    return acc
+    kind = {id(lax.add): "sum", id(lax.max): "max", id(lax.min): "min"}.get(id(computation))
+    if kind is not None and np.dtype(dtype).kind in "fiu" and all(lo >= 0 and hi >= 0
+                                                                  for lo, hi in pads):
+        prim = {"sum": pooling.reduce_window_sum_p, "max": pooling.reduce_window_max_p,
+                "min": pooling.reduce_window_min_p}[kind]
+        out = prim.bind(operand, **params)
+        if _is_identity(kind, init_value, dtype):
+            return out
+        return computation(out, lax.full(out.shape, init_value, dtype))
+    return _composed(operand, init_value, computation, dtype, **params)
 
 
-def _is_identity(computation, init_value):
+def _is_identity(kind, init_value, dtype):
     try:
-        value = float(np.asarray(init_value))
+        value = np.asarray(init_value)
     except TypeError:  # a traced init value
         return False
-    return {id(lax.add): 0.0, id(lax.max): -math.inf, id(lax.min): math.inf}.get(
-        id(computation)) == value or (computation in (lax.max, lax.min) and value in (
-            float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max)))
+    return value.shape == () and value.astype(dtype) == pooling.identity(kind, dtype)
+
+
+def _composed(operand, init_value, computation, dtype, *, window_dimensions, window_strides,
+              padding, base_dilation, window_dilation):
+    shape = np.shape(operand)
+    init = lax.convert_element_type(init_value, dtype)
+    x = lax.pad(operand, init, [(lo, hi, b - 1) for (lo, hi), b in zip(padding, base_dilation)])
+    padded = x.shape
+    eff = [1 + d * (w - 1) for w, d in zip(window_dimensions, window_dilation)]
+    out = [(p - e) // s + 1 for p, e, s in zip(padded, eff, window_strides)]
+    acc = lax.full(out, init_value, dtype) if not shape or not all(shape) else None
+    for taps in itertools.product(*(range(w) for w in window_dimensions)):
+        start = [t * d for t, d in zip(taps, window_dilation)]
+        limit = [s0 + (o - 1) * s + 1 for s0, o, s in zip(start, out, window_strides)]
+        part = lax.slice(x, start, limit, window_strides)
+        acc = part if acc is None else computation(acc, part)
+    # XLA starts each window from init_value
+    return computation(lax.full(out, init_value, dtype), acc)

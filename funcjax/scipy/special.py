@@ -13,11 +13,12 @@ from funcjax import lax
 from funcjax.nn import logsumexp  # noqa: F401  (JAX exports it from here too)
 from funcjax.numpy import _bessel
 from funcjax.numpy._util import promote_args_inexact
-from funcjax.ops.special import trigamma
+from funcjax.scipy._series import betainc, polygamma, zeta  # noqa: F401
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "betaln", "logsumexp", "xlogy",
            "xlog1py", "expit", "logit", "ndtr", "ndtri", "log_ndtr", "i0e", "i1e", "i0", "i1",
-           "gamma", "beta", "entr", "polygamma", "multigammaln", "gammainc", "gammaincc"]
+           "gamma", "beta", "entr", "polygamma", "multigammaln", "gammainc", "gammaincc",
+           "betainc", "zeta"]
 
 
 def _float(name, *xs):
@@ -55,17 +56,6 @@ def gamma(x):
 def digamma(x):
     (x,) = _float("digamma", x)
     return lax.digamma(x)
-
-
-def polygamma(n, x):
-    """Only n = 0 (digamma) and n = 1 (trigamma)."""
-    (x,) = _float("polygamma", x)
-    n = int(n)
-    if n == 0:
-        return lax.digamma(x)
-    if n == 1:
-        return trigamma(x)
-    raise NotImplementedError(f"polygamma: order n={n} is not implemented (only 0 and 1)")
 
 
 def gammainc(a, x):

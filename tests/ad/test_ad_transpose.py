@@ -81,6 +81,7 @@ LINEAR_PRIMITIVES = {
     "dynamic_update_slice", "gather", "scatter", "scatter_add", "scatter_mul", "select_n",
     "convert_element_type", "dot_general", "cumsum",
     "conv_general_dilated", "name", "checkpoint", "custom_lin",
+    "reduce_window_sum", "select_and_gather_add", "select_and_scatter_add",
 }
 
 

@@ -35,6 +35,14 @@ CASES = {
     "fft_irfft": (lambda x: lax.fft(lax.fft(x, "RFFT", (6,)), "IRFFT", (6,)), [f32(2, 6)]),
     "conv_batch_groups": (lambda x, w: lax.conv_general_dilated(
         x, w, (1,), "VALID", batch_group_count=2), [f32(4, 3, 5), f32(6, 3, 2)]),
+    "max_pool": (lambda x: lax.reduce_window(x, -np.inf, lax.max, (2, 1, 2), (1, 1, 2), "SAME"),
+                 [f32(3, 2, 5)]),
+    "min_pool_jvp": (lambda x, t: funcjax.jvp(lambda x: lax.reduce_window(
+        x, np.inf, lax.min, (2, 2), (1, 2), "VALID"), (x,), (t,))[1], [f32(3, 5), f32(3, 5)]),
+    "max_pool_vjp": (lambda x, ct: funcjax.vjp(lambda x: lax.reduce_window(
+        x, -np.inf, lax.max, (2, 2), (1, 2), "VALID"), x)[1](ct)[0], [f32(3, 5), f32(2, 2)]),
+    "sum_pool": (lambda x: lax.reduce_window(x, 0.0, lax.add, (2, 3), (2, 1), "VALID",
+                                             window_dilation=(1, 2)), [f32(4, 6)]),
     "integer_pow": (lambda x: lax.integer_pow(x, 3), [f32(3)]),
     "round": (lambda x: lax.round(x * 3, 1), [f32(3)]),
     "is_finite": (lax.is_finite, [lambda rng: np.where(rng.random((2, 2)) < 0.3, np.inf,

@@ -113,6 +113,27 @@ def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False):
                     types.i64(n), ir.Constant(ft, 0.0), c, types.i64(n)])
 
 
+def _copy_rows(ctx, g, lhs, patches, outer_shape, inner, where, element):
+    """Fills the patch matrix row by row: for each outer index ``o``, ``where(o)`` gives the
+    output position and kernel tap (so one bounds check per row), and the row's ``inner``
+    elements ``element(o, j) -> (n, c, patch index)`` are copied, or zeroed in the padding.
+    The row runs along a contiguous axis of lhs in channels-last layouts, so it vectorises."""
+    b = ctx.b
+    zero = types.const(patches.aval.dtype, 0)
+    with loop_nest(b, outer_shape) as o:
+        out_pos, k = where(o)
+        pos, ok = g.input_position(b, out_pos, k)
+        with b.if_else(ok) as (inside, padding):
+            with inside:
+                with for_range(b, inner) as j:
+                    n, c, pidx = element(o, j)
+                    patches.store(pidx, lhs.load(index_at(lhs.aval.ndim, g.lhs_spec,
+                                                          [n, c] + pos)))
+            with padding:
+                with for_range(b, inner) as j:
+                    patches.store(element(o, j)[2], zero)
+
+
 def _im2col_by_position(ctx, g, lhs, rhs, out):
     """For few output positions and a large batch (a weight gradient: the "batch" is the
     input features, the "window" the whole image): per output position s, one gemm
@@ -120,9 +141,8 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
     which is contiguous in channels-last layouts."""
     b = ctx.b
     dt, it = out.aval.dtype, lhs.aval.dtype  # it: operands (int8 for an int32 result)
-    ns, nd = math.prod(g.out_sp), len(g.out_sp)
+    ns = math.prod(g.out_sp)
     nk = g.i * math.prod(g.kernel)
-    zero = types.const(it, 0)
     w_aval = ShapedArray((g.i,) + tuple(g.kernel) + (g.o,), it)
     w = ctx.as_buffer(Lazy(w_aval, lambda idx: rhs.load(
         index_at(rhs.aval.ndim, g.rhs_spec, [idx[-1], idx[0]] + idx[1:-1]))))
@@ -131,11 +151,9 @@ def _im2col_by_position(ctx, g, lhs, rhs, out):
     result = ctx.scratch(ShapedArray((ns, g.n_out, g.o), dt), "conv result")
     ft = types.compute_type(dt)
     with loop_nest(b, g.out_sp) as out_pos:
-        with loop_nest(b, p_shape) as pidx:
-            c, k, n = pidx[0], pidx[1:1 + nd], pidx[-1]
-            pos, ok = g.input_position(b, out_pos, k)
-            x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
-            patches.store(pidx, b.select(ok, x, zero))
+        _copy_rows(ctx, g, lhs, patches, p_shape[:-1], g.n_out,
+                   lambda o: (out_pos, o[1:]),
+                   lambda o, j: (j, o[0], list(o) + [j]))
         s = types.i64(0)
         for i, size in zip(out_pos, g.out_sp):
             s = b.add(b.mul(s, types.i64(size)), i)
@@ -173,14 +191,16 @@ def _im2col(ctx, g, lhs, rhs, out):
     r_shape = (g.n_out,) + ((ns, g.o) if spatial_major else (g.o, ns))
     result = out if direct else ctx.scratch(ShapedArray(r_shape, dt), "conv result")
     with for_range(b, g.n_out) as n:
-        with loop_nest(b, p_shape) as pidx:
-            if spatial_major:
-                out_pos, k, c = pidx[:nd], pidx[nd:2 * nd], pidx[-1]
-            else:
+        if spatial_major:
+            _copy_rows(ctx, g, lhs, patches, p_shape[:-1], g.i,
+                       lambda o: (o[:nd], o[nd:]),
+                       lambda o, j: (n, j, list(o) + [j]))
+        else:
+            with loop_nest(b, p_shape) as pidx:
                 c, k, out_pos = pidx[0], pidx[1:1 + nd], pidx[1 + nd:]
-            pos, ok = g.input_position(b, out_pos, k)
-            x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
-            patches.store(pidx, b.select(ok, x, zero))
+                pos, ok = g.input_position(b, out_pos, k)
+                x = lhs.load(index_at(lhs.aval.ndim, g.lhs_spec, [n, c] + pos))
+                patches.store(pidx, b.select(ok, x, zero))
         target = result.element(b.mul(n, types.i64(ns * g.o)))
         ft = types.compute_type(dt)
         if spatial_major:

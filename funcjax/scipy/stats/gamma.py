@@ -30,3 +30,7 @@ def logcdf(x, a, loc=0, scale=1):
 def sf(x, a, loc=0, scale=1):
     z, _, (a,) = standardize("gamma.sf", x, loc, scale, a)
     return lax.igammac(a, jnp.maximum(z, 0))
+
+
+def logsf(x, a, loc=0, scale=1):
+    return jnp.log(sf(x, a, loc, scale))
