@@ -18,6 +18,7 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_elementwise,
     lower_fft,
     lower_indexing,
+    lower_linalg,
     lower_random,
     lower_reductions,
     lower_shape,
