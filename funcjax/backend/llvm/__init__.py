@@ -12,6 +12,7 @@ from funcjax.backend.llvm import (  # noqa: F401  (registers the lowering rules)
     lower_callback,
     lower_calls,
     lower_collectives,
+    lower_complex,
     lower_control_flow,
     lower_conv,
     lower_dot,

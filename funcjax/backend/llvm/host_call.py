@@ -22,7 +22,6 @@ from funcjax.backend.llvm.lowering import register
 from funcjax.core import dtypes
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, jaxprs_in
 from funcjax.core.primitive import Primitive
-from funcjax.ops import complex_ops as cx
 from funcjax.ops import linalg, linalg_spectral
 
 
@@ -55,8 +54,7 @@ def emit_host_call(ctx, impl, params, eqn, ins, outs, multiple_results):
 
 
 # -- the decompositions and the complex-only primitives --------------------------------------
-@register("buffer", linalg.lu_pivots_to_permutation_p, linalg_spectral.eig_p, cx.real_p,
-          cx.imag_p, cx.conj_p, cx.complex_p)
+@register("buffer", linalg.lu_pivots_to_permutation_p, linalg_spectral.eig_p)
 def _host_rule(ctx, eqn, ins, outs):
     prim = eqn.primitive
     emit_host_call(ctx, prim.rule("impl"), eqn.params, eqn, ins, outs, prim.multiple_results)
