@@ -8,8 +8,9 @@ rule looks there for complex operands) with numpy's formulas: Smith's division, 
 reductions and ``dot_general`` (``cgemm``/``zgemm``, see ``lower_dot``) take complex values
 through the same code as real ones.
 
-``NATIVE`` lists the primitives whose compiled form handles complex operands; any other
-equation on complex values (scatter, sort, cumulative scans, ``tan``/``tanh``/``pow``/
+``NATIVE`` lists the primitives whose compiled form handles complex operands (``lower_sort``
+orders complex keys as numpy does); any other equation on complex values (scatter, cumulative
+scans, ``tan``/``tanh``/``pow``/
 ``log1p`` and the rarer functions, control flow carrying complex values) still runs its numpy
 impl through a host call (``host_call.outline_complex``).
 """
@@ -21,7 +22,7 @@ from funcjax.backend.llvm import host_call, lower_elementwise, transcendental, t
 from funcjax.backend.llvm.lowering import register
 from funcjax.backend.llvm.values import Lazy
 from funcjax.ops import complex_ops as cx
-from funcjax.ops import contractions, conversion, indexing, reductions, shape
+from funcjax.ops import contractions, conversion, indexing, reductions, shape, sorting
 from funcjax.ops import elementwise as ops
 
 
@@ -147,26 +148,29 @@ def _ne(ctx, dt, x, y):
     return b.or_(b.fcmp_unordered("!=", a, d), b.fcmp_unordered("!=", c, e))
 
 
+def _has_nan(b, a, c):
+    return b.or_(b.fcmp_unordered("uno", a, a), b.fcmp_unordered("uno", c, c))
+
+
 def _ordered(op):
-    """x op y comparing real parts, then imaginary parts on a tie (JAX's complex order)."""
+    """x op y comparing real parts, then imaginary parts on a tie (JAX's complex order);
+    false when either value has a NaN part, as numpy's eager comparison."""
     def emit(ctx, dt, x, y):
         b = ctx.b
         (a, c), (d, e) = parts(b, x), parts(b, y)
-        strict = op[0]
-        first = b.fcmp_ordered(strict, a, d)
+        first = b.fcmp_ordered(op[0], a, d)
         tie = b.and_(b.fcmp_ordered("==", a, d), b.fcmp_ordered(op, c, e))
-        return b.or_(first, tie)
+        nan = b.or_(_has_nan(b, a, c), _has_nan(b, d, e))
+        return b.and_(b.or_(first, tie), b.not_(nan))
     return emit
 
 
 def _max_min(greater):
     def emit(ctx, dt, x, y):
         b = ctx.b
-        (a, c), (d, e) = parts(b, x), parts(b, y)
-        nan_x = b.or_(b.fcmp_unordered("uno", a, a), b.fcmp_unordered("uno", c, c))
-        nan_y = b.or_(b.fcmp_unordered("uno", d, d), b.fcmp_unordered("uno", e, e))
+        a, c = parts(b, x)
         wins = _ordered(">" if greater else "<")(ctx, dt, x, y)
-        take_x = b.or_(nan_x, b.and_(b.not_(nan_y), wins))  # NaN propagates, as numpy
+        take_x = b.or_(_has_nan(b, a, c), wins)  # a NaN propagates (x's first), as numpy
         return b.select(take_x, x, y)
     return emit
 
@@ -300,6 +304,6 @@ NATIVE = {
     shape.transpose_p, shape.rev_p, shape.slice_p, shape.pad_p, shape.concatenate_p,
     indexing.dynamic_slice_p, indexing.dynamic_update_slice_p, indexing.gather_p,
     reductions.reduce_sum_p, reductions.reduce_prod_p, reductions.reduce_max_p,
-    reductions.reduce_min_p, contractions.dot_general_p,
+    reductions.reduce_min_p, contractions.dot_general_p, sorting.sort_p,
 }
 host_call.NATIVE_COMPLEX.update(NATIVE)
