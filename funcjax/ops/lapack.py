@@ -194,8 +194,9 @@ def work_sizes(name, dtype, *dims):
 
 
 def _column_major(x):
-    """A C-contiguous copy of ``x.T``: LAPACK reads it as ``x``."""
-    return np.ascontiguousarray(x.T)
+    """A C-contiguous copy of ``x.T`` (always a copy: LAPACK overwrites it) that LAPACK reads
+    as ``x``."""
+    return np.array(x.T, order="C", copy=True)
 
 
 def _each_matrix(a, outs, fn):
