@@ -79,3 +79,22 @@ def test_compiled_code_calls_lapack_without_a_host_call(name, symbol):
     text = funcjax.jit(fn).lower(a).compile().as_text()
     assert f"scipy_c{symbol}_64_" in text
     assert "funcjax_host" not in text
+
+
+def test_exported_library_links_lapack(tmp_path):
+    """export_library links numpy's OpenBLAS for LAPACK calls, as for gemm."""
+    import ctypes
+
+    from funcjax.backend.llvm.export_library import c_compiler
+    if c_compiler() is None:
+        pytest.skip("no C compiler")
+    a = hermitian_pd(np.random.default_rng(4), (4, 4), "float32")
+
+    def f(x):
+        return lax.linalg.eigh(x)[1] + lax.linalg.cholesky(x)[0, 0]
+
+    funcjax.jit(f).lower(a).compile().export_library(tmp_path / "libf.so")
+    lib = ctypes.CDLL(str(tmp_path / "libf.so"))
+    out = np.zeros(4, np.float32)
+    assert lib.f((ctypes.c_void_p * 1)(a.ctypes.data), (ctypes.c_void_p * 1)(out.ctypes.data)) == 0
+    np.testing.assert_array_equal(out, np.asarray(f(a)))
