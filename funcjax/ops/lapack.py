@@ -17,8 +17,8 @@ _NO_TRANS, _TRANS, _CONJ_TRANS = 111, 112, 113
 _UPPER, _LOWER = 121, 122
 _NON_UNIT, _UNIT = 131, 132
 _LEFT, _RIGHT = 141, 142
-_PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
-           np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
+           np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}  # routine name prefixes
 _i64, _i32, _ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
 
 
@@ -62,7 +62,7 @@ def getrf(a):
     k = min(m, n)
     lu = _matrices(a)
     piv = np.zeros((lu.shape[0], k), np.int64)
-    fn = _fn(f"scipy_LAPACKE_{_PREFIX[a.dtype]}getrf64_", _i64, (_i32, _i64, _i64, _ptr, _i64,
+    fn = _fn(f"scipy_LAPACKE_{PREFIX[a.dtype]}getrf64_", _i64, (_i32, _i64, _i64, _ptr, _i64,
                                                                  _ptr))
     if m and n:
         for t in range(lu.shape[0]):
@@ -85,7 +85,7 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
     complex_ = dtype.kind == "c"
     scalar = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
     alpha_type = _ptr if complex_ else scalar[dtype]
-    fn = _fn(f"scipy_cblas_{_PREFIX[dtype]}trsm64_", None,
+    fn = _fn(f"scipy_cblas_{PREFIX[dtype]}trsm64_", None,
              (_i32, _i32, _i32, _i32, _i32, _i64, _i64, alpha_type, _ptr, _i64, _ptr, _i64))
     one = np.ones((), dtype)
     alpha = one.ctypes.data if complex_ else 1.0
@@ -111,7 +111,7 @@ def potrf(a):
     info = _i64(0)
     size = _i64(n)
     uplo = ctypes.c_char(b"U")
-    fn = _fn(f"scipy_{_PREFIX[a.dtype]}potrf_64_", None,
+    fn = _fn(f"scipy_{PREFIX[a.dtype]}potrf_64_", None,
              (ctypes.c_void_p, ctypes.c_void_p, _ptr, ctypes.c_void_p, ctypes.c_void_p,
               ctypes.c_size_t))
     for t in range(x.shape[0]):
@@ -131,7 +131,7 @@ def fortran_symbol(name):
     return f"scipy_{name}_64_"
 
 
-def _real(dtype):
+def real_dtype(dtype):
     return np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
 
 
@@ -153,7 +153,7 @@ def fortran(name, *args):
 
 
 def orgqr_name(dtype):
-    return _PREFIX[dtype] + ("ungqr" if dtype.kind == "c" else "orgqr")
+    return PREFIX[dtype] + ("ungqr" if dtype.kind == "c" else "orgqr")
 
 
 @functools.cache
@@ -162,8 +162,8 @@ def work_sizes(name, dtype, *dims):
     ``orgqr`` (m, n, k) give (lwork,); ``syevd`` (n,) and ``gesdd`` (m, n, jobz) give
     (lwork, lrwork, liwork)."""
     dtype = np.dtype(dtype)
-    p, cplx = _PREFIX[dtype], dtype.kind == "c"
-    work, rwork, iwork = np.zeros(2, dtype), np.zeros(2, _real(dtype)), np.zeros(2, np.int64)
+    p, cplx = PREFIX[dtype], dtype.kind == "c"
+    work, rwork, iwork = np.zeros(2, dtype), np.zeros(2, real_dtype(dtype)), np.zeros(2, np.int64)
     info, dummy = np.zeros(1, np.int64), np.zeros(4, dtype)
     if name == "geqrf":
         m, n = dims
@@ -212,21 +212,21 @@ def _each_matrix(a, outs, fn):
 def syevd(a, *, lower=True):
     """Eigenvectors and eigenvalues (ascending) of each Hermitian matrix: ``[v, w]``."""
     dtype, n = a.dtype, a.shape[-1]
-    v, w = np.empty(a.shape, dtype), np.empty(a.shape[:-1], _real(dtype))
+    v, w = np.empty(a.shape, dtype), np.empty(a.shape[:-1], real_dtype(dtype))
     if n == 0:
         return [v, w]
     lwork, lrwork, liwork = work_sizes("syevd", dtype, n)
-    work, rwork = np.empty(lwork, dtype), np.empty(lrwork, _real(dtype))
+    work, rwork = np.empty(lwork, dtype), np.empty(lrwork, real_dtype(dtype))
     iwork, info = np.empty(liwork, np.int64), np.zeros(1, np.int64)
     uplo = "L" if lower else "U"
 
     def one(x, v_t, w_t):
         col = _column_major(x)
         if dtype.kind == "c":
-            fortran(_PREFIX[dtype] + "heevd", "V", uplo, n, col, n, w_t, work, lwork, rwork,
+            fortran(PREFIX[dtype] + "heevd", "V", uplo, n, col, n, w_t, work, lwork, rwork,
                     lrwork, iwork, liwork, info)
         else:
-            fortran(_PREFIX[dtype] + "syevd", "V", uplo, n, col, n, w_t, work, lwork, iwork,
+            fortran(PREFIX[dtype] + "syevd", "V", uplo, n, col, n, w_t, work, lwork, iwork,
                     liwork, info)
         v_t[...] = col.T
     return _each_matrix(a, [v, w], one)
@@ -239,7 +239,7 @@ def gesdd(a, *, full_matrices, compute_uv):
     k, batch = min(m, n), a.shape[:-2]
     jobz = ("A" if full_matrices else "S") if compute_uv else "N"
     ku, kv = (m, n) if full_matrices else (k, k)
-    s = np.empty(batch + (k,), _real(dtype))
+    s = np.empty(batch + (k,), real_dtype(dtype))
     outs = [s] + ([np.zeros(batch + (m, ku), dtype), np.zeros(batch + (kv, n), dtype)]
                   if compute_uv else [])
     if m == 0 or n == 0:
@@ -247,7 +247,7 @@ def gesdd(a, *, full_matrices, compute_uv):
             u[...] = np.eye(*u.shape[-2:], dtype=dtype)
         return outs
     lwork, lrwork, liwork = work_sizes("gesdd", dtype, m, n, jobz)
-    work, rwork = np.empty(lwork, dtype), np.empty(lrwork, _real(dtype))
+    work, rwork = np.empty(lwork, dtype), np.empty(lrwork, real_dtype(dtype))
     iwork, info = np.empty(liwork, np.int64), np.zeros(1, np.int64)
     ldu, ldvt = (m, kv) if compute_uv else (1, 1)
     u_col = np.empty((ku, m) if compute_uv else 1, dtype)
@@ -255,7 +255,7 @@ def gesdd(a, *, full_matrices, compute_uv):
 
     def one(x, s_t, *uv):
         col = _column_major(x)
-        fortran(_PREFIX[dtype] + "gesdd", jobz, m, n, col, m, s_t, u_col, ldu, vt_col, ldvt,
+        fortran(PREFIX[dtype] + "gesdd", jobz, m, n, col, m, s_t, u_col, ldu, vt_col, ldvt,
                 work, lwork, *([rwork] if dtype.kind == "c" else []), iwork, info)
         if compute_uv:
             uv[0][...], uv[1][...] = u_col.T, vt_col.T
@@ -277,7 +277,7 @@ def geqrf_orgqr(a, *, full_matrices):
     def one(x, q_t, r_t):
         col = np.zeros((max(n, kq), m), dtype)
         col[:n] = x.T
-        fortran(_PREFIX[dtype] + "geqrf", m, n, col, m, tau, work, lw1, info)
+        fortran(PREFIX[dtype] + "geqrf", m, n, col, m, tau, work, lw1, info)
         r_t[:k] = np.triu(col[:n, :k].T)
         fortran(orgqr_name(dtype), m, kq, k, col, m, tau, work, lw2, info)
         q_t[...] = col[:kq].T

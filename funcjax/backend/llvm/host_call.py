@@ -4,10 +4,11 @@ Two kinds of equation lower this way:
 
 - ``eig`` and ``lu_pivots_to_permutation`` (the other decompositions call LAPACK from
   compiled code, see ``lower_linalg``; they come back here only without a bundled OpenBLAS);
-- every equation that touches complex values (``outline_complex`` moves them into
-  ``host_call`` equations before lowering): the generated loops compute in real registers
-  only, so complex arithmetic runs as numpy would run it, each op over whole arrays. Complex
-  matmul is one ``zgemm``/``cgemm`` call this way.
+- the equations on complex values that have no compiled form (``outline_complex`` moves them
+  into ``host_call`` equations before lowering): complex arithmetic, math, comparisons,
+  reductions, views, dots and sort compile as (re, im) pairs (``lower_complex``); scatter,
+  cumulative scans, ``tan``/``tanh``/``pow``/``log1p``/``expm1`` and the rarer functions, and
+  control flow carrying complex values run as numpy would run them, each op over whole arrays.
 
 Each call goes through ``host_calls`` (a trampoline under a fresh symbol, a table of buffer
 pointers whose shapes and dtypes were fixed at lowering time). What the call does follows from
@@ -60,8 +61,8 @@ def _host_rule(ctx, eqn, ins, outs):
     emit_host_call(ctx, prim.rule("impl"), eqn.params, eqn, ins, outs, prim.multiple_results)
 
 
-# Primitives whose lowering takes complex operands itself (``lower_linalg`` adds the
-# decompositions, which call LAPACK directly); ``outline_complex`` leaves them in place.
+# Primitives whose lowering takes complex operands itself (filled by ``lower_complex`` and
+# ``lower_linalg``); ``outline_complex`` leaves them in place.
 NATIVE_COMPLEX = set()
 
 

@@ -10,8 +10,10 @@ computes it in float64). The routines and how row-major buffers meet column-majo
 - triangular_solve: CBLAS ``?trsm`` in row-major order, in place on a copy of ``b``.
 - lu: ``?getrf`` on a transposed copy, transposed back; pivots and permutation in loops.
 - qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
-- eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy (LAPACK then sees
-  exactly the matrix numpy's eager call gives it).
+- eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy.
+
+The eager impls (``ops/lapack``) make the same calls on the same copies, so jit and eager
+agree to the bit.
 
 Transposes and copies are CBLAS ``?omatcopy``. Workspace sizes come from a query call
 (``lwork=-1``) made in Python at lowering time; the workspaces are scratch buffers of the
@@ -33,25 +35,12 @@ from funcjax.ops import lapack, linalg, linalg_spectral
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _LEFT, _RIGHT, _UPPER, _LOWER, _NON_UNIT, _UNIT = 141, 142, 121, 122, 131, 132
 _CONJ_TRANS = 113
-_PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
-           np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+_PREFIX = lapack.PREFIX
 _I32 = ir.IntType(32)
-_PTR = types.PTR
-
-
-def _real(dtype):
-    return np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
 
 
 def _float_type(dtype):
-    return types.F32 if _real(dtype).itemsize == 4 else types.F64
-
-
-def _symbol(name):
-    return lapack.fortran_symbol(name)
-
-
-_work_sizes = lapack.work_sizes
+    return types.F32 if lapack.real_dtype(dtype).itemsize == 4 else types.F64
 
 
 class _Emitter:
@@ -76,7 +65,8 @@ class _Emitter:
             else:
                 slot = a
             refs.append(slot)
-        self.ctx.call(_symbol(name), ir.VoidType(), refs + [types.i64(1)] * chars, pure=False)
+        self.ctx.call(lapack.fortran_symbol(name), ir.VoidType(), refs + [types.i64(1)] * chars,
+                      pure=False)
 
     def info(self):
         return self.ctx.alloca(types.I64, "info")
@@ -133,7 +123,7 @@ def _copy(ctx, e, value, out):
 
 
 def _nan_constant(dtype):
-    return types.const(_real(dtype), np.nan)
+    return types.const(lapack.real_dtype(dtype), np.nan)
 
 
 def _store_element(e, buf, linear, value_real):
@@ -242,7 +232,8 @@ def _qr(ctx, eqn, ins, outs):
     a = ctx.as_buffer(a)
     col = e.scratch((m * max(n, kq),))
     tau = e.scratch((k,))
-    (lw1,), (lw2,) = _work_sizes("geqrf", e.dtype, m, n), _work_sizes("orgqr", e.dtype, m, kq, k)
+    (lw1,) = lapack.work_sizes("geqrf", e.dtype, m, n)
+    (lw2,) = lapack.work_sizes("orgqr", e.dtype, m, kq, k)
     work = e.scratch((max(lw1, lw2),))
     info = e.info()
     ft = _float_type(e.dtype)
@@ -271,10 +262,10 @@ def _eigh(ctx, eqn, ins, outs):
     b = e.b
     n = a.aval.shape[-1]
     a = ctx.as_buffer(a)
-    lwork, lrwork, liwork = _work_sizes("syevd", e.dtype, n)
+    lwork, lrwork, liwork = lapack.work_sizes("syevd", e.dtype, n)
     col = e.scratch((n * n,))
     work, iwork = e.scratch((lwork,)), e.scratch((liwork,), np.int64)
-    rwork = e.scratch((lrwork,), _real(e.dtype))
+    rwork = e.scratch((lrwork,), lapack.real_dtype(e.dtype))
     info = e.info()
     uplo = "L" if eqn.params.get("lower", True) else "U"
     with for_range(b, e.matrices(a.aval)) as t:
@@ -303,10 +294,10 @@ def _svd(ctx, eqn, ins, outs):
     jobz = ("A" if full else "S") if compute_uv else "N"
     ku, kv = (m, n) if full else (k, k)
     a = ctx.as_buffer(a)
-    lwork, lrwork, liwork = _work_sizes("gesdd", e.dtype, m, n, jobz)
+    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, m, n, jobz)
     col = e.scratch((m * n,))
     work, iwork = e.scratch((max(lwork, 1),)), e.scratch((liwork,), np.int64)
-    rwork = e.scratch((max(lrwork, 1),), _real(e.dtype))
+    rwork = e.scratch((max(lrwork, 1),), lapack.real_dtype(e.dtype))
     if compute_uv:
         u_col, vt_col = e.scratch((m * ku,)), e.scratch((kv * n,))
         ldu, ldvt = m, kv
