@@ -69,15 +69,18 @@ def _broadcast_pair(a, b):
 
 
 def vdot(a, b):
-    """Dot product of the flattened operands."""
+    """Dot product of the flattened operands, conjugating ``a`` (as numpy and JAX)."""
     a, b = asarray(a), asarray(b)
+    a = lax.conj(a) if dtypes.is_complex(a.dtype) else a
     return dot(lax.reshape(a, (a.size,)), lax.reshape(b, (b.size,)))
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """Dot products of vectors along ``axis`` with broadcasting over the other axes."""
+    """Dot products of vectors along ``axis`` with broadcasting over the other axes,
+    conjugating ``x1`` (as numpy and JAX)."""
     from funcjax.numpy._ufuncs import multiply
     x1, x2 = asarray(x1), asarray(x2)
+    x1 = lax.conj(x1) if dtypes.is_complex(x1.dtype) else x1
     for x in (x1, x2):
         canonical_axis("vecdot", axis, x.ndim)
     if x1.shape[axis] != x2.shape[axis]:

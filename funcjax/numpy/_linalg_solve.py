@@ -13,10 +13,11 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.numpy._indexing import take_along_axis
 from funcjax.numpy._util import asarray, broadcast_shapes, broadcast_to_shape
 from funcjax.ops import linalg as la
 from funcjax.ops.custom import custom_jvp
-from funcjax.ops.linalg import H, diag_part, mm, permutation_matrix
+from funcjax.ops.linalg import H, diag_part, mm
 
 __all__ = ["cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "solve",
            "inv", "det", "slogdet", "pinv", "lstsq", "matrix_power", "matrix_rank",
@@ -113,7 +114,7 @@ def eigvals(a):
 # -- solving ---------------------------------------------------------------------------------
 def _lu_solve(lu, perm, b):
     """Solves ``a x = b`` from ``a[perm] = L U``; b is a stack of matrices of a's batch."""
-    x = mm(permutation_matrix(perm, b.dtype), b)
+    x = take_along_axis(b, lax.expand_dims(perm, (perm.ndim,)), axis=-2)  # b[..., perm, :]
     x = la.triangular_solve(lu, x, left_side=True, lower=True, unit_diagonal=True)
     return la.triangular_solve(lu, x, left_side=True, lower=False)
 

@@ -215,10 +215,11 @@ def _choice_weight(x, y, wins):
     return lax.select(lax.eq(x, y), half, lax.convert_element_type(wins(x, y), x.dtype))
 
 
-max_p = elementwise("max", np.maximum, ANY)
+# complex values compare lexicographically (real parts, then imaginary ones), as in numpy and JAX
+max_p = elementwise("max", np.maximum, ANY + "c")
 defjvp(max_p, lambda t, x, y: lax.mul(t, _choice_weight(x, y, lax.gt)),
        lambda t, x, y: lax.mul(t, _choice_weight(y, x, lax.gt)))
-min_p = elementwise("min", np.minimum, ANY)
+min_p = elementwise("min", np.minimum, ANY + "c")
 defjvp(min_p, lambda t, x, y: lax.mul(t, _choice_weight(x, y, lax.lt)),
        lambda t, x, y: lax.mul(t, _choice_weight(y, x, lax.lt)))
 atan2_p = elementwise("atan2", np.arctan2, FLOAT, transcendental=True)
@@ -233,13 +234,13 @@ eq_p = elementwise("eq", np.equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(eq_p)
 ne_p = elementwise("ne", np.not_equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(ne_p)
-lt_p = elementwise("lt", np.less, ANY, out_dtype=_BOOL)
+lt_p = elementwise("lt", np.less, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(lt_p)
-le_p = elementwise("le", np.less_equal, ANY, out_dtype=_BOOL)
+le_p = elementwise("le", np.less_equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(le_p)
-gt_p = elementwise("gt", np.greater, ANY, out_dtype=_BOOL)
+gt_p = elementwise("gt", np.greater, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(gt_p)
-ge_p = elementwise("ge", np.greater_equal, ANY, out_dtype=_BOOL)
+ge_p = elementwise("ge", np.greater_equal, ANY + "c", out_dtype=_BOOL)
 defjvp_zero(ge_p)
 
 # -- logic and bits (logical on bool, bitwise on integers) -----------------------------------

@@ -164,9 +164,10 @@ dynamic_update_slice_p.def_cost(cost.free)
 
 # -- gather ----------------------------------------------------------------------------------
 def default_fill_value(dtype):
-    """JAX's fill for out-of-range gathers: NaN, the most negative int, the largest uint."""
+    """JAX's fill for out-of-range gathers: NaN (complex: NaN + NaN j), the most negative int,
+    the largest uint."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if dtype.kind in "fc":
         return np.nan
     if dtype.kind == "b":
         return True

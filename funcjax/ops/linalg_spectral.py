@@ -1,6 +1,7 @@
 """Orthogonal and spectral decompositions as primitives: qr, eigh, svd and eig.
 
-Batched over the leading axes; impls are numpy's LAPACK calls. The jvp rules are the standard
+Batched over the leading axes; impls call LAPACK (``lapack``: geqrf/orgqr, syevd/heevd,
+gesdd in the input's own precision; numpy's ``eig``). The jvp rules are the standard
 ones. Where eigenvalues (or singular values) repeat, eigenvector tangents are undefined and
 come out inf/nan, as in JAX; the eigenvalue tangents stay finite. ``eig`` (non-symmetric) has
 no derivative, as in JAX, and says so.
@@ -12,6 +13,7 @@ from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
 from funcjax.interpreters.jvp import instantiate_tangent
+from funcjax.ops import lapack
 from funcjax.ops.lazy import lax
 from funcjax.ops.linalg import (
     H,
@@ -48,8 +50,7 @@ def _bcast(x, shape):
 
 # -- qr --------------------------------------------------------------------------------------
 def _qr(a, *, full_matrices):
-    q, r = np.linalg.qr(a, mode="complete" if full_matrices else "reduced")
-    return [q, r]
+    return lapack.geqrf_orgqr(a, full_matrices=full_matrices)
 
 
 def _qr_type(a, *, full_matrices):
@@ -94,8 +95,7 @@ qr_p.def_cost(matrix_cost(lambda m, n: 4 * m * n * min(m, n)))
 
 # -- eigh ------------------------------------------------------------------------------------
 def _eigh(a, *, lower=True):
-    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
-    return [v, w]
+    return lapack.syevd(a, lower=lower)
 
 
 def _eigh_type(a, *, lower=True):
@@ -130,10 +130,7 @@ eigh_p.def_cost(matrix_cost(lambda m, n: 9 * n ** 3))
 
 # -- svd -------------------------------------------------------------------------------------
 def _svd(a, *, full_matrices, compute_uv):
-    if not compute_uv:
-        return [np.linalg.svd(a, compute_uv=False)]
-    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
-    return [s, u, vh]
+    return lapack.gesdd(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
 
 def _svd_type(a, *, full_matrices, compute_uv):

@@ -67,9 +67,9 @@ def _chooser_jvp(t, ans, x, *, axes):
     return lax.div(lax.reduce_sum(lax.mul(t, hit), axes), lax.reduce_sum(hit, axes))
 
 
-reduce_max_p = _reduction("reduce_max", np.max, ANY)
+reduce_max_p = _reduction("reduce_max", np.max, ANY + "c")  # complex: lexicographic
 defjvp2(reduce_max_p, _chooser_jvp)
-reduce_min_p = _reduction("reduce_min", np.min, ANY)
+reduce_min_p = _reduction("reduce_min", np.min, ANY + "c")
 defjvp2(reduce_min_p, _chooser_jvp)
 reduce_and_p = _reduction("reduce_and", np.bitwise_and.reduce, BITS)
 defjvp_zero(reduce_and_p)

@@ -8,6 +8,7 @@ import threading
 from funcjax.ops.lapack import library_path
 
 SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
+CGEMM, ZGEMM = "scipy_cblas_cgemm64_", "scipy_cblas_zgemm64_"
 
 
 @functools.cache

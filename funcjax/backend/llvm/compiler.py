@@ -108,7 +108,7 @@ def compile_ir(ir_text):
                 disk_cache.store(directory, key, obj)
         else:
             stats["loaded_from_disk"] += 1
-        if blas.SGEMM[:12] in ir_text:
+        if "scipy_" in ir_text:  # numpy's OpenBLAS: gemm, and LAPACK (lower_linalg)
             blas.available()
         empty = llvm.parse_assembly("")
         empty.triple = llvm.get_process_triple()

@@ -125,7 +125,7 @@ def export_library(closed, consts, path, name, input_names=None):
                          "this Python process (host callbacks, debug prints or collectives); "
                          "remove them from the function to export it")
     libs = ["-lm"]
-    if any(e in (blas.SGEMM, blas.DGEMM) for e in externals):
+    if any(e.startswith("scipy_") for e in externals):  # BLAS and LAPACK (lower_linalg)
         lib = blas.library_path()
         if lib is None:
             raise RuntimeError(f"export_library({name}): the program calls BLAS but numpy's "

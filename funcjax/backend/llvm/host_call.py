@@ -2,13 +2,13 @@
 
 Two kinds of equation lower this way:
 
-- the matrix decompositions (cholesky, lu, qr, eigh, svd, eig, triangular_solve): their impls
-  already run LAPACK, and an O(n^3) factorisation dwarfs the microseconds a callback costs,
-  so compiled code matches numpy's own speed without re-deriving LAPACK's calling details;
-- every equation that touches complex values (``outline_complex`` moves them into
-  ``host_call`` equations before lowering): the generated loops compute in real registers
-  only, so complex arithmetic runs as numpy would run it, each op over whole arrays. Complex
-  matmul is one ``zgemm``/``cgemm`` call this way.
+- ``eig`` and ``lu_pivots_to_permutation`` (the other decompositions call LAPACK from
+  compiled code, see ``lower_linalg``; they come back here only without a bundled OpenBLAS);
+- the equations on complex values that have no compiled form (``outline_complex`` moves them
+  into ``host_call`` equations before lowering): complex arithmetic, math, comparisons,
+  reductions, views, dots and sort compile as (re, im) pairs (``lower_complex``); scatter,
+  cumulative scans, ``tan``/``tanh``/``pow``/``log1p``/``expm1`` and the rarer functions, and
+  control flow carrying complex values run as numpy would run them, each op over whole arrays.
 
 Each call goes through ``host_calls`` (a trampoline under a fresh symbol, a table of buffer
 pointers whose shapes and dtypes were fixed at lowering time). What the call does follows from
@@ -23,7 +23,6 @@ from funcjax.backend.llvm.lowering import register
 from funcjax.core import dtypes
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, jaxprs_in
 from funcjax.core.primitive import Primitive
-from funcjax.ops import complex_ops as cx
 from funcjax.ops import linalg, linalg_spectral
 
 
@@ -56,13 +55,15 @@ def emit_host_call(ctx, impl, params, eqn, ins, outs, multiple_results):
 
 
 # -- the decompositions and the complex-only primitives --------------------------------------
-@register("buffer", linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
-          linalg.lu_pivots_to_permutation_p,
-          linalg_spectral.qr_p, linalg_spectral.eigh_p, linalg_spectral.svd_p,
-          linalg_spectral.eig_p, cx.real_p, cx.imag_p, cx.conj_p, cx.complex_p)
+@register("buffer", linalg.lu_pivots_to_permutation_p, linalg_spectral.eig_p)
 def _host_rule(ctx, eqn, ins, outs):
     prim = eqn.primitive
     emit_host_call(ctx, prim.rule("impl"), eqn.params, eqn, ins, outs, prim.multiple_results)
+
+
+# Primitives whose lowering takes complex operands itself (filled by ``lower_complex`` and
+# ``lower_linalg``); ``outline_complex`` leaves them in place.
+NATIVE_COMPLEX = set()
 
 
 # -- equations on complex values -------------------------------------------------------------
@@ -117,7 +118,8 @@ def outline_complex(closed):
         return closed
     eqns = []
     for eqn in jaxpr.eqns:
-        if eqn.primitive.rule("lower").fn is not _host_rule and (
+        native = eqn.primitive in NATIVE_COMPLEX or eqn.primitive.rule("lower").fn is _host_rule
+        if not native and (
                 any(map(_is_complex, eqn.inputs + eqn.outputs))
                 or any(_touches_complex(j) for j in jaxprs_in(eqn.params))):
             eqn = Eqn(host_call_p, eqn.inputs, dict(prim=eqn.primitive, params=eqn.params),

@@ -14,12 +14,13 @@ from llvmlite import ir
 
 from funcjax.backend.llvm import blas, lower_int8_dot, types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
-from funcjax.backend.llvm.lower_elementwise import convert
+from funcjax.backend.llvm.lower_elementwise import COMPLEX, convert
 from funcjax.backend.llvm.lower_shape import remap
 from funcjax.backend.llvm.lowering import register
 from funcjax.backend.llvm.values import Buffer
 from funcjax.core.abstract import ShapedArray
 from funcjax.ops.contractions import dot_general_p, free_axes
+from funcjax.ops.elementwise import add_p, mul_p
 
 BLAS_MIN_FLOPS = 32 ** 3
 INT8_MIN_FLOPS = 16 ** 3
@@ -52,7 +53,9 @@ def _loop_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
             x = convert(ctx, lhs.load(li), lhs.aval.dtype, dt)
             y = convert(ctx, rhs.load(ri), rhs.aval.dtype, dt)
             cur = b.load(acc)
-            if dt.kind == "f":
+            if dt.kind == "c":
+                new = COMPLEX[add_p](ctx, dt, cur, COMPLEX[mul_p](ctx, dt, x, y))
+            elif dt.kind == "f":
                 new = b.fadd(cur, b.fmul(x, y, flags=("contract",)),
                              flags=("reassoc", "contract"))
             elif dt.kind == "b":
@@ -88,16 +91,24 @@ def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
     a_buf, a_t, lda = _gemm_operand(ctx, lhs, lf, lc, lb)
     b_buf, b_t, ldb = _gemm_operand(ctx, rhs, rc, rf, rb)
     ft = types.compute_type(out.aval.dtype)
-    name = blas.SGEMM if ft == types.F32 else blas.DGEMM
     i64, ptr = types.I64, types.PTR
+    one, zero = ir.Constant(ft, 1.0), ir.Constant(ft, 0.0)
+    if out.aval.dtype.kind == "c":  # cgemm/zgemm take alpha and beta by address
+        name = blas.CGEMM if ft == types.C64 else blas.ZGEMM
+        one, zero = ctx.alloca(ft, "alpha"), ctx.alloca(ft, "beta")
+        b.store(types.const(out.aval.dtype, 1), one)
+        b.store(types.const(out.aval.dtype, 0), zero)
+        ft = ptr
+    else:
+        name = blas.SGEMM if ft == types.F32 else blas.DGEMM
     fn = ctx.extern(name, ir.VoidType(), [_I32, _I32, _I32, i64, i64, i64, ft, ptr, i64, ptr,
                                           i64, ft, ptr, i64], pure=False)
     with for_range(b, batch) as t:
         args = [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _TRANS if a_t else _NO_TRANS),
                 ir.Constant(_I32, _TRANS if b_t else _NO_TRANS), types.i64(m), types.i64(n),
-                types.i64(k), ir.Constant(ft, 1.0),
+                types.i64(k), one,
                 a_buf.element(b.mul(t, types.i64(m * k))), types.i64(lda),
-                b_buf.element(b.mul(t, types.i64(k * n))), types.i64(ldb), ir.Constant(ft, 0.0),
+                b_buf.element(b.mul(t, types.i64(k * n))), types.i64(ldb), zero,
                 out.element(b.mul(t, types.i64(m * n))), types.i64(n)]
         b.call(fn, args)
 
@@ -124,7 +135,7 @@ def _dot_general(ctx, eqn, ins, outs):
     rhs_dims = _layout(rhs.aval.ndim, rb, free_axes(rhs.aval.ndim, rc, rb), rc)
     dt = out.aval.dtype
     flops = out.aval.size * _size(lhs.aval.shape, lc)
-    use_blas = (dt.kind == "f" and dt.itemsize >= 4 and lhs.aval.dtype == dt
+    use_blas = (dt.kind in "fc" and dt.itemsize >= 4 and lhs.aval.dtype == dt
                 and flops >= BLAS_MIN_FLOPS and 0 not in lhs.aval.shape + rhs.aval.shape
                 and blas.available())
     if lower_int8_dot.applies(lhs.aval.dtype, rhs.aval.dtype, dt) and flops >= INT8_MIN_FLOPS:

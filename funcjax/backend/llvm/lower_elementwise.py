@@ -31,6 +31,9 @@ def _intrinsic(ctx, name, x):
     return ctx.call(f"llvm.{name}.{'f64' if x.type == types.F64 else 'f32'}", x.type, [x])
 
 
+intrinsic = _intrinsic
+
+
 def _isnan(b, x):
     return b.fcmp_unordered("uno", x, x)
 
@@ -221,6 +224,8 @@ SCALAR = {
     ops.shift_right_arithmetic_p: _shift("arithmetic"),
 }
 SCALAR.update({prim: transcendental.emitter(prim.name) for prim in transcendental.PRIMITIVES})
+# The emitters for complex operands, and "convert" for casts to/from complex (lower_complex).
+COMPLEX = {}
 
 
 def elementwise_value(ctx, eqn, ins, emit):
@@ -238,7 +243,8 @@ def elementwise_value(ctx, eqn, ins, emit):
 
 @register("fused", *SCALAR, pointwise=True)
 def _lower_elementwise(ctx, eqn, ins):
-    return elementwise_value(ctx, eqn, ins, SCALAR[eqn.primitive])
+    table = COMPLEX if ins[0].aval.dtype.kind == "c" else SCALAR
+    return elementwise_value(ctx, eqn, ins, table[eqn.primitive])
 
 
 # -- conversions and select ------------------------------------------------------------------
@@ -247,6 +253,8 @@ def convert(ctx, x, src, dst):
     b, src, dst = ctx.b, np.dtype(src), np.dtype(dst)
     if src == dst:
         return x
+    if "c" in (src.kind, dst.kind):
+        return COMPLEX["convert"](ctx, x, src, dst)
     out_t = types.compute_type(dst)
     if dst.kind == "b":
         zero = ir.Constant(x.type, 0.0 if src.kind == "f" else 0)

@@ -15,7 +15,7 @@ from llvmlite import ir
 
 from funcjax.backend.llvm import types
 from funcjax.backend.llvm.loops import for_range, loop_nest
-from funcjax.backend.llvm.lower_elementwise import SCALAR
+from funcjax.backend.llvm.lower_elementwise import COMPLEX, SCALAR
 from funcjax.backend.llvm.lowering import register
 from funcjax.ops import elementwise as ew
 from funcjax.ops import reductions as ops
@@ -32,6 +32,9 @@ def _identity(prim, dt):
     if prim is ops.reduce_and_p:
         return ir.Constant(types.compute_type(dt), -1 if dt.kind != "b" else 1)
     biggest = prim is ops.reduce_min_p
+    if dt.kind == "c":  # JAX's lexicographic order: compare real parts, then imaginary ones
+        inf = np.inf if biggest else -np.inf
+        return types.const(dt, complex(inf, inf))
     if dt.kind == "f":
         return types.const(dt, np.inf if biggest else -np.inf)
     if dt.kind == "b":
@@ -53,7 +56,8 @@ def _combiner(ctx, prim, dt):
     scalar = {ops.reduce_sum_p: ew.add_p, ops.reduce_prod_p: ew.mul_p, ops.reduce_max_p:
               ew.max_p, ops.reduce_min_p: ew.min_p, ops.reduce_and_p: ew.and_p,
               ops.reduce_or_p: ew.or_p}[prim]
-    return lambda acc, v: SCALAR[scalar](ctx, dt, acc, v)
+    table = COMPLEX if dt.kind == "c" else SCALAR
+    return lambda acc, v: table[scalar](ctx, dt, acc, v)
 
 
 def _suffix(typ):

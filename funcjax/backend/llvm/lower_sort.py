@@ -18,7 +18,17 @@ from funcjax.ops.sorting import sort_p
 
 
 def _order(b, dt, x, y):
-    """(x before y, x tied with y) in the total order NaN-last."""
+    """(x before y, x tied with y) in the total order NaN-last; complex values compare real
+    parts, then imaginary parts (numpy's and JAX's order)."""
+    if dt.kind == "c":  # numpy's classes first: R + Rj, R + nanj, nan + Rj, nan + nanj
+        part = np.dtype(dt.char.lower())
+        (xr, xi), (yr, yi) = ([b.extract_value(v, k) for k in (0, 1)] for v in (x, y))
+        cls_lt, cls_eq = _order(b, np.dtype(np.uint8), _nan_class(b, xr, xi),
+                                _nan_class(b, yr, yi))
+        re_lt, re_eq = _order(b, part, xr, yr)
+        im_lt, im_eq = _order(b, part, xi, yi)
+        lt = b.or_(cls_lt, b.and_(cls_eq, b.or_(re_lt, b.and_(re_eq, im_lt))))
+        return lt, b.and_(cls_eq, b.and_(re_eq, im_eq))
     if dt.kind == "f":
         x_nan, y_nan = b.fcmp_unordered("uno", x, x), b.fcmp_unordered("uno", y, y)
         lt = b.or_(b.fcmp_ordered("<", x, y), b.and_(b.not_(x_nan), y_nan))
@@ -27,6 +37,11 @@ def _order(b, dt, x, y):
         cmp = b.icmp_signed if dt.kind == "i" else b.icmp_unsigned
         lt, gt = cmp("<", x, y), cmp(">", x, y)
     return lt, b.not_(b.or_(lt, gt))
+
+
+def _nan_class(b, re, im):
+    nan = [b.zext(b.fcmp_unordered("uno", v, v), types.I8) for v in (re, im)]
+    return b.add(b.shl(nan[0], types.I8(1)), nan[1])
 
 
 def _before(b, keys, at_row, i, j):

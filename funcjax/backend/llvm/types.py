@@ -17,8 +17,13 @@ _FLOAT_COMPUTE = {2: F32, 4: F32, 8: F64}  # float16 is computed in float32
 _FLOAT_STORAGE = {2: F16, 4: F32, 8: F64}
 
 
+C64, C128 = ir.LiteralStructType([F32, F32]), ir.LiteralStructType([F64, F64])
+
+
 def _llvm_type(dtype, floats, boolean):
     dtype = np.dtype(dtype)
+    if dtype.kind == "c":  # (re, im): numpy's interleaved layout, and a pair in registers
+        return C64 if dtype.itemsize == 8 else C128
     if dtype.kind == "b":
         return boolean
     if dtype.kind == "f":
@@ -48,6 +53,9 @@ def const(dtype, value):
         return ir.Constant(typ, int(bool(value)))
     if dtype.kind == "f":
         return ir.Constant(typ, float(np.asarray(value).astype(dtype)))
+    if dtype.kind == "c":
+        z = complex(np.asarray(value).astype(dtype))
+        return ir.Constant(typ, [z.real, z.imag])
     return ir.Constant(typ, int(np.asarray(value).astype(dtype).view(f"u{dtype.itemsize}")))
 
 

@@ -88,14 +88,7 @@ def row_major_strides(shape):
 
 
 def constant_value(aval, value):
-    """A value all of whose elements are the Python/numpy scalar ``value``.
-
-    Complex literals only ever feed host calls, which take the literal from the equation;
-    generated code has no complex registers, so loading one is an error."""
-    if aval.dtype.kind == "c":
-        def no_complex(idx):
-            raise NotImplementedError(f"compiled code cannot load the complex literal {value}")
-        return Lazy(aval, no_complex, cheap=True)
+    """A value all of whose elements are the Python/numpy scalar ``value``."""
     c = types.const(aval.dtype, np.asarray(value))
     return Lazy(aval, lambda idx: c, cheap=True)
 

@@ -1,0 +1,322 @@
+"""Lowering of the matrix decompositions: compiled code calls LAPACK directly.
+
+The library is the OpenBLAS numpy's wheel bundles (ILP64, ``scipy_``-prefixed symbols, found
+as ``blas`` finds gemm), so a jitted ``cholesky`` or ``eigh`` costs what the LAPACK routine
+costs, with no trip through Python, and float32 is computed in float32 (numpy's own linalg
+computes it in float64). The routines and how row-major buffers meet column-major LAPACK:
+
+- cholesky: ``?potrf`` in place on a copy, ``uplo='U'`` on the row-major buffer (its upper
+  triangle, column-major, is our lower one); NaN below the diagonal where it fails, as JAX.
+- triangular_solve: CBLAS ``?trsm`` in row-major order, in place on a copy of ``b``.
+- lu: ``?getrf`` on a transposed copy, transposed back; pivots and permutation in loops.
+- qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
+- eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy.
+
+The eager impls (``ops/lapack``) make the same calls on the same copies, so jit and eager
+agree to the bit.
+
+Transposes and copies are CBLAS ``?omatcopy``. Workspace sizes come from a query call
+(``lwork=-1``) made in Python at lowering time; the workspaces are scratch buffers of the
+arena. Anything else (``eig``, ``conjugate_a`` without ``transpose_a``, empty matrices, no
+bundled OpenBLAS) runs its numpy impl through a host call (``host_call``).
+"""
+
+import math
+
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import blas, host_call, types
+from funcjax.backend.llvm.loops import for_range, loop_nest
+from funcjax.backend.llvm.lowering import register
+from funcjax.core.abstract import ShapedArray
+from funcjax.ops import lapack, linalg, linalg_spectral
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_LEFT, _RIGHT, _UPPER, _LOWER, _NON_UNIT, _UNIT = 141, 142, 121, 122, 131, 132
+_CONJ_TRANS = 113
+_PREFIX = lapack.PREFIX
+_I32 = ir.IntType(32)
+
+
+def _float_type(dtype):
+    return types.F32 if lapack.real_dtype(dtype).itemsize == 4 else types.F64
+
+
+class _Emitter:
+    """Emits LAPACK/CBLAS calls and small loops for one equation, one matrix at a time."""
+
+    def __init__(self, ctx, dtype):
+        self.ctx, self.b, self.dtype = ctx, ctx.b, np.dtype(dtype)
+        self.p = _PREFIX[self.dtype]
+
+    def fortran(self, name, *args):
+        """``name(args)`` with Fortran conventions (see ``_query``); ``args`` are Python ints,
+        one-letter strings, LLVM i64 values (passed by reference) or pointers."""
+        b, refs, chars = self.b, [], 0
+        for a in args:
+            if isinstance(a, str):
+                slot = self.ctx.alloca(types.I8)
+                b.store(ir.Constant(types.I8, ord(a)), slot)
+                chars += 1
+            elif isinstance(a, int) or a.type == types.I64:
+                slot = self.ctx.alloca(types.I64)
+                b.store(types.i64(a) if isinstance(a, int) else a, slot)
+            else:
+                slot = a
+            refs.append(slot)
+        self.ctx.call(lapack.fortran_symbol(name), ir.VoidType(), refs + [types.i64(1)] * chars,
+                      pure=False)
+
+    def info(self):
+        return self.ctx.alloca(types.I64, "info")
+
+    def scalar_one(self):
+        """1 for CBLAS's alpha: by value for real types, by address for complex ones."""
+        ft = _float_type(self.dtype)
+        if self.dtype.kind != "c":
+            return ir.Constant(ft, 1.0)
+        pair = ir.ArrayType(ft, 2)
+        slot = self.ctx.alloca(pair)
+        self.b.store(ir.Constant(pair, [1.0, 0.0]), slot)
+        return slot
+
+    def omatcopy(self, trans, rows, cols, src, lda, dst, ldb):
+        """dst = op(src) for a row-major ``rows x cols`` src (CBLAS ``?omatcopy``)."""
+        one = self.scalar_one()
+        args = [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, trans), types.i64(rows),
+                types.i64(cols), one, src, types.i64(lda), dst, types.i64(ldb)]
+        self.ctx.call(f"scipy_cblas_{self.p}omatcopy64_", ir.VoidType(), args, pure=False)
+
+    def at(self, buf, t, per_matrix):
+        """The address of matrix ``t`` of ``buf`` (``per_matrix`` elements each)."""
+        nbytes = per_matrix * buf.aval.dtype.itemsize
+        return self.b.gep(buf.ptr, [self.b.mul(t, types.i64(nbytes))], inbounds=True,
+                          source_etype=types.I8)
+
+    def scratch(self, shape, dtype=None):
+        return self.ctx.scratch(ShapedArray(tuple(shape), np.dtype(dtype or self.dtype)),
+                                "lapack")
+
+    def matrices(self, aval):
+        return math.prod(aval.shape[:-2])
+
+
+def _supported(*avals):
+    return all(a.dtype in _PREFIX and a.size for a in avals) and blas.available()
+
+
+def _fallback(ctx, eqn, ins, outs):
+    prim = eqn.primitive
+    host_call.emit_host_call(ctx, prim.rule("impl"), eqn.params, eqn, ins, outs,
+                             prim.multiple_results)
+
+
+def _copy(ctx, e, value, out):
+    """``out = value`` (fused loops for real values, one ``omatcopy`` for complex buffers)."""
+    if value.aval.dtype.kind != "c":
+        ctx.materialize(value, out)
+        return
+    src = ctx.as_buffer(value)
+    cols = value.aval.shape[-1] if value.aval.ndim else 1
+    e.omatcopy(_NO_TRANS, value.aval.size // cols, cols, src.ptr, cols, out.ptr, cols)
+
+
+def _nan_constant(dtype):
+    return types.const(lapack.real_dtype(dtype), np.nan)
+
+
+def _store_element(e, buf, linear, value_real):
+    """Stores a real value (imaginary part 0) at linear element ``linear`` of ``buf``."""
+    b = e.b
+    ft = _float_type(buf.aval.dtype)
+    if buf.aval.dtype.kind == "c":
+        ptr = b.gep(buf.ptr, [b.mul(linear, types.i64(2))], inbounds=True, source_etype=ft)
+        b.store(value_real, ptr)
+        b.store(ir.Constant(ft, 0.0), b.gep(ptr, [types.i64(1)], inbounds=True,
+                                            source_etype=ft))
+    else:
+        b.store(value_real, b.gep(buf.ptr, [linear], inbounds=True, source_etype=ft))
+
+
+# -- cholesky ----------------------------------------------------------------------------
+@register("buffer", linalg.cholesky_p)
+def _cholesky(ctx, eqn, ins, outs):
+    (a,), (out,) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    b = e.b
+    n = a.aval.shape[-1]
+    _copy(ctx, e, a, out)
+    info = e.info()
+    ft = _float_type(e.dtype)
+    nan, zero = _nan_constant(e.dtype), ir.Constant(ft, 0.0)
+    with for_range(b, e.matrices(a.aval)) as t:
+        e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
+        failed = b.icmp_signed("!=", b.load(info), types.i64(0))
+        base = b.mul(t, types.i64(n * n))
+        with loop_nest(b, (n, n)) as (i, j):  # zero above the diagonal, NaN where it failed
+            upper = b.icmp_signed(">", j, i)
+            linear = b.add(base, b.add(b.mul(i, types.i64(n)), j))
+            with b.if_then(b.or_(upper, failed)):
+                _store_element(e, out, linear, b.select(upper, zero, nan))
+
+
+# -- triangular_solve --------------------------------------------------------------------
+@register("buffer", linalg.triangular_solve_p)
+def _triangular_solve(ctx, eqn, ins, outs):
+    (a, rhs), (out,) = ins, outs
+    p = eqn.params
+    if not _supported(a.aval, rhs.aval) or (p["conjugate_a"] and not p["transpose_a"]):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, rhs.aval.dtype)
+    b = e.b
+    a = ctx.as_buffer(a)
+    _copy(ctx, e, rhs, out)
+    m, n = rhs.aval.shape[-2:]
+    k = a.aval.shape[-1]
+    trans = (_CONJ_TRANS if p["conjugate_a"] else _TRANS) if p["transpose_a"] else _NO_TRANS
+    one = e.scalar_one()
+    with for_range(b, e.matrices(rhs.aval)) as t:
+        args = [ir.Constant(_I32, c) for c in (
+            _ROW_MAJOR, _LEFT if p["left_side"] else _RIGHT, _LOWER if p["lower"] else _UPPER,
+            trans, _UNIT if p["unit_diagonal"] else _NON_UNIT)]
+        args += [types.i64(m), types.i64(n), one, e.at(a, t, k * k), types.i64(k),
+                 e.at(out, t, m * n), types.i64(n)]
+        ctx.call(f"scipy_cblas_{e.p}trsm64_", ir.VoidType(), args, pure=False)
+
+
+# -- lu ----------------------------------------------------------------------------------
+@register("buffer", linalg.lu_p)
+def _lu(ctx, eqn, ins, outs):
+    (a,), (lu, pivots, perm) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    b = e.b
+    m, n = a.aval.shape[-2:]
+    k = min(m, n)
+    a = ctx.as_buffer(a)
+    col = e.scratch((m * n,))
+    ipiv = e.scratch((k,), np.int64)
+    info = e.info()
+    i32 = types.compute_type(np.int32)
+    with for_range(b, e.matrices(a.aval)) as t:
+        e.omatcopy(_TRANS, m, n, e.at(a, t, m * n), n, col.ptr, m)
+        e.fortran(e.p + "getrf", m, n, col.ptr, m, ipiv.ptr, info)
+        e.omatcopy(_TRANS, n, m, col.ptr, m, e.at(lu, t, m * n), n)
+        piv_t, perm_t = e.at(pivots, t, k), e.at(perm, t, m)
+        with for_range(b, m) as i:
+            b.store(b.trunc(i, i32), b.gep(perm_t, [i], source_etype=i32))
+        with for_range(b, k) as i:  # LAPACK's 1-based row swaps, applied in order
+            j = b.sub(b.load(b.gep(ipiv.ptr, [i], source_etype=types.I64), typ=types.I64),
+                      types.i64(1))
+            b.store(b.trunc(j, i32), b.gep(piv_t, [i], source_etype=i32))
+            pi, pj = b.gep(perm_t, [i], source_etype=i32), b.gep(perm_t, [j], source_etype=i32)
+            vi, vj = b.load(pi, typ=i32), b.load(pj, typ=i32)
+            b.store(vj, pi)
+            b.store(vi, pj)
+
+
+# -- qr ----------------------------------------------------------------------------------
+@register("buffer", linalg_spectral.qr_p)
+def _qr(ctx, eqn, ins, outs):
+    (a,), (q, r) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    b = e.b
+    m, n = a.aval.shape[-2:]
+    k, kq = min(m, n), q.aval.shape[-1]
+    a = ctx.as_buffer(a)
+    col = e.scratch((m * max(n, kq),))
+    tau = e.scratch((k,))
+    (lw1,) = lapack.work_sizes("geqrf", e.dtype, m, n)
+    (lw2,) = lapack.work_sizes("orgqr", e.dtype, m, kq, k)
+    work = e.scratch((max(lw1, lw2),))
+    info = e.info()
+    ft = _float_type(e.dtype)
+    zero = ir.Constant(ft, 0.0)
+    with for_range(b, e.matrices(a.aval)) as t:
+        e.omatcopy(_TRANS, m, n, e.at(a, t, m * n), n, col.ptr, m)
+        e.fortran(e.p + "geqrf", m, n, col.ptr, m, tau.ptr, work.ptr, lw1, info)
+        r_t = e.at(r, t, kq * n)
+        e.omatcopy(_TRANS, n, k, col.ptr, m, r_t, n)  # R's rows are the first k of col^T
+        with loop_nest(b, (kq, min(kq, n))) as (i, j):  # zeros below the diagonal
+            with b.if_then(b.icmp_signed("<", j, i)):
+                linear = b.add(b.mul(t, types.i64(kq * n)), b.add(b.mul(i, types.i64(n)), j))
+                _store_element(e, r, linear, zero)
+        e.fortran(lapack.orgqr_name(e.dtype), m, kq, k, col.ptr, m,
+                  tau.ptr, work.ptr, lw2, info)
+        e.omatcopy(_TRANS, kq, m, col.ptr, m, e.at(q, t, m * kq), kq)
+
+
+# -- eigh --------------------------------------------------------------------------------
+@register("buffer", linalg_spectral.eigh_p)
+def _eigh(ctx, eqn, ins, outs):
+    (a,), (v, w) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    b = e.b
+    n = a.aval.shape[-1]
+    a = ctx.as_buffer(a)
+    lwork, lrwork, liwork = lapack.work_sizes("syevd", e.dtype, n)
+    col = e.scratch((n * n,))
+    work, iwork = e.scratch((lwork,)), e.scratch((liwork,), np.int64)
+    rwork = e.scratch((lrwork,), lapack.real_dtype(e.dtype))
+    info = e.info()
+    uplo = "L" if eqn.params.get("lower", True) else "U"
+    with for_range(b, e.matrices(a.aval)) as t:
+        e.omatcopy(_TRANS, n, n, e.at(a, t, n * n), n, col.ptr, n)
+        w_t = e.at(w, t, n)
+        if e.dtype.kind == "c":
+            e.fortran(e.p + "heevd", "V", uplo, n, col.ptr, n, w_t, work.ptr, lwork,
+                      rwork.ptr, lrwork, iwork.ptr, liwork, info)
+        else:
+            e.fortran(e.p + "syevd", "V", uplo, n, col.ptr, n, w_t, work.ptr, lwork,
+                      iwork.ptr, liwork, info)
+        e.omatcopy(_TRANS, n, n, col.ptr, n, e.at(v, t, n * n), n)
+
+
+# -- svd ---------------------------------------------------------------------------------
+@register("buffer", linalg_spectral.svd_p)
+def _svd(ctx, eqn, ins, outs):
+    (a,), s = ins, outs[0]
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    b = e.b
+    m, n = a.aval.shape[-2:]
+    k = min(m, n)
+    compute_uv, full = eqn.params["compute_uv"], eqn.params["full_matrices"]
+    jobz = ("A" if full else "S") if compute_uv else "N"
+    ku, kv = (m, n) if full else (k, k)
+    a = ctx.as_buffer(a)
+    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, m, n, jobz)
+    col = e.scratch((m * n,))
+    work, iwork = e.scratch((max(lwork, 1),)), e.scratch((liwork,), np.int64)
+    rwork = e.scratch((max(lrwork, 1),), lapack.real_dtype(e.dtype))
+    if compute_uv:
+        u_col, vt_col = e.scratch((m * ku,)), e.scratch((kv * n,))
+        ldu, ldvt = m, kv
+    else:
+        u_col = vt_col = e.scratch((1,))
+        ldu = ldvt = 1
+    info = e.info()
+    with for_range(b, e.matrices(a.aval)) as t:
+        e.omatcopy(_TRANS, m, n, e.at(a, t, m * n), n, col.ptr, m)
+        args = [jobz, m, n, col.ptr, m, e.at(s, t, k), u_col.ptr, ldu, vt_col.ptr, ldvt,
+                work.ptr, max(lwork, 1)]
+        args += [rwork.ptr] if e.dtype.kind == "c" else []
+        e.fortran(e.p + "gesdd", *args, iwork.ptr, info)
+        if compute_uv:
+            u, vt = outs[1], outs[2]
+            e.omatcopy(_TRANS, ku, m, u_col.ptr, m, e.at(u, t, m * ku), ku)
+            e.omatcopy(_TRANS, n, kv, vt_col.ptr, kv, e.at(vt, t, kv * n), n)
+
+
+host_call.NATIVE_COMPLEX.update([linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
+                                 linalg_spectral.qr_p, linalg_spectral.eigh_p,
+                                 linalg_spectral.svd_p])
