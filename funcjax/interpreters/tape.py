@@ -1,32 +1,29 @@
-"""The tape interpreter: eager reverse mode that records linear operations as they run.
+"""The tape interpreter: eager reverse mode without staging the whole function.
 
-``grad`` of eager code does not need a jaxpr. The JVP interpreter runs the function with
-tangents that are this trace's tracers: every primal operation, and every operation of a jvp
-rule that reads primals only (``cos x`` in the rule of ``sin``), runs now in the parent trace;
-each operation that reads a tangent is appended to the *tape* as ``(primitive, args, params,
-outputs)``, its arguments being tangent tracers and concrete residuals. The tape is the linear
-part of the computation, in order. ``backward`` walks it in reverse and hands each entry's
-output cotangents to the primitive's ``transpose`` rule, as the transpose interpreter does for
-a staged linear jaxpr.
+Under ``grad`` of eager code each differentiated value is a ``TapeTracer`` holding its
+concrete primal. An operation on such values runs now, in the parent trace, and is appended
+to the *tape* with the primal values it read. ``backward`` walks the tape in reverse and turns
+each entry's output cotangents into input cotangents with the entry's *pullback*.
 
-This is the same linearize-then-transpose as ``partial_eval.linearize_flat`` followed by
-``transpose.backward_pass``, without building variables, source information, a jaxpr and its
-environment: the work per primitive is one type rule and one list append. Higher-order
-primitives split their work with their ``partial_eval`` rule, called with this trace, whose
-``stage`` records the unknown part on the tape.
+A first-order primitive's pullback is derived once per (primitive, input types, parameters,
+differentiated inputs) from its own ``jvp`` and ``transpose`` rules: linearize + transpose of
+that single primitive, staged into a small program and pruned to what the cotangents need
+(``ct * cos x`` for ``sin``). The tape then costs one dictionary lookup per operation forwards
+and a few eager operations backwards, where the staged route (``partial_eval.linearize_flat``
+and ``transpose.backward_pass``) runs three interpreters per operation and builds a jaxpr.
+Higher-order primitives (control flow, jit, custom rules, checkpoint), effectful ones and
+parameters that cannot key a cache take that staged route for their one entry: their
+pullback is the transpose of their linearization, with its residuals kept.
 """
 
 from funcjax.core import dtypes, type_cache
+from funcjax.core.ir import Literal
 from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
 from funcjax.interpreters.eval import EvalTrace, aval_of
-from funcjax.interpreters.jvp import (
-    Zero,
-    add_tangents,
-    instantiate_tangent,
-    jvp_flat,
-    tangent_aval,
-)
-from funcjax.interpreters.transpose import UndefinedPrimal
+from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
+from funcjax.interpreters.partial_eval import linearize_flat
+from funcjax.interpreters.staging import trace_to_jaxpr
+from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
 def applies():
@@ -37,17 +34,22 @@ def applies():
 
 
 class TapeTracer(Tracer):
-    """A tangent recorded on the tape: its type is known, its value never computed."""
+    """A differentiated value: its concrete primal, and its place on the tape (itself)."""
 
-    __slots__ = ("_aval",)
+    __slots__ = ("primal",)
 
-    def __init__(self, trace, aval):
+    def __init__(self, trace, primal):
         self._trace = trace
-        self._aval = aval
+        self.primal = primal
 
     @property
     def aval(self):
-        return self._aval
+        return aval_of(self.primal)
+
+    def concrete_value(self):
+        # Python control flow on primal values keeps working under grad.
+        import numpy as np
+        return np.asarray(self.primal)
 
 
 class TapeTrace(Trace):
@@ -55,71 +57,194 @@ class TapeTrace(Trace):
 
     def __init__(self, parent, description="grad"):
         super().__init__(parent, description)
-        self.tape = []
-
-    def new_arg(self, aval):
-        return TapeTracer(self, aval)
+        self.tape = []  # (pullback, differentiated input tracers, output tracers)
 
     def process_primitive(self, primitive, args, params):
-        unknowns = [type(x) is TapeTracer and self.own(x) for x in args]
-        with set_current_trace(self.parent):
-            if not any(unknowns):
-                return primitive.bind(*args, **params)
-            rule = primitive.rules.get("partial_eval")
-            if rule is not None:
-                return rule(self, list(args), unknowns, **params)
-        return self.stage(primitive, args, params)
-
-    def stage(self, primitive, args, params):
-        """Records ``primitive(*args)``; returns its outputs as tangent tracers."""
-        out = type_cache.abstract_eval(primitive, [aval_of(x) for x in args], params)
-        if primitive.multiple_results:
-            outs = [TapeTracer(self, a) for a in out]
-            self.tape.append((primitive, args, params, outs))
-            return outs
-        outs = TapeTracer(self, out)
-        self.tape.append((primitive, args, params, (outs,)))
-        return outs
+        primals, own, any_own = [], [], False
+        for x in args:
+            if isinstance(x, Tracer) and self.own(x):
+                primals.append(x.primal)
+                own.append(x)
+                any_own = True
+            else:
+                primals.append(x)
+                own.append(None)
+        if not any_own:
+            with set_current_trace(self.parent):
+                return primitive.bind(*primals, **params)
+        pullback = _cached_pullback(primitive, primals, params, own)
+        if pullback is None:
+            outs, pullback = _staged_pullback(self.parent, primitive, primals, params, own)
+        else:
+            with set_current_trace(self.parent):
+                outs = primitive.bind(*primals, **params)
+            outs = outs if primitive.multiple_results else [outs]
+        tracers = [TapeTracer(self, o) if dtypes.is_inexact(aval_of(o).dtype) else o
+                   for o in outs]
+        self.tape.append((pullback, [x for x in own if x is not None], tracers))
+        return tracers if primitive.multiple_results else tracers[0]
 
 
 def linearize(flat_fun, primals, description="grad"):
-    """Runs ``flat_fun(*primals)`` and records its linear part. Returns ``(outs, backward)``
-    where ``backward(cts)`` maps one cotangent per output to one per primal (instantiated;
-    zeros of type float0 for integer primals)."""
+    """Runs ``flat_fun(*primals)`` recording a tape. Returns ``(outs, backward)`` where
+    ``backward(cts)`` maps one cotangent (or None) per output to one per primal
+    (instantiated; float0 zeros for integer primals)."""
     with new_trace(TapeTrace, description) as trace:
-        tangents = [trace.new_arg(a) if dtypes.is_inexact(a.dtype) else Zero(a)
-                    for a in (tangent_aval(aval_of(p)) for p in primals)]
-        outs, out_tangents = jvp_flat(flat_fun, primals, tangents, description)
+        ins = [TapeTracer(trace, p) if dtypes.is_inexact(aval_of(p).dtype) else p
+               for p in primals]
+        outs = flat_fun(*ins)
+    primal_outs = [o.primal if type(o) is TapeTracer and o._trace is trace else o for o in outs]
 
     def backward(cts_out):
-        cts = _backward(trace, tangents, out_tangents, cts_out)
-        return [instantiate_tangent(c) for c in cts]
-    return outs, backward
+        cts = _backward(trace, outs, cts_out)
+        return [instantiate_tangent(cts.get(id(x), Zero(tangent_aval(aval_of(p)))))
+                for x, p in zip(ins, primals)]
+    return primal_outs, backward
 
 
-def _backward(trace, tangents, out_tangents, cts_out):
+def _backward(trace, outs, cts_out):
     cts = {}  # id(tracer) -> cotangent; the tape keeps every tracer alive meanwhile
 
     def add(x, ct):
-        if type(x) is TapeTracer and x._trace is trace and ct is not None \
-                and type(ct) is not Zero:
+        if ct is not None and type(ct) is not Zero:
             key = id(x)
             cts[key] = add_tangents(cts[key], ct) if key in cts else ct
 
-    for t, ct in zip(out_tangents, cts_out):
-        add(t, ct)
-    for primitive, args, params, outs in reversed(trace.tape):
-        ct = [cts.pop(id(o), None) for o in outs]
+    for o, ct in zip(outs, cts_out):
+        if type(o) is TapeTracer and o._trace is trace:
+            add(o, ct)
+    for pullback, ins, tracers in reversed(trace.tape):
+        ct = [cts.pop(id(t), None) for t in tracers]
         if all(c is None for c in ct):
             continue
-        args_in = [UndefinedPrimal(x._aval) if type(x) is TapeTracer and x._trace is trace
-                   else x for x in args]
-        rule = primitive.rule("transpose")
-        if primitive.multiple_results:
-            cts_in = rule([Zero(o._aval) if c is None else c for c, o in zip(ct, outs)],
-                          *args_in, **params)
-        else:
-            cts_in = rule(ct[0], *args_in, **params)
-        for x, c in zip(args, cts_in):
+        for x, c in zip(ins, pullback(ct)):
             add(x, c)
-    return [cts.get(id(t), Zero(t.aval)) for t in tangents]
+    return cts
+
+
+# -- pullbacks ---------------------------------------------------------------------------------
+_programs = {}
+_MAX_PROGRAMS = 4096
+
+
+def _cached_pullback(primitive, primals, params, own):
+    """The pullback of a first-order primitive from its cached program, or None."""
+    if "partial_eval" in primitive.rules or primitive.effectful is not None:
+        return None
+    avals = [aval_of(p) for p in primals]
+    mask = tuple(x is not None for x in own)
+    key = type_cache.key(primitive, avals, params)
+    if key is None:
+        return None
+    key = (key, mask)
+    program = _programs.get(key)
+    if program is None:
+        if len(_programs) >= _MAX_PROGRAMS:
+            _programs.clear()
+        program = _programs[key] = _Program(primitive, avals, params, mask)
+    return lambda cts: program.run(primals, cts)
+
+
+def _out_list(primitive, out):
+    return list(out) if primitive.multiple_results else [out]
+
+
+def _linear_pieces(primitive, primals, params, mask):
+    """Linearizes ``primitive`` in the inputs of ``mask``: ``(outs, linear, out_nonzero)``."""
+    diff = [i for i, m in enumerate(mask) if m]
+
+    def f(*d):
+        full = list(primals)
+        for i, v in zip(diff, d):
+            full[i] = v
+        return _out_list(primitive, primitive.bind(*full, **params))
+    return linearize_flat(f, [primals[i] for i in diff], f"grad of {primitive.name}")
+
+
+def _transpose(linear, out_nonzero, cts):
+    """Cotangents of the linearized inputs (Zero where none flows) for output ``cts``."""
+    given = [c for c, nz in zip(cts, out_nonzero) if nz]
+    if not any(c is not None for c in given):
+        return [Zero(v.aval) for v in linear.jaxpr.invars]
+    given = [Zero(v.aval) if c is None else c for c, v in zip(given, linear.jaxpr.outvars)]
+    return backward_pass(linear.jaxpr, linear.consts,
+                         [UndefinedPrimal(v.aval) for v in linear.jaxpr.invars], given)
+
+
+def _staged_pullback(parent, primitive, primals, params, own):
+    """Outputs and pullback of one primitive through the staged route (residuals kept)."""
+    with set_current_trace(parent):
+        outs, linear, out_nonzero = _linear_pieces(
+            primitive, primals, params, [x is not None for x in own])
+    return outs, lambda cts: _transpose(linear, out_nonzero, cts)
+
+
+class _Program:
+    """A primitive's pullback as a list of eager steps over slots: inputs are the primals then
+    the output cotangents (a missing one is zero); results are the differentiated inputs'
+    cotangents (None where no cotangent flows)."""
+
+    __slots__ = ("steps", "template", "results", "n_in", "out_avals")
+
+    def __init__(self, primitive, avals, params, mask):
+        n = len(avals)
+        out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
+        self.out_avals = [tangent_aval(a) for a in out_avals]
+        nonzero = []
+
+        def fun(*args):
+            primals, cts = list(args[:n]), list(args[n:])
+            _, linear, out_nonzero = _linear_pieces(primitive, primals, params, mask)
+            in_cts = _transpose(linear, out_nonzero, cts)
+            nonzero.extend(type(c) is not Zero for c in in_cts)
+            return [c for c in in_cts if type(c) is not Zero]
+        closed = trace_to_jaxpr(fun, list(avals) + self.out_avals,
+                                f"pullback of {primitive.name}")
+        self._compile(closed, nonzero)
+        self.n_in = n + len(out_avals)
+
+    def _compile(self, closed, nonzero):
+        jaxpr = closed.jaxpr
+        needed = {id(v) for v in jaxpr.outvars if not isinstance(v, Literal)}
+        eqns = []
+        for eqn in reversed(jaxpr.eqns):  # dead code goes: the primal output, unused residuals
+            if any(id(v) in needed for v in eqn.outputs):
+                eqns.append(eqn)
+                needed.update(id(a) for a in eqn.inputs if not isinstance(a, Literal))
+        slot = {}
+        template = []
+
+        def place(value, var=None):
+            if var is not None:
+                slot[id(var)] = len(template)
+            template.append(value)
+            return len(template) - 1
+
+        for v in jaxpr.invars:
+            place(None, v)
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            place(c, v)
+
+        def ref(atom):
+            return place(atom.val) if isinstance(atom, Literal) else slot[id(atom)]
+        steps = []
+        for eqn in reversed(eqns):
+            ins = [ref(a) for a in eqn.inputs]
+            outs = [place(None, v) for v in eqn.outputs]
+            steps.append((eqn.primitive, ins, eqn.params, outs))
+        results = iter([ref(v) for v in jaxpr.outvars])
+        self.results = [next(results) if nz else None for nz in nonzero]
+        self.steps, self.template = steps, template
+
+    def run(self, primals, cts):
+        env = list(self.template)
+        env[:self.n_in] = [*primals, *(instantiate_tangent(Zero(a)) if c is None else c
+                                       for c, a in zip(cts, self.out_avals))]
+        for primitive, ins, params, outs in self.steps:
+            out = primitive.bind(*[env[i] for i in ins], **params)
+            if primitive.multiple_results:
+                for i, o in zip(outs, out):
+                    env[i] = o
+            else:
+                env[outs[0]] = out
+        return [None if r is None else env[r] for r in self.results]
