@@ -19,7 +19,7 @@ from funcjax.api_util import (
 from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.abstract import same_type
-from funcjax.core.array import Array
+from funcjax.core.array import Array, wrap_fresh
 from funcjax.core.ir import ClosedJaxpr
 from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
 from funcjax.core.shapes import canonicalize_shape
@@ -489,6 +489,8 @@ def _check_scalar_output(what, fun, leaves, holomorphic=False):
 
 def _ones_like(x):
     from funcjax import lax
+    if type(x) is Array:  # eager: the cotangent one, without a broadcast
+        return wrap_fresh(np.ones(x.shape, x.dtype), x.aval)
     aval = aval_of(x)
     return lax.full(aval.shape, 1, aval.dtype, aval.weak_type)
 

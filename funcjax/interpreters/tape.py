@@ -16,9 +16,12 @@ parameters that cannot key a cache take that staged route for their one entry: t
 pullback is the transpose of their linearization, with its residuals kept.
 """
 
+import numpy as np
+
 from funcjax.core import dtypes, type_cache
+from funcjax.core.array import Array
 from funcjax.core.ir import Literal
-from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
+from funcjax.core.trace import Trace, Tracer, _context, new_trace
 from funcjax.interpreters.eval import EvalTrace, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
@@ -34,21 +37,23 @@ def applies():
 
 
 class TapeTracer(Tracer):
-    """A differentiated value: its concrete primal, and its place on the tape (itself)."""
+    """A differentiated value: its concrete primal, and its place on the tape (itself).
+    ``_aval`` is the primal's type, read as an eager Array's is (funcjax.numpy's fast paths
+    treat both alike)."""
 
-    __slots__ = ("primal",)
+    __slots__ = ("primal", "_aval")
 
-    def __init__(self, trace, primal):
+    def __init__(self, trace, primal, aval):
         self._trace = trace
         self.primal = primal
+        self._aval = aval
 
     @property
     def aval(self):
-        return aval_of(self.primal)
+        return self._aval
 
     def concrete_value(self):
         # Python control flow on primal values keeps working under grad.
-        import numpy as np
         return np.asarray(self.primal)
 
 
@@ -62,25 +67,33 @@ class TapeTrace(Trace):
     def process_primitive(self, primitive, args, params):
         primals, own, any_own = [], [], False
         for x in args:
-            if isinstance(x, Tracer) and self.own(x):
+            if type(x) is TapeTracer and x._trace is self:
                 primals.append(x.primal)
                 own.append(x)
                 any_own = True
             else:
+                if isinstance(x, Tracer):
+                    self.own(x)  # raises for a tracer whose transformation has finished
                 primals.append(x)
                 own.append(None)
-        if not any_own:
-            with set_current_trace(self.parent):
+        context = _context
+        context.trace = self.parent
+        try:
+            if not any_own:
                 return primitive.bind(*primals, **params)
-        pullback = _cached_pullback(primitive, primals, params, own)
-        if pullback is None:
-            outs, pullback = _staged_pullback(self.parent, primitive, primals, params, own)
-        else:
-            with set_current_trace(self.parent):
+            pullback = _cached_pullback(primitive, primals, params, own)
+            if pullback is None:
+                outs, pullback = _staged_pullback(primitive, primals, params, own)
+            else:
                 outs = primitive.bind(*primals, **params)
-            outs = outs if primitive.multiple_results else [outs]
-        tracers = [TapeTracer(self, o) if dtypes.is_inexact(aval_of(o).dtype) else o
-                   for o in outs]
+                if not primitive.multiple_results:
+                    outs = (outs,)
+        finally:
+            context.trace = self
+        tracers = []
+        for o in outs:
+            aval = aval_of(o)
+            tracers.append(TapeTracer(self, o, aval) if aval.dtype.kind in "fc" else o)
         self.tape.append((pullback, [x for x in own if x is not None], tracers))
         return tracers if primitive.multiple_results else tracers[0]
 
@@ -90,7 +103,7 @@ def linearize(flat_fun, primals, description="grad"):
     ``backward(cts)`` maps one cotangent (or None) per output to one per primal
     (instantiated; float0 zeros for integer primals)."""
     with new_trace(TapeTrace, description) as trace:
-        ins = [TapeTracer(trace, p) if dtypes.is_inexact(aval_of(p).dtype) else p
+        ins = [TapeTracer(trace, p, aval_of(p)) if dtypes.is_inexact(aval_of(p).dtype) else p
                for p in primals]
         outs = flat_fun(*ins)
     primal_outs = [o.primal if type(o) is TapeTracer and o._trace is trace else o for o in outs]
@@ -129,16 +142,16 @@ _MAX_PROGRAMS = 4096
 
 def _cached_pullback(primitive, primals, params, own):
     """The pullback of a first-order primitive from its cached program, or None."""
-    if "partial_eval" in primitive.rules or primitive.effectful is not None:
-        return None
-    avals = [aval_of(p) for p in primals]
-    mask = tuple(x is not None for x in own)
+    avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
     key = type_cache.key(primitive, avals, params)
     if key is None:
         return None
-    key = (key, mask)
+    key = (key, *[x is not None for x in own])
     program = _programs.get(key)
     if program is None:
+        if "partial_eval" in primitive.rules or primitive.effectful is not None:
+            return None
+        mask = [x is not None for x in own]
         if len(_programs) >= _MAX_PROGRAMS:
             _programs.clear()
         program = _programs[key] = _Program(primitive, avals, params, mask)
@@ -171,11 +184,10 @@ def _transpose(linear, out_nonzero, cts):
                          [UndefinedPrimal(v.aval) for v in linear.jaxpr.invars], given)
 
 
-def _staged_pullback(parent, primitive, primals, params, own):
+def _staged_pullback(primitive, primals, params, own):
     """Outputs and pullback of one primitive through the staged route (residuals kept)."""
-    with set_current_trace(parent):
-        outs, linear, out_nonzero = _linear_pieces(
-            primitive, primals, params, [x is not None for x in own])
+    outs, linear, out_nonzero = _linear_pieces(
+        primitive, primals, params, [x is not None for x in own])
     return outs, lambda cts: _transpose(linear, out_nonzero, cts)
 
 
@@ -238,8 +250,10 @@ class _Program:
 
     def run(self, primals, cts):
         env = list(self.template)
-        env[:self.n_in] = [*primals, *(instantiate_tangent(Zero(a)) if c is None else c
-                                       for c, a in zip(cts, self.out_avals))]
+        if None in cts:
+            cts = [instantiate_tangent(Zero(a)) if c is None else c
+                   for c, a in zip(cts, self.out_avals)]
+        env[:self.n_in] = [*primals, *cts]
         for primitive, ins, params, outs in self.steps:
             out = primitive.bind(*[env[i] for i in ins], **params)
             if primitive.multiple_results:

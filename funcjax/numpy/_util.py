@@ -10,6 +10,7 @@ from funcjax.core import dtypes
 from funcjax.core.abstract import scalar_aval
 from funcjax.core.array import Array, wrap_fresh
 from funcjax.core.trace import Tracer, constants_compute_now
+from funcjax.interpreters.tape import TapeTracer
 
 
 def is_array(x):
@@ -157,13 +158,16 @@ def broadcast_arrays(name, *args, error=ValueError):
 
 
 _ARRAYS = (Array, Tracer)
+# Values whose ``_aval`` is their type and whose operations run now: eager Arrays, and the
+# values eager grad differentiates (their primal is an Array).
+_EAGER = frozenset({Array, TapeTracer})
 
 
 def _one_strong_type(args, inexact):
-    """Whether ``args`` are eager Arrays of one strong, canonical type (shape included): then
+    """Whether ``args`` are eager values of one strong, canonical type (shape included): then
     promotion and broadcasting would return them unchanged, so they are skipped."""
     first = args[0]
-    if type(first) is not Array:
+    if type(first) not in _EAGER:
         return False
     aval = first._aval
     dtype = aval.dtype
@@ -171,7 +175,7 @@ def _one_strong_type(args, inexact):
             (dtype.itemsize == 8 and not config.jax_enable_x64):
         return False
     for x in args[1:]:
-        if type(x) is not Array:
+        if type(x) not in _EAGER:
             return False
         other = x._aval
         if other is not aval and (other.dtype != dtype or other.shape != aval.shape or
