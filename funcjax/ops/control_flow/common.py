@@ -14,7 +14,7 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops.control_flow.eager import intern
+from funcjax.ops.control_flow.eager import derived, intern
 
 
 # -- staging ---------------------------------------------------------------------------------
@@ -49,10 +49,12 @@ def avals_of(values):
 # -- rearranging inputs and outputs ------------------------------------------------------------
 def insert_inputs(closed, avals, at):
     """``closed`` taking extra, unused inputs of types ``avals`` at position ``at``."""
-    jaxpr = closed.jaxpr
-    invars = jaxpr.invars[:at] + [Var(a) for a in avals] + jaxpr.invars[at:]
-    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
-                              closed.consts))
+    def build():
+        jaxpr = closed.jaxpr
+        invars = jaxpr.invars[:at] + [Var(a) for a in avals] + jaxpr.invars[at:]
+        return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
+                                  closed.consts))
+    return derived(closed, ("insert_inputs", tuple(avals), at), build)
 
 
 def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
@@ -68,11 +70,14 @@ def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
 
 def reorder(closed, inputs=None, outputs=None):
     """``closed`` with its inputs (outputs) listed in the order of the given index lists."""
-    jaxpr = closed.jaxpr
-    invars = jaxpr.invars if inputs is None else [jaxpr.invars[i] for i in inputs]
-    outvars = jaxpr.outvars if outputs is None else [jaxpr.outvars[i] for i in outputs]
-    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars),
-                              closed.consts))
+    def build():
+        jaxpr = closed.jaxpr
+        invars = jaxpr.invars if inputs is None else [jaxpr.invars[i] for i in inputs]
+        outvars = jaxpr.outvars if outputs is None else [jaxpr.outvars[i] for i in outputs]
+        return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars),
+                                  closed.consts))
+    return derived(closed, ("reorder", None if inputs is None else tuple(inputs),
+                            None if outputs is None else tuple(outputs)), build)
 
 
 def interleave(*sizes):

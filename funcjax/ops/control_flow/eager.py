@@ -103,6 +103,34 @@ def intern(closed):
     return closed
 
 
+_derived = collections.OrderedDict()  # (id of an interned jaxpr, what, how) -> (it, result)
+
+
+def derived(closed, how, build):
+    """``build()``, a jaxpr rearranged from ``closed`` as ``how`` says, remembered per
+    ``closed`` (by identity; the entry keeps it alive): the rules of a retraced loop ask for the
+    same rearrangement of the same interned or memoised jaxpr every time, and interning the
+    result anew would rehash its whole structure."""
+    if closed.consts:
+        return build()
+    try:
+        key = (id(closed), how)
+        hash(key)
+    except TypeError:
+        return build()
+    with _lock:
+        entry = _derived.get(key)
+        if entry is not None and entry[0] is closed:
+            _derived.move_to_end(key)
+            return entry[1]
+    out = build()
+    with _lock:
+        _derived[key] = (closed, out)
+        if len(_derived) > _CACHE_SIZE:
+            _derived.popitem(last=False)
+    return out
+
+
 def body_size(closed):
     return len(closed.jaxpr.eqns)
 
