@@ -6,10 +6,11 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, type_cache
 from funcjax.core.abstract import scalar_aval
 from funcjax.core.array import Array, wrap_fresh
 from funcjax.core.trace import Tracer, constants_compute_now
+from funcjax.interpreters.eval import apply_checked, runs_now
 from funcjax.interpreters.tape import TapeTracer
 
 
@@ -224,6 +225,116 @@ def _takes_scalar(dtype, kind, v, inexact):
         return False
     info = np.iinfo(dtype)
     return info.min <= v <= info.max
+
+
+# -- eager fast path ---------------------------------------------------------------------------
+# An elementwise function of eager Arrays (and Python scalars that adapt to them) binds one
+# primitive on unchanged inputs. Which primitive, and its output type, depend only on the
+# input types: after the general path has been checked once for those types, later calls run
+# the impl directly (``eval.apply_checked``). Calls whose types were never checked, that raise,
+# or that are not eager (tracing, transformations, device placement) take the general path.
+_checked = {}
+_MAX_CHECKED = 4096
+
+
+def eager_elementwise(fn, prim, args, inexact):
+    """``fn(*args)`` for one or two eager arguments from the cache, or None."""
+    if len(args) == 1:
+        x = args[0]
+        if type(x) is not Array:
+            return None
+        key = (fn, x._aval, config.jax_enable_x64)
+        values = [x._value]
+    else:
+        x, y = args
+        tx, ty = type(x), type(y)
+        if tx is Array:
+            if ty is Array:
+                key = (fn, x._aval, y._aval, config.jax_enable_x64)
+                values = [x._value, y._value]
+            elif ty is float or ty is int:
+                key = (fn, x._aval, ty, config.jax_enable_x64)
+                values = None
+            else:
+                return None
+        elif ty is Array and (tx is float or tx is int):
+            key = (fn, tx, y._aval, config.jax_enable_x64)
+            values = None
+        else:
+            return None
+    entry = _checked.get(key)
+    if entry is None:
+        entry = _check(prim, args, inexact)
+        if entry is None:
+            return None
+        if len(_checked) >= _MAX_CHECKED:
+            _checked.clear()
+        _checked[key] = entry
+    if not runs_now():
+        return None
+    out_aval, bounds = entry
+    if values is None:  # an Array and a Python scalar, converted as the general path would
+        x, y = args
+        v = y if type(x) is Array else x
+        if bounds is not None and not bounds[0] <= v <= bounds[1]:
+            return None
+        const = np.asarray(v, out_aval.dtype)
+        values = [x._value, const] if type(x) is Array else [const, y._value]
+    return apply_checked(prim, values, {}, out_aval)
+
+
+def _check(prim, args, inexact):
+    """``(out_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
+    unchanged (a Python scalar standing for a full array of the other's type), else None."""
+    arrays = [a for a in args if type(a) is Array]
+    if not _one_strong_type(arrays, inexact) or arrays[0].dtype == dtypes.bool_:
+        return None
+    aval = arrays[0]._aval
+    bounds = None
+    if len(arrays) < len(args):
+        v = args[1] if type(args[0]) is Array else args[0]
+        if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
+                                                                inexact):
+            return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
+        if type(v) is int:
+            info = np.iinfo(aval.dtype) if aval.dtype.kind in "iu" else None
+            bounds = (-2**31, 2**31 - 1) if info is None else (int(info.min), int(info.max))
+    try:
+        out_aval = type_cache.abstract_eval(prim, [aval] * len(args), {})
+    except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+        return None
+    return out_aval, bounds
+
+
+def eager_reduction(fn, prim, a, axis, dtype_of):
+    """``fn(a, axis)`` (a reduction ``prim`` over ``axis``, without dtype, keepdims, initial or
+    where) for an eager Array from the cache, or None. ``dtype_of(dtype)`` is the dtype the
+    general path reduces in; only reductions in ``a``'s own, strong dtype are cached."""
+    if type(a) is not Array:
+        return None
+    try:
+        key = (fn, a._aval, type(axis), axis, config.jax_enable_x64)
+        entry = _checked.get(key)
+    except TypeError:  # an unhashable axis (a list)
+        return None
+    if entry is None:
+        aval = a._aval
+        if aval.weak_type or dtype_of(aval.dtype) != aval.dtype or \
+                (aval.dtype.itemsize == 8 and not config.jax_enable_x64):
+            return None
+        try:
+            axes = canonical_axes(fn.__name__, axis, aval.ndim)
+            if not axes or 0 in [aval.shape[i] for i in axes]:
+                return None
+            entry = axes, type_cache.abstract_eval(prim, [aval], {"axes": axes})
+        except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+            return None
+        if len(_checked) >= _MAX_CHECKED:
+            _checked.clear()
+        _checked[key] = entry
+    if not runs_now():
+        return None
+    return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
 
 
 def promote_args(name, *args):
