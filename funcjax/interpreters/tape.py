@@ -22,7 +22,7 @@ from funcjax.core import dtypes, type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import Literal
 from funcjax.core.trace import Trace, Tracer, _context, new_trace
-from funcjax.interpreters.eval import EvalTrace, aval_of
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
@@ -81,13 +81,20 @@ class TapeTrace(Trace):
         try:
             if not any_own:
                 return primitive.bind(*primals, **params)
-            pullback = _cached_pullback(primitive, primals, params, own)
-            if pullback is None:
+            program = _cached_program(primitive, primals, params, own)
+            if program is None:
                 outs, pullback = _staged_pullback(primitive, primals, params, own)
             else:
-                outs = primitive.bind(*primals, **params)
-                if not primitive.multiple_results:
-                    outs = (outs,)
+                pullback = program.pullback(primals)
+                if program.direct and runs_now() and \
+                        all(type(p) is Array for p in primals):
+                    # The type rule accepted these types when the program was built.
+                    outs = (apply_checked(primitive, [p._value for p in primals], params,
+                                          program.out_types[0]),)
+                else:
+                    outs = primitive.bind(*primals, **params)
+                    if not primitive.multiple_results:
+                        outs = (outs,)
         finally:
             context.trace = self
         tracers = []
@@ -140,8 +147,8 @@ _programs = {}
 _MAX_PROGRAMS = 4096
 
 
-def _cached_pullback(primitive, primals, params, own):
-    """The pullback of a first-order primitive from its cached program, or None."""
+def _cached_program(primitive, primals, params, own):
+    """The pullback program of a first-order primitive (built once per key), or None."""
     avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
     key = type_cache.key(primitive, avals, params)
     if key is None:
@@ -155,7 +162,7 @@ def _cached_pullback(primitive, primals, params, own):
         if len(_programs) >= _MAX_PROGRAMS:
             _programs.clear()
         program = _programs[key] = _Program(primitive, avals, params, mask)
-    return lambda cts: program.run(primals, cts)
+    return program
 
 
 def _out_list(primitive, out):
@@ -196,12 +203,15 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "results", "n_in", "out_avals")
+    __slots__ = ("steps", "template", "results", "n_in", "out_types", "out_avals", "direct")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
         out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
+        self.out_types = out_avals
         self.out_avals = [tangent_aval(a) for a in out_avals]
+        # Whether the forward step may run the impl directly (``eval.apply_checked``).
+        self.direct = not primitive.multiple_results and primitive.impl is not None
         nonzero = []
 
         def fun(*args):
@@ -247,6 +257,9 @@ class _Program:
         results = iter([ref(v) for v in jaxpr.outvars])
         self.results = [next(results) if nz else None for nz in nonzero]
         self.steps, self.template = steps, template
+
+    def pullback(self, primals):
+        return lambda cts: self.run(primals, cts)
 
     def run(self, primals, cts):
         env = list(self.template)

@@ -9,7 +9,7 @@ from funcjax.config import config
 from funcjax.core import dtypes, type_cache
 from funcjax.core.abstract import scalar_aval
 from funcjax.core.array import Array, wrap_fresh
-from funcjax.core.trace import Tracer, constants_compute_now
+from funcjax.core.trace import Tracer, _context, constants_compute_now
 from funcjax.interpreters.eval import apply_checked, runs_now
 from funcjax.interpreters.tape import TapeTracer
 
@@ -203,13 +203,18 @@ def _with_eager_scalar(args, inexact):
     dtype = aval.dtype
     if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
         return None
+    const = _filled(v, aval)
+    return [x, const] if args[0] is x else [const, x]
+
+
+def _filled(v, aval):
+    """The Python scalar ``v`` as an Array of the (strong) type ``aval``."""
     if aval.size <= 4096:
-        value = np.empty(aval.shape, dtype)
+        value = np.empty(aval.shape, aval.dtype)
         value.fill(v)
     else:  # numpy reads a broadcast scalar at full speed; filling would double the traffic
-        value = np.broadcast_to(np.asarray(v, dtype), aval.shape)
-    const = wrap_fresh(value, aval)  # promoted: strong, like the Array
-    return [x, const] if args[0] is x else [const, x]
+        value = np.broadcast_to(np.asarray(v, aval.dtype), aval.shape)
+    return wrap_fresh(value, aval)  # promoted: strong, like the Array
 
 
 def _takes_scalar(dtype, kind, v, inexact):
@@ -238,28 +243,31 @@ _MAX_CHECKED = 4096
 
 
 def eager_elementwise(fn, prim, args, inexact):
-    """``fn(*args)`` for one or two eager arguments from the cache, or None."""
+    """``fn(*args)`` for one or two eager arguments from the cache, or None. Eager grad's
+    values (``TapeTracer``) take the same shortcut to ``prim.bind`` while their tape is the
+    current trace."""
+    x = args[0]
+    tx = type(x)
     if len(args) == 1:
-        x = args[0]
-        if type(x) is not Array:
+        if tx not in _EAGER:
             return None
         key = (fn, x._aval, config.jax_enable_x64)
-        values = [x._value]
+        scalar = False
     else:
-        x, y = args
-        tx, ty = type(x), type(y)
-        if tx is Array:
-            if ty is Array:
+        y = args[1]
+        ty = type(y)
+        if tx in _EAGER:
+            if ty in _EAGER:
                 key = (fn, x._aval, y._aval, config.jax_enable_x64)
-                values = [x._value, y._value]
+                scalar = False
             elif ty is float or ty is int:
                 key = (fn, x._aval, ty, config.jax_enable_x64)
-                values = None
+                scalar = True
             else:
                 return None
-        elif ty is Array and (tx is float or tx is int):
+        elif ty in _EAGER and (tx is float or tx is int):
             key = (fn, tx, y._aval, config.jax_enable_x64)
-            values = None
+            scalar = True
         else:
             return None
     entry = _checked.get(key)
@@ -270,29 +278,38 @@ def eager_elementwise(fn, prim, args, inexact):
         if len(_checked) >= _MAX_CHECKED:
             _checked.clear()
         _checked[key] = entry
-    if not runs_now():
-        return None
     out_aval, bounds = entry
-    if values is None:  # an Array and a Python scalar, converted as the general path would
-        x, y = args
-        v = y if type(x) is Array else x
+    arrays = all(type(a) is Array for a in args if type(a) in _EAGER)
+    if arrays:
+        if not runs_now():
+            return None
+    elif any(type(a) is TapeTracer and a._trace is not _context.trace for a in args):
+        return None
+    if scalar:  # an array and a Python scalar, converted as the general path would
+        v = y if type(x) in _EAGER else x
         if bounds is not None and not bounds[0] <= v <= bounds[1]:
             return None
-        const = np.asarray(v, out_aval.dtype)
-        values = [x._value, const] if type(x) is Array else [const, y._value]
-    return apply_checked(prim, values, {}, out_aval)
+        if arrays:
+            const = np.asarray(v, out_aval.dtype)
+            values = [x._value, const] if type(x) is Array else [const, y._value]
+            return apply_checked(prim, values, {}, out_aval)
+        const = _filled(v, (x if type(x) in _EAGER else y)._aval)
+        return prim.bind(*([x, const] if type(x) in _EAGER else [const, y]))
+    if arrays:
+        return apply_checked(prim, [a._value for a in args], {}, out_aval)
+    return prim.bind(*args)
 
 
 def _check(prim, args, inexact):
     """``(out_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
     unchanged (a Python scalar standing for a full array of the other's type), else None."""
-    arrays = [a for a in args if type(a) is Array]
+    arrays = [a for a in args if type(a) in _EAGER]
     if not _one_strong_type(arrays, inexact) or arrays[0].dtype == dtypes.bool_:
         return None
     aval = arrays[0]._aval
     bounds = None
     if len(arrays) < len(args):
-        v = args[1] if type(args[0]) is Array else args[0]
+        v = args[1] if type(args[0]) in _EAGER else args[0]
         if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
                                                                 inexact):
             return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
