@@ -9,7 +9,7 @@ from funcjax.config import config
 from funcjax.core import dtypes, type_cache
 from funcjax.core.abstract import scalar_aval
 from funcjax.core.array import Array, wrap_fresh
-from funcjax.core.trace import Tracer, _context, constants_compute_now
+from funcjax.core.trace import Tracer, constants_compute_now
 from funcjax.interpreters.eval import apply_checked, runs_now
 from funcjax.interpreters.tape import TapeTracer
 
@@ -167,18 +167,19 @@ _EAGER = frozenset({Array, TapeTracer})
 def _one_strong_type(args, inexact):
     """Whether ``args`` are eager values of one strong, canonical type (shape included): then
     promotion and broadcasting would return them unchanged, so they are skipped."""
-    first = args[0]
-    if type(first) not in _EAGER:
+    if not all(type(x) in _EAGER for x in args):
         return False
-    aval = first._aval
+    return _one_strong_aval([x._aval for x in args], inexact)
+
+
+def _one_strong_aval(avals, inexact):
+    """Whether ``avals`` are one strong, canonical type (shape included)."""
+    aval = avals[0]
     dtype = aval.dtype
     if aval.weak_type or (inexact and dtype.kind != "f") or \
             (dtype.itemsize == 8 and not config.jax_enable_x64):
         return False
-    for x in args[1:]:
-        if type(x) not in _EAGER:
-            return False
-        other = x._aval
+    for other in avals[1:]:
         if other is not aval and (other.dtype != dtype or other.shape != aval.shape or
                                   other.weak_type):
             return False
@@ -232,44 +233,48 @@ def _takes_scalar(dtype, kind, v, inexact):
     return info.min <= v <= info.max
 
 
-# -- eager fast path ---------------------------------------------------------------------------
-# An elementwise function of eager Arrays (and Python scalars that adapt to them) binds one
-# primitive on unchanged inputs. Which primitive, and its output type, depend only on the
-# input types: after the general path has been checked once for those types, later calls run
-# the impl directly (``eval.apply_checked``). Calls whose types were never checked, that raise,
-# or that are not eager (tracing, transformations, device placement) take the general path.
+# -- checked fast path -------------------------------------------------------------------------
+# An elementwise function of arrays of one strong type (and Python scalars that adapt to it)
+# binds one primitive on unchanged inputs: which primitive, and its output type, depend only
+# on the input types. Once the general path has been checked for those types, later calls
+# skip promotion and broadcasting; eager Arrays even run the impl directly
+# (``eval.apply_checked``). Calls whose types were never checked, or that raise, take the
+# general path.
 _checked = {}
 _MAX_CHECKED = 4096
 
 
+def _type_key(x):
+    """The type the fast path keys ``x`` on: its aval, or ``int``/``float``; None if neither."""
+    t = type(x)
+    if t is Array or t is TapeTracer:
+        return x._aval
+    if t is float or t is int:
+        return t
+    if isinstance(x, Tracer):
+        return x.aval
+    return None
+
+
 def eager_elementwise(fn, prim, args, inexact):
-    """``fn(*args)`` for one or two eager arguments from the cache, or None. Eager grad's
-    values (``TapeTracer``) take the same shortcut to ``prim.bind`` while their tape is the
-    current trace."""
-    x = args[0]
-    tx = type(x)
+    """``fn(*args)`` for one or two arguments from the cache, or None."""
     if len(args) == 1:
-        if tx not in _EAGER:
+        x = args[0]
+        kx = x._aval if type(x) is Array else _type_key(x)
+        if kx is None or kx is int or kx is float:
             return None
-        key = (fn, x._aval, config.jax_enable_x64)
-        scalar = False
+        key = (fn, kx, config.jax_enable_x64)
+        scalar = None
     else:
-        y = args[1]
-        ty = type(y)
-        if tx in _EAGER:
-            if ty in _EAGER:
-                key = (fn, x._aval, y._aval, config.jax_enable_x64)
-                scalar = False
-            elif ty is float or ty is int:
-                key = (fn, x._aval, ty, config.jax_enable_x64)
-                scalar = True
-            else:
-                return None
-        elif ty in _EAGER and (tx is float or tx is int):
-            key = (fn, tx, y._aval, config.jax_enable_x64)
-            scalar = True
-        else:
+        x, y = args
+        kx = x._aval if type(x) is Array else _type_key(x)
+        ky = y._aval if type(y) is Array else _type_key(y)
+        if kx is None or ky is None:
             return None
+        scalar = 1 if (ky is int or ky is float) else 0 if (kx is int or kx is float) else None
+        if scalar is not None and (args[1 - scalar].__class__ in (int, float)):
+            return None  # two scalars
+        key = (fn, kx, ky, config.jax_enable_x64)
     entry = _checked.get(key)
     if entry is None:
         entry = _check(prim, args, inexact)
@@ -278,38 +283,39 @@ def eager_elementwise(fn, prim, args, inexact):
         if len(_checked) >= _MAX_CHECKED:
             _checked.clear()
         _checked[key] = entry
-    out_aval, bounds = entry
-    arrays = all(type(a) is Array for a in args if type(a) in _EAGER)
-    if arrays:
-        if not runs_now():
-            return None
-    elif any(type(a) is TapeTracer and a._trace is not _context.trace for a in args):
+    out_aval, aval, bounds = entry
+    if scalar is None:
+        if all(type(a) is Array for a in args) and runs_now():
+            return apply_checked(prim, [a._value for a in args], {}, out_aval)
+        return prim.bind(*args)
+    # An array and a Python scalar, converted as the general path would.
+    v, other = args[scalar], args[1 - scalar]
+    if bounds is not None and not bounds[0] <= v <= bounds[1]:
         return None
-    if scalar:  # an array and a Python scalar, converted as the general path would
-        v = y if type(x) in _EAGER else x
-        if bounds is not None and not bounds[0] <= v <= bounds[1]:
-            return None
-        if arrays:
-            const = np.asarray(v, out_aval.dtype)
-            values = [x._value, const] if type(x) is Array else [const, y._value]
-            return apply_checked(prim, values, {}, out_aval)
-        const = _filled(v, (x if type(x) in _EAGER else y)._aval)
-        return prim.bind(*([x, const] if type(x) in _EAGER else [const, y]))
-    if arrays:
-        return apply_checked(prim, [a._value for a in args], {}, out_aval)
-    return prim.bind(*args)
+    if type(other) is Array and runs_now():
+        const = np.asarray(v, aval.dtype)
+        values = [other._value, const] if scalar else [const, other._value]
+        return apply_checked(prim, values, {}, out_aval)
+    if constants_compute_now():
+        const = _filled(v, aval)
+    else:  # staged: a literal broadcast, as the general path writes it
+        const = wrap_fresh(np.asarray(v, aval.dtype), scalar_aval(aval.dtype, False))
+        if aval.shape:
+            const = lax.broadcast_in_dim(const, aval.shape, ())
+    return prim.bind(*([other, const] if scalar else [const, other]))
 
 
 def _check(prim, args, inexact):
-    """``(out_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
+    """``(out_aval, in_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
     unchanged (a Python scalar standing for a full array of the other's type), else None."""
-    arrays = [a for a in args if type(a) in _EAGER]
-    if not _one_strong_type(arrays, inexact) or arrays[0].dtype == dtypes.bool_:
+    arrays = [a for a in args if type(a) not in (int, float)]
+    avals = [_type_key(a) for a in arrays]
+    if not _one_strong_aval(avals, inexact) or avals[0].dtype == dtypes.bool_:
         return None
-    aval = arrays[0]._aval
+    aval = avals[0]
     bounds = None
     if len(arrays) < len(args):
-        v = args[1] if type(args[0]) in _EAGER else args[0]
+        v = args[1] if type(args[1]) in (int, float) else args[0]
         if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
                                                                 inexact):
             return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
@@ -320,7 +326,7 @@ def _check(prim, args, inexact):
         out_aval = type_cache.abstract_eval(prim, [aval] * len(args), {})
     except Exception:  # noqa: BLE001 - the general path raises it, with its own message
         return None
-    return out_aval, bounds
+    return out_aval, aval, bounds
 
 
 def eager_reduction(fn, prim, a, axis, dtype_of):
