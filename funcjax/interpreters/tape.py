@@ -253,7 +253,11 @@ class _Program:
         for eqn in reversed(eqns):
             ins = [ref(a) for a in eqn.inputs]
             outs = [place(None, v) for v in eqn.outputs]
-            steps.append((eqn.primitive, ins, eqn.params, outs))
+            # Equations of one result run their impl directly when their inputs have the
+            # types they were staged (and type-checked) with.
+            checked = None if eqn.primitive.multiple_results or eqn.primitive.impl is None \
+                else ([a.aval for a in eqn.inputs], eqn.outputs[0].aval)
+            steps.append((eqn.primitive, ins, eqn.params, outs, checked))
         results = iter([ref(v) for v in jaxpr.outvars])
         self.results = [next(results) if nz else None for nz in nonzero]
         self.steps, self.template = steps, template
@@ -267,11 +271,24 @@ class _Program:
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
         env[:self.n_in] = [*primals, *cts]
-        for primitive, ins, params, outs in self.steps:
-            out = primitive.bind(*[env[i] for i in ins], **params)
+        direct = runs_now()
+        for primitive, ins, params, outs, checked in self.steps:
+            args = [env[i] for i in ins]
+            if direct and checked is not None and _typed_as(args, checked[0]):
+                env[outs[0]] = apply_checked(primitive, [a._value for a in args], params,
+                                             checked[1])
+                continue
+            out = primitive.bind(*args, **params)
             if primitive.multiple_results:
                 for i, o in zip(outs, out):
                     env[i] = o
             else:
                 env[outs[0]] = out
         return [None if r is None else env[r] for r in self.results]
+
+
+def _typed_as(args, avals):
+    for a, aval in zip(args, avals):
+        if type(a) is not Array or (a._aval is not aval and a._aval != aval):
+            return False
+    return True
