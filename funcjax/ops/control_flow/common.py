@@ -14,7 +14,7 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops.control_flow.eager import derived, intern
+from funcjax.ops.control_flow.eager import derived, intern, staged_body
 
 
 # -- staging ---------------------------------------------------------------------------------
@@ -24,17 +24,21 @@ def stage(fun, in_tree, in_avals, description):
 
     Returns ``(closed, consts, out_tree)``: call the jaxpr with ``*consts, *flat_args``.
     """
-    out_tree_box = []
+    def staged():
+        out_tree_box = []
 
-    def flat_fun(*flat):
-        out, out_tree = tree_flatten(fun(*tree_unflatten(in_tree, flat)))
-        out_tree_box.append(out_tree)
-        return out
+        def flat_fun(*flat):
+            out, out_tree = tree_flatten(fun(*tree_unflatten(in_tree, flat)))
+            out_tree_box.append(out_tree)
+            return out
 
-    closed = trace_to_jaxpr(flat_fun, in_avals, description)
-    jaxpr = closed.jaxpr
-    hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    return intern(ClosedJaxpr(hoisted, [])), closed.consts, out_tree_box[0]
+        closed = trace_to_jaxpr(flat_fun, in_avals, description)
+        jaxpr = closed.jaxpr
+        hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+        return intern(ClosedJaxpr(hoisted, [])), closed.consts, out_tree_box[0]
+    closed, consts, out_tree = staged_body(fun, (in_tree, tuple(in_avals), description),
+                                           staged)
+    return closed, list(consts), out_tree
 
 
 def stage_flat(fun, in_avals, description):
