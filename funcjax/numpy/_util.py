@@ -332,16 +332,17 @@ def _check(prim, args, inexact):
 def eager_reduction(fn, prim, a, axis, dtype_of):
     """``fn(a, axis)`` (a reduction ``prim`` over ``axis``, without dtype, keepdims, initial or
     where) for an eager Array from the cache, or None. ``dtype_of(dtype)`` is the dtype the
-    general path reduces in; only reductions in ``a``'s own, strong dtype are cached."""
-    if type(a) is not Array:
+    general path reduces in; only reductions in ``a``'s own, strong dtype are cached. Tracers
+    bind ``prim`` directly."""
+    aval = a._aval if type(a) is Array else _type_key(a)
+    if aval is None or aval is int or aval is float:
         return None
     try:
-        key = (fn, a._aval, type(axis), axis, config.jax_enable_x64)
+        key = (fn, aval, type(axis), axis, config.jax_enable_x64)
         entry = _checked.get(key)
     except TypeError:  # an unhashable axis (a list)
         return None
     if entry is None:
-        aval = a._aval
         if aval.weak_type or dtype_of(aval.dtype) != aval.dtype or \
                 (aval.dtype.itemsize == 8 and not config.jax_enable_x64):
             return None
@@ -355,9 +356,9 @@ def eager_reduction(fn, prim, a, axis, dtype_of):
         if len(_checked) >= _MAX_CHECKED:
             _checked.clear()
         _checked[key] = entry
-    if not runs_now():
-        return None
-    return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
+    if type(a) is Array and runs_now():
+        return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
+    return prim.bind(a, axes=entry[0])
 
 
 def promote_args(name, *args):

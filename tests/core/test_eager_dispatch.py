@@ -225,6 +225,8 @@ def test_eager_sum_equals_jit_after_warm_caches(dtype, axis, weak):
     def f(v):
         return jnp.sum(v, axis=axis)
     staged = _signature(funcjax.jit(f)(x))
+    general = jnp.sum(x, axis=axis, keepdims=True)  # keepdims: never the fast path
+    assert staged[1:] == (general.dtype, general.weak_type)
     for _ in range(2):
         out = _signature(f(x))
         np.testing.assert_allclose(np.asarray(out[0], float), np.asarray(staged[0], float))
