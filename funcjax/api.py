@@ -19,11 +19,12 @@ from funcjax.api_util import (
 from funcjax.api_vmap import vmap
 from funcjax.core import dtypes
 from funcjax.core.abstract import same_type
-from funcjax.core.array import Array
+from funcjax.core.array import Array, wrap_fresh
 from funcjax.core.ir import ClosedJaxpr
 from funcjax.core.pytree import Partial, tree_flatten, tree_unflatten
 from funcjax.core.shapes import canonicalize_shape
 from funcjax.core.trace import Tracer
+from funcjax.interpreters import tape
 from funcjax.interpreters.eval import aval_of, eval_jaxpr
 from funcjax.interpreters.jvp import (
     Zero,
@@ -264,19 +265,33 @@ class _LinearMap:
                 else zeros_like_aval(tangent_aval(aval_of(p))) for p in self.primals]
 
 
-def _linearize_tree(what, fun, primals, has_aux):
+def _linearize_tree(what, fun, primals, has_aux, backward_only=False):
     """Linearizes ``fun`` at the pytree ``primals`` (a tuple of arguments). Returns
     ``(linear_map, in_tree, out_tree, outs, aux)``; ``outs`` are the output leaves and ``aux``
-    the aux pytree (None without has_aux)."""
+    the aux pytree (None without has_aux). With ``backward_only`` (grad), eager code records a
+    tape instead: its map has only ``backward``."""
     p_leaves, in_tree = tree_flatten(tuple(primals))
     abstractify_arguments(f"{what}({fun_name(fun)})", fun, primals, {}, p_leaves)
     p_leaves = _as_arrays(p_leaves)
     flat, box = _flat_fun(fun, in_tree, has_aux, what)
+    if backward_only and tape.applies():
+        outs, backward = tape.linearize(flat, p_leaves, f"{what}({fun_name(fun)})")
+        n = box["n_out"]
+        aux = _aux(box, outs[n:]) if has_aux else None
+        lin = _TapeMap(lambda cts: backward(cts + [None] * (len(outs) - n)))
+        return lin, in_tree, box["out_tree"], outs[:n], aux
     outs, linear, out_nonzero = linearize_flat(flat, p_leaves, f"{what}({fun_name(fun)})")
     n = box["n_out"]
     aux = _aux(box, outs[n:]) if has_aux else None
     lin = _LinearMap(fun, p_leaves, outs[:n], linear, out_nonzero[:n] + [False] * (len(outs) - n))
     return lin, in_tree, box["out_tree"], outs[:n], aux
+
+
+class _TapeMap:
+    """The reverse half of ``_LinearMap`` for a tape (``interpreters.tape``)."""
+
+    def __init__(self, backward):
+        self.backward = backward
 
 
 def _structure_check(what, expected, got, name, error=TypeError):
@@ -431,7 +446,7 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
         _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
-            what, _partial_over(fun, args, kwargs, nums), diff, has_aux)
+            what, _partial_over(fun, args, kwargs, nums), diff, has_aux, backward_only=True)
         _check_scalar_output(what, fun, outs, holomorphic)
         grads = tree_unflatten(in_tree, lin.backward([_ones_like(outs[0])]))
         value = tree_unflatten(out_tree, outs)
@@ -474,6 +489,8 @@ def _check_scalar_output(what, fun, leaves, holomorphic=False):
 
 def _ones_like(x):
     from funcjax import lax
+    if type(x) is Array:  # eager: the cotangent one, without a broadcast
+        return wrap_fresh(np.ones(x.shape, x.dtype), x.aval)
     aval = aval_of(x)
     return lax.full(aval.shape, 1, aval.dtype, aval.weak_type)
 

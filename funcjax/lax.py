@@ -78,6 +78,7 @@ def _binary(prim):
         return prim.bind(*_match_scalars(prim.name, x, y))
     op.__name__ = prim.name
     op.__doc__ = f"Elementwise ``{prim.name}`` of two arrays of one shape and dtype."
+    op.primitive = prim  # funcjax.numpy's eager fast path binds it directly
     return op
 
 
@@ -86,6 +87,7 @@ def _unary(prim):
         return prim.bind(x)
     op.__name__ = prim.name
     op.__doc__ = f"Elementwise ``{prim.name}``."
+    op.primitive = prim
     return op
 
 

@@ -30,6 +30,16 @@ def user_stacklevel():
 
 
 _replay = threading.local()
+_package_code = {}  # code object -> whether it is funcjax's (code objects live as long)
+
+
+def _in_package(code):
+    inside = _package_code.get(code)
+    if inside is None:
+        if len(_package_code) > 10000:  # code compiled anew (exec, notebooks) does not pile up
+            _package_code.clear()
+        inside = _package_code[code] = code.co_filename.startswith(_PACKAGE_DIR)
+    return inside
 
 
 def replaying(info):
@@ -47,7 +57,7 @@ def user_frame():
     if info is not None:
         return info
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and _in_package(frame.f_code):
         frame = frame.f_back
     if frame is None:
         return None

@@ -66,6 +66,17 @@ def abstract_eval(primitive, avals, params):
     return out
 
 
+def key(primitive, avals, params):
+    """The cache key of ``primitive`` applied to ``avals`` with ``params`` (other caches of
+    per-primitive work share it), or None where the call cannot be cached."""
+    try:
+        out = (primitive, config.jax_enable_x64, *avals, _params_key(params))
+        hash(out)
+    except (_UncacheableError, TypeError):
+        return None
+    return out
+
+
 def _run(primitive, avals, params):
     out = primitive.abstract_eval_rule(*avals, **params)
     return tuple(out) if primitive.multiple_results else out

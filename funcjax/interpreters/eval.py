@@ -15,7 +15,7 @@ from funcjax.core.abstract import concrete_aval
 from funcjax.core.array import Array, to_numpy, wrap_fresh
 from funcjax.core.ir import Literal
 from funcjax.core.source_info import replaying
-from funcjax.core.trace import Trace, Tracer, raise_leaked_tracer
+from funcjax.core.trace import Trace, Tracer, _context, raise_leaked_tracer
 
 
 def aval_of(x):
@@ -89,6 +89,24 @@ class EvalTrace(Trace):
         out = _wrap(outs, out_avals)
         return placement.place(primitive.name, args, [out])[0] if placement.state.active \
             else out
+
+
+def runs_now():
+    """Whether a primitive bound here would run at once in numpy, unobserved: eager code, no
+    transformation, no device placement to track. funcjax.numpy's fast paths check this
+    before calling ``apply_checked``."""
+    trace = _context.trace
+    return (trace is None or type(trace) is EvalTrace) and not placement.state.active
+
+
+def apply_checked(primitive, values, params, out_aval):
+    """A single-result ``primitive``'s impl on numpy ``values``, as an Array of ``out_aval``:
+    what eager binding does once the type rule has accepted these input types (the caller
+    remembers that it did; see ``funcjax.numpy._util``)."""
+    context = _quiet.context
+    if context is None or _INSIDE.get():
+        return _wrap(run_quiet(primitive.impl, *values, **params), out_aval)
+    return _wrap(context.run(primitive.impl, *values, **params), out_aval)
 
 
 def _wrap(value, aval):

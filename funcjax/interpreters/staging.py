@@ -8,6 +8,7 @@ so staging nests inside any other transformation without special cases.
 
 import numpy as np
 
+from funcjax.core import type_cache
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from funcjax.core.source_info import user_frame
 from funcjax.core.trace import Trace, Tracer, new_trace
@@ -63,7 +64,7 @@ class StagingTrace(Trace):
 
     def process_primitive(self, primitive, args, params):
         atoms = [self.atom(x) for x in args]
-        out_avals = primitive.abstract_eval_rule(*(a.aval for a in atoms), **params)
+        out_avals = type_cache.abstract_eval(primitive, [a.aval for a in atoms], params)
         multiple = primitive.multiple_results
         out_vars = [Var(a) for a in (out_avals if multiple else [out_avals])]
         eqn = Eqn(primitive, atoms, params, out_vars, user_frame())

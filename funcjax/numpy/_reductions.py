@@ -13,9 +13,11 @@ from funcjax.numpy._util import (
     canonical_axes,
     canonical_axis,
     check_no_out,
+    eager_reduction,
     promote_dtypes_inexact,
 )
 from funcjax.numpy._util import broadcast_to_shape as _broadcast
+from funcjax.ops import reductions
 
 __all__ = ["sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
            "argmax", "argmin", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
@@ -69,6 +71,10 @@ def _with_initial(fn, out, initial):
 
 def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  # noqa: A001
         out=None):
+    if dtype is None and not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(sum, reductions.reduce_sum_p, a, axis, _upcast_sum_dtype)
+        if fast is not None:
+            return fast
     check_no_out("sum", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)

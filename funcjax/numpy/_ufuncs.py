@@ -8,7 +8,13 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
-from funcjax.numpy._util import asarray, check_no_out, promote_args, promote_args_inexact
+from funcjax.numpy._util import (
+    asarray,
+    check_no_out,
+    eager_elementwise,
+    promote_args,
+    promote_args_inexact,
+)
 from funcjax.ops.custom import custom_jvp
 
 __all__ = [
@@ -27,7 +33,13 @@ __all__ = [
 
 
 def _float_unary(name, op):
+    prim = getattr(op, "primitive", None)
+
     def fn(x, /):
+        if prim is not None:
+            out = eager_elementwise(fn, prim, (x,), True)
+            if out is not None:
+                return out
         (x,) = promote_args_inexact(name, x)
         return op(x)
     fn.__name__ = name
@@ -45,7 +57,13 @@ def _bool_as_int(args):
 def _binary(name, op, inexact=False, bool_op=None):
     """A promoting, broadcasting binary function; booleans use ``bool_op`` if given, else
     integer arithmetic."""
+    prim = getattr(op, "primitive", None)
+
     def fn(x1, x2, /):
+        if prim is not None:
+            out = eager_elementwise(fn, prim, (x1, x2), inexact)
+            if out is not None:
+                return out
         x1, x2 = (promote_args_inexact if inexact else promote_args)(name, x1, x2)
         if bool_op is not None and x1.dtype == dtypes.bool_:
             return bool_op(x1, x2)

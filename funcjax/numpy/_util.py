@@ -6,10 +6,12 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.config import config
-from funcjax.core import dtypes
+from funcjax.core import dtypes, type_cache
 from funcjax.core.abstract import scalar_aval
 from funcjax.core.array import Array, wrap_fresh
 from funcjax.core.trace import Tracer, constants_compute_now
+from funcjax.interpreters.eval import apply_checked, runs_now
+from funcjax.interpreters.tape import TapeTracer
 
 
 def is_array(x):
@@ -157,23 +159,27 @@ def broadcast_arrays(name, *args, error=ValueError):
 
 
 _ARRAYS = (Array, Tracer)
+# Values whose ``_aval`` is their type and whose operations run now: eager Arrays, and the
+# values eager grad differentiates (their primal is an Array).
+_EAGER = frozenset({Array, TapeTracer})
 
 
 def _one_strong_type(args, inexact):
-    """Whether ``args`` are eager Arrays of one strong, canonical type (shape included): then
+    """Whether ``args`` are eager values of one strong, canonical type (shape included): then
     promotion and broadcasting would return them unchanged, so they are skipped."""
-    first = args[0]
-    if type(first) is not Array:
+    if not all(type(x) in _EAGER for x in args):
         return False
-    aval = first._aval
+    return _one_strong_aval([x._aval for x in args], inexact)
+
+
+def _one_strong_aval(avals, inexact):
+    """Whether ``avals`` are one strong, canonical type (shape included)."""
+    aval = avals[0]
     dtype = aval.dtype
     if aval.weak_type or (inexact and dtype.kind != "f") or \
             (dtype.itemsize == 8 and not config.jax_enable_x64):
         return False
-    for x in args[1:]:
-        if type(x) is not Array:
-            return False
-        other = x._aval
+    for other in avals[1:]:
         if other is not aval and (other.dtype != dtype or other.shape != aval.shape or
                                   other.weak_type):
             return False
@@ -198,13 +204,18 @@ def _with_eager_scalar(args, inexact):
     dtype = aval.dtype
     if aval.weak_type or not _takes_scalar(dtype, type(v), v, inexact):
         return None
+    const = _filled(v, aval)
+    return [x, const] if args[0] is x else [const, x]
+
+
+def _filled(v, aval):
+    """The Python scalar ``v`` as an Array of the (strong) type ``aval``."""
     if aval.size <= 4096:
-        value = np.empty(aval.shape, dtype)
+        value = np.empty(aval.shape, aval.dtype)
         value.fill(v)
     else:  # numpy reads a broadcast scalar at full speed; filling would double the traffic
-        value = np.broadcast_to(np.asarray(v, dtype), aval.shape)
-    const = wrap_fresh(value, aval)  # promoted: strong, like the Array
-    return [x, const] if args[0] is x else [const, x]
+        value = np.broadcast_to(np.asarray(v, aval.dtype), aval.shape)
+    return wrap_fresh(value, aval)  # promoted: strong, like the Array
 
 
 def _takes_scalar(dtype, kind, v, inexact):
@@ -220,6 +231,134 @@ def _takes_scalar(dtype, kind, v, inexact):
         return False
     info = np.iinfo(dtype)
     return info.min <= v <= info.max
+
+
+# -- checked fast path -------------------------------------------------------------------------
+# An elementwise function of arrays of one strong type (and Python scalars that adapt to it)
+# binds one primitive on unchanged inputs: which primitive, and its output type, depend only
+# on the input types. Once the general path has been checked for those types, later calls
+# skip promotion and broadcasting; eager Arrays even run the impl directly
+# (``eval.apply_checked``). Calls whose types were never checked, or that raise, take the
+# general path.
+_checked = {}
+_MAX_CHECKED = 4096
+
+
+def _type_key(x):
+    """The type the fast path keys ``x`` on: its aval, or ``int``/``float``; None if neither."""
+    t = type(x)
+    if t is Array or t is TapeTracer:
+        return x._aval
+    if t is float or t is int:
+        return t
+    if isinstance(x, Tracer):
+        return x.aval
+    return None
+
+
+def eager_elementwise(fn, prim, args, inexact):
+    """``fn(*args)`` for one or two arguments from the cache, or None."""
+    if len(args) == 1:
+        x = args[0]
+        kx = x._aval if type(x) is Array else _type_key(x)
+        if kx is None or kx is int or kx is float:
+            return None
+        key = (fn, kx, config.jax_enable_x64)
+        scalar = None
+    else:
+        x, y = args
+        kx = x._aval if type(x) is Array else _type_key(x)
+        ky = y._aval if type(y) is Array else _type_key(y)
+        if kx is None or ky is None:
+            return None
+        scalar = 1 if (ky is int or ky is float) else 0 if (kx is int or kx is float) else None
+        if scalar is not None and (args[1 - scalar].__class__ in (int, float)):
+            return None  # two scalars
+        key = (fn, kx, ky, config.jax_enable_x64)
+    entry = _checked.get(key)
+    if entry is None:
+        entry = _check(prim, args, inexact)
+        if entry is None:
+            return None
+        if len(_checked) >= _MAX_CHECKED:
+            _checked.clear()
+        _checked[key] = entry
+    out_aval, aval, bounds = entry
+    if scalar is None:
+        if all(type(a) is Array for a in args) and runs_now():
+            return apply_checked(prim, [a._value for a in args], {}, out_aval)
+        return prim.bind(*args)
+    # An array and a Python scalar, converted as the general path would.
+    v, other = args[scalar], args[1 - scalar]
+    if bounds is not None and not bounds[0] <= v <= bounds[1]:
+        return None
+    if type(other) is Array and runs_now():
+        const = np.asarray(v, aval.dtype)
+        values = [other._value, const] if scalar else [const, other._value]
+        return apply_checked(prim, values, {}, out_aval)
+    if constants_compute_now():
+        const = _filled(v, aval)
+    else:  # staged: a literal broadcast, as the general path writes it
+        const = wrap_fresh(np.asarray(v, aval.dtype), scalar_aval(aval.dtype, False))
+        if aval.shape:
+            const = lax.broadcast_in_dim(const, aval.shape, ())
+    return prim.bind(*([other, const] if scalar else [const, other]))
+
+
+def _check(prim, args, inexact):
+    """``(out_aval, in_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
+    unchanged (a Python scalar standing for a full array of the other's type), else None."""
+    arrays = [a for a in args if type(a) not in (int, float)]
+    avals = [_type_key(a) for a in arrays]
+    if not _one_strong_aval(avals, inexact) or avals[0].dtype == dtypes.bool_:
+        return None
+    aval = avals[0]
+    bounds = None
+    if len(arrays) < len(args):
+        v = args[1] if type(args[1]) in (int, float) else args[0]
+        if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
+                                                                inexact):
+            return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
+        if type(v) is int:
+            info = np.iinfo(aval.dtype) if aval.dtype.kind in "iu" else None
+            bounds = (-2**31, 2**31 - 1) if info is None else (int(info.min), int(info.max))
+    try:
+        out_aval = type_cache.abstract_eval(prim, [aval] * len(args), {})
+    except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+        return None
+    return out_aval, aval, bounds
+
+
+def eager_reduction(fn, prim, a, axis, dtype_of):
+    """``fn(a, axis)`` (a reduction ``prim`` over ``axis``, without dtype, keepdims, initial or
+    where) for an eager Array from the cache, or None. ``dtype_of(dtype)`` is the dtype the
+    general path reduces in; only reductions in ``a``'s own, strong dtype are cached. Tracers
+    bind ``prim`` directly."""
+    aval = a._aval if type(a) is Array else _type_key(a)
+    if aval is None or aval is int or aval is float:
+        return None
+    try:
+        key = (fn, aval, type(axis), axis, config.jax_enable_x64)
+        entry = _checked.get(key)
+    except TypeError:  # an unhashable axis (a list)
+        return None
+    if entry is None:
+        if aval.weak_type or dtype_of(aval.dtype) != aval.dtype or \
+                (aval.dtype.itemsize == 8 and not config.jax_enable_x64):
+            return None
+        try:
+            axes = canonical_axes(fn.__name__, axis, aval.ndim)
+            if not axes or 0 in [aval.shape[i] for i in axes]:
+                return None
+            entry = axes, type_cache.abstract_eval(prim, [aval], {"axes": axes})
+        except Exception:  # noqa: BLE001 - the general path raises it, with its own message
+            return None
+        if len(_checked) >= _MAX_CHECKED:
+            _checked.clear()
+        _checked[key] = entry
+    if type(a) is Array and runs_now():
+        return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
+    return prim.bind(a, axes=entry[0])
 
 
 def promote_args(name, *args):

@@ -1,6 +1,8 @@
 """Eager loops that hand themselves to the jit backend: same answers as a Python loop, one
 compilation per structurally distinct loop, interpretation where compiling does not pay."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,53 @@ def test_eager_grad_of_a_compiled_scan_equals_jit(always_compile):
     eps = 1e-2
     fd = (_rk4_loss(y0.at[3].add(eps)) - _rk4_loss(y0.at[3].add(-eps))) / (2 * eps)
     np.testing.assert_allclose(first[3], fd, rtol=1e-2)
+
+
+SCALE = 0.5
+
+
+def _loop_reading(kind, value):
+    """A loop body made anew per call, reading ``value`` through a closure or a global."""
+    def body(c, x):
+        factor = SCALE if kind == "global" else value
+        return c * factor + x, c
+    return body
+
+
+@pytest.mark.parametrize("kind", ["closure", "global"])
+def test_retraced_bodies_are_reused_only_when_what_they_read_is_equal(kind, monkeypatch):
+    xs = jnp.arange(4.0)
+    for value in (0.5, 0.5, 2.0, 2, True, -1.5):
+        if kind == "global":
+            monkeypatch.setattr(sys.modules[__name__], "SCALE", value)
+        carry, ys = lax.scan(_loop_reading(kind, value), jnp.asarray(1.0), xs)
+        c, expect = 1.0, []
+        for x in np.arange(4.0):
+            expect.append(c)
+            c = c * value + x
+        np.testing.assert_allclose(carry, c, rtol=1e-6)
+        np.testing.assert_allclose(ys, expect, rtol=1e-6)
+
+
+def test_bodies_reading_mutable_or_array_values_stay_correct():
+    xs = jnp.arange(3.0)
+    scale = [1.0]
+    for value in (1.0, 3.0):
+        scale[0] = value  # a list: no key, staged every time
+        out, _ = lax.scan(lambda c, x: (c * scale[0] + x, None), jnp.asarray(1.0), xs)
+        np.testing.assert_allclose(out, ((1.0 * value + 0) * value + 1) * value + 2)
+        w = jnp.asarray(value)  # an Array (here a default): keyed by identity
+        out, _ = lax.scan(lambda c, x, w=w: (c * w + x, None), jnp.asarray(1.0), xs)
+        np.testing.assert_allclose(out, ((1.0 * value + 0) * value + 1) * value + 2)
+    assert eager.function_key(lambda: scale) is None
+    assert eager.function_key(lambda: xs) is not None
+
+
+def test_reused_body_under_grad_matches_jit():
+    def loss(w):
+        out, _ = lax.scan(lambda c, x: (jnp.sin(c) * 0.5 + x * w, None), jnp.zeros(3), w)
+        return jnp.sum(out ** 2)
+    w = jnp.asarray(np.linspace(-1, 1, 3, dtype=np.float32))
+    for _ in range(3):
+        np.testing.assert_allclose(funcjax.grad(loss)(w), funcjax.jit(funcjax.grad(loss))(w),
+                                   rtol=1e-5, atol=1e-6)

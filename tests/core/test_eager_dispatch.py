@@ -183,3 +183,51 @@ def test_grad_with_scalar_constants_matches_jit():
     # The staged program still shows the scalar as a literal broadcast, not a baked array.
     text = str(funcjax.make_jaxpr(f)(x))
     assert "broadcast_in_dim" in text
+
+
+def test_checked_calls_are_keyed_on_types_scalar_kind_and_x64():
+    x = jnp.asarray(np.float32([1.5, -2.0]))
+    i = jnp.asarray(np.int32([3, -4]))
+    for _ in range(2):  # the second round reads the warm cache
+        assert _signature(x * 2) == ([3.0, -4.0], np.float32, False)
+        assert _signature(i * 2) == ([6, -8], np.int32, False)
+        assert _signature(i * 2.5) == _signature(funcjax.jit(lambda v: v * 2.5)(i))  # promotes
+        assert _signature(2 - i) == ([-1, 6], np.int32, False)
+        with pytest.raises(OverflowError):
+            i * 2**40
+        with enable_x64():
+            assert (i * 2).dtype == np.int32
+            assert _signature(jnp.asarray(np.float64([1.0])) * 2) == ([2.0], np.float64, False)
+        assert _signature(jnp.sin(x)) == (np.sin(np.float32([1.5, -2.0])).tolist(),
+                                          np.float32, False)
+        weak = lax.add(jnp.asarray(1.5), 0.0)
+        assert (weak + weak).weak_type and not (x + x).weak_type
+
+
+def test_checked_calls_still_raise():
+    a, b = jnp.ones(3, np.float32), jnp.ones(4, np.float32)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="incompatible shapes"):
+            jnp.add(a, b)
+        with pytest.raises(ValueError, match="out of bounds"):
+            jnp.sum(a, axis=1)
+    np.testing.assert_array_equal(jnp.sum(a, axis=0), 3.0)
+
+
+@given(st.sampled_from([np.float32, np.float16, np.int32, np.int8, np.uint8, np.bool_]),
+       st.sampled_from([None, 0, 1, -1, (0, 1), (1,), ()]),
+       st.booleans())
+def test_eager_sum_equals_jit_after_warm_caches(dtype, axis, weak):
+    x = jnp.asarray(np.arange(6).reshape(2, 3).astype(dtype))
+    if weak and dtype != np.bool_:
+        x = lax.convert_element_type(x, x.dtype, weak_type=True)
+
+    def f(v):
+        return jnp.sum(v, axis=axis)
+    staged = _signature(funcjax.jit(f)(x))
+    general = jnp.sum(x, axis=axis, keepdims=True)  # keepdims: never the fast path
+    assert staged[1:] == (general.dtype, general.weak_type)
+    for _ in range(2):
+        out = _signature(f(x))
+        np.testing.assert_allclose(np.asarray(out[0], float), np.asarray(staged[0], float))
+        assert out[1:] == staged[1:]

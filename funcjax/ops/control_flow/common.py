@@ -14,7 +14,7 @@ from funcjax.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcjax.core.pytree import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops.control_flow.eager import intern
+from funcjax.ops.control_flow.eager import derived, intern, staged_body
 
 
 # -- staging ---------------------------------------------------------------------------------
@@ -24,17 +24,21 @@ def stage(fun, in_tree, in_avals, description):
 
     Returns ``(closed, consts, out_tree)``: call the jaxpr with ``*consts, *flat_args``.
     """
-    out_tree_box = []
+    def staged():
+        out_tree_box = []
 
-    def flat_fun(*flat):
-        out, out_tree = tree_flatten(fun(*tree_unflatten(in_tree, flat)))
-        out_tree_box.append(out_tree)
-        return out
+        def flat_fun(*flat):
+            out, out_tree = tree_flatten(fun(*tree_unflatten(in_tree, flat)))
+            out_tree_box.append(out_tree)
+            return out
 
-    closed = trace_to_jaxpr(flat_fun, in_avals, description)
-    jaxpr = closed.jaxpr
-    hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    return intern(ClosedJaxpr(hoisted, [])), closed.consts, out_tree_box[0]
+        closed = trace_to_jaxpr(flat_fun, in_avals, description)
+        jaxpr = closed.jaxpr
+        hoisted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+        return intern(ClosedJaxpr(hoisted, [])), closed.consts, out_tree_box[0]
+    closed, consts, out_tree = staged_body(fun, (in_tree, tuple(in_avals), description),
+                                           staged)
+    return closed, list(consts), out_tree
 
 
 def stage_flat(fun, in_avals, description):
@@ -49,10 +53,12 @@ def avals_of(values):
 # -- rearranging inputs and outputs ------------------------------------------------------------
 def insert_inputs(closed, avals, at):
     """``closed`` taking extra, unused inputs of types ``avals`` at position ``at``."""
-    jaxpr = closed.jaxpr
-    invars = jaxpr.invars[:at] + [Var(a) for a in avals] + jaxpr.invars[at:]
-    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
-                              closed.consts))
+    def build():
+        jaxpr = closed.jaxpr
+        invars = jaxpr.invars[:at] + [Var(a) for a in avals] + jaxpr.invars[at:]
+        return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, jaxpr.outvars),
+                                  closed.consts))
+    return derived(closed, ("insert_inputs", tuple(avals), at), build)
 
 
 def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
@@ -68,11 +74,14 @@ def widen_leading_inputs(closed, own_keys, all_keys, all_avals):
 
 def reorder(closed, inputs=None, outputs=None):
     """``closed`` with its inputs (outputs) listed in the order of the given index lists."""
-    jaxpr = closed.jaxpr
-    invars = jaxpr.invars if inputs is None else [jaxpr.invars[i] for i in inputs]
-    outvars = jaxpr.outvars if outputs is None else [jaxpr.outvars[i] for i in outputs]
-    return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars),
-                              closed.consts))
+    def build():
+        jaxpr = closed.jaxpr
+        invars = jaxpr.invars if inputs is None else [jaxpr.invars[i] for i in inputs]
+        outvars = jaxpr.outvars if outputs is None else [jaxpr.outvars[i] for i in outputs]
+        return intern(ClosedJaxpr(Jaxpr(jaxpr.constvars, invars, jaxpr.eqns, outvars),
+                                  closed.consts))
+    return derived(closed, ("reorder", None if inputs is None else tuple(inputs),
+                            None if outputs is None else tuple(outputs)), build)
 
 
 def interleave(*sizes):

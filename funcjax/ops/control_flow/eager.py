@@ -10,13 +10,21 @@ one-equation jaxpr (the loop itself), checked against its operands like any jit 
 """
 
 import collections
+import os
+import sysconfig
 import threading
+import types
 
 import numpy as np
 
 from funcjax.config import config
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.array import Array as _Array
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from funcjax.core.source_info import _PACKAGE_DIR
+from funcjax.core.trace import Tracer
+
+_STDLIB_DIR = os.path.dirname(sysconfig.get_paths()["stdlib"]) + os.sep
 
 # Equation evaluations (body size x iterations) below which interpreting is cheaper than the
 # tens of milliseconds a compilation costs.
@@ -101,6 +109,161 @@ def intern(closed):
             dropped = _interned.popitem(last=False)[1]
             _canonical.pop(id(dropped), None)
     return closed
+
+
+_derived = collections.OrderedDict()  # (id of an interned jaxpr, what, how) -> (it, result)
+
+
+def derived(closed, how, build):
+    """``build()``, a jaxpr rearranged from ``closed`` as ``how`` says, remembered per
+    ``closed`` (by identity; the entry keeps it alive): the rules of a retraced loop ask for the
+    same rearrangement of the same interned or memoised jaxpr every time, and interning the
+    result anew would rehash its whole structure."""
+    if closed.consts:
+        return build()
+    try:
+        key = (id(closed), how)
+        hash(key)
+    except TypeError:
+        return build()
+    with _lock:
+        entry = _derived.get(key)
+        if entry is not None and entry[0] is closed:
+            _derived.move_to_end(key)
+            return entry[1]
+    out = build()
+    with _lock:
+        _derived[key] = (closed, out)
+        if len(_derived) > _CACHE_SIZE:
+            _derived.popitem(last=False)
+    return out
+
+
+# -- retraced loop bodies -----------------------------------------------------------------------
+# Eager code passes ``scan``/``while_loop``/``cond`` a body that is a new closure on every call
+# (it is defined inside the function that loops), so staging it again costs more than running
+# the compiled loop. What staging a Python function produces depends on its code, the values it
+# closes over, the globals it reads and its defaults (and the input types and flags, keyed by
+# the caller). ``function_key`` is a hashable value of exactly those, when they are plain:
+# scalars, strings, modules, classes, library functions and funcjax Arrays (immutable; kept by
+# identity), tuples of these, and user functions (recursively). Anything mutable or opaque
+# (lists, dicts, numpy arrays, objects, tracers) gives no key, and the body is staged as before.
+class _Same:
+    """An object inside a key, compared by identity (the key keeps it alive)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Same and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
+_PLAIN = frozenset({bool, int, float, complex, str, bytes, type(None)})
+_global_names = {}  # code object -> the global names it (and the code nested in it) may read
+
+
+def _names_of(code):
+    names = _global_names.get(code)
+    if names is None:
+        found = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found.update(_names_of(const))
+        if len(_global_names) > 4096:
+            _global_names.clear()
+        names = _global_names[code] = tuple(sorted(found))
+    return names
+
+
+def function_key(fn):
+    """A hashable value that is equal for two functions that stage the same program, or
+    None where the function reads something that cannot be compared."""
+    try:
+        key = _function_key(fn, set())
+        hash(key)
+    except (_NoKeyError, TypeError, ValueError):  # ValueError: an empty closure cell
+        return None
+    return key
+
+
+def _function_key(fn, seen):
+    if id(fn) in seen:  # recursion through a global or closure
+        return "recursive", fn.__code__
+    seen.add(id(fn))
+    code = fn.__code__
+    closure = () if fn.__closure__ is None else \
+        tuple(_object_key(c.cell_contents, seen) for c in fn.__closure__)
+    env = fn.__globals__
+    reads = tuple((n, _object_key(env[n], seen)) for n in _names_of(code) if n in env)
+    defaults = _object_key(fn.__defaults__, seen)
+    kwdefaults = tuple((k, _object_key(v, seen)) for k, v in sorted((fn.__kwdefaults__ or
+                                                                    {}).items()))
+    return code, closure, reads, defaults, kwdefaults
+
+
+def _object_key(v, seen):
+    t = type(v)
+    if t in _PLAIN:
+        return t, v
+    if t is tuple:
+        return t, tuple(_object_key(x, seen) for x in v)
+    if t is types.FunctionType:
+        if _library_code(v.__code__):
+            return _Same(v)  # defined once, at import
+        return _function_key(v, seen)
+    if t is types.ModuleType or t is types.BuiltinFunctionType or isinstance(v, type) or \
+            t is np.ufunc or t is _Array:
+        return _Same(v)
+    if isinstance(v, np.generic):
+        return t, v.tobytes()
+    raise _NoKeyError
+
+
+def _library_code(code):
+    name = code.co_filename
+    return name.startswith(_PACKAGE_DIR) or "site-packages" in name or \
+        name.startswith(_STDLIB_DIR)
+
+
+_staged = collections.OrderedDict()  # (function key, input structure, flags) -> staged body
+
+
+def staged_body(fn, key, stage):
+    """``stage()`` (a staged body of ``fn``), or the one staged before for an equal
+    ``function_key(fn)`` and ``key`` (input structure and types). Only where operations run
+    now (eager code and eager grad), so no transformation's context is baked in; results
+    holding tracers are never kept."""
+    from funcjax.core.trace import _context
+    from funcjax.interpreters.eval import EvalTrace
+    from funcjax.interpreters.tape import TapeTrace
+    trace = _context.trace
+    fkey = function_key(fn) if trace is None or type(trace) in (EvalTrace, TapeTrace) \
+        else None
+    if fkey is None:
+        return stage()
+    full = (fkey, key, config.jax_enable_x64, config.jax_disable_jit, config.jax_debug_nans)
+    try:
+        hash(full)
+    except TypeError:
+        return stage()
+    with _lock:
+        found = _staged.get(full)
+        if found is not None:
+            _staged.move_to_end(full)
+            return found
+    out = stage()
+    if any(isinstance(c, Tracer) for c in out[1]):
+        return out
+    with _lock:
+        _staged[full] = out
+        if len(_staged) > _CACHE_SIZE:
+            _staged.popitem(last=False)
+    return out
 
 
 def body_size(closed):

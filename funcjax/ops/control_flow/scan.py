@@ -12,6 +12,7 @@ import numpy as np
 from funcjax.core import cost
 from funcjax.core.primitive import Primitive
 from funcjax.core.pytree import tree_flatten, tree_unflatten
+from funcjax.core.trace import Tracer, constants_compute_now
 from funcjax.interpreters.batching import batch_jaxpr, move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of, eval_closed_jaxpr
 from funcjax.interpreters.jvp import (
@@ -268,11 +269,24 @@ def _scan_partial_eval(trace, args, unknowns, *, jaxpr, num_consts, num_carry, *
             + merge_by_flags(out_uk[num_carry:], u_ys, k_ys))
 
 
+_constant_outputs = {}  # id(jaxpr) -> (jaxpr, its outputs): loop-invariant residuals of no input
+
+
 def _loop_invariant_residuals(known, num_consts, num_res, consts):
     """Which residuals of the known body depend on its consts only, and their values."""
     inv_known, _, varying, _ = partial_eval_jaxpr(
         known, [False] * num_consts + [True] * (len(known.in_avals) - num_consts), False)
-    fixed = eval_closed_jaxpr(inv_known, *consts)[:varying.count(False)]
+    # Without inputs the values are constants of this (memoised) jaxpr: an eager loop retraced
+    # per call would evaluate them again each time, so where they compute now they are kept.
+    now = not consts and constants_compute_now()
+    fixed = _constant_outputs.get(id(inv_known)) if now else None
+    if fixed is None or fixed[0] is not inv_known:
+        fixed = inv_known, eval_closed_jaxpr(inv_known, *consts)[:varying.count(False)]
+        if now and not any(isinstance(v, Tracer) for v in fixed[1]):
+            if len(_constant_outputs) > 256:
+                _constant_outputs.clear()
+            _constant_outputs[id(inv_known)] = fixed
+    fixed = fixed[1]
     by_output = merge_by_flags([not v for v in varying], fixed, [None] * varying.count(True))
     invariant = [not v for v in varying[len(varying) - num_res:]]
     residuals = by_output[len(varying) - num_res:]

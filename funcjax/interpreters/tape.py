@@ -1,0 +1,294 @@
+"""The tape interpreter: eager reverse mode without staging the whole function.
+
+Under ``grad`` of eager code each differentiated value is a ``TapeTracer`` holding its
+concrete primal. An operation on such values runs now, in the parent trace, and is appended
+to the *tape* with the primal values it read. ``backward`` walks the tape in reverse and turns
+each entry's output cotangents into input cotangents with the entry's *pullback*.
+
+A first-order primitive's pullback is derived once per (primitive, input types, parameters,
+differentiated inputs) from its own ``jvp`` and ``transpose`` rules: linearize + transpose of
+that single primitive, staged into a small program and pruned to what the cotangents need
+(``ct * cos x`` for ``sin``). The tape then costs one dictionary lookup per operation forwards
+and a few eager operations backwards, where the staged route (``partial_eval.linearize_flat``
+and ``transpose.backward_pass``) runs three interpreters per operation and builds a jaxpr.
+Higher-order primitives (control flow, jit, custom rules, checkpoint), effectful ones and
+parameters that cannot key a cache take that staged route for their one entry: their
+pullback is the transpose of their linearization, with its residuals kept.
+"""
+
+import numpy as np
+
+from funcjax.core import dtypes, type_cache
+from funcjax.core.array import Array
+from funcjax.core.ir import Literal
+from funcjax.core.trace import Trace, Tracer, _context, new_trace
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
+from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
+from funcjax.interpreters.partial_eval import linearize_flat
+from funcjax.interpreters.staging import trace_to_jaxpr
+from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
+
+
+def applies():
+    """Whether the tape handles reverse mode here: in eager code only (under jit, vmap or an
+    outer derivative, ``grad`` stages a linear jaxpr, which those transformations need)."""
+    trace = _context.trace
+    return trace is None or type(trace) is EvalTrace
+
+
+class TapeTracer(Tracer):
+    """A differentiated value: its concrete primal, and its place on the tape (itself).
+    ``_aval`` is the primal's type, read as an eager Array's is (funcjax.numpy's fast paths
+    treat both alike)."""
+
+    __slots__ = ("primal", "_aval")
+
+    def __init__(self, trace, primal, aval):
+        self._trace = trace
+        self.primal = primal
+        self._aval = aval
+
+    @property
+    def aval(self):
+        return self._aval
+
+    def concrete_value(self):
+        # Python control flow on primal values keeps working under grad.
+        return np.asarray(self.primal)
+
+
+class TapeTrace(Trace):
+    forwards_constants = True
+
+    def __init__(self, parent, description="grad"):
+        super().__init__(parent, description)
+        self.tape = []  # (pullback, differentiated input tracers, output tracers)
+
+    def process_primitive(self, primitive, args, params):
+        primals, own, any_own = [], [], False
+        for x in args:
+            if type(x) is TapeTracer and x._trace is self:
+                primals.append(x.primal)
+                own.append(x)
+                any_own = True
+            else:
+                if isinstance(x, Tracer):
+                    self.own(x)  # raises for a tracer whose transformation has finished
+                primals.append(x)
+                own.append(None)
+        context = _context
+        context.trace = self.parent
+        try:
+            if not any_own:
+                return primitive.bind(*primals, **params)
+            program = _cached_program(primitive, primals, params, own)
+            if program is None:
+                outs, pullback = _staged_pullback(primitive, primals, params, own)
+            else:
+                pullback = program.pullback(primals)
+                if program.direct and runs_now() and \
+                        all(type(p) is Array for p in primals):
+                    # The type rule accepted these types when the program was built.
+                    outs = (apply_checked(primitive, [p._value for p in primals], params,
+                                          program.out_types[0]),)
+                else:
+                    outs = primitive.bind(*primals, **params)
+                    if not primitive.multiple_results:
+                        outs = (outs,)
+        finally:
+            context.trace = self
+        tracers = []
+        for o in outs:
+            aval = aval_of(o)
+            tracers.append(TapeTracer(self, o, aval) if aval.dtype.kind in "fc" else o)
+        self.tape.append((pullback, [x for x in own if x is not None], tracers))
+        return tracers if primitive.multiple_results else tracers[0]
+
+
+def linearize(flat_fun, primals, description="grad"):
+    """Runs ``flat_fun(*primals)`` recording a tape. Returns ``(outs, backward)`` where
+    ``backward(cts)`` maps one cotangent (or None) per output to one per primal
+    (instantiated; float0 zeros for integer primals)."""
+    with new_trace(TapeTrace, description) as trace:
+        ins = [TapeTracer(trace, p, aval_of(p)) if dtypes.is_inexact(aval_of(p).dtype) else p
+               for p in primals]
+        outs = flat_fun(*ins)
+    primal_outs = [o.primal if type(o) is TapeTracer and o._trace is trace else o for o in outs]
+
+    def backward(cts_out):
+        cts = _backward(trace, outs, cts_out)
+        return [instantiate_tangent(cts.get(id(x), Zero(tangent_aval(aval_of(p)))))
+                for x, p in zip(ins, primals)]
+    return primal_outs, backward
+
+
+def _backward(trace, outs, cts_out):
+    cts = {}  # id(tracer) -> cotangent; the tape keeps every tracer alive meanwhile
+
+    def add(x, ct):
+        if ct is not None and type(ct) is not Zero:
+            key = id(x)
+            cts[key] = add_tangents(cts[key], ct) if key in cts else ct
+
+    for o, ct in zip(outs, cts_out):
+        if type(o) is TapeTracer and o._trace is trace:
+            add(o, ct)
+    for pullback, ins, tracers in reversed(trace.tape):
+        ct = [cts.pop(id(t), None) for t in tracers]
+        if all(c is None for c in ct):
+            continue
+        for x, c in zip(ins, pullback(ct)):
+            add(x, c)
+    return cts
+
+
+# -- pullbacks ---------------------------------------------------------------------------------
+_programs = {}
+_MAX_PROGRAMS = 4096
+
+
+def _cached_program(primitive, primals, params, own):
+    """The pullback program of a first-order primitive (built once per key), or None."""
+    avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
+    key = type_cache.key(primitive, avals, params)
+    if key is None:
+        return None
+    key = (key, *[x is not None for x in own])
+    program = _programs.get(key)
+    if program is None:
+        if "partial_eval" in primitive.rules or primitive.effectful is not None:
+            return None
+        mask = [x is not None for x in own]
+        if len(_programs) >= _MAX_PROGRAMS:
+            _programs.clear()
+        program = _programs[key] = _Program(primitive, avals, params, mask)
+    return program
+
+
+def _out_list(primitive, out):
+    return list(out) if primitive.multiple_results else [out]
+
+
+def _linear_pieces(primitive, primals, params, mask):
+    """Linearizes ``primitive`` in the inputs of ``mask``: ``(outs, linear, out_nonzero)``."""
+    diff = [i for i, m in enumerate(mask) if m]
+
+    def f(*d):
+        full = list(primals)
+        for i, v in zip(diff, d):
+            full[i] = v
+        return _out_list(primitive, primitive.bind(*full, **params))
+    return linearize_flat(f, [primals[i] for i in diff], f"grad of {primitive.name}")
+
+
+def _transpose(linear, out_nonzero, cts):
+    """Cotangents of the linearized inputs (Zero where none flows) for output ``cts``."""
+    given = [c for c, nz in zip(cts, out_nonzero) if nz]
+    if not any(c is not None for c in given):
+        return [Zero(v.aval) for v in linear.jaxpr.invars]
+    given = [Zero(v.aval) if c is None else c for c, v in zip(given, linear.jaxpr.outvars)]
+    return backward_pass(linear.jaxpr, linear.consts,
+                         [UndefinedPrimal(v.aval) for v in linear.jaxpr.invars], given)
+
+
+def _staged_pullback(primitive, primals, params, own):
+    """Outputs and pullback of one primitive through the staged route (residuals kept)."""
+    outs, linear, out_nonzero = _linear_pieces(
+        primitive, primals, params, [x is not None for x in own])
+    return outs, lambda cts: _transpose(linear, out_nonzero, cts)
+
+
+class _Program:
+    """A primitive's pullback as a list of eager steps over slots: inputs are the primals then
+    the output cotangents (a missing one is zero); results are the differentiated inputs'
+    cotangents (None where no cotangent flows)."""
+
+    __slots__ = ("steps", "template", "results", "n_in", "out_types", "out_avals", "direct")
+
+    def __init__(self, primitive, avals, params, mask):
+        n = len(avals)
+        out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
+        self.out_types = out_avals
+        self.out_avals = [tangent_aval(a) for a in out_avals]
+        # Whether the forward step may run the impl directly (``eval.apply_checked``).
+        self.direct = not primitive.multiple_results and primitive.impl is not None
+        nonzero = []
+
+        def fun(*args):
+            primals, cts = list(args[:n]), list(args[n:])
+            _, linear, out_nonzero = _linear_pieces(primitive, primals, params, mask)
+            in_cts = _transpose(linear, out_nonzero, cts)
+            nonzero.extend(type(c) is not Zero for c in in_cts)
+            return [c for c in in_cts if type(c) is not Zero]
+        closed = trace_to_jaxpr(fun, list(avals) + self.out_avals,
+                                f"pullback of {primitive.name}")
+        self._compile(closed, nonzero)
+        self.n_in = n + len(out_avals)
+
+    def _compile(self, closed, nonzero):
+        jaxpr = closed.jaxpr
+        needed = {id(v) for v in jaxpr.outvars if not isinstance(v, Literal)}
+        eqns = []
+        for eqn in reversed(jaxpr.eqns):  # dead code goes: the primal output, unused residuals
+            if any(id(v) in needed for v in eqn.outputs):
+                eqns.append(eqn)
+                needed.update(id(a) for a in eqn.inputs if not isinstance(a, Literal))
+        slot = {}
+        template = []
+
+        def place(value, var=None):
+            if var is not None:
+                slot[id(var)] = len(template)
+            template.append(value)
+            return len(template) - 1
+
+        for v in jaxpr.invars:
+            place(None, v)
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            place(c, v)
+
+        def ref(atom):
+            return place(atom.val) if isinstance(atom, Literal) else slot[id(atom)]
+        steps = []
+        for eqn in reversed(eqns):
+            ins = [ref(a) for a in eqn.inputs]
+            outs = [place(None, v) for v in eqn.outputs]
+            # Equations of one result run their impl directly when their inputs have the
+            # types they were staged (and type-checked) with.
+            checked = None if eqn.primitive.multiple_results or eqn.primitive.impl is None \
+                else ([a.aval for a in eqn.inputs], eqn.outputs[0].aval)
+            steps.append((eqn.primitive, ins, eqn.params, outs, checked))
+        results = iter([ref(v) for v in jaxpr.outvars])
+        self.results = [next(results) if nz else None for nz in nonzero]
+        self.steps, self.template = steps, template
+
+    def pullback(self, primals):
+        return lambda cts: self.run(primals, cts)
+
+    def run(self, primals, cts):
+        env = list(self.template)
+        if None in cts:
+            cts = [instantiate_tangent(Zero(a)) if c is None else c
+                   for c, a in zip(cts, self.out_avals)]
+        env[:self.n_in] = [*primals, *cts]
+        direct = runs_now()
+        for primitive, ins, params, outs, checked in self.steps:
+            args = [env[i] for i in ins]
+            if direct and checked is not None and _typed_as(args, checked[0]):
+                env[outs[0]] = apply_checked(primitive, [a._value for a in args], params,
+                                             checked[1])
+                continue
+            out = primitive.bind(*args, **params)
+            if primitive.multiple_results:
+                for i, o in zip(outs, out):
+                    env[i] = o
+            else:
+                env[outs[0]] = out
+        return [None if r is None else env[r] for r in self.results]
+
+
+def _typed_as(args, avals):
+    for a, aval in zip(args, avals):
+        if type(a) is not Array or (a._aval is not aval and a._aval != aval):
+            return False
+    return True
