@@ -21,7 +21,8 @@ LOCK = threading.RLock()
 # Symbols that name Python objects of this process (host callbacks): never cached on disk.
 UNCACHEABLE_SYMBOL_PREFIX = "funcjax_host_callback_"
 OPT_LEVEL = 3
-stats = {"compiled": 0, "loaded_from_disk": 0, "slp_fallback": 0, "unoptimised_fallback": 0}
+# "entry_points": generated C-API entries (fast_call), counted apart from programs
+stats = {"compiled": 0, "entry_points": 0, "loaded_from_disk": 0, "slp_fallback": 0, "unoptimised_fallback": 0}
 
 
 @functools.cache
@@ -91,19 +92,20 @@ class Engine:
         return self._ee.get_function_address(name)
 
 
-def compile_ir(ir_text):
-    """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``."""
+def compile_ir(ir_text, cacheable=True):
+    """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``.
+    ``cacheable=False``: the IR names addresses of this process, never cache it on disk."""
     with LOCK:
         cpu, features = host()
         tm = target_machine()
         directory = config.jax_compilation_cache_dir
-        if UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names Python objects of this process
+        if not cacheable or UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names this process's objects
             directory = None
         key = disk_cache.cache_key(ir_text, cpu, features, llvmlite.__version__)
         obj = disk_cache.load(directory, key) if directory else None
         if obj is None:
             obj = tm.emit_object(optimise(ir_text, tm))
-            stats["compiled"] += 1
+            stats["compiled" if cacheable else "entry_points"] += 1
             if directory:
                 disk_cache.store(directory, key, obj)
         else:
