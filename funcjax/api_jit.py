@@ -119,9 +119,10 @@ class _Cache:
     def __init__(self):
         self.entries = {}
         self.fast = {}  # _fast_key of plain array arguments -> the same entry (cleared along)
-        # The generated entry of the entry last called with plain arrays (``_use_native``),
-        # and the output pytree it returns flat (None: it returns the result itself).
-        self.native, self.native_tree = None, None
+        # The generated entry of the entry called last (``_use_native``), the input pytree
+        # its leaves come from (None: the positional arguments are its inputs) and the
+        # output pytree it returns flat (None: it returns the result itself).
+        self.native, self.native_in, self.native_tree = None, None, None
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
         self.lock = threading.Lock()
 
@@ -364,7 +365,12 @@ class JitFunction:
                 current_trace(), EvalTrace) and not placement.state.active:
             # The generated entry checks every argument and returns NotImplemented unless
             # they are exactly what its program was compiled for.
-            out = native(*args)
+            in_tree = self._store.native_in
+            if in_tree is None:
+                out = native(*args)
+            else:
+                leaves, tree = tree_flatten((args, {}))
+                out = native(*leaves) if tree == in_tree else NotImplemented
             if out is not NotImplemented:
                 tree = self._store.native_tree
                 return out if tree is None else tree_unflatten(tree, out)
@@ -379,10 +385,11 @@ class JitFunction:
                 with self._store.lock:
                     self._store.counts["hits"] += 1
                 outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
-                self._use_native(entry)
+                self._use_native(entry, None)
                 return tree_unflatten(entry.out_tree, [
                     Array(o, weak) for o, weak in zip(outs, entry.out_weak)])
         entry, leaves = self._entry(args, kwargs)
+        warm = entry.program is not None
         if fast is not None and self._cache.get(entry.signature) is entry:
             self._store.fast[fast] = entry
         flat = entry.consts + list(leaves)
@@ -392,18 +399,22 @@ class JitFunction:
                 entry.closed.out_avals)]
             if placement.state.active:
                 outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
+            elif warm and not kwargs and not self._static_nums and not self._static_names:
+                self._use_native(entry, entry.signature[0])  # pytree arguments
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
 
-    def _use_native(self, entry):
-        """From the second call of a compiled entry with plain arrays on, calls go through
-        its generated entry point (built once; flag changes drop it, see _forget_native)."""
+    def _use_native(self, entry, in_tree):
+        """From the second call of a compiled entry on, calls go through its generated entry
+        point (built once; flag changes drop it, see _forget_native). ``in_tree``: the
+        pytree of ``(args, {})`` to flatten, None when the arguments are plain arrays."""
         if entry.native is None:
             entry.native = _native_for(entry)
         if entry.native and not config.jax_debug_nans:
-            self._store.native_tree = entry.native[1]
-            self._store.native = entry.native[0].function
+            store = self._store
+            store.native_in, store.native_tree = in_tree, entry.native[1]
+            store.native = entry.native[0].function
 
     def _program(self, entry):
         if entry.program is None:

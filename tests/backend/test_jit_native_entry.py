@@ -144,3 +144,22 @@ def test_threads_calling_one_entry_agree():
         t.join()
     for k in range(8):
         np.testing.assert_allclose(results[k], np.tanh(xs[k]) * 2, rtol=1e-5, atol=1e-6)
+
+
+def test_pytree_arguments_use_the_entry_only_for_the_same_structure():
+    f = funcjax.jit(lambda d, t: {k: v * t[0] + t[1] for k, v in d.items()})
+    x = np.arange(4, dtype=np.float32)
+    d, t = {"a": x, "b": x + 1}, (np.float32(2) * np.ones(4, np.float32), x)
+    for _ in range(3):
+        f(d, t)
+    assert f._store.native is not None and f._store.native_in is not None
+    before = _native_calls(f)
+    out = f({"a": jnp.asarray(x), "b": x + 1}, t)
+    np.testing.assert_array_equal(out["b"], (x + 1) * 2 + x)
+    assert _native_calls(f) == before + 1
+    other = f({"a": x, "c": x}, t)  # other keys: a new trace, right values
+    assert set(other) == {"a", "c"}
+    np.testing.assert_array_equal(other["c"], x * 2 + x)
+    with pytest.raises(TypeError):
+        f({"a": x, "b": "text"}, t)
+    np.testing.assert_array_equal(f(d, [t[0], t[1]])["a"], x * 2 + x)  # a list, not a tuple
