@@ -57,6 +57,7 @@ def clear_caches():
             cache.entries.clear()
             cache.fast.clear()
             cache.native = None
+            cache.staged.clear()
 
 
 def _fast_key(args):
@@ -124,6 +125,7 @@ class _Cache:
         # output pytree it returns flat (None: it returns the result itself).
         self.native, self.native_in, self.native_tree = None, None, None
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
+        self.staged = {}  # staged_value_and_grad's jitted gradients, by their options
         self.lock = threading.Lock()
 
 
@@ -357,6 +359,7 @@ class JitFunction:
         self._cache.clear()
         self._store.fast.clear()
         self._store.native = None
+        self._store.staged.clear()
 
     # -- calling --------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -424,6 +427,23 @@ class JitFunction:
             from funcjax.backend.llvm import program_for
             entry.program = program_for(entry.closed, entry.name, entry.donated)
         return entry.program
+
+    def staged_value_and_grad(self, what, argnums, has_aux, allow_int, holomorphic):
+        """``jit(value_and_grad(f))``, cached, standing in for ``value_and_grad(jit(f))``
+        called outside transformations (``api._value_and_grad`` asks); None when that does
+        not apply (static or donated arguments, tracing, disabled jit, placement)."""
+        if (self._static_nums or self._static_names or self._donate or config.jax_disable_jit
+                or not isinstance(current_trace(), EvalTrace) or placement.state.active):
+            return None
+        key = (what, tuple(argnums) if isinstance(argnums, list) else argnums, has_aux,
+               allow_int, holomorphic)
+        staged = self._store.staged.get(key)
+        if staged is None:
+            from funcjax.api import _value_and_grad
+            staged = self._store.staged[key] = JitFunction(
+                _value_and_grad(what, self._fun, argnums, has_aux, allow_int, holomorphic),
+                (), (), ())
+        return staged
 
     def lower(self, *args, **kwargs):
         """Traces for these arguments (arrays or ``ShapeDtypeStruct``s) without compiling."""
