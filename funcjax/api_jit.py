@@ -120,10 +120,11 @@ class _Cache:
     def __init__(self):
         self.entries = {}
         self.fast = {}  # _fast_key of plain array arguments -> the same entry (cleared along)
-        # The generated entry of the entry called last (``_use_native``), the input pytree
-        # its leaves come from (None: the positional arguments are its inputs) and the
-        # output pytree it returns flat (None: it returns the result itself).
-        self.native, self.native_in, self.native_tree = None, None, None
+        # ``(function, in_tree, out_tree)`` of the generated entry of the entry called last
+        # (``_use_native``), set in one assignment so threads never mix two entries: the
+        # input pytree its leaves come from (None: the positional arguments are its inputs)
+        # and the output pytree it returns flat (None: it returns the result itself).
+        self.native = None
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
         self.staged = {}  # staged_value_and_grad's jitted gradients, by their options
         self.lock = threading.Lock()
@@ -368,15 +369,14 @@ class JitFunction:
                 current_trace(), EvalTrace) and not placement.state.active:
             # The generated entry checks every argument and returns NotImplemented unless
             # they are exactly what its program was compiled for.
-            in_tree = self._store.native_in
+            function, in_tree, out_tree = native
             if in_tree is None:
-                out = native(*args)
+                out = function(*args)
             else:
                 leaves, tree = tree_flatten((args, {}))
-                out = native(*leaves) if tree == in_tree else NotImplemented
+                out = function(*leaves) if tree == in_tree else NotImplemented
             if out is not NotImplemented:
-                tree = self._store.native_tree
-                return out if tree is None else tree_unflatten(tree, out)
+                return out if out_tree is None else tree_unflatten(out_tree, out)
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
         fast = None
@@ -415,9 +415,7 @@ class JitFunction:
         if entry.native is None:
             entry.native = _native_for(entry)
         if entry.native and not config.jax_debug_nans:
-            store = self._store
-            store.native_in, store.native_tree = in_tree, entry.native[1]
-            store.native = entry.native[0].function
+            self._store.native = (entry.native[0].function, in_tree, entry.native[1])
 
     def _program(self, entry):
         if entry.program is None:

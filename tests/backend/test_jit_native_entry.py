@@ -152,7 +152,7 @@ def test_pytree_arguments_use_the_entry_only_for_the_same_structure():
     d, t = {"a": x, "b": x + 1}, (np.float32(2) * np.ones(4, np.float32), x)
     for _ in range(3):
         f(d, t)
-    assert f._store.native is not None and f._store.native_in is not None
+    assert f._store.native is not None and f._store.native[1] is not None
     before = _native_calls(f)
     out = f({"a": jnp.asarray(x), "b": x + 1}, t)
     np.testing.assert_array_equal(out["b"], (x + 1) * 2 + x)

@@ -106,6 +106,8 @@ def layout():
 
 def eligible(program, consts):
     """Whether ``program`` may get a native entry (see the module docstring)."""
+    if getattr(program, "executable", None) is None:  # a ForwardingProgram has no code
+        return False
     closed, lowered = program.closed, program.lowered
     nbytes = sum(a.nbytes for a in closed.in_avals) + sum(a.nbytes for a in closed.out_avals)
     return (layout() is not None and not lowered.aliases and nbytes <= MAX_BYTES
@@ -135,11 +137,12 @@ class NativeEntry:
                     or not c.flags.c_contiguous or not c.flags.aligned):
                 raise ValueError("constant needs conversion")
         self.consts = const_arrays  # same objects the Python path would read
-        self.out_avals = list(program.closed.out_avals)
+        self.out_avals = list(program.closed.out_avals)  # the Arrays made share these objects
         self.workspace = np.empty(program.lowered.arena.size + _ALIGN, np.uint8)
         self.counter = ctypes.c_int64(0)
         self.dims = [(ctypes.c_int64 * max(len(a.shape), 1))(*a.shape) for a in self.out_avals]
-        self.descrs = [np.dtype(a.dtype) for a in self.out_avals]
+        self.descrs = [np.dtype(a.dtype) for a in self.out_avals]  # code compares addresses
+        self.in_descrs = [np.dtype(a.dtype) for a in program.closed.in_avals[len(consts):]]
         self.program = program  # keeps the engine (the kernel's machine code) alive
         ws = self.workspace.ctypes.data
         ir_text = _entry_ir(program, const_arrays, ws + (-ws % _ALIGN), self, out_mode)
@@ -224,8 +227,7 @@ def _entry_ir(program, const_arrays, workspace, owner, out_mode):
             arr.add_incoming(p, as_numpy)
         require(b.icmp_unsigned("==", b.ptrtoint(load(arr, 8), I64),
                                 ir.Constant(I64, L["ndarray"])), f"ndarray{k}")
-        descr = np.dtype(aval.dtype)
-        owner.__dict__.setdefault("in_descrs", []).append(descr)
+        descr = owner.in_descrs[k]
         ok = b.icmp_unsigned("==", b.ptrtoint(load(arr, 56), I64), ir.Constant(I64, id(descr)))
         ok = b.and_(ok, b.icmp_signed("==", load(arr, 24, I32), ir.Constant(I32, len(aval.shape))))
         flags = b.and_(load(arr, 64, I32), ir.Constant(I32, _C_CONTIGUOUS | _ALIGNED))
@@ -264,7 +266,6 @@ def _entry_ir(program, const_arrays, workspace, owner, out_mode):
         b.store(view, b.gep(obj, [ir.Constant(I64, L["value"])], source_etype=ir.IntType(8)))
         outs.append(obj)
         cleanup.append(obj)
-    owner.out_aval_refs = list(out_avals)  # the Arrays share these objects
 
     pointers = [const_ptr(c.ctypes.data) for c in const_arrays] + data + out_data
     pointers.append(const_ptr(workspace))
