@@ -443,6 +443,13 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
     check_callable(fun, what)
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
+        # The gradient of a jitted function, taken outside any transformation, is the jitted
+        # gradient (one cached program, instead of JVP and partial evaluation on each call).
+        staged = getattr(fun, "staged_value_and_grad", None)
+        if staged is not None and not kwargs:
+            staged = staged(what, argnums, has_aux, allow_int, holomorphic)
+            if staged is not None:
+                return staged(*args)
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
         _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(

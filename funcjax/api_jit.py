@@ -56,6 +56,8 @@ def clear_caches():
         with cache.lock:
             cache.entries.clear()
             cache.fast.clear()
+            cache.native = None
+            cache.staged.clear()
 
 
 def _fast_key(args):
@@ -84,7 +86,7 @@ class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
     __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
-                 "input_names", "program", "out_weak")
+                 "input_names", "program", "out_weak", "native")
 
     def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -92,6 +94,7 @@ class _Entry:
         self.donated = donated  # (input index, argument name) pairs
         self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
+        self.native = None  # its fast_call.NativeEntry once called twice; False: not eligible
         self.out_weak = [a.weak_type for a in closed.out_avals]
 
 
@@ -117,7 +120,13 @@ class _Cache:
     def __init__(self):
         self.entries = {}
         self.fast = {}  # _fast_key of plain array arguments -> the same entry (cleared along)
+        # ``(function, in_tree, out_tree)`` of the generated entry of the entry called last
+        # (``_use_native``), set in one assignment so threads never mix two entries: the
+        # input pytree its leaves come from (None: the positional arguments are its inputs)
+        # and the output pytree it returns flat (None: it returns the result itself).
+        self.native = None
         self.counts = {"hits": 0, "misses": 0, "traces": 0}
+        self.staged = {}  # staged_value_and_grad's jitted gradients, by their options
         self.lock = threading.Lock()
 
 
@@ -126,6 +135,34 @@ class _Cache:
 # constants and code of their entries) be collected.
 _caches = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
+
+
+def _forget_native(name, value):
+    """Any flag change drops every generated entry (they are built under fixed flags: x64,
+    disable_jit, debug_nans, BLAS threads); the Python path rebuilds them."""
+    with _caches_lock:
+        caches = [c for per_options in _caches.values() for c in per_options.values()]
+    for cache in caches:
+        cache.native = None
+
+
+config.on_update(_forget_native)
+
+
+def _native_for(entry):
+    """The generated C-API entry of a compiled entry (``backend/llvm/fast_call.py``) and the
+    output tree to rebuild from its flat tuple (None when it returns the result itself); None
+    when the program is not eligible."""
+    from funcjax.backend.llvm import fast_call
+    n = len(entry.closed.out_avals)
+    probe = tree_unflatten(entry.out_tree, list(range(n)))
+    if n == 1 and type(probe) is int:
+        mode, tree = "leaf", None
+    else:
+        mode = "tuple"
+        tree = None if type(probe) is tuple and probe == tuple(range(n)) else entry.out_tree
+    native = fast_call.build(entry.program, entry.consts, mode)
+    return (native, tree) if native is not None else False
 
 
 def _cache_for(fun, options):
@@ -315,14 +352,31 @@ class JitFunction:
     def cache_info(self):
         compiles = sum(e.program is not None for e in self._cache.values())
         c = self._store.counts
-        return CacheInfo(c["hits"], c["misses"], c["traces"], compiles, len(self._cache))
+        native_hits = sum(e.native[0].calls for e in self._cache.values() if e.native)
+        return CacheInfo(c["hits"] + native_hits, c["misses"], c["traces"], compiles,
+                         len(self._cache))
 
     def clear_cache(self):
         self._cache.clear()
         self._store.fast.clear()
+        self._store.native = None
+        self._store.staged.clear()
 
     # -- calling --------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        native = self._store.native
+        if native is not None and not kwargs and isinstance(
+                current_trace(), EvalTrace) and not placement.state.active:
+            # The generated entry checks every argument and returns NotImplemented unless
+            # they are exactly what its program was compiled for.
+            function, in_tree, out_tree = native
+            if in_tree is None:
+                out = function(*args)
+            else:
+                leaves, tree = tree_flatten((args, {}))
+                out = function(*leaves) if tree == in_tree else NotImplemented
+            if out is not NotImplemented:
+                return out if out_tree is None else tree_unflatten(out_tree, out)
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
         fast = None
@@ -334,9 +388,11 @@ class JitFunction:
                 with self._store.lock:
                     self._store.counts["hits"] += 1
                 outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
+                self._use_native(entry, None)
                 return tree_unflatten(entry.out_tree, [
                     Array(o, weak) for o, weak in zip(outs, entry.out_weak)])
         entry, leaves = self._entry(args, kwargs)
+        warm = entry.program is not None
         if fast is not None and self._cache.get(entry.signature) is entry:
             self._store.fast[fast] = entry
         flat = entry.consts + list(leaves)
@@ -346,9 +402,20 @@ class JitFunction:
                 entry.closed.out_avals)]
             if placement.state.active:
                 outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
+            elif warm and not kwargs and not self._static_nums and not self._static_names:
+                self._use_native(entry, entry.signature[0])  # pytree arguments
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
         return tree_unflatten(entry.out_tree, outs)
+
+    def _use_native(self, entry, in_tree):
+        """From the second call of a compiled entry on, calls go through its generated entry
+        point (built once; flag changes drop it, see _forget_native). ``in_tree``: the
+        pytree of ``(args, {})`` to flatten, None when the arguments are plain arrays."""
+        if entry.native is None:
+            entry.native = _native_for(entry)
+        if entry.native and not config.jax_debug_nans:
+            self._store.native = (entry.native[0].function, in_tree, entry.native[1])
 
     def _program(self, entry):
         if entry.program is None:
@@ -358,6 +425,23 @@ class JitFunction:
             from funcjax.backend.llvm import program_for
             entry.program = program_for(entry.closed, entry.name, entry.donated)
         return entry.program
+
+    def staged_value_and_grad(self, what, argnums, has_aux, allow_int, holomorphic):
+        """``jit(value_and_grad(f))``, cached, standing in for ``value_and_grad(jit(f))``
+        called outside transformations (``api._value_and_grad`` asks); None when that does
+        not apply (static or donated arguments, tracing, disabled jit, placement)."""
+        if (self._static_nums or self._static_names or self._donate or config.jax_disable_jit
+                or not isinstance(current_trace(), EvalTrace) or placement.state.active):
+            return None
+        key = (what, tuple(argnums) if isinstance(argnums, list) else argnums, has_aux,
+               allow_int, holomorphic)
+        staged = self._store.staged.get(key)
+        if staged is None:
+            from funcjax.api import _value_and_grad
+            staged = self._store.staged[key] = JitFunction(
+                _value_and_grad(what, self._fun, argnums, has_aux, allow_int, holomorphic),
+                (), (), ())
+        return staged
 
     def lower(self, *args, **kwargs):
         """Traces for these arguments (arrays or ``ShapeDtypeStruct``s) without compiling."""

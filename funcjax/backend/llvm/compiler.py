@@ -8,6 +8,7 @@ compile are loaded the same way. llvmlite serialises its calls on one global loc
 interleave. Running compiled code needs no lock.
 """
 
+import collections
 import functools
 import threading
 
@@ -21,7 +22,16 @@ LOCK = threading.RLock()
 # Symbols that name Python objects of this process (host callbacks): never cached on disk.
 UNCACHEABLE_SYMBOL_PREFIX = "funcjax_host_callback_"
 OPT_LEVEL = 3
-stats = {"compiled": 0, "loaded_from_disk": 0, "slp_fallback": 0, "unoptimised_fallback": 0}
+# Cold code (``cold=True``: small arrays, no loops, see ``program.is_cold``) runs for
+# microseconds however well it is optimised: it gets the O1 pipeline without vectorisers and
+# LLVM's fast instruction selection and register allocator (codegen level 0), which emit
+# wide programs (1,000 pytree leaves) about 10x faster than O3.
+COLD_LEVEL, COLD_CODEGEN_LEVEL = 1, 0
+_ENGINE_CACHE_SIZE = 256
+_engines = collections.OrderedDict()  # cache key -> Engine: the same IR compiles once
+# "entry_points": generated C-API entries (fast_call), counted apart from programs
+stats = {"compiled": 0, "entry_points": 0, "reused_in_process": 0, "loaded_from_disk": 0,
+         "slp_fallback": 0, "unoptimised_fallback": 0}
 
 
 @functools.cache
@@ -33,11 +43,12 @@ def host():
         return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def target_machine():
+def target_machine(codegen_level=OPT_LEVEL):
     """A fresh target machine: an engine owns its machine, so each engine gets its own."""
     cpu, features = host()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=cpu, features=features, opt=OPT_LEVEL, jit=True)
+    return target.create_target_machine(cpu=cpu, features=features, opt=codegen_level,
+                                        jit=True)
 
 
 def _parse(ir_text, tm):
@@ -48,10 +59,10 @@ def _parse(ir_text, tm):
     return mod
 
 
-def _run_pipeline(mod, tm, slp):
-    pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = slp
+def _run_pipeline(mod, tm, slp, level=OPT_LEVEL):
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
+    pto.loop_vectorization = level >= 2
+    pto.slp_vectorization = slp and level >= 2
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
@@ -65,16 +76,16 @@ def _verifies(mod):
     return True
 
 
-def optimise(ir_text, tm):
+def optimise(ir_text, tm, level=OPT_LEVEL):
     """The optimised module, verified: codegen aborts the process (SIGABRT) on invalid IR, so
     a module the full pipeline broke (LLVM's SLP vectoriser has produced "Instruction does not
     dominate all uses") is re-optimised from the original IR without SLP, and, should that
     fail too, compiled unoptimised (the input IR is verified before any pass runs)."""
-    mod = _run_pipeline(_parse(ir_text, tm), tm, slp=True)
+    mod = _run_pipeline(_parse(ir_text, tm), tm, True, level)
     if _verifies(mod):
         return mod
     stats["slp_fallback"] += 1
-    mod = _run_pipeline(_parse(ir_text, tm), tm, slp=False)
+    mod = _run_pipeline(_parse(ir_text, tm), tm, False, level)
     if _verifies(mod):
         return mod
     stats["unoptimised_fallback"] += 1
@@ -91,19 +102,28 @@ class Engine:
         return self._ee.get_function_address(name)
 
 
-def compile_ir(ir_text):
-    """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``."""
+def compile_ir(ir_text, cacheable=True, cold=False):
+    """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``.
+    ``cacheable=False``: the IR names addresses of this process, never cache it on disk.
+    ``cold``: the cheap pipeline (``COLD_LEVEL``). Within the process an identical module
+    (a re-created function tracing to the same program) reuses the loaded engine."""
     with LOCK:
         cpu, features = host()
-        tm = target_machine()
+        level, codegen = (COLD_LEVEL, COLD_CODEGEN_LEVEL) if cold else (OPT_LEVEL, OPT_LEVEL)
         directory = config.jax_compilation_cache_dir
-        if UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names Python objects of this process
+        if not cacheable or UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names this process's objects
             directory = None
-        key = disk_cache.cache_key(ir_text, cpu, features, llvmlite.__version__)
+        key = disk_cache.cache_key(ir_text, cpu, features + ",cold" * cold,
+                                   llvmlite.__version__)
+        if cacheable and key in _engines:
+            _engines.move_to_end(key)
+            stats["reused_in_process"] += 1
+            return _engines[key]
+        tm = target_machine(codegen)
         obj = disk_cache.load(directory, key) if directory else None
         if obj is None:
-            obj = tm.emit_object(optimise(ir_text, tm))
-            stats["compiled"] += 1
+            obj = tm.emit_object(optimise(ir_text, tm, level))
+            stats["compiled" if cacheable else "entry_points"] += 1
             if directory:
                 disk_cache.store(directory, key, obj)
         else:
@@ -115,7 +135,19 @@ def compile_ir(ir_text):
         ee = llvm.create_mcjit_compiler(empty, tm)
         ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         ee.finalize_object()
-        return Engine(ee, tm)
+        engine = Engine(ee, tm)
+        if cacheable:
+            _engines[key] = engine
+            if len(_engines) > _ENGINE_CACHE_SIZE:
+                _engines.popitem(last=False)
+        return engine
+
+
+def forget_engines():
+    """Drops the in-process reuse of compiled modules (the next compile of any IR runs LLVM,
+    or loads from the persistent cache)."""
+    with LOCK:
+        _engines.clear()
 
 
 def optimised_ir(ir_text):

@@ -13,12 +13,29 @@ from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
 from funcjax.config import config
+from funcjax.core.ir import jaxprs_in
 
 logger = logging.getLogger("funcjax")
 
 
 def symbol_name(name):
     return "jit_" + re.sub(r"\W", "_", name)
+
+
+COLD_ELEMENTS = 256
+
+
+def is_cold(closed):
+    """Whether a program is cold code: no sub-programs (loops, conditionals, calls) and no
+    value over ``COLD_ELEMENTS`` elements, so it runs in well under a microsecond whatever
+    the optimiser does; it is compiled with the cheap pipeline (``compiler.COLD_LEVEL``)."""
+    jaxpr = closed.jaxpr
+    if any(a.size > COLD_ELEMENTS for a in closed.in_avals):
+        return False
+    for eqn in jaxpr.eqns:
+        if jaxprs_in(eqn.params) or any(v.aval.size > COLD_ELEMENTS for v in eqn.outputs):
+            return False
+    return True
 
 
 class LoweredModule:
@@ -54,7 +71,7 @@ class Program:
         self.name = lowered.name
         self.closed = lowered.closed
         start = time.perf_counter()
-        engine = compiler.compile_ir(lowered.ir_text)
+        engine = compiler.compile_ir(lowered.ir_text, cold=is_cold(self.closed))
         self.compile_seconds = time.perf_counter() - start
         if config.jax_log_compiles:
             logger.warning("Finished LLVM compilation of %s in %.3f s", self.name,
@@ -89,6 +106,43 @@ class Program:
                          "'asm'")
 
 
+class ForwardingProgram:
+    """A program without equations (outputs are inputs or literals, as ``jit(lambda t: t)``
+    over a pytree): no native code at all, so compile time stays at tracing time. The LLVM
+    module is only lowered if inspected (``lowered``, ``as_text``)."""
+
+    def __init__(self, closed, name):
+        self.closed, self.name = closed, name
+        position = {v: k for k, v in enumerate(closed.jaxpr.invars)}
+        self._plan = [(position[v], None) if v in position
+                      else (None, np.asarray(v.val, v.aval.dtype)) for v in closed.jaxpr.outvars]
+        self._lowered = None
+        self.compile_seconds = 0.0
+        if config.jax_log_compiles:
+            logger.warning("%s forwards its inputs: no LLVM compilation", name)
+
+    @staticmethod
+    def applies(closed, donated):
+        jaxpr = closed.jaxpr
+        return not (jaxpr.eqns or jaxpr.constvars or donated or config.jax_debug_nans)
+
+    @property
+    def lowered(self):
+        if self._lowered is None:
+            self._lowered = LoweredModule(self.closed, self.name)
+        return self._lowered
+
+    def __call__(self, *args, arg_names=None):
+        arrays = check_arguments(self.name, self.closed.in_avals, args, arg_names)
+        # copies: an output never shares memory with a (mutable numpy) argument; reshaped,
+        # as check_arguments gives 0-d arguments one dimension
+        in_avals = self.closed.in_avals
+        return [np.array(arrays[k]).reshape(in_avals[k].shape) if k is not None
+                else value.copy() for k, value in self._plan]
+
+    as_text = Program.as_text
+
+
 _CACHE_SIZE = 1024
 _programs = collections.OrderedDict()  # (id(closed jaxpr), donated) -> (jaxpr, Program)
 
@@ -103,7 +157,10 @@ def program_for(closed, name, donated=()):
         if entry is not None and entry[0] is closed:
             _programs.move_to_end(key)
             return entry[1]
-        program = Program(LoweredModule(closed, name, donated))
+        if ForwardingProgram.applies(closed, donated):
+            program = ForwardingProgram(closed, name)
+        else:
+            program = Program(LoweredModule(closed, name, donated))
         _programs[key] = (closed, program)
         if len(_programs) > _CACHE_SIZE:
             _programs.popitem(last=False)
