@@ -2,6 +2,7 @@
 exponent, subnormals, huge values) plus edge values. Tolerances are in units in the last
 place of the result; NaN, infinities and signed zeros must match exactly."""
 
+import math
 import re
 
 import numpy as np
@@ -15,7 +16,9 @@ from funcjax.config import enable_x64
 FUNCTIONS = {
     "exp": (jnp.exp, np.exp), "exp2": (jnp.exp2, np.exp2), "expm1": (jnp.expm1, np.expm1),
     "log": (jnp.log, np.log), "log1p": (jnp.log1p, np.log1p), "tanh": (jnp.tanh, np.tanh),
-    "sin": (jnp.sin, np.sin), "cos": (jnp.cos, np.cos),
+    "sin": (jnp.sin, np.sin), "cos": (jnp.cos, np.cos), "tan": (jnp.tan, np.tan),
+    "atan": (jnp.arctan, np.arctan), "cbrt": (jnp.cbrt, np.cbrt),
+    "erf": (lax.erf, np.vectorize(math.erf, otypes=[np.float64])),
     # long double: numpy's exp(-logaddexp(0, -x)) is itself 30 ulp off for x near -30
     "logistic": (lax.logistic, lambda x: 1 / (1 + np.exp(-x.astype(np.longdouble)))),
 }
@@ -63,6 +66,35 @@ def test_vector_math_matches_numpy_over_the_whole_range(name, dtype):
                                   err_msg=f"{name}: signs of zero")
 
 
+_SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0,
+             2.5, -2.5, 1e-30, 1e30, -1e30]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["atan2", "pow"])
+def test_binary_vector_math_matches_numpy(name, dtype):
+    ours, reference = {"atan2": (jnp.arctan2, np.arctan2), "pow": (lax.pow, np.power)}[name]
+    rng = np.random.default_rng(3)
+    grid = np.array(_SPECIALS, dtype)
+    with np.errstate(all="ignore"):
+        x = np.concatenate([np.repeat(grid, len(grid)), _arguments(dtype, 5000)[:5000],
+                            rng.uniform(0, 8, 5000), rng.uniform(-8, 8, 2000)]).astype(dtype)
+        y = np.concatenate([np.tile(grid, len(grid)), _arguments(dtype, 5000)[5000:10000],
+                            rng.uniform(-30, 30, 5000), np.round(rng.uniform(-20, 20, 2000))])
+        y = y.astype(dtype)
+    with enable_x64(dtype == np.float64), np.errstate(all="ignore"):
+        got = np.asarray(funcjax.jit(ours)(x, y))
+        wide = (lambda a: a.astype(np.float64)) if dtype == np.float32 else (lambda a: a)
+        want = reference(wide(x), wide(y)).astype(dtype)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{name}: NaNs")
+    error = _ulp_error(got, want, dtype)
+    worst = int(np.argmax(error))
+    assert error[worst] <= MAX_ULP[dtype], (
+        f"{name}({x[worst]!r}, {y[worst]!r}) = {got[worst]!r}, numpy {want[worst]!r}")
+    zeros = want == 0
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))
+
+
 @pytest.mark.parametrize("name", ["exp", "tanh", "sin", "log1p"])
 def test_float16_goes_through_float32_and_rounds_as_eager(name):
     ours, _ = FUNCTIONS[name]
@@ -79,3 +111,15 @@ def test_a_hot_loop_of_transcendentals_is_vector_code_without_libm_calls():
     assert not re.search(r"call\w*\s+\w*(sin|exp|tanh)f?\b", asm)
     want = np.sin(x) * np.exp(-x * x) + np.float32(0.5) * np.tanh(x)
     np.testing.assert_allclose(f(x), want, rtol=1e-6, atol=1e-6)
+
+
+def test_the_newer_functions_are_vector_code_without_libm_calls():
+    def f(x):
+        return (jnp.tan(x) + jnp.arctan2(x, 1.5) + jnp.cbrt(x) + lax.pow(jnp.abs(x), 1.3)
+                + lax.erf(x) + lax.rsqrt(jnp.abs(x) + 1))
+    x = np.linspace(-1, 1, 4096, dtype=np.float32)
+    asm = funcjax.jit(f).lower(x).compile().as_text("asm")
+    assert re.search(r"\b(ymm|zmm)\d+", asm)
+    assert not re.search(r"call\w*\s+\w*(tan|atan2|cbrt|pow|erf|exp|log|sqrt)f?\b", asm)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(funcjax.jit(f)(x), f(x), rtol=2e-6, atol=2e-6)

@@ -72,9 +72,15 @@ def _gemm_operand(ctx, x, first, second, batch):
     (buffer, transposed?, leading dimension)."""
     rows, cols = _size(x.aval.shape, first), _size(x.aval.shape, second)
     if isinstance(x, Buffer):
-        if list(batch) + list(first) + list(second) == list(range(x.aval.ndim)):
+        # Axes of length 1 do not move memory: compare the orders without them.
+        shape = x.aval.shape
+        present = [d for d in range(x.aval.ndim) if shape[d] != 1]
+
+        def order(*groups):
+            return [d for group in groups for d in group if shape[d] != 1]
+        if order(batch, first, second) == present:
             return x, False, cols
-        if list(batch) + list(second) + list(first) == list(range(x.aval.ndim)):
+        if order(batch, second, first) == present:
             return x, True, rows
     order = list(batch) + list(first) + list(second)
     aval = ShapedArray([x.aval.shape[d] for d in order], x.aval.dtype)

@@ -31,13 +31,11 @@ def _erf(ctx, dt, x):
     return ctx.b.fptrunc(libm(ctx, "erf", ctx.b.fpext(x, types.F64)), types.F32)
 
 
-def _vector(name):
-    return lambda ctx, dt, x: vecmath.emit(ctx.b, name, x)
-
-
 def emitter(name):
-    if name in vecmath.NAMES:
-        return _vector(name)
-    if name == "erf":
-        return _erf
-    return lambda ctx, dt, *xs: libm(ctx, _LIBM[name], *xs)
+    fallback = _erf if name == "erf" else lambda ctx, dt, *xs: libm(ctx, _LIBM[name], *xs)
+
+    def emit(ctx, dt, *xs):
+        if vecmath.supports(name, xs[0].type):
+            return vecmath.emit(ctx.b, name, *xs)
+        return fallback(ctx, dt, *xs)
+    return emit

@@ -11,8 +11,10 @@ Method: Cody-Waite range reduction with constants split into two or three parts 
 (Taylor/atanh series: exact rational coefficients, degree chosen so the truncation error is
 far below half an ulp), then reconstruction by exponent arithmetic. Special values (NaN,
 +-inf, -0.0, subnormals, overflow and underflow) are fixed up by selects at the end.
-float32 is computed in float32, except sin/cos, which evaluate in float64 after a table-driven
-reduction that is exact for every float32 argument (no branch). float64 sin/cos reduce by
+float32 is computed in float32, except sin/cos/tan, which evaluate in float64 after a
+table-driven reduction that is exact for every float32 argument (no branch), and atan, atan2,
+cbrt, pow and erf, which evaluate in float64 and round once. float64 pow and erf stay libm
+calls (they need more than float64 arithmetic to be accurate). float64 sin/cos reduce by
 Cody-Waite up to 2**30; the rare larger argument takes a branch to libm (that branch costs
 vectorisation of the loop: a float64 table reduction is the next step).
 
@@ -225,7 +227,8 @@ def _sincos_kernels(e, r, terms):
     return s, c
 
 
-def _sin_or_cos(which):
+def _trig(which):
+    """sin, cos or tan: reduce by multiples of pi/2 (float64 arithmetic), then the kernels."""
     def emit(e, x):
         w = _Emitter(e.module, e.b, F64)  # reduce and evaluate in float64
         b = e.b
@@ -241,10 +244,10 @@ def _sin_or_cos(which):
         else:
             n, r, negative = _reduce_f32(w, x)
             v = _quadrant(w, which, n, b.fmul(r, w.c(_PIO2[0])), 6)
-            if which == "sin":
+            if which != "cos":  # odd functions
                 v = b.select(negative, b.fneg(v), v)
             v = b.fptrunc(v, F32)
-        if which == "sin":
+        if which != "cos":
             v = e.select(e.eq(x, e.c(0.0)), x, v)  # sin(-0.0) is -0.0
         v = e.select(e.isnan(x), x, v)
         v = e.select(e.eq(e.intrinsic("fabs", x), e.c(math.inf)), e.c(math.nan), v)
@@ -253,11 +256,15 @@ def _sin_or_cos(which):
 
 
 def _quadrant(w, which, n, r, terms):
-    """``sin``/``cos`` of ``n*pi/2 + r`` from the kernels at ``r`` (``n`` integer-valued)."""
+    """``sin``/``cos``/``tan`` of ``n*pi/2 + r`` from the kernels at ``r`` (``n``
+    integer-valued)."""
     b = w.b
     s, c = _sincos_kernels(w, r, terms)
     i32 = ir.IntType(32)
     q = b.and_(b.fptosi(n, i32), ir.Constant(i32, 3))
+    if which == "tan":  # tan(r + pi/2) = -cos(r)/sin(r)
+        odd = b.trunc(q, ir.IntType(1))
+        return b.select(odd, b.fneg(b.fdiv(c, s)), b.fdiv(s, c))
     if which == "cos":
         q = b.add(q, ir.Constant(i32, 1))
     v = b.select(b.trunc(q, ir.IntType(1)), c, s)
@@ -329,6 +336,133 @@ def _reduce_f32(w, x):
     return n, r, negative
 
 
+def _in_f64(fn):
+    """A function evaluated in float64 (float32 arguments widened, the result rounded once)."""
+    def emit(e, *xs):
+        if e.f64:
+            return fn(e, *xs)
+        w = _Emitter(e.module, e.b, F64)
+        return e.b.fptrunc(fn(w, *[e.b.fpext(x, F64) for x in xs]), F32)
+    return emit
+
+
+_PI = (3.141592653589793, 1.2246467991473532e-16)
+_PI_2 = (1.5707963267948966, 6.123233995736766e-17)
+_PI_6 = (0.5235987755982988, 5.74182141399611e-17)
+_SQRT3 = (1.7320508075688772, 1.0035084221806903e-16)
+_TAN_PI_12 = 0.2679491924311227
+
+
+def _atan_kernel(e, t):
+    """``atan(t)`` for ``0 <= t <= 1``: above tan(pi/12), ``pi/6 + atan(u)`` with
+    ``u = (t*sqrt3 - 1)/(t + sqrt3)``; then the odd Taylor series (``u**2 <= 0.072``)."""
+    b = e.b
+    big = e.gt(t, e.c(_TAN_PI_12))
+    num = b.fadd(e.fma(t, e.c(_SQRT3[0]), e.c(-1.0)), b.fmul(t, e.c(_SQRT3[1])))
+    u = e.select(big, b.fdiv(num, b.fadd(t, e.c(_SQRT3[0]))), t)
+    z = b.fmul(u, u)
+    terms = 14 if e.f64 else 8
+    p = e.fma(b.fmul(u, z), e.poly(z, [(-1) ** k / (2 * k + 1) for k in range(1, terms)]), u)
+    shifted = b.fadd(b.fadd(p, e.c(_PI_6[1])), e.c(_PI_6[0]))
+    return e.select(big, shifted, p)
+
+
+def _minus(e, const, a):
+    """``const - a`` for a float64 pair ``const``."""
+    return e.b.fadd(e.b.fsub(e.c(const[1]), a), e.c(const[0]))
+
+
+def _atan(e, x):
+    b = e.b
+    ax = e.intrinsic("fabs", x)
+    inverted = e.gt(ax, e.c(1.0))
+    a = _atan_kernel(e, e.select(inverted, b.fdiv(e.c(1.0), ax), ax))
+    a = e.select(inverted, _minus(e, _PI_2, a), a)
+    return e.intrinsic("copysign", a, x)
+
+
+def _atan2(e, y, x):
+    b = e.b
+    ax, ay = e.intrinsic("fabs", x), e.intrinsic("fabs", y)
+    steep = e.gt(ay, ax)
+    hi, lo = e.select(steep, ay, ax), e.select(steep, ax, ay)
+    t = b.fdiv(lo, hi)
+    t = e.select(e.eq(hi, e.c(0.0)), e.c(0.0), t)  # atan2(+-0, +-0)
+    t = e.select(e.eq(lo, e.c(math.inf)), e.c(1.0), t)  # both infinite: pi/4
+    a = _atan_kernel(e, t)
+    a = e.select(steep, _minus(e, _PI_2, a), a)
+    x_negative = b.icmp_signed("<", b.bitcast(x, e.bits), e.i(0))  # includes -0.0
+    a = e.select(x_negative, _minus(e, _PI, a), a)
+    out = e.intrinsic("copysign", a, y)
+    return e.select(b.or_(e.isnan(x), e.isnan(y)), b.fadd(x, y), out)
+
+
+def _cbrt(e, x):
+    """Bit-level first guess, three Halley steps (cubic convergence), then one Newton step
+    with an exact residual (``fma``) for the last bit."""
+    b = e.b
+    ax = e.intrinsic("fabs", x)
+    tiny, huge = e.lt(ax, e.c(2.0 ** -1022)), e.gt(ax, e.c(2.0 ** 1000))
+    a = b.fmul(ax, e.select(tiny, e.c(2.0 ** 54), e.select(huge, e.c(2.0 ** -900), e.c(1.0))))
+    guess = b.add(b.udiv(b.bitcast(a, e.bits), e.i(3)), e.i(682 << 52))
+    y = b.bitcast(guess, e.t)
+    for _ in range(3):
+        y3 = b.fmul(b.fmul(y, y), y)
+        y = b.fmul(y, b.fdiv(b.fadd(y3, b.fadd(a, a)), b.fadd(b.fadd(y3, y3), a)))
+    y2 = b.fmul(y, y)
+    residual = b.fadd(e.fma(y2, y, b.fneg(a)), b.fmul(e.fma(y, y, b.fneg(y2)), y))
+    y = b.fsub(y, b.fdiv(residual, b.fmul(e.c(3.0), y2)))
+    y = b.fmul(y, e.select(tiny, e.c(2.0 ** -18), e.select(huge, e.c(2.0 ** 300), e.c(1.0))))
+    y = e.select(b.or_(e.eq(ax, e.c(0.0)), e.eq(ax, e.c(math.inf))), ax, y)
+    return e.select(e.isnan(x), x, e.intrinsic("copysign", y, x))
+
+
+def _pow(e, x, y):
+    """``exp(y * log|x|)`` in float64 (for float32 arguments: relative error far below
+    float32's), with C99's special cases by selects."""
+    b = e.b
+    ax = e.intrinsic("fabs", x)
+    out = _call(e, "exp", b.fmul(y, _call(e, "log", ax)))
+    integer = e.eq(e.intrinsic("floor", y), y)
+    half = b.fmul(y, e.c(0.5))
+    odd = b.and_(integer, b.fcmp_unordered("!=", e.intrinsic("floor", half), half))
+    x_negative = b.icmp_signed("<", b.bitcast(x, e.bits), e.i(0))
+    out = e.select(b.and_(x_negative, odd), b.fneg(out), out)
+    negative_finite = b.and_(e.lt(x, e.c(0.0)), e.gt(x, e.c(-math.inf)))
+    out = e.select(b.and_(negative_finite, b.not_(integer)), e.c(math.nan), out)
+    unit = b.or_(e.eq(x, e.c(1.0)), b.and_(e.eq(ax, e.c(1.0)),
+                                           e.eq(e.intrinsic("fabs", y), e.c(math.inf))))
+    return e.select(b.or_(unit, e.eq(y, e.c(0.0))), e.c(1.0), out)
+
+
+def _erfc_scaled_fit():
+    """Power coefficients in ``t = (x - 2.25) / 1.75`` of ``erfc(x) * exp(x*x)`` on
+    [0.5, 4] (a Chebyshev least-squares fit; relative error below 1e-11)."""
+    nodes = np.cos(np.pi * (np.arange(200) + 0.5) / 200)
+    xs = 2.25 + 1.75 * nodes
+    values = [math.erfc(v) * math.exp(v * v) for v in xs]
+    cheb = np.polynomial.chebyshev.chebfit(nodes, values, 22)
+    return list(np.polynomial.chebyshev.cheb2poly(cheb))
+
+
+_ERFC_FIT = _erfc_scaled_fit()
+
+
+def _erf(e, x):
+    """float32 only (evaluated in float64): the Taylor series below 0.5, else
+    ``1 - exp(-x*x) * fit(x)``; 1 above 4 (float32's erf rounds to 1 there)."""
+    b = e.b
+    ax = _no_nan(e, _clamp(e, e.intrinsic("fabs", x), 0.0, 4.0))
+    z = b.fmul(ax, ax)
+    taylor = [(-1) ** k * 2 / math.sqrt(math.pi) / (math.factorial(k) * (2 * k + 1))
+              for k in range(12)]
+    small = b.fmul(x, e.poly(z, taylor))
+    t = b.fmul(b.fsub(ax, e.c(2.25)), e.c(1 / 1.75))
+    tail = b.fsub(e.c(1.0), b.fmul(_call(e, "exp", b.fneg(z)), e.poly(t, _ERFC_FIT)))
+    out = e.select(e.lt(ax, e.c(0.5)), small, e.intrinsic("copysign", tail, x))
+    return e.select(e.isnan(x), x, out)
+
+
 def _huge_to_libm(e, x, ok, fast, name):
     """``fast`` where ``ok``, else libm's ``name(x)`` behind a branch (rare: |x| > 2**30)."""
     b = e.b
@@ -355,9 +489,12 @@ def _global_table(module, name, values):
 
 
 _FUNCTIONS = {"exp": _exp, "exp2": _exp2, "expm1": _expm1, "log": _log, "log1p": _log1p,
-              "tanh": _tanh, "logistic": _logistic, "sin": _sin_or_cos("sin"),
-              "cos": _sin_or_cos("cos")}
+              "tanh": _tanh, "logistic": _logistic, "sin": _trig("sin"),
+              "cos": _trig("cos"), "tan": _trig("tan"), "atan": _in_f64(_atan),
+              "atan2": _in_f64(_atan2), "cbrt": _in_f64(_cbrt), "pow": _in_f64(_pow),
+              "erf": _in_f64(_erf)}
 NAMES = tuple(_FUNCTIONS)
+FLOAT32_ONLY = ("pow", "erf")  # float64 pow and erf need more than float64 arithmetic
 
 
 def call_function(module, b, name, ret, arg_types, args, pure=True):
@@ -371,16 +508,21 @@ def call_function(module, b, name, ret, arg_types, args, pure=True):
     return b.call(fn, args)
 
 
-def _define(module, name, typ):
+def supports(name, typ):
+    """Whether ``name`` has an inlined form for the float type ``typ``."""
+    return name in _FUNCTIONS and (typ == F32 or name not in FLOAT32_ONLY)
+
+
+def _define(module, name, typ, arity=1):
     symbol = f"fj.{name}.{'f64' if typ == F64 else 'f32'}"
     fn = module.globals.get(symbol)
     if fn is None:
-        fn = ir.Function(module, ir.FunctionType(typ, [typ]), symbol)
+        fn = ir.Function(module, ir.FunctionType(typ, [typ] * arity), symbol)
         fn.linkage = "internal"
         for attr in ("alwaysinline", "nounwind", "readnone"):
             fn.attributes.add(attr)
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        b.ret(_FUNCTIONS[name](_Emitter(module, b, typ), fn.args[0]))
+        b.ret(_FUNCTIONS[name](_Emitter(module, b, typ), *fn.args))
     return fn
 
 
@@ -388,6 +530,6 @@ def _call(e, name, x):
     return e.b.call(_define(e.module, name, e.t), [x])
 
 
-def emit(b, name, x):
-    """``name(x)`` for a float or double ``x`` (a call LLVM inlines)."""
-    return b.call(_define(b.module, name, x.type), [x])
+def emit(b, name, *xs):
+    """``name(*xs)`` for float or double arguments (a call LLVM inlines)."""
+    return b.call(_define(b.module, name, xs[0].type, len(xs)), list(xs))
