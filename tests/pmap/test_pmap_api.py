@@ -171,3 +171,19 @@ def test_reused_output_buffers_never_overwrite_live_results():
     for k, r in enumerate(kept, 1):
         np.testing.assert_array_equal(np.asarray(r), np.full(x.shape, k * NDEV, np.float32))
     np.testing.assert_array_equal(np.asarray(shard), np.full(x.shape[1:], 7 * NDEV))
+    first = f(x)
+    address = first._value.ctypes.data
+    del first
+    assert f(x)._value.ctypes.data == address  # a dead result's buffer is reused
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_all_gather_copies_blocks_as_vmap_does(axis, tiled):
+    x = np.random.default_rng(axis).random((NDEV, 4, 3, 5)).astype(np.float32)
+
+    def f(v):
+        return lax.all_gather(v, "i", axis=axis, tiled=tiled), lax.ppermute(
+            v, "i", [(k, (k + 1) % NDEV) for k in range(NDEV - 1)])
+    for got, want in zip(funcjax.pmap(f, axis_name="i")(x), funcjax.vmap(f, axis_name="i")(x)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -209,12 +209,12 @@ class SpmdProgram:
         if not self._reuse[k]:
             return np.empty(shape, aval.dtype)
         recent = self._recent.setdefault(k, [])
-        for i, buf in enumerate(recent):
-            # references: the list, this loop variable, getrefcount's argument
-            if sys.getrefcount(buf) == 3:
-                del recent[i]
-                recent.append(buf)
-                return buf
+        for i in range(len(recent)):
+            # references: the list and getrefcount's argument (no loop variable, no
+            # enumerate: its cached result tuple would hold one more)
+            if sys.getrefcount(recent[i]) == 2:
+                recent.append(recent.pop(i))
+                return recent[-1]
         buf = np.empty(shape, aval.dtype)
         recent.append(buf)
         del recent[:-2]
