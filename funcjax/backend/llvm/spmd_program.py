@@ -25,6 +25,7 @@ from funcjax.backend.llvm import (
     host_calls,
     spmd_control,
     spmd_cross,
+    spmd_pool,
     spmd_runtime,
 )
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
@@ -119,11 +120,13 @@ class SpmdProgram:
         entry = module.get_global(packed_symbol(symbol))
         spmd_runtime.emit_launcher(module, entry, symbol + "_launch")
         spmd_runtime.runtime()  # binds the barrier's symbols before the module is linked
+        spmd_pool.bind()
         self.ir_text = str(module)
         self.engine = compiler.compile_ir(self.ir_text)
         self._launch = ctypes.CFUNCTYPE(
             ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-            ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(
+            ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p)(
             self.engine.address(symbol + "_launch"))
         self.has_callbacks = _uses(closed.jaxpr, {callback_p})
         self.parallel = int(_communicates(closed.jaxpr) or
@@ -241,9 +244,16 @@ class SpmdProgram:
         return errors, failed
 
     def _launch_table(self, table):
-        return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
-                            self.comm.address, getattr(_fault, "device", -1), self._jobs,
-                            self._tids)
+        pool = spmd_pool.pool(self.size - 1) if self.parallel and self.size > 1 else None
+        if pool is not None and not pool.lock.acquire(blocking=False):
+            pool = None  # in use (a pmap inside a host callback of another): start threads
+        try:
+            return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
+                                self.comm.address, getattr(_fault, "device", -1), self._jobs,
+                                self._tids, pool and pool.address)
+        finally:
+            if pool is not None:
+                pool.lock.release()
 
     def last_run_times(self):
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
