@@ -22,6 +22,7 @@ from funcjax.backend.llvm import (
     blas,
     compiler,
     cost,
+    donation,
     host_calls,
     spmd_control,
     spmd_cross,
@@ -103,9 +104,10 @@ def _single_threaded_blas():
 class SpmdProgram:
     """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
 
-    def __init__(self, closed, name, axis_name, axis_size, across=False):
+    def __init__(self, closed, name, axis_name, axis_size, across=False, donated=()):
         """``axis_size``: the local devices; ``across``: the axis spans every process's
-        devices (a multi-process run, see ``spmd_cross``)."""
+        devices (a multi-process run, see ``spmd_cross``); ``donated``: indices of mapped
+        inputs whose buffers outputs may take (``donation.pair_donations`` pairs them)."""
         closed = spmd_control.make_uniform(closed, axis_name)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
@@ -113,7 +115,8 @@ class SpmdProgram:
         if across:
             spmd_cross.bind()
         axis = (axis_name, axis_size) + ((self.cross,) if across else ())
-        module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=axis)
+        self.aliases = donation.pair_donations(closed, donated)[0] if donated else ()
+        module, ctx = lower_closed_jaxpr(closed, symbol, self.aliases, spmd_axis=axis)
         if across:  # what the processes must agree on: types and collectives, in order
             self.signature = (name, str(closed.in_avals), zlib.crc32(repr(
                 [(p.name, str(a), str(b)) for p, _, a, b in self.cross.collectives]).encode()))
@@ -163,9 +166,15 @@ class SpmdProgram:
         self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
         self._lock = threading.Lock()
 
-    def run(self, inputs, mapped):
+    def run(self, inputs, mapped, args=None):
         """``inputs``: C-contiguous numpy arrays, of shape ``(N, *aval.shape)`` where
-        ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
+        ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``.
+        ``args``: the objects ``inputs`` came from; donated Arrays among them are deleted
+        and outputs paired with them (``self.aliases``) take their buffers."""
+        if self.aliases:
+            donation.take_donated(self.name, args, inputs, self.aliases)
+            for _, i in self.aliases:  # a view, so the result can be donated again
+                inputs[i] = inputs[i][...]
         if self.cross is None:
             return self._run(inputs, mapped)
         with processes.deadline(f"pmap({self.name})"):
@@ -185,6 +194,8 @@ class SpmdProgram:
             table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
         with self._lock:  # also guards the reuse of output buffers
             outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
+            for k, i in self.aliases:
+                outs[k] = inputs[i]
             for k, (o, step) in enumerate(zip(outs, self._steps)):
                 table[:, nin + k] = o.ctypes.data + step
             if self.has_callbacks:
@@ -261,17 +272,17 @@ class SpmdProgram:
         return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
 
 
-_programs = {}  # (id(closed), axis_name, size, across) -> (closed, SpmdProgram)
+_programs = {}  # (id(closed), axis_name, size, across, donated) -> (closed, SpmdProgram)
 
 
-def spmd_program_for(closed, name, axis_name, axis_size, across=False):
+def spmd_program_for(closed, name, axis_name, axis_size, across=False, donated=()):
     """The compiled program of ``closed`` (compiled once; keyed by identity)."""
-    key = (id(closed), axis_name, axis_size, across)
+    key = (id(closed), axis_name, axis_size, across, donated)
     with compiler.LOCK:
         entry = _programs.get(key)
         if entry is None or entry[0] is not closed:
             entry = _programs[key] = (closed, SpmdProgram(closed, name, axis_name, axis_size,
-                                                          across))
+                                                          across, donated))
             if len(_programs) > 256:
                 del _programs[next(iter(_programs))]
         return entry[1]
