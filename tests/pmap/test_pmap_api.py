@@ -187,3 +187,20 @@ def test_all_gather_copies_blocks_as_vmap_does(axis, tiled):
             v, "i", [(k, (k + 1) % NDEV) for k in range(NDEV - 1)])
     for got, want in zip(funcjax.pmap(f, axis_name="i")(x), funcjax.vmap(f, axis_name="i")(x)):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_eager_ops_and_jit_on_a_sharded_result_stay_sharded_as_in_jax():
+    x = np.arange(NDEV * 3, dtype=np.float32).reshape(NDEV, 3)
+    out = funcjax.pmap(lambda v: v * 2)(x)
+    devs = set(DEVS[:NDEV])
+    for y, want in ((out + 1, x * 2 + 1), (jnp.sin(out), np.sin(x * 2)), (out * out, 4 * x * x),
+                    (funcjax.jit(lambda v: v * 3)(out), x * 6)):
+        assert y.sharding == out.sharding and y.devices() == devs
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
+    total = jnp.sum(out)  # JAX: committed, replicated; funcjax: an ordinary array
+    assert not total.committed and float(total) == float(x.sum() * 2)
+    ids = ", ".join(str(d.id) for d in DEVS[:NDEV])
+    with pytest.raises(ValueError, match=rf"incompatible devices(.|\n)*device ids \[{ids}\]"
+                                         r"(.|\n)*device ids \[1\]"):
+        out + funcjax.device_put(jnp.ones(3), DEVS[1])
+    np.testing.assert_allclose(np.asarray(funcjax.pmap(lambda v: v - 1)(out + 1)), x * 2)

@@ -197,6 +197,7 @@ class Pool:
                                "threads (pthread_create failed); the system is out of threads")
 
 
+enabled = True  # benchmarks switch it off to compare with a pthread_create per call
 _pools = {}
 _pools_lock = threading.Lock()
 

@@ -255,7 +255,8 @@ class SpmdProgram:
         return errors, failed
 
     def _launch_table(self, table):
-        pool = spmd_pool.pool(self.size - 1) if self.parallel and self.size > 1 else None
+        pool = spmd_pool.pool(self.size - 1) if (self.parallel and self.size > 1
+                                                  and spmd_pool.enabled) else None
         if pool is not None and not pool.lock.acquire(blocking=False):
             pool = None  # in use (a pmap inside a host callback of another): start threads
         try:
