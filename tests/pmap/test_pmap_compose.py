@@ -159,3 +159,15 @@ def test_device_dependent_control_flow_with_collectives_neither_hangs_nor_diverg
         worker.join(60)
         assert not worker.is_alive(), f"{fn.__name__} left devices waiting"
         close(out[0], funcjax.vmap(fn, axis_name="i")(X))
+
+
+def test_pmap_inside_jit_runs_on_the_devices():
+    from funcjax.backend.llvm import spmd_program
+
+    def inside_jit_body(v):
+        return lax.psum(v, "i") * lax.axis_index("i")
+    pf = funcjax.pmap(inside_jit_body, axis_name="i")
+    got = funcjax.jit(lambda v: pf(v) + 1)(X)
+    close(got, funcjax.vmap(inside_jit_body, axis_name="i")(X) + 1, 1e-5)
+    (program,) = [p for _, p in spmd_program._programs.values() if p.name == "inside_jit_body"]
+    assert all(end > start > 0 for start, end in program.last_run_times())

@@ -2,7 +2,9 @@
 outermost jaxpr), so nested jits, checkpoints and custom-rule functions cost nothing at run
 time. Their special meaning only matters to transformations, which have already run."""
 
+from funcjax.backend.llvm.host_call import emit_host_call
 from funcjax.backend.llvm.lowering import register
+from funcjax.core import processes
 from funcjax.interpreters.remat import checkpoint_p, name_p
 from funcjax.ops.calls import jit_p
 from funcjax.ops.custom import (
@@ -39,8 +41,14 @@ def _custom_lin(ctx, eqn, ins, outs):
 
 @register("buffer", pmap_p)
 def _pmap(ctx, eqn, ins, outs):
-    """A pmap inside compiled code (inside jit, or nested in another pmap) has no devices of
-    its own: it runs as the vmap it is equivalent to, inline."""
+    """A pmap inside jit runs on its devices: compiled code calls back into the host, which
+    launches pmap's own compiled program on the device threads (one host call, ~10 us).
+    Nested in another pmap (``ctx.spmd_axis`` is set: this is a device's program) or in a
+    multi-process run, no devices are left for it: it runs as the vmap it is equivalent to,
+    inline, which is what JAX's nested pmap computes too."""
     p = eqn.params
+    if ctx.spmd_axis is None and not processes.multi_process():
+        emit_host_call(ctx, pmap_p.rule("impl"), p, eqn, ins, outs, True)
+        return
     ctx.lower_closed_jaxpr(as_vmap_jaxpr(p["jaxpr"], p["axis_name"], p["axis_size"],
                                          p["in_axes"], p["out_axes"]), ins, outs)
