@@ -11,8 +11,9 @@ transform the per-device jaxpr and bind ``pmap_p`` again, so ``grad(pmap(f))`` r
 parallel forward and a compiled parallel backward pass. Transpose: an unmapped linear input
 gets the sum of the devices' cotangents; an unmapped output's cotangent goes to device 0 only
 (the output *is* device 0's value; if it is replicated, the transposed collectives spread it).
-Batching puts vmap's axis after the device axis. Nested where no devices are left (inside jit,
-or inside another pmap) a pmap has vmap's meaning: ``as_vmap_jaxpr``.
+Batching puts vmap's axis after the device axis. Inside jit a pmap still runs on its devices
+(the compiled code calls back into ``impl``); nested in another pmap, where no devices are left,
+it has vmap's meaning: ``as_vmap_jaxpr``.
 """
 
 import numpy as np
