@@ -204,3 +204,33 @@ def test_eager_ops_and_jit_on_a_sharded_result_stay_sharded_as_in_jax():
                                          r"(.|\n)*device ids \[1\]"):
         out + funcjax.device_put(jnp.ones(3), DEVS[1])
     np.testing.assert_allclose(np.asarray(funcjax.pmap(lambda v: v - 1)(out + 1)), x * 2)
+
+
+def test_pmaps_from_two_threads_and_from_inside_a_pmap_share_or_bypass_the_pool():
+    inner = funcjax.pmap(lambda v: lax.psum(v, "j"), axis_name="j")
+
+    def host(v):  # runs on a device thread while the outer pmap holds the worker pool
+        return np.asarray(inner(np.stack([v] * 2))[0])
+
+    outer = funcjax.pmap(lambda v: lax.psum(funcjax.pure_callback(
+        host, jax_shape_dtype(v), v), "i"), axis_name="i")
+    x = np.arange(NDEV * 3, dtype=np.float32).reshape(NDEV, 3)
+    want = np.broadcast_to(2 * x.sum(0), x.shape)
+    results = []
+
+    def run():
+        results.append(np.asarray(outer(x)))
+
+    workers = [threading.Thread(target=run, daemon=True) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert not any(w.is_alive() for w in workers), "a pmap waited forever for the pool"
+    assert len(results) == 2
+    for r in results:
+        np.testing.assert_allclose(r, want, rtol=1e-6)
+
+
+def jax_shape_dtype(v):
+    return funcjax.ShapeDtypeStruct(v.shape, v.dtype)
