@@ -193,9 +193,9 @@ class SpmdProgram:
         if nin:
             table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
         with self._lock:  # also guards the reuse of output buffers
-            outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
-            for k, i in self.aliases:
-                outs[k] = inputs[i]
+            aliased = dict(self.aliases)
+            outs = [inputs[aliased[k]] if k in aliased else self._output(k, a)
+                    for k, a in enumerate(self.out_avals)]
             for k, (o, step) in enumerate(zip(outs, self._steps)):
                 table[:, nin + k] = o.ctypes.data + step
             if self.has_callbacks:
