@@ -381,16 +381,18 @@ class JitFunction:
             return self._fun(*args, **kwargs)
         fast = None
         if not kwargs and not self._static_nums and not self._static_names and isinstance(
-                current_trace(), EvalTrace) and not placement.state.active:
+                current_trace(), EvalTrace):
             fast = _fast_key(args)
             entry = self._store.fast.get(fast) if fast is not None else None
             if entry is not None and entry.program is not None:
                 with self._store.lock:
                     self._store.counts["hits"] += 1
                 outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
+                outs = [Array(o, weak) for o, weak in zip(outs, entry.out_weak)]
+                if placement.state.active:  # plain arrays here: only default_device matters
+                    outs = placement.place(f"jit({entry.name})", args, outs)
                 self._use_native(entry, None)
-                return tree_unflatten(entry.out_tree, [
-                    Array(o, weak) for o, weak in zip(outs, entry.out_weak)])
+                return tree_unflatten(entry.out_tree, outs)
         entry, leaves = self._entry(args, kwargs)
         warm = entry.program is not None
         if fast is not None and self._cache.get(entry.signature) is entry:

@@ -31,9 +31,10 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     As ``vmap`` but parallel: the per-device program is compiled once and the devices run it
     in OS threads. N must not exceed ``funcjax.device_count()`` (set
     ``FUNCJAX_NUM_CPU_DEVICES`` for more virtual devices). ``static_broadcasted_argnums``
-    name hashable arguments passed by value to every device. ``donate_argnums`` is accepted
-    as in JAX: the donated arguments' arrays are deleted by the call (funcjax does not reuse
-    their buffers for the results; it reuses its own earlier results' buffers instead).
+    name hashable arguments passed by value to every device. ``donate_argnums``: as in JAX,
+    the donated arguments' arrays are deleted by the call, and outputs of the same per-device
+    shape and dtype are written into their buffers (when no one else can see that memory;
+    otherwise into a copy), so a step like ``params = step(params, x)`` allocates nothing.
     """
     check_callable(fun)
     name = fun_name(fun)
@@ -65,13 +66,14 @@ class _Entry:
     compiled program once an eager call needed it."""
 
     __slots__ = ("closed", "consts", "out_tree", "out_axes", "moves_outputs", "params",
-                 "program", "mapped")
+                 "program", "mapped", "donated")
 
     def __init__(self, closed, consts, out_tree, out_axes):
         self.closed, self.consts, self.out_tree, self.out_axes = closed, consts, out_tree, \
             out_axes
         self.moves_outputs = any(a not in (None, 0) for a in out_axes)
         self.params = self.program = self.mapped = None
+        self.donated = ()  # flat input indices of the donated, mapped leaves
 
 
 class PmapFunction:
@@ -170,14 +172,14 @@ class PmapFunction:
                     None if d is not_mapped else 0 for d in dims),
                 out_axes=tuple(0 if a is not None else None for a in entry.out_axes),
                 name=self._name, devices=self._device_list(size))
+            if self._donate:
+                entry.donated = self._donated_leaves(args, static_pos, dims, len(entry.consts))
         moved = [x if d is not_mapped or d == 0 else _move_to_front(x, d, size)
                  for x, d in zip(leaves, dims)]
         flat = entry.consts + moved
         if isinstance(current_trace(), EvalTrace) and not any(
                 isinstance(x, Tracer) for x in flat):
-            outs = self._run(entry, flat)
-            if self._donate:
-                self._delete_donated(args)
+            outs = self._run(entry, flat, args)
         else:
             outs = pmap_p.bind(*flat, **entry.params)
         if entry.moves_outputs:
@@ -185,24 +187,42 @@ class PmapFunction:
                     for o, a in zip(outs, entry.out_axes)]
         return tree_unflatten(entry.out_tree, outs)
 
+    def _donated_leaves(self, args, static_pos, dims, offset):
+        """The flat input indices (after ``offset`` consts) of the mapped leaves of the
+        donated arguments: the buffers the program may write its outputs into."""
+        nargs = len(args)
+        donate = {i % nargs for i in self._donate if -nargs <= i < nargs}
+        flat, k = [], 0
+        for i, a in enumerate(args):
+            if i in static_pos:
+                continue
+            n = len(tree_flatten(a)[0])
+            if i in donate:
+                flat += [offset + j for j in range(k, k + n) if dims[j] is not not_mapped]
+            k += n
+        return tuple(flat)
+
     def _delete_donated(self, args):
         """As in JAX, a donated argument's arrays are deleted by the call (their later use
-        raises); funcjax does not reuse them for the results."""
+        raises)."""
         for i in self._donate:
             if -len(args) <= i < len(args):
                 for leaf in tree_flatten(args[i])[0]:
                     if isinstance(leaf, Array):
                         leaf._delete(f"it was donated to pmap({self._name})")
 
-    def _run(self, entry, flat):
+    def _run(self, entry, flat, args):
         params = entry.params
         if entry.program is None:
             from funcjax.backend.llvm.spmd_program import spmd_program_for
             entry.program = spmd_program_for(entry.closed, self._name, self._axis_name,
-                                              params["axis_size"], processes.multi_process())
+                                              params["axis_size"], processes.multi_process(),
+                                              entry.donated)
             entry.mapped = [a is not None for a in params["in_axes"]]
         arrays = [_buffer(x, a.dtype) for x, a in zip(flat, entry.closed.in_avals)]
-        outs = entry.program.run(arrays, entry.mapped)
+        if self._donate:
+            self._delete_donated(args)
+        outs = entry.program.run(arrays, entry.mapped, flat)
         devices = params["devices"]
         return [ShardedArray(o, aval.weak_type, devices) if a is not None else
                 Array(o[0], aval.weak_type)

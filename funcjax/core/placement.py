@@ -7,6 +7,13 @@ and mixing arrays committed to two different devices is a ``ValueError`` naming 
 JAX. pmap returns a ``ShardedArray``: one buffer of shape ``(N, ...)`` whose slice k is device
 k's shard (the shards are views, so a following pmap reads them without copying).
 
+Eager operations and jit calls on sharded arrays stay on their devices, as in JAX (whose pmap
+results are committed to all N devices): a result of the sharded input's shape (``y + 1``,
+``sin(y)``, ``y * y``) is sharded the same way; any other result (a reduction, an index) is an
+ordinary array (JAX keeps it committed and replicated on the N devices, which funcjax has no
+type for). Mixing a sharded array with an array committed to one device, or with one sharded
+over other devices, raises JAX's "incompatible devices" error.
+
 Cost: nothing is checked until the first array is committed or a ``default_device`` block is
 entered (``state.active``); from then on each eager operation scans its arguments once.
 """
@@ -64,13 +71,14 @@ class Shard:
 
 class ShardedArray(Array):
     """A pmap result: slice k along axis 0 belongs to ``devices[k]``. It prints and computes
-    like an ordinary array (an eager operation on it gives an ordinary, uncommitted array)."""
+    like an ordinary array (eager operations keep results of its shape sharded)."""
 
     __slots__ = ("_shard_devices",)
 
     def __init__(self, value, weak_type, devices):
         super().__init__(value, weak_type, devices[0])
         self._shard_devices = tuple(devices)
+        state.active = True  # eager operations on it keep it sharded (see ``place``)
 
     @property
     def sharding(self):
@@ -108,41 +116,50 @@ Array.is_fully_addressable = True
 Array.is_fully_replicated = True
 
 
-def _committed_device(x):
-    return x._device if type(x) is CommittedArray else None
+def _committed_devices(x):
+    t = type(x)
+    return (x._device,) if t is CommittedArray else x._shard_devices if t is ShardedArray \
+        else None
 
 
-def common_device(where, args, names=None):
-    """The device the committed arrays among ``args`` share (None if there are none), or the
-    ValueError JAX raises when they are on different devices."""
+def common_devices(where, args, names=None):
+    """The devices the committed and sharded arrays among ``args`` share (None if there are
+    none), or the ValueError JAX raises when they differ."""
     found = None
     for k, x in enumerate(args):
-        device = _committed_device(x)
-        if device is None:
+        devices = _committed_devices(x)
+        if devices is None:
             continue
         if found is None:
-            found = (k, x, device)
-        elif device is not found[2]:
+            found = (k, x, devices)
+        elif devices != found[2]:
             j, y, other = found
 
             def label(i, a, d):
                 name = names[i] if names and i < len(names) else f"{i}"
+                ids = ", ".join(str(v.id) for v in d)
                 return (f"argument {name} of {where} with shape {a.aval.str_short()} and with "
-                        f"device ids [{d.id}] on platform CPU")
+                        f"device ids [{ids}] on platform CPU")
             raise ValueError(
                 f"Received incompatible devices for jitted computation. Got {label(j, y, other)}"
-                f" and {label(k, x, device)}. Move the arrays to one device with "
+                f" and {label(k, x, devices)}. Move the arrays to one device with "
                 "device_put(x, device) first.")
     return None if found is None else found[2]
+
 
 
 def place(where, args, outs, names=None):
     """Eager results: committed to the device of committed inputs, else on the default
     device of a ``default_device`` block. ``outs`` is a list of Arrays; returns the list."""
-    device = common_device(where, args, names)
-    if device is not None:
-        return [CommittedArray(o.__array__(), o.weak_type, device) if isinstance(o, Array)
-                else o for o in outs]
+    devices = common_devices(where, args, names)
+    if devices is not None and len(devices) > 1:
+        shapes = {x.shape for x in args if type(x) is ShardedArray}
+        return [ShardedArray(o.__array__(), o.weak_type, devices)
+                if isinstance(o, Array) and o.shape in shapes else
+                Array(o.__array__(), o.weak_type) if isinstance(o, Array) else o for o in outs]
+    if devices is not None:
+        return [CommittedArray(o.__array__(), o.weak_type, devices[0])
+                if isinstance(o, Array) else o for o in outs]
     default = _local.default
     if default is not None:
         for o in outs:

@@ -14,8 +14,9 @@ gets the sum of the devices' cotangents; an unmapped output's cotangent goes to 
 In a multi-process run (``funcjax.distributed``) no process holds every device's cotangent:
 an unmapped input's is summed by a psum inside the transposed pmap, and an unmapped output's
 goes to process 0's device 0 only.
-Batching puts vmap's axis after the device axis. Nested where no devices are left (inside jit,
-or inside another pmap) a pmap has vmap's meaning: ``as_vmap_jaxpr``.
+Batching puts vmap's axis after the device axis. Inside jit a pmap still runs on its devices
+(the compiled code calls back into ``impl``); nested in another pmap, where no devices are left,
+it has vmap's meaning: ``as_vmap_jaxpr``.
 """
 
 import numpy as np

@@ -58,7 +58,7 @@ def train_step(params, x, y, lr):
     return sgd(params, grad(loss)(params, x, y), lr)
 
 
-@functools.partial(pmap, axis_name="batch", static_broadcasted_argnums=3)
+@functools.partial(pmap, axis_name="batch", static_broadcasted_argnums=3, donate_argnums=0)
 def data_parallel_step(params, x, y, lr):
     """One step on each device's slice of the batch, gradients averaged across devices."""
     return sgd(params, lax.pmean(grad(loss)(params, x, y), "batch"), lr)

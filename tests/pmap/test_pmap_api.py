@@ -171,3 +171,66 @@ def test_reused_output_buffers_never_overwrite_live_results():
     for k, r in enumerate(kept, 1):
         np.testing.assert_array_equal(np.asarray(r), np.full(x.shape, k * NDEV, np.float32))
     np.testing.assert_array_equal(np.asarray(shard), np.full(x.shape[1:], 7 * NDEV))
+    first = f(x)
+    address = first._value.ctypes.data
+    del first
+    assert f(x)._value.ctypes.data == address  # a dead result's buffer is reused
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_all_gather_copies_blocks_as_vmap_does(axis, tiled):
+    x = np.random.default_rng(axis).random((NDEV, 4, 3, 5)).astype(np.float32)
+
+    def f(v):
+        return lax.all_gather(v, "i", axis=axis, tiled=tiled), lax.ppermute(
+            v, "i", [(k, (k + 1) % NDEV) for k in range(NDEV - 1)])
+    for got, want in zip(funcjax.pmap(f, axis_name="i")(x), funcjax.vmap(f, axis_name="i")(x)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_eager_ops_and_jit_on_a_sharded_result_stay_sharded_as_in_jax():
+    x = np.arange(NDEV * 3, dtype=np.float32).reshape(NDEV, 3)
+    out = funcjax.pmap(lambda v: v * 2)(x)
+    devs = set(DEVS[:NDEV])
+    for y, want in ((out + 1, x * 2 + 1), (jnp.sin(out), np.sin(x * 2)), (out * out, 4 * x * x),
+                    (funcjax.jit(lambda v: v * 3)(out), x * 6)):
+        assert y.sharding == out.sharding and y.devices() == devs
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
+    total = jnp.sum(out)  # JAX: committed, replicated; funcjax: an ordinary array
+    assert not total.committed and float(total) == float(x.sum() * 2)
+    ids = ", ".join(str(d.id) for d in DEVS[:NDEV])
+    with pytest.raises(ValueError, match=rf"incompatible devices(.|\n)*device ids \[{ids}\]"
+                                         r"(.|\n)*device ids \[1\]"):
+        out + funcjax.device_put(jnp.ones(3), DEVS[1])
+    np.testing.assert_allclose(np.asarray(funcjax.pmap(lambda v: v - 1)(out + 1)), x * 2)
+
+
+def test_pmaps_from_two_threads_and_from_inside_a_pmap_share_or_bypass_the_pool():
+    inner = funcjax.pmap(lambda v: lax.psum(v, "j"), axis_name="j")
+
+    def host(v):  # runs on a device thread while the outer pmap holds the worker pool
+        return np.asarray(inner(np.stack([v] * 2))[0])
+
+    outer = funcjax.pmap(lambda v: lax.psum(funcjax.pure_callback(
+        host, jax_shape_dtype(v), v), "i"), axis_name="i")
+    x = np.arange(NDEV * 3, dtype=np.float32).reshape(NDEV, 3)
+    want = np.broadcast_to(2 * x.sum(0), x.shape)
+    results = []
+
+    def run():
+        results.append(np.asarray(outer(x)))
+
+    workers = [threading.Thread(target=run, daemon=True) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert not any(w.is_alive() for w in workers), "a pmap waited forever for the pool"
+    assert len(results) == 2
+    for r in results:
+        np.testing.assert_allclose(r, want, rtol=1e-6)
+
+
+def jax_shape_dtype(v):
+    return funcjax.ShapeDtypeStruct(v.shape, v.dtype)

@@ -92,6 +92,22 @@ def test_donate_argnums_deletes_the_donated_arrays_as_in_jax():
         funcjax.pmap(lambda x: x, static_broadcasted_argnums=0, donate_argnums=0)
 
 
+def test_donated_buffers_hold_the_results():
+    step = funcjax.pmap(lambda p, g: (p - 0.5 * g, jnp.sum(g)), donate_argnums=0)
+    before = X.copy()
+    p, g = jnp.asarray(X), jnp.asarray(X + 1)
+    p1, _ = step(p, g)  # p shares X's memory: the output goes into a private copy
+    address = p1._value.ctypes.data
+    p2, s = step(p1, g)
+    assert p1.is_deleted() and p2._value.ctypes.data == address  # written in place
+    np.testing.assert_allclose(np.asarray(p2), X - (X + 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(s), (X + 1).reshape(len(X), -1).sum(1), rtol=1e-6)
+    np.testing.assert_array_equal(X, before)  # nobody else's memory was written
+    q = jnp.asarray(X)
+    r, _ = step(q, q)  # the donated buffer is also read by another argument: copied first
+    np.testing.assert_allclose(np.asarray(r), X * 0.5, rtol=1e-5, atol=1e-6)
+
+
 def test_data_parallel_training_matches_one_device():
     reference = pt.train_data_parallel(1, steps=3)
     for n in sorted({2, NDEV}):
@@ -143,3 +159,15 @@ def test_device_dependent_control_flow_with_collectives_neither_hangs_nor_diverg
         worker.join(60)
         assert not worker.is_alive(), f"{fn.__name__} left devices waiting"
         close(out[0], funcjax.vmap(fn, axis_name="i")(X))
+
+
+def test_pmap_inside_jit_runs_on_the_devices():
+    from funcjax.backend.llvm import spmd_program
+
+    def inside_jit_body(v):
+        return lax.psum(v, "i") * lax.axis_index("i")
+    pf = funcjax.pmap(inside_jit_body, axis_name="i")
+    got = funcjax.jit(lambda v: pf(v) + 1)(X)
+    close(got, funcjax.vmap(inside_jit_body, axis_name="i")(X) + 1, 1e-5)
+    (program,) = [p for _, p in spmd_program._programs.values() if p.name == "inside_jit_body"]
+    assert all(end > start > 0 for start, end in program.last_run_times())

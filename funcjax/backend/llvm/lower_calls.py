@@ -3,6 +3,7 @@ outermost jaxpr), so nested jits, checkpoints and custom-rule functions cost not
 time. Their special meaning only matters to transformations, which have already run."""
 
 from funcjax.backend.llvm import spmd_cross
+from funcjax.backend.llvm.host_call import emit_host_call
 from funcjax.backend.llvm.lowering import register
 from funcjax.core import processes
 from funcjax.interpreters.remat import checkpoint_p, name_p
@@ -41,11 +42,17 @@ def _custom_lin(ctx, eqn, ins, outs):
 
 @register("buffer", pmap_p)
 def _pmap(ctx, eqn, ins, outs):
-    """A pmap inside compiled code (inside jit, or nested in another pmap) has no devices of
-    its own: it runs as the vmap it is equivalent to, inline. In a multi-process run a pmap
-    in a jit does have devices, every process's: the program calls back to run it on them."""
+    """A pmap inside jit runs on its devices: compiled code calls back into the host, which
+    launches pmap's own compiled program on the device threads (one host call, ~10 us); in a
+    multi-process run that call spans every process's devices (``spmd_cross``). Nested in
+    another pmap (``ctx.spmd_axis`` is set: this is a device's program) no devices are left
+    for it: it runs as the vmap it is equivalent to, inline, which is what JAX's nested pmap
+    computes too."""
     p = eqn.params
-    if ctx.spmd_axis is None and processes.multi_process():  # its devices span processes
-        return spmd_cross.emit_pmap_call(ctx, eqn, ins, outs)
+    if ctx.spmd_axis is None:
+        if processes.multi_process():
+            return spmd_cross.emit_pmap_call(ctx, eqn, ins, outs)
+        emit_host_call(ctx, pmap_p.rule("impl"), p, eqn, ins, outs, True)
+        return
     ctx.lower_closed_jaxpr(as_vmap_jaxpr(p["jaxpr"], p["axis_name"], p["axis_size"],
                                          p["in_axes"], p["out_axes"]), ins, outs)

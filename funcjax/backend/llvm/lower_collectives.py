@@ -99,6 +99,17 @@ def _exchange(*prims):
     return wrap
 
 
+def _copy(ctx, dst, src, nbytes):
+    """``memcpy(dst, src, nbytes)`` (LLVM's intrinsic: a vectorised copy, not a scalar loop)."""
+    fn = ctx.extern("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, ir.IntType(1)],
+                    pure=False)
+    ctx.b.call(fn, [dst, src, _i64(nbytes), ir.Constant(ir.IntType(1), 0)])
+
+
+def _at(b, ptr, offset):
+    return b.gep(ptr, [_i64(offset)], inbounds=True, source_etype=I8)
+
+
 def _i64(d):
     return d if isinstance(d, ir.Value) else i64(d)
 
@@ -151,12 +162,13 @@ def _reduce(ctx, eqn, ins, outs, ex):
         return lo, b.select(b.icmp_signed("<", hi, i64(total)), hi, i64(total))
 
     def gather_blocks():
+        item = aval.dtype.itemsize
         for d in range(n):
             with b.if_then(b.icmp_signed("!=", ex.me, i64(d))):
-                peer = ex.peer(d, 1, aval)
                 lo, hi = bounds(d)
-                with for_range(b, hi, start=lo) as i:
-                    _store(out, i, _load(peer, i))
+                start = b.mul(lo, i64(item))
+                _copy(ctx, _at(b, out.ptr, start), _at(b, ex.peer(d, 1, aval).ptr, start),
+                      b.mul(b.sub(hi, lo), i64(item)))
 
     ex.run(src, out, lambda: combine_range(*bounds(ex.me)), gather_blocks)
 
@@ -173,14 +185,20 @@ def _with(idx, axis, value, insert):
 @_exchange(ops.all_gather_p)
 def _all_gather(ctx, eqn, ins, outs, ex):
     src, out = ctx.as_buffer(ins[0]), outs[0]
-    axis, tiled, b = eqn.params["axis"], eqn.params["tiled"], ctx.b
+    axis, b = eqn.params["axis"], ctx.b
+
+    # tiled or not, peer d's block of ``inner`` bytes under each of the ``outer`` leading
+    # indices lands at block ``o * n + d`` of the result: one memcpy per block
+    shape, n = src.aval.shape, ex.size
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis:], dtype=np.int64)) * src.aval.dtype.itemsize
 
     def gather():
-        for d in range(ex.size):
-            peer = ex.peer(d, 0, src.aval)
-            with loop_nest(b, src.aval.shape) as idx:
-                where = (b.add(idx[axis], i64(d * src.aval.shape[axis])) if tiled else i64(d))
-                out.store(_with(idx, axis, where, not tiled), peer.load(idx))
+        for d in range(n):
+            peer = ex.peer(d, 0, src.aval).ptr
+            with for_range(b, i64(outer)) as o:
+                _copy(ctx, _at(b, out.ptr, b.mul(b.add(b.mul(o, i64(n)), i64(d)), i64(inner))),
+                      _at(b, peer, b.mul(o, i64(inner))), inner)
     ex.run(src, out, gather)
 
 
@@ -247,9 +265,7 @@ def _ppermute(ctx, eqn, ins, outs, ex):
                         typ=I64)
         with b.if_else(b.icmp_signed(">=", source, i64(0))) as (copy, zero):
             with copy:
-                peer = ex.peer(source, 0, src.aval)
-                with for_range(b, src.aval.size) as i:
-                    _store(out, i, _load(peer, i))
+                _copy(ctx, out.ptr, ex.peer(source, 0, src.aval).ptr, src.aval.nbytes)
             with zero:
                 with for_range(b, src.aval.size) as i:
                     _store(out, i, types.const(src.aval.dtype, 0))

@@ -22,9 +22,11 @@ from funcjax.backend.llvm import (
     blas,
     compiler,
     cost,
+    donation,
     host_calls,
     spmd_control,
     spmd_cross,
+    spmd_pool,
     spmd_runtime,
 )
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, packed_symbol
@@ -101,9 +103,10 @@ def _single_threaded_blas():
 class SpmdProgram:
     """The compiled per-device program of ``closed`` over ``axis_size`` devices."""
 
-    def __init__(self, closed, name, axis_name, axis_size, across=False):
+    def __init__(self, closed, name, axis_name, axis_size, across=False, donated=()):
         """``axis_size``: the local devices; ``across``: the axis spans every process's
-        devices (a multi-process run, see ``spmd_cross``)."""
+        devices (a multi-process run, see ``spmd_cross``); ``donated``: indices of mapped
+        inputs whose buffers outputs may take (``donation.pair_donations`` pairs them)."""
         closed = spmd_control.make_uniform(closed, axis_name)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
@@ -111,18 +114,21 @@ class SpmdProgram:
         if across:
             spmd_cross.bind()
         axis = (axis_name, axis_size) + ((self.cross,) if across else ())
-        module, ctx = lower_closed_jaxpr(closed, symbol, spmd_axis=axis)
+        self.aliases = donation.pair_donations(closed, donated)[0] if donated else ()
+        module, ctx = lower_closed_jaxpr(closed, symbol, self.aliases, spmd_axis=axis)
         if across:  # what the processes must agree on: types and collectives, in order
             self.signature = (name, str(closed.in_avals), zlib.crc32(repr(
                 [(p.name, str(a), str(b)) for p, _, a, b in self.cross.collectives]).encode()))
         entry = module.get_global(packed_symbol(symbol))
         spmd_runtime.emit_launcher(module, entry, symbol + "_launch")
         spmd_runtime.runtime()  # binds the barrier's symbols before the module is linked
+        spmd_pool.bind()
         self.ir_text = str(module)
         self.engine = compiler.compile_ir(self.ir_text)
         self._launch = ctypes.CFUNCTYPE(
             ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-            ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(
+            ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p)(
             self.engine.address(symbol + "_launch"))
         self.has_callbacks = _uses(closed.jaxpr, {callback_p})
         self.parallel = int(_communicates(closed.jaxpr) or
@@ -159,9 +165,15 @@ class SpmdProgram:
         self._in_steps = {}  # mapped flags -> (n, inputs) byte offsets of each device's slice
         self._lock = threading.Lock()
 
-    def run(self, inputs, mapped):
+    def run(self, inputs, mapped, args=None):
         """``inputs``: C-contiguous numpy arrays, of shape ``(N, *aval.shape)`` where
-        ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``."""
+        ``mapped[i]`` else ``aval.shape``. Returns the outputs, each of shape ``(N, ...)``.
+        ``args``: the objects ``inputs`` came from; donated Arrays among them are deleted
+        and outputs paired with them (``self.aliases``) take their buffers."""
+        if self.aliases:
+            donation.take_donated(self.name, args, inputs, self.aliases)
+            for _, i in self.aliases:  # a view, so the result can be donated again
+                inputs[i] = inputs[i][...]
         if self.cross is None:
             return self._run(inputs, mapped)
         return self.cross.call(f"pmap({self.name})", self.signature, self._run, inputs, mapped)
@@ -178,7 +190,9 @@ class SpmdProgram:
         if nin:
             table[:, :nin] = steps + np.array([x.ctypes.data for x in inputs], np.uint64)
         with self._lock:  # also guards the reuse of output buffers
-            outs = [self._output(k, a) for k, a in enumerate(self.out_avals)]
+            aliased = dict(self.aliases)
+            outs = [inputs[aliased[k]] if k in aliased else self._output(k, a)
+                    for k, a in enumerate(self.out_avals)]
             for k, (o, step) in enumerate(zip(outs, self._steps)):
                 table[:, nin + k] = o.ctypes.data + step
             if self.has_callbacks:
@@ -207,12 +221,11 @@ class SpmdProgram:
             return np.empty(shape, aval.dtype)
         recent = self._recent.setdefault(k, [])
         for i in range(len(recent)):
-            # references: the list and getrefcount's argument (not enumerate: its reused
-            # result tuple holds one more)
+            # references: the list and getrefcount's argument (no loop variable, no
+            # enumerate: its cached result tuple would hold one more)
             if sys.getrefcount(recent[i]) == 2:
-                buf = recent.pop(i)
-                recent.append(buf)
-                return buf
+                recent.append(recent.pop(i))
+                return recent[-1]
         buf = np.empty(shape, aval.dtype)
         recent.append(buf)
         del recent[:-2]
@@ -239,9 +252,17 @@ class SpmdProgram:
         return errors, failed
 
     def _launch_table(self, table):
-        return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
-                            self.comm.address, getattr(_fault, "device", -1), self._jobs,
-                            self._tids)
+        pool = spmd_pool.pool(self.size - 1) if (self.parallel and self.size > 1
+                                                  and spmd_pool.enabled) else None
+        if pool is not None and not pool.lock.acquire(blocking=False):
+            pool = None  # in use (a pmap inside a host callback of another): start threads
+        try:
+            return self._launch(table.ctypes.data, self.per_device, self.size, self.parallel,
+                                self.comm.address, getattr(_fault, "device", -1), self._jobs,
+                                self._tids, pool and pool.address)
+        finally:
+            if pool is not None:
+                pool.lock.release()
 
     def last_run_times(self):
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
@@ -249,17 +270,17 @@ class SpmdProgram:
         return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
 
 
-_programs = {}  # (id(closed), axis_name, size, across) -> (closed, SpmdProgram)
+_programs = {}  # (id(closed), axis_name, size, across, donated) -> (closed, SpmdProgram)
 
 
-def spmd_program_for(closed, name, axis_name, axis_size, across=False):
+def spmd_program_for(closed, name, axis_name, axis_size, across=False, donated=()):
     """The compiled program of ``closed`` (compiled once; keyed by identity)."""
-    key = (id(closed), axis_name, axis_size, across)
+    key = (id(closed), axis_name, axis_size, across, donated)
     with compiler.LOCK:
         entry = _programs.get(key)
         if entry is None or entry[0] is not closed:
             entry = _programs[key] = (closed, SpmdProgram(closed, name, axis_name, axis_size,
-                                                          across))
+                                                          across, donated))
             if len(_programs) > 256:
                 del _programs[next(iter(_programs))]
         return entry[1]

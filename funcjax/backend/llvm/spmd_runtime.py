@@ -48,6 +48,7 @@ PTR = ir.PointerType()
 MUTEX, COND, COUNT, GENERATION, ABORTED, SIZE, SLOTS = 0, 128, 256, 264, 272, 280, 320
 SLOT_BYTES = 16  # per device: operand address, result address
 BARRIER, ABORT = "funcjax_spmd_barrier", "funcjax_spmd_abort"
+POOL_RUN = "funcjax_spmd_pool_run"  # see spmd_pool
 
 
 def _field(b, comm, offset):
@@ -150,10 +151,11 @@ JOB_BYTES = 40
 
 
 def emit_launcher(module, entry, name):
-    """Adds ``i64 name(tables, per_device, n, parallel, comm, fail_device, jobs, tids)`` to
-    ``module``: runs ``entry`` (``void (ptr table)``) once per device, in threads or in turn,
-    and returns how many devices failed. ``jobs``/``tids`` are caller-provided scratch of
-    ``n`` * JOB_BYTES and ``n`` * 8 bytes."""
+    """Adds ``i64 name(tables, per_device, n, parallel, comm, fail_device, jobs, tids, pool)``
+    to ``module``: runs ``entry`` (``void (ptr table)``) once per device, in threads or in
+    turn, and returns how many devices failed. ``jobs``/``tids`` are caller-provided scratch
+    of ``n`` * JOB_BYTES and ``n`` * 8 bytes. With a ``pool`` (``spmd_pool``, not null) the
+    pool's parked workers run devices 1..N-1; else each call starts and joins threads."""
     create = _declare(module, "pthread_create", I32, [PTR, PTR, PTR, PTR])
     join = _declare(module, "pthread_join", I32, [I64, PTR])
     abort = _declare(module, ABORT, ir.VoidType(), [PTR])
@@ -186,8 +188,9 @@ def emit_launcher(module, entry, name):
     b.store(now(), member(b, job, 4))
     b.ret(b.inttoptr(fail, PTR))
 
-    launch = _declare(module, name, I64, [PTR, I64, I64, I64, PTR, I64, PTR, PTR])
-    tables, per_device, n, parallel, comm, fail_device, jobs, tids = launch.args
+    launch = _declare(module, name, I64, [PTR, I64, I64, I64, PTR, I64, PTR, PTR, PTR])
+    tables, per_device, n, parallel, comm, fail_device, jobs, tids, pool = launch.args
+    pool_run = _declare(module, POOL_RUN, ir.VoidType(), [PTR, PTR, PTR, I64, I64])
     b = ir.IRBuilder(launch.append_basic_block("entry"))
     failures = b.alloca(I64)
     result = b.alloca(PTR)
@@ -205,6 +208,17 @@ def emit_launcher(module, entry, name):
         failed = b.zext(b.icmp_unsigned("!=", b.ptrtoint(value, I64), zero), I64)
         b.store(b.add(b.load(failures, typ=I64), failed), failures)
 
+    in_pool = b.and_(b.icmp_signed("!=", parallel, zero),
+                     b.icmp_unsigned("!=", b.ptrtoint(pool, I64), zero))
+    with b.if_then(in_pool):
+        with for_range(b, n) as d:
+            job_at(d)
+        b.call(pool_run, [pool, thread, jobs, ir.Constant(I64, JOB_BYTES), n])
+        with for_range(b, n) as d:  # a failed device is one whose job said to fail
+            fail = b.load(member(b, b.gep(jobs, [d], inbounds=True, source_etype=JOB), 2),
+                          typ=I64)
+            b.store(b.add(b.load(failures, typ=I64), fail), failures)
+        b.ret(b.load(failures, typ=I64))
     with b.if_else(b.icmp_signed("!=", parallel, zero)) as (threads, serial):
         with threads:
             with for_range(b, n, start=1) as d:

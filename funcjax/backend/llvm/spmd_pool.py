@@ -1,0 +1,212 @@
+"""A persistent pool of native worker threads that run pmap's devices 1..N-1.
+
+Starting N-1 pthreads per call costs tens of microseconds per device (hundreds when the
+machine is busy) and is the floor under every small collective. The pool's workers are
+created once (when the first parallel pmap runs) and park on a condition variable; a run
+publishes ``(fn, jobs, stride, active)``, bumps a generation counter and wakes exactly
+the ``active`` workers it needs (each parks on its own condition variable, so a 2-device
+run on a 4-device pool does not wake and reschedule idle threads). Worker k
+calls ``fn(jobs + (k + 1) * stride)`` if ``k < active`` (device k + 1), the caller runs device
+0 itself, then waits on a second condition variable until the ``pending`` count of active
+workers reaches zero. Workers read the published fields under the mutex, and a run returns
+only when every active worker has finished, so one generation can never be mistaken for
+another. Parked workers block in the OS (no spinning: 4 devices on 2 cores are fine).
+
+One run at a time uses the pool (``Pool.lock``; ``spmd_program`` tries it without blocking
+and falls back to ``pthread_create`` when it is taken, e.g. a pmap called from a host callback
+inside another pmap). After ``fork`` the child gets a new pool: threads do not survive it.
+"""
+
+import ctypes
+import functools
+import os
+import threading
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import compiler
+from funcjax.backend.llvm.loops import for_range
+from funcjax.backend.llvm.spmd_runtime import POOL_RUN as RUN
+from funcjax.backend.llvm.spmd_runtime import _declare, _field
+
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+
+# Layout of the pool block (bytes); pthread objects get 128 bytes each
+MUTEX, DONE, GEN, PENDING, FN, JOBS, STRIDE, ACTIVE = 0, 128, 256, 264, 272, 280, 288, 296
+RECORDS = 320  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
+RECORD_BYTES, WAKE = 256, 128
+
+
+def _pool_ir():
+    m = ir.Module(name="funcjax_spmd_pool")
+    lock = _declare(m, "pthread_mutex_lock", I32, [PTR])
+    unlock = _declare(m, "pthread_mutex_unlock", I32, [PTR])
+    wait = _declare(m, "pthread_cond_wait", I32, [PTR, PTR])
+    broadcast = _declare(m, "pthread_cond_broadcast", I32, [PTR])
+    signal = _declare(m, "pthread_cond_signal", I32, [PTR])
+    mutex_init = _declare(m, "pthread_mutex_init", I32, [PTR, PTR])
+    cond_init = _declare(m, "pthread_cond_init", I32, [PTR, PTR])
+    create = _declare(m, "pthread_create", I32, [PTR, PTR, PTR, PTR])
+    null = ir.Constant(PTR, None)
+    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+    job_fn = ir.FunctionType(PTR, [PTR])
+
+    def record_of(b, pool, k):
+        offset = b.add(ir.Constant(I64, RECORDS), b.mul(k, ir.Constant(I64, RECORD_BYTES)))
+        return b.gep(pool, [offset], source_etype=ir.IntType(8))
+
+    def load(b, pool, offset, typ=I64):
+        return b.load(_field(b, pool, offset), typ=typ)
+
+    def store(b, pool, offset, value):
+        b.store(value, _field(b, pool, offset))
+
+    def wait_while(b, cond, mutex, still):
+        """``while still(): pthread_cond_wait`` (the mutex is held)."""
+        fn = b.function
+        head, body, after = (fn.append_basic_block(n) for n in ("head", "body", "after"))
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(still(), body, after)
+        b.position_at_end(body)
+        b.call(wait, [cond, mutex])
+        b.branch(head)
+        b.position_at_end(after)
+
+    # ptr worker(ptr record): forever: wait for a new generation, run its job if active
+    worker = _declare(m, "funcjax_spmd_pool_worker", PTR, [PTR])
+    b = ir.IRBuilder(worker.append_basic_block("entry"))
+    record = worker.args[0]
+    pool = b.load(record, typ=PTR)
+    k = b.load(b.gep(record, [ir.Constant(I64, 8)], source_etype=ir.IntType(8)), typ=I64)
+    seen = b.alloca(I64)
+    b.store(zero, seen)
+    loop = worker.append_basic_block("loop")
+    b.branch(loop)
+    b.position_at_end(loop)
+    b.call(lock, [_field(b, pool, MUTEX)])
+    wait_while(b, _field(b, record, WAKE), _field(b, pool, MUTEX),
+               lambda: b.icmp_signed("==", load(b, pool, GEN), b.load(seen, typ=I64)))
+    b.store(load(b, pool, GEN), seen)
+    fn, jobs = load(b, pool, FN, PTR), load(b, pool, JOBS, PTR)
+    stride, active = load(b, pool, STRIDE), load(b, pool, ACTIVE)
+    b.call(unlock, [_field(b, pool, MUTEX)])
+    with b.if_then(b.icmp_signed("<", k, active)):
+        job = b.gep(jobs, [b.mul(b.add(k, one), stride)], source_etype=ir.IntType(8))
+        _call_ptr(b, fn, job_fn, [job])
+        b.call(lock, [_field(b, pool, MUTEX)])
+        left = b.sub(load(b, pool, PENDING), one)
+        store(b, pool, PENDING, left)
+        with b.if_then(b.icmp_signed("==", left, zero)):
+            b.call(broadcast, [_field(b, pool, DONE)])
+        b.call(unlock, [_field(b, pool, MUTEX)])
+    b.branch(loop)
+
+    # void run(pool, fn, jobs, stride, n): devices 1..n-1 on workers, device 0 here
+    run = _declare(m, RUN, ir.VoidType(), [PTR, PTR, PTR, I64, I64])
+    pool, fn, jobs, stride, n = run.args
+    b = ir.IRBuilder(run.append_basic_block("entry"))
+    b.call(lock, [_field(b, pool, MUTEX)])
+    active = b.sub(n, one)
+    store(b, pool, FN, fn)
+    store(b, pool, JOBS, jobs)
+    store(b, pool, STRIDE, stride)
+    store(b, pool, ACTIVE, active)
+    store(b, pool, PENDING, active)
+    store(b, pool, GEN, b.add(load(b, pool, GEN), one))
+    with for_range(b, active) as k:  # wake exactly the workers that have a device
+        b.call(signal, [_field(b, record_of(b, pool, k), WAKE)])
+    b.call(unlock, [_field(b, pool, MUTEX)])
+    _call_ptr(b, fn, job_fn, [jobs])
+    b.call(lock, [_field(b, pool, MUTEX)])
+    wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
+               lambda: b.icmp_signed("!=", load(b, pool, PENDING), zero))
+    b.call(unlock, [_field(b, pool, MUTEX)])
+    b.ret_void()
+
+    # i64 start(pool, workers, tids): initialises the block, starts the workers; returns
+    # how many started
+    start = _declare(m, "funcjax_spmd_pool_start", I64, [PTR, I64, PTR])
+    pool, workers, tids = start.args
+    b = ir.IRBuilder(start.append_basic_block("entry"))
+    b.call(mutex_init, [_field(b, pool, MUTEX), null])
+    b.call(cond_init, [_field(b, pool, DONE), null])
+    for off in (GEN, PENDING, STRIDE, ACTIVE):
+        store(b, pool, off, zero)
+    started = b.alloca(I64)
+    b.store(zero, started)
+    with for_range(b, workers) as w:
+        rec = record_of(b, pool, w)
+        b.call(cond_init, [_field(b, rec, WAKE), null])
+        b.store(pool, rec)
+        b.store(w, b.gep(rec, [ir.Constant(I64, 8)], source_etype=ir.IntType(8)))
+        tid = b.gep(tids, [w], source_etype=I64)
+        rc = b.call(create, [tid, null, worker, rec])
+        with b.if_then(b.icmp_signed("==", rc, ir.Constant(I32, 0))):
+            b.store(b.add(b.load(started, typ=I64), one), started)
+    b.ret(b.load(started, typ=I64))
+    return str(m)
+
+
+class _Callee:
+    """A function pointer value with the type llvmlite's ``call`` needs (opaque pointers do
+    not carry one)."""
+
+    def __init__(self, value, function_type):
+        self._value, self.function_type = value, function_type
+
+    def __getattr__(self, name):
+        return getattr(self._value, name)
+
+
+def _call_ptr(b, fn, fn_type, args):
+    """A call through the function pointer ``fn`` of type ``fn_type``."""
+    return b.call(_Callee(fn, fn_type), args)
+
+
+def bind():
+    """Compiles the pool's code once and binds ``run`` for the programs that call it."""
+    _engine()
+
+
+@functools.cache
+def _engine():
+    engine = compiler.compile_ir(_pool_ir())
+    with compiler.LOCK:
+        llvm.add_symbol(RUN, engine.address(RUN))
+    start = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(
+        engine.address("funcjax_spmd_pool_start"))
+    return engine, start
+
+
+class Pool:
+    """``workers`` parked native threads (see the module docstring)."""
+
+    def __init__(self, workers):
+        self.workers, self.pid = workers, os.getpid()
+        self.lock = threading.Lock()
+        self._memory = np.zeros(RECORDS + (RECORD_BYTES + 8) * workers + 64, np.uint8)
+        addr = self._memory.ctypes.data
+        self.address = addr + (-addr % 64)
+        started = _engine()[1](self.address, workers,
+                               self.address + RECORDS + RECORD_BYTES * workers)
+        if started != workers:
+            raise RuntimeError(f"pmap: could only start {started} of the {workers} device "
+                               "threads (pthread_create failed); the system is out of threads")
+
+
+enabled = True  # benchmarks switch it off to compare with a pthread_create per call
+_pools = {}
+_pools_lock = threading.Lock()
+
+
+def pool(workers):
+    """The process's pool with at least ``workers`` threads (created once, or after fork;
+    pools are never stopped: parked threads cost nothing and die with the process)."""
+    with _pools_lock:
+        current = _pools.get("pool")
+        if current is None or current.pid != os.getpid() or current.workers < workers:
+            current = _pools["pool"] = Pool(workers)  # an older, smaller pool stays parked
+        return current
