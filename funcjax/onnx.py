@@ -28,11 +28,11 @@ OPSET = 18
 
 _UNARY = {"neg": "Neg", "sin": "Sin", "cos": "Cos", "tan": "Tan", "tanh": "Tanh", "exp": "Exp",
           "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign", "floor": "Floor",
-          "ceil": "Ceil", "logistic": "Sigmoid", "erf": "Erf", "not": "Not",
+          "ceil": "Ceil", "logistic": "Sigmoid", "erf": "Erf",
           "stop_gradient": "Identity", "asin": "Asin", "acos": "Acos", "atan": "Atan",
           "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh"}
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min",
-           "pow": "Pow", "and": "And", "or": "Or", "xor": "Xor", "eq": "Equal", "lt": "Less",
+           "pow": "Pow", "eq": "Equal", "lt": "Less",
            "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual"}
 _REDUCE = {"reduce_sum": "ReduceSum", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin",
            "reduce_prod": "ReduceProd"}
@@ -133,12 +133,12 @@ def _eqn(g, eqn, xs):
     """The output names of one equation (a list)."""
     name, p = eqn.primitive.name, eqn.params
     aval = eqn.outputs[0].aval if eqn.outputs else None
+    if name in _STRUCTURED:
+        return _STRUCTURED[name](g, eqn, xs)
     if name in _UNARY:
         return [g.node(_UNARY[name], xs)]
     if name in _BINARY:
         return [g.node(_BINARY[name], xs)]
-    if name in _STRUCTURED:
-        return _STRUCTURED[name](g, eqn, xs)
     if name == "ne":
         return [g.node("Not", [g.node("Equal", xs)])]
     if name == "rem":
@@ -283,6 +283,33 @@ def _dynamic_update_slice(g, eqn, xs):
     return [g.node("ScatterND", [xs[0], g.node("Add", [g.const(grid), v]), xs[1]])]
 
 
+def _bitwise(g, eqn, xs):
+    """``and``/``or``/``xor``/``not``: logical on booleans, bitwise on integers."""
+    op = {"and": "And", "or": "Or", "xor": "Xor", "not": "Not"}[eqn.primitive.name]
+    return [g.node(op if eqn.inputs[0].aval.dtype == np.bool_ else "Bitwise" + op, xs)]
+
+
+def _round(g, eqn, xs):
+    """Half to even (``Round``), or half away from zero (``rounding_method=0``)."""
+    if eqn.params.get("rounding_method", 0) == 1:
+        return [g.node("Round", xs)]
+    half = g.const(0.5, eqn.inputs[0].aval.dtype)
+    mag = g.node("Floor", [g.node("Add", [g.node("Abs", xs), half])])
+    return [g.node("Mul", [g.node("Sign", xs), mag])]
+
+
+def _reduce_bool(g, eqn, xs):
+    """``reduce_or``/``reduce_and`` of booleans as the max/min of 0/1 integers."""
+    op = "ReduceMax" if eqn.primitive.name == "reduce_or" else "ReduceMin"
+    y = g.node(op, [g.node("Cast", xs, to=onnx.TensorProto.INT32),
+                    g.const(eqn.params["axes"], np.int64)], keepdims=0)
+    return [g.node("Cast", [y], to=onnx.TensorProto.BOOL)]
+
+
+def _exp2(g, eqn, xs):
+    return [g.node("Pow", [g.const(2, eqn.inputs[0].aval.dtype), xs[0]])]
+
+
 def _rev(g, eqn, xs):
     dims = list(eqn.params["dimensions"])
     big = np.iinfo(np.int64).min
@@ -413,8 +440,10 @@ def _scan(g, eqn, xs):
 
 _STRUCTURED = {"gather": _indexed, **{k: _indexed for k in _SCATTER},
                "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
-               "rev": _rev, "cumsum": _cumsum, "sort": _sort, "cond": _cond, "while": _while,
-               "scan": _scan}
+               "and": _bitwise, "or": _bitwise, "xor": _bitwise, "not": _bitwise,
+               "round": _round, "reduce_or": _reduce_bool, "reduce_and": _reduce_bool,
+               "exp2": _exp2, "rev": _rev, "cumsum": _cumsum, "sort": _sort, "cond": _cond,
+               "while": _while, "scan": _scan}
 
 
 def _jaxpr(g, jaxpr, args):

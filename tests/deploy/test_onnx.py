@@ -159,6 +159,13 @@ def test_training_step_with_loops_and_indexing():
     agree(train, X, rtol=1e-4, atol=1e-5)
 
 
+def test_rounding_boolean_reductions_and_integer_bitwise():
+    def f(x, i):
+        return (jnp.round(x * 3), lax.round(x * 3), x // 0.3, jnp.any(x > 1, axis=1),
+                jnp.all(x > -2), i ^ 3, i & 6, ~i, (i > 0) ^ (x > 0), jnp.exp2(x))
+    agree(f, X, (np.arange(20, dtype=np.int32) - 7).reshape(5, 4))
+
+
 def test_unsupported_primitive_names_itself_and_the_line():
     def f(x):
         return jnp.linalg.cholesky(x @ x.T + jnp.eye(4))
