@@ -73,8 +73,29 @@ class _Graph:
         return outs
 
 
+def _int8_matmul(g, eqn, lhs, rhs):
+    """An int8 x int8 -> int32 product (``funcjax.quantize``) as ``MatMulInteger`` on the
+    operands laid out as ``(batch, rows, contraction)`` and ``(batch, contraction, cols)``."""
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    la, ra = eqn.inputs[0].aval, eqn.inputs[1].aval
+    lf = [d for d in range(la.ndim) if d not in lb and d not in lc]
+    rf = [d for d in range(ra.ndim) if d not in rb and d not in rc]
+
+    def size(aval, dims):
+        return int(np.prod([aval.shape[d] for d in dims]))
+    a = g.node("Transpose", [lhs], perm=list(lb) + lf + list(lc))
+    a = g.node("Reshape", [a, g.const([size(la, lb), size(la, lf), size(la, lc)], np.int64)])
+    b = g.node("Transpose", [rhs], perm=list(rb) + list(rc) + rf)
+    b = g.node("Reshape", [b, g.const([size(ra, rb), size(ra, rc), size(ra, rf)], np.int64)])
+    y = g.node("MatMulInteger", [a, b])
+    return g.node("Reshape", [y, g.const(eqn.outputs[0].aval.shape, np.int64)])
+
+
 def _dot_general(g, eqn, lhs, rhs):
     """``dot_general`` as an ``Einsum`` (batch dims, then lhs free, then rhs free)."""
+    if (eqn.inputs[0].aval.dtype == eqn.inputs[1].aval.dtype == np.int8
+            and eqn.outputs[0].aval.dtype == np.int32):
+        return _int8_matmul(g, eqn, lhs, rhs)
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     nl, nr = eqn.inputs[0].aval.ndim, eqn.inputs[1].aval.ndim
     letters = iter("abcdefghijklmnopqrstuvwxyz")
@@ -105,7 +126,9 @@ def _conv(g, eqn, lhs, rhs):
     lhs = g.node("Transpose", [lhs], perm=list(dn.lhs_spec))
     rhs = g.node("Transpose", [rhs], perm=list(dn.rhs_spec))
     pads = [lo for lo, _ in p["padding"]] + [hi for _, hi in p["padding"]]
-    y = g.node("Conv", [lhs, rhs], strides=list(p["window_strides"]), pads=pads,
+    # int8 x int8 -> int32 (funcjax.quantize) is a ConvInteger
+    op = "ConvInteger" if eqn.inputs[0].aval.dtype == np.int8 else "Conv"
+    y = g.node(op, [lhs, rhs], strides=list(p["window_strides"]), pads=pads,
                dilations=list(p["rhs_dilation"]), group=p["feature_group_count"])
     perm = [0] * len(dn.out_spec)
     for i, d in enumerate(dn.out_spec):

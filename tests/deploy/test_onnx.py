@@ -166,6 +166,26 @@ def test_rounding_boolean_reductions_and_integer_bitwise():
     agree(f, X, (np.arange(20, dtype=np.int32) - 7).reshape(5, 4))
 
 
+def test_quantized_models_run_in_onnxruntime():
+    """funcjax.quantize's int8 products become MatMulInteger and ConvInteger."""
+    from funcjax.quantize import quantize
+    mlp_params = init_mlp([10, 16, 4])
+    x = RNG.standard_normal((7, 10)).astype(np.float32)
+    k1 = RNG.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    w = RNG.standard_normal((4 * 8 * 8, 5)).astype(np.float32) / 16
+    img = RNG.standard_normal((3, 2, 8, 8)).astype(np.float32)
+
+    def cnn1(params, x):
+        y = fj.nn.relu(lax.conv_general_dilated(x, params[0], (1, 1), "SAME"))
+        return y.reshape(y.shape[0], -1) @ params[1]
+    for f, params, data in ((mlp, mlp_params, x), (cnn1, (k1, w), img)):
+        q = quantize(f, params, data)
+        model = onnx_export(q, data)
+        assert {"MatMulInteger"} <= {n.op_type for n in model.graph.node}
+        got, = run(model, data)
+        np.testing.assert_allclose(got, q(data), rtol=1e-5, atol=1e-5)
+
+
 def test_unsupported_primitive_names_itself_and_the_line():
     def f(x):
         return jnp.linalg.cholesky(x @ x.T + jnp.eye(4))
