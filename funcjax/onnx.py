@@ -4,7 +4,7 @@ The function is traced to a jaxpr (as ``jit`` does) and each equation becomes on
 ONNX nodes (opset 18); calls (``jit``, ``custom_jvp_call``, ``checkpoint``) are inlined, and
 constants and literals become initializers. Indexing maps to ``GatherND``/``ScatterND`` (with
 JAX's clip/fill index modes) and ``Slice``; ``cond`` to ``If``, ``while_loop`` and ``scan``
-(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum`` and one-key sorts to ``TopK``. A
+(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum`` and sorts to stable ``TopK`` passes. A
 primitive with no ONNX translation raises ``NotImplementedError`` naming it and the source
 line that produced it.
 """
@@ -347,16 +347,20 @@ def _cumsum(g, eqn, xs):
 
 
 def _sort(g, eqn, xs):
-    """A one-key sort as TopK (smallest first, ties by index: stable); other operands follow
-    the keys' permutation through GatherElements."""
+    """``sort`` by ``num_keys`` keys as stable ``TopK`` passes (smallest first, ties by index),
+    from the last key to the first, composing the permutations; every operand then follows
+    the final permutation through ``GatherElements``."""
     p = eqn.params
-    if p["num_keys"] != 1:
-        raise _unsupported(eqn, "sorting by more than one key")
     d = p["dimension"]
     n = eqn.inputs[0].aval.shape[d]
-    values, order = g.nodes_out("TopK", [xs[0], g.const([n], np.int64)], 2, axis=d,
-                                largest=0, sorted=1)
-    return [values] + [g.node("GatherElements", [x, order], axis=d) for x in xs[1:]]
+    perm = None
+    for key in reversed(xs[:p["num_keys"]]):
+        if perm is not None:
+            key = g.node("GatherElements", [key, perm], axis=d)
+        order = g.nodes_out("TopK", [key, g.const([n], np.int64)], 2, axis=d, largest=0,
+                            sorted=1)[1]
+        perm = order if perm is None else g.node("GatherElements", [perm, order], axis=d)
+    return [g.node("GatherElements", [x, perm], axis=d) for x in xs]
 
 
 def _closed(sub):

@@ -117,7 +117,8 @@ def test_dynamic_slice_and_update_clamp_like_jax():
 def test_cumsum_and_sort():
     def f(x):
         order = jnp.argsort(x, axis=0)
-        return jnp.cumsum(x, axis=1), jnp.cumsum(x[::-1], axis=0), jnp.sort(x, axis=1), order
+        return (jnp.cumsum(x, axis=1), jnp.cumsum(x[::-1], axis=0), jnp.sort(x, axis=1), order,
+                *lax.top_k(x, 3), *lax.sort((x[:, 0], x[:, 1], x[:, 2]), num_keys=2))
     ties = np.round(X * 2) / 2  # equal keys: stable order
     agree(f, ties)
 
