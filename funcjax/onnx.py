@@ -4,9 +4,9 @@ The function is traced to a jaxpr (as ``jit`` does) and each equation becomes on
 ONNX nodes (opset 18); calls (``jit``, ``custom_jvp_call``, ``checkpoint``) are inlined, and
 constants and literals become initializers. Indexing maps to ``GatherND``/``ScatterND`` (with
 JAX's clip/fill index modes) and ``Slice``; ``cond`` to ``If``, ``while_loop`` and ``scan``
-(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum`` and sorts to stable ``TopK`` passes. A
-primitive with no ONNX translation raises ``NotImplementedError`` naming it and the source
-line that produced it.
+(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum``, the other cumulative reductions to
+a ``Loop``, and sorts to stable ``TopK`` passes. A primitive with no ONNX translation raises
+``NotImplementedError`` naming it and the source line that produced it.
 """
 
 import os
@@ -346,6 +346,47 @@ def _cumsum(g, eqn, xs):
     return [g.node("CumSum", [xs[0], axis], reverse=int(bool(eqn.params["reverse"])))]
 
 
+def _cumulative(g, eqn, xs):
+    """``cumprod``/``cummax``/``cummin`` (ONNX has only CumSum) as a ``Loop`` over the axis
+    (moved first): the carry starts at the operation's identity, and each trip's running
+    value is both the next carry and that row of the result."""
+    aval, p = eqn.inputs[0].aval, eqn.params
+    d, n = p["axis"], aval.shape[p["axis"]]
+    if n == 0:
+        return [g.node("Identity", xs)]
+    name, dt = eqn.primitive.name, aval.dtype
+    boolean = dt == np.bool_
+    op = {"cumprod": "And" if boolean else "Mul", "cummax": "Or" if boolean else "Max",
+          "cummin": "And" if boolean else "Min"}[name]
+    if name == "cumprod" or boolean:
+        start = name != "cummax"
+    else:
+        info = np.finfo(dt) if dt.kind == "f" else np.iinfo(dt)
+        start = (-np.inf if dt.kind == "f" else info.min) if name == "cummax" else \
+            (np.inf if dt.kind == "f" else info.max)
+    perm = [d] + [k for k in range(aval.ndim) if k != d]
+    moved = g.node("Transpose", xs, perm=perm)
+    row_aval = ShapedArray(tuple(aval.shape[k] for k in perm[1:]), dt)
+    names = [g.fresh("i"), g.fresh("go"), g.fresh("carry")]
+    sub = g.sub()
+    t = sub.node("Sub", [g.const(n - 1, np.int64), names[0]]) if p["reverse"] else names[0]
+    new = sub.node(op, [names[2], sub.node("Gather", [moved, t], axis=0)])
+    body = _subgraph(sub, [names[1], new, new], [_SCALAR_BOOL, row_aval, row_aval],
+                     _loop_inputs(names, [row_aval]), "cumulative")
+    init = g.const(np.full(row_aval.shape, start, dt))
+    ys = g.nodes_out("Loop", [g.const(n, np.int64), g.const(True, np.bool_), init], 2,
+                     body=body)[1]
+    if p["reverse"]:
+        ys = _reversed_rows(g, ys)
+    return [g.node("Transpose", [ys], perm=[int(k) for k in np.argsort(perm)])]
+
+
+def _reversed_rows(g, x):
+    big = np.iinfo(np.int64).min
+    return g.node("Slice", [x, g.const([-1], np.int64), g.const([big], np.int64),
+                            g.const([0], np.int64), g.const([-1], np.int64)])
+
+
 def _sort(g, eqn, xs):
     """``sort`` by ``num_keys`` keys as stable ``TopK`` passes (smallest first, ties by index),
     from the last key to the first, composing the permutations; every operand then follows
@@ -458,10 +499,7 @@ def _scan(g, eqn, xs):
     res = g.nodes_out("Loop", [g.const(length, np.int64), g.const(True, np.bool_)] + init,
                       len(out_avals), body=body)
     if p["reverse"]:
-        big = np.iinfo(np.int64).min
-        res[ncarry:] = [g.node("Slice", [y, g.const([-1], np.int64), g.const([big], np.int64),
-                                         g.const([0], np.int64), g.const([-1], np.int64)])
-                        for y in res[ncarry:]]
+        res[ncarry:] = [_reversed_rows(g, y) for y in res[ncarry:]]
     return res
 
 
@@ -469,7 +507,8 @@ _STRUCTURED = {"gather": _indexed, **{k: _indexed for k in _SCATTER},
                "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
                "and": _bitwise, "or": _bitwise, "xor": _bitwise, "not": _bitwise,
                "round": _round, "reduce_or": _reduce_bool, "reduce_and": _reduce_bool,
-               "exp2": _exp2, "rev": _rev, "cumsum": _cumsum, "sort": _sort, "cond": _cond,
+               "exp2": _exp2, "rev": _rev, "cumsum": _cumsum, "cumprod": _cumulative,
+               "cummax": _cumulative, "cummin": _cumulative, "sort": _sort, "cond": _cond,
                "while": _while, "scan": _scan}
 
 

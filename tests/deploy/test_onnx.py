@@ -123,6 +123,13 @@ def test_cumsum_and_sort():
     agree(f, ties)
 
 
+def test_cumulative_products_maxima_minima():
+    def f(x, i):
+        return (jnp.cumprod(x, axis=1), lax.cummax(x, axis=0, reverse=True), lax.cummin(x, 1),
+                lax.cummax(i, axis=1), jnp.cumprod(i, axis=0), lax.cummin(x > 0, axis=1))
+    agree(f, X, (np.arange(20, dtype=np.int32) % 7 - 3).reshape(5, 4))
+
+
 def test_cond_and_switch():
     def f(x, k):
         a = lax.cond(x.sum() > 0, lambda x: x * 2, lambda x: -x, x)
