@@ -4,9 +4,9 @@ The function is traced to a jaxpr (as ``jit`` does) and each equation becomes on
 ONNX nodes (opset 18); calls (``jit``, ``custom_jvp_call``, ``checkpoint``) are inlined, and
 constants and literals become initializers. Indexing maps to ``GatherND``/``ScatterND`` (with
 JAX's clip/fill index modes) and ``Slice``; ``cond`` to ``If``, ``while_loop`` and ``scan``
-(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum`` and one-key sorts to ``TopK``. A
-primitive with no ONNX translation raises ``NotImplementedError`` naming it and the source
-line that produced it.
+(so ``fori_loop``) to ``Loop``; ``cumsum`` to ``CumSum``, the other cumulative reductions to
+a ``Loop``, and sorts to stable ``TopK`` passes. A primitive with no ONNX translation raises
+``NotImplementedError`` naming it and the source line that produced it.
 """
 
 import os
@@ -28,11 +28,11 @@ OPSET = 18
 
 _UNARY = {"neg": "Neg", "sin": "Sin", "cos": "Cos", "tan": "Tan", "tanh": "Tanh", "exp": "Exp",
           "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign", "floor": "Floor",
-          "ceil": "Ceil", "logistic": "Sigmoid", "erf": "Erf", "not": "Not",
+          "ceil": "Ceil", "logistic": "Sigmoid", "erf": "Erf",
           "stop_gradient": "Identity", "asin": "Asin", "acos": "Acos", "atan": "Atan",
           "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh"}
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min",
-           "pow": "Pow", "and": "And", "or": "Or", "xor": "Xor", "eq": "Equal", "lt": "Less",
+           "pow": "Pow", "eq": "Equal", "lt": "Less",
            "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual"}
 _REDUCE = {"reduce_sum": "ReduceSum", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin",
            "reduce_prod": "ReduceProd"}
@@ -73,8 +73,29 @@ class _Graph:
         return outs
 
 
+def _int8_matmul(g, eqn, lhs, rhs):
+    """An int8 x int8 -> int32 product (``funcjax.quantize``) as ``MatMulInteger`` on the
+    operands laid out as ``(batch, rows, contraction)`` and ``(batch, contraction, cols)``."""
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    la, ra = eqn.inputs[0].aval, eqn.inputs[1].aval
+    lf = [d for d in range(la.ndim) if d not in lb and d not in lc]
+    rf = [d for d in range(ra.ndim) if d not in rb and d not in rc]
+
+    def size(aval, dims):
+        return int(np.prod([aval.shape[d] for d in dims]))
+    a = g.node("Transpose", [lhs], perm=list(lb) + lf + list(lc))
+    a = g.node("Reshape", [a, g.const([size(la, lb), size(la, lf), size(la, lc)], np.int64)])
+    b = g.node("Transpose", [rhs], perm=list(rb) + list(rc) + rf)
+    b = g.node("Reshape", [b, g.const([size(ra, rb), size(ra, rc), size(ra, rf)], np.int64)])
+    y = g.node("MatMulInteger", [a, b])
+    return g.node("Reshape", [y, g.const(eqn.outputs[0].aval.shape, np.int64)])
+
+
 def _dot_general(g, eqn, lhs, rhs):
     """``dot_general`` as an ``Einsum`` (batch dims, then lhs free, then rhs free)."""
+    if (eqn.inputs[0].aval.dtype == eqn.inputs[1].aval.dtype == np.int8
+            and eqn.outputs[0].aval.dtype == np.int32):
+        return _int8_matmul(g, eqn, lhs, rhs)
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     nl, nr = eqn.inputs[0].aval.ndim, eqn.inputs[1].aval.ndim
     letters = iter("abcdefghijklmnopqrstuvwxyz")
@@ -105,7 +126,9 @@ def _conv(g, eqn, lhs, rhs):
     lhs = g.node("Transpose", [lhs], perm=list(dn.lhs_spec))
     rhs = g.node("Transpose", [rhs], perm=list(dn.rhs_spec))
     pads = [lo for lo, _ in p["padding"]] + [hi for _, hi in p["padding"]]
-    y = g.node("Conv", [lhs, rhs], strides=list(p["window_strides"]), pads=pads,
+    # int8 x int8 -> int32 (funcjax.quantize) is a ConvInteger
+    op = "ConvInteger" if eqn.inputs[0].aval.dtype == np.int8 else "Conv"
+    y = g.node(op, [lhs, rhs], strides=list(p["window_strides"]), pads=pads,
                dilations=list(p["rhs_dilation"]), group=p["feature_group_count"])
     perm = [0] * len(dn.out_spec)
     for i, d in enumerate(dn.out_spec):
@@ -166,12 +189,12 @@ def _eqn(g, eqn, xs):
     """The output names of one equation (a list)."""
     name, p = eqn.primitive.name, eqn.params
     aval = eqn.outputs[0].aval if eqn.outputs else None
+    if name in _STRUCTURED:
+        return _STRUCTURED[name](g, eqn, xs)
     if name in _UNARY:
         return [g.node(_UNARY[name], xs)]
     if name in _BINARY:
         return [g.node(_BINARY[name], xs)]
-    if name in _STRUCTURED:
-        return _STRUCTURED[name](g, eqn, xs)
     if name == "ne":
         return [g.node("Not", [g.node("Equal", xs)])]
     if name == "rem":
@@ -318,6 +341,33 @@ def _dynamic_update_slice(g, eqn, xs):
     return [g.node("ScatterND", [xs[0], g.node("Add", [g.const(grid), v]), xs[1]])]
 
 
+def _bitwise(g, eqn, xs):
+    """``and``/``or``/``xor``/``not``: logical on booleans, bitwise on integers."""
+    op = {"and": "And", "or": "Or", "xor": "Xor", "not": "Not"}[eqn.primitive.name]
+    return [g.node(op if eqn.inputs[0].aval.dtype == np.bool_ else "Bitwise" + op, xs)]
+
+
+def _round(g, eqn, xs):
+    """Half to even (``Round``), or half away from zero (``rounding_method=0``)."""
+    if eqn.params.get("rounding_method", 0) == 1:
+        return [g.node("Round", xs)]
+    half = g.const(0.5, eqn.inputs[0].aval.dtype)
+    mag = g.node("Floor", [g.node("Add", [g.node("Abs", xs), half])])
+    return [g.node("Mul", [g.node("Sign", xs), mag])]
+
+
+def _reduce_bool(g, eqn, xs):
+    """``reduce_or``/``reduce_and`` of booleans as the max/min of 0/1 integers."""
+    op = "ReduceMax" if eqn.primitive.name == "reduce_or" else "ReduceMin"
+    y = g.node(op, [g.node("Cast", xs, to=onnx.TensorProto.INT32),
+                    g.const(eqn.params["axes"], np.int64)], keepdims=0)
+    return [g.node("Cast", [y], to=onnx.TensorProto.BOOL)]
+
+
+def _exp2(g, eqn, xs):
+    return [g.node("Pow", [g.const(2, eqn.inputs[0].aval.dtype), xs[0]])]
+
+
 def _rev(g, eqn, xs):
     dims = list(eqn.params["dimensions"])
     big = np.iinfo(np.int64).min
@@ -331,17 +381,62 @@ def _cumsum(g, eqn, xs):
     return [g.node("CumSum", [xs[0], axis], reverse=int(bool(eqn.params["reverse"])))]
 
 
+def _cumulative(g, eqn, xs):
+    """``cumprod``/``cummax``/``cummin`` (ONNX has only CumSum) as a ``Loop`` over the axis
+    (moved first): the carry starts at the operation's identity, and each trip's running
+    value is both the next carry and that row of the result."""
+    aval, p = eqn.inputs[0].aval, eqn.params
+    d, n = p["axis"], aval.shape[p["axis"]]
+    if n == 0:
+        return [g.node("Identity", xs)]
+    name, dt = eqn.primitive.name, aval.dtype
+    boolean = dt == np.bool_
+    op = {"cumprod": "And" if boolean else "Mul", "cummax": "Or" if boolean else "Max",
+          "cummin": "And" if boolean else "Min"}[name]
+    if name == "cumprod" or boolean:
+        start = name != "cummax"
+    else:
+        info = np.finfo(dt) if dt.kind == "f" else np.iinfo(dt)
+        start = (-np.inf if dt.kind == "f" else info.min) if name == "cummax" else \
+            (np.inf if dt.kind == "f" else info.max)
+    perm = [d] + [k for k in range(aval.ndim) if k != d]
+    moved = g.node("Transpose", xs, perm=perm)
+    row_aval = ShapedArray(tuple(aval.shape[k] for k in perm[1:]), dt)
+    names = [g.fresh("i"), g.fresh("go"), g.fresh("carry")]
+    sub = g.sub()
+    t = sub.node("Sub", [g.const(n - 1, np.int64), names[0]]) if p["reverse"] else names[0]
+    new = sub.node(op, [names[2], sub.node("Gather", [moved, t], axis=0)])
+    body = _subgraph(sub, [names[1], new, new], [_SCALAR_BOOL, row_aval, row_aval],
+                     _loop_inputs(names, [row_aval]), "cumulative")
+    init = g.const(np.full(row_aval.shape, start, dt))
+    ys = g.nodes_out("Loop", [g.const(n, np.int64), g.const(True, np.bool_), init], 2,
+                     body=body)[1]
+    if p["reverse"]:
+        ys = _reversed_rows(g, ys)
+    return [g.node("Transpose", [ys], perm=[int(k) for k in np.argsort(perm)])]
+
+
+def _reversed_rows(g, x):
+    big = np.iinfo(np.int64).min
+    return g.node("Slice", [x, g.const([-1], np.int64), g.const([big], np.int64),
+                            g.const([0], np.int64), g.const([-1], np.int64)])
+
+
 def _sort(g, eqn, xs):
-    """A one-key sort as TopK (smallest first, ties by index: stable); other operands follow
-    the keys' permutation through GatherElements."""
+    """``sort`` by ``num_keys`` keys as stable ``TopK`` passes (smallest first, ties by index),
+    from the last key to the first, composing the permutations; every operand then follows
+    the final permutation through ``GatherElements``."""
     p = eqn.params
-    if p["num_keys"] != 1:
-        raise _unsupported(eqn, "sorting by more than one key")
     d = p["dimension"]
     n = eqn.inputs[0].aval.shape[d]
-    values, order = g.nodes_out("TopK", [xs[0], g.const([n], np.int64)], 2, axis=d,
-                                largest=0, sorted=1)
-    return [values] + [g.node("GatherElements", [x, order], axis=d) for x in xs[1:]]
+    perm = None
+    for key in reversed(xs[:p["num_keys"]]):
+        if perm is not None:
+            key = g.node("GatherElements", [key, perm], axis=d)
+        order = g.nodes_out("TopK", [key, g.const([n], np.int64)], 2, axis=d, largest=0,
+                            sorted=1)[1]
+        perm = order if perm is None else g.node("GatherElements", [perm, order], axis=d)
+    return [g.node("GatherElements", [x, perm], axis=d) for x in xs]
 
 
 def _closed(sub):
@@ -439,17 +534,17 @@ def _scan(g, eqn, xs):
     res = g.nodes_out("Loop", [g.const(length, np.int64), g.const(True, np.bool_)] + init,
                       len(out_avals), body=body)
     if p["reverse"]:
-        big = np.iinfo(np.int64).min
-        res[ncarry:] = [g.node("Slice", [y, g.const([-1], np.int64), g.const([big], np.int64),
-                                         g.const([0], np.int64), g.const([-1], np.int64)])
-                        for y in res[ncarry:]]
+        res[ncarry:] = [_reversed_rows(g, y) for y in res[ncarry:]]
     return res
 
 
 _STRUCTURED = {"gather": _indexed, **{k: _indexed for k in _SCATTER},
                "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
-               "rev": _rev, "cumsum": _cumsum, "sort": _sort, "cond": _cond, "while": _while,
-               "scan": _scan}
+               "and": _bitwise, "or": _bitwise, "xor": _bitwise, "not": _bitwise,
+               "round": _round, "reduce_or": _reduce_bool, "reduce_and": _reduce_bool,
+               "exp2": _exp2, "rev": _rev, "cumsum": _cumsum, "cumprod": _cumulative,
+               "cummax": _cumulative, "cummin": _cumulative, "sort": _sort, "cond": _cond,
+               "while": _while, "scan": _scan}
 
 
 def _jaxpr(g, jaxpr, args):

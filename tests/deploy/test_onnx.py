@@ -117,9 +117,17 @@ def test_dynamic_slice_and_update_clamp_like_jax():
 def test_cumsum_and_sort():
     def f(x):
         order = jnp.argsort(x, axis=0)
-        return jnp.cumsum(x, axis=1), jnp.cumsum(x[::-1], axis=0), jnp.sort(x, axis=1), order
+        return (jnp.cumsum(x, axis=1), jnp.cumsum(x[::-1], axis=0), jnp.sort(x, axis=1), order,
+                *lax.top_k(x, 3), *lax.sort((x[:, 0], x[:, 1], x[:, 2]), num_keys=2))
     ties = np.round(X * 2) / 2  # equal keys: stable order
     agree(f, ties)
+
+
+def test_cumulative_products_maxima_minima():
+    def f(x, i):
+        return (jnp.cumprod(x, axis=1), lax.cummax(x, axis=0, reverse=True), lax.cummin(x, 1),
+                lax.cummax(i, axis=1), jnp.cumprod(i, axis=0), lax.cummin(x > 0, axis=1))
+    agree(f, X, (np.arange(20, dtype=np.int32) % 7 - 3).reshape(5, 4))
 
 
 def test_cond_and_switch():
@@ -157,6 +165,33 @@ def test_training_step_with_loops_and_indexing():
                                                           fj.grad(loss)(p, x)), params)
         return loss(p, x)
     agree(train, X, rtol=1e-4, atol=1e-5)
+
+
+def test_rounding_boolean_reductions_and_integer_bitwise():
+    def f(x, i):
+        return (jnp.round(x * 3), lax.round(x * 3), x // 0.3, jnp.any(x > 1, axis=1),
+                jnp.all(x > -2), i ^ 3, i & 6, ~i, (i > 0) ^ (x > 0), jnp.exp2(x))
+    agree(f, X, (np.arange(20, dtype=np.int32) - 7).reshape(5, 4))
+
+
+def test_quantized_models_run_in_onnxruntime():
+    """funcjax.quantize's int8 products become MatMulInteger and ConvInteger."""
+    from funcjax.quantize import quantize
+    mlp_params = init_mlp([10, 16, 4])
+    x = RNG.standard_normal((7, 10)).astype(np.float32)
+    k1 = RNG.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    w = RNG.standard_normal((4 * 8 * 8, 5)).astype(np.float32) / 16
+    img = RNG.standard_normal((3, 2, 8, 8)).astype(np.float32)
+
+    def cnn1(params, x):
+        y = fj.nn.relu(lax.conv_general_dilated(x, params[0], (1, 1), "SAME"))
+        return y.reshape(y.shape[0], -1) @ params[1]
+    for f, params, data in ((mlp, mlp_params, x), (cnn1, (k1, w), img)):
+        q = quantize(f, params, data)
+        model = onnx_export(q, data)
+        assert {"MatMulInteger"} <= {n.op_type for n in model.graph.node}
+        got, = run(model, data)
+        np.testing.assert_allclose(got, q(data), rtol=1e-5, atol=1e-5)
 
 
 def test_unsupported_primitive_names_itself_and_the_line():

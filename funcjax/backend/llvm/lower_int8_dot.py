@@ -100,13 +100,13 @@ def gemm_int8(ctx, a, a_t, b_ptr, b_t, c, m, n, k):
     start = ctx.scratch(ShapedArray((panels * PANEL,), np.dtype(np.int32)), "int8 gemm start")
     zero = ir.Constant(plan.elt, 0)
     # Pack a: pa[i, kk] = a[i, kk] (0 in the padding)
-    with for_range(b, m * kp) as t:
-        b.store(zero, pa.element(t))
     with for_range(b, m) as i:
         row = b.mul(i, types.i64(kp))
         with for_range(b, k) as kk:
             src = b.add(b.mul(kk, types.i64(m)), i) if a_t else b.add(b.mul(i, types.i64(k)), kk)
             b.store(plan.lhs(b, _load_i8(b, a, src)), pa.element(b.add(row, kk)))
+        for kk in range(k, kp):
+            b.store(zero, pa.element(b.add(row, types.i64(kk))))
     # Pack b: pb[panel, kk // g, j % PANEL, kk % g] = b[kk, j] (0 past n and k); the
     # accumulators' start: -128 * (column sum) with the +128 offset of a, else 0
     with for_range(b, panels * kp * PANEL) as t:
