@@ -105,3 +105,26 @@ def bernoulli(n):
         total = sum(math.comb(m + 1, k) * b for k, b in enumerate(numbers))
         numbers.append(fractions.Fraction(1) if m == 0 else -total / (m + 1))
     return jnp.asarray(np.array([float(b) for b in numbers]))
+
+
+_ERFCX_TERMS = 10
+
+
+def erfcx(x):
+    """The scaled complementary error function ``exp(x^2) erfc(x)``: directly below a
+    threshold (12 in float64, 5 in float32, where exp(x^2) still fits), beyond by the
+    asymptotic series ``1/(x sqrt(pi)) sum_k (-1)^k (2k-1)!! / (2x^2)^k``; negative x by
+    ``2 exp(x^2) - erfcx(-x)``."""
+    (x,) = promote_args_inexact("erfcx", x)
+    cut = 12.0 if np.dtype(x.dtype) == np.float64 else 5.0
+    a = jnp.abs(x)
+    near = jnp.minimum(a, cut)
+    direct = jnp.exp(near * near) * lax.erfc(near)
+    far = jnp.maximum(a, cut)
+    u = 1 / (2 * far * far)
+    series = jnp.ones_like(far)
+    for k in range(_ERFCX_TERMS, 0, -1):
+        series = 1 - (2 * k - 1) * u * series
+    tail = series / (far * math.sqrt(math.pi))
+    positive = jnp.where(a < cut, direct, tail)
+    return jnp.where(x < 0, 2 * jnp.exp(x * x) - positive, positive)

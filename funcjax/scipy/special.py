@@ -18,6 +18,7 @@ from funcjax.scipy._elementary import (  # noqa: F401
     boxcox,
     boxcox1p,
     comb,
+    erfcx,
     factorial,
     gammasgn,
     kl_div,
@@ -31,7 +32,7 @@ __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "betaln", "logsumexp",
            "xlog1py", "expit", "logit", "ndtr", "ndtri", "log_ndtr", "i0e", "i1e", "i0", "i1",
            "gamma", "beta", "entr", "polygamma", "multigammaln", "gammainc", "gammaincc",
            "betainc", "zeta", "gammasgn", "loggamma", "factorial", "comb", "poch", "rel_entr",
-           "kl_div", "boxcox", "boxcox1p", "bernoulli", "softmax", "log_softmax"]
+           "kl_div", "boxcox", "boxcox1p", "bernoulli", "softmax", "log_softmax", "erfcx"]
 
 
 def _float(name, *xs):

@@ -46,3 +46,15 @@ def test_loggamma_bernoulli_comb_repetition_and_gradients(x64):
         fs.bernoulli(-1)
     with pytest.raises(NotImplementedError, match="exact=True"):
         fs.factorial(3, exact=True)
+
+
+def test_erfcx_across_its_branches(x64):
+    x = np.array([-3.0, -0.5, 0.0, 0.7, 4.9, 5.1, 11.9, 12.1, 30.0, 1e4])
+    for f in (fs.erfcx, funcjax.jit(fs.erfcx)):
+        np.testing.assert_allclose(np.asarray(f(x)), ss.erfcx(x), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(f(x.astype(np.float32))), ss.erfcx(x), rtol=2e-6)
+    moderate = x[:8]
+    grad = funcjax.vmap(funcjax.grad(fs.erfcx))(moderate)
+    np.testing.assert_allclose(np.asarray(grad),
+                               2 * moderate * ss.erfcx(moderate) - 2 / np.sqrt(np.pi),
+                               rtol=1e-11, atol=1e-14)
