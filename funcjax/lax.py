@@ -103,9 +103,8 @@ for _p in (ew.add_p, ew.sub_p, ew.mul_p, ew.div_p, ew.rem_p, ew.pow_p, ew.max_p,
            ew.shift_right_arithmetic_p):
     globals()[_p.name] = _binary(_p)
 
-for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p):
+for _p in (_special.erf_inv_p, _special.erfc_p, _special.lgamma_p, _special.digamma_p):
     globals()[_p.name] = _unary(_p)
-digamma = _special.digamma
 igamma, igammac = _special.igamma, _special.igammac
 
 bitwise_not = globals()["not"]

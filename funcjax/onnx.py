@@ -137,9 +137,10 @@ def _conv(g, eqn, lhs, rhs):
 
 
 def _pool(g, eqn, x):
-    """reduce_window_max/sum as MaxPool/AveragePool: the axes with a trivial window move to
-    the front and merge into ONNX's batch axis (with one channel), the others are spatial.
-    A sum is an average that counts the padding, times the window size."""
+    """reduce_window_max/min/sum as MaxPool/AveragePool: the axes with a trivial window move
+    to the front and merge into ONNX's batch axis (with one channel), the others are spatial.
+    A min is -MaxPool(-x); a sum is an average that counts the padding, times the window
+    size."""
     p, shape = eqn.params, eqn.inputs[0].aval.shape
     if any(b != 1 for b in p["base_dilation"]):
         raise _unsupported(eqn, "base_dilation other than 1")
@@ -159,6 +160,8 @@ def _pool(g, eqn, x):
     dil = [p["window_dilation"][d] for d in spatial]
     if eqn.primitive.name == "reduce_window_max":
         y = g.node("MaxPool", [x], dilations=dil, **attrs)
+    elif eqn.primitive.name == "reduce_window_min":
+        y = g.node("Neg", [g.node("MaxPool", [g.node("Neg", [x])], dilations=dil, **attrs)])
     elif any(d != 1 for d in dil):
         raise _unsupported(eqn, "a windowed sum with window_dilation")
     else:
@@ -247,7 +250,7 @@ def _eqn(g, eqn, xs):
         return [_dot_general(g, eqn, *xs)]
     if name == "conv_general_dilated":
         return [_conv(g, eqn, *xs)]
-    if name in ("reduce_window_max", "reduce_window_sum"):
+    if name in ("reduce_window_max", "reduce_window_min", "reduce_window_sum"):
         return [_pool(g, eqn, *xs)]
     if name in _INLINE:
         key = next(k for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in p)

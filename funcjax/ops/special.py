@@ -1,7 +1,9 @@
-"""Special functions: ``erf_inv``, ``erfc`` and ``lgamma`` are primitives (libm has erfc and
-lgamma; erf_inv is a polynomial start refined by Newton steps on erf), ``digamma`` and
-``trigamma`` are compositions of elementwise primitives (a shift up by the recurrence, then
-the asymptotic series), so they differentiate, batch and fuse with no rules of their own.
+"""Special functions: ``erf_inv``, ``erfc``, ``lgamma`` and ``digamma`` are primitives (libm
+has erfc and lgamma; erf_inv is a polynomial start refined by Newton steps on erf; digamma is
+a shift up by the recurrence, then the asymptotic series, with the reflection formula for
+negative arguments). ``trigamma`` (digamma's derivative) and the incomplete gamma functions
+are compositions of primitives, so they differentiate, batch and fuse with no rules of their
+own.
 
 Eager values are computed in float64 and rounded, as ``erf`` is; the lowering does the same.
 """
@@ -67,7 +69,7 @@ lgamma_p = elementwise("lgamma", lambda x: _lgamma64(x).astype(x.dtype), FLOAT,
                        transcendental=True)
 defjvp(lgamma_p, lambda t, x: lax.mul(t, digamma(x)))
 
-# -- digamma and trigamma as compositions ----------------------------------------------------
+# -- digamma (a primitive) and trigamma (its derivative, a composition) ------------------------
 _SHIFT = 6  # psi(x) = psi(x + 6) - sum 1/(x + k): the series is float64-accurate from 6 on
 # Asymptotic series: psi(z) ~ log z - 1/(2z) - sum B_2k / (2k z^2k), in 1/z^2, lowest first.
 _PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
@@ -93,27 +95,26 @@ def _shifted(x):
     return lax.select(small, lax.add(x, float(_SHIFT)), x), small, steps
 
 
-def _digamma_positive(x):
-    z, small, steps = _shifted(x)
-    inv2 = lax.integer_pow(z, -2)
-    series = lax.sub(lax.sub(lax.log(z), lax.div(0.5, z)), lax.mul(inv2, _poly(_PSI_SERIES,
-                                                                             inv2)))
-    skipped = _const(x, 0.0)
-    for s in steps:
-        skipped = lax.add(skipped, lax.integer_pow(s, -1))
-    return lax.sub(series, lax.select(small, skipped, _const(x, 0.0)))
+def _digamma(x):
+    """psi(x) = d/dx log Gamma(x) in float64; negative x by reflection psi(1-x) - pi / tan(pi x),
+    NaN at the poles 0, -1, -2, ... (as JAX)."""
+    y = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        r = np.where(y < 0, 1 - y, y)
+        small = r < _SHIFT
+        skipped = sum(1 / (r + k) for k in range(_SHIFT))
+        z = np.where(small, r + _SHIFT, r)
+        inv2 = 1 / (z * z)
+        series = np.log(z) - 0.5 / z - inv2 * _horner(_PSI_SERIES[::-1], inv2)
+        psi = series - np.where(small, skipped, 0.0)
+        psi = np.where(y < 0, psi - math.pi / np.tan(math.pi * y), psi)
+        psi = np.where((y <= 0) & (np.floor(y) == y), np.nan, psi)
+    return psi.astype(x.dtype)
 
 
-def digamma(x):
-    """psi(x) = d/dx log Gamma(x); negative x by reflection psi(1-x) - pi / tan(pi x), NaN at
-    the poles 0, -1, -2, ... (as JAX)."""
-    negative = lax.lt(x, _const(x, 0.0))
-    reflected = lax.select(negative, lax.sub(1.0, x), x)
-    psi = _digamma_positive(reflected)
-    correction = lax.div(math.pi, lax.tan(lax.mul(math.pi, x)))
-    out = lax.select(negative, lax.sub(psi, correction), psi)
-    pole = lax.bitwise_and(lax.le(x, _const(x, 0.0)), lax.eq(lax.floor(x), x))
-    return lax.select(pole, _const(x, math.nan), out)
+digamma_p = elementwise("digamma", _digamma, FLOAT, transcendental=True)
+defjvp(digamma_p, lambda t, x: lax.mul(t, trigamma(x)))
+digamma = digamma_p.bind
 
 
 def trigamma(x):

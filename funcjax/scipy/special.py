@@ -10,15 +10,29 @@ import numpy as np
 
 import funcjax.numpy as jnp
 from funcjax import lax
-from funcjax.nn import logsumexp  # noqa: F401  (JAX exports it from here too)
+from funcjax.nn import log_softmax, logsumexp, softmax  # noqa: F401  (JAX exports them here)
 from funcjax.numpy import _bessel
 from funcjax.numpy._util import promote_args_inexact
+from funcjax.scipy._elementary import (  # noqa: F401
+    bernoulli,
+    boxcox,
+    boxcox1p,
+    comb,
+    erfcx,
+    factorial,
+    gammasgn,
+    kl_div,
+    loggamma,
+    poch,
+    rel_entr,
+)
 from funcjax.scipy._series import betainc, polygamma, zeta  # noqa: F401
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "betaln", "logsumexp", "xlogy",
            "xlog1py", "expit", "logit", "ndtr", "ndtri", "log_ndtr", "i0e", "i1e", "i0", "i1",
            "gamma", "beta", "entr", "polygamma", "multigammaln", "gammainc", "gammaincc",
-           "betainc", "zeta"]
+           "betainc", "zeta", "gammasgn", "loggamma", "factorial", "comb", "poch", "rel_entr",
+           "kl_div", "boxcox", "boxcox1p", "bernoulli", "softmax", "log_softmax", "erfcx"]
 
 
 def _float(name, *xs):

@@ -1,8 +1,8 @@
 """Lowering of the special-function primitives (``funcjax.ops.special``).
 
 Each is computed in double precision and rounded, as eager does: erfc and lgamma are libm
-calls; erf_inv evaluates the same polynomial start and Newton steps as the eager rule, both
-polynomial branches computed and selected (no branches, so loops still vectorise).
+calls; erf_inv and digamma evaluate the same steps as the eager rules, every branch computed
+and selected (no branches, so loops still vectorise).
 """
 
 import math
@@ -49,7 +49,33 @@ def _erf_inv(ctx, y):
     return b.select(b.fcmp_ordered(">", size, one), ir.Constant(f64, math.nan), z)
 
 
+def _digamma(ctx, x):
+    """The eager rule's shift, asymptotic series and reflection, without branches."""
+    b, f64 = ctx.b, types.F64
+
+    def c(v):
+        return ir.Constant(f64, v)
+    negative = b.fcmp_ordered("<", x, c(0.0))
+    r = b.select(negative, b.fsub(c(1.0), x), x)
+    small = b.fcmp_ordered("<", r, c(special._SHIFT))
+    skipped = c(0.0)
+    for k in range(special._SHIFT):
+        skipped = b.fadd(skipped, b.fdiv(c(1.0), b.fadd(r, c(k))))
+    z = b.select(small, b.fadd(r, c(special._SHIFT)), r)
+    inv2 = b.fdiv(c(1.0), b.fmul(z, z))
+    series = b.fsub(b.fsub(libm(ctx, "log", z), b.fdiv(c(0.5), z)),
+                    b.fmul(inv2, _horner(b, special._PSI_SERIES[::-1], inv2)))
+    psi = b.fsub(series, b.select(small, skipped, c(0.0)))
+    pix = b.fmul(c(math.pi), x)
+    reflected = b.fsub(psi, b.fdiv(c(math.pi), libm(ctx, "tan", pix)))
+    psi = b.select(negative, reflected, psi)
+    floor = ctx.call("llvm.floor.f64", f64, [x])
+    pole = b.and_(b.fcmp_ordered("<=", x, c(0.0)), b.fcmp_ordered("==", floor, x))
+    return b.select(pole, c(math.nan), psi)
+
+
 _EMIT = {
+    special.digamma_p: _in_double(_digamma),
     special.erf_inv_p: _in_double(_erf_inv),
     special.erfc_p: _in_double(lambda ctx, x: libm(ctx, "erfc", x)),
     special.lgamma_p: _in_double(lambda ctx, x: libm(ctx, "lgamma", x)),
