@@ -18,10 +18,10 @@ pullback is the transpose of their linearization, with its residuals kept.
 
 import numpy as np
 
-from funcjax.core import dtypes, type_cache
+from funcjax.core import type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import Literal
-from funcjax.core.trace import Trace, Tracer, _context, new_trace
+from funcjax.core.trace import Trace, Tracer, _context, current_trace
 from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
@@ -109,10 +109,18 @@ def linearize(flat_fun, primals, description="grad"):
     """Runs ``flat_fun(*primals)`` recording a tape. Returns ``(outs, backward)`` where
     ``backward(cts)`` maps one cotangent (or None) per output to one per primal
     (instantiated; float0 zeros for integer primals)."""
-    with new_trace(TapeTrace, description) as trace:
-        ins = [TapeTracer(trace, p, aval_of(p)) if dtypes.is_inexact(aval_of(p).dtype) else p
-               for p in primals]
+    context = _context
+    trace = TapeTrace(context.trace or current_trace(), description)
+    ins = []
+    for p in primals:
+        aval = aval_of(p)
+        ins.append(TapeTracer(trace, p, aval) if aval.dtype.kind in "fc" else p)
+    context.trace = trace
+    try:
         outs = flat_fun(*ins)
+    finally:
+        context.trace = trace.parent
+        trace.alive = False
     primal_outs = [o.primal if type(o) is TapeTracer and o._trace is trace else o for o in outs]
 
     def backward(cts_out):
@@ -133,10 +141,17 @@ def _backward(trace, outs, cts_out):
     for o, ct in zip(outs, cts_out):
         if type(o) is TapeTracer and o._trace is trace:
             add(o, ct)
+    pop = cts.pop
     for pullback, ins, tracers in reversed(trace.tape):
-        ct = [cts.pop(id(t), None) for t in tracers]
-        if all(c is None for c in ct):
-            continue
+        if len(tracers) == 1:
+            c = pop(id(tracers[0]), None)
+            if c is None:
+                continue
+            ct = [c]
+        else:
+            ct = [pop(id(t), None) for t in tracers]
+            if all(c is None for c in ct):
+                continue
         for x, c in zip(ins, pullback(ct)):
             add(x, c)
     return cts
@@ -267,7 +282,7 @@ class _Program:
 
     def run(self, primals, cts):
         env = list(self.template)
-        if None in cts:
+        if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
         env[:self.n_in] = [*primals, *cts]
