@@ -441,7 +441,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
     check_callable(fun, what)
-    lean = type(argnums) is int and argnums >= 0 and not has_aux
+    lean = type(argnums) is int and argnums >= 0 and not has_aux and not holomorphic
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
