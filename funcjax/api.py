@@ -441,6 +441,8 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
     check_callable(fun, what)
+    lean = type(argnums) is int and argnums >= 0 and not has_aux and not holomorphic
+
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         # The gradient of a jitted function, taken outside any transformation, is the jitted
@@ -450,6 +452,9 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
             staged = staged(what, argnums, has_aux, allow_int, holomorphic)
             if staged is not None:
                 return staged(*args)
+        if lean and not kwargs and argnums < len(args) and type(args[argnums]) is Array and \
+                args[argnums].dtype.kind == "f" and tape.applies():
+            return _value_and_grad_eager(what, fun, args, argnums, holomorphic)
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
         _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
@@ -460,6 +465,23 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
     value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
     return value_and_grad_fun
+
+
+def _value_and_grad_eager(what, fun, args, argnum, holomorphic):
+    """``value_and_grad`` in eager code for one float Array argument and no aux: the tape,
+    without the pytree plumbing the general path needs; the output is checked as there."""
+    box = []
+
+    def flat(x):
+        full = list(args)
+        full[argnum] = x
+        leaves, out_tree = tree_flatten(fun(*full))
+        box.append(out_tree)
+        _check_out_leaves(leaves, what, fun)
+        return leaves
+    outs, backward = tape.linearize(flat, [args[argnum]], f"{what}({fun_name(fun)})")
+    _check_scalar_output(what, fun, outs, holomorphic)
+    return tree_unflatten(box[0], outs), backward([_ones_like(outs[0])])[0]
 
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):

@@ -17,6 +17,7 @@ import numpy as np
 
 from funcjax.core import dtypes
 from funcjax.core.abstract import ShapedArray
+from funcjax.core.array import Array
 from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.memo import jaxpr_transformation
@@ -74,7 +75,8 @@ class JVPTracer(Tracer):
 
     @property
     def aval(self):
-        return aval_of(self.primal)
+        primal = self.primal
+        return primal._aval if type(primal) is Array else aval_of(primal)
 
     def concrete_value(self):
         # Python control flow on primal values keeps working under jvp and grad.
@@ -107,7 +109,7 @@ class JVPTrace(Trace):
         primals, tangents = [], []
         nonzero = False
         for x in args:
-            if self.own(x):
+            if (type(x) is JVPTracer and x._trace is self) or self.own(x):
                 primals.append(x.primal)
                 tangents.append(x.tangent)
                 nonzero = nonzero or type(x.tangent) is not Zero

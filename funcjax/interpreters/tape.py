@@ -18,10 +18,11 @@ pullback is the transpose of their linearization, with its residuals kept.
 
 import numpy as np
 
-from funcjax.core import dtypes, type_cache
+from funcjax.config import config
+from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import Literal
-from funcjax.core.trace import Trace, Tracer, _context, new_trace
+from funcjax.core.trace import Trace, Tracer, _context, current_trace
 from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
@@ -62,46 +63,52 @@ class TapeTrace(Trace):
 
     def __init__(self, parent, description="grad"):
         super().__init__(parent, description)
-        self.tape = []  # (pullback, differentiated input tracers, output tracers)
+        # (pullback, differentiated input tracers, output tracers); a pullback is a function
+        # of the output cotangents, or a cached program with the primals it runs on.
+        self.tape = []
+        self.direct = type(parent) is EvalTrace  # impls may run here without binding
 
     def process_primitive(self, primitive, args, params):
-        primals, own, any_own = [], [], False
+        primals, mask, any_own, arrays = [], [], False, True
         for x in args:
             if type(x) is TapeTracer and x._trace is self:
-                primals.append(x.primal)
-                own.append(x)
+                x = x.primal
+                mask.append(True)
                 any_own = True
             else:
                 if isinstance(x, Tracer):
                     self.own(x)  # raises for a tracer whose transformation has finished
-                primals.append(x)
-                own.append(None)
+                mask.append(False)
+            primals.append(x)
+            arrays = arrays and type(x) is Array
         context = _context
         context.trace = self.parent
         try:
             if not any_own:
                 return primitive.bind(*primals, **params)
-            program = _cached_program(primitive, primals, params, own)
+            own = [x for x in args if type(x) is TapeTracer and x._trace is self]
+            program = _cached_program(primitive, primals, params, mask, arrays)
             if program is None:
-                outs, pullback = _staged_pullback(primitive, primals, params, own)
+                outs, pullback = _staged_pullback(primitive, primals, params, mask)
             else:
-                pullback = program.pullback(primals)
-                if program.direct and runs_now() and \
-                        all(type(p) is Array for p in primals):
+                pullback = program, primals
+                if arrays and program.direct and self.direct and not placement.state.active:
                     # The type rule accepted these types when the program was built.
-                    outs = (apply_checked(primitive, [p._value for p in primals], params,
-                                          program.out_types[0]),)
-                else:
-                    outs = primitive.bind(*primals, **params)
-                    if not primitive.multiple_results:
-                        outs = (outs,)
+                    aval = program.out_types[0]
+                    out = apply_checked(primitive, [p._value for p in primals], params, aval)
+                    tracer = TapeTracer(self, out, aval) if aval.dtype.kind in "fc" else out
+                    self.tape.append((pullback, own, (tracer,)))
+                    return tracer
+                outs = primitive.bind(*primals, **params)
+                if not primitive.multiple_results:
+                    outs = (outs,)
         finally:
             context.trace = self
         tracers = []
         for o in outs:
             aval = aval_of(o)
             tracers.append(TapeTracer(self, o, aval) if aval.dtype.kind in "fc" else o)
-        self.tape.append((pullback, [x for x in own if x is not None], tracers))
+        self.tape.append((pullback, own, tracers))
         return tracers if primitive.multiple_results else tracers[0]
 
 
@@ -109,10 +116,18 @@ def linearize(flat_fun, primals, description="grad"):
     """Runs ``flat_fun(*primals)`` recording a tape. Returns ``(outs, backward)`` where
     ``backward(cts)`` maps one cotangent (or None) per output to one per primal
     (instantiated; float0 zeros for integer primals)."""
-    with new_trace(TapeTrace, description) as trace:
-        ins = [TapeTracer(trace, p, aval_of(p)) if dtypes.is_inexact(aval_of(p).dtype) else p
-               for p in primals]
+    context = _context
+    trace = TapeTrace(context.trace or current_trace(), description)
+    ins = []
+    for p in primals:
+        aval = aval_of(p)
+        ins.append(TapeTracer(trace, p, aval) if aval.dtype.kind in "fc" else p)
+    context.trace = trace
+    try:
         outs = flat_fun(*ins)
+    finally:
+        context.trace = trace.parent
+        trace.alive = False
     primal_outs = [o.primal if type(o) is TapeTracer and o._trace is trace else o for o in outs]
 
     def backward(cts_out):
@@ -133,11 +148,19 @@ def _backward(trace, outs, cts_out):
     for o, ct in zip(outs, cts_out):
         if type(o) is TapeTracer and o._trace is trace:
             add(o, ct)
+    pop = cts.pop
     for pullback, ins, tracers in reversed(trace.tape):
-        ct = [cts.pop(id(t), None) for t in tracers]
-        if all(c is None for c in ct):
-            continue
-        for x, c in zip(ins, pullback(ct)):
+        if len(tracers) == 1:
+            c = pop(id(tracers[0]), None)
+            if c is None:
+                continue
+            ct = [c]
+        else:
+            ct = [pop(id(t), None) for t in tracers]
+            if all(c is None for c in ct):
+                continue
+        cts_in = pullback[0].run(pullback[1], ct) if type(pullback) is tuple else pullback(ct)
+        for x, c in zip(ins, cts_in):
             add(x, c)
     return cts
 
@@ -147,18 +170,20 @@ _programs = {}
 _MAX_PROGRAMS = 4096
 
 
-def _cached_program(primitive, primals, params, own):
+def _cached_program(primitive, primals, params, mask, arrays):
     """The pullback program of a first-order primitive (built once per key), or None."""
-    avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
-    key = type_cache.key(primitive, avals, params)
-    if key is None:
-        return None
-    key = (key, *[x is not None for x in own])
+    avals = [x._aval for x in primals] if arrays else [aval_of(x) for x in primals]
+    if params:
+        key = type_cache.key(primitive, avals, params)
+        if key is None:
+            return None
+        key = (key, *mask)
+    else:
+        key = (primitive, config.jax_enable_x64, *avals, *mask)
     program = _programs.get(key)
     if program is None:
         if "partial_eval" in primitive.rules or primitive.effectful is not None:
             return None
-        mask = [x is not None for x in own]
         if len(_programs) >= _MAX_PROGRAMS:
             _programs.clear()
         program = _programs[key] = _Program(primitive, avals, params, mask)
@@ -191,10 +216,9 @@ def _transpose(linear, out_nonzero, cts):
                          [UndefinedPrimal(v.aval) for v in linear.jaxpr.invars], given)
 
 
-def _staged_pullback(primitive, primals, params, own):
+def _staged_pullback(primitive, primals, params, mask):
     """Outputs and pullback of one primitive through the staged route (residuals kept)."""
-    outs, linear, out_nonzero = _linear_pieces(
-        primitive, primals, params, [x is not None for x in own])
+    outs, linear, out_nonzero = _linear_pieces(primitive, primals, params, mask)
     return outs, lambda cts: _transpose(linear, out_nonzero, cts)
 
 
@@ -262,12 +286,9 @@ class _Program:
         self.results = [next(results) if nz else None for nz in nonzero]
         self.steps, self.template = steps, template
 
-    def pullback(self, primals):
-        return lambda cts: self.run(primals, cts)
-
     def run(self, primals, cts):
         env = list(self.template)
-        if None in cts:
+        if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
         env[:self.n_in] = [*primals, *cts]

@@ -98,3 +98,17 @@ def test_leaked_tangent_is_reported():
     funcjax.grad(f)(jnp.ones(2))
     with pytest.raises(funcjax.errors.UnexpectedTracerError):
         saved[0] + 1
+
+
+def test_eager_grad_keeps_the_argument_checks():
+    x = jnp.ones(3)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        funcjax.grad(lambda v: jnp.sum(v), holomorphic=True)(x)
+    with pytest.raises(TypeError, match="scalar"):
+        funcjax.grad(lambda v: v * 2)(x)
+    with pytest.raises(TypeError, match="floating-point"):
+        funcjax.grad(lambda v: jnp.sum(v))(jnp.arange(3))
+    value, g = funcjax.value_and_grad(lambda v, s: jnp.sum(v * s), argnums=0)(x, 2.0)
+    np.testing.assert_allclose(value, 6.0)
+    np.testing.assert_allclose(g, [2.0, 2.0, 2.0])
+    assert funcjax.grad(lambda v: (jnp.sum(v),)[0])(x).shape == (3,)

@@ -162,6 +162,8 @@ def test_bodies_reading_mutable_or_array_values_stay_correct():
         np.testing.assert_allclose(out, ((1.0 * value + 0) * value + 1) * value + 2)
     assert eager.function_key(lambda: scale) is None
     assert eager.function_key(lambda: xs) is not None
+    big = jnp.zeros(eager._MAX_KEPT_SIZE + 1)
+    assert eager.function_key(lambda: big) is None  # not kept alive by the cache
 
 
 def test_reused_body_under_grad_matches_jit():

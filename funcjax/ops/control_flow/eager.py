@@ -145,8 +145,8 @@ def derived(closed, how, build):
 # the compiled loop. What staging a Python function produces depends on its code, the values it
 # closes over, the globals it reads and its defaults (and the input types and flags, keyed by
 # the caller). ``function_key`` is a hashable value of exactly those, when they are plain:
-# scalars, strings, modules, classes, library functions and funcjax Arrays (immutable; kept by
-# identity), tuples of these, and user functions (recursively). Anything mutable or opaque
+# scalars, strings, modules, classes, library functions and small funcjax Arrays (immutable;
+# kept by identity), tuples of these, and user functions (recursively). Anything mutable or opaque
 # (lists, dicts, numpy arrays, objects, tracers) gives no key, and the body is staged as before.
 class _Same:
     """An object inside a key, compared by identity (the key keeps it alive)."""
@@ -164,6 +164,7 @@ class _Same:
 
 
 _PLAIN = frozenset({bool, int, float, complex, str, bytes, type(None)})
+_MAX_KEPT_SIZE = 4096  # elements of an Array a key may hold (parameters change every step)
 _global_names = {}  # code object -> the global names it (and the code nested in it) may read
 
 
@@ -217,8 +218,10 @@ def _object_key(v, seen):
             return _Same(v)  # defined once, at import
         return _function_key(v, seen)
     if t is types.ModuleType or t is types.BuiltinFunctionType or isinstance(v, type) or \
-            t is np.ufunc or t is _Array:
+            t is np.ufunc:
         return _Same(v)
+    if t is _Array and v.size <= _MAX_KEPT_SIZE:
+        return _Same(v)  # small: a stale entry keeps little alive (large ones: no key)
     if isinstance(v, np.generic):
         return t, v.tobytes()
     raise _NoKeyError
