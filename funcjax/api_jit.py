@@ -20,7 +20,7 @@ from funcjax.api_util import (
     fun_name,
 )
 from funcjax.config import config
-from funcjax.core import dtypes, placement
+from funcjax.core import dtypes, gc_pause, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -301,8 +301,9 @@ class JitFunction:
             a for i, a in enumerate(args) if i not in static_pos] + list(dyn_kw.values()))
         self._explain_miss(key, flat_names)
         start = time.perf_counter()
-        closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
-                                                    static_pos)
+        with gc_pause.paused():
+            closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
+                                                        static_pos)
         with self._store.lock:
             self._store.counts["traces"] += 1
         if config.jax_log_compiles:

@@ -65,3 +65,27 @@ def test_identical_programs_reuse_the_engine():
                                rtol=1e-6)
     assert compiler.stats["compiled"] == compiled
     assert compiler.stats["reused_in_process"] == reused + 1
+
+
+def test_the_collector_is_paused_only_while_compiling():
+    import gc
+    seen = []
+
+    def fun(v):
+        seen.append(gc.isenabled())
+        return v * 3
+    assert gc.isenabled()
+    np.testing.assert_array_equal(funcjax.jit(fun)(np.ones(2, np.float32)), [3, 3])
+    assert seen == [False] and gc.isenabled()
+
+    def broken(v):
+        raise ValueError("no")
+    with pytest.raises(ValueError):
+        funcjax.jit(broken)(np.ones(2))
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that disabled it keeps it disabled
+        funcjax.jit(lambda v: v - 1)(np.ones(2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
