@@ -86,7 +86,7 @@ class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
     __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
-                 "input_names", "program", "out_weak", "native")
+                 "input_names", "program", "out_weak", "native", "calls")
 
     def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -94,7 +94,8 @@ class _Entry:
         self.donated = donated  # (input index, argument name) pairs
         self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
-        self.native = None  # its fast_call.NativeEntry once called twice; False: not eligible
+        self.native = None  # (fast_call.NativeEntry, out tree) once hot; False: not eligible
+        self.calls = 0  # calls through the Python path (NATIVE_AFTER_CALLS makes it hot)
         self.out_weak = [a.weak_type for a in closed.out_avals]
 
 
@@ -135,6 +136,11 @@ class _Cache:
 # constants and code of their entries) be collected.
 _caches = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
+
+
+# Building a generated entry costs a small LLVM compile (~10-50 ms): a signature gets one after
+# this many calls through the Python path (~50 us each), when it has shown it is called often.
+NATIVE_AFTER_CALLS = 32
 
 
 def _forget_native(name, value):
@@ -410,9 +416,12 @@ class JitFunction:
         return tree_unflatten(entry.out_tree, outs)
 
     def _use_native(self, entry, in_tree):
-        """From the second call of a compiled entry on, calls go through its generated entry
-        point (built once; flag changes drop it, see _forget_native). ``in_tree``: the
-        pytree of ``(args, {})`` to flatten, None when the arguments are plain arrays."""
+        """Once a compiled entry is hot (``NATIVE_AFTER_CALLS``), calls go through its
+        generated entry point (built once; flag changes drop it, see _forget_native).
+        ``in_tree``: the pytree of ``(args, {})`` to flatten, None for plain arrays."""
+        entry.calls += 1
+        if entry.calls < NATIVE_AFTER_CALLS:
+            return
         if entry.native is None:
             entry.native = _native_for(entry)
         if entry.native and not config.jax_debug_nans:

@@ -23,7 +23,7 @@ def test_forwarding_programs_skip_llvm_and_copy_numpy_inputs():
     f = funcjax.jit(lambda x, y: (y, x, x))
     a, b, c = f(np.float32(1.5), jnp.ones(2, jnp.int32))
     assert a.dtype == np.int32 and b.dtype == np.float32 and float(c) == 1.5
-    for _ in range(3):  # called again: still no code, no generated entry
+    for _ in range(40):  # called again: still no code, no generated entry
         np.testing.assert_array_equal(f(np.float32(1.5), jnp.ones(2, jnp.int32))[0], [1, 1])
     assert f._store.native is None and compiler.stats["compiled"] == before
     compiled = funcjax.jit(lambda t: t).lower(jnp.ones(3)).compile()
