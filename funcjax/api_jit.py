@@ -20,7 +20,7 @@ from funcjax.api_util import (
     fun_name,
 )
 from funcjax.config import config
-from funcjax.core import dtypes, placement
+from funcjax.core import dtypes, gc_pause, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
 from funcjax.core.pytree import tree_flatten, tree_unflatten
@@ -86,7 +86,7 @@ class _Entry:
     """One cache entry: the closure-converted jaxpr of one signature and its program."""
 
     __slots__ = ("closed", "consts", "out_tree", "names", "name", "signature", "donated",
-                 "input_names", "program", "out_weak", "native")
+                 "input_names", "program", "out_weak", "native", "calls")
 
     def __init__(self, closed, consts, out_tree, names, name, signature, donated):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -94,7 +94,8 @@ class _Entry:
         self.donated = donated  # (input index, argument name) pairs
         self.input_names = ["(closed-over constant)"] * len(consts) + names
         self.program = None
-        self.native = None  # its fast_call.NativeEntry once called twice; False: not eligible
+        self.native = None  # (fast_call.NativeEntry, out tree) once hot; False: not eligible
+        self.calls = 0  # calls through the Python path (NATIVE_AFTER_CALLS makes it hot)
         self.out_weak = [a.weak_type for a in closed.out_avals]
 
 
@@ -135,6 +136,11 @@ class _Cache:
 # constants and code of their entries) be collected.
 _caches = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
+
+
+# Building a generated entry costs a small LLVM compile (~10-50 ms): a signature gets one after
+# this many calls through the Python path (~50 us each), when it has shown it is called often.
+NATIVE_AFTER_CALLS = 32
 
 
 def _forget_native(name, value):
@@ -301,8 +307,9 @@ class JitFunction:
             a for i, a in enumerate(args) if i not in static_pos] + list(dyn_kw.values()))
         self._explain_miss(key, flat_names)
         start = time.perf_counter()
-        closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
-                                                    static_pos)
+        with gc_pause.paused():
+            closed, _, out_tree = trace_pytree_function(with_static_kwargs, args, dyn_kw, "jit",
+                                                        static_pos)
         with self._store.lock:
             self._store.counts["traces"] += 1
         if config.jax_log_compiles:
@@ -411,9 +418,12 @@ class JitFunction:
         return tree_unflatten(entry.out_tree, outs)
 
     def _use_native(self, entry, in_tree):
-        """From the second call of a compiled entry on, calls go through its generated entry
-        point (built once; flag changes drop it, see _forget_native). ``in_tree``: the
-        pytree of ``(args, {})`` to flatten, None when the arguments are plain arrays."""
+        """Once a compiled entry is hot (``NATIVE_AFTER_CALLS``), calls go through its
+        generated entry point (built once; flag changes drop it, see _forget_native).
+        ``in_tree``: the pytree of ``(args, {})`` to flatten, None for plain arrays."""
+        entry.calls += 1
+        if entry.calls < NATIVE_AFTER_CALLS:
+            return
         if entry.native is None:
             entry.native = _native_for(entry)
         if entry.native and not config.jax_debug_nans:

@@ -23,7 +23,7 @@ def test_forwarding_programs_skip_llvm_and_copy_numpy_inputs():
     f = funcjax.jit(lambda x, y: (y, x, x))
     a, b, c = f(np.float32(1.5), jnp.ones(2, jnp.int32))
     assert a.dtype == np.int32 and b.dtype == np.float32 and float(c) == 1.5
-    for _ in range(3):  # called again: still no code, no generated entry
+    for _ in range(40):  # called again: still no code, no generated entry
         np.testing.assert_array_equal(f(np.float32(1.5), jnp.ones(2, jnp.int32))[0], [1, 1])
     assert f._store.native is None and compiler.stats["compiled"] == before
     compiled = funcjax.jit(lambda t: t).lower(jnp.ones(3)).compile()
@@ -65,3 +65,27 @@ def test_identical_programs_reuse_the_engine():
                                rtol=1e-6)
     assert compiler.stats["compiled"] == compiled
     assert compiler.stats["reused_in_process"] == reused + 1
+
+
+def test_the_collector_is_paused_only_while_compiling():
+    import gc
+    seen = []
+
+    def fun(v):
+        seen.append(gc.isenabled())
+        return v * 3
+    assert gc.isenabled()
+    np.testing.assert_array_equal(funcjax.jit(fun)(np.ones(2, np.float32)), [3, 3])
+    assert seen == [False] and gc.isenabled()
+
+    def broken(v):
+        raise ValueError("no")
+    with pytest.raises(ValueError):
+        funcjax.jit(broken)(np.ones(2))
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that disabled it keeps it disabled
+        funcjax.jit(lambda v: v - 1)(np.ones(2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ import pytest
 
 import funcjax
 import funcjax.numpy as jnp
+from funcjax.api_jit import NATIVE_AFTER_CALLS
 from funcjax.backend.llvm import fast_call
 
 pytestmark = pytest.mark.skipif(fast_call.layout() is None,
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.skipif(fast_call.layout() is None,
 
 
 def _warm(f, *args):
-    for _ in range(3):
+    for _ in range(NATIVE_AFTER_CALLS + 1):
         f(*args)
-    assert f._store.native is not None, "expected a native entry after two calls"
+    assert f._store.native is not None, "expected a native entry once hot"
     return f
 
 
@@ -35,7 +36,7 @@ def test_native_results_equal_the_python_path_and_count_as_hits():
         assert type(out) is funcjax.Array and out.dtype == np.float32 and not out.weak_type
         np.testing.assert_array_equal(out, x * 2 + 1)
     assert _native_calls(f) == before + 2
-    assert f.cache_info().hits == 4 and f.cache_info().traces == 1
+    assert f.cache_info().hits == NATIVE_AFTER_CALLS + 2 and f.cache_info().traces == 1
     out = f(x)
     with pytest.raises(ValueError):  # results are read-only like every Array
         np.asarray(out)[0] = 5
@@ -85,7 +86,7 @@ def test_deleted_and_donated_arrays_raise_as_before():
     with pytest.raises(RuntimeError, match="deleted"):
         f(a)
     g = funcjax.jit(lambda v: v * 2, donate_argnums=0)
-    for _ in range(3):
+    for _ in range(NATIVE_AFTER_CALLS + 1):
         g(jnp.ones(16))
     assert g._store.native is None  # donating programs keep the Python path
     b = jnp.ones(16)
@@ -150,7 +151,7 @@ def test_pytree_arguments_use_the_entry_only_for_the_same_structure():
     f = funcjax.jit(lambda d, t: {k: v * t[0] + t[1] for k, v in d.items()})
     x = np.arange(4, dtype=np.float32)
     d, t = {"a": x, "b": x + 1}, (np.float32(2) * np.ones(4, np.float32), x)
-    for _ in range(3):
+    for _ in range(NATIVE_AFTER_CALLS + 1):
         f(d, t)
     assert f._store.native is not None and f._store.native[1] is not None
     before = _native_calls(f)

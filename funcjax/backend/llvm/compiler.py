@@ -105,8 +105,9 @@ class Engine:
 def compile_ir(ir_text, cacheable=True, cold=False):
     """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``.
     ``cacheable=False``: the IR names addresses of this process, never cache it on disk.
-    ``cold``: the cheap pipeline (``COLD_LEVEL``). Within the process an identical module
-    (a re-created function tracing to the same program) reuses the loaded engine."""
+    ``cold``: the cheap pipeline (``COLD_LEVEL``). Without a persistent cache directory, an
+    identical module (a re-created function tracing to the same program) reuses the engine
+    loaded in this process; with one, the directory serves it (loading skips LLVM too)."""
     with LOCK:
         cpu, features = host()
         level, codegen = (COLD_LEVEL, COLD_CODEGEN_LEVEL) if cold else (OPT_LEVEL, OPT_LEVEL)
@@ -115,7 +116,8 @@ def compile_ir(ir_text, cacheable=True, cold=False):
             directory = None
         key = disk_cache.cache_key(ir_text, cpu, features + ",cold" * cold,
                                    llvmlite.__version__)
-        if cacheable and key in _engines:
+        reuse = cacheable and directory is None  # else the persistent cache does this job
+        if reuse and key in _engines:
             _engines.move_to_end(key)
             stats["reused_in_process"] += 1
             return _engines[key]
@@ -136,7 +138,7 @@ def compile_ir(ir_text, cacheable=True, cold=False):
         ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         ee.finalize_object()
         engine = Engine(ee, tm)
-        if cacheable:
+        if reuse:
             _engines[key] = engine
             if len(_engines) > _ENGINE_CACHE_SIZE:
                 _engines.popitem(last=False)

@@ -146,7 +146,7 @@ class NativeEntry:
         self.program = program  # keeps the engine (the kernel's machine code) alive
         ws = self.workspace.ctypes.data
         ir_text = _entry_ir(program, const_arrays, ws + (-ws % _ALIGN), self, out_mode)
-        self.engine = compiler.compile_ir(ir_text, cacheable=False)
+        self.engine = compiler.compile_ir(ir_text, cacheable=False, cold=True)
         self.method = _MethodDef(b"jit_fast_entry", self.engine.address(_NAME), _METH_FASTCALL,
                                  None)
         self.function = _new_function(ctypes.addressof(self.method), self, None)

@@ -13,6 +13,7 @@ from funcjax.backend.llvm.lowering import lower_closed_jaxpr
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
 from funcjax.config import config
+from funcjax.core import gc_pause
 from funcjax.core.ir import jaxprs_in
 
 logger = logging.getLogger("funcjax")
@@ -160,7 +161,8 @@ def program_for(closed, name, donated=()):
         if ForwardingProgram.applies(closed, donated):
             program = ForwardingProgram(closed, name)
         else:
-            program = Program(LoweredModule(closed, name, donated))
+            with gc_pause.paused():
+                program = Program(LoweredModule(closed, name, donated))
         _programs[key] = (closed, program)
         if len(_programs) > _CACHE_SIZE:
             _programs.popitem(last=False)
