@@ -253,7 +253,10 @@ def _trig(which):
             minus_n, r = b.fneg(n), xd
             for part in _PIO2:
                 r = w.fma(minus_n, w.c(part), r)
-            v = b.fptrunc(_quadrant(w, which, n, r, 6), e.t)
+            if which == "tan":
+                v = b.fptrunc(_quadrant(w, which, n, r, 6), e.t)
+            else:  # float32 kernels, 16 lanes: |r| <= pi/4 is exact to float32 rounding
+                v = _quadrant(e, which, b.fptrunc(n, e.t), b.fptrunc(r, e.t), 5)
         elif e.f64:
             ax = w.intrinsic("fabs", x)
             finite = b.fcmp_ordered("<=", ax, w.c(2.0 ** 30))
