@@ -36,24 +36,36 @@ _TWO_OVER_PI = 0.6366197723675814
 
 
 class _Emitter:
-    """Arithmetic helpers for one function body, in one float type."""
+    """Arithmetic helpers for one function body, in one float type (``lanes`` > 0: a vector
+    of that many of them)."""
 
-    def __init__(self, module, b, typ):
-        self.module, self.b, self.t = module, b, typ
+    def __init__(self, module, b, typ, lanes=0):
+        self.module, self.b, self.lanes = module, b, lanes
         self.f64 = typ == F64
-        self.bits = ir.IntType(64 if self.f64 else 32)
+        self.t = self.vector(typ)
+        self.bits = self.int_type(64 if self.f64 else 32)
         self.mant = 52 if self.f64 else 23
         self.bias = 1023 if self.f64 else 127
 
+    def vector(self, typ):
+        return ir.VectorType(typ, self.lanes) if self.lanes else typ
+
+    def int_type(self, width):
+        return self.vector(ir.IntType(width))
+
+    def const(self, typ, value):
+        return ir.Constant(typ, [value] * self.lanes if self.lanes else value)
+
     def c(self, value):
-        v = float(value) if self.f64 else float(np.float32(value))
-        return ir.Constant(self.t, v)
+        return self.const(self.t, float(value) if self.f64 else float(np.float32(value)))
 
     def i(self, value):
-        return ir.Constant(self.bits, value)
+        return self.const(self.bits, value)
 
     def intrinsic(self, name, *args):
-        suffix = "f64" if self.f64 else "f32"
+        suffix = ("f64" if self.f64 else "f32")
+        if self.lanes:
+            suffix = f"v{self.lanes}{suffix}"
         return call_function(self.module, self.b, f"llvm.{name}.{suffix}", self.t,
                              [self.t] * len(args), list(args))
 
@@ -228,11 +240,24 @@ def _sincos_kernels(e, r, terms):
 
 
 def _trig(which):
-    """sin, cos or tan: reduce by multiples of pi/2 (float64 arithmetic), then the kernels."""
+    """sin, cos or tan: reduce by multiples of pi/2 (float64 arithmetic), then the kernels.
+
+    float32 vectors reduce by Cody-Waite (exact enough below ``_CW_LIMIT_F32``; larger
+    lanes are recomputed by the scalar table reduction, see ``_vector_variant``)."""
     def emit(e, x):
-        w = _Emitter(e.module, e.b, F64)  # reduce and evaluate in float64
+        w = _Emitter(e.module, e.b, F64, e.lanes)  # reduce and evaluate in float64
         b = e.b
-        if e.f64:
+        if e.lanes and not e.f64:
+            xd = b.fpext(x, w.t)
+            n = w.intrinsic("roundeven", b.fmul(xd, w.c(_TWO_OVER_PI)))
+            minus_n, r = b.fneg(n), xd
+            for part in _PIO2:
+                r = w.fma(minus_n, w.c(part), r)
+            if which == "tan":
+                v = b.fptrunc(_quadrant(w, which, n, r, 6), e.t)
+            else:  # float32 kernels, 16 lanes: |r| <= pi/4 is exact to float32 rounding
+                v = _quadrant(e, which, b.fptrunc(n, e.t), b.fptrunc(r, e.t), 5)
+        elif e.f64:
             ax = w.intrinsic("fabs", x)
             finite = b.fcmp_ordered("<=", ax, w.c(2.0 ** 30))
             xs = b.select(finite, x, w.c(0.0))
@@ -260,15 +285,15 @@ def _quadrant(w, which, n, r, terms):
     integer-valued)."""
     b = w.b
     s, c = _sincos_kernels(w, r, terms)
-    i32 = ir.IntType(32)
-    q = b.and_(b.fptosi(n, i32), ir.Constant(i32, 3))
+    i32, i1 = w.int_type(32), w.int_type(1)
+    q = b.and_(b.fptosi(n, i32), w.const(i32, 3))
     if which == "tan":  # tan(r + pi/2) = -cos(r)/sin(r)
-        odd = b.trunc(q, ir.IntType(1))
+        odd = b.trunc(q, i1)
         return b.select(odd, b.fneg(b.fdiv(c, s)), b.fdiv(s, c))
     if which == "cos":
-        q = b.add(q, ir.Constant(i32, 1))
-    v = b.select(b.trunc(q, ir.IntType(1)), c, s)
-    negate = b.trunc(b.lshr(q, ir.Constant(i32, 1)), ir.IntType(1))
+        q = b.add(q, w.const(i32, 1))
+    v = b.select(b.trunc(q, i1), c, s)
+    negate = b.trunc(b.lshr(q, w.const(i32, 1)), i1)
     return b.select(negate, b.fneg(v), v)
 
 
@@ -513,16 +538,70 @@ def supports(name, typ):
     return name in _FUNCTIONS and (typ == F32 or name not in FLOAT32_ONLY)
 
 
+# float32 sin/cos/tan: a table reduction is exact for every argument but needs gathers,
+# which cost 3x the rest; so the scalar function (table reduction) is not inlined and names
+# vector variants (LLVM's vector-function ABI) that the loop vectoriser calls instead, one
+# call per vector: Cody-Waite in float64 for every lane, and the scalar function for the
+# lanes of a vector only when one of them is above _CW_LIMIT_F32 (rare: a branch per vector).
+_VECTOR_VARIANTS = {("sin", F32): (8, 16), ("cos", F32): (8, 16), ("tan", F32): (8, 16)}
+_CW_LIMIT_F32 = 2.0 ** 20
+
+
+def _vector_variant(module, name, symbol, scalar_fn, lanes):
+    """``symbol.v<lanes>``: the ``lanes``-wide version of the float32 ``scalar_fn``."""
+    vt = ir.VectorType(F32, lanes)
+    fn = ir.Function(module, ir.FunctionType(vt, [vt]), f"{symbol}.v{lanes}")
+    for attr in ("nounwind", "readnone"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    e = _Emitter(module, b, F32, lanes)
+    x = fn.args[0]
+    fast = _FUNCTIONS[name](e, x)
+    large = b.fcmp_ordered(">", e.intrinsic("fabs", x), e.c(_CW_LIMIT_F32))
+    any_large = b.icmp_unsigned("!=", b.bitcast(large, ir.IntType(lanes)),
+                                ir.Constant(ir.IntType(lanes), 0))
+    with b.if_else(any_large) as (rare, usual):
+        with rare:
+            slow = fast
+            for k in range(lanes):
+                lane = ir.Constant(ir.IntType(32), k)
+                slow = b.insert_element(slow, b.call(scalar_fn, [b.extract_element(x, lane)]),
+                                        lane)
+            rare_block = b.block
+        with usual:
+            usual_block = b.block
+    out = b.phi(vt)
+    out.add_incoming(slow, rare_block)
+    out.add_incoming(fast, usual_block)
+    b.ret(out)
+    return fn
+
+
 def _define(module, name, typ, arity=1):
     symbol = f"fj.{name}.{'f64' if typ == F64 else 'f32'}"
     fn = module.globals.get(symbol)
     if fn is None:
         fn = ir.Function(module, ir.FunctionType(typ, [typ] * arity), symbol)
         fn.linkage = "internal"
-        for attr in ("alwaysinline", "nounwind", "readnone"):
+        variants = _VECTOR_VARIANTS.get((name, typ), ())
+        for attr in ("noinline" if variants else "alwaysinline", "nounwind", "readnone"):
             fn.attributes.add(attr)
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        b.ret(_FUNCTIONS[name](_Emitter(module, b, typ), *fn.args))
+        if variants:  # a string attribute: llvmlite's checked set knows only keywords
+            mangled = ",".join(f"_ZGV_LLVM_N{n}v_{symbol}({symbol}.v{n})" for n in variants)
+            set.add(fn.attributes, f'"vector-function-abi-variant"="{mangled}"')
+        body = fn
+        if variants:  # the vector variants call the body: a call to ``fn`` there would be
+            # turned back into a call of the variant (SLP vectoriser), an endless loop
+            body = ir.Function(module, fn.function_type, symbol + ".body")
+            body.linkage = "internal"
+            for attr in ("nounwind", "readnone"):
+                body.attributes.add(attr)
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            b.ret(b.call(body, list(fn.args)))
+        b = ir.IRBuilder(body.append_basic_block("entry"))
+        b.ret(_FUNCTIONS[name](_Emitter(module, b, typ), *body.args))
+        for lanes in variants:
+            _vector_variant(module, name, symbol, body, lanes)
     return fn
 
 
