@@ -35,6 +35,10 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
     the donated arguments' arrays are deleted by the call, and outputs of the same per-device
     shape and dtype are written into their buffers (when no one else can see that memory;
     otherwise into a copy), so a step like ``params = step(params, x)`` allocates nothing.
+
+    Inside ``jit`` a pmap still runs on its devices. A pmap nested in another pmap has no
+    devices left and computes as the equivalent ``vmap`` (JAX 0.10.2 refuses nested pmaps
+    with a mesh-mismatch error; older JAX gave them this meaning).
     """
     check_callable(fun)
     name = fun_name(fun)

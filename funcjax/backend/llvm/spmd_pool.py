@@ -188,6 +188,7 @@ class Pool:
         self.workers, self.pid = workers, os.getpid()
         self.lock = threading.Lock()
         self._memory = np.zeros(RECORDS + (RECORD_BYTES + 8) * workers + 64, np.uint8)
+        _every_pool.append(self)  # its threads use this memory for as long as they live
         addr = self._memory.ctypes.data
         self.address = addr + (-addr % 64)
         started = _engine()[1](self.address, workers,
@@ -198,6 +199,7 @@ class Pool:
 
 
 enabled = True  # benchmarks switch it off to compare with a pthread_create per call
+_every_pool = []  # never freed: parked workers (of a replaced pool too) wait in its memory
 _pools = {}
 _pools_lock = threading.Lock()
 
