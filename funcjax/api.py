@@ -441,8 +441,13 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
     check_callable(fun, what)
+    lean = type(argnums) is int and argnums >= 0 and not has_aux and not holomorphic
+
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
+        if lean and not kwargs and argnums < len(args) and type(args[argnums]) is Array and \
+                args[argnums].dtype.kind == "f" and tape.applies():
+            return _value_and_grad_eager(what, fun, args, argnums, holomorphic)
         nums, single, diff = _diff_args(what, fun, args, argnums, allow_int)
         _check_complex(what, fun, holomorphic, tree_flatten(diff)[0], "input")
         lin, in_tree, out_tree, outs, aux = _linearize_tree(
@@ -452,18 +457,6 @@ def _value_and_grad(what, fun, argnums, has_aux, allow_int, holomorphic=False):
         value = tree_unflatten(out_tree, outs)
         return ((value, aux) if has_aux else value), (grads[0] if single else grads)
     value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)  # for tools.graph
-    if type(argnums) is not int or argnums < 0 or has_aux or holomorphic or \
-            hasattr(fun, "staged_value_and_grad"):  # (a jitted function's own gradient)
-        return value_and_grad_fun
-    general = value_and_grad_fun
-
-    @functools.wraps(fun)
-    def value_and_grad_fun(*args, **kwargs):
-        if not kwargs and argnums < len(args) and type(args[argnums]) is Array and \
-                args[argnums].dtype.kind == "f" and tape.applies():
-            return _value_and_grad_eager(what, fun, args, argnums, holomorphic)
-        return general(*args, **kwargs)
-    value_and_grad_fun.__funcjax_grad__ = (fun, argnums, has_aux)
     return value_and_grad_fun
 
 
