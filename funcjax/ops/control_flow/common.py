@@ -6,6 +6,8 @@ captures is *hoisted* into a leading input and passed to the primitive as an ope
 what lets the jvp, batching and transpose rules see (and transform) captured values.
 """
 
+import functools
+
 import numpy as np
 
 from funcjax.core import dtypes
@@ -231,9 +233,11 @@ def check_scalar_bool(name, aval, fix=""):
                         f"{aval.str_short()}. {fix}".rstrip())
 
 
+@functools.lru_cache(maxsize=4096)  # type rules of loops ask for the same types on every call
 def stacked(aval, length):
     return ShapedArray((length,) + aval.shape, aval.dtype, aval.weak_type)
 
 
+@functools.lru_cache(maxsize=4096)
 def unstacked(aval):
     return ShapedArray(aval.shape[1:], aval.dtype, aval.weak_type)
