@@ -6,6 +6,8 @@ captures is *hoisted* into a leading input and passed to the primitive as an ope
 what lets the jvp, batching and transpose rules see (and transform) captured values.
 """
 
+import functools
+
 import numpy as np
 
 from funcjax.core import dtypes
@@ -168,17 +170,20 @@ def carry_name(fun):
     return argument_names(fun, (None,))[0]
 
 
-def check_carry_types(name, carry_name, in_tree, in_avals, out_tree, out_avals):
-    """The carry a loop body returns must have the structure and types of the one it took."""
+def check_carry_types(name, body, in_tree, in_avals, out_tree, out_avals):
+    """The carry a loop body returns must have the structure and types of the one it took.
+    (``body``'s first parameter names the carry in the messages; read only to raise one.)"""
     if in_tree != out_tree:
         raise TypeError(
             f"{name} function carry input and carry output must have the same pytree "
-            f"structure, but they differ:\n\nthe input carry {carry_name} is {in_tree}\nbut "
-            f"the output carry is {out_tree}.\n\nRevise the function so that its output carry "
-            "has the structure of its input carry.")
+            f"structure, but they differ:\n\nthe input carry {carry_name(body)} is {in_tree}"
+            f"\nbut the output carry is {out_tree}.\n\nRevise the function so that its output "
+            "carry has the structure of its input carry.")
+    if all(same_type(a, b) for a, b in zip(in_avals, out_avals)):
+        return
     for path, a, b in zip(leaf_paths(in_tree), in_avals, out_avals):
         if not same_type(a, b):
-            what = f"component {carry_name}{path}" if path else carry_name
+            what = f"component {carry_name(body)}{path}" if path else carry_name(body)
             raise TypeError(
                 f"{name} function carry input and carry output must have equal types, but "
                 f"they differ:\n\nThe input carry {what} has type {type_name(a)} but the "
@@ -228,9 +233,11 @@ def check_scalar_bool(name, aval, fix=""):
                         f"{aval.str_short()}. {fix}".rstrip())
 
 
+@functools.lru_cache(maxsize=4096)  # type rules of loops ask for the same types on every call
 def stacked(aval, length):
     return ShapedArray((length,) + aval.shape, aval.dtype, aval.weak_type)
 
 
+@functools.lru_cache(maxsize=4096)
 def unstacked(aval):
     return ShapedArray(aval.shape[1:], aval.dtype, aval.weak_type)

@@ -20,7 +20,6 @@ from funcjax.interpreters.partial_eval import partial_eval_jaxpr
 from funcjax.ops.control_flow.common import (
     avals_of,
     carry_fixed_point,
-    carry_name,
     check_carry_types,
     check_scalar_bool,
     fill,
@@ -173,7 +172,7 @@ def while_loop(cond_fun, body_fun, init_val):
     body, body_consts, out_tree, init = stage_loop_body(
         body_fun, init, init_tree, (), lambda avals, tree: (avals, tree),
         "lax.while_loop body_fun")
-    check_carry_types("while_loop body", carry_name(body_fun), init_tree, avals_of(init),
+    check_carry_types("while_loop body", body_fun, init_tree, avals_of(init),
                       out_tree, body.out_avals)
     carry_tree = tree_flatten((tree_unflatten(init_tree, avals_of(init)),))[1]
     cond, cond_consts, pred_tree = stage(cond_fun, carry_tree, avals_of(init),

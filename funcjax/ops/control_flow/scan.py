@@ -28,7 +28,6 @@ from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass, is_un
 from funcjax.ops.control_flow.common import (
     avals_of,
     carry_fixed_point,
-    carry_name,
     check_carry_types,
     fill,
     interleave,
@@ -194,7 +193,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         lambda c, x: _as_pair(f(c, x)), init_flat, init_tree, (x_avals,), carry_of,
         "lax.scan body")
     carry_avals, carry_tree = carry_of(closed.out_avals, out_tree)
-    check_carry_types("scan body", carry_name(f), init_tree, avals_of(init_flat), carry_tree,
+    check_carry_types("scan body", f, init_tree, avals_of(init_flat), carry_tree,
                       carry_avals)
     outs = scan_p.bind(*consts, *init_flat, *xs_flat, jaxpr=closed, length=length,
                        reverse=bool(reverse), unroll=int(unroll), num_consts=len(consts),
