@@ -213,8 +213,28 @@ def _log1p(e, x):
     return e.select(e.lt(u, e.c(0.0)), e.c(math.nan), e.select(e.isnan(x), x, out))
 
 
+_TANH_TAYLOR = [1.0, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075,
+                -929569 / 638512875, 6404582 / 10854718875]
+
+
+def _tanh_f32(e, x):
+    """float32: an odd Taylor polynomial below 0.55, else ``(1 - t) / (1 + t)`` with
+    ``t = exp(-2|x|)`` (in (0, 1]: no overflow or underflow handling needed)."""
+    b = e.b
+    ax = _clamp(e, e.intrinsic("fabs", x), 0.0, 10.0)
+    n, r = e.reduce_ln2(b.fmul(ax, e.c(-2.0)))
+    t = b.fmul(e.poly(r, _taylor(0, 8)), e.pow2(n))
+    large = e.intrinsic("copysign", b.fdiv(b.fsub(e.c(1.0), t), b.fadd(e.c(1.0), t)), x)
+    z = b.fmul(x, x)
+    small = e.fma(b.fmul(x, z), e.poly(z, _TANH_TAYLOR[1:]), x)
+    out = e.select(e.lt(ax, e.c(0.55)), small, large)
+    return e.select(b.or_(e.isnan(x), e.eq(x, e.c(0.0))), x, out)  # keeps -0.0
+
+
 def _tanh(e, x):
     b = e.b
+    if not e.f64:
+        return _tanh_f32(e, x)
     ax = _clamp(e, e.intrinsic("fabs", x), 0.0, 22.0 if e.f64 else 10.0)
     m = _call(e, "expm1", b.fmul(ax, e.c(2.0)))
     return e.intrinsic("copysign", b.fdiv(m, b.fadd(m, e.c(2.0))), x)
