@@ -123,3 +123,18 @@ def test_the_newer_functions_are_vector_code_without_libm_calls():
     assert not re.search(r"call\w*\s+\w*(tan|atan2|cbrt|pow|erf|exp|log|sqrt)f?\b", asm)
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(funcjax.jit(f)(x), f(x), rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_vectors_with_a_few_huge_lanes_take_the_exact_path(name, dtype):
+    """The vector variants reduce by Cody-Waite and recompute a vector's lanes exactly when
+    one of them is large: scatter large arguments among small ones, at odd positions."""
+    ours, reference = FUNCTIONS[name]
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-7, 7, 1003).astype(dtype)
+    x[rng.choice(1003, 40, replace=False)] = rng.uniform(1e6, 1e30, 40) * rng.choice([-1, 1], 40)
+    with enable_x64(dtype == np.float64), np.errstate(all="ignore"):
+        got = np.asarray(funcjax.jit(ours)(x))
+        want = reference(x.astype(np.float64)).astype(dtype)
+    assert _ulp_error(got, want, dtype).max() <= MAX_ULP[dtype]

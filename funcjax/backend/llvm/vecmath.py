@@ -213,8 +213,28 @@ def _log1p(e, x):
     return e.select(e.lt(u, e.c(0.0)), e.c(math.nan), e.select(e.isnan(x), x, out))
 
 
+_TANH_TAYLOR = [1.0, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075,
+                -929569 / 638512875, 6404582 / 10854718875]
+
+
+def _tanh_f32(e, x):
+    """float32: an odd Taylor polynomial below 0.55, else ``(1 - t) / (1 + t)`` with
+    ``t = exp(-2|x|)`` (in (0, 1]: no overflow or underflow handling needed)."""
+    b = e.b
+    ax = _clamp(e, e.intrinsic("fabs", x), 0.0, 10.0)
+    n, r = e.reduce_ln2(b.fmul(ax, e.c(-2.0)))
+    t = b.fmul(e.poly(r, _taylor(0, 8)), e.pow2(n))
+    large = e.intrinsic("copysign", b.fdiv(b.fsub(e.c(1.0), t), b.fadd(e.c(1.0), t)), x)
+    z = b.fmul(x, x)
+    small = e.fma(b.fmul(x, z), e.poly(z, _TANH_TAYLOR[1:]), x)
+    out = e.select(e.lt(ax, e.c(0.55)), small, large)
+    return e.select(b.or_(e.isnan(x), e.eq(x, e.c(0.0))), x, out)  # keeps -0.0
+
+
 def _tanh(e, x):
     b = e.b
+    if not e.f64:
+        return _tanh_f32(e, x)
     ax = _clamp(e, e.intrinsic("fabs", x), 0.0, 22.0 if e.f64 else 10.0)
     m = _call(e, "expm1", b.fmul(ax, e.c(2.0)))
     return e.intrinsic("copysign", b.fdiv(m, b.fadd(m, e.c(2.0))), x)
@@ -242,7 +262,7 @@ def _sincos_kernels(e, r, terms):
 def _trig(which):
     """sin, cos or tan: reduce by multiples of pi/2 (float64 arithmetic), then the kernels.
 
-    float32 vectors reduce by Cody-Waite (exact enough below ``_CW_LIMIT_F32``; larger
+    float32 vectors reduce by Cody-Waite (exact enough below ``_CW_LIMIT``; larger
     lanes are recomputed by the scalar table reduction, see ``_vector_variant``)."""
     def emit(e, x):
         w = _Emitter(e.module, e.b, F64, e.lanes)  # reduce and evaluate in float64
@@ -276,7 +296,9 @@ def _trig(which):
             v = e.select(e.eq(x, e.c(0.0)), x, v)  # sin(-0.0) is -0.0
         v = e.select(e.isnan(x), x, v)
         v = e.select(e.eq(e.intrinsic("fabs", x), e.c(math.inf)), e.c(math.nan), v)
-        return _huge_to_libm(e, x, finite, v, which) if e.f64 else v
+        if e.f64 and not e.lanes:  # vector variants leave large lanes to the scalar body
+            return _huge_to_libm(e, x, finite, v, which)
+        return v
     return emit
 
 
@@ -542,22 +564,26 @@ def supports(name, typ):
 # which cost 3x the rest; so the scalar function (table reduction) is not inlined and names
 # vector variants (LLVM's vector-function ABI) that the loop vectoriser calls instead, one
 # call per vector: Cody-Waite in float64 for every lane, and the scalar function for the
-# lanes of a vector only when one of them is above _CW_LIMIT_F32 (rare: a branch per vector).
-_VECTOR_VARIANTS = {("sin", F32): (8, 16), ("cos", F32): (8, 16), ("tan", F32): (8, 16)}
-_CW_LIMIT_F32 = 2.0 ** 20
+# lanes of a vector only when one of them is above _CW_LIMIT (rare: a branch per vector).
+# float64 the same way: there the scalar body's rare libm branch (|x| > 2**30) would keep
+# the whole loop scalar.
+_VECTOR_VARIANTS = {(name, typ): (8, 16) if typ == F32 else (4, 8)
+                    for name in ("sin", "cos", "tan") for typ in (F32, F64)}
+_CW_LIMIT = {F32: 2.0 ** 20, F64: 2.0 ** 30}
 
 
 def _vector_variant(module, name, symbol, scalar_fn, lanes):
-    """``symbol.v<lanes>``: the ``lanes``-wide version of the float32 ``scalar_fn``."""
-    vt = ir.VectorType(F32, lanes)
+    """``symbol.v<lanes>``: the ``lanes``-wide version of ``scalar_fn``."""
+    typ = scalar_fn.function_type.return_type
+    vt = ir.VectorType(typ, lanes)
     fn = ir.Function(module, ir.FunctionType(vt, [vt]), f"{symbol}.v{lanes}")
     for attr in ("nounwind", "readnone"):
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    e = _Emitter(module, b, F32, lanes)
+    e = _Emitter(module, b, typ, lanes)
     x = fn.args[0]
     fast = _FUNCTIONS[name](e, x)
-    large = b.fcmp_ordered(">", e.intrinsic("fabs", x), e.c(_CW_LIMIT_F32))
+    large = b.fcmp_ordered(">", e.intrinsic("fabs", x), e.c(_CW_LIMIT[typ]))
     any_large = b.icmp_unsigned("!=", b.bitcast(large, ir.IntType(lanes)),
                                 ir.Constant(ir.IntType(lanes), 0))
     with b.if_else(any_large) as (rare, usual):
