@@ -11,24 +11,13 @@ Python-side transformation cost per call. JAX runs in a subprocess
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+from common import best_per_call, jax_figures
 
 QUICK = "--quick" in sys.argv
-
-
-def best(fn, repeat, number=1):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
 
 
 def fresh(fn, repeat, reset=lambda: None):
@@ -62,14 +51,14 @@ def measure(kind):
     out = {}
     x8 = xp.asarray(np.arange(8, dtype=np.float32))
     f = fx.jit(lambda v: v * 2 + 1)
-    out["dispatch x*2+1 f32[8]"] = best(lambda: f(x8), 20, 500)
+    out["dispatch x*2+1 f32[8]"] = best_per_call(lambda: f(x8), 20, 500)
     g = fx.jit(lambda v, w: (v + w, v * w))
-    out["dispatch 2 in, 2 out f32[8]"] = best(lambda: g(x8, x8), 20, 500)
+    out["dispatch 2 in, 2 out f32[8]"] = best_per_call(lambda: g(x8, x8), 20, 500)
     h = fx.jit(lambda d: {k: v * 2 for k, v in d.items()})
     tree = {str(k): x8 for k in range(4)}
-    out["dispatch dict of 4 f32[8]"] = best(lambda: h(tree), 20, 200)
+    out["dispatch dict of 4 f32[8]"] = best_per_call(lambda: h(tree), 20, 200)
     gj = fx.grad(fx.jit(lambda v: xp.sum(xp.sin(v) * v)))
-    out["grad(jit(f)) call f32[8]"] = best(lambda: gj(x8), 10, 50)
+    out["grad(jit(f)) call f32[8]"] = best_per_call(lambda: gj(x8), 10, 50)
 
     warm = fx.jit(lambda v: v + 1)
     ready(warm(x8))  # start-up of the compiler is not part of the rows
@@ -112,28 +101,13 @@ def measure(kind):
     return out
 
 
-def _jax():
-    python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
-    if not os.path.exists(python):
-        return {}
-    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
-               "intra_op_parallelism_threads=1", JAX_PLATFORMS="cpu")
-    env.pop("PYTHONPATH", None)
-    cmd = [python, os.path.abspath(__file__), "--jax-only"] + (["--quick"] if QUICK else [])
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
-    if done.returncode:
-        print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)
-        return {}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main():
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax")))
         return
     import funcjax
     funcjax.config.update("funcjax_num_threads", 1)
-    mine, theirs = measure("funcjax"), _jax()
+    mine, theirs = measure("funcjax"), jax_figures(__file__, ["--quick"] if QUICK else [])
     print(f"load average before: {os.getloadavg()[0]:.1f}\n")
     print(f"| {'workload':34s} | {'funcjax':>10s} | {'JAX':>10s} | {'fj/JAX':>6s} |")
     print(f"|{'-' * 36}|{'-' * 12}:|{'-' * 12}:|{'-' * 7}:|")

@@ -10,23 +10,10 @@ funcjax never imports jax. Times are the minimum over repeats
 """
 
 import json
-import os
-import subprocess
 import sys
-import time
 
 import numpy as np
-
-
-def best(fn, repeat, number=1):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
+from common import best_per_call, jax_figures
 
 
 class Lib:
@@ -48,6 +35,9 @@ class Lib:
             self.value_and_grad, self.lax, self.nn = (funcjax.value_and_grad, funcjax.lax,
                                                       funcjax.nn)
             self.ready = self.put = lambda out: out
+            # a compile-time row compiles anew each time, as a new process would
+            from funcjax.backend.llvm.compiler import forget_engines
+            self.forget_compiled = forget_engines
         else:
             self.np, self.jit, self.ready, self.put = np, (lambda f: f), (lambda o: o), np.asarray
 
@@ -138,6 +128,7 @@ def rows(quick):
 
     def compile_time(lib):
         def once():
+            getattr(lib, "forget_compiled", lambda: None)()
             f = lib.jit(lib.value_and_grad(lambda p, x, y: _loss(lib, p, x, y)))  # a new function
             lib.ready(f(mlp, xb, yb))
         return once
@@ -189,23 +180,8 @@ def measure(kind, quick):
             repeat, number = 20, 200
         elif name.startswith("compile"):
             fn()  # the first compile of the process pays for LLVM/XLA start-up
-        out[name] = best(fn, max(2, repeat // (3 if quick else 1)), number)
+        out[name] = best_per_call(fn, max(2, repeat // (3 if quick else 1)), number)
     return out
-
-
-def _jax(quick):
-    python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
-    if not os.path.exists(python):
-        return {}
-    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
-               "intra_op_parallelism_threads=1", JAX_PLATFORMS="cpu")
-    env.pop("PYTHONPATH", None)
-    cmd = [python, os.path.abspath(__file__), "--jax-only"] + (["--quick"] if quick else [])
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
-    if done.returncode:
-        print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)
-        return {}
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -218,7 +194,7 @@ def main():
     funcjax.config.update("funcjax_num_threads", 1)  # one thread each, as JAX here
     blas.use_threads(1)  # numpy shares this OpenBLAS: its matmul gets one thread too
     results = {"numpy": measure("numpy", quick), "funcjax": measure("funcjax", quick),
-               "jax": _jax(quick)}
+               "jax": jax_figures(__file__, ["--quick"] if quick else [])}
     print(f"{'workload':36s} {'numpy':>10s} {'funcjax':>10s} {'JAX':>10s} "
           f"{'fj/np':>7s} {'fj/JAX':>7s}")
     for name, t in results["funcjax"].items():

@@ -5,6 +5,9 @@ Scripts import it as ``common``: run as ``python benchmarks/NAME.py`` (also by t
 by the scripts that re-run themselves under a Python with JAX), their folder is first on
 ``sys.path``."""
 
+import json
+import os
+import subprocess
 import sys
 import time
 
@@ -35,3 +38,34 @@ def median_seconds(fn, repeat, warm_up=False):
 def best_seconds(fn, repeat, warm_up=False):
     """The fastest call: on a loaded shared machine the figure least disturbed by others."""
     return float(np.min(call_seconds(fn, repeat, warm_up)))
+
+
+def best_per_call(fn, repeat, number=1):
+    """After one untimed call: the fastest of ``repeat`` runs of ``number`` back-to-back calls,
+    per call (for calls too short to time one by one)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+def jax_figures(script, args=()):
+    """Runs ``script --jax-only *args`` under the Python that has JAX (``FUNCJAX_JAX_PYTHON``,
+    default /work/jaxenv/bin/python), pinned to one thread, and returns the JSON dict it prints
+    last; ``{}`` when there is no such Python or the run fails (JAX is an optional comparison)."""
+    python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
+    if not os.path.exists(python):
+        return {}
+    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
+               "intra_op_parallelism_threads=1", JAX_PLATFORMS="cpu")
+    env.pop("PYTHONPATH", None)
+    cmd = [python, os.path.abspath(script), "--jax-only", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
+    if done.returncode:
+        print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])

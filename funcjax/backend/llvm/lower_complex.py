@@ -123,16 +123,7 @@ def _sign(ctx, dt, x):
 
 
 def _integer_pow(ctx, dt, x, *, y):
-    """Exponentiation by squaring, unrolled (as the real case)."""
-    acc, base, n = None, x, abs(y)
-    while n:
-        if n & 1:
-            acc = base if acc is None else _mul(ctx, dt, acc, base)
-        n >>= 1
-        if n:
-            base = _mul(ctx, dt, base, base)
-    power = acc if acc is not None else types.const(dt, 1)
-    return power if y >= 0 else _div(ctx, dt, types.const(dt, 1), power)
+    return lower_elementwise.power_by_squaring(ctx, dt, x, y, _mul, _div)
 
 
 # -- comparisons: equality, and JAX's lexicographic order for max/min -----------------------

@@ -128,19 +128,22 @@ def _sign(ctx, dt, x):
     return b.sub(positive, b.zext(b.icmp_signed("<", x, ir.Constant(t, 0)), t))
 
 
-def _integer_pow(ctx, dt, x, *, y):
-    """Exponentiation by squaring, unrolled at compile time (as JAX does)."""
+def power_by_squaring(ctx, dt, x, y, mul, div):
+    """``x ** y`` for a Python int ``y``, by squaring, unrolled at compile time (as JAX
+    does); ``mul``/``div`` are the emitters of x's kind of number (real or complex)."""
     acc, base, n = None, x, abs(y)
     while n:
         if n & 1:
-            acc = base if acc is None else _mul(ctx, dt, acc, base)
+            acc = base if acc is None else mul(ctx, dt, acc, base)
         n >>= 1
         if n:
-            base = _mul(ctx, dt, base, base)
+            base = mul(ctx, dt, base, base)
     power = acc if acc is not None else types.const(dt, 1)
-    if y >= 0:
-        return power
-    return _div(ctx, dt, types.const(dt, 1), power)
+    return power if y >= 0 else div(ctx, dt, types.const(dt, 1), power)
+
+
+def _integer_pow(ctx, dt, x, *, y):
+    return power_by_squaring(ctx, dt, x, y, _mul, _div)
 
 
 def _nextafter(ctx, dt, x, y):
