@@ -172,6 +172,9 @@ def end_all(text):
     """Prints ``text`` naming this process, then ends every process (``MPI.Abort``)."""
     sys.stderr.write(f"funcjax.distributed: process {state.index} of {state.count} {text}\n")
     sys.stderr.flush()
+    # mpiexec forwards output through a proxy that the abort tears down: once in a CI run the
+    # message was lost. Give the proxy a moment to pass it on first.
+    time.sleep(0.5)
     try:
         from mpi4py import MPI
         MPI.COMM_WORLD.Abort(1)
