@@ -9,6 +9,7 @@ from funcjax import (  # noqa: F401
     dtypes,
     errors,
     experimental,
+    export,
     lax,
     nn,
     numpy,
