@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from funcjax.api import ShapeDtypeStruct, trace_pytree_function
+from funcjax.api import ShapeDtypeStruct, _value_and_grad, trace_pytree_function
 from funcjax.api_util import (
     abstractify_arguments,
     argument_names,
@@ -449,7 +449,6 @@ class JitFunction:
                allow_int, holomorphic)
         staged = self._store.staged.get(key)
         if staged is None:
-            from funcjax.api import _value_and_grad
             staged = self._store.staged[key] = JitFunction(
                 _value_and_grad(what, self._fun, argnums, has_aux, allow_int, holomorphic),
                 (), (), ())

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from funcjax import lax
 from funcjax import numpy as jnp
 from funcjax.core.pytree import tree_flatten, tree_unflatten
 from funcjax.interpreters.batching import AxisData, batch_flat, move_batch_axis, not_mapped
@@ -153,7 +154,6 @@ class ufunc:  # noqa: N801 - numpy's name
         return self(jnp.reshape(a, a.shape + (1,) * b.ndim), b)
 
     def _scan(self, method, a, axis, initial):
-        from funcjax import lax
         self._binary(method)
         a = jnp.moveaxis(asarray(a), canonical_axis(f"{self.__name__}.{method}", axis,
                                                     np.ndim(a)), 0)
@@ -192,7 +192,6 @@ class ufunc:  # noqa: N801 - numpy's name
     def at(self, a, indices, b=None, /, *, inplace=False):
         """A copy of ``a`` with ``a[i] = f(a[i], b)`` applied in order for each index ``i`` of
         a 1-d integer ``indices`` (repeated indices apply repeatedly)."""
-        from funcjax import lax
         if inplace:
             raise ValueError(f"{self.__name__}.at: funcjax arrays are immutable; use "
                              "inplace=False")

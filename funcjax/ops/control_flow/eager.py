@@ -22,7 +22,9 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import Array as _Array
 from funcjax.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from funcjax.core.source_info import _PACKAGE_DIR
-from funcjax.core.trace import Tracer
+from funcjax.core.trace import Tracer, _context
+from funcjax.interpreters.eval import EvalTrace
+from funcjax.interpreters.tape import TapeTrace
 
 _STDLIB_DIR = os.path.dirname(sysconfig.get_paths()["stdlib"]) + os.sep
 
@@ -241,9 +243,6 @@ def staged_body(fn, key, stage):
     ``function_key(fn)`` and ``key`` (input structure and types). Only where operations run
     now (eager code and eager grad), so no transformation's context is baked in; results
     holding tracers are never kept."""
-    from funcjax.core.trace import _context
-    from funcjax.interpreters.eval import EvalTrace
-    from funcjax.interpreters.tape import TapeTrace
     trace = _context.trace
     fkey = function_key(fn) if trace is None or type(trace) in (EvalTrace, TapeTrace) \
         else None
