@@ -136,40 +136,76 @@ def _conv(g, eqn, lhs, rhs):
     return g.node("Transpose", [y], perm=perm)
 
 
-def _pool(g, eqn, x):
-    """reduce_window_max/min/sum as MaxPool/AveragePool: the axes with a trivial window move
-    to the front and merge into ONNX's batch axis (with one channel), the others are spatial.
-    A min is -MaxPool(-x); a sum is an average that counts the padding, times the window
-    size."""
-    p, shape = eqn.params, eqn.inputs[0].aval.shape
+def _pool_layout(eqn, shape):
+    """Pooling in ONNX's layout: the axes with a trivial window move to the front and merge
+    into the batch axis (with one channel), the others are spatial. Returns the permutation,
+    the pooled shape and the attributes shared by MaxPool and AveragePool."""
+    p = eqn.params
     if any(b != 1 for b in p["base_dilation"]):
         raise _unsupported(eqn, "base_dilation other than 1")
     trivial = [d for d in range(len(shape)) if p["window_dimensions"][d] == 1
                and p["window_strides"][d] == 1 and tuple(p["padding"][d]) == (0, 0)]
     spatial = [d for d in range(len(shape)) if d not in trivial]
-    if not spatial:
-        return g.node("Identity", [x])
-    perm = trivial + spatial
-    x = g.node("Transpose", [x], perm=perm)
-    batch = int(np.prod([shape[d] for d in trivial]))
-    x = g.node("Reshape", [x, g.const([batch, 1] + [shape[d] for d in spatial], np.int64)])
+    pooled = [int(np.prod([shape[d] for d in trivial])), 1] + [shape[d] for d in spatial]
     attrs = dict(kernel_shape=[p["window_dimensions"][d] for d in spatial],
                  strides=[p["window_strides"][d] for d in spatial],
                  pads=[p["padding"][d][0] for d in spatial] + [p["padding"][d][1]
-                                                                for d in spatial])
-    dil = [p["window_dilation"][d] for d in spatial]
+                                                                for d in spatial],
+                 dilations=[p["window_dilation"][d] for d in spatial])
+    return trivial + spatial, pooled, attrs
+
+
+def _to_pooled(g, x, perm, pooled):
+    return g.node("Reshape", [g.node("Transpose", [x], perm=perm), g.const(pooled, np.int64)])
+
+
+def _from_pooled(g, y, perm, shape):
+    y = g.node("Reshape", [y, g.const([shape[d] for d in perm], np.int64)])
+    return g.node("Transpose", [y], perm=[int(i) for i in np.argsort(perm)])
+
+
+def _pool(g, eqn, x):
+    """reduce_window_max/min/sum as MaxPool/AveragePool (layout: ``_pool_layout``). A min is
+    -MaxPool(-x); a sum is an average that counts the padding, times the window size."""
+    shape = eqn.inputs[0].aval.shape
+    perm, pooled, attrs = _pool_layout(eqn, shape)
+    if len(pooled) == 2:  # no spatial axis: every window is one element
+        return g.node("Identity", [x])
+    x = _to_pooled(g, x, perm, pooled)
     if eqn.primitive.name == "reduce_window_max":
-        y = g.node("MaxPool", [x], dilations=dil, **attrs)
+        y = g.node("MaxPool", [x], **attrs)
     elif eqn.primitive.name == "reduce_window_min":
-        y = g.node("Neg", [g.node("MaxPool", [g.node("Neg", [x])], dilations=dil, **attrs)])
-    elif any(d != 1 for d in dil):
+        y = g.node("Neg", [g.node("MaxPool", [g.node("Neg", [x])], **attrs)])
+    elif any(d != 1 for d in attrs.pop("dilations")):
         raise _unsupported(eqn, "a windowed sum with window_dilation")
     else:
         y = g.node("AveragePool", [x], count_include_pad=1, **attrs)
         y = g.node("Mul", [y, g.const(np.prod(attrs["kernel_shape"]), eqn.inputs[0].aval.dtype)])
-    out = eqn.outputs[0].aval.shape
-    y = g.node("Reshape", [y, g.const([out[d] for d in perm], np.int64)])
-    return g.node("Transpose", [y], perm=[int(i) for i in np.argsort(perm)])
+    return _from_pooled(g, y, perm, eqn.outputs[0].aval.shape)
+
+
+def _pool_scatter(g, eqn, ct, x):
+    """select_and_scatter_add, the transpose of max/min-pooling's derivative: MaxPool's
+    second output is each window's first maximum as a flat index into its input (ONNX keeps
+    the first of equal values, as funcjax does), and ScatterElements adds each window's
+    cotangent there."""
+    shape = eqn.inputs[1].aval.shape
+    perm, pooled, attrs = _pool_layout(eqn, shape)
+    if len(pooled) == 2:
+        return g.node("Identity", [ct])
+    x = _to_pooled(g, x, perm, pooled)
+    if eqn.params["select"] == "min":
+        x = g.node("Neg", [x])
+    _, where = g.nodes_out("MaxPool", [x], 2, **attrs)
+    flat = g.const([-1], np.int64)
+    total = g.const([int(np.prod(shape))], np.int64)
+    zero = helper.make_tensor("zero", helper.np_dtype_to_tensor_dtype(np.dtype(
+        eqn.inputs[0].aval.dtype)), [1], [0])
+    zeros = g.node("ConstantOfShape", [total], value=zero)
+    cts = g.node("Reshape", [g.node("Transpose", [ct], perm=perm), flat])
+    y = g.node("ScatterElements", [zeros, g.node("Reshape", [where, flat]), cts],
+               axis=0, reduction="add")
+    return _from_pooled(g, y, perm, shape)
 
 
 def _broadcast(g, eqn, x):
@@ -252,6 +288,8 @@ def _eqn(g, eqn, xs):
         return [_conv(g, eqn, *xs)]
     if name in ("reduce_window_max", "reduce_window_min", "reduce_window_sum"):
         return [_pool(g, eqn, *xs)]
+    if name == "select_and_scatter_add":
+        return [_pool_scatter(g, eqn, *xs)]
     if name in _INLINE:
         key = next(k for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in p)
         return _inline(g, p[key], xs)
