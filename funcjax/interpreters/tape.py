@@ -21,9 +21,9 @@ import numpy as np
 from funcjax.config import config
 from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
-from funcjax.core.ir import Literal
+from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects, jaxprs_in
 from funcjax.core.trace import Trace, Tracer, _context, current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, eval_jaxpr, runs_now
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
@@ -218,8 +218,96 @@ def _transpose(linear, out_nonzero, cts):
 
 def _staged_pullback(primitive, primals, params, mask):
     """Outputs and pullback of one primitive through the staged route (residuals kept)."""
+    split = _split_cached(primitive, primals, params, mask)
+    if split is not None:
+        return split.forward(primals)
     outs, linear, out_nonzero = _linear_pieces(primitive, primals, params, mask)
     return outs, lambda cts: _transpose(linear, out_nonzero, cts)
+
+
+_splits = {}
+_MAX_SPLITS = 256  # entries hold their sub-jaxprs alive (that is what keeps their ids valid)
+
+
+def _split_cached(primitive, primals, params, mask):
+    """The staged route of a higher-order primitive, split once per (primitive, input types,
+    plain params, sub-jaxprs by identity, differentiated inputs) into a forward program
+    (outputs and residuals) and a backward one, or None where the call cannot key a cache
+    (functions or arrays in params, effects) or staging it abstractly fails.
+
+    A loop or branch body staged once per call site (``ops/control_flow/eager.py``) is the same
+    jaxpr object on every call, so a repeated eager ``grad`` skips the jvp, partial-eval and
+    transpose rules and reuses the compiled loop programs of the forward and backward jaxprs.
+    A body staged anew (a changed closure value) is a new jaxpr and a new key."""
+    plain, held = {}, []
+    for name, value in params.items():
+        items = value if type(value) is tuple else (value,)
+        if items and all(isinstance(v, (ClosedJaxpr, Jaxpr)) for v in items):
+            held.append((name, tuple(map(id, items)), value))
+        else:
+            plain[name] = value
+    avals = [aval_of(x) for x in primals]
+    key = type_cache.key(primitive, avals, plain)
+    if key is None or not held:
+        return None
+    key = (key, tuple(h[:2] for h in held), *mask)
+    entry = _splits.get(key)
+    if entry is None:
+        if (primitive.effectful is not None and primitive.effectful(params)) or any(
+                has_effects(e) for sub in jaxprs_in(params) for e in sub.eqns):
+            split = None
+        else:
+            try:
+                split = _Split(primitive, avals, params, mask)
+            except Exception:  # e.g. a rule that needs concrete values: the route above
+                split = None
+        if len(_splits) >= _MAX_SPLITS:
+            _splits.clear()
+        entry = _splits[key] = split, held
+    return entry[0]
+
+
+class _Split:
+    """One primitive's linearize + transpose, staged: ``forward`` maps the primals to the
+    outputs and residuals, ``backward`` the residuals and output cotangents to the
+    differentiated inputs' cotangents."""
+
+    __slots__ = ("fwd", "bwd", "n_out", "ct_avals", "nonzero")
+
+    def __init__(self, primitive, avals, params, mask):
+        pieces = []
+
+        def forward(*primals):
+            outs, linear, out_nonzero = _linear_pieces(primitive, list(primals), params, mask)
+            pieces.extend((linear.jaxpr, out_nonzero))
+            return [*outs, *linear.consts]
+        name = primitive.name
+        self.fwd = _fold_constants(trace_to_jaxpr(forward, avals, f"grad of {name}"))
+        linear, out_nonzero = pieces
+        self.n_out = len(self.fwd.jaxpr.outvars) - len(linear.constvars)
+        self.ct_avals = [tangent_aval(a) for a in self.fwd.out_avals[:self.n_out]]
+        n_res = len(linear.constvars)
+        nonzero = []
+
+        def backward(*args):
+            in_cts = _transpose(ClosedJaxpr(linear, list(args[:n_res])), out_nonzero,
+                                list(args[n_res:]))
+            nonzero.extend(type(c) is not Zero for c in in_cts)
+            return [c for c in in_cts if type(c) is not Zero]
+        self.bwd = trace_to_jaxpr(backward, [v.aval for v in linear.constvars] + self.ct_avals,
+                                  f"pullback of {name}")
+        self.nonzero = nonzero
+
+    def forward(self, primals):
+        res = eval_jaxpr(self.fwd.jaxpr, self.fwd.consts, *primals)
+        residuals = res[self.n_out:]
+        return res[:self.n_out], lambda cts: self.backward(residuals, cts)
+
+    def backward(self, residuals, cts):
+        cts = [instantiate_tangent(Zero(a)) if c is None else c
+               for c, a in zip(cts, self.ct_avals)]
+        out = iter(eval_jaxpr(self.bwd.jaxpr, self.bwd.consts, *residuals, *cts))
+        return [next(out) if nz else None for nz in self.nonzero]
 
 
 class _Program:
@@ -306,6 +394,26 @@ class _Program:
             else:
                 env[outs[0]] = out
         return [None if r is None else env[r] for r in self.results]
+
+
+def _fold_constants(closed):
+    """``closed`` with its input-free equations (constants broadcast for a loop body) computed
+    now, once, and turned into constants."""
+    jaxpr = closed.jaxpr
+    known = dict(zip(map(id, jaxpr.constvars), closed.consts))
+    constvars, consts, eqns = list(jaxpr.constvars), list(closed.consts), []
+    for eqn in jaxpr.eqns:
+        if has_effects(eqn) or not all(isinstance(a, Literal) or id(a) in known
+                                       for a in eqn.inputs):
+            eqns.append(eqn)
+            continue
+        outs = eqn.primitive.bind(*[a.val if isinstance(a, Literal) else known[id(a)]
+                                    for a in eqn.inputs], **eqn.params)
+        for v, o in zip(eqn.outputs, outs if eqn.primitive.multiple_results else (outs,)):
+            known[id(v)] = o
+            constvars.append(v)
+            consts.append(o)
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), consts)
 
 
 def _typed_as(args, avals):
