@@ -23,10 +23,11 @@ from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects, jaxprs_in
 from funcjax.core.trace import Trace, Tracer, _context, current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
+from funcjax.interpreters.steps import compile_steps, run_steps
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -286,7 +287,7 @@ class _Split:
         linear, out_nonzero = pieces
         self.n_out = len(fwd.jaxpr.outvars) - len(linear.constvars)
         self.ct_avals = [tangent_aval(a) for a in fwd.out_avals[:self.n_out]]
-        self.fwd = _compile(fwd)
+        self.fwd = compile_steps(fwd)
         n_res = len(linear.constvars)
         nonzero = []
 
@@ -295,13 +296,13 @@ class _Split:
                                 list(args[n_res:]))
             nonzero.extend(type(c) is not Zero for c in in_cts)
             return [c for c in in_cts if type(c) is not Zero]
-        self.bwd = _compile(trace_to_jaxpr(
+        self.bwd = compile_steps(trace_to_jaxpr(
             backward, [v.aval for v in linear.constvars] + self.ct_avals, f"pullback of {name}"))
         self.nonzero = nonzero
 
     def forward(self, primals):
         steps, template, results = self.fwd
-        env = _run(steps, template, primals)
+        env = run_steps(steps, template, primals)
         res = [env[r] for r in results]
         residuals = res[self.n_out:]
         return res[:self.n_out], lambda cts: self.backward(residuals, cts)
@@ -310,7 +311,7 @@ class _Split:
         cts = [instantiate_tangent(Zero(a)) if c is None else c
                for c, a in zip(cts, self.ct_avals)]
         steps, template, results = self.bwd
-        env = _run(steps, template, [*residuals, *cts])
+        env = run_steps(steps, template, [*residuals, *cts])
         out = iter(results)
         return [env[next(out)] if nz else None for nz in self.nonzero]
 
@@ -342,7 +343,7 @@ class _Program:
         self._compile(closed, nonzero)
 
     def _compile(self, closed, nonzero):
-        self.steps, self.template, results = _compile(closed)
+        self.steps, self.template, results = compile_steps(closed)
         results = iter(results)
         self.results = [next(results) if nz else None for nz in nonzero]
 
@@ -350,68 +351,8 @@ class _Program:
         if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
-        env = _run(self.steps, self.template, [*primals, *cts])
+        env = run_steps(self.steps, self.template, [*primals, *cts])
         return [None if r is None else env[r] for r in self.results]
-
-
-def _compile(closed):
-    """A closed jaxpr as eager steps over slots: ``(steps, template, result slots)``; the
-    template holds the inputs' slots first (to fill), then constants and literals. Dead
-    equations (a primal output, unused residuals) are dropped."""
-    jaxpr = closed.jaxpr
-    needed = {id(v) for v in jaxpr.outvars if not isinstance(v, Literal)}
-    eqns = []
-    for eqn in reversed(jaxpr.eqns):
-        if has_effects(eqn) or any(id(v) in needed for v in eqn.outputs):
-            eqns.append(eqn)
-            needed.update(id(a) for a in eqn.inputs if not isinstance(a, Literal))
-    slot = {}
-    template = []
-
-    def place(value, var=None):
-        if var is not None:
-            slot[id(var)] = len(template)
-        template.append(value)
-        return len(template) - 1
-
-    for v in jaxpr.invars:
-        place(None, v)
-    for v, c in zip(jaxpr.constvars, closed.consts):
-        place(c, v)
-
-    def ref(atom):
-        return place(atom.val) if isinstance(atom, Literal) else slot[id(atom)]
-    steps = []
-    for eqn in reversed(eqns):
-        ins = [ref(a) for a in eqn.inputs]
-        outs = [place(None, v) for v in eqn.outputs]
-        # Equations run their impl directly when their inputs have the types they were
-        # staged (and type-checked) with.
-        out_avals = [v.aval for v in eqn.outputs]
-        checked = None if eqn.primitive.impl is None else (
-            [a.aval for a in eqn.inputs],
-            out_avals if eqn.primitive.multiple_results else out_avals[0])
-        steps.append((eqn.primitive, ins, eqn.params, outs, checked))
-    return steps, template, [ref(v) for v in jaxpr.outvars]
-
-
-def _run(steps, template, inputs):
-    """Runs compiled steps on ``inputs``; returns the filled slots."""
-    env = list(template)
-    env[:len(inputs)] = inputs
-    direct = runs_now()
-    for primitive, ins, params, outs, checked in steps:
-        args = [env[i] for i in ins]
-        if direct and checked is not None and _typed_as(args, checked[0]):
-            out = apply_checked(primitive, [a._value for a in args], params, checked[1])
-        else:
-            out = primitive.bind(*args, **params)
-        if primitive.multiple_results:
-            for i, o in zip(outs, out):
-                env[i] = o
-        else:
-            env[outs[0]] = out
-    return env
 
 
 def _fold_constants(closed):
@@ -432,10 +373,3 @@ def _fold_constants(closed):
             constvars.append(v)
             consts.append(o)
     return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), consts)
-
-
-def _typed_as(args, avals):
-    for a, aval in zip(args, avals):
-        if type(a) is not Array or (a._aval is not aval and a._aval != aval):
-            return False
-    return True
