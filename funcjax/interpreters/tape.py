@@ -239,7 +239,8 @@ def _split_cached(primitive, primals, params, mask):
     A loop or branch body staged once per call site (``ops/control_flow/eager.py``) is the same
     jaxpr object on every call, so a repeated eager ``grad`` skips the jvp, partial-eval and
     transpose rules and reuses the compiled loop programs of the forward and backward jaxprs.
-    A body staged anew (a changed closure value) is a new jaxpr and a new key."""
+    A body staged anew (a changed closure value) is a new jaxpr and a new key; a key is split
+    on its second sighting, so one-off bodies cost nothing extra."""
     plain, held = {}, []
     for name, value in params.items():
         items = value if type(value) is tuple else (value,)
@@ -253,7 +254,12 @@ def _split_cached(primitive, primals, params, mask):
         return None
     key = (key, tuple(h[:2] for h in held), *mask)
     entry = _splits.get(key)
-    if entry is None:
+    if entry is None:  # first sighting: a body staged anew per call (no memo) never comes back
+        if len(_splits) >= _MAX_SPLITS:
+            _splits.clear()
+        _splits[key] = None, None  # (held is not needed: a reused id only builds a split early)
+        return None
+    if entry[1] is None:
         if (primitive.effectful is not None and primitive.effectful(params)) or any(
                 has_effects(e) for sub in jaxprs_in(params) for e in sub.eqns):
             split = None
@@ -262,8 +268,6 @@ def _split_cached(primitive, primals, params, mask):
                 split = _Split(primitive, avals, params, mask)
             except Exception:  # e.g. a rule that needs concrete values: the route above
                 split = None
-        if len(_splits) >= _MAX_SPLITS:
-            _splits.clear()
         entry = _splits[key] = split, held
     return entry[0]
 
