@@ -198,19 +198,21 @@ class _Program:
         self.multiple = primitive.multiple_results
 
     def run(self, trace, primals, tangents):
+        inputs = primals + [t for t in tangents if t is not None and type(t) is not Zero]
         context = _context
         context.trace = trace.parent
         try:
-            env = run_steps(self.steps, self.template, [*primals, *[
-                t for t in tangents if t is not None and type(t) is not Zero]])
+            env = run_steps(self.steps, self.template, inputs)
         finally:
             context.trace = trace
-        results = [env[r] for r in self.results]
-        n = len(self.out_tangents)
+        results, out_tangents = self.results, self.out_tangents
+        if not self.multiple:
+            t = out_tangents[0]
+            return trace.pack(env[results[0]], env[results[1]] if t is None else t)
+        n = len(out_tangents)
         given = iter(results[n:])
-        outs = [trace.pack(p, next(given) if t is None else t)
-                for p, t in zip(results[:n], self.out_tangents)]
-        return outs if self.multiple else outs[0]
+        return [trace.pack(env[r], env[next(given)] if t is None else t)
+                for r, t in zip(results[:n], out_tangents)]
 
 
 def jvp_flat(flat_fun, primals, tangents, description="jvp"):

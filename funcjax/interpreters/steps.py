@@ -59,11 +59,9 @@ def run_steps(steps, template, inputs):
     env[:len(inputs)] = inputs
     direct = runs_now()
     for primitive, ins, params, outs, checked in steps:
-        args = [env[i] for i in ins]
-        if direct and checked is not None and _typed_as(args, checked[0]):
-            out = apply_checked(primitive, [a._value for a in args], params, checked[1])
-        else:
-            out = primitive.bind(*args, **params)
+        out = _direct(env, ins, params, primitive, checked) if direct and checked else None
+        if out is None:
+            out = primitive.bind(*[env[i] for i in ins], **params)
         if primitive.multiple_results:
             for i, o in zip(outs, out):
                 env[i] = o
@@ -72,8 +70,12 @@ def run_steps(steps, template, inputs):
     return env
 
 
-def _typed_as(args, avals):
-    for a, aval in zip(args, avals):
+def _direct(env, ins, params, primitive, checked):
+    """The step's impl on its inputs' values if they are Arrays of the staged types, else None."""
+    values = []
+    for i, aval in zip(ins, checked[0]):
+        a = env[i]
         if type(a) is not Array or (a._aval is not aval and a._aval != aval):
-            return False
-    return True
+            return None
+        values.append(a._value)
+    return apply_checked(primitive, values, params, checked[1])
