@@ -100,13 +100,17 @@ def runs_now():
 
 
 def apply_checked(primitive, values, params, out_aval):
-    """A single-result ``primitive``'s impl on numpy ``values``, as an Array of ``out_aval``:
-    what eager binding does once the type rule has accepted these input types (the caller
-    remembers that it did; see ``funcjax.numpy._util``)."""
+    """``primitive``'s impl on numpy ``values``, as an Array of ``out_aval`` (a list of them
+    for multiple results): what eager binding does once the type rule has accepted these input
+    types (the caller remembers that it did; see ``funcjax.numpy._util``)."""
     context = _quiet.context
     if context is None or _INSIDE.get():
-        return _wrap(run_quiet(primitive.impl, *values, **params), out_aval)
-    return _wrap(context.run(primitive.impl, *values, **params), out_aval)
+        out = run_quiet(primitive.impl, *values, **params)
+    else:
+        out = context.run(primitive.impl, *values, **params)
+    if primitive.multiple_results:
+        return [_wrap(o, a) for o, a in zip(out, out_aval)]
+    return _wrap(out, out_aval)
 
 
 def _wrap(value, aval):

@@ -15,12 +15,14 @@ build the common rules.
 
 import numpy as np
 
-from funcjax.core import dtypes
+from funcjax.config import config
+from funcjax.core import dtypes, placement, type_cache
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import Array
-from funcjax.core.trace import Trace, Tracer, new_trace, set_current_trace
-from funcjax.interpreters.eval import aval_of
+from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
+from funcjax.interpreters.eval import EvalTrace, aval_of
 from funcjax.interpreters.memo import jaxpr_transformation
+from funcjax.interpreters.steps import compile_steps, run_steps
 
 
 class Zero:
@@ -119,6 +121,10 @@ class JVPTrace(Trace):
         if not nonzero:
             with set_current_trace(self.parent):
                 return primitive.bind(*primals, **params)
+        if type(self.parent) is EvalTrace and not placement.state.active:
+            program = _program(primitive, primals, tangents, params)
+            if program is not None:
+                return program.run(self, primals, tangents)
         tangents = [Zero(tangent_aval(aval_of(p))) if t is None else t
                     for p, t in zip(primals, tangents)]
         rule = primitive.rule("jvp")
@@ -127,6 +133,86 @@ class JVPTrace(Trace):
         if primitive.multiple_results:
             return [self.pack(p, t) for p, t in zip(primal_out, tangent_out)]
         return self.pack(primal_out, tangent_out)
+
+
+# -- eager jvp programs -------------------------------------------------------------------------
+_programs = {}
+_MAX_PROGRAMS = 4096
+
+
+def _program(primitive, primals, tangents, params):
+    """The jvp rule of a first-order primitive, staged once per (primitive, input types,
+    params, which tangents are nonzero) into checked eager steps, or None where the call
+    cannot key a cache (or the rule cannot be staged). In eager code the rule's operations
+    then run their impls directly instead of binding each one through the general path."""
+    avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
+    nonzero = tuple(t is not None and type(t) is not Zero for t in tangents)
+    if params:
+        key = type_cache.key(primitive, avals, params)
+        if key is None:
+            return None
+        key = (key, nonzero)
+    else:
+        key = (primitive, config.jax_enable_x64, *avals, nonzero)
+    try:
+        return _programs[key]
+    except KeyError:
+        pass
+    program = None
+    if "partial_eval" not in primitive.rules and primitive.effectful is None:
+        try:
+            program = _Program(primitive, avals, params, nonzero)
+        except Exception:  # e.g. a rule reading concrete values: it runs unstaged
+            program = None
+    if len(_programs) >= _MAX_PROGRAMS:
+        _programs.clear()
+    _programs[key] = program
+    return program
+
+
+class _Program:
+    """A primitive's jvp rule as steps: inputs are the primals then the nonzero tangents;
+    results are the outputs then the nonzero output tangents."""
+
+    __slots__ = ("steps", "template", "results", "out_tangents", "multiple")
+
+    def __init__(self, primitive, avals, params, nonzero):
+        from funcjax.interpreters.staging import trace_to_jaxpr
+        n = len(avals)
+        out_tangents = []
+        rule = primitive.rule("jvp")
+
+        def fun(*args):
+            given = iter(args[n:])
+            tangents = [next(given) if nz else Zero(tangent_aval(a))
+                        for a, nz in zip(avals, nonzero)]
+            out, tangent = rule(list(args[:n]), tangents, **params)
+            outs, out_t = (list(out), list(tangent)) if primitive.multiple_results \
+                else ([out], [tangent])
+            out_tangents.extend(t if type(t) is Zero else None for t in out_t)
+            return outs + [t for t in out_t if type(t) is not Zero]
+        in_avals = list(avals) + [tangent_aval(a) for a, nz in zip(avals, nonzero) if nz]
+        self.steps, self.template, self.results = compile_steps(
+            trace_to_jaxpr(fun, in_avals, f"jvp of {primitive.name}"))
+        self.out_tangents = out_tangents  # a Zero, or None where the result gives it
+        self.multiple = primitive.multiple_results
+
+    def run(self, trace, primals, tangents):
+        inputs = primals + [t for t in tangents if t is not None and type(t) is not Zero]
+        context = _context
+        context.trace = trace.parent
+        try:
+            env = run_steps(self.steps, self.template, inputs)
+        finally:
+            context.trace = trace
+        results, out_tangents = self.results, self.out_tangents
+        if not self.multiple:
+            t = out_tangents[0]
+            return trace.pack(env[results[0]], env[results[1]] if t is None else t)
+        n = len(out_tangents)
+        given = iter(results[n:])
+        return [trace.pack(env[r], env[next(given)] if t is None else t)
+                for r, t in zip(results[:n], out_tangents)]
 
 
 def jvp_flat(flat_fun, primals, tangents, description="jvp"):

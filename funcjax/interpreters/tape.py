@@ -21,12 +21,13 @@ import numpy as np
 from funcjax.config import config
 from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
-from funcjax.core.ir import Literal
+from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects, jaxprs_in
 from funcjax.core.trace import Trace, Tracer, _context, current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
+from funcjax.interpreters.steps import compile_steps, run_steps
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -218,8 +219,105 @@ def _transpose(linear, out_nonzero, cts):
 
 def _staged_pullback(primitive, primals, params, mask):
     """Outputs and pullback of one primitive through the staged route (residuals kept)."""
+    split = _split_cached(primitive, primals, params, mask)
+    if split is not None:
+        return split.forward(primals)
     outs, linear, out_nonzero = _linear_pieces(primitive, primals, params, mask)
     return outs, lambda cts: _transpose(linear, out_nonzero, cts)
+
+
+_splits = {}
+_MAX_SPLITS = 256  # entries hold their sub-jaxprs alive (that is what keeps their ids valid)
+
+
+def _split_cached(primitive, primals, params, mask):
+    """The staged route of a higher-order primitive, split once per (primitive, input types,
+    plain params, sub-jaxprs by identity, differentiated inputs) into a forward program
+    (outputs and residuals) and a backward one, or None where the call cannot key a cache
+    (functions or arrays in params, effects) or staging it abstractly fails.
+
+    A loop or branch body staged once per call site (``ops/control_flow/eager.py``) is the same
+    jaxpr object on every call, so a repeated eager ``grad`` skips the jvp, partial-eval and
+    transpose rules and reuses the compiled loop programs of the forward and backward jaxprs.
+    A body staged anew (a changed closure value) is a new jaxpr and a new key; a key is split
+    on its second sighting, so one-off bodies cost nothing extra."""
+    plain, held = {}, []
+    for name, value in params.items():
+        items = value if type(value) is tuple else (value,)
+        if items and all(isinstance(v, (ClosedJaxpr, Jaxpr)) for v in items):
+            held.append((name, tuple(map(id, items)), value))
+        else:
+            plain[name] = value
+    avals = [aval_of(x) for x in primals]
+    key = type_cache.key(primitive, avals, plain)
+    if key is None or not held:
+        return None
+    key = (key, tuple(h[:2] for h in held), *mask)
+    entry = _splits.get(key)
+    if entry is None:  # first sighting: a body staged anew per call (no memo) never comes back
+        if len(_splits) >= _MAX_SPLITS:
+            _splits.clear()
+        _splits[key] = None, None  # (held is not needed: a reused id only builds a split early)
+        return None
+    if entry[1] is None:
+        if (primitive.effectful is not None and primitive.effectful(params)) or any(
+                has_effects(e) for sub in jaxprs_in(params) for e in sub.eqns):
+            split = None
+        else:
+            try:
+                split = _Split(primitive, avals, params, mask)
+            except Exception:  # e.g. a rule that needs concrete values: the route above
+                split = None
+        entry = _splits[key] = split, held
+    return entry[0]
+
+
+class _Split:
+    """One primitive's linearize + transpose, staged: ``forward`` maps the primals to the
+    outputs and residuals, ``backward`` the residuals and output cotangents to the
+    differentiated inputs' cotangents."""
+
+    __slots__ = ("fwd", "bwd", "n_out", "ct_avals", "nonzero")  # fwd, bwd: compiled steps
+
+    def __init__(self, primitive, avals, params, mask):
+        pieces = []
+
+        def forward(*primals):
+            outs, linear, out_nonzero = _linear_pieces(primitive, list(primals), params, mask)
+            pieces.extend((linear.jaxpr, out_nonzero))
+            return [*outs, *linear.consts]
+        name = primitive.name
+        fwd = _fold_constants(trace_to_jaxpr(forward, avals, f"grad of {name}"))
+        linear, out_nonzero = pieces
+        self.n_out = len(fwd.jaxpr.outvars) - len(linear.constvars)
+        self.ct_avals = [tangent_aval(a) for a in fwd.out_avals[:self.n_out]]
+        self.fwd = compile_steps(fwd)
+        n_res = len(linear.constvars)
+        nonzero = []
+
+        def backward(*args):
+            in_cts = _transpose(ClosedJaxpr(linear, list(args[:n_res])), out_nonzero,
+                                list(args[n_res:]))
+            nonzero.extend(type(c) is not Zero for c in in_cts)
+            return [c for c in in_cts if type(c) is not Zero]
+        self.bwd = compile_steps(trace_to_jaxpr(
+            backward, [v.aval for v in linear.constvars] + self.ct_avals, f"pullback of {name}"))
+        self.nonzero = nonzero
+
+    def forward(self, primals):
+        steps, template, results = self.fwd
+        env = run_steps(steps, template, primals)
+        res = [env[r] for r in results]
+        residuals = res[self.n_out:]
+        return res[:self.n_out], lambda cts: self.backward(residuals, cts)
+
+    def backward(self, residuals, cts):
+        cts = [instantiate_tangent(Zero(a)) if c is None else c
+               for c, a in zip(cts, self.ct_avals)]
+        steps, template, results = self.bwd
+        env = run_steps(steps, template, [*residuals, *cts])
+        out = iter(results)
+        return [env[next(out)] if nz else None for nz in self.nonzero]
 
 
 class _Program:
@@ -227,7 +325,7 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "results", "n_in", "out_types", "out_avals", "direct")
+    __slots__ = ("steps", "template", "results", "out_types", "out_avals", "direct")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
@@ -247,69 +345,35 @@ class _Program:
         closed = trace_to_jaxpr(fun, list(avals) + self.out_avals,
                                 f"pullback of {primitive.name}")
         self._compile(closed, nonzero)
-        self.n_in = n + len(out_avals)
 
     def _compile(self, closed, nonzero):
-        jaxpr = closed.jaxpr
-        needed = {id(v) for v in jaxpr.outvars if not isinstance(v, Literal)}
-        eqns = []
-        for eqn in reversed(jaxpr.eqns):  # dead code goes: the primal output, unused residuals
-            if any(id(v) in needed for v in eqn.outputs):
-                eqns.append(eqn)
-                needed.update(id(a) for a in eqn.inputs if not isinstance(a, Literal))
-        slot = {}
-        template = []
-
-        def place(value, var=None):
-            if var is not None:
-                slot[id(var)] = len(template)
-            template.append(value)
-            return len(template) - 1
-
-        for v in jaxpr.invars:
-            place(None, v)
-        for v, c in zip(jaxpr.constvars, closed.consts):
-            place(c, v)
-
-        def ref(atom):
-            return place(atom.val) if isinstance(atom, Literal) else slot[id(atom)]
-        steps = []
-        for eqn in reversed(eqns):
-            ins = [ref(a) for a in eqn.inputs]
-            outs = [place(None, v) for v in eqn.outputs]
-            # Equations of one result run their impl directly when their inputs have the
-            # types they were staged (and type-checked) with.
-            checked = None if eqn.primitive.multiple_results or eqn.primitive.impl is None \
-                else ([a.aval for a in eqn.inputs], eqn.outputs[0].aval)
-            steps.append((eqn.primitive, ins, eqn.params, outs, checked))
-        results = iter([ref(v) for v in jaxpr.outvars])
+        self.steps, self.template, results = compile_steps(closed)
+        results = iter(results)
         self.results = [next(results) if nz else None for nz in nonzero]
-        self.steps, self.template = steps, template
 
     def run(self, primals, cts):
-        env = list(self.template)
         if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
-        env[:self.n_in] = [*primals, *cts]
-        direct = runs_now()
-        for primitive, ins, params, outs, checked in self.steps:
-            args = [env[i] for i in ins]
-            if direct and checked is not None and _typed_as(args, checked[0]):
-                env[outs[0]] = apply_checked(primitive, [a._value for a in args], params,
-                                             checked[1])
-                continue
-            out = primitive.bind(*args, **params)
-            if primitive.multiple_results:
-                for i, o in zip(outs, out):
-                    env[i] = o
-            else:
-                env[outs[0]] = out
+        env = run_steps(self.steps, self.template, [*primals, *cts])
         return [None if r is None else env[r] for r in self.results]
 
 
-def _typed_as(args, avals):
-    for a, aval in zip(args, avals):
-        if type(a) is not Array or (a._aval is not aval and a._aval != aval):
-            return False
-    return True
+def _fold_constants(closed):
+    """``closed`` with its input-free equations (constants broadcast for a loop body) computed
+    now, once, and turned into constants."""
+    jaxpr = closed.jaxpr
+    known = dict(zip(map(id, jaxpr.constvars), closed.consts))
+    constvars, consts, eqns = list(jaxpr.constvars), list(closed.consts), []
+    for eqn in jaxpr.eqns:
+        if has_effects(eqn) or not all(isinstance(a, Literal) or id(a) in known
+                                       for a in eqn.inputs):
+            eqns.append(eqn)
+            continue
+        outs = eqn.primitive.bind(*[a.val if isinstance(a, Literal) else known[id(a)]
+                                    for a in eqn.inputs], **eqn.params)
+        for v, o in zip(eqn.outputs, outs if eqn.primitive.multiple_results else (outs,)):
+            known[id(v)] = o
+            constvars.append(v)
+            consts.append(o)
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), consts)

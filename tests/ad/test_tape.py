@@ -112,3 +112,48 @@ def test_eager_grad_keeps_the_argument_checks():
     np.testing.assert_allclose(value, 6.0)
     np.testing.assert_allclose(g, [2.0, 2.0, 2.0])
     assert funcjax.grad(lambda v: (jnp.sum(v),)[0])(x).shape == (3,)
+
+
+def _loss_with_closure(scale):
+    def loss(x):
+        def step(c, v):  # a body made anew per call: staged once per closure value
+            return c * jnp.sin(v) * scale + v, c
+        c, ys = lax.scan(step, x[0], x)
+        return jnp.sum(ys) + c
+    return loss
+
+
+def test_cached_split_of_a_loop_equals_the_uncached_route_and_follows_closures():
+    x = jnp.asarray(np.linspace(-1, 1, 5).astype(np.float32))
+    for scale in (0.5, 0.5, 2.0, 0.5):  # repeated, then a changed closure value, then back
+        loss = _loss_with_closure(scale)
+        tape._splits.clear()
+        first = np.asarray(funcjax.grad(loss)(x))  # the per-call route; the key is noted
+        second = np.asarray(funcjax.grad(loss)(x))  # builds the split
+        assert any(entry[0] is not None for entry in tape._splits.values())
+        again = np.asarray(funcjax.grad(loss)(x))  # reuses it
+        np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(second, again)
+        np.testing.assert_allclose(first, np.asarray(_staged_grad(loss, x)), rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(first, _fd_grad(lambda v, f=loss: f(jnp.asarray(v)), x),
+                                   rtol=2e-2, atol=2e-2)
+
+
+def test_cached_split_of_cond_and_effects_are_not_cached():
+    def loss(x):
+        return jnp.sum(lax.cond(jnp.sum(x) > 0, lambda v: jnp.sin(v) * v, jnp.cos, x))
+
+    def printing(x):
+        def step(c, v):
+            funcjax.debug.print("c {}", c)
+            return c * v, c
+        return lax.scan(step, x[0], x)[0]
+    for x in (np.array([0.3, 0.4], np.float32), np.array([-0.3, -0.9], np.float32)):
+        for _ in range(2):
+            np.testing.assert_allclose(np.asarray(funcjax.grad(loss)(jnp.asarray(x))),
+                                       _fd_grad(loss, x), rtol=2e-2, atol=2e-2)
+    tape._splits.clear()
+    for _ in range(2):
+        funcjax.grad(printing)(jnp.asarray(np.array([0.3, 0.4], np.float32)))
+    assert all(entry[0] is None for entry in tape._splits.values())
