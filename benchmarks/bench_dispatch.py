@@ -15,7 +15,7 @@ import sys
 import time
 
 import numpy as np
-from common import best_per_call, jax_figures
+from common import best_seconds, jax_figures
 
 QUICK = "--quick" in sys.argv
 
@@ -51,14 +51,14 @@ def measure(kind):
     out = {}
     x8 = xp.asarray(np.arange(8, dtype=np.float32))
     f = fx.jit(lambda v: v * 2 + 1)
-    out["dispatch x*2+1 f32[8]"] = best_per_call(lambda: f(x8), 20, 500)
+    out["dispatch x*2+1 f32[8]"] = best_seconds(lambda: f(x8), 20, True, 500)
     g = fx.jit(lambda v, w: (v + w, v * w))
-    out["dispatch 2 in, 2 out f32[8]"] = best_per_call(lambda: g(x8, x8), 20, 500)
+    out["dispatch 2 in, 2 out f32[8]"] = best_seconds(lambda: g(x8, x8), 20, True, 500)
     h = fx.jit(lambda d: {k: v * 2 for k, v in d.items()})
     tree = {str(k): x8 for k in range(4)}
-    out["dispatch dict of 4 f32[8]"] = best_per_call(lambda: h(tree), 20, 200)
+    out["dispatch dict of 4 f32[8]"] = best_seconds(lambda: h(tree), 20, True, 200)
     gj = fx.grad(fx.jit(lambda v: xp.sum(xp.sin(v) * v)))
-    out["grad(jit(f)) call f32[8]"] = best_per_call(lambda: gj(x8), 10, 50)
+    out["grad(jit(f)) call f32[8]"] = best_seconds(lambda: gj(x8), 10, True, 50)
 
     warm = fx.jit(lambda v: v + 1)
     ready(warm(x8))  # start-up of the compiler is not part of the rows

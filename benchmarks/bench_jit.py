@@ -12,21 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
-
-
-def best_time(fn, repeat, number=1):
-    """Median over ``repeat`` runs of the time per call (``number`` calls per run)."""
-    fn()  # warm up (compiles)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return float(np.median(times))
+from common import median_seconds
 
 
 def workloads(quick):
@@ -54,9 +42,9 @@ def run_numpy_and_funcjax(quick):
     for name, (fn, args, repeat) in workloads(quick).items():
         number = 100 if "dispatch" in name else 1
         reps = 20 if "dispatch" in name else repeat
-        t_np = best_time(lambda fn=fn, args=args: fn(np, *args), reps, number)
+        t_np = median_seconds(lambda fn=fn, args=args: fn(np, *args), reps, True, number)
         jitted = funcjax.jit(lambda *a, fn=fn: fn(jnp, *a))
-        t_fj = best_time(lambda jitted=jitted, args=args: jitted(*args), reps, number)
+        t_fj = median_seconds(lambda jitted=jitted, args=args: jitted(*args), reps, True, number)
         results[name] = {"numpy": t_np, "funcjax": t_fj}
     return results
 
@@ -70,8 +58,8 @@ def run_jax(quick):
         reps = 20 if "dispatch" in name else repeat
         dev = [jax.device_put(a) for a in args]
         jitted = jax.jit(lambda *a, fn=fn: fn(jxp, *a))
-        results[name] = best_time(lambda jitted=jitted, dev=dev:
-                                  jitted(*dev).block_until_ready(), reps, number)
+        results[name] = median_seconds(lambda jitted=jitted, dev=dev:
+                                  jitted(*dev).block_until_ready(), reps, True, number)
     return results
 
 

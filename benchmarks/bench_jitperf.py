@@ -13,7 +13,7 @@ import json
 import sys
 
 import numpy as np
-from common import best_per_call, jax_figures
+from common import best_seconds, jax_figures
 
 
 class Lib:
@@ -180,7 +180,7 @@ def measure(kind, quick):
             repeat, number = 20, 200
         elif name.startswith("compile"):
             fn()  # the first compile of the process pays for LLVM/XLA start-up
-        out[name] = best_per_call(fn, max(2, repeat // (3 if quick else 1)), number)
+        out[name] = best_seconds(fn, max(2, repeat // (3 if quick else 1)), True, number)
     return out
 
 

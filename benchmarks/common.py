@@ -18,39 +18,28 @@ def quick():
     return "--quick" in sys.argv[1:]
 
 
-def call_seconds(fn, repeat, warm_up=False):
-    """The wall time of each of ``repeat`` calls of ``fn``, after one untimed call (which
+def call_seconds(fn, repeat, warm_up=False, number=1):
+    """The wall time per call of ``fn`` in each of ``repeat`` runs of ``number`` back-to-back
+    calls (more than one for calls too short to time singly), after one untimed call (which
     traces and compiles) if ``warm_up``."""
     if warm_up:
         fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def median_seconds(fn, repeat, warm_up=False):
-    return float(np.median(call_seconds(fn, repeat, warm_up)))
-
-
-def best_seconds(fn, repeat, warm_up=False):
-    """The fastest call: on a loaded shared machine the figure least disturbed by others."""
-    return float(np.min(call_seconds(fn, repeat, warm_up)))
-
-
-def best_per_call(fn, repeat, number=1):
-    """After one untimed call: the fastest of ``repeat`` runs of ``number`` back-to-back calls,
-    per call (for calls too short to time one by one)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
         for _ in range(number):
             fn()
         times.append((time.perf_counter() - start) / number)
-    return min(times)
+    return times
+
+
+def median_seconds(fn, repeat, warm_up=False, number=1):
+    return float(np.median(call_seconds(fn, repeat, warm_up, number)))
+
+
+def best_seconds(fn, repeat, warm_up=False, number=1):
+    """The fastest run: on a loaded shared machine the figure least disturbed by others."""
+    return float(np.min(call_seconds(fn, repeat, warm_up, number)))
 
 
 def jax_figures(script, args=()):

@@ -89,13 +89,23 @@ def _gemm_operand(ctx, x, first, second, batch):
     return ctx.as_buffer(view), False, cols
 
 
-def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+def _batched_gemm(ctx, lhs, rhs, out, lhs_dims, rhs_dims, gemm):
+    """Lays both operands out for a gemm (transposed in place where possible) and calls
+    ``gemm(a, a_transposed, lda, b, b_transposed, ldb, c, m, n, k)`` per batch element."""
     b = ctx.b
     (lb, lf, lc), (rb, rf, rc) = lhs_dims, rhs_dims
     m, k = _size(lhs.aval.shape, lf), _size(lhs.aval.shape, lc)
     n, batch = _size(rhs.aval.shape, rf), _size(lhs.aval.shape, lb)
     a_buf, a_t, lda = _gemm_operand(ctx, lhs, lf, lc, lb)
     b_buf, b_t, ldb = _gemm_operand(ctx, rhs, rc, rf, rb)
+    with for_range(b, batch) as t:
+        gemm(a_buf.element(b.mul(t, types.i64(m * k))), a_t, lda,
+             b_buf.element(b.mul(t, types.i64(k * n))), b_t, ldb,
+             out.element(b.mul(t, types.i64(m * n))), m, n, k)
+
+
+def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+    b = ctx.b
     ft = types.compute_type(out.aval.dtype)
     i64, ptr = types.I64, types.PTR
     one, zero = ir.Constant(ft, 1.0), ir.Constant(ft, 0.0)
@@ -109,28 +119,20 @@ def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
         name = blas.SGEMM if ft == types.F32 else blas.DGEMM
     fn = ctx.extern(name, ir.VoidType(), [_I32, _I32, _I32, i64, i64, i64, ft, ptr, i64, ptr,
                                           i64, ft, ptr, i64], pure=False)
-    with for_range(b, batch) as t:
-        args = [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _TRANS if a_t else _NO_TRANS),
-                ir.Constant(_I32, _TRANS if b_t else _NO_TRANS), types.i64(m), types.i64(n),
-                types.i64(k), one,
-                a_buf.element(b.mul(t, types.i64(m * k))), types.i64(lda),
-                b_buf.element(b.mul(t, types.i64(k * n))), types.i64(ldb), zero,
-                out.element(b.mul(t, types.i64(m * n))), types.i64(n)]
-        b.call(fn, args)
+
+    def gemm(a, a_t, lda, b_, b_t, ldb, c, m, n, k):
+        b.call(fn, [ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _TRANS if a_t else _NO_TRANS),
+                    ir.Constant(_I32, _TRANS if b_t else _NO_TRANS), types.i64(m), types.i64(n),
+                    types.i64(k), one, a, types.i64(lda), b_, types.i64(ldb), zero, c,
+                    types.i64(n)])
+    _batched_gemm(ctx, lhs, rhs, out, lhs_dims, rhs_dims, gemm)
 
 
 def _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
     """Quantized int8 x int8 -> int32 products: the blocked kernel of ``lower_int8_dot``."""
-    b = ctx.b
-    (lb, lf, lc), (rb, rf, rc) = lhs_dims, rhs_dims
-    m, k = _size(lhs.aval.shape, lf), _size(lhs.aval.shape, lc)
-    n, batch = _size(rhs.aval.shape, rf), _size(lhs.aval.shape, lb)
-    a_buf, a_t, _ = _gemm_operand(ctx, lhs, lf, lc, lb)
-    b_buf, b_t, _ = _gemm_operand(ctx, rhs, rc, rf, rb)
-    with for_range(b, batch) as t:
-        lower_int8_dot.gemm_int8(ctx, a_buf.element(b.mul(t, types.i64(m * k))), a_t,
-                                 b_buf.element(b.mul(t, types.i64(k * n))), b_t,
-                                 out.element(b.mul(t, types.i64(m * n))), m, n, k)
+    _batched_gemm(ctx, lhs, rhs, out, lhs_dims, rhs_dims,
+                  lambda a, a_t, _, b_, b_t, __, c, m, n, k:
+                  lower_int8_dot.gemm_int8(ctx, a, a_t, b_, b_t, c, m, n, k))
 
 
 @register("buffer", dot_general_p, rereads=lambda eqn: (0, 1))

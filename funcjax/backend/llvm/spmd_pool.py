@@ -29,7 +29,7 @@ from llvmlite import ir
 from funcjax.backend.llvm import compiler
 from funcjax.backend.llvm.loops import for_range
 from funcjax.backend.llvm.spmd_runtime import POOL_RUN as RUN
-from funcjax.backend.llvm.spmd_runtime import _declare, _field
+from funcjax.backend.llvm.spmd_runtime import _declare, _field, declare_pthreads
 
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
@@ -41,14 +41,9 @@ RECORD_BYTES, WAKE = 256, 128
 
 def _pool_ir():
     m = ir.Module(name="funcjax_spmd_pool")
-    lock = _declare(m, "pthread_mutex_lock", I32, [PTR])
-    unlock = _declare(m, "pthread_mutex_unlock", I32, [PTR])
-    wait = _declare(m, "pthread_cond_wait", I32, [PTR, PTR])
-    broadcast = _declare(m, "pthread_cond_broadcast", I32, [PTR])
-    signal = _declare(m, "pthread_cond_signal", I32, [PTR])
-    mutex_init = _declare(m, "pthread_mutex_init", I32, [PTR, PTR])
-    cond_init = _declare(m, "pthread_cond_init", I32, [PTR, PTR])
-    create = _declare(m, "pthread_create", I32, [PTR, PTR, PTR, PTR])
+    lock, unlock, wait, broadcast, signal, mutex_init, cond_init, create = declare_pthreads(
+        m, "mutex_lock", "mutex_unlock", "cond_wait", "cond_broadcast", "cond_signal",
+        "mutex_init", "cond_init", "create")
     null = ir.Constant(PTR, None)
     zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
     job_fn = ir.FunctionType(PTR, [PTR])

@@ -59,14 +59,22 @@ def _declare(module, name, ret, args):
     return ir.Function(module, ir.FunctionType(ret, args), name)
 
 
+# The argument types of the pthread functions the native runtimes call (all return int).
+_PTHREAD_ARGS = {"mutex_lock": [PTR], "mutex_unlock": [PTR], "cond_wait": [PTR, PTR],
+                 "cond_broadcast": [PTR], "cond_signal": [PTR], "mutex_init": [PTR, PTR],
+                 "cond_init": [PTR, PTR], "create": [PTR, PTR, PTR, PTR]}
+
+
+def declare_pthreads(module, *names):
+    """Declares ``pthread_<name>`` for each name in ``module``; returns them in order."""
+    return [_declare(module, "pthread_" + n, I32, _PTHREAD_ARGS[n]) for n in names]
+
+
 def _runtime_ir():
     m = ir.Module(name="funcjax_spmd_runtime")
-    lock = _declare(m, "pthread_mutex_lock", I32, [PTR])
-    unlock = _declare(m, "pthread_mutex_unlock", I32, [PTR])
-    wait = _declare(m, "pthread_cond_wait", I32, [PTR, PTR])
-    broadcast = _declare(m, "pthread_cond_broadcast", I32, [PTR])
-    mutex_init = _declare(m, "pthread_mutex_init", I32, [PTR, PTR])
-    cond_init = _declare(m, "pthread_cond_init", I32, [PTR, PTR])
+    lock, unlock, wait, broadcast, mutex_init, cond_init = declare_pthreads(
+        m, "mutex_lock", "mutex_unlock", "cond_wait", "cond_broadcast", "mutex_init",
+        "cond_init")
     null = ir.Constant(PTR, None)
 
     def load(b, comm, offset):
