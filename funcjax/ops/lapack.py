@@ -282,3 +282,35 @@ def geqrf_orgqr(a, *, full_matrices):
         fortran(orgqr_name(dtype), m, kq, k, col, m, tau, work, lw2, info)
         q_t[...] = col[:kq].T
     return _each_matrix(a, [q, r], one)
+
+
+def getrf_columns(a):
+    """``?getrf`` on each row-major matrix as it is: LAPACK reads it as ``a^T`` and leaves
+    ``a^T = P L U`` in its own (column-major) layout, with 0-based int32 pivots. ``getrs``
+    solves with these factors; they are not ``getrf``'s row-major ones."""
+    n = a.shape[-1]
+    lu = _matrices(a)
+    piv, info = np.zeros((lu.shape[0], n), np.int64), np.zeros(1, np.int64)
+    for t in range(lu.shape[0] if n else 0):
+        fortran(PREFIX[a.dtype] + "getrf", n, n, lu[t], n, piv[t], info)
+    return lu.reshape(a.shape), (piv - 1).astype(np.int32).reshape(a.shape[:-1])
+
+
+def getrs(lu, pivots, b, transpose=False):
+    """Solves ``a x = b`` (``a^T x = b`` with ``transpose``) for each matrix, from
+    ``getrf_columns(a)``. LAPACK's factors are of ``a^T``, hence trans='T' for ``a``. A
+    singular matrix gives inf/nan (a division by its zero pivot), as in JAX. A single
+    right-hand side is already column-major; k of them go through a transposed copy."""
+    n, k = b.shape[-2:]
+    x = _matrices(b)
+    if x.size == 0:
+        return x.reshape(b.shape)
+    lu = np.ascontiguousarray(lu).reshape(-1, n, n)
+    ipiv, info = pivots.reshape(-1, n).astype(np.int64) + 1, np.zeros(1, np.int64)
+    name, trans = PREFIX[b.dtype] + "getrs", "N" if transpose else "T"
+    for t in range(x.shape[0]):
+        col = x[t] if k == 1 else _column_major(x[t])
+        fortran(name, trans, n, k, lu[t], n, ipiv[t], col, n, info)
+        if k != 1:
+            x[t] = col.T
+    return x.reshape(b.shape)

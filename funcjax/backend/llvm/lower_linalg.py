@@ -9,6 +9,9 @@ computes it in float64). The routines and how row-major buffers meet column-majo
   triangle, column-major, is our lower one); NaN below the diagonal where it fails, as JAX.
 - triangular_solve: CBLAS ``?trsm`` in row-major order, in place on a copy of ``b``.
 - lu: ``?getrf`` on a transposed copy, transposed back; pivots and permutation in loops.
+- solve's getrf/getrs: ``?getrf`` on a plain copy (LAPACK factors ``a^T``), then ``?getrs``
+  with trans='T' on a copy of ``b``: no transposes of ``a``; b goes through a transposed copy
+  only when it has more than one column.
 - qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
 - eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy.
 
@@ -219,6 +222,58 @@ def _lu(ctx, eqn, ins, outs):
             b.store(vi, pj)
 
 
+# -- getrf / getrs (solve) ------------------------------------------------------------
+def _pivots_between(e, ipiv, pivots_t, n, to_lapack):
+    """Copies n pivots between LAPACK's 1-based int64 ``ipiv`` and our 0-based int32 ones."""
+    b, i32 = e.b, types.compute_type(np.int32)
+    with for_range(b, n) as i:
+        ours, theirs = b.gep(pivots_t, [i], source_etype=i32), b.gep(ipiv.ptr, [i],
+                                                                      source_etype=types.I64)
+        if to_lapack:
+            b.store(b.add(b.sext(b.load(ours, typ=i32), types.I64), types.i64(1)), theirs)
+        else:
+            b.store(b.trunc(b.sub(b.load(theirs, typ=types.I64), types.i64(1)), i32), ours)
+
+
+@register("buffer", linalg.getrf_p)
+def _getrf(ctx, eqn, ins, outs):
+    (a,), (lu, pivots) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    n = a.aval.shape[-1]
+    _copy(ctx, e, a, lu)
+    ipiv, info = e.scratch((n,), np.int64), e.info()
+    with for_range(e.b, e.matrices(a.aval)) as t:
+        e.fortran(e.p + "getrf", n, n, e.at(lu, t, n * n), n, ipiv.ptr, info)
+        _pivots_between(e, ipiv, e.at(pivots, t, n), n, to_lapack=False)
+
+
+@register("buffer", linalg.getrs_p)
+def _getrs(ctx, eqn, ins, outs):
+    (_, lu, pivots, rhs), (out,) = ins, outs
+    if not _supported(lu.aval, rhs.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, rhs.aval.dtype)
+    n, k = rhs.aval.shape[-2:]
+    lu, pivots = ctx.as_buffer(lu), ctx.as_buffer(pivots)
+    ipiv, info = e.scratch((n,), np.int64), e.info()
+    trans = "N" if eqn.params["transpose"] else "T"  # the factors are of a^T
+    if k == 1:  # one column: row-major is column-major
+        _copy(ctx, e, rhs, out)
+    else:
+        rhs, col = ctx.as_buffer(rhs), e.scratch((n * k,))
+    with for_range(e.b, e.matrices(rhs.aval)) as t:
+        _pivots_between(e, ipiv, e.at(pivots, t, n), n, to_lapack=True)
+        lu_t, out_t = e.at(lu, t, n * n), e.at(out, t, n * k)
+        if k == 1:
+            e.fortran(e.p + "getrs", trans, n, 1, lu_t, n, ipiv.ptr, out_t, n, info)
+        else:
+            e.omatcopy(_TRANS, n, k, e.at(rhs, t, n * k), k, col.ptr, n)
+            e.fortran(e.p + "getrs", trans, n, k, lu_t, n, ipiv.ptr, col.ptr, n, info)
+            e.omatcopy(_TRANS, k, n, col.ptr, n, out_t, k)
+
+
 # -- qr ----------------------------------------------------------------------------------
 @register("buffer", linalg_spectral.qr_p)
 def _qr(ctx, eqn, ins, outs):
@@ -318,5 +373,6 @@ def _svd(ctx, eqn, ins, outs):
 
 
 host_call.NATIVE_COMPLEX.update([linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
+                                 linalg.getrf_p, linalg.getrs_p,
                                  linalg_spectral.qr_p, linalg_spectral.eigh_p,
                                  linalg_spectral.svd_p])
