@@ -26,8 +26,7 @@ def _aval(x):
 
 def cholesky(x, *, symmetrize_input=True):
     """The lower Cholesky factor; NaNs where a matrix is not positive definite."""
-    x = _symmetrize("cholesky", x) if symmetrize_input else x
-    return _la.cholesky_p.bind(x)
+    return _la.cholesky_p.bind(x, symmetrize_input=bool(symmetrize_input))
 
 
 def triangular_solve(a, b, *, left_side=False, lower=False, transpose_a=False,

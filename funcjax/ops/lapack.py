@@ -97,6 +97,14 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
     return x.reshape(b.shape)
 
 
+def symmetrized(a):
+    """``(a + a^H) / 2``, halving real and imaginary parts separately (as compiled code
+    does)."""
+    total = a + np.conj(np.swapaxes(a, -1, -2))
+    half = real_dtype(a.dtype).type(0.5)
+    return (total.view(real_dtype(a.dtype)) * half).view(a.dtype)
+
+
 def potrf(a):
     """Lower Cholesky factors of each (Hermitian) matrix, reading its lower triangle; a matrix
     that is not positive definite gives NaNs on and below the diagonal (as JAX).

@@ -94,8 +94,11 @@ def diag_matrix(v):
 
 
 def symmetrize_lower(x):
-    """The Hermitian matrix whose lower triangle is ``x``'s (what LAPACK reads of it)."""
-    return lax.add(tril(x), H(tril(x, -1)))
+    """The Hermitian matrix whose lower triangle is ``x``'s (what LAPACK reads of it: the
+    real part of the diagonal)."""
+    strict = tril(x, -1)
+    diagonal = diag_matrix(lax.convert_element_type(real(diag_part(x)), x.dtype))
+    return lax.add(lax.add(strict, H(strict)), diagonal)
 
 
 def check_matrix(name, aval, square=False):
@@ -129,13 +132,15 @@ def matrix_cost(flops_of):
 
 
 # -- cholesky --------------------------------------------------------------------------------
-def _cholesky(a):
-    """Lower Cholesky factors (LAPACK potrf); a matrix that is not positive definite gives
+def _cholesky(a, *, symmetrize_input):
+    """Lower Cholesky factors (LAPACK potrf) of ``a``, or of ``(a + a^H) / 2`` with
+    symmetrize_input (JAX's default; only its lower triangle is read, so compiled code builds
+    just that triangle, in the factor's buffer). A matrix that is not positive definite gives
     NaNs on and below the diagonal, as in JAX."""
-    return lapack.potrf(a)
+    return lapack.potrf(lapack.symmetrized(a) if symmetrize_input else a)
 
 
-def _cholesky_type(a):
+def _cholesky_type(a, *, symmetrize_input):
     check_matrix("cholesky", a, square=True)
     return ShapedArray(a.shape, a.dtype)
 
@@ -143,11 +148,14 @@ def _cholesky_type(a):
 cholesky_p = define_primitive("cholesky", _cholesky, _cholesky_type)
 
 
-def _cholesky_jvp(primals, tangents):
+def _cholesky_jvp(primals, tangents, *, symmetrize_input):
     (a,), (a_dot,) = primals, tangents
-    L = cholesky_p.bind(a)
-    # dL = L phi(L^-1 dA L^-H), phi: the lower triangle with half the diagonal.
-    a_dot = symmetrize_lower(instantiate_tangent(a_dot))
+    L = cholesky_p.bind(a, symmetrize_input=symmetrize_input)
+    # dL = L phi(L^-1 dA L^-H), phi: the lower triangle with half the diagonal; dA is the
+    # Hermitian matrix the factorisation reads: the symmetrized tangent or its lower triangle.
+    a_dot = instantiate_tangent(a_dot)
+    a_dot = (lax.mul(lax.add(a_dot, H(a_dot)), lax.full(a_dot.shape, 0.5, a_dot.dtype))
+             if symmetrize_input else symmetrize_lower(a_dot))
     tmp = triangular_solve(L, a_dot, left_side=True, lower=True)
     tmp = triangular_solve(L, tmp, left_side=False, lower=True, transpose_a=True,
                            conjugate_a=True)

@@ -19,6 +19,12 @@ DTYPES = ["float32", "float64", "complex64", "complex128"]
 CASES = {
     "cholesky": (lambda x: lax.linalg.cholesky(x), hermitian_pd, (2, 5, 5)),
     "cholesky_not_pd": (lambda x: lax.linalg.cholesky(-x), hermitian_pd, (2, 4, 4)),
+    # not Hermitian: symmetrized in tiles inside the lowering (37 = 2 tiles and a part)
+    "cholesky_symmetrized": (lambda x: lax.linalg.cholesky(x + 0.01 * x[..., ::-1, :]),
+                             hermitian_pd, (2, 37, 37)),
+    "cholesky_lower_only": (lambda x: lax.linalg.cholesky(x + 0.01 * x[..., ::-1, :],
+                                                          symmetrize_input=False),
+                            hermitian_pd, (2, 6, 6)),
     "lu_tall": (lambda x: lax.linalg.lu(x), general, (2, 6, 4)),
     "lu_wide": (lambda x: lax.linalg.lu(x), general, (4, 7)),
     "lu_singular": (lambda x: lax.linalg.lu(x * 0.0), general, (3, 3)),
@@ -125,6 +131,19 @@ def test_solve_derivatives_reuse_one_factorisation(x64):
         np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=1e-12, atol=1e-12)
     names = [e.primitive.name for e in funcjax.make_jaxpr(g)(a, b).jaxpr.eqns]
     assert names.count("getrf") == 1 and "lu" not in names
+
+
+def test_cholesky_derivatives_with_and_without_symmetrizing(x64):
+    """A non-Hermitian input: symmetrize_input differentiates (a + a^H) / 2, without it the
+    lower triangle; both against finite differences, jvp against vjp."""
+    rng = np.random.default_rng(5)
+    for dtype in ("float64", "complex128"):
+        a = hermitian_pd(rng, (3, 3), dtype)
+        a = a + 0.1 * a[::-1]
+        for sym in (True, False):
+            f = functools.partial(lax.linalg.cholesky, symmetrize_input=sym)
+            check_grads(f, (a,), order=2 if dtype == "float64" else 1)
+            check_grads(funcjax.jit(f), (a,), order=1)
 
 
 def test_solve_vmap_matches_a_loop(x64):

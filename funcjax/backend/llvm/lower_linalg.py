@@ -7,6 +7,7 @@ computes it in float64). The routines and how row-major buffers meet column-majo
 
 - cholesky: ``?potrf`` in place on a copy, ``uplo='U'`` on the row-major buffer (its upper
   triangle, column-major, is our lower one); NaN below the diagonal where it fails, as JAX.
+  With symmetrize_input the copy is the lower triangle of ``(a + a^H) / 2``, built in place.
 - triangular_solve: CBLAS ``?trsm`` in row-major order, in place on a copy of ``b``.
 - lu: ``?getrf`` on a transposed copy, transposed back; pivots and permutation in loops.
 - solve's getrf/getrs: ``?getrf`` on a plain copy (LAPACK factors ``a^T``), then ``?getrs``
@@ -143,6 +144,35 @@ def _store_element(e, buf, linear, value_real):
 
 
 # -- cholesky ----------------------------------------------------------------------------
+_TILE = 16
+
+
+def _symmetrize_lower(e, a, out, base, n):
+    """``out = (a + a^H) / 2`` on and below the diagonal (all potrf reads), real and imaginary
+    parts halved separately as ``lapack.symmetrized`` does. In tiles of _TILE x _TILE: the
+    column reads a^H needs would otherwise stride by a power of two and thrash the cache."""
+    b, ft = e.b, _float_type(e.dtype)
+    parts = 2 if e.dtype.kind == "c" else 1
+    half = ir.Constant(ft, 0.5)
+
+    def element(buf, row, col, part):
+        linear = b.add(base, b.add(b.mul(row, types.i64(n)), col))
+        return b.gep(buf.ptr, [b.add(b.mul(linear, types.i64(parts)), types.i64(part))],
+                     inbounds=True, source_etype=ft)
+
+    def smaller(x, y):
+        return b.select(b.icmp_signed("<", x, y), x, y)
+    tile = types.i64(_TILE)
+    with for_range(b, n, step=_TILE) as i0, for_range(b, b.add(i0, tile), step=_TILE) as j0:
+        with for_range(b, smaller(b.add(i0, tile), types.i64(n)), i0) as i:
+            with for_range(b, smaller(b.add(j0, tile), b.add(i, types.i64(1))), j0) as j:
+                for part in range(parts):  # the imaginary part of a^H is negated
+                    x = b.load(element(a, i, j, part), typ=ft)
+                    y = b.load(element(a, j, i, part), typ=ft)
+                    total = b.fsub(x, y) if part else b.fadd(x, y)
+                    b.store(b.fmul(total, half), element(out, i, j, part))
+
+
 @register("buffer", linalg.cholesky_p)
 def _cholesky(ctx, eqn, ins, outs):
     (a,), (out,) = ins, outs
@@ -151,19 +181,28 @@ def _cholesky(ctx, eqn, ins, outs):
     e = _Emitter(ctx, a.aval.dtype)
     b = e.b
     n = a.aval.shape[-1]
-    _copy(ctx, e, a, out)
+    symmetrize = eqn.params["symmetrize_input"]
+    if symmetrize:
+        a = ctx.as_buffer(a)
+    else:
+        _copy(ctx, e, a, out)
     info = e.info()
     ft = _float_type(e.dtype)
     nan, zero = _nan_constant(e.dtype), ir.Constant(ft, 0.0)
-    with for_range(b, e.matrices(a.aval)) as t:
-        e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
-        failed = b.icmp_signed("!=", b.load(info), types.i64(0))
+    with for_range(b, e.matrices(out.aval)) as t:
         base = b.mul(t, types.i64(n * n))
-        with loop_nest(b, (n, n)) as (i, j):  # zero above the diagonal, NaN where it failed
-            upper = b.icmp_signed(">", j, i)
-            linear = b.add(base, b.add(b.mul(i, types.i64(n)), j))
-            with b.if_then(b.or_(upper, failed)):
-                _store_element(e, out, linear, b.select(upper, zero, nan))
+        if symmetrize:
+            _symmetrize_lower(e, a, out, base, n)
+        e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
+        with for_range(b, n) as i:  # zeros above the diagonal
+            row = b.add(base, b.mul(i, types.i64(n)))
+            with for_range(b, n, b.add(i, types.i64(1))) as j:
+                _store_element(e, out, b.add(row, j), zero)
+        with b.if_then(b.icmp_signed("!=", b.load(info), types.i64(0))):
+            with for_range(b, n) as i:  # NaN on and below it where the factorisation failed
+                row = b.add(base, b.mul(i, types.i64(n)))
+                with for_range(b, b.add(i, types.i64(1))) as j:
+                    _store_element(e, out, b.add(row, j), nan)
 
 
 # -- triangular_solve --------------------------------------------------------------------
