@@ -101,6 +101,11 @@ def symmetrize_lower(x):
     return lax.add(lax.add(strict, H(strict)), diagonal)
 
 
+def symmetrized(x):
+    """``(x + x^H) / 2``: what the symmetric routines factor with symmetrize_input."""
+    return lax.mul(lax.add(x, H(x)), lax.full(x.shape, 0.5, x.dtype))
+
+
 def check_matrix(name, aval, square=False):
     if aval.ndim < 2:
         raise ValueError(f"{name}: needs a matrix (or a stack of matrices in the last two "
@@ -154,8 +159,7 @@ def _cholesky_jvp(primals, tangents, *, symmetrize_input):
     # dL = L phi(L^-1 dA L^-H), phi: the lower triangle with half the diagonal; dA is the
     # Hermitian matrix the factorisation reads: the symmetrized tangent or its lower triangle.
     a_dot = instantiate_tangent(a_dot)
-    a_dot = (lax.mul(lax.add(a_dot, H(a_dot)), lax.full(a_dot.shape, 0.5, a_dot.dtype))
-             if symmetrize_input else symmetrize_lower(a_dot))
+    a_dot = symmetrized(a_dot) if symmetrize_input else symmetrize_lower(a_dot)
     tmp = triangular_solve(L, a_dot, left_side=True, lower=True)
     tmp = triangular_solve(L, tmp, left_side=False, lower=True, transpose_a=True,
                            conjugate_a=True)

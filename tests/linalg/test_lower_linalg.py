@@ -33,6 +33,10 @@ CASES = {
     "qr_wide": (lambda x: lax.linalg.qr(x), general, (2, 3, 5)),
     "eigh_lower": (lambda x: lax.linalg.eigh(x), hermitian_pd, (2, 5, 5)),
     "eigh_upper": (lambda x: lax.linalg.eigh(x, lower=False), hermitian_pd, (4, 4)),
+    "eigh_symmetrized": (lambda x: lax.linalg.eigh(x + 0.01 * x[..., ::-1, :]), hermitian_pd,
+                         (2, 37, 37)),
+    "eigh_upper_only": (lambda x: lax.linalg.eigh(x + 0.01 * x[..., ::-1, :], lower=False,
+                                                  symmetrize_input=False), hermitian_pd, (5, 5)),
     "svd_tall_full": (lambda x: lax.linalg.svd(x), general, (2, 6, 4)),
     "svd_wide_reduced": (lambda x: lax.linalg.svd(x, full_matrices=False), general, (4, 6)),
     "svd_values": (lambda x: lax.linalg.svd(x, compute_uv=False), general, (2, 5, 3)),
@@ -133,9 +137,9 @@ def test_solve_derivatives_reuse_one_factorisation(x64):
     assert names.count("getrf") == 1 and "lu" not in names
 
 
-def test_cholesky_derivatives_with_and_without_symmetrizing(x64):
+def test_cholesky_and_eigh_derivatives_with_and_without_symmetrizing(x64):
     """A non-Hermitian input: symmetrize_input differentiates (a + a^H) / 2, without it the
-    lower triangle; both against finite differences, jvp against vjp."""
+    triangle read; both against finite differences, jvp against vjp."""
     rng = np.random.default_rng(5)
     for dtype in ("float64", "complex128"):
         a = hermitian_pd(rng, (3, 3), dtype)
@@ -144,6 +148,10 @@ def test_cholesky_derivatives_with_and_without_symmetrizing(x64):
             f = functools.partial(lax.linalg.cholesky, symmetrize_input=sym)
             check_grads(f, (a,), order=2 if dtype == "float64" else 1)
             check_grads(funcjax.jit(f), (a,), order=1)
+            for lower in (True, False):
+                values = lambda x: lax.linalg.eigh(  # noqa: E731
+                    x, lower=lower, symmetrize_input=sym)[1]  # noqa: B023
+                check_grads(values, (a,), order=1)
 
 
 def test_solve_vmap_matches_a_loop(x64):

@@ -14,7 +14,9 @@ computes it in float64). The routines and how row-major buffers meet column-majo
   with trans='T' on a copy of ``b``: no transposes of ``a``; b goes through a transposed copy
   only when it has more than one column.
 - qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
-- eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy.
+- eigh: ``?syevd``/``?heevd`` on a transposed copy, or with symmetrize_input on the upper
+  triangle of ``(a + a^H) / 2`` built in LAPACK's layout; svd: ``?gesdd`` on a transposed
+  copy.
 
 The eager impls (``ops/lapack``) make the same calls on the same copies, so jit and eager
 agree to the bit.
@@ -147,17 +149,18 @@ def _store_element(e, buf, linear, value_real):
 _TILE = 16
 
 
-def _symmetrize_lower(e, a, out, base, n):
-    """``out = (a + a^H) / 2`` on and below the diagonal (all potrf reads), real and imaginary
-    parts halved separately as ``lapack.symmetrized`` does. In tiles of _TILE x _TILE: the
-    column reads a^H needs would otherwise stride by a power of two and thrash the cache."""
+def _symmetrize_lower(e, src, dst, n, conjugate=False):
+    """``dst = (a + a^H) / 2`` (or its conjugate) on and below the diagonal, from the matrix
+    ``a`` at ``src``: real and imaginary parts halved separately as ``lapack.symmetrized``
+    does. In tiles of _TILE x _TILE: the column reads a^H needs would otherwise stride by a
+    power of two and thrash the cache."""
     b, ft = e.b, _float_type(e.dtype)
     parts = 2 if e.dtype.kind == "c" else 1
     half = ir.Constant(ft, 0.5)
 
-    def element(buf, row, col, part):
-        linear = b.add(base, b.add(b.mul(row, types.i64(n)), col))
-        return b.gep(buf.ptr, [b.add(b.mul(linear, types.i64(parts)), types.i64(part))],
+    def element(ptr, row, col, part):
+        linear = b.add(b.mul(row, types.i64(n)), col)
+        return b.gep(ptr, [b.add(b.mul(linear, types.i64(parts)), types.i64(part))],
                      inbounds=True, source_etype=ft)
 
     def smaller(x, y):
@@ -167,10 +170,11 @@ def _symmetrize_lower(e, a, out, base, n):
         with for_range(b, smaller(b.add(i0, tile), types.i64(n)), i0) as i:
             with for_range(b, smaller(b.add(j0, tile), b.add(i, types.i64(1))), j0) as j:
                 for part in range(parts):  # the imaginary part of a^H is negated
-                    x = b.load(element(a, i, j, part), typ=ft)
-                    y = b.load(element(a, j, i, part), typ=ft)
-                    total = b.fsub(x, y) if part else b.fadd(x, y)
-                    b.store(b.fmul(total, half), element(out, i, j, part))
+                    x = b.load(element(src, i, j, part), typ=ft)
+                    y = b.load(element(src, j, i, part), typ=ft)
+                    total = (b.fsub(y, x) if conjugate else b.fsub(x, y)) if part else \
+                        b.fadd(x, y)
+                    b.store(b.fmul(total, half), element(dst, i, j, part))
 
 
 @register("buffer", linalg.cholesky_p)
@@ -192,7 +196,7 @@ def _cholesky(ctx, eqn, ins, outs):
     with for_range(b, e.matrices(out.aval)) as t:
         base = b.mul(t, types.i64(n * n))
         if symmetrize:
-            _symmetrize_lower(e, a, out, base, n)
+            _symmetrize_lower(e, e.at(a, t, n * n), e.at(out, t, n * n), n)
         e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
         with for_range(b, n) as i:  # zeros above the diagonal
             row = b.add(base, b.mul(i, types.i64(n)))
@@ -361,9 +365,13 @@ def _eigh(ctx, eqn, ins, outs):
     work, iwork = e.scratch((lwork,)), e.scratch((liwork,), np.int64)
     rwork = e.scratch((lrwork,), lapack.real_dtype(e.dtype))
     info = e.info()
-    uplo = "L" if eqn.params.get("lower", True) else "U"
+    symmetrize = eqn.params.get("symmetrize_input", False)
+    uplo = "L" if eqn.params.get("lower", True) and not symmetrize else "U"
     with for_range(b, e.matrices(a.aval)) as t:
-        e.omatcopy(_TRANS, n, n, e.at(a, t, n * n), n, col.ptr, n)
+        if symmetrize:  # the conjugate's lower triangle is, column-major, the upper one
+            _symmetrize_lower(e, e.at(a, t, n * n), col.ptr, n, conjugate=True)
+        else:
+            e.omatcopy(_TRANS, n, n, e.at(a, t, n * n), n, col.ptr, n)
         w_t = e.at(w, t, n)
         if e.dtype.kind == "c":
             e.fortran(e.p + "heevd", "V", uplo, n, col.ptr, n, w_t, work.ptr, lwork,
