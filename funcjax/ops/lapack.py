@@ -254,19 +254,16 @@ def gesdd(a, *, full_matrices, compute_uv):
         for u in outs[1:]:
             u[...] = np.eye(*u.shape[-2:], dtype=dtype)
         return outs
-    lwork, lrwork, liwork = work_sizes("gesdd", dtype, m, n, jobz)
+    lwork, lrwork, liwork = work_sizes("gesdd", dtype, n, m, jobz)
     work, rwork = np.empty(lwork, dtype), np.empty(lrwork, real_dtype(dtype))
     iwork, info = np.empty(liwork, np.int64), np.zeros(1, np.int64)
-    ldu, ldvt = (m, kv) if compute_uv else (1, 1)
-    u_col = np.empty((ku, m) if compute_uv else 1, dtype)
-    vt_col = np.empty((n, kv) if compute_uv else 1, dtype)
+    dummy = np.empty(1, dtype)
 
-    def one(x, s_t, *uv):
-        col = _column_major(x)
-        fortran(PREFIX[dtype] + "gesdd", jobz, m, n, col, m, s_t, u_col, ldu, vt_col, ldvt,
-                work, lwork, *([rwork] if dtype.kind == "c" else []), iwork, info)
-        if compute_uv:
-            uv[0][...], uv[1][...] = u_col.T, vt_col.T
+    def one(x, s_t, *uv):  # LAPACK reads x as x^T = V S U^T: see lower_linalg._svd
+        col = np.array(x, order="C", copy=True)
+        vectors = [uv[1], n, uv[0], ku] if compute_uv else [dummy, 1, dummy, 1]
+        fortran(PREFIX[dtype] + "gesdd", jobz, n, m, col, n, s_t, *vectors, work, lwork,
+                *([rwork] if dtype.kind == "c" else []), iwork, info)
     return _each_matrix(a, outs, one)
 
 

@@ -15,8 +15,9 @@ computes it in float64). The routines and how row-major buffers meet column-majo
   only when it has more than one column.
 - qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
 - eigh: ``?syevd``/``?heevd`` on a transposed copy, or with symmetrize_input on the upper
-  triangle of ``(a + a^H) / 2`` built in LAPACK's layout; svd: ``?gesdd`` on a transposed
-  copy.
+  triangle of ``(a + a^H) / 2`` built in LAPACK's layout.
+- svd: ``?gesdd`` on a plain copy (LAPACK reads ``a^T``), writing ``U`` and ``V^H``
+  straight into the outputs.
 
 The eager impls (``ops/lapack``) make the same calls on the same copies, so jit and eager
 agree to the bit.
@@ -385,6 +386,8 @@ def _eigh(ctx, eqn, ins, outs):
 # -- svd ---------------------------------------------------------------------------------
 @register("buffer", linalg_spectral.svd_p)
 def _svd(ctx, eqn, ins, outs):
+    """LAPACK reads the row-major ``a`` as ``a^T = V S U^T``, whose factors it writes
+    column-major, which row-major is ``V^H`` and ``U``: straight into the outputs."""
     (a,), s = ins, outs[0]
     if not _supported(a.aval):
         return _fallback(ctx, eqn, ins, outs)
@@ -396,27 +399,21 @@ def _svd(ctx, eqn, ins, outs):
     jobz = ("A" if full else "S") if compute_uv else "N"
     ku, kv = (m, n) if full else (k, k)
     a = ctx.as_buffer(a)
-    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, m, n, jobz)
-    col = e.scratch((m * n,))
+    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, n, m, jobz)
+    copy = e.scratch((m * n,))
     work, iwork = e.scratch((max(lwork, 1),)), e.scratch((liwork,), np.int64)
     rwork = e.scratch((max(lrwork, 1),), lapack.real_dtype(e.dtype))
-    if compute_uv:
-        u_col, vt_col = e.scratch((m * ku,)), e.scratch((kv * n,))
-        ldu, ldvt = m, kv
-    else:
-        u_col = vt_col = e.scratch((1,))
-        ldu = ldvt = 1
+    dummy = e.scratch((1,))
     info = e.info()
     with for_range(b, e.matrices(a.aval)) as t:
-        e.omatcopy(_TRANS, m, n, e.at(a, t, m * n), n, col.ptr, m)
-        args = [jobz, m, n, col.ptr, m, e.at(s, t, k), u_col.ptr, ldu, vt_col.ptr, ldvt,
-                work.ptr, max(lwork, 1)]
+        e.omatcopy(_NO_TRANS, m, n, e.at(a, t, m * n), n, copy.ptr, n)
+        if compute_uv:  # a^T's left vectors are V^H's rows, its right ones U's columns
+            uv = [e.at(outs[2], t, kv * n), n, e.at(outs[1], t, m * ku), ku]
+        else:
+            uv = [dummy.ptr, 1, dummy.ptr, 1]
+        args = [jobz, n, m, copy.ptr, n, e.at(s, t, k), *uv, work.ptr, max(lwork, 1)]
         args += [rwork.ptr] if e.dtype.kind == "c" else []
         e.fortran(e.p + "gesdd", *args, iwork.ptr, info)
-        if compute_uv:
-            u, vt = outs[1], outs[2]
-            e.omatcopy(_TRANS, ku, m, u_col.ptr, m, e.at(u, t, m * ku), ku)
-            e.omatcopy(_TRANS, n, kv, vt_col.ptr, kv, e.at(vt, t, kv * n), n)
 
 
 host_call.NATIVE_COMPLEX.update([linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
