@@ -100,9 +100,11 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
 def symmetrized(a):
     """``(a + a^H) / 2``, halving real and imaginary parts separately (as compiled code
     does)."""
-    total = a + np.conj(np.swapaxes(a, -1, -2))
-    half = real_dtype(a.dtype).type(0.5)
-    return (total.view(real_dtype(a.dtype)) * half).view(a.dtype)
+    swapped = np.swapaxes(a, -1, -2)
+    total = a + (np.conj(swapped) if a.dtype.kind == "c" else swapped)
+    parts = total.view(real_dtype(a.dtype))
+    parts *= parts.dtype.type(0.5)
+    return total
 
 
 def potrf(a):
