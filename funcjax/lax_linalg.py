@@ -1,33 +1,16 @@
 """``funcjax.lax.linalg``: the decomposition primitives with ``jax.lax.linalg``'s signatures."""
 
-import numpy as np
-
-from funcjax.core import dtypes
-from funcjax.core.abstract import ShapedArray
 from funcjax.core.namespace import public_dir
 from funcjax.ops import linalg as _la
 from funcjax.ops import linalg_spectral as _sp
-from funcjax.ops.lazy import lax
-from funcjax.ops.linalg import H as _H
 
 __all__ = ["cholesky", "triangular_solve", "lu", "lu_pivots_to_permutation", "qr", "eigh",
            "svd", "eig"]
 
 
-def _symmetrize(name, x):
-    """``(x + x^H) / 2``: what JAX's symmetric routines factor by default."""
-    _la.check_matrix(name, _aval(x), square=True)
-    return lax.mul(lax.add(x, _H(x)), lax.full(x.shape, 0.5, x.dtype))
-
-
-def _aval(x):
-    return ShapedArray(np.shape(x), dtypes.canonicalize(x.dtype))
-
-
 def cholesky(x, *, symmetrize_input=True):
     """The lower Cholesky factor; NaNs where a matrix is not positive definite."""
-    x = _symmetrize("cholesky", x) if symmetrize_input else x
-    return _la.cholesky_p.bind(x)
+    return _la.cholesky_p.bind(x, symmetrize_input=bool(symmetrize_input))
 
 
 def triangular_solve(a, b, *, left_side=False, lower=False, transpose_a=False,
@@ -54,8 +37,7 @@ def qr(x, *, full_matrices=True):
 
 def eigh(x, *, lower=True, symmetrize_input=True):
     """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of Hermitian matrices."""
-    x = _symmetrize("eigh", x) if symmetrize_input else x
-    return tuple(_sp.eigh_p.bind(x, lower=bool(lower)))
+    return tuple(_sp.eigh_p.bind(x, lower=bool(lower), symmetrize_input=bool(symmetrize_input)))
 
 
 def svd(x, *, full_matrices=True, compute_uv=True):

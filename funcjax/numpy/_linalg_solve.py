@@ -13,7 +13,6 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
-from funcjax.numpy._indexing import take_along_axis
 from funcjax.numpy._util import asarray, broadcast_shapes, broadcast_to_shape
 from funcjax.ops import linalg as la
 from funcjax.ops.custom import custom_jvp
@@ -112,13 +111,6 @@ def eigvals(a):
 
 
 # -- solving ---------------------------------------------------------------------------------
-def _lu_solve(lu, perm, b):
-    """Solves ``a x = b`` from ``a[perm] = L U``; b is a stack of matrices of a's batch."""
-    x = take_along_axis(b, lax.expand_dims(perm, (perm.ndim,)), axis=-2)  # b[..., perm, :]
-    x = la.triangular_solve(lu, x, left_side=True, lower=True, unit_diagonal=True)
-    return la.triangular_solve(lu, x, left_side=True, lower=False)
-
-
 def solve(a, b):
     """``x`` with ``a @ x == b``; b is a vector (1-D) or a stack of matrices, broadcast
     against a's batch axes as numpy 2 does."""
@@ -136,8 +128,9 @@ def solve(a, b):
     batch = broadcast_shapes("solve", a.shape[:-2], b.shape[:-2])
     a = broadcast_to_shape(a, batch + a.shape[-2:])
     b = broadcast_to_shape(b, batch + b.shape[-2:])
-    lu, _, perm = lax.linalg.lu(a)
-    x = _lu_solve(lu, perm, b)
+    # LAPACK's getrf + getrs; the derivative goes through getrs's rule (one factorisation).
+    lu, pivots = la.getrf_p.bind(a)
+    x = la.getrs(a, lu, pivots, b)
     return lax.squeeze(x, (x.ndim - 1,)) if vector else x
 
 

@@ -97,6 +97,16 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
     return x.reshape(b.shape)
 
 
+def symmetrized(a):
+    """``(a + a^H) / 2``, halving real and imaginary parts separately (as compiled code
+    does)."""
+    swapped = np.swapaxes(a, -1, -2)
+    total = a + (np.conj(swapped) if a.dtype.kind == "c" else swapped)
+    parts = total.view(real_dtype(a.dtype))
+    parts *= parts.dtype.type(0.5)
+    return total
+
+
 def potrf(a):
     """Lower Cholesky factors of each (Hermitian) matrix, reading its lower triangle; a matrix
     that is not positive definite gives NaNs on and below the diagonal (as JAX).
@@ -246,19 +256,16 @@ def gesdd(a, *, full_matrices, compute_uv):
         for u in outs[1:]:
             u[...] = np.eye(*u.shape[-2:], dtype=dtype)
         return outs
-    lwork, lrwork, liwork = work_sizes("gesdd", dtype, m, n, jobz)
+    lwork, lrwork, liwork = work_sizes("gesdd", dtype, n, m, jobz)
     work, rwork = np.empty(lwork, dtype), np.empty(lrwork, real_dtype(dtype))
     iwork, info = np.empty(liwork, np.int64), np.zeros(1, np.int64)
-    ldu, ldvt = (m, kv) if compute_uv else (1, 1)
-    u_col = np.empty((ku, m) if compute_uv else 1, dtype)
-    vt_col = np.empty((n, kv) if compute_uv else 1, dtype)
+    dummy = np.empty(1, dtype)
 
-    def one(x, s_t, *uv):
-        col = _column_major(x)
-        fortran(PREFIX[dtype] + "gesdd", jobz, m, n, col, m, s_t, u_col, ldu, vt_col, ldvt,
-                work, lwork, *([rwork] if dtype.kind == "c" else []), iwork, info)
-        if compute_uv:
-            uv[0][...], uv[1][...] = u_col.T, vt_col.T
+    def one(x, s_t, *uv):  # LAPACK reads x as x^T = V S U^T: see lower_linalg._svd
+        col = np.array(x, order="C", copy=True)
+        vectors = [uv[1], n, uv[0], ku] if compute_uv else [dummy, 1, dummy, 1]
+        fortran(PREFIX[dtype] + "gesdd", jobz, n, m, col, n, s_t, *vectors, work, lwork,
+                *([rwork] if dtype.kind == "c" else []), iwork, info)
     return _each_matrix(a, outs, one)
 
 
@@ -282,3 +289,35 @@ def geqrf_orgqr(a, *, full_matrices):
         fortran(orgqr_name(dtype), m, kq, k, col, m, tau, work, lw2, info)
         q_t[...] = col[:kq].T
     return _each_matrix(a, [q, r], one)
+
+
+def getrf_columns(a):
+    """``?getrf`` on each row-major matrix as it is: LAPACK reads it as ``a^T`` and leaves
+    ``a^T = P L U`` in its own (column-major) layout, with 0-based int32 pivots. ``getrs``
+    solves with these factors; they are not ``getrf``'s row-major ones."""
+    n = a.shape[-1]
+    lu = _matrices(a)
+    piv, info = np.zeros((lu.shape[0], n), np.int64), np.zeros(1, np.int64)
+    for t in range(lu.shape[0] if n else 0):
+        fortran(PREFIX[a.dtype] + "getrf", n, n, lu[t], n, piv[t], info)
+    return lu.reshape(a.shape), (piv - 1).astype(np.int32).reshape(a.shape[:-1])
+
+
+def getrs(lu, pivots, b, transpose=False):
+    """Solves ``a x = b`` (``a^T x = b`` with ``transpose``) for each matrix, from
+    ``getrf_columns(a)``. LAPACK's factors are of ``a^T``, hence trans='T' for ``a``. A
+    singular matrix gives inf/nan (a division by its zero pivot), as in JAX. A single
+    right-hand side is already column-major; k of them go through a transposed copy."""
+    n, k = b.shape[-2:]
+    x = _matrices(b)
+    if x.size == 0:
+        return x.reshape(b.shape)
+    lu = np.ascontiguousarray(lu).reshape(-1, n, n)
+    ipiv, info = pivots.reshape(-1, n).astype(np.int64) + 1, np.zeros(1, np.int64)
+    name, trans = PREFIX[b.dtype] + "getrs", "N" if transpose else "T"
+    for t in range(x.shape[0]):
+        col = x[t] if k == 1 else _column_major(x[t])
+        fortran(name, trans, n, k, lu[t], n, ipiv[t], col, n, info)
+        if k != 1:
+            x[t] = col.T
+    return x.reshape(b.shape)

@@ -1,4 +1,5 @@
-"""Matrix factorisations as primitives: cholesky, triangular_solve and lu.
+"""Matrix factorisations as primitives: cholesky, triangular_solve, lu, and getrf/getrs
+(solve's factorisation and substitutions).
 
 Each acts on the last two axes and is batched over the leading ones, like ``jax.lax.linalg``.
 The impls call LAPACK (numpy's, or the OpenBLAS numpy bundles for ``getrf``/``trsm``); a
@@ -13,7 +14,7 @@ import numpy as np
 from funcjax.core import cost, dtypes
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.primitive import define_primitive
-from funcjax.interpreters.batching import move_batch_axis
+from funcjax.interpreters.batching import move_batch_axis, not_mapped
 from funcjax.interpreters.eval import aval_of
 from funcjax.interpreters.jvp import Zero, defjvp_zero, instantiate_tangent, tangent_aval
 from funcjax.interpreters.transpose import is_undefined_primal, not_linear
@@ -93,8 +94,16 @@ def diag_matrix(v):
 
 
 def symmetrize_lower(x):
-    """The Hermitian matrix whose lower triangle is ``x``'s (what LAPACK reads of it)."""
-    return lax.add(tril(x), H(tril(x, -1)))
+    """The Hermitian matrix whose lower triangle is ``x``'s (what LAPACK reads of it: the
+    real part of the diagonal)."""
+    strict = tril(x, -1)
+    diagonal = diag_matrix(lax.convert_element_type(real(diag_part(x)), x.dtype))
+    return lax.add(lax.add(strict, H(strict)), diagonal)
+
+
+def symmetrized(x):
+    """``(x + x^H) / 2``: what the symmetric routines factor with symmetrize_input."""
+    return lax.mul(lax.add(x, H(x)), lax.full(x.shape, 0.5, x.dtype))
 
 
 def check_matrix(name, aval, square=False):
@@ -128,13 +137,15 @@ def matrix_cost(flops_of):
 
 
 # -- cholesky --------------------------------------------------------------------------------
-def _cholesky(a):
-    """Lower Cholesky factors (LAPACK potrf); a matrix that is not positive definite gives
+def _cholesky(a, *, symmetrize_input):
+    """Lower Cholesky factors (LAPACK potrf) of ``a``, or of ``(a + a^H) / 2`` with
+    symmetrize_input (JAX's default; only its lower triangle is read, so compiled code builds
+    just that triangle, in the factor's buffer). A matrix that is not positive definite gives
     NaNs on and below the diagonal, as in JAX."""
-    return lapack.potrf(a)
+    return lapack.potrf(lapack.symmetrized(a) if symmetrize_input else a)
 
 
-def _cholesky_type(a):
+def _cholesky_type(a, *, symmetrize_input):
     check_matrix("cholesky", a, square=True)
     return ShapedArray(a.shape, a.dtype)
 
@@ -142,11 +153,13 @@ def _cholesky_type(a):
 cholesky_p = define_primitive("cholesky", _cholesky, _cholesky_type)
 
 
-def _cholesky_jvp(primals, tangents):
+def _cholesky_jvp(primals, tangents, *, symmetrize_input):
     (a,), (a_dot,) = primals, tangents
-    L = cholesky_p.bind(a)
-    # dL = L phi(L^-1 dA L^-H), phi: the lower triangle with half the diagonal.
-    a_dot = symmetrize_lower(instantiate_tangent(a_dot))
+    L = cholesky_p.bind(a, symmetrize_input=symmetrize_input)
+    # dL = L phi(L^-1 dA L^-H), phi: the lower triangle with half the diagonal; dA is the
+    # Hermitian matrix the factorisation reads: the symmetrized tangent or its lower triangle.
+    a_dot = instantiate_tangent(a_dot)
+    a_dot = symmetrized(a_dot) if symmetrize_input else symmetrize_lower(a_dot)
     tmp = triangular_solve(L, a_dot, left_side=True, lower=True)
     tmp = triangular_solve(L, tmp, left_side=False, lower=True, transpose_a=True,
                            conjugate_a=True)
@@ -316,3 +329,91 @@ def _lu_jvp(primals, tangents):
 lu_p.def_jvp(_lu_jvp)
 lu_p.def_batch(batch_unary(lu_p))
 lu_p.def_cost(matrix_cost(lambda m, n: 2 * m * n * min(m, n) / 3))
+
+
+# -- getrf / getrs: what solve is made of ----------------------------------------------------
+# LAPACK reads a row-major buffer column-major, that is as the transposed matrix. ``getrf``
+# factors the buffer as it is, so its factors are LAPACK's ``a^T = P L U`` in LAPACK's own
+# layout, and ``getrs`` solves ``a x = b`` from them with trans='T': no transposing copies.
+# Only getrs reads these factors, so they stay internal (``lu`` gives JAX's row-major ones),
+# and differentiation treats them as constants: getrs's rule differentiates with respect to
+# ``a``, its first operand, so solve's derivative costs no second factorisation.
+def _getrf_type(a):
+    check_matrix("solve", a, square=True)
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], np.int32)]
+
+
+getrf_p = define_primitive("getrf", lambda a: list(lapack.getrf_columns(a)), _getrf_type,
+                           multiple_results=True)
+
+
+defjvp_zero(getrf_p)  # see above: the factors are constants to differentiation
+getrf_p.def_batch(batch_unary(getrf_p))
+getrf_p.def_cost(matrix_cost(lambda m, n: 2 * n ** 3 / 3))
+
+
+def getrs(a, lu, pivots, b, *, transpose=False):
+    """``a^-1 b`` (``a^-T b`` with ``transpose``) from ``lu, pivots = getrf(a)``. The value
+    depends on a through its factors only; ``a`` itself is an operand for the derivative
+    rules, which differentiate with respect to a and b (the factors count as constants)."""
+    return getrs_p.bind(a, lu, pivots, b, transpose=bool(transpose))
+
+
+def _getrs_type(a, lu, pivots, b, *, transpose):
+    check_matrix("solve", a, square=True)
+    check_matrix("solve", b)
+    if len({a.dtype, lu.dtype, b.dtype}) != 1 or pivots.dtype != np.int32:
+        raise TypeError(f"solve: a, its factors and b must have one dtype (and int32 pivots), "
+                        f"got {describe([a, lu, pivots, b])}")
+    n = a.shape[-1]
+    if lu.shape != a.shape or pivots.shape != a.shape[:-1] or b.shape[:-2] != a.shape[:-2] \
+            or b.shape[-2] != n:
+        raise ValueError(f"solve: a of shape {a.shape} (factors {lu.shape}, pivots "
+                         f"{pivots.shape}) does not fit b of shape {b.shape}: batch axes must "
+                         f"be equal and b needs {n} rows")
+    return ShapedArray(b.shape, b.dtype)
+
+
+getrs_p = define_primitive(
+    "getrs", lambda a, lu, pivots, b, *, transpose: lapack.getrs(lu, pivots, b, transpose),
+    _getrs_type)
+
+
+def _getrs_jvp(primals, tangents, *, transpose):
+    # x = a^-1 b  =>  dx = a^-1 (db - da x), solved with the same factors.
+    (a, lu, pivots, b), (a_dot, _, _, b_dot) = primals, tangents
+    x = getrs(a, lu, pivots, b, transpose=transpose)
+    rhs = b_dot
+    if type(a_dot) is not Zero:
+        term = lax.neg(mm(T(a_dot) if transpose else a_dot, x))
+        rhs = term if type(rhs) is Zero else lax.add(rhs, term)
+    if type(rhs) is Zero:
+        return x, Zero(tangent_aval(aval_of(x)))
+    return x, getrs(a, lu, pivots, rhs, transpose=transpose)
+
+
+def _getrs_transpose(ct, a, lu, pivots, b, *, transpose):
+    if any(is_undefined_primal(x) for x in (a, lu, pivots)):
+        raise not_linear("solve", "its matrix a")
+    ct = instantiate_tangent(ct)
+    return [None, None, None, getrs(a, lu, pivots, ct, transpose=not transpose)]
+
+
+def _getrs_batch(axis_data, args, dims, *, transpose):
+    a, lu, pivots, b = args
+    if dims[:3] == (not_mapped,) * 3:
+        # One matrix for every right-hand side: the batch joins b's columns.
+        nd = len(b.shape)
+        b = move_batch_axis(b, dims[3], nd - 2, axis_data.size)  # (..., n, size, k)
+        cols = b.shape[:-2] + (b.shape[-2] * b.shape[-1],)
+        x = getrs(a, lu, pivots, lax.reshape(b, cols), transpose=transpose)
+        return lax.reshape(x, b.shape), nd - 2
+    a, lu, pivots, b = (move_batch_axis(x, d, 0, axis_data.size) for x, d in zip(args, dims))
+    return getrs(a, lu, pivots, b, transpose=transpose), 0
+
+
+getrs_p.def_jvp(_getrs_jvp)
+getrs_p.def_transpose(_getrs_transpose)
+getrs_p.def_batch(_getrs_batch)
+getrs_p.def_cost(lambda in_avals, out_avals, **params: cost.Cost(
+    flops=int(2 * in_avals[3].size * in_avals[3].shape[-2])))

@@ -26,6 +26,7 @@ from funcjax.ops.linalg import (
     mm,
     real,
     symmetrize_lower,
+    symmetrized,
     triangular_solve,
     tril,
 )
@@ -94,11 +95,16 @@ qr_p.def_cost(matrix_cost(lambda m, n: 4 * m * n * min(m, n)))
 
 
 # -- eigh ------------------------------------------------------------------------------------
-def _eigh(a, *, lower=True):
+def _eigh(a, *, lower=True, symmetrize_input=False):
+    """Eigen-decomposition of the Hermitian matrix ``a``'s lower (or upper) triangle stands
+    for, or with symmetrize_input (JAX's default) of ``(a + a^H) / 2``, whose upper triangle
+    LAPACK reads: compiled code builds just that triangle, in LAPACK's layout."""
+    if symmetrize_input:
+        return lapack.syevd(lapack.symmetrized(a), lower=False)
     return lapack.syevd(a, lower=lower)
 
 
-def _eigh_type(a, *, lower=True):
+def _eigh_type(a, *, lower=True, symmetrize_input=False):
     check_matrix("eigh", a, square=True)
     return [ShapedArray(a.shape, a.dtype),
             ShapedArray(a.shape[:-1], dtypes.real_dtype(a.dtype))]
@@ -107,11 +113,14 @@ def _eigh_type(a, *, lower=True):
 eigh_p = define_primitive("eigh", _eigh, _eigh_type, multiple_results=True)
 
 
-def _eigh_jvp(primals, tangents, *, lower=True):
+def _eigh_jvp(primals, tangents, *, lower=True, symmetrize_input=False):
     (a,), (a_dot,) = primals, tangents
-    v, w = eigh_p.bind(a, lower=lower)
+    v, w = eigh_p.bind(a, lower=lower, symmetrize_input=symmetrize_input)
     a_dot = instantiate_tangent(a_dot)
-    a_dot = symmetrize_lower(a_dot) if lower else H(symmetrize_lower(H(a_dot)))
+    if symmetrize_input:
+        a_dot = symmetrized(a_dot)
+    else:
+        a_dot = symmetrize_lower(a_dot) if lower else H(symmetrize_lower(H(a_dot)))
     vdav = mm(H(v), mm(a_dot, v))
     w_dot = real(diag_part(vdav))
     # F[i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it.

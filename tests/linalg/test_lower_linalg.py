@@ -10,13 +10,21 @@ import pytest
 from linalg_cases import general, hermitian_pd, well_conditioned
 
 import funcjax
+import funcjax.numpy as jnp
 from funcjax import lax
+from funcjax.test_util import check_grads
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
 
 CASES = {
     "cholesky": (lambda x: lax.linalg.cholesky(x), hermitian_pd, (2, 5, 5)),
     "cholesky_not_pd": (lambda x: lax.linalg.cholesky(-x), hermitian_pd, (2, 4, 4)),
+    # not Hermitian: symmetrized in tiles inside the lowering (37 = 2 tiles and a part)
+    "cholesky_symmetrized": (lambda x: lax.linalg.cholesky(x + 0.01 * x[..., ::-1, :]),
+                             hermitian_pd, (2, 37, 37)),
+    "cholesky_lower_only": (lambda x: lax.linalg.cholesky(x + 0.01 * x[..., ::-1, :],
+                                                          symmetrize_input=False),
+                            hermitian_pd, (2, 6, 6)),
     "lu_tall": (lambda x: lax.linalg.lu(x), general, (2, 6, 4)),
     "lu_wide": (lambda x: lax.linalg.lu(x), general, (4, 7)),
     "lu_singular": (lambda x: lax.linalg.lu(x * 0.0), general, (3, 3)),
@@ -25,9 +33,20 @@ CASES = {
     "qr_wide": (lambda x: lax.linalg.qr(x), general, (2, 3, 5)),
     "eigh_lower": (lambda x: lax.linalg.eigh(x), hermitian_pd, (2, 5, 5)),
     "eigh_upper": (lambda x: lax.linalg.eigh(x, lower=False), hermitian_pd, (4, 4)),
+    "eigh_symmetrized": (lambda x: lax.linalg.eigh(x + 0.01 * x[..., ::-1, :]), hermitian_pd,
+                         (2, 37, 37)),
+    "eigh_upper_only": (lambda x: lax.linalg.eigh(x + 0.01 * x[..., ::-1, :], lower=False,
+                                                  symmetrize_input=False), hermitian_pd, (5, 5)),
     "svd_tall_full": (lambda x: lax.linalg.svd(x), general, (2, 6, 4)),
     "svd_wide_reduced": (lambda x: lax.linalg.svd(x, full_matrices=False), general, (4, 6)),
     "svd_values": (lambda x: lax.linalg.svd(x, compute_uv=False), general, (2, 5, 3)),
+    "solve_vector": (lambda x: jnp.linalg.solve(x, x[0] * 2.0 + 1.0), well_conditioned, (5, 5)),
+    "solve_matrix": (lambda x: jnp.linalg.solve(x, x[..., :3] + 1.0), well_conditioned,
+                     (2, 5, 5)),
+    "solve_broadcast": (lambda x: jnp.linalg.solve(x[0], x[..., :2]), well_conditioned,
+                        (3, 4, 4)),
+    "solve_singular": (lambda x: jnp.linalg.solve(x * 0.0, x[..., :2]), general, (2, 3, 3)),
+    "inv": (lambda x: jnp.linalg.inv(x), well_conditioned, (2, 4, 4)),
 }
 
 
@@ -72,7 +91,8 @@ def test_decompositions_in_float32_keep_float32_accuracy():
 
 @pytest.mark.parametrize("name,symbol", [
     ("cholesky", "potrf"), ("lu_tall", "getrf"), ("qr_tall_full", "geqrf"),
-    ("eigh_lower", "heevd"), ("svd_tall_full", "gesdd")])
+    ("eigh_lower", "heevd"), ("svd_tall_full", "gesdd"), ("solve_vector", "getrs"),
+    ("solve_matrix", "getrf")])
 def test_compiled_code_calls_lapack_without_a_host_call(name, symbol):
     fn, make, shape = CASES[name]
     a = make(np.random.default_rng(0), shape, "complex64")
@@ -98,3 +118,47 @@ def test_exported_library_links_lapack(tmp_path):
     out = np.zeros(4, np.float32)
     assert lib.f((ctypes.c_void_p * 1)(a.ctypes.data), (ctypes.c_void_p * 1)(out.ctypes.data)) == 0
     np.testing.assert_array_equal(out, np.asarray(f(a)))
+
+
+def test_solve_derivatives_reuse_one_factorisation(x64):
+    """solve differentiates through getrs's rule: grad, jvp and second derivatives agree with
+    finite differences, and grad factors the matrix once (as JAX's custom_linear_solve)."""
+    rng = np.random.default_rng(3)
+    a, b = well_conditioned(rng, (2, 3, 3), "float64"), general(rng, (2, 3, 2), "float64")
+    check_grads(jnp.linalg.solve, (a, b), order=2)
+    check_grads(jnp.linalg.solve, (a[0], b[0, :, 0]), order=1)
+    za, zb = well_conditioned(rng, (3, 3), "complex128"), general(rng, (3,), "complex128")
+    check_grads(jnp.linalg.solve, (za, zb), order=1)
+    f = lambda x, y: jnp.sum(jnp.sin(jnp.linalg.solve(x, y)))  # noqa: E731
+    g = funcjax.grad(f, argnums=(0, 1))
+    for e, c in zip(g(a, b), funcjax.jit(g)(a, b)):
+        np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=1e-12, atol=1e-12)
+    names = [e.primitive.name for e in funcjax.make_jaxpr(g)(a, b).jaxpr.eqns]
+    assert names.count("getrf") == 1 and "lu" not in names
+
+
+def test_cholesky_and_eigh_derivatives_with_and_without_symmetrizing(x64):
+    """A non-Hermitian input: symmetrize_input differentiates (a + a^H) / 2, without it the
+    triangle read; both against finite differences, jvp against vjp."""
+    rng = np.random.default_rng(5)
+    for dtype in ("float64", "complex128"):
+        a = hermitian_pd(rng, (3, 3), dtype)
+        a = a + 0.1 * a[::-1]
+        for sym in (True, False):
+            f = functools.partial(lax.linalg.cholesky, symmetrize_input=sym)
+            check_grads(f, (a,), order=2 if dtype == "float64" else 1)
+            check_grads(funcjax.jit(f), (a,), order=1)
+            for lower in (True, False):
+                values = lambda x: lax.linalg.eigh(  # noqa: E731
+                    x, lower=lower, symmetrize_input=sym)[1]  # noqa: B023
+                check_grads(values, (a,), order=1)
+
+
+def test_solve_vmap_matches_a_loop(x64):
+    rng = np.random.default_rng(4)
+    a, b = well_conditioned(rng, (3, 4, 4), "float32"), general(rng, (3, 4), "float32")
+    for in_axes, args in [((0, 0), (a, b)), ((None, 0), (a[0], b)), ((0, None), (a, b[0]))]:
+        got = funcjax.jit(funcjax.vmap(jnp.linalg.solve, in_axes))(*args)
+        want = [np.linalg.solve(a[i] if in_axes[0] == 0 else a[0],
+                                b[i] if in_axes[1] == 0 else b[0]) for i in range(3)]
+        np.testing.assert_allclose(np.asarray(got), np.stack(want), rtol=1e-5, atol=1e-5)

@@ -115,6 +115,8 @@ CASES = {
     "triangular_solve": (lambda a, b: lax.linalg.triangular_solve(
         a + 4 * np.eye(3, dtype="f"), b, left_side=True, lower=True), [f32(3, 3), f32(3, 2)]),
     "lu": (lambda x: lax.linalg.lu(x), [f32(3, 3)]),
+    "solve (getrf, getrs)": (lambda a, b: funcjax.numpy.linalg.solve(
+        a + 4 * np.eye(3, dtype="f"), b), [f32(3, 3), f32(3, 2)]),
     "lu_pivots_to_permutation": (lambda p: lax.linalg.lu_pivots_to_permutation(p, 5),
                                  [i32(0, 5, 3)]),
     "qr": (lambda x: lax.linalg.qr(x), [f32(4, 3)]),

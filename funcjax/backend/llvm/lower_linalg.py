@@ -7,10 +7,17 @@ computes it in float64). The routines and how row-major buffers meet column-majo
 
 - cholesky: ``?potrf`` in place on a copy, ``uplo='U'`` on the row-major buffer (its upper
   triangle, column-major, is our lower one); NaN below the diagonal where it fails, as JAX.
+  With symmetrize_input the copy is the lower triangle of ``(a + a^H) / 2``, built in place.
 - triangular_solve: CBLAS ``?trsm`` in row-major order, in place on a copy of ``b``.
 - lu: ``?getrf`` on a transposed copy, transposed back; pivots and permutation in loops.
+- solve's getrf/getrs: ``?getrf`` on a plain copy (LAPACK factors ``a^T``), then ``?getrs``
+  with trans='T' on a copy of ``b``: no transposes of ``a``; b goes through a transposed copy
+  only when it has more than one column.
 - qr: ``?geqrf`` then ``?orgqr``/``?ungqr`` on a transposed copy.
-- eigh: ``?syevd``/``?heevd``; svd: ``?gesdd``, both on a transposed copy.
+- eigh: ``?syevd``/``?heevd`` on a transposed copy, or with symmetrize_input on the upper
+  triangle of ``(a + a^H) / 2`` built in LAPACK's layout.
+- svd: ``?gesdd`` on a plain copy (LAPACK reads ``a^T``), writing ``U`` and ``V^H``
+  straight into the outputs.
 
 The eager impls (``ops/lapack``) make the same calls on the same copies, so jit and eager
 agree to the bit.
@@ -140,6 +147,37 @@ def _store_element(e, buf, linear, value_real):
 
 
 # -- cholesky ----------------------------------------------------------------------------
+_TILE = 16
+
+
+def _symmetrize_lower(e, src, dst, n, conjugate=False):
+    """``dst = (a + a^H) / 2`` (or its conjugate) on and below the diagonal, from the matrix
+    ``a`` at ``src``: real and imaginary parts halved separately as ``lapack.symmetrized``
+    does. In tiles of _TILE x _TILE: the column reads a^H needs would otherwise stride by a
+    power of two and thrash the cache."""
+    b, ft = e.b, _float_type(e.dtype)
+    parts = 2 if e.dtype.kind == "c" else 1
+    half = ir.Constant(ft, 0.5)
+
+    def element(ptr, row, col, part):
+        linear = b.add(b.mul(row, types.i64(n)), col)
+        return b.gep(ptr, [b.add(b.mul(linear, types.i64(parts)), types.i64(part))],
+                     inbounds=True, source_etype=ft)
+
+    def smaller(x, y):
+        return b.select(b.icmp_signed("<", x, y), x, y)
+    tile = types.i64(_TILE)
+    with for_range(b, n, step=_TILE) as i0, for_range(b, b.add(i0, tile), step=_TILE) as j0:
+        with for_range(b, smaller(b.add(i0, tile), types.i64(n)), i0) as i:
+            with for_range(b, smaller(b.add(j0, tile), b.add(i, types.i64(1))), j0) as j:
+                for part in range(parts):  # the imaginary part of a^H is negated
+                    x = b.load(element(src, i, j, part), typ=ft)
+                    y = b.load(element(src, j, i, part), typ=ft)
+                    total = (b.fsub(y, x) if conjugate else b.fsub(x, y)) if part else \
+                        b.fadd(x, y)
+                    b.store(b.fmul(total, half), element(dst, i, j, part))
+
+
 @register("buffer", linalg.cholesky_p)
 def _cholesky(ctx, eqn, ins, outs):
     (a,), (out,) = ins, outs
@@ -148,19 +186,28 @@ def _cholesky(ctx, eqn, ins, outs):
     e = _Emitter(ctx, a.aval.dtype)
     b = e.b
     n = a.aval.shape[-1]
-    _copy(ctx, e, a, out)
+    symmetrize = eqn.params["symmetrize_input"]
+    if symmetrize:
+        a = ctx.as_buffer(a)
+    else:
+        _copy(ctx, e, a, out)
     info = e.info()
     ft = _float_type(e.dtype)
     nan, zero = _nan_constant(e.dtype), ir.Constant(ft, 0.0)
-    with for_range(b, e.matrices(a.aval)) as t:
-        e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
-        failed = b.icmp_signed("!=", b.load(info), types.i64(0))
+    with for_range(b, e.matrices(out.aval)) as t:
         base = b.mul(t, types.i64(n * n))
-        with loop_nest(b, (n, n)) as (i, j):  # zero above the diagonal, NaN where it failed
-            upper = b.icmp_signed(">", j, i)
-            linear = b.add(base, b.add(b.mul(i, types.i64(n)), j))
-            with b.if_then(b.or_(upper, failed)):
-                _store_element(e, out, linear, b.select(upper, zero, nan))
+        if symmetrize:
+            _symmetrize_lower(e, e.at(a, t, n * n), e.at(out, t, n * n), n)
+        e.fortran(e.p + "potrf", "U", n, e.at(out, t, n * n), n, info)
+        with for_range(b, n) as i:  # zeros above the diagonal
+            row = b.add(base, b.mul(i, types.i64(n)))
+            with for_range(b, n, b.add(i, types.i64(1))) as j:
+                _store_element(e, out, b.add(row, j), zero)
+        with b.if_then(b.icmp_signed("!=", b.load(info), types.i64(0))):
+            with for_range(b, n) as i:  # NaN on and below it where the factorisation failed
+                row = b.add(base, b.mul(i, types.i64(n)))
+                with for_range(b, b.add(i, types.i64(1))) as j:
+                    _store_element(e, out, b.add(row, j), nan)
 
 
 # -- triangular_solve --------------------------------------------------------------------
@@ -219,6 +266,58 @@ def _lu(ctx, eqn, ins, outs):
             b.store(vi, pj)
 
 
+# -- getrf / getrs (solve) ------------------------------------------------------------
+def _pivots_between(e, ipiv, pivots_t, n, to_lapack):
+    """Copies n pivots between LAPACK's 1-based int64 ``ipiv`` and our 0-based int32 ones."""
+    b, i32 = e.b, types.compute_type(np.int32)
+    with for_range(b, n) as i:
+        ours, theirs = b.gep(pivots_t, [i], source_etype=i32), b.gep(ipiv.ptr, [i],
+                                                                      source_etype=types.I64)
+        if to_lapack:
+            b.store(b.add(b.sext(b.load(ours, typ=i32), types.I64), types.i64(1)), theirs)
+        else:
+            b.store(b.trunc(b.sub(b.load(theirs, typ=types.I64), types.i64(1)), i32), ours)
+
+
+@register("buffer", linalg.getrf_p)
+def _getrf(ctx, eqn, ins, outs):
+    (a,), (lu, pivots) = ins, outs
+    if not _supported(a.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, a.aval.dtype)
+    n = a.aval.shape[-1]
+    _copy(ctx, e, a, lu)
+    ipiv, info = e.scratch((n,), np.int64), e.info()
+    with for_range(e.b, e.matrices(a.aval)) as t:
+        e.fortran(e.p + "getrf", n, n, e.at(lu, t, n * n), n, ipiv.ptr, info)
+        _pivots_between(e, ipiv, e.at(pivots, t, n), n, to_lapack=False)
+
+
+@register("buffer", linalg.getrs_p)
+def _getrs(ctx, eqn, ins, outs):
+    (_, lu, pivots, rhs), (out,) = ins, outs
+    if not _supported(lu.aval, rhs.aval):
+        return _fallback(ctx, eqn, ins, outs)
+    e = _Emitter(ctx, rhs.aval.dtype)
+    n, k = rhs.aval.shape[-2:]
+    lu, pivots = ctx.as_buffer(lu), ctx.as_buffer(pivots)
+    ipiv, info = e.scratch((n,), np.int64), e.info()
+    trans = "N" if eqn.params["transpose"] else "T"  # the factors are of a^T
+    if k == 1:  # one column: row-major is column-major
+        _copy(ctx, e, rhs, out)
+    else:
+        rhs, col = ctx.as_buffer(rhs), e.scratch((n * k,))
+    with for_range(e.b, e.matrices(rhs.aval)) as t:
+        _pivots_between(e, ipiv, e.at(pivots, t, n), n, to_lapack=True)
+        lu_t, out_t = e.at(lu, t, n * n), e.at(out, t, n * k)
+        if k == 1:
+            e.fortran(e.p + "getrs", trans, n, 1, lu_t, n, ipiv.ptr, out_t, n, info)
+        else:
+            e.omatcopy(_TRANS, n, k, e.at(rhs, t, n * k), k, col.ptr, n)
+            e.fortran(e.p + "getrs", trans, n, k, lu_t, n, ipiv.ptr, col.ptr, n, info)
+            e.omatcopy(_TRANS, k, n, col.ptr, n, out_t, k)
+
+
 # -- qr ----------------------------------------------------------------------------------
 @register("buffer", linalg_spectral.qr_p)
 def _qr(ctx, eqn, ins, outs):
@@ -267,9 +366,13 @@ def _eigh(ctx, eqn, ins, outs):
     work, iwork = e.scratch((lwork,)), e.scratch((liwork,), np.int64)
     rwork = e.scratch((lrwork,), lapack.real_dtype(e.dtype))
     info = e.info()
-    uplo = "L" if eqn.params.get("lower", True) else "U"
+    symmetrize = eqn.params.get("symmetrize_input", False)
+    uplo = "L" if eqn.params.get("lower", True) and not symmetrize else "U"
     with for_range(b, e.matrices(a.aval)) as t:
-        e.omatcopy(_TRANS, n, n, e.at(a, t, n * n), n, col.ptr, n)
+        if symmetrize:  # the conjugate's lower triangle is, column-major, the upper one
+            _symmetrize_lower(e, e.at(a, t, n * n), col.ptr, n, conjugate=True)
+        else:
+            e.omatcopy(_TRANS, n, n, e.at(a, t, n * n), n, col.ptr, n)
         w_t = e.at(w, t, n)
         if e.dtype.kind == "c":
             e.fortran(e.p + "heevd", "V", uplo, n, col.ptr, n, w_t, work.ptr, lwork,
@@ -283,6 +386,8 @@ def _eigh(ctx, eqn, ins, outs):
 # -- svd ---------------------------------------------------------------------------------
 @register("buffer", linalg_spectral.svd_p)
 def _svd(ctx, eqn, ins, outs):
+    """LAPACK reads the row-major ``a`` as ``a^T = V S U^T``, whose factors it writes
+    column-major, which row-major is ``V^H`` and ``U``: straight into the outputs."""
     (a,), s = ins, outs[0]
     if not _supported(a.aval):
         return _fallback(ctx, eqn, ins, outs)
@@ -294,29 +399,24 @@ def _svd(ctx, eqn, ins, outs):
     jobz = ("A" if full else "S") if compute_uv else "N"
     ku, kv = (m, n) if full else (k, k)
     a = ctx.as_buffer(a)
-    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, m, n, jobz)
-    col = e.scratch((m * n,))
+    lwork, lrwork, liwork = lapack.work_sizes("gesdd", e.dtype, n, m, jobz)
+    copy = e.scratch((m * n,))
     work, iwork = e.scratch((max(lwork, 1),)), e.scratch((liwork,), np.int64)
     rwork = e.scratch((max(lrwork, 1),), lapack.real_dtype(e.dtype))
-    if compute_uv:
-        u_col, vt_col = e.scratch((m * ku,)), e.scratch((kv * n,))
-        ldu, ldvt = m, kv
-    else:
-        u_col = vt_col = e.scratch((1,))
-        ldu = ldvt = 1
+    dummy = e.scratch((1,))
     info = e.info()
     with for_range(b, e.matrices(a.aval)) as t:
-        e.omatcopy(_TRANS, m, n, e.at(a, t, m * n), n, col.ptr, m)
-        args = [jobz, m, n, col.ptr, m, e.at(s, t, k), u_col.ptr, ldu, vt_col.ptr, ldvt,
-                work.ptr, max(lwork, 1)]
+        e.omatcopy(_NO_TRANS, m, n, e.at(a, t, m * n), n, copy.ptr, n)
+        if compute_uv:  # a^T's left vectors are V^H's rows, its right ones U's columns
+            uv = [e.at(outs[2], t, kv * n), n, e.at(outs[1], t, m * ku), ku]
+        else:
+            uv = [dummy.ptr, 1, dummy.ptr, 1]
+        args = [jobz, n, m, copy.ptr, n, e.at(s, t, k), *uv, work.ptr, max(lwork, 1)]
         args += [rwork.ptr] if e.dtype.kind == "c" else []
         e.fortran(e.p + "gesdd", *args, iwork.ptr, info)
-        if compute_uv:
-            u, vt = outs[1], outs[2]
-            e.omatcopy(_TRANS, ku, m, u_col.ptr, m, e.at(u, t, m * ku), ku)
-            e.omatcopy(_TRANS, n, kv, vt_col.ptr, kv, e.at(vt, t, kv * n), n)
 
 
 host_call.NATIVE_COMPLEX.update([linalg.cholesky_p, linalg.triangular_solve_p, linalg.lu_p,
+                                 linalg.getrf_p, linalg.getrs_p,
                                  linalg_spectral.qr_p, linalg_spectral.eigh_p,
                                  linalg_spectral.svd_p])
