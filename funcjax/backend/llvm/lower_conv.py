@@ -15,7 +15,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, lower_int8_dot, types
+from funcjax.backend.llvm import blas, lower_int8_dot, types, winograd
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import clamp
@@ -237,6 +237,12 @@ def _conv(ctx, eqn, ins, outs):
     (lhs, rhs), (out,) = ins, outs
     g = _Geometry(eqn)
     if use_blas(eqn):
+        fast = winograd.plan(g, out.aval.dtype)
+        if fast is not None:
+            ft = types.compute_type(out.aval.dtype)
+            fast(ctx, g, lhs, rhs, out, lambda a, b_, c, m, n, k, transpose_a:
+                 _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a))
+            return
         by_position = math.prod(g.out_sp) < g.n_out
         (_im2col_by_position if by_position else _im2col)(ctx, g, lhs, rhs, out)
     else:

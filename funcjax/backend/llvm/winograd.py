@@ -1,0 +1,255 @@
+"""Winograd minimal filtering for 3x3, stride-1 convolutions: F(m x m, 3 x 3).
+
+An m x m block of a 3x3 correlation's output is ``A^T [(G g G^T) * (B^T d B)] A`` for the
+(m+2) x (m+2) input tile ``d`` and the 3x3 filter ``g``: with the transforms done, the
+(m+2)^2 elementwise products summed over the input features are (m+2)^2 independent matrix
+products (tiles x in features) @ (in features x out features), one gemm call each. That is
+9 m^2 / (m+2)^2 times fewer multiplies than im2col: 2.25x for F(2, 3), 4x for F(4, 3).
+
+Two shapes of convolution use it (canonical notation: out[b, o, p] = sum over f and kernel
+positions s of lhs[b, f, p + s - pad] * rhs[o, f, s]):
+
+- ``forward``: a 3x3 kernel (a forward convolution, or its input gradient, which convolves
+  the cotangent with the flipped kernel). Tiles cover the output; the gemms contract over
+  the input features f.
+- ``weight_gradient``: a 3x3 *output* and a large "kernel" (the weight gradient convolves
+  the input with the output cotangent). Tiles cover the kernel positions s. This is the
+  transposed algorithm F(3 x 3, m x m): z = G^T [(A h A^T) * (B^T d B)] G, where h is an
+  m x m block of the cotangent; the gemms contract over (tiles, f).
+
+The matrices come from Toom-Cook interpolation at the points below (plus infinity); for
+F(4, 3) the points 0, -1, 1, 1/2, -2 measured about 3x smaller float32 error than the
+textbook 0, +-1, +-2 (tests/conv/test_winograd.py compares with a float64 reference).
+Every transform is emitted per tile as a loop over one feature axis, so with channels-last
+layouts its loads and stores are contiguous and the loop vectorises.
+"""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from funcjax.backend.llvm import types
+from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
+from funcjax.backend.llvm.lower_shape import clamp
+from funcjax.core.abstract import ShapedArray
+
+POINTS = {2: (0, 1, -1), 4: (0, -1, 1, Fraction(1, 2), -2)}
+TILE = 4  # m: the output block of F(m x m, 3 x 3)
+MIN_FEATURES = 16  # fewer input or output features: the gemms are too thin to gain
+MIN_FLOPS = 2 * 64 ** 3  # of the direct convolution
+
+
+def matrices(m, r=3):
+    """``(A^T, G, B^T)`` of F(m, r) as exact Fractions: A^T (m x n), G (n x r), B^T (n x n),
+    n = m + r - 1, such that y_i = sum_k g_k d_{i+k} equals ``A^T [(G g) * (B^T d)]``."""
+    points = [Fraction(p) for p in POINTS[m]]
+    n = m + r - 1
+    at = [[p ** i for p in points] + [Fraction(int(i == m - 1))] for i in range(m)]
+    g = [[p ** k / math.prod(p - q for q in points if q != p) for k in range(r)]
+         for p in points] + [[Fraction(int(k == r - 1)) for k in range(r)]]
+    # B^T is what makes the identity hold: sum_j At[i][j] G[j][k] Bt[j][l] = [l == i + k],
+    # one small linear system per column l (solved in floats, then made exact and checked).
+    system = np.array([[float(at[i][j] * g[j][k]) for j in range(n)]
+                       for i in range(m) for k in range(r)])
+    bt = [[None] * n for _ in range(n)]
+    for col in range(n):
+        rhs = np.array([float(col == i + k) for i in range(m) for k in range(r)])
+        for j, v in enumerate(np.linalg.lstsq(system, rhs, rcond=None)[0]):
+            bt[j][col] = Fraction(float(v)).limit_denominator(1000)
+    for i in range(m):
+        for k in range(r):
+            for col in range(n):
+                assert sum(at[i][j] * g[j][k] * bt[j][col] for j in range(n)) == (col == i + k)
+    return at, g, bt
+
+
+def _transposed(mat):
+    return [list(row) for row in zip(*mat)]
+
+
+def _combine(b, dt, coeffs, values):
+    """sum_k coeffs[k] * values[k] with the zero terms left out (coeffs are Fractions)."""
+    total = None
+    for c, v in zip(coeffs, values):
+        if c == 0:
+            continue
+        if total is None:
+            total = v if c == 1 else b.fneg(v) if c == -1 else \
+                b.fmul(types.const(dt, float(c)), v)
+        elif c in (1, -1):
+            total = (b.fadd if c == 1 else b.fsub)(total, v)
+        else:
+            total = b.fadd(total, b.fmul(types.const(dt, float(c)), v), flags=("contract",))
+    return types.const(dt, 0) if total is None else total
+
+
+def _sandwich(b, dt, mat, x):
+    """``mat @ x @ mat^T`` of a square list-of-lists of values (mat: r1 x r0, x: r0 x r0)."""
+    left = [[_combine(b, dt, row, [x[j][k] for j in range(len(x))]) for k in range(len(x))]
+            for row in mat]
+    return [[_combine(b, dt, row, left[i]) for row in mat] for i in range(len(mat))]
+
+
+def _axis_positions(b, g, origins, size):
+    """Per spatial axis, the (clamped index, in bounds?) of the ``size`` input positions of a
+    tile whose first window position is ``origins[d]`` (stride and dilations are 1)."""
+    out = []
+    for d, origin in enumerate(origins):
+        start = b.sub(origin, types.i64(g.padding[d][0]))
+        axis = []
+        for u in range(size):
+            pos = b.add(start, types.i64(u))
+            ok = b.and_(b.icmp_signed(">=", pos, types.i64(0)),
+                        b.icmp_signed("<", pos, types.i64(g.in_sp[d])))
+            axis.append((clamp(b, pos, 0, max(g.in_sp[d] - 1, 0)), ok))
+        out.append(axis)
+    return out
+
+
+def _load_tile(b, dt, value, ndim, spec, lead, axes):
+    """The tile of ``value`` (spec order: lead indices, then the 2 spatial axes) at the clamped
+    positions ``axes``, zero where out of bounds."""
+    zero = types.const(dt, 0)
+    rows, cols = axes
+    return [[b.select(b.and_(ok_r, ok_c), value.load(index_at(ndim, spec, lead + [r, c])), zero)
+             for c, ok_c in cols] for r, ok_r in rows]
+
+
+def _input_transform(ctx, g, lhs, v, bt, outer, feature, row_of):
+    """v[t, row, feature] = (B^T d B)[t] for every tile: ``outer`` is the loop shape whose
+    index gives, through ``row_of``, the tile's origin, its gemm row, and the lhs batch or
+    feature index that is not looped innermost; ``feature`` is the innermost lhs axis."""
+    b, dt = ctx.b, v.aval.dtype
+    a = len(bt)
+    with loop_nest(b, outer) as idx:
+        origins, row, lead = row_of(idx)
+        axes = _axis_positions(b, g, origins, a)
+        with for_range(b, feature) as j:
+            x = _load_tile(b, dt, lhs, lhs.aval.ndim, g.lhs_spec, lead(j), axes)
+            y = _sandwich(b, dt, bt, x)
+            for t in range(a * a):
+                v.store([types.i64(t), row, j], y[t // a][t % a])
+
+
+def _gemms(ctx, gemm, a_buf, b_buf, c_buf, m, n, k, transpose_a=False):
+    """One gemm per transform position t: c[t] = a[t] @ b[t] (a[t]^T with transpose_a)."""
+    b = ctx.b
+    with for_range(b, a_buf.aval.shape[0]) as t:
+        def at(buf, size):
+            return buf.element(b.mul(t, types.i64(size)))
+        gemm(at(a_buf, m * k), at(b_buf, k * n), at(c_buf, m * n), m, n, k, transpose_a)
+
+
+def forward(ctx, g, lhs, rhs, out, gemm):
+    """A 3x3 kernel: tiles of TILE x TILE outputs, gemms over the input features."""
+    b, dt = ctx.b, out.aval.dtype
+    m = TILE
+    at, gm, bt = matrices(m)
+    a = m + 2
+    th, tw = (-(-p // m) for p in g.out_sp)
+    rows = g.n_out * th * tw
+    v = ctx.scratch(ShapedArray((a * a, rows, g.i), dt), "winograd input")
+    u = ctx.scratch(ShapedArray((a * a, g.i, g.o), dt), "winograd filter")
+    prod = ctx.scratch(ShapedArray((a * a, rows, g.o), dt), "winograd products")
+    with loop_nest(b, (g.i, g.o)) as (c, o):  # the filter transform G g G^T
+        x = [[rhs.load(index_at(rhs.aval.ndim, g.rhs_spec, [o, c, types.i64(r),
+                                                                types.i64(s)]))
+              for s in range(3)] for r in range(3)]
+        y = _sandwich(b, dt, gm, x)
+        for t in range(a * a):
+            u.store([types.i64(t), c, o], y[t // a][t % a])
+
+    def tile(idx):
+        n, ty, tx = idx
+        row = b.add(b.mul(b.add(b.mul(n, types.i64(th)), ty), types.i64(tw)), tx)
+        origins = [b.mul(ty, types.i64(m)), b.mul(tx, types.i64(m))]
+        return origins, row, lambda c: [n, c]
+    _input_transform(ctx, g, lhs, v, bt, (g.n_out, th, tw), g.i, tile)
+    _gemms(ctx, gemm, v, u, prod, rows, g.o, g.i)
+    # The output transform A^T M A, with unguarded stores for the tiles wholly inside.
+    full_h, full_w = (p // m for p in g.out_sp)
+    with loop_nest(b, (g.n_out, th, tw)) as (n, ty, tx):
+        row = b.add(b.mul(b.add(b.mul(n, types.i64(th)), ty), types.i64(tw)), tx)
+        hs = [b.add(b.mul(ty, types.i64(m)), types.i64(i)) for i in range(m)]
+        ws = [b.add(b.mul(tx, types.i64(m)), types.i64(i)) for i in range(m)]
+        inside = b.and_(b.icmp_signed("<", ty, types.i64(full_h)),
+                        b.icmp_signed("<", tx, types.i64(full_w)))
+        with b.if_else(inside) as (whole, edge):
+            for guarded in (False, True):
+                with (edge if guarded else whole):
+                    with for_range(b, g.o) as o:
+                        x = [[prod.load([types.i64(r * a + s), row, o]) for s in range(a)]
+                             for r in range(a)]
+                        y = _sandwich(b, dt, at, x)
+                        for i in range(m):
+                            for k in range(m):
+                                idx = index_at(out.aval.ndim, g.out_spec, [n, o, hs[i], ws[k]])
+                                if not guarded:
+                                    out.store(idx, y[i][k])
+                                    continue
+                                ok = b.and_(b.icmp_signed("<", hs[i], types.i64(g.out_sp[0])),
+                                            b.icmp_signed("<", ws[k], types.i64(g.out_sp[1])))
+                                with b.if_then(ok):
+                                    out.store(idx, y[i][k])
+
+
+def weight_gradient(ctx, g, lhs, rhs, out, gemm):
+    """A 3x3 output: tiles of TILE x TILE kernel positions, gemms over (tiles, features)."""
+    b, dt = ctx.b, out.aval.dtype
+    m = TILE
+    at, gm, bt = matrices(m)
+    a = m + 2
+    th, tw = (-(-s // m) for s in g.kernel)
+    depth = th * tw * g.i  # the contraction: tiles x lhs features
+    v = ctx.scratch(ShapedArray((a * a, depth, g.n_out), dt), "winograd input")
+    h = ctx.scratch(ShapedArray((a * a, depth, g.o), dt), "winograd cotangent")
+    prod = ctx.scratch(ShapedArray((a * a, g.n_out, g.o), dt), "winograd products")
+
+    def tile(idx):
+        ty, tx, f = idx
+        row = b.add(b.mul(b.add(b.mul(ty, types.i64(tw)), tx), types.i64(g.i)), f)
+        origins = [b.mul(ty, types.i64(m)), b.mul(tx, types.i64(m))]
+        return origins, row, lambda n: [n, f]
+    _input_transform(ctx, g, lhs, v, bt, (th, tw, g.i), g.n_out, tile)
+    a_mat = _transposed(at)
+    with loop_nest(b, (th, tw, g.i)) as (ty, tx, f):  # the cotangent transform A h A^T
+        row = b.add(b.mul(b.add(b.mul(ty, types.i64(tw)), tx), types.i64(g.i)), f)
+        axes = []
+        for d, t in enumerate((ty, tx)):
+            axis = []
+            for i in range(m):
+                pos = b.add(b.mul(t, types.i64(m)), types.i64(i))
+                axis.append((clamp(b, pos, 0, g.kernel[d] - 1),
+                             b.icmp_signed("<", pos, types.i64(g.kernel[d]))))
+            axes.append(axis)
+        with for_range(b, g.o) as o:
+            x = _load_tile(b, dt, rhs, rhs.aval.ndim, g.rhs_spec, [o, f], axes)
+            y = _sandwich(b, dt, a_mat, x)
+            for t in range(a * a):
+                h.store([types.i64(t), row, o], y[t // a][t % a])
+    _gemms(ctx, gemm, v, h, prod, g.n_out, g.o, depth, transpose_a=True)
+    g_t = _transposed(gm)
+    with for_range(b, g.n_out) as n:  # the output transform G^T Z G
+        with for_range(b, g.o) as o:
+            x = [[prod.load([types.i64(r * a + s), n, o]) for s in range(a)] for r in range(a)]
+            y = _sandwich(b, dt, g_t, x)
+            for i in range(3):
+                for k in range(3):
+                    out.store(index_at(out.aval.ndim, g.out_spec,
+                                       [n, o, types.i64(i), types.i64(k)]), y[i][k])
+
+
+def plan(g, dtype):
+    """``forward``, ``weight_gradient`` or None for the convolution of geometry ``g``."""
+    if (dtype not in (np.float32, np.float64) or len(g.kernel) != 2 or g.fgc != 1
+            or g.bgc != 1 or any(s != 1 for s in (*g.strides, *g.lhs_dil, *g.rhs_dil))):
+        return None
+    flops = 2 * g.n_out * g.o * g.i * math.prod(g.out_sp) * math.prod(g.kernel)
+    if flops < MIN_FLOPS:
+        return None
+    if tuple(g.kernel) == (3, 3) and min(g.i, g.o) >= MIN_FEATURES:
+        return forward
+    if tuple(g.out_sp) == (3, 3) and min(g.n_out, g.o) >= MIN_FEATURES:
+        return weight_gradient
+    return None
