@@ -1,5 +1,6 @@
-"""Lowering of conv_general_dilated: im2col + BLAS gemm for large float convolutions, a direct
-loop nest otherwise.
+"""Lowering of conv_general_dilated: Winograd (winograd.py) for 3x3 stride-1 float convolutions
+and their weight gradients, im2col + BLAS gemm for other large ones, a direct loop nest
+otherwise.
 
 im2col copies, for one batch element, every input element each output position's window
 reads into a patch matrix P (zeros where the window hangs over the padding or falls between
