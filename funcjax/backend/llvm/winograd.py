@@ -76,11 +76,12 @@ def _combine(b, dt, coeffs, values):
             continue
         if total is None:
             total = v if c == 1 else b.fneg(v) if c == -1 else \
-                b.fmul(types.const(dt, float(c)), v)
+                b.fmul(types.const(dt, float(c)), v, flags=("contract",))
         elif c in (1, -1):
             total = (b.fadd if c == 1 else b.fsub)(total, v)
         else:
-            total = b.fadd(total, b.fmul(types.const(dt, float(c)), v), flags=("contract",))
+            total = b.fadd(total, b.fmul(types.const(dt, float(c)), v, flags=("contract",)),
+                           flags=("contract",))
     return types.const(dt, 0) if total is None else total
 
 
@@ -174,31 +175,20 @@ def forward(ctx, g, lhs, rhs, out, gemm):
         return origins, row, lambda c: [n, c]
     _input_transform(ctx, g, lhs, v, bt, (g.n_out, th, tw), g.i, tile)
     _gemms(ctx, gemm, v, u, prod, rows, g.o, g.i)
-    # The output transform A^T M A, with unguarded stores for the tiles wholly inside.
-    full_h, full_w = (p // m for p in g.out_sp)
+    # The output transform A^T M A. An edge tile's outputs past the end are stored at the
+    # clamped last position, before the valid output there (descending order) overwrites them.
     with loop_nest(b, (g.n_out, th, tw)) as (n, ty, tx):
         row = b.add(b.mul(b.add(b.mul(n, types.i64(th)), ty), types.i64(tw)), tx)
-        hs = [b.add(b.mul(ty, types.i64(m)), types.i64(i)) for i in range(m)]
-        ws = [b.add(b.mul(tx, types.i64(m)), types.i64(i)) for i in range(m)]
-        inside = b.and_(b.icmp_signed("<", ty, types.i64(full_h)),
-                        b.icmp_signed("<", tx, types.i64(full_w)))
-        with b.if_else(inside) as (whole, edge):
-            for guarded in (False, True):
-                with (edge if guarded else whole):
-                    with for_range(b, g.o) as o:
-                        x = [[prod.load([types.i64(r * a + s), row, o]) for s in range(a)]
-                             for r in range(a)]
-                        y = _sandwich(b, dt, at, x)
-                        for i in range(m):
-                            for k in range(m):
-                                idx = index_at(out.aval.ndim, g.out_spec, [n, o, hs[i], ws[k]])
-                                if not guarded:
-                                    out.store(idx, y[i][k])
-                                    continue
-                                ok = b.and_(b.icmp_signed("<", hs[i], types.i64(g.out_sp[0])),
-                                            b.icmp_signed("<", ws[k], types.i64(g.out_sp[1])))
-                                with b.if_then(ok):
-                                    out.store(idx, y[i][k])
+        hs, ws = ([clamp(b, b.add(b.mul(t, types.i64(m)), types.i64(i)), 0, p - 1)
+                   for i in range(m)] for t, p in ((ty, g.out_sp[0]), (tx, g.out_sp[1])))
+        with for_range(b, g.o) as o:
+            x = [[prod.load([types.i64(r * a + s), row, o]) for s in range(a)]
+                 for r in range(a)]
+            y = _sandwich(b, dt, at, x)
+            for i in reversed(range(m)):
+                for k in reversed(range(m)):
+                    out.store(index_at(out.aval.ndim, g.out_spec, [n, o, hs[i], ws[k]]),
+                              y[i][k])
 
 
 def weight_gradient(ctx, g, lhs, rhs, out, gemm):
