@@ -101,10 +101,16 @@ def _pads(x, padding):
 
 
 @settings(max_examples=12)
-@given(problems(), st.sampled_from(sorted(winograd.POINTS)), st.sampled_from(["NCHW", "NHWC"]))
-def test_forward_matches_float64_reference(forced, monkeypatch, problem, m, layout):
+@given(problems(), st.sampled_from(sorted(winograd.POINTS)), st.sampled_from(["NCHW", "NHWC"]),
+       st.sampled_from([None, 1, 3, 5]))
+def test_forward_matches_float64_reference(forced, monkeypatch, problem, m, layout, block):
+    """``block``: tiles per block (None: the default; small ones leave a partial last block)."""
     monkeypatch.setattr(winograd, "TILE", m)
     x, k, padding = problem
+    if block is not None:
+        monkeypatch.setattr(winograd, "MIN_BLOCK", 1)
+        features = x.shape[1] + k.shape[0]
+        monkeypatch.setattr(winograd, "BLOCK_BYTES", block * (m + 2) ** 2 * features * 4)
     x, k = x.astype(np.float32), k.astype(np.float32)
     pads = _pads(x, padding)
     expected = conv_nchw(x, k, (1, 1), pads, (1, 1), (1, 1))
