@@ -124,12 +124,16 @@ def test_forward_matches_float64_reference(forced, monkeypatch, problem, m, layo
     assert np.all(np.abs(to_nchw(np.asarray(got)) - expected) <= tol * _tile_scale(bound, m))
 
 
-@pytest.mark.parametrize("m,layout,padding,shape", [
-    (4, "NHWC", "SAME", (2, 7, 9)), (4, "NCHW", ((2, 0), (1, 3)), (1, 6, 5)),
-    (2, "NCHW", "SAME", (1, 5, 8)), (2, "NHWC", "VALID", (1, 9, 10))])
+@pytest.mark.parametrize("m,layout,padding,shape,block", [
+    (4, "NHWC", "SAME", (2, 7, 9), 5), (4, "NCHW", ((2, 0), (1, 3)), (1, 6, 5), None),
+    (2, "NCHW", "SAME", (1, 5, 8), 5), (2, "NHWC", "VALID", (1, 9, 10), None)])
 def test_float64_gradients_finite_differences_and_jvp_vs_vjp(x64, forced, monkeypatch, m,
-                                                             layout, padding, shape):
+                                                             layout, padding, shape, block):
+    """``block``: gemm rows per block in all three convolutions (5 and 6 features each)."""
     monkeypatch.setattr(winograd, "TILE", m)
+    if block is not None:
+        monkeypatch.setattr(winograd, "MIN_BLOCK", 1)
+        monkeypatch.setattr(winograd, "BLOCK_BYTES", block * (m + 2) ** 2 * 11 * 8)
     rng = np.random.default_rng(m)
     n, h, w = shape
     x, k = rng.standard_normal((n, 5, h, w)), rng.standard_normal((6, 5, 3, 3))

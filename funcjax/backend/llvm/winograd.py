@@ -32,11 +32,12 @@ import numpy as np
 from funcjax.backend.llvm import types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_shape import clamp
+from funcjax.backend.llvm.values import unravel
 from funcjax.core.abstract import ShapedArray
 
 POINTS = {2: (0, 1, -1), 4: (0, -1, 1, Fraction(1, 2), -2)}
 TILE = 4  # m: the output block of F(m x m, 3 x 3)
-BLOCK_BYTES = 2 ** 20  # the forward's transformed inputs and products of one block of tiles
+BLOCK_BYTES = 2 ** 20  # the transformed matrices of one block of gemm rows
 MIN_BLOCK = 16  # fewer tiles per block: gemm repacks the filter matrices too often
 MIN_FEATURES = 4  # fewer input features: im2col's gemm (9x deeper) wins the forward
 MIN_FLOPS = 2 * 10 ** 6  # of the direct convolution; below it compile time dominates
@@ -142,13 +143,21 @@ def _planes(ctx, a, rows, cols, dt, label):
     return ctx.scratch(ShapedArray((a * a, rows + 1, cols), dt), label)
 
 
-def _gemms(ctx, gemm, a_buf, b_buf, c_buf, m, n, k, transpose_a=False):
-    """One gemm per transform position t: c[t] = a[t] @ b[t] (a[t]^T with transpose_a)."""
+def _block(rows, a, features, dt):
+    """Gemm rows per block: the block's a * a matrices of ``features`` columns in all fill
+    BLOCK_BYTES, or no blocking when that leaves fewer than MIN_BLOCK rows."""
+    block = BLOCK_BYTES // (a * a * features * dt.itemsize)
+    return rows if block < MIN_BLOCK else min(rows, block)
+
+
+def _gemms(ctx, gemm, a_buf, b_buf, c_buf, m, n, k, transpose_a=False, beta=None):
+    """One gemm per transform position t: c[t] = a[t] @ b[t] (a[t]^T with transpose_a), plus
+    ``beta`` (an IR value; None: 0) times c[t]."""
     b = ctx.b
     with for_range(b, a_buf.aval.shape[0]) as t:
         def at(buf):
             return buf.element(b.mul(t, types.i64(buf.strides[0])))
-        gemm(at(a_buf), at(b_buf), at(c_buf), m, n, k, transpose_a)
+        gemm(at(a_buf), at(b_buf), at(c_buf), m, n, k, transpose_a, beta)
 
 
 def forward(ctx, g, lhs, rhs, out, gemm):
@@ -163,8 +172,7 @@ def forward(ctx, g, lhs, rhs, out, gemm):
     a = m + 2
     th, tw = (-(-p // m) for p in g.out_sp)
     rows = g.n_out * th * tw
-    block = BLOCK_BYTES // (a * a * (g.i + g.o) * dt.itemsize)
-    block = rows if block < MIN_BLOCK else min(rows, block)
+    block = _block(rows, a, g.i + g.o, dt)
     v = _planes(ctx, a, block, g.i, dt, "winograd input")
     u = _planes(ctx, a, g.i, g.o, dt, "winograd filter")
     prod = _planes(ctx, a, block, g.o, dt, "winograd products")
@@ -205,40 +213,48 @@ def forward(ctx, g, lhs, rhs, out, gemm):
 
 
 def weight_gradient(ctx, g, lhs, rhs, out, gemm):
-    """A 3x3 output: tiles of TILE x TILE kernel positions, gemms over (tiles, features)."""
+    """A 3x3 output: tiles of TILE x TILE kernel positions, gemms over (tiles, features)
+    accumulated over blocks of the contraction that stay in the L2 cache (the last block's
+    rows past the end are zero cotangents)."""
     b, dt = ctx.b, out.aval.dtype
     m = TILE
     at, gm, bt = matrices(m)
     a = m + 2
     th, tw = (-(-s // m) for s in g.kernel)
     depth = th * tw * g.i  # the contraction: tiles x lhs features
-    v = _planes(ctx, a, depth, g.n_out, dt, "winograd input")
-    h = _planes(ctx, a, depth, g.o, dt, "winograd cotangent")
+    block = _block(depth, a, g.n_out + g.o, dt)
+    v = _planes(ctx, a, block, g.n_out, dt, "winograd input")
+    h = _planes(ctx, a, block, g.o, dt, "winograd cotangent")
     prod = _planes(ctx, a, g.n_out, g.o, dt, "winograd products")
-
-    def tile(idx):
-        ty, tx, f = idx
-        row = b.add(b.mul(b.add(b.mul(ty, types.i64(tw)), tx), types.i64(g.i)), f)
-        origins = [b.mul(ty, types.i64(m)), b.mul(tx, types.i64(m))]
-        return origins, row, lambda n: [n, f]
-    _input_transform(ctx, g, lhs, v, bt, (th, tw, g.i), g.n_out, tile)
     a_mat = _transposed(at)
-    with loop_nest(b, (th, tw, g.i)) as (ty, tx, f):  # the cotangent transform A h A^T
-        row = b.add(b.mul(b.add(b.mul(ty, types.i64(tw)), tx), types.i64(g.i)), f)
-        axes = []
-        for d, t in enumerate((ty, tx)):
-            axis = []
-            for i in range(m):
-                pos = b.add(b.mul(t, types.i64(m)), types.i64(i))
-                axis.append((clamp(b, pos, 0, g.kernel[d] - 1),
-                             b.icmp_signed("<", pos, types.i64(g.kernel[d]))))
-            axes.append(axis)
-        with for_range(b, g.o) as o:
-            x = _load_tile(b, dt, rhs, rhs.aval.ndim, g.rhs_spec, [o, f], axes)
-            y = _sandwich(b, dt, a_mat, x)
-            for t in range(a * a):
-                h.store([types.i64(t), row, o], y[t // a][t % a])
-    _gemms(ctx, gemm, v, h, prod, g.n_out, g.o, depth, transpose_a=True)
+    with for_range(b, depth, step=block) as first:
+        def row_of(local):
+            r = b.add(first, local)
+            ty, tx, f = unravel(b, clamp(b, r, 0, depth - 1), (th, tw, g.i))
+            return ty, tx, f, b.icmp_signed("<", r, types.i64(depth))
+
+        def tile(idx):
+            ty, tx, f, _ = row_of(idx[0])
+            return [b.mul(ty, types.i64(m)), b.mul(tx, types.i64(m))], idx[0], lambda n: [n, f]
+        _input_transform(ctx, g, lhs, v, bt, (block,), g.n_out, tile)
+        with for_range(b, block) as local:  # the cotangent transform A h A^T
+            ty, tx, f, real = row_of(local)
+            axes = []
+            for d, t in enumerate((ty, tx)):
+                axis = []
+                for i in range(m):
+                    pos = b.add(b.mul(t, types.i64(m)), types.i64(i))
+                    ok = b.and_(real, b.icmp_signed("<", pos, types.i64(g.kernel[d])))
+                    axis.append((clamp(b, pos, 0, g.kernel[d] - 1), ok))
+                axes.append(axis)
+            with for_range(b, g.o) as o:
+                x = _load_tile(b, dt, rhs, rhs.aval.ndim, g.rhs_spec, [o, f], axes)
+                y = _sandwich(b, dt, a_mat, x)
+                for t in range(a * a):
+                    h.store([types.i64(t), local, o], y[t // a][t % a])
+        beta = b.select(b.icmp_signed("==", first, types.i64(0)), types.const(dt, 0),
+                        types.const(dt, 1))
+        _gemms(ctx, gemm, v, h, prod, g.n_out, g.o, block, transpose_a=True, beta=beta)
     g_t = _transposed(gm)
     with for_range(b, g.n_out) as n:  # the output transform G^T Z G
         with for_range(b, g.o) as o:
