@@ -21,7 +21,10 @@ The matrices come from Toom-Cook interpolation at the points below (plus infinit
 F(4, 3) the points 0, -1, 1, 1/2, -2 measured about 3x smaller float32 error than the
 textbook 0, +-1, +-2 (tests/conv/test_winograd.py compares with a float64 reference).
 Every transform is emitted per tile as a loop over one feature axis, so with channels-last
-layouts its loads and stores are contiguous and the loop vectorises.
+layouts its loads and stores are contiguous and the loop vectorises. Both kinds run in blocks
+of gemm rows (tiles) whose transformed matrices fit the L2 cache: transform a block, its 36
+gemms, then (forward) its inverse transform, or (weight gradient) accumulate with gemm's beta.
+benchmarks/RESULTS.md (bench_conv) has the measurements behind each choice.
 """
 
 import math
