@@ -1,5 +1,6 @@
-"""Lowering of conv_general_dilated: im2col + BLAS gemm for large float convolutions, a direct
-loop nest otherwise.
+"""Lowering of conv_general_dilated: Winograd (winograd.py) for 3x3 stride-1 float convolutions
+and their weight gradients, im2col + BLAS gemm for other large ones, a direct loop nest
+otherwise.
 
 im2col copies, for one batch element, every input element each output position's window
 reads into a patch matrix P (zeros where the window hangs over the padding or falls between
@@ -15,7 +16,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, lower_int8_dot, types
+from funcjax.backend.llvm import blas, lower_int8_dot, types, winograd
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lower_shape import clamp
@@ -97,9 +98,10 @@ def _direct(ctx, g, lhs, rhs, out):
         out.store(oidx, types.round_f16(b, result) if types.is_f16(dt) else result)
 
 
-def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False):
+def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False, beta=None):
     """c[m, n] = a[m, k] @ b_[k, n] (row-major element pointers) with the bundled BLAS;
-    ``transpose_a``: a is stored as [k, m]."""
+    ``transpose_a``: a is stored as [k, m]; ``beta`` (an IR value, float only): adds
+    ``beta * c``."""
     if isinstance(ft, ir.IntType):  # int8 operands, int32 result (quantized inference)
         return lower_int8_dot.gemm_int8(ctx, a, transpose_a, b_, False, c, m, n, k)
     name = blas.SGEMM if ft == types.F32 else blas.DGEMM
@@ -110,7 +112,8 @@ def _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a=False):
                     ir.Constant(_I32, _TRANS if transpose_a else _NO_TRANS),
                     ir.Constant(_I32, _NO_TRANS), types.i64(m), types.i64(n), types.i64(k),
                     ir.Constant(ft, 1.0), a, types.i64(m if transpose_a else k), b_,
-                    types.i64(n), ir.Constant(ft, 0.0), c, types.i64(n)])
+                    types.i64(n), ir.Constant(ft, 0.0) if beta is None else beta, c,
+                    types.i64(n)])
 
 
 def _copy_rows(ctx, g, lhs, patches, outer_shape, inner, where, element):
@@ -237,6 +240,12 @@ def _conv(ctx, eqn, ins, outs):
     (lhs, rhs), (out,) = ins, outs
     g = _Geometry(eqn)
     if use_blas(eqn):
+        fast = winograd.plan(g, out.aval.dtype)
+        if fast is not None:
+            ft = types.compute_type(out.aval.dtype)
+            fast(ctx, g, lhs, rhs, out, lambda a, b_, c, m, n, k, transpose_a, beta:
+                 _gemm(ctx, ft, a, b_, c, m, n, k, transpose_a, beta))
+            return
         by_position = math.prod(g.out_sp) < g.n_out
         (_im2col_by_position if by_position else _im2col)(ctx, g, lhs, rhs, out)
     else:
