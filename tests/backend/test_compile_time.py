@@ -32,26 +32,28 @@ def _mlp_problem(seed=0):
     return params, x, y
 
 
+def _needs_unroller(fn, *args):
+    closed = funcjax.make_jaxpr(fn)(*args)
+    return program.needs_unroller(closed, program.LoweredModule(closed, "probe").ir_text)
+
+
 def test_vectorisable_programs_drop_the_unroller_and_kernels_keep_it():
     params, x, y = _mlp_problem()
-    mlp = funcjax.make_jaxpr(funcjax.value_and_grad(_mlp_loss))(params, x, y)
-    assert not program.needs_unroller(mlp)  # elementwise, reductions, BLAS dots
-    scan = funcjax.make_jaxpr(lambda h: lax.scan(
-        lambda c, _: (jnp.tanh(c) * 0.5 + jnp.sum(c), None), h, None, length=4)[0])(
+    assert not _needs_unroller(funcjax.value_and_grad(_mlp_loss), params, x, y)  # BLAS dots
+    assert not _needs_unroller(lambda h: lax.scan(  # sub-jaxprs are looked into
+        lambda c, _: (jnp.tanh(c) * 0.5 + jnp.sum(c), None), h, None, length=4)[0],
         jnp.ones(300))
-    assert not program.needs_unroller(scan)  # sub-jaxprs are looked into
-    small_dot = funcjax.make_jaxpr(lambda a: a @ a)(jnp.ones((4, 4)))  # generated loops
-    assert program.needs_unroller(small_dot)
-    int8_dot = funcjax.make_jaxpr(lambda a, b: lax.dot_general(
-        a, b, (((1,), (0,)), ((), ())), preferred_element_type=jnp.int32))(
+    big = jnp.ones((64, 64))
+    assert not _needs_unroller(lambda a: lax.fori_loop(0, 2, lambda i, c: c @ c, a), big)
+    assert _needs_unroller(lambda a: a @ a, jnp.ones((4, 4)))  # generated loops
+    assert _needs_unroller(lambda a: lax.fori_loop(0, 2, lambda i, c: c @ c, a),
+                           jnp.ones((4, 4)))
+    assert _needs_unroller(lambda a, b: (a @ a, b @ b), big, jnp.ones((4, 4)))  # one of two
+    assert _needs_unroller(lambda a, b: lax.dot_general(
+        a, b, (((1,), (0,)), ((), ())), preferred_element_type=jnp.int32),
         jnp.ones((64, 64), jnp.int8), jnp.ones((64, 64), jnp.int8))
-    assert program.needs_unroller(int8_dot)
-    conv = funcjax.make_jaxpr(lambda a, k: lax.conv_general_dilated(a, k, (1, 1), "SAME"))(
-        jnp.ones((1, 2, 8, 8)), jnp.ones((3, 2, 3, 3)))
-    assert program.needs_unroller(conv)
-    in_loop = funcjax.make_jaxpr(lambda a: lax.fori_loop(0, 2, lambda i, c: c @ c, a))(
-        jnp.ones((4, 4)))
-    assert program.needs_unroller(in_loop)
+    assert _needs_unroller(lambda a, k: lax.conv_general_dilated(a, k, (1, 1), "SAME"),
+                           jnp.ones((1, 2, 8, 8)), jnp.ones((3, 2, 3, 3)))
 
 
 def test_hot_loops_still_vectorise_without_the_unroller():
@@ -78,7 +80,7 @@ def test_with_and_without_the_unroller_agree(monkeypatch, seed):
         return funcjax.jit(funcjax.value_and_grad(lambda p, a, b: _mlp_loss(p, a, b)))(
             params, x, y)
     plain = run()
-    monkeypatch.setattr(program, "needs_unroller", lambda closed: True)
+    monkeypatch.setattr(program, "needs_unroller", lambda closed, ir_text: True)
     unrolled = run()
     want = funcjax.value_and_grad(_mlp_loss)(params, x, y)  # eager
     for got in (plain, unrolled):

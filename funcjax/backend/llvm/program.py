@@ -9,7 +9,6 @@ import time
 import numpy as np
 
 from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, host_calls
-from funcjax.backend.llvm.lower_dot import BLAS_MIN_FLOPS
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, rule_of
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
@@ -48,33 +47,25 @@ def is_cold(closed):
 _ROLLED_RULES = frozenset(f"funcjax.backend.llvm.{name}" for name in (
     "lower_elementwise", "lower_shape", "lower_reductions", "lower_control_flow",
     "lower_calls"))
+_GEMM_CALLS = tuple(f'call void @"{name}"(' for name in (blas.SGEMM, blas.DGEMM, blas.CGEMM,
+                                                          blas.ZGEMM))
 
 
-def _blas_dot(eqn):
-    """Whether ``eqn`` (a dot_general) is a float BLAS call (lower_dot's own test)."""
-    (lhs, _), out = (v.aval for v in eqn.inputs), eqn.outputs[0].aval
-    (contract, _), _ = eqn.params["dimension_numbers"]
-    flops = out.size * int(np.prod([lhs.shape[d] for d in contract]))
-    return (out.dtype.kind in "fc" and out.dtype.itemsize >= 4 and lhs.dtype == out.dtype
-            and flops >= BLAS_MIN_FLOPS and 0 not in lhs.shape and out.size > 0
-            and blas.available())
-
-
-def needs_unroller(closed):
-    """Whether a hot program keeps LLVM's loop unroller: it does unless every equation (in
-    sub-jaxprs too) is lowered by one of ``_ROLLED_RULES`` or is a BLAS matmul."""
-    stack = [closed.jaxpr]
+def needs_unroller(closed, ir_text):
+    """Whether the hot program ``closed``, lowered to ``ir_text``, keeps LLVM's loop unroller:
+    it does unless every equation (in sub-jaxprs too) is lowered by one of ``_ROLLED_RULES``
+    or is a ``dot_general`` that became a BLAS call (lower_dot emits one gemm call site per
+    BLAS product, none for its generated loops; the IR says which way it went)."""
+    dots, stack = 0, [closed.jaxpr]
     while stack:
         jaxpr = stack.pop()
         for eqn in jaxpr.eqns:
             stack.extend(jaxprs_in(eqn.params))
             if eqn.primitive is dot_general_p:
-                if not _blas_dot(eqn):
-                    return True
-                continue
-            if rule_of(eqn.primitive).fn.__module__ not in _ROLLED_RULES:
+                dots += 1
+            elif rule_of(eqn.primitive).fn.__module__ not in _ROLLED_RULES:
                 return True
-    return False
+    return sum(map(ir_text.count, _GEMM_CALLS)) != dots
 
 
 class LoweredModule:
@@ -110,7 +101,8 @@ class Program:
         self.name = lowered.name
         self.closed = lowered.closed
         start = time.perf_counter()
-        self.cold, self.unroll = is_cold(self.closed), needs_unroller(self.closed)
+        self.cold = is_cold(self.closed)
+        self.unroll = needs_unroller(self.closed, lowered.ir_text)
         self.phases = {}  # seconds per compiler.PHASES
         engine = compiler.compile_ir(lowered.ir_text, cold=self.cold, unroll=self.unroll,
                                      phases=self.phases)
