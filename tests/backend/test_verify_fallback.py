@@ -60,10 +60,10 @@ def _run_add1(engine):
 def _broken_pipeline(broken_when):
     real = compiler._run_pipeline
 
-    def pipeline(mod, tm, slp, level=compiler.OPT_LEVEL):
+    def pipeline(mod, tm, slp, *options):
         if broken_when(slp):
             return llvm.parse_assembly(_BROKEN_IR)
-        return real(mod, tm, slp, level)
+        return real(mod, tm, slp, *options)
     return pipeline
 
 

@@ -1,6 +1,9 @@
 """From LLVM IR text to machine code in memory: the target machine, the O3 pipeline (LLVM's
 new pass manager, with the loop and SLP vectorisers), object emission and MCJIT loading.
 
+``compile_ir`` reports how long LLVM's optimiser, code generation and loading took (its
+``phases`` argument), which ``jax_log_compiles`` prints.
+
 Code always goes through an object file: ``tm.emit_object`` once, then the engine loads the
 object. The same bytes are what the persistent cache stores, so a cached entry and a fresh
 compile are loaded the same way. llvmlite serialises its calls on one global lock anyway;
@@ -11,6 +14,7 @@ interleave. Running compiled code needs no lock.
 import collections
 import functools
 import threading
+import time
 
 import llvmlite
 import llvmlite.binding as llvm
@@ -59,10 +63,16 @@ def _parse(ir_text, tm):
     return mod
 
 
-def _run_pipeline(mod, tm, slp, level=OPT_LEVEL):
+# ``unroll=False``: hot code made of vectorisable loops (``program.needs_unroller``) runs
+# O3 without LLVM's loop unroller: the vectoriser still interleaves its loops (several
+# accumulators), and what the unroller adds on top (vector bodies of 100-1,000-trip loops
+# fully unrolled; short inner loops unrolled so that the outer loop vectorises with gathers)
+# ran no faster but doubled LLVM's time: value_and_grad of an MLP, 155 -> 70 ms.
+def _run_pipeline(mod, tm, slp, level=OPT_LEVEL, unroll=True):
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.loop_vectorization = level >= 2
     pto.slp_vectorization = slp and level >= 2
+    pto.loop_unrolling = unroll  # off: only loops whose metadata asks are unrolled
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
@@ -76,16 +86,16 @@ def _verifies(mod):
     return True
 
 
-def optimise(ir_text, tm, level=OPT_LEVEL):
+def optimise(ir_text, tm, level=OPT_LEVEL, unroll=True):
     """The optimised module, verified: codegen aborts the process (SIGABRT) on invalid IR, so
     a module the full pipeline broke (LLVM's SLP vectoriser has produced "Instruction does not
     dominate all uses") is re-optimised from the original IR without SLP, and, should that
     fail too, compiled unoptimised (the input IR is verified before any pass runs)."""
-    mod = _run_pipeline(_parse(ir_text, tm), tm, True, level)
+    mod = _run_pipeline(_parse(ir_text, tm), tm, True, level, unroll)
     if _verifies(mod):
         return mod
     stats["slp_fallback"] += 1
-    mod = _run_pipeline(_parse(ir_text, tm), tm, False, level)
+    mod = _run_pipeline(_parse(ir_text, tm), tm, False, level, unroll)
     if _verifies(mod):
         return mod
     stats["unoptimised_fallback"] += 1
@@ -102,21 +112,29 @@ class Engine:
         return self._ee.get_function_address(name)
 
 
-def compile_ir(ir_text, cacheable=True, cold=False):
+PHASES = ("optimise", "codegen", "load")
+
+
+def compile_ir(ir_text, cacheable=True, cold=False, unroll=True, phases=None):
     """Compiles (or loads from the persistent cache) ``ir_text``; returns an ``Engine``.
     ``cacheable=False``: the IR names addresses of this process, never cache it on disk.
-    ``cold``: the cheap pipeline (``COLD_LEVEL``). Without a persistent cache directory, an
+    ``cold``: the cheap pipeline (``COLD_LEVEL``); ``unroll=False``: O3 without the loop
+    unroller (the note above ``_run_pipeline``). ``phases``, a dict, receives the seconds
+    of each of ``PHASES`` (0 for a phase skipped: a reused engine skips all, a persistent
+    cache hit all but loading). Without a persistent cache directory, an
     identical module (a re-created function tracing to the same program) reuses the engine
     loaded in this process; with one, the directory serves it (loading skips LLVM too)."""
     with LOCK:
         cpu, features = host()
-        level, codegen = (COLD_LEVEL, COLD_CODEGEN_LEVEL) if cold else (OPT_LEVEL, OPT_LEVEL)
+        level, codegen, unroll = _pipeline(cold, unroll)
         directory = config.jax_compilation_cache_dir
         if not cacheable or UNCACHEABLE_SYMBOL_PREFIX in ir_text:  # names this process's objects
             directory = None
-        key = disk_cache.cache_key(ir_text, cpu, features + ",cold" * cold,
-                                   llvmlite.__version__)
+        key = disk_cache.cache_key(ir_text, cpu, features + ",cold" * cold +
+                                   ",no-unroll" * (not unroll), llvmlite.__version__)
         reuse = cacheable and directory is None  # else the persistent cache does this job
+        phases = {} if phases is None else phases
+        phases.update(dict.fromkeys(PHASES, 0.0))
         if reuse and key in _engines:
             _engines.move_to_end(key)
             stats["reused_in_process"] += 1
@@ -124,7 +142,11 @@ def compile_ir(ir_text, cacheable=True, cold=False):
         tm = target_machine(codegen)
         obj = disk_cache.load(directory, key) if directory else None
         if obj is None:
-            obj = tm.emit_object(optimise(ir_text, tm, level))
+            start = time.perf_counter()
+            mod = optimise(ir_text, tm, level, unroll)
+            middle = time.perf_counter()
+            obj = tm.emit_object(mod)
+            phases["optimise"], phases["codegen"] = middle - start, time.perf_counter() - middle
             stats["compiled" if cacheable else "entry_points"] += 1
             if directory:
                 disk_cache.store(directory, key, obj)
@@ -132,11 +154,13 @@ def compile_ir(ir_text, cacheable=True, cold=False):
             stats["loaded_from_disk"] += 1
         if "scipy_" in ir_text:  # numpy's OpenBLAS: gemm, and LAPACK (lower_linalg)
             blas.available()
+        start = time.perf_counter()
         empty = llvm.parse_assembly("")
         empty.triple = llvm.get_process_triple()
         ee = llvm.create_mcjit_compiler(empty, tm)
         ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         ee.finalize_object()
+        phases["load"] = time.perf_counter() - start
         engine = Engine(ee, tm)
         if reuse:
             _engines[key] = engine
@@ -152,12 +176,21 @@ def forget_engines():
         _engines.clear()
 
 
-def optimised_ir(ir_text):
-    with LOCK:
-        return str(optimise(ir_text, target_machine()))
+def _pipeline(cold, unroll):
+    """``(optimiser level, codegen level, unroll)`` of ``compile_ir``'s pipeline choice."""
+    return (COLD_LEVEL, COLD_CODEGEN_LEVEL, True) if cold else (OPT_LEVEL, OPT_LEVEL, unroll)
 
 
-def assembly(ir_text):
+def optimised_ir(ir_text, cold=False, unroll=True):
+    """The module as ``compile_ir(ir_text, cold=cold, unroll=unroll)`` optimises it."""
+    level, codegen, unroll = _pipeline(cold, unroll)
     with LOCK:
-        tm = target_machine()
-        return tm.emit_assembly(optimise(ir_text, tm))
+        return str(optimise(ir_text, target_machine(codegen), level, unroll))
+
+
+def assembly(ir_text, cold=False, unroll=True):
+    """The machine code ``compile_ir(ir_text, cold=cold, unroll=unroll)`` makes, as text."""
+    level, codegen, unroll = _pipeline(cold, unroll)
+    with LOCK:
+        tm = target_machine(codegen)
+        return tm.emit_assembly(optimise(ir_text, tm, level, unroll))

@@ -9,12 +9,13 @@ import time
 import numpy as np
 
 from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, host_calls
-from funcjax.backend.llvm.lowering import lower_closed_jaxpr
+from funcjax.backend.llvm.lowering import lower_closed_jaxpr, rule_of
 from funcjax.backend.llvm.memory import MemoryStats
 from funcjax.backend.llvm.runtime import Executable, check_arguments
 from funcjax.config import config
 from funcjax.core import gc_pause
 from funcjax.core.ir import jaxprs_in
+from funcjax.ops.contractions import dot_general_p
 
 logger = logging.getLogger("funcjax")
 
@@ -37,6 +38,34 @@ def is_cold(closed):
         if jaxprs_in(eqn.params) or any(v.aval.size > COLD_ELEMENTS for v in eqn.outputs):
             return False
     return True
+
+
+# Lowering modules whose loops are plain vectorisable loop nests (elementwise, layout and
+# reductions, and control flow around them): their programs run as fast without LLVM's loop
+# unroller, which doubles LLVM's time (``compiler._run_pipeline``). Any other primitive
+# (convolution, pooling, sort, FFT, int8 micro-kernels, generated matmul loops...) keeps it.
+_ROLLED_RULES = frozenset(f"funcjax.backend.llvm.{name}" for name in (
+    "lower_elementwise", "lower_shape", "lower_reductions", "lower_control_flow",
+    "lower_calls"))
+_GEMM_CALLS = tuple(f'call void @"{name}"(' for name in (blas.SGEMM, blas.DGEMM, blas.CGEMM,
+                                                          blas.ZGEMM))
+
+
+def needs_unroller(closed, ir_text):
+    """Whether the hot program ``closed``, lowered to ``ir_text``, keeps LLVM's loop unroller:
+    it does unless every equation (in sub-jaxprs too) is lowered by one of ``_ROLLED_RULES``
+    or is a ``dot_general`` that became a BLAS call (lower_dot emits one gemm call site per
+    BLAS product, none for its generated loops; the IR says which way it went)."""
+    dots, stack = 0, [closed.jaxpr]
+    while stack:
+        jaxpr = stack.pop()
+        for eqn in jaxpr.eqns:
+            stack.extend(jaxprs_in(eqn.params))
+            if eqn.primitive is dot_general_p:
+                dots += 1
+            elif rule_of(eqn.primitive).fn.__module__ not in _ROLLED_RULES:
+                return True
+    return sum(map(ir_text.count, _GEMM_CALLS)) != dots
 
 
 class LoweredModule:
@@ -72,11 +101,17 @@ class Program:
         self.name = lowered.name
         self.closed = lowered.closed
         start = time.perf_counter()
-        engine = compiler.compile_ir(lowered.ir_text, cold=is_cold(self.closed))
+        self.cold = is_cold(self.closed)
+        self.unroll = needs_unroller(self.closed, lowered.ir_text)
+        self.phases = {}  # seconds per compiler.PHASES
+        engine = compiler.compile_ir(lowered.ir_text, cold=self.cold, unroll=self.unroll,
+                                     phases=self.phases)
         self.compile_seconds = time.perf_counter() - start
         if config.jax_log_compiles:
-            logger.warning("Finished LLVM compilation of %s in %.3f s", self.name,
-                           self.compile_seconds)
+            pipeline = "cold" if self.cold else "O3" if self.unroll else "O3 without unroller"
+            logger.warning("Finished LLVM compilation of %s in %.3f s (%s: %s)", self.name,
+                           self.compile_seconds, pipeline, ", ".join(
+                               f"{k} {v:.3f} s" for k, v in self.phases.items()))
         self.executable = Executable(engine, lowered.symbol, self.closed.in_avals,
                                      self.closed.out_avals, lowered.arena.size)
         self.uses_blas = blas.SGEMM[:12] in lowered.ir_text
@@ -100,9 +135,9 @@ class Program:
         if dialect == "llvm":
             return self.lowered.ir_text
         if dialect == "llvm-opt":
-            return compiler.optimised_ir(self.lowered.ir_text)
+            return compiler.optimised_ir(self.lowered.ir_text, self.cold, self.unroll)
         if dialect == "asm":
-            return compiler.assembly(self.lowered.ir_text)
+            return compiler.assembly(self.lowered.ir_text, self.cold, self.unroll)
         raise ValueError(f"as_text: unknown dialect {dialect!r}; use 'llvm', 'llvm-opt' or "
                          "'asm'")
 
@@ -118,7 +153,8 @@ class ForwardingProgram:
         self._plan = [(position[v], None) if v in position
                       else (None, np.asarray(v.val, v.aval.dtype)) for v in closed.jaxpr.outvars]
         self._lowered = None
-        self.compile_seconds = 0.0
+        self.compile_seconds, self.phases = 0.0, dict.fromkeys(compiler.PHASES, 0.0)
+        self.cold, self.unroll = False, True  # the pipeline as_text shows
         if config.jax_log_compiles:
             logger.warning("%s forwards its inputs: no LLVM compilation", name)
 
