@@ -26,7 +26,7 @@ it; their ``ctx.scratch`` buffers (loop carries) stay allocated while the sub-ja
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import fusion, transpose, types
+from funcjax.backend.llvm import dot_layout, fusion, transpose, types
 from funcjax.backend.llvm.loops import loop_nest
 from funcjax.backend.llvm.memory import Arena
 from funcjax.backend.llvm.types import PTR
@@ -289,6 +289,7 @@ class LoweringContext:
         if len(const_values) != len(jaxpr.constvars):
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
+        jaxpr = dot_layout.fold_transposed_products(jaxpr)
         info = fusion.analyse(jaxpr, rule_of)
         # The equation that emits this jaxpr (a loop, a branch) keeps its scratch buffers
         # until it is done: only this jaxpr's own equations' scratch is released below.
