@@ -30,7 +30,9 @@ from funcjax.ops.elementwise import add_p, mul_p
 BLAS_MIN_FLOPS = 32 ** 3       # whole product
 BLAS_MIN_CALL_FLOPS = 24 ** 3  # per batch element: below it, call overhead dominates
 INT8_MIN_FLOPS = 16 ** 3
-ROW_MAX = 4096  # longest output row accumulated on the stack (``_row_loop_dot``)
+# output rows accumulated on the stack (``_row_loop_dot``): shorter ones do not fill a vector
+# (a matrix-vector product is faster as dot products), longer ones leave the L1 cache
+ROW_MIN, ROW_MAX = 8, 4096
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _I32 = ir.IntType(32)
 
@@ -185,7 +187,8 @@ def _dot_general(ctx, eqn, ins, outs):
         return _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
     if use_blas:
         return _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
+    inner = [d for d in range(rhs.aval.ndim) if rhs.aval.shape[d] != 1][-1:]
     rows = (dt.kind == "f" and dt.itemsize >= 4 and lhs.aval.dtype == rhs.aval.dtype == dt
-            and rhs.aval.ndim - 1 in rhs_dims[1]
-            and _size(rhs.aval.shape, rhs_dims[1]) <= ROW_MAX)
+            and inner and inner[0] in rhs_dims[1]
+            and ROW_MIN <= _size(rhs.aval.shape, rhs_dims[1]) <= ROW_MAX)
     (_row_loop_dot if rows else _loop_dot)(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
