@@ -15,6 +15,10 @@ inside their consumer's loop, unless
   bounded depth (an extra pass over memory per ``MAX_DEPTH`` operations, and no limit on the
   length of a program).
 
+A materialised value whose lazy chain transposes (an equation with a ``permutation`` moving
+the last axis, of the value's rank) is written in tiles (``transposed``, see
+``LoweringContext.materialize``).
+
 Liveness follows laziness: a buffer read by a lazy value is read when that value is finally
 consumed, so its last use is its lazy consumers' last use.
 """
@@ -25,12 +29,13 @@ MAX_DEPTH = 100
 
 
 class Analysis:
-    __slots__ = ("live", "materialize", "end")
+    __slots__ = ("live", "materialize", "end", "transposed")
 
-    def __init__(self, live, materialize, end):
+    def __init__(self, live, materialize, end, transposed):
         self.live = live                # per equation: is any output needed?
         self.materialize = materialize  # ids of vars computed into a buffer
         self.end = end                  # id(var) -> index of the last equation reading it
+        self.transposed = transposed    # id(materialised var) -> axis read contiguously
 
 
 def analyse(jaxpr, rule_of):
@@ -55,10 +60,13 @@ def analyse(jaxpr, rule_of):
         is_view = rule.kind == "view" and all(cheap.get(id(x), True) for x in eqn.inputs)
         cheap.update((id(o), is_view) for o in eqn.outputs)
 
-    materialize, depth = set(), {}
+    materialize, depth, axis = set(), {}, {}
     for eqn, rule, alive in zip(eqns, rules, live):
         d = 1 + max((depth.get(id(x), 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
+        a = _transposed_axis(eqn, axis, materialize) if alive and rule.kind != "buffer" else None
         for o in eqn.outputs if alive else ():
+            if a is not None:
+                axis[id(o)] = a
             if rule.kind == "buffer" or id(o) in outvars or d > MAX_DEPTH or (
                     uses.get(id(o), 0) > 1 and not cheap[id(o)]):
                 materialize.add(id(o))
@@ -76,7 +84,21 @@ def analyse(jaxpr, rule_of):
                 end[id(x)] = max(end.get(id(x), -1), reads_at)
     for v in outvars:
         end[v] = len(eqns)
-    return Analysis(live, materialize, end)
+    return Analysis(live, materialize, end, {k: a for k, a in axis.items() if k in materialize})
+
+
+def _transposed_axis(eqn, axis, materialize):
+    """The output axis along which a lazy ``eqn`` reads memory contiguously, if not the last:
+    its own permutation's, else one of its lazy inputs' of the same rank."""
+    rank = eqn.outputs[0].aval.ndim if len(eqn.outputs) == 1 else 0
+    perm = eqn.params.get("permutation")
+    if perm is not None and rank > 1 and perm[-1] != rank - 1:
+        return list(perm).index(rank - 1)
+    for x in eqn.inputs:
+        if (isinstance(x, Var) and id(x) in axis and id(x) not in materialize
+                and x.aval.ndim == rank):
+            return axis[id(x)]
+    return None
 
 
 

@@ -63,3 +63,4 @@ def index_at(ndim, dims, values):
     for d, i in zip(dims, values):
         full[d] = i
     return full
+

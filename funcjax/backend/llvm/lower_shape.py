@@ -10,7 +10,7 @@ branch-free form vectorises. Reshapes of buffers are free (same memory, new shap
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import transpose, types
 from funcjax.backend.llvm.lower_elementwise import convert
 from funcjax.backend.llvm.lowering import register
 from funcjax.backend.llvm.values import Buffer, Lazy, ravel, unravel
@@ -58,6 +58,8 @@ def _reshape(ctx, eqn, ins):
 @register("view", ops.transpose_p)
 def _transpose(ctx, eqn, ins):
     (x,), perm = ins, eqn.params["permutation"]
+    if transpose.stageable(x, perm):
+        return transpose.Transposed(ctx, x, _out(eqn), perm)
     inverse = [perm.index(d) for d in range(len(perm))]
     return remap(x, _out(eqn), lambda idx: [idx[inverse[d]] for d in range(len(perm))])
 

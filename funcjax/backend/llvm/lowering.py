@@ -26,7 +26,7 @@ it; their ``ctx.scratch`` buffers (loop carries) stay allocated while the sub-ja
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import fusion, types
+from funcjax.backend.llvm import dot_layout, fusion, transpose, types
 from funcjax.backend.llvm.loops import loop_nest
 from funcjax.backend.llvm.memory import Arena
 from funcjax.backend.llvm.types import PTR
@@ -158,6 +158,7 @@ class LoweringContext:
         self._depth = 0
         self._scratch = []
         self._externs = {}
+        self.tile = None  # the tile being written by ``transpose.materialize_tiled``
 
     # -- parts: the body is cut into functions of bounded size ---------------------------
     def _open_part(self):
@@ -219,19 +220,24 @@ class LoweringContext:
         self._scratch.append(alloc)
         return buf
 
-    def materialize(self, value, buf):
-        """Emits the loop nest that computes ``value`` into ``buf``."""
+    def materialize(self, value, buf, transposed_axis=None):
+        """Emits the loop nest that computes ``value`` into ``buf``. ``transposed_axis``: the
+        output axis that reads some buffer's last axis, when not the last (a transpose): the
+        loops then run in tiles (``transpose.materialize_tiled``)."""
         if value is buf:
+            return
+        if transposed_axis is not None and transpose.materialize_tiled(self, value, buf,
+                                                                       transposed_axis):
             return
         with loop_nest(self.b, value.aval.shape) as idx:
             buf.store(idx, value.load(idx))
 
-    def as_buffer(self, value):
+    def as_buffer(self, value, transposed_axis=None):
         """``value`` in memory (for rules that need addresses: BLAS, sort)."""
         if isinstance(value, Buffer):
             return value
         buf = self.scratch(value.aval, "operand copy")
-        self.materialize(value, buf)
+        self.materialize(value, buf, transposed_axis)
         return buf
 
     # -- helpers for rules ---------------------------------------------------------------
@@ -283,6 +289,7 @@ class LoweringContext:
         if len(const_values) != len(jaxpr.constvars):
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
+        jaxpr = dot_layout.fold_transposed_products(jaxpr)
         info = fusion.analyse(jaxpr, rule_of)
         # The equation that emits this jaxpr (a loop, a branch) keeps its scratch buffers
         # until it is done: only this jaxpr's own equations' scratch is released below.
@@ -324,7 +331,7 @@ class LoweringContext:
                 for k, v in enumerate(eqn.outputs):
                     if id(v) in info.materialize:
                         buf = target(v)
-                        self.materialize(outs[k], buf)
+                        self.materialize(outs[k], buf, info.transposed.get(id(v)))
                         outs[k] = buf
             env.update((id(v), val) for v, val in zip(eqn.outputs, outs))
             for alloc in self._scratch:

@@ -45,6 +45,9 @@ def _label(arg_names, k):
     return f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
 
 
+_ZEROING_BYTES = 1 << 16  # outputs this large are numpy arrays (ctypes zeroes its memory)
+
+
 class Executable:
     """The entry function of a loaded module with its signature and workspace size."""
 
@@ -78,6 +81,9 @@ class Executable:
         for k, aval in enumerate(self.out_avals):
             if k in reuse:
                 out = arrays[reuse[k]]
+                addr = out.ctypes.data
+            elif aval.nbytes >= _ZEROING_BYTES:  # ctypes memory is zeroed: 42 us per 4 MB
+                out = np.empty(aval.shape, aval.dtype)
                 addr = out.ctypes.data
             else:
                 memory = self._out_types[k]()
