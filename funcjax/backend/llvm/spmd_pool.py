@@ -42,9 +42,11 @@ I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
 # Layout of the pool block (bytes); pthread objects get 128 bytes each
 MUTEX, DONE, GEN, PENDING, FN, JOBS, STRIDE, ACTIVE = 0, 128, 256, 264, 272, 280, 288, 296
-BUSY = 304  # 1 while a run (pmap's or a parallel loop's) owns the workers
+BUSY = 304     # 1 while a run (pmap's or a parallel loop's) owns the workers
+CLOSED = 312   # set by a loop's caller once every block is taken: late workers skip the run
+RUNNING = 320  # workers inside a loop's job
 TRY_RUN = "funcjax_pool_try_run"
-RECORDS = 320  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
+RECORDS = 384  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
 RECORD_BYTES, WAKE = 256, 128
 
 
@@ -96,21 +98,29 @@ def _pool_ir():
     b.store(load(b, pool, GEN), seen)
     fn, jobs = load(b, pool, FN, PTR), load(b, pool, JOBS, PTR)
     stride, active = load(b, pool, STRIDE), load(b, pool, ACTIVE)
+    go = b.and_(b.icmp_signed("<", k, active),
+                b.icmp_signed("==", load(b, pool, CLOSED), zero))
+    with b.if_then(go):
+        store(b, pool, RUNNING, b.add(load(b, pool, RUNNING), one))
     b.call(unlock, [_field(b, pool, MUTEX)])
-    with b.if_then(b.icmp_signed("<", k, active)):
+    with b.if_then(go):
         job = b.gep(jobs, [b.mul(b.add(k, one), stride)], source_etype=ir.IntType(8))
         _call_ptr(b, fn, job_fn, [job])
         b.call(lock, [_field(b, pool, MUTEX)])
-        left = b.sub(load(b, pool, PENDING), one)
-        store(b, pool, PENDING, left)
-        with b.if_then(b.icmp_signed("==", left, zero)):
-            b.call(broadcast, [_field(b, pool, DONE)])
+        store(b, pool, PENDING, b.sub(load(b, pool, PENDING), one))
+        store(b, pool, RUNNING, b.sub(load(b, pool, RUNNING), one))
+        b.call(broadcast, [_field(b, pool, DONE)])
         b.call(unlock, [_field(b, pool, MUTEX)])
     b.branch(loop)
 
-    def emit_run(b, pool, fn, jobs, stride, n):
-        """Devices (chunks) 1..n-1 on workers, 0 here; the mutex is held and ``busy`` is 0."""
+    def emit_run(b, pool, fn, jobs, stride, n, closable):
+        """Devices (chunks) 1..n-1 on workers, 0 here; the mutex is held and ``busy`` is 0.
+        ``closable`` (a loop's run, whose workers' jobs are optional): once the caller's own
+        job returns (every block taken), workers that have not started yet skip the run, and
+        only those inside the job are waited for: on a loaded machine a worker that is not
+        scheduled in time costs nothing."""
         store(b, pool, BUSY, one)
+        store(b, pool, CLOSED, zero)
         active = b.sub(n, one)
         store(b, pool, FN, fn)
         store(b, pool, JOBS, jobs)
@@ -123,8 +133,11 @@ def _pool_ir():
         b.call(unlock, [_field(b, pool, MUTEX)])
         _call_ptr(b, fn, job_fn, [jobs])
         b.call(lock, [_field(b, pool, MUTEX)])
+        if closable:
+            store(b, pool, CLOSED, one)
         wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
-                   lambda: b.icmp_signed("!=", load(b, pool, PENDING), zero))
+                   lambda: b.icmp_signed("!=", load(b, pool, RUNNING if closable else PENDING),
+                                         zero))
         store(b, pool, BUSY, zero)
         b.call(broadcast, [_field(b, pool, DONE)])  # a ``run`` may be waiting for ``busy``
         b.call(unlock, [_field(b, pool, MUTEX)])
@@ -136,10 +149,10 @@ def _pool_ir():
     b.call(lock, [_field(b, pool, MUTEX)])
     wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
                lambda: b.icmp_signed("!=", load(b, pool, BUSY), zero))
-    emit_run(b, *run.args)
+    emit_run(b, *run.args, closable=False)
     b.ret_void()
 
-    # i64 try_run(pool, fn, jobs, stride, n): as run, or 0 at once if the pool is busy
+    # i64 try_run(pool, fn, jobs, stride, n): a closable run, or 0 at once if the pool is busy
     try_run = _declare(m, TRY_RUN, I64, [PTR, PTR, PTR, I64, I64])
     b = ir.IRBuilder(try_run.append_basic_block("entry"))
     pool = try_run.args[0]
@@ -147,7 +160,7 @@ def _pool_ir():
     with b.if_then(b.icmp_signed("!=", load(b, pool, BUSY), zero)):
         b.call(unlock, [_field(b, pool, MUTEX)])
         b.ret(zero)
-    emit_run(b, *try_run.args)
+    emit_run(b, *try_run.args, closable=True)
     b.ret(one)
 
     # i64 start(pool, workers, tids): initialises the block, starts the workers; returns
@@ -157,7 +170,7 @@ def _pool_ir():
     b = ir.IRBuilder(start.append_basic_block("entry"))
     b.call(mutex_init, [_field(b, pool, MUTEX), null])
     b.call(cond_init, [_field(b, pool, DONE), null])
-    for off in (GEN, PENDING, STRIDE, ACTIVE, BUSY):
+    for off in (GEN, PENDING, STRIDE, ACTIVE, BUSY, CLOSED, RUNNING):
         store(b, pool, off, zero)
     started = b.alloca(I64)
     b.store(zero, started)
