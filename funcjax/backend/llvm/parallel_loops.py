@@ -34,8 +34,13 @@ Design:
   runs loops on one thread (the parent's workers do not exist there) until the setting is
   updated or a pmap makes a new pool.
 - **Threshold.** Waking a parked worker costs tens of microseconds (more on a loaded
-  machine): ``MIN_WORK`` (measured with ``benchmarks/bench_jitperf.py``'s threaded rows) keeps
-  loops below about 0.1 ms on one thread. ``set_min_work`` changes it (tests use 0).
+  machine). Measured (min of 300, loaded machine): the body's work units run at about
+  200-250 per ns on one thread (the chain ``sin*exp+tanh`` is ~480 units per element, ``x*2+1``
+  ~14); the chain gained nothing at 16K elements (33 us), 1.07x at 32K, 1.55x at 64K, 2x at
+  1M. ``MIN_WORK`` = 2^24 units (~80 us) keeps smaller loops on the caller; ``set_min_work``
+  changes it (tests use 0). A run's cost when the worker comes late is small: the caller
+  closes the run once every block is taken and waits only for a worker already inside one
+  block (``spmd_pool``'s closable runs).
 - ``serial()`` lowers without parallel loops (``export_library``: a standalone library has
   no pool).
 """
@@ -60,7 +65,7 @@ MIN_ELEMENTS = 1 << 14  # smaller loops are never outlined
 ALIGN = 1024            # elements per block of a one-dimensional loop are a multiple of this
 MAX_BLOCKS = 64
 BLOCK_WORK = 1 << 17    # a block holds at least about this much work
-MIN_WORK = 1 << 18      # default: less work than this runs on the caller only
+MIN_WORK = 1 << 24      # default: less work than this (~80 us) runs on the caller only
 CALL_WEIGHT = 8         # an external call in a body counts as this many instructions
 
 # the cell the runtime reads: pool address, threads, min_work
