@@ -87,16 +87,24 @@ def test_shapes_layouts_and_dtypes(threads):
     _threaded_vs_serial(threads, fn, a, b, i)
 
 
-def test_reductions_stay_single_threaded_and_equal(threads):
-    x = np.random.default_rng(2).standard_normal((512, 96)).astype(np.float32)
-    _threaded_vs_serial(threads, lambda x: (jnp.sum(x * x), jnp.mean(jnp.exp(x), axis=0),
-                                            jax_logsumexp(x), x - jnp.max(x, axis=1,
-                                                                          keepdims=True)), x)
+@pytest.mark.parametrize("shape", [(517, 96), (3, 171, 40), (40, 2001)])
+def test_reductions_threaded_equal_serial(threads, shape):
+    """Row reductions run in parallel over output elements, each reduced by one thread in
+    the same order: bitwise equal. Sums over every axis and reductions that keep the last
+    axis stay single-threaded."""
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+
+    def fn(x):
+        return (jnp.sum(x * x), jnp.mean(jnp.exp(x), axis=0), jax_logsumexp(x),
+                x - jnp.max(x, axis=-1, keepdims=True), jnp.argmax(x, axis=-1),
+                jnp.prod(1 + x * 1e-3, axis=-1), jnp.min(x * 3, axis=-1))
+    assert _uses_parallel_loops(lambda x: jnp.sum(jnp.exp(x), axis=-1), x)
+    _threaded_vs_serial(threads, fn, x)
 
 
 def jax_logsumexp(x):
-    m = jnp.max(x, axis=1, keepdims=True)
-    return jnp.log(jnp.sum(jnp.exp(x - m), axis=1)) + m[:, 0]
+    m = jnp.max(x, axis=-1, keepdims=True)
+    return jnp.log(jnp.sum(jnp.exp(x - m), axis=-1)) + m[..., 0]
 
 
 def test_donated_input_overwritten_in_place(threads):

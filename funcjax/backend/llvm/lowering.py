@@ -189,6 +189,12 @@ class LoweringContext:
         self.b.position_at_end(fn.append_basic_block("start"))
 
     @property
+    def top_level(self):
+        """Whether the equation being lowered is in the program's own jaxpr (not in a loop
+        body or a branch)."""
+        return self._depth == 1
+
+    @property
     def workspace(self):
         return self.b.arg(self._workspace_index)
 
@@ -285,10 +291,8 @@ class LoweringContext:
     def _materialize_top(self, value, buf):
         """``materialize`` for the jaxpr's own fused values: at the top level, a large loop
         is a parallel loop (a lazy value made there reads only buffers and constants)."""
-        if self._depth == 1 and value is not buf and parallel_loops.worth_outlining(value):
-            parallel_loops.emit(self, value, buf)
-        else:
-            self.materialize(value, buf)
+        if value is not buf:
+            parallel_loops.emit(self, value, buf)  # a plain loop nest unless worth threading
 
     def as_buffer(self, value):
         """``value`` in memory (for rules that need addresses: BLAS, sort)."""

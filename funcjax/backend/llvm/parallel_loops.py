@@ -210,10 +210,6 @@ def serial():
         _serial.on = previous
 
 
-def worth_outlining(value):
-    return value.aval.size >= MIN_ELEMENTS and not getattr(_serial, "on", False)
-
-
 def plan_block(items, weight, aligned):
     """Rows per block: about ``BLOCK_WORK`` of work each, at most ``MAX_BLOCKS`` blocks, a
     multiple of ``ALIGN`` when rows are single elements (``aligned``)."""
@@ -247,19 +243,35 @@ def _instructions(fn, seen=None):
 
 def emit(ctx, value, buf):
     """Emits ``buf[...] = value`` as a parallel loop (see the module docstring)."""
+    with nest(ctx, value.aval.shape, value.aval.size) as idx:
+        buf.store(idx, value.load(idx))
+
+
+@contextlib.contextmanager
+def nest(ctx, shape, elements):
+    """``loop_nest(ctx.b, shape)``, as a parallel loop over its first axis longer than 1 when
+    the program is at its top level and the loop touches at least ``MIN_ELEMENTS``
+    ``elements`` (a reduction's output shape with its input's size). The block's code must
+    compute each index's results from buffers and constants only, and may allocate stack
+    slots (``ctx.alloca``) only inside: it runs in another function. Each index is computed
+    by exactly one thread with the same code, so a reduction into each output element gives
+    the single-threaded result bit for bit."""
+    if not (ctx.top_level and elements >= MIN_ELEMENTS and any(n > 1 for n in shape)
+            and not getattr(_serial, "on", False)):
+        with loop_nest(ctx.b, shape) as idx:
+            yield idx
+        return
     bind()
-    shape = value.aval.shape
     axis = next(k for k, n in enumerate(shape) if n > 1)
-    items, inner = shape[axis], math.prod(shape[axis + 1:])
+    items = shape[axis]
     body = ctx.new_function(ctx.name + ".loop", [I64, I64])
     lo, hi = body.args[-2:]
     with ctx.in_function(body):
         with for_range(ctx.b, hi, start=lo) as i, loop_nest(ctx.b, shape[axis + 1:]) as rest:
-            idx = [types.i64(0)] * axis + [i] + rest
-            buf.store(idx, value.load(idx))
-    weight = inner * _instructions(body)
+            yield [types.i64(0)] * axis + [i] + rest
+    weight = max(1, elements // items) * _instructions(body)
     chunk = body if len(body.args) == 3 else _trampoline(ctx, body)
-    block = plan_block(items, weight, inner == 1)
+    block = plan_block(items, weight, math.prod(shape[axis + 1:]) == 1 == elements // items)
     ctx.call(PARALLEL_FOR, ir.VoidType(),
              [chunk, ctx.buffer_table(), types.i64(items), types.i64(block),
               types.i64(items * weight)], pure=False)
