@@ -2,21 +2,26 @@
 
 Design:
 
-- **Outlining at lowering time.** A fused value computed into a buffer at the top level of a
-  program (``LoweringContext._materialize_top``) with at least ``MIN_ELEMENTS`` elements is
-  emitted into its own function ``body(buffers..., i64 lo, i64 hi)``: the loop over rows
-  ``lo..hi`` of its first axis longer than 1 (``items`` rows), with the inner axes inside.
+- **Outlining at lowering time.** ``nest(ctx, shape, elements)`` is ``loop_nest`` for loops
+  at a program's top level that touch at least ``MIN_ELEMENTS`` elements: it emits the loop
+  into its own function ``body(buffers..., i64 lo, i64 hi)`` running rows ``lo..hi`` of the
+  first axis longer than 1 (``items`` rows), the inner axes inside. Users: every fused value
+  computed into a buffer at the top level (``LoweringContext._materialize_top``, via ``emit``)
+  and the row reductions of ``lower_reductions`` (each output element reduced in a register).
   The body takes the buffers as the program's parts do (``noalias``), so it vectorises as the
   inline loop would; a trampoline ``chunk(ptr table, lo, hi)`` reads them from a table of the
   part's buffer pointers. The program calls ``funcjax_parallel_for(chunk, table, items, block,
   work)``. Nothing is emitted twice: the loop lives in the body only, and programs whose
-  loops are all small are unchanged (no compile-time cost).
+  loops are all small are unchanged (no compile-time cost). Loops inside loop bodies and
+  branches stay inline (their code may use the enclosing loop's registers).
 - **Fixed blocks.** The rows are cut into blocks of ``block`` rows, decided at lowering time
   from the loop's size and estimated cost only (``plan_block``), never from the thread count;
   a block of a one-dimensional loop is a multiple of ``ALIGN`` elements, so every element is
   computed by the same vector or scalar code as in one call over all rows. Each element is
-  computed independently (fused elementwise code: no reduction crosses elements), so results
-  are bitwise those of one thread; reductions are ``buffer`` rules and stay single-threaded.
+  computed independently (fused elementwise code: no reduction crosses elements; a row
+  reduction's output element is reduced by one thread in the serial order), so results are
+  bitwise those of one thread. Reductions over every axis, or keeping the last axis, stay
+  single-threaded.
 - **The runtime** (native, compiled once per process): if the pool exists, ``threads`` > 1,
   there are two blocks or more and ``work`` (rows times the body's instruction count per
   row, ``weight``) reaches ``min_work``, it publishes a job ``{chunk, table, next, items,

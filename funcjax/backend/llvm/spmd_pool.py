@@ -238,6 +238,7 @@ class Pool:
 
 enabled = True  # benchmarks switch it off to compare with a pthread_create per call
 _every_pool = []  # never freed: parked workers (of a replaced pool too) wait in its memory
+on_new_pool = []  # called with each new pool (parallel_loops points its loops at it)
 _pools = {}
 _pools_lock = threading.Lock()
 
@@ -252,6 +253,3 @@ def pool(workers):
             for listener in on_new_pool:
                 listener(current)
         return current
-
-
-on_new_pool = []  # called with each new pool (parallel_loops points its loops at it)
