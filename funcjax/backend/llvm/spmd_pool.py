@@ -107,9 +107,14 @@ def _pool_ir():
         job = b.gep(jobs, [b.mul(b.add(k, one), stride)], source_etype=ir.IntType(8))
         _call_ptr(b, fn, job_fn, [job])
         b.call(lock, [_field(b, pool, MUTEX)])
-        store(b, pool, PENDING, b.sub(load(b, pool, PENDING), one))
-        store(b, pool, RUNNING, b.sub(load(b, pool, RUNNING), one))
-        b.call(broadcast, [_field(b, pool, DONE)])
+        left = b.sub(load(b, pool, PENDING), one)
+        running = b.sub(load(b, pool, RUNNING), one)
+        store(b, pool, PENDING, left)
+        store(b, pool, RUNNING, running)
+        last_of_closed = b.and_(b.icmp_signed("!=", load(b, pool, CLOSED), zero),
+                                b.icmp_signed("==", running, zero))
+        with b.if_then(b.or_(b.icmp_signed("==", left, zero), last_of_closed)):
+            b.call(broadcast, [_field(b, pool, DONE)])
         b.call(unlock, [_field(b, pool, MUTEX)])
     b.branch(loop)
 
