@@ -7,6 +7,10 @@ JAX runs in a subprocess (``$FUNCJAX_JAX_PYTHON``, else ``/work/jaxenv/bin/pytho
 to one thread; funcjax and numpy's OpenBLAS get one thread too (``funcjax_num_threads``);
 funcjax never imports jax. Times are the minimum over repeats
 (the machine is shared: the minimum is the least noisy statistic); compare the ratios.
+
+A second table (``--threads`` prints only it) runs the large elementwise rows on one and on
+two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy, the three
+interleaved call by call so that load changes hit them alike, and JAX with its default threads.
 """
 
 import json
@@ -184,10 +188,90 @@ def measure(kind, quick):
     return out
 
 
+def thread_rows(quick):
+    """name -> (fn(lib, v), input, repeats) of the threaded table."""
+    rng = np.random.default_rng(0)
+    x6 = rng.standard_normal(10**6).astype(np.float32)
+    x7 = x6 if quick else rng.standard_normal(10**7).astype(np.float32)
+    n7 = "1e6" if quick else "1e7"
+
+    def chain(lib, v):
+        return lib.np.sin(v) * lib.np.exp(-v * v) + 0.5 * lib.np.tanh(v)
+
+    def logsumexp(lib, v):
+        m = lib.np.max(v, axis=1, keepdims=True)
+        return lib.np.log(lib.np.sum(lib.np.exp(v - m), axis=1)) + m[:, 0]
+    big = rng.standard_normal((1024 if quick else 4096, 1024)).astype(np.float32)
+    return {
+        "chain f32 1e6": (chain, x6, 30),
+        f"chain f32 {n7}": (chain, x7, 10),
+        f"exp(x) f32 {n7}": (lambda lib, v: lib.np.exp(v), x7, 10),
+        f"x*2+1 f32 {n7}": (lambda lib, v: v * 2 + 1, x7, 10),
+        f"logsumexp rows [{len(big)},1024]": (logsumexp, big, 10),
+    }
+
+
+def elementwise_call(lib, fn, x):
+    f, a = lib.jit(lambda v: fn(lib, v)), lib.put(x)
+    return lambda: lib.ready(f(a))
+
+
+def measure_jax_threads(quick):
+    lib = Lib("jax")
+    out = {}
+    for name, (fn, x, repeat) in thread_rows(quick).items():
+        out[name] = best_seconds(elementwise_call(lib, fn, x), repeat, True)
+    return out
+
+
+def measure_threads(quick):
+    """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats."""
+    import time
+
+    import funcjax
+    fj, plain = Lib("funcjax"), Lib("numpy")
+    out = {}
+    for name, (fn, x, repeat) in thread_rows(quick).items():
+        runs = {"numpy": elementwise_call(plain, fn, x), 1: elementwise_call(fj, fn, x)}
+        runs[2] = runs[1]
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(repeat + 1):  # the first round warms up (compiles)
+            for key, run in runs.items():
+                funcjax.config.update("funcjax_num_threads", 2 if key == 2 else 1)
+                start = time.perf_counter()
+                run()
+                best[key] = min(best[key], time.perf_counter() - start)
+        out[name] = best
+    funcjax.config.update("funcjax_num_threads", 1)
+    return out
+
+
+def print_threads(quick):
+    import os
+    results = measure_threads(quick)
+    jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
+                      flag="--jax-threads")
+    print(f"\nthreads (load average {os.getloadavg()[0]:.1f} at the end)")
+    print(f"{'workload':26s} {'numpy':>10s} {'fj 1 thr':>10s} {'fj 2 thr':>10s} "
+          f"{'JAX':>10s} {'1thr/2thr':>9s} {'np/fj2':>7s} {'JAX/fj2':>7s}")
+    for name, t in results.items():
+        t_jax = jax.get(name)
+        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
+        vs_jax = f"{t_jax / t[2]:7.2f}" if t_jax else f"{'-':>7s}"
+        print(f"{name:26s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
+              f"{show_jax} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {vs_jax}")
+
+
 def main():
     quick = "--quick" in sys.argv
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
+        return
+    if "--jax-threads" in sys.argv:
+        print(json.dumps(measure_jax_threads(quick)))
+        return
+    if "--threads" in sys.argv:
+        print_threads(quick)
         return
     import funcjax
     from funcjax.backend.llvm import blas
@@ -207,6 +291,7 @@ def main():
         ratio_np = f"{t / t_np:7.2f}" if t_np else f"{'-':>7s}"
         ratio_jax = f"{t / t_jax:7.2f}" if t_jax else f"{'-':>7s}"
         print(f"{name:36s} {show(t_np)} {show(t)} {show(t_jax)} {ratio_np} {ratio_jax}")
+    print_threads(quick)
 
 
 if __name__ == "__main__":

@@ -42,17 +42,20 @@ def best_seconds(fn, repeat, warm_up=False, number=1):
     return float(np.min(call_seconds(fn, repeat, warm_up, number)))
 
 
-def jax_figures(script, args=()):
+def jax_figures(script, args=(), one_thread=True, flag="--jax-only"):
     """Runs ``script --jax-only *args`` under the Python that has JAX (``FUNCJAX_JAX_PYTHON``,
-    default /work/jaxenv/bin/python), pinned to one thread, and returns the JSON dict it prints
-    last; ``{}`` when there is no such Python or the run fails (JAX is an optional comparison)."""
+    default /work/jaxenv/bin/python), pinned to one thread unless ``one_thread`` is false, and
+    returns the JSON dict it prints last; ``{}`` when there is no such Python or the run fails
+    (JAX is an optional comparison). ``flag`` replaces ``--jax-only``."""
     python = os.environ.get("FUNCJAX_JAX_PYTHON", "/work/jaxenv/bin/python")
     if not os.path.exists(python):
         return {}
-    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
-               "intra_op_parallelism_threads=1", JAX_PLATFORMS="cpu")
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    if one_thread:
+        env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                            "intra_op_parallelism_threads=1")
     env.pop("PYTHONPATH", None)
-    cmd = [python, os.path.abspath(script), "--jax-only", *args]
+    cmd = [python, os.path.abspath(script), flag, *args]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
     if done.returncode:
         print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)

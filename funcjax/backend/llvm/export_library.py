@@ -25,7 +25,7 @@ import tempfile
 import llvmlite.binding as llvm
 import numpy as np
 
-from funcjax.backend.llvm import blas, compiler
+from funcjax.backend.llvm import blas, compiler, parallel_loops
 from funcjax.backend.llvm.lowering import packed_symbol
 from funcjax.backend.llvm.program import LoweredModule
 
@@ -116,7 +116,8 @@ def export_library(closed, consts, path, name, input_names=None):
     header's path. ``closed`` takes ``consts`` as its leading inputs (jit's closure
     conversion); the library's inputs are the remaining ones."""
     cname = _c_name(name)
-    lowered = LoweredModule(closed, cname)
+    with parallel_loops.serial():  # a standalone library has no thread pool
+        lowered = LoweredModule(closed, cname)
     ir_text = lowered.ir_text
     externals = _externals(ir_text)
     bad = [e for e in externals if e.startswith(("funcjax_", "fj_spmd", "pthread_"))]

@@ -8,12 +8,17 @@ register. Float sums and products carry the ``reassoc`` flag so LLVM vectorises 
 several partial accumulators; float sums are blocked, with block sums added in float64, so
 float32 sums are as accurate as numpy's pairwise ones. float16 accumulates in float32 and
 rounds once. Cumulative scans stay sequential, as numpy's are, so they match exactly.
+
+Reductions into each output element in a register (``_blocked_sum``, ``_reduce_in_register``)
+run their loop over output elements as a parallel loop (``parallel_loops.nest``) when large:
+each output element is still reduced by one thread in the same order, so the result does
+not depend on the thread count.
 """
 
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import parallel_loops, types
 from funcjax.backend.llvm.loops import for_range, loop_nest
 from funcjax.backend.llvm.lower_elementwise import COMPLEX, SCALAR
 from funcjax.backend.llvm.lowering import register
@@ -103,9 +108,9 @@ def _blocked_sum(ctx, x, out, axes):
     rounding error stays near numpy's pairwise sum instead of growing with the length."""
     b, dt = ctx.b, x.aval.dtype
     typ, n = types.compute_type(dt), x.aval.shape[-1]
-    total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
     rest = [x.aval.shape[a] for a in axes[:-1]]
-    with loop_nest(b, out.aval.shape) as outer:
+    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+        total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
         b.store(ir.Constant(types.F64, 0.0), total)
         with loop_nest(b, rest) as inner:
             with for_range(b, n, step=_BLOCK) as start:
@@ -125,8 +130,8 @@ def _blocked_sum(ctx, x, out, axes):
 
 def _reduce_in_register(ctx, prim, x, out, axes, combine):
     b, dt = ctx.b, x.aval.dtype
-    acc = ctx.alloca(types.compute_type(dt), "acc")
-    with loop_nest(b, out.aval.shape) as outer:
+    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+        acc = ctx.alloca(types.compute_type(dt), "acc")
         b.store(_identity(prim, dt), acc)
         with loop_nest(b, [x.aval.shape[a] for a in axes]) as inner:
             value = x.load(_full_index(x.aval.ndim, axes, outer, inner))

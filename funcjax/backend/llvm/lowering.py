@@ -23,10 +23,12 @@ Rules for higher-order primitives emit their sub-jaxprs inline with
 it; their ``ctx.scratch`` buffers (loop carries) stay allocated while the sub-jaxpr is emitted.
 """
 
+import contextlib
+
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import dot_layout, fusion, transpose, types
+from funcjax.backend.llvm import dot_layout, fusion, parallel_loops, transpose, types
 from funcjax.backend.llvm.loops import loop_nest
 from funcjax.backend.llvm.memory import Arena
 from funcjax.backend.llvm.types import PTR
@@ -159,6 +161,7 @@ class LoweringContext:
         self._scratch = []
         self._externs = {}
         self.tile = None  # the tile being written by ``transpose.materialize_tiled``
+        self._tables = {}
 
     # -- parts: the body is cut into functions of bounded size ---------------------------
     def _open_part(self):
@@ -187,6 +190,12 @@ class LoweringContext:
         self.b.position_at_end(fn.append_basic_block("start"))
 
     @property
+    def top_level(self):
+        """Whether the equation being lowered is in the program's own jaxpr (not in a loop
+        body or a branch)."""
+        return self._depth == 1
+
+    @property
     def workspace(self):
         return self.b.arg(self._workspace_index)
 
@@ -199,6 +208,59 @@ class LoweringContext:
         self.b.ret_void()
         with self.b.goto_block(self.alloca_block):
             self.b.branch(self.fn.blocks[1])
+
+    # -- outlined functions (parallel loops' chunks, see parallel_loops) -----------------
+    def new_function(self, name, extra_types):
+        """An internal function taking the buffers as the parts do, then ``extra_types``."""
+        params = list(self._fn_type.args) + list(extra_types)
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), params),
+                         self.module.get_unique_name(name))
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        fn.attributes.add("noinline")
+        for arg in fn.args[:len(self._fn_type.args)]:
+            if not self._by_table:
+                arg.add_attribute("noalias")
+        return fn
+
+    @contextlib.contextmanager
+    def in_function(self, fn):
+        """Emits into ``fn`` (from ``new_function``) inside the block, then comes back here."""
+        b = self.b
+        saved = (b.block, b._part, b._entry_block, b._table, b._here, self.fn,
+                 self.alloca_block)
+        entry = fn.append_basic_block("entry")
+        b.enter_part(fn, entry, fn.args[0] if self._by_table else None)
+        self.fn, self.alloca_block = fn, entry
+        b.position_at_end(fn.append_basic_block("start"))
+        try:
+            yield
+            b.ret_void()
+            with b.goto_block(entry):
+                b.branch(fn.blocks[1])
+        finally:
+            block, part, entry_block, table, here, self.fn, self.alloca_block = saved
+            b.enter_part(part, entry_block, table)
+            b._here = here
+            b.position_at_end(block)
+
+    def buffer_table(self):
+        """A pointer to the table of the current part's buffer pointers (built once per part).
+        The buffers' addresses escape through it: the part's arguments lose ``captures``."""
+        if self._by_table:
+            return self.fn.args[0]
+        table = self._tables.get(self.fn.name)
+        if table is None:
+            for arg in self.fn.args:
+                arg.attributes.discard("captures(none)")
+            with self.b.goto_block(self.alloca_block):
+                table = self.b.alloca(ir.ArrayType(PTR, self._nargs))
+                for k, arg in enumerate(self.fn.args):
+                    # (a typed pointer: the element's address has the element's type)
+                    self.b.store(arg, self.b.gep(table, [types.i64(0), types.i64(k)],
+                                                 inbounds=True))
+            self._tables[self.fn.name] = table
+        return table
 
     def _part_size(self):
         return sum(len(block.instructions) for block in self.fn.blocks)
@@ -231,6 +293,17 @@ class LoweringContext:
             return
         with loop_nest(self.b, value.aval.shape) as idx:
             buf.store(idx, value.load(idx))
+
+    def _materialize_top(self, value, buf, transposed_axis=None):
+        """``materialize`` for the jaxpr's own fused values: at the top level, a large loop
+        is a parallel loop (a lazy value made there reads only buffers and constants); a
+        transposing one runs in tiles."""
+        if value is buf:
+            return
+        if transposed_axis is not None and transpose.materialize_tiled(self, value, buf,
+                                                                       transposed_axis):
+            return
+        parallel_loops.emit(self, value, buf)  # a plain loop nest unless worth threading
 
     def as_buffer(self, value, transposed_axis=None):
         """``value`` in memory (for rules that need addresses: BLAS, sort)."""
@@ -331,7 +404,7 @@ class LoweringContext:
                 for k, v in enumerate(eqn.outputs):
                     if id(v) in info.materialize:
                         buf = target(v)
-                        self.materialize(outs[k], buf, info.transposed.get(id(v)))
+                        self._materialize_top(outs[k], buf, info.transposed.get(id(v)))
                         outs[k] = buf
             env.update((id(v), val) for v, val in zip(eqn.outputs, outs))
             for alloc in self._scratch:
@@ -345,7 +418,7 @@ class LoweringContext:
                     self.arena.release(owned.pop(var_id), self.tick)
         for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
             self._maybe_split()
-            self.materialize(self._read(env, jaxpr.outvars[k]), out_buffers[k])
+            self._materialize_top(self._read(env, jaxpr.outvars[k]), out_buffers[k])
         self._depth -= 1
         self._scratch = outer_scratch
 

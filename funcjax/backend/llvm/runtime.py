@@ -45,7 +45,9 @@ def _label(arg_names, k):
     return f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
 
 
-_ZEROING_BYTES = 1 << 16  # outputs this large are numpy arrays (ctypes zeroes its memory)
+# Outputs from this size on are numpy allocations: ctypes zeroes its memory first (a 4 MB
+# output cost 42 us, a 40 MB one ~35 ms of page faults and memset); numpy does not.
+_ZEROING_BYTES = 1 << 16
 
 
 class Executable:

@@ -15,6 +15,13 @@ another. Parked workers block in the OS (no spinning: 4 devices on 2 cores are f
 One run at a time uses the pool (``Pool.lock``; ``spmd_program`` tries it without blocking
 and falls back to ``pthread_create`` when it is taken, e.g. a pmap called from a host callback
 inside another pmap). After ``fork`` the child gets a new pool: threads do not survive it.
+
+The pool is shared with the parallel loops of compiled code (``parallel_loops``), which enter
+from native code through ``try_run``: it claims the pool's ``busy`` word under the mutex or
+returns 0 at once when another run holds it (the loop then runs serially on its caller), so a
+loop inside a pmap device program, on a worker, or inside a host callback never waits for the
+pool. ``run`` (pmap, which holds ``Pool.lock``) waits for a loop's run to finish instead: a
+loop's chunks never block, so that wait is short.
 """
 
 import ctypes
@@ -35,7 +42,11 @@ I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
 # Layout of the pool block (bytes); pthread objects get 128 bytes each
 MUTEX, DONE, GEN, PENDING, FN, JOBS, STRIDE, ACTIVE = 0, 128, 256, 264, 272, 280, 288, 296
-RECORDS = 320  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
+BUSY = 304     # 1 while a run (pmap's or a parallel loop's) owns the workers
+CLOSED = 312   # set by a loop's caller once every block is taken: late workers skip the run
+RUNNING = 320  # workers inside a loop's job
+TRY_RUN = "funcjax_pool_try_run"
+RECORDS = 384  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
 RECORD_BYTES, WAKE = 256, 128
 
 
@@ -87,39 +98,75 @@ def _pool_ir():
     b.store(load(b, pool, GEN), seen)
     fn, jobs = load(b, pool, FN, PTR), load(b, pool, JOBS, PTR)
     stride, active = load(b, pool, STRIDE), load(b, pool, ACTIVE)
+    go = b.and_(b.icmp_signed("<", k, active),
+                b.icmp_signed("==", load(b, pool, CLOSED), zero))
+    with b.if_then(go):
+        store(b, pool, RUNNING, b.add(load(b, pool, RUNNING), one))
     b.call(unlock, [_field(b, pool, MUTEX)])
-    with b.if_then(b.icmp_signed("<", k, active)):
+    with b.if_then(go):
         job = b.gep(jobs, [b.mul(b.add(k, one), stride)], source_etype=ir.IntType(8))
         _call_ptr(b, fn, job_fn, [job])
         b.call(lock, [_field(b, pool, MUTEX)])
         left = b.sub(load(b, pool, PENDING), one)
+        running = b.sub(load(b, pool, RUNNING), one)
         store(b, pool, PENDING, left)
-        with b.if_then(b.icmp_signed("==", left, zero)):
+        store(b, pool, RUNNING, running)
+        last_of_closed = b.and_(b.icmp_signed("!=", load(b, pool, CLOSED), zero),
+                                b.icmp_signed("==", running, zero))
+        with b.if_then(b.or_(b.icmp_signed("==", left, zero), last_of_closed)):
             b.call(broadcast, [_field(b, pool, DONE)])
         b.call(unlock, [_field(b, pool, MUTEX)])
     b.branch(loop)
 
+    def emit_run(b, pool, fn, jobs, stride, n, closable):
+        """Devices (chunks) 1..n-1 on workers, 0 here; the mutex is held and ``busy`` is 0.
+        ``closable`` (a loop's run, whose workers' jobs are optional): once the caller's own
+        job returns (every block taken), workers that have not started yet skip the run, and
+        only those inside the job are waited for: on a loaded machine a worker that is not
+        scheduled in time costs nothing."""
+        store(b, pool, BUSY, one)
+        store(b, pool, CLOSED, zero)
+        active = b.sub(n, one)
+        store(b, pool, FN, fn)
+        store(b, pool, JOBS, jobs)
+        store(b, pool, STRIDE, stride)
+        store(b, pool, ACTIVE, active)
+        store(b, pool, PENDING, active)
+        store(b, pool, GEN, b.add(load(b, pool, GEN), one))
+        with for_range(b, active) as k:  # wake exactly the workers that have a device
+            b.call(signal, [_field(b, record_of(b, pool, k), WAKE)])
+        b.call(unlock, [_field(b, pool, MUTEX)])
+        _call_ptr(b, fn, job_fn, [jobs])
+        b.call(lock, [_field(b, pool, MUTEX)])
+        if closable:
+            store(b, pool, CLOSED, one)
+        wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
+                   lambda: b.icmp_signed("!=", load(b, pool, RUNNING if closable else PENDING),
+                                         zero))
+        store(b, pool, BUSY, zero)
+        b.call(broadcast, [_field(b, pool, DONE)])  # a ``run`` may be waiting for ``busy``
+        b.call(unlock, [_field(b, pool, MUTEX)])
+
     # void run(pool, fn, jobs, stride, n): devices 1..n-1 on workers, device 0 here
     run = _declare(m, RUN, ir.VoidType(), [PTR, PTR, PTR, I64, I64])
-    pool, fn, jobs, stride, n = run.args
     b = ir.IRBuilder(run.append_basic_block("entry"))
-    b.call(lock, [_field(b, pool, MUTEX)])
-    active = b.sub(n, one)
-    store(b, pool, FN, fn)
-    store(b, pool, JOBS, jobs)
-    store(b, pool, STRIDE, stride)
-    store(b, pool, ACTIVE, active)
-    store(b, pool, PENDING, active)
-    store(b, pool, GEN, b.add(load(b, pool, GEN), one))
-    with for_range(b, active) as k:  # wake exactly the workers that have a device
-        b.call(signal, [_field(b, record_of(b, pool, k), WAKE)])
-    b.call(unlock, [_field(b, pool, MUTEX)])
-    _call_ptr(b, fn, job_fn, [jobs])
+    pool = run.args[0]
     b.call(lock, [_field(b, pool, MUTEX)])
     wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
-               lambda: b.icmp_signed("!=", load(b, pool, PENDING), zero))
-    b.call(unlock, [_field(b, pool, MUTEX)])
+               lambda: b.icmp_signed("!=", load(b, pool, BUSY), zero))
+    emit_run(b, *run.args, closable=False)
     b.ret_void()
+
+    # i64 try_run(pool, fn, jobs, stride, n): a closable run, or 0 at once if the pool is busy
+    try_run = _declare(m, TRY_RUN, I64, [PTR, PTR, PTR, I64, I64])
+    b = ir.IRBuilder(try_run.append_basic_block("entry"))
+    pool = try_run.args[0]
+    b.call(lock, [_field(b, pool, MUTEX)])
+    with b.if_then(b.icmp_signed("!=", load(b, pool, BUSY), zero)):
+        b.call(unlock, [_field(b, pool, MUTEX)])
+        b.ret(zero)
+    emit_run(b, *try_run.args, closable=True)
+    b.ret(one)
 
     # i64 start(pool, workers, tids): initialises the block, starts the workers; returns
     # how many started
@@ -128,7 +175,7 @@ def _pool_ir():
     b = ir.IRBuilder(start.append_basic_block("entry"))
     b.call(mutex_init, [_field(b, pool, MUTEX), null])
     b.call(cond_init, [_field(b, pool, DONE), null])
-    for off in (GEN, PENDING, STRIDE, ACTIVE):
+    for off in (GEN, PENDING, STRIDE, ACTIVE, BUSY, CLOSED, RUNNING):
         store(b, pool, off, zero)
     started = b.alloca(I64)
     b.store(zero, started)
@@ -170,7 +217,8 @@ def bind():
 def _engine():
     engine = compiler.compile_ir(_pool_ir())
     with compiler.LOCK:
-        llvm.add_symbol(RUN, engine.address(RUN))
+        for name in (RUN, TRY_RUN):
+            llvm.add_symbol(name, engine.address(name))
     start = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(
         engine.address("funcjax_spmd_pool_start"))
     return engine, start
@@ -195,6 +243,7 @@ class Pool:
 
 enabled = True  # benchmarks switch it off to compare with a pthread_create per call
 _every_pool = []  # never freed: parked workers (of a replaced pool too) wait in its memory
+on_new_pool = []  # called with each new pool (parallel_loops points its loops at it)
 _pools = {}
 _pools_lock = threading.Lock()
 
@@ -206,4 +255,6 @@ def pool(workers):
         current = _pools.get("pool")
         if current is None or current.pid != os.getpid() or current.workers < workers:
             current = _pools["pool"] = Pool(workers)  # an older, smaller pool stays parked
+            for listener in on_new_pool:
+                listener(current)
         return current
