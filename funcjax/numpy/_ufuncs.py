@@ -14,6 +14,7 @@ from funcjax.numpy._util import (
     eager_elementwise,
     promote_args,
     promote_args_inexact,
+    with_native_entry,
 )
 from funcjax.ops.custom import custom_jvp
 
@@ -44,7 +45,7 @@ def _float_unary(name, op):
         return op(x)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} (integers are promoted to float, as in JAX)."
-    return fn
+    return with_native_entry(fn, prim, 1)
 
 
 def _bool_as_int(args):
@@ -70,7 +71,7 @@ def _binary(name, op, inexact=False, bool_op=None):
         return op(*_bool_as_int([x1, x2]))
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with numpy broadcasting and JAX dtype promotion."
-    return fn
+    return with_native_entry(fn, prim, 2)
 
 
 def _const(x, value):
