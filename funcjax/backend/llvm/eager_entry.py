@@ -108,6 +108,7 @@ class NativeFunction:
         self.ufunc, self.nin = ufunc, nin
         self.table = (_Entry * _ENTRIES)()
         self.used = 0
+        self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
         self.names = {"trace": "trace", "active": "active", "x64": "jax_enable_x64"}
         self.keep += list(self.names.values())
@@ -115,6 +116,10 @@ class NativeFunction:
         self.function = self._build(general, method=False, reverse=False)
         self.methods = {name: self._build(fallback, method=True, reverse=reverse)
                         for name, (fallback, reverse) in operators.items()}
+
+    @property
+    def calls(self):
+        return self.counter.value
 
     def enable(self, dtype):
         """Runs ``dtype`` natively from now on; False if it cannot."""
@@ -174,6 +179,12 @@ def native_for(name, general, ufunc, nin):
             setattr(Array, attr, method)
     _natives[general] = native
     return native
+
+
+def installed_methods():
+    """The Array operators that are native entries now."""
+    return [attr for native in _natives.values() if native is not None
+            for attr in native.methods if attr in Array.__dict__]
 
 
 def uninstall():
@@ -446,6 +457,8 @@ def _entry_ir(owner, fallback, method, reverse):
                 b.gep(step_table, [const(k)], source_etype=I64))
     loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
     spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+    counter = const_ptr(ctypes.addressof(owner.counter))
+    b.store(b.add(b.load(counter, typ=I64), const(1)), counter)
     b.ret(obj)
 
     # anything else: the Python function, which converts, raises or traces
