@@ -355,15 +355,6 @@ def _count(fn, prim, aval, out_aval):
         slot[0] = native.function
 
 
-def reset_native():
-    """Back to the Python path alone (tests)."""
-    from funcjax.backend.llvm import eager_entry
-    eager_entry.uninstall()
-    for slot, _ in _native_slots.values():
-        slot[0] = None
-    _hits.clear()
-
-
 def _check(prim, args, inexact):
     """``(out_aval, in_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
     unchanged (a Python scalar standing for a full array of the other's type), else None."""

@@ -187,15 +187,6 @@ def installed_methods():
             for attr in native.methods if attr in Array.__dict__]
 
 
-def uninstall():
-    """Removes the native Array operators (tests: the Python path alone)."""
-    for native in _natives.values():
-        for attr in getattr(native, "methods", ()):
-            if attr in Array.__dict__:
-                delattr(Array, attr)
-    _natives.clear()
-
-
 def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
