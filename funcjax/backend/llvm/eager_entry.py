@@ -30,6 +30,7 @@ objects once; if anything differs, nothing is built.
 import ctypes
 import functools
 
+import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 
@@ -79,7 +80,7 @@ def _layout():
         found = dict(found)
         for name in _C_API:
             found[name] = fast_call._c_function(name)
-            compiler.llvm.add_symbol(_SYMBOL + name, found[name])
+            llvm.add_symbol(_SYMBOL + name, found[name])
         found.update(float=id(float), int=id(int), None_=id(None), EvalTrace=id(EvalTrace))
         return found
     except (AttributeError, ValueError, TypeError, OSError):
@@ -98,6 +99,34 @@ def _loop(ufunc, dtype):
             data = word(base + 40)
             return (loop, word(data + 8 * k) if data else 0) if loop else None
     return None
+
+
+_LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p)
+
+
+def _agrees(ufunc, dtype, loop, data):
+    """Whether the loop found gives ``ufunc``'s own results, bit for bit, on probe values
+    (special values included): a ufunc that numpy runs through another loop is not taken."""
+    if dtype.kind == "f":
+        with np.errstate(all="ignore"):  # (1e30 is inf in float16)
+            probe = np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
+                              -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3]).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        probe = np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
+                         + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
+                         np.int64).astype(dtype)
+    operands = [probe, np.roll(probe, 3)][:ufunc.nin]
+    out = np.empty_like(probe)
+    arrays = [*operands, out]
+    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    steps = (ctypes.c_int64 * len(arrays))(*[dtype.itemsize] * len(arrays))
+    size = ctypes.c_int64(probe.size)
+    _LOOP(loop)(pointers, ctypes.addressof(size), steps, data or None)
+    with np.errstate(all="ignore"):
+        expected = ufunc(*operands)
+    return expected.dtype == dtype and expected.tobytes() == out.tobytes()
 
 
 class NativeFunction:
@@ -126,9 +155,10 @@ class NativeFunction:
         dtype = np.dtype(dtype)
         if any(e.descr == id(dtype) for e in self.table[:self.used]):
             return True
+        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf":
+            return False
         found = _loop(self.ufunc, dtype)
-        if found is None or self.used == _ENTRIES or dtype.itemsize > 4 or \
-                dtype.kind not in "iuf":
+        if found is None or not _agrees(self.ufunc, dtype, *found):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
@@ -136,7 +166,7 @@ class NativeFunction:
         entry = self.table[self.used]
         entry.loop, entry.data, entry.scalar = found[0], found[1], scalar
         entry.itemsize = dtype.itemsize
-        entry.descr = id(dtype)  # last: the code stops at the first empty descriptor
+        entry.descr = id(dtype)  # last: a half-written entry never matches
         self.used += 1
         return True
 
