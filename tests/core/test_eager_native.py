@@ -244,6 +244,11 @@ def test_errors_with_warm_entries():
         x.__add__()
     with pytest.raises(TypeError):
         jnp.add(x)
+    unset = object.__new__(Array)  # slots never assigned: the Python path's error, no crash
+    with pytest.raises(AttributeError):
+        x + unset
+    with pytest.raises(AttributeError):
+        jnp.sin(unset)
 
 
 def test_committed_arrays_keep_their_device():

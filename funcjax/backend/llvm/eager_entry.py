@@ -269,11 +269,11 @@ def _entry_ir(owner, fallback, method, reverse):
     def array_header(obj, k):
         """The checked ndarray of the exact Array ``obj``."""
         require(is_(load(obj, 8), L["Array"]), f"array{k}")
-        aval = load(obj, L["aval"])
+        aval, value = load(obj, L["aval"]), load(obj, L["value"])
+        require(b.not_(b.or_(is_(aval, 0), is_(value, 0))), f"slots{k}")  # never unset
         require(b.and_(is_(load(aval, 8), L["ShapedArray"]),
                        is_(load(aval, L["weak"]), L["False"])), f"aval{k}")
         require(is_(load(obj, L["device"]), L["device_object"]), f"device{k}")
-        value = load(obj, L["value"])
         require(is_(load(value, 8), L["ndarray"]), f"ndarray{k}")
         flags = b.and_(load(value, 64, I32), const(0x101, I32))
         require(b.icmp_signed("==", flags, const(0x101, I32)), f"flags{k}")
