@@ -322,7 +322,8 @@ def with_native_entry(general, prim, nin):
     """The public function for the elementwise ``general`` binding ``prim`` on ``nin``
     arguments: ``general`` until a native entry exists."""
     slot = [None]
-    if prim is None or type(prim.impl) is not np.ufunc:
+    if prim is None or (type(prim.impl) is not np.ufunc and
+                        getattr(prim.impl, "float_ufunc", None) is None):
         return general
     _native_slots[general] = slot, nin
     if nin == 1:
@@ -338,6 +339,16 @@ def with_native_entry(general, prim, nin):
     return fn
 
 
+def ufunc_of(prim, dtype):
+    """The numpy ufunc that ``prim``'s impl applies to arrays of ``dtype`` (which broadcasts a
+    0-d scalar as numpy does), or None: the impl itself, or the ``float_ufunc`` it runs on
+    floats."""
+    impl = prim.impl
+    if type(impl) is np.ufunc:
+        return impl
+    return getattr(impl, "float_ufunc", None) if dtype.kind == "f" else None
+
+
 def _count(fn, prim, aval, out_aval):
     """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
     builds or extends its native entry."""
@@ -348,10 +359,13 @@ def _count(fn, prim, aval, out_aval):
         return
     if out_aval != aval:  # the entry gives its operand's type
         return
-    from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
     slot, nin = _native_slots[fn]
-    native = eager_entry.native_for(fn.__name__, fn, prim.impl, nin)
-    if native is not None and native.enable(aval.dtype):
+    ufunc = ufunc_of(prim, aval.dtype)
+    if ufunc is None:
+        return
+    from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+    native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
+    if native is not None and native.ufunc is ufunc and native.enable(aval.dtype):
         slot[0] = native.function
 
 
@@ -366,8 +380,8 @@ def _check(prim, args, inexact):
     bounds = None
     if len(arrays) < len(args):
         v = args[1] if type(args[1]) in (int, float) else args[0]
-        if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
-                                                                inexact):
+        if ufunc_of(prim, aval.dtype) is None or not _takes_scalar(aval.dtype, type(v), v,
+                                                                   inexact):
             return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
         if type(v) is int:
             info = np.iinfo(aval.dtype) if aval.dtype.kind in "iu" else None

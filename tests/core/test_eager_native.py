@@ -24,7 +24,7 @@ if eager_entry._layout() is None:
 
 F32 = np.float32
 UNARY = ["sin", "cos", "exp", "tanh", "log1p", "sqrt"]
-BINARY = ["add", "subtract", "multiply", "maximum", "minimum"]
+BINARY = ["add", "subtract", "multiply", "true_divide", "maximum", "minimum"]
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,8 @@ def test_binary_and_operators_equal_numpy_bitwise(name, pairs):
         expected = bits(getattr(np, name)(a, b))
     out, n = runs_natively(entry, getattr(jnp, name), xa, xb)
     assert n == 1 and bits(out) == expected
-    op = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__"}.get(name)
+    op = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__",
+          "true_divide": "__truediv__"}.get(name)
     if op:
         out, n = runs_natively(entry, lambda: getattr(xa, op)(xb))
         assert n == 1 and bits(out) == expected
@@ -95,10 +96,10 @@ def test_binary_and_operators_equal_numpy_bitwise(name, pairs):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["+", "-", "*"]), st.floats() | st.integers(-2**31, 2**31 - 1),
+@given(st.sampled_from(["+", "-", "*", "/"]), st.floats() | st.integers(-2**31, 2**31 - 1),
        st.booleans())
 def test_python_scalars_adapt_as_on_the_python_path(op, v, left):
-    name = {"+": "add", "-": "subtract", "*": "multiply"}[op]
+    name = {"+": "add", "-": "subtract", "*": "multiply", "/": "true_divide"}[op]
     entry = native(name)
     a = np.linspace(-3, 3, 7).astype(F32)
     x = jnp.asarray(a)
@@ -123,6 +124,11 @@ def test_int32_arrays_and_scalars_wrap_as_numpy():
     assert n == 1 and bits(out) == bits(a + np.int32(3))
     out, n = runs_natively(entry, lambda: x + 2.5)  # promotes to float: the Python path
     assert n == 0 and out.dtype == F32
+    divide = native("true_divide")
+    for f in (lambda: x / x, lambda: x / 2, lambda: 2 / x):  # promote to float
+        out, n = runs_natively(divide, f)
+        assert n == 0 and out.dtype == F32
+        np.testing.assert_allclose(out, _python_path(f))
 
 
 def _python_path(fn, *args):
