@@ -132,9 +132,16 @@ def _right_shift(x1, x2):
 right_shift = bitwise_right_shift = _binary("right_shift", _right_shift)
 
 
-def negative(x, /):
+def _negative(x, /):
+    out = eager_elementwise(_negative, lax.neg.primitive, (x,), False)
+    if out is not None:
+        return out
     (x,) = promote_args("negative", x)
     return lax.neg(x)
+
+
+_negative.__name__ = "negative"
+negative = with_native_entry(_negative, lax.neg.primitive, 1)
 
 
 def positive(x, /):

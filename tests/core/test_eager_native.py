@@ -23,7 +23,7 @@ if eager_entry._layout() is None:
     pytest.skip("no native entries on this interpreter", allow_module_level=True)
 
 F32 = np.float32
-UNARY = ["sin", "cos", "exp", "tanh", "log1p", "sqrt"]
+UNARY = ["sin", "cos", "exp", "tanh", "log1p", "sqrt", "negative"]
 BINARY = ["add", "subtract", "multiply", "true_divide", "maximum", "minimum"]
 
 
@@ -75,6 +75,9 @@ def test_unary_equals_numpy_bitwise(name, values, shape):
     assert n == 1 and type(out) is Array and not out.weak_type
     with np.errstate(all="ignore"):
         assert bits(out) == bits(getattr(np, name)(x))
+    if name == "negative":
+        out, n = runs_natively(entry, lambda: -jnp.asarray(x))
+        assert n == 1 and bits(out) == bits(-x)
 
 
 @settings(max_examples=40, deadline=None)
@@ -124,6 +127,9 @@ def test_int32_arrays_and_scalars_wrap_as_numpy():
     assert n == 1 and bits(out) == bits(a + np.int32(3))
     out, n = runs_natively(entry, lambda: x + 2.5)  # promotes to float: the Python path
     assert n == 0 and out.dtype == F32
+    negative = native("negative", np.int32)
+    out, n = runs_natively(negative, lambda: -x)
+    assert n == 1 and bits(out) == bits(-a)
     divide = native("true_divide")
     for f in (lambda: x / x, lambda: x / 2, lambda: 2 / x):  # promote to float
         out, n = runs_natively(divide, f)
@@ -250,6 +256,10 @@ def test_errors_with_warm_entries():
         x.__add__()
     with pytest.raises(TypeError):
         jnp.add(x)
+    native("negative")
+    for wrong in (lambda: x.__neg__(x), lambda: x.__add__(x, x), lambda: x.__add__(x, x, x)):
+        with pytest.raises(TypeError, match="positional"):
+            wrong()
     unset = object.__new__(Array)  # slots never assigned: the Python path's error, no crash
     with pytest.raises(AttributeError):
         x + unset

@@ -188,6 +188,7 @@ _new_method.restype = ctypes.py_object
 _new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
 _natives = {}  # general Python function -> NativeFunction, or None where none can be built
+_UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
 
 
 def native_for(name, general, ufunc, nin):
@@ -199,6 +200,9 @@ def native_for(name, general, ufunc, nin):
     if _layout() is not None and type(ufunc) is np.ufunc and ufunc.nin == nin and \
             ufunc.nout == 1:
         operators = {}
+        if nin == 1 and name in _UNARY_OPERATORS:
+            attr = _UNARY_OPERATORS[name]
+            operators[attr] = (ArrayMethods.__dict__[attr], False)
         if nin == 2:
             for op, fn in ARRAY_OPERATORS.items():
                 if fn == name:
@@ -261,7 +265,8 @@ def _entry_ir(owner, fallback, method, reverse):
 
     n_args = nin - 1 if method else nin
     require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
-    operands = [self_, arg(0)] if method else [arg(k) for k in range(nin)]
+    operands = [self_] + [arg(k) for k in range(n_args)] if method else \
+        [arg(k) for k in range(nin)]
     array = operands[0]  # the Array whose type decides: self for methods
     if reverse:
         operands.reverse()
@@ -484,13 +489,15 @@ def _entry_ir(owner, fallback, method, reverse):
 
     # anything else: the Python function, which converts, raises or traces
     b.position_at_end(miss)
-    if method:  # (self, other); a wrong count calls it with self alone, which raises
-        stack = b.alloca(PTR, size=const(2))
+    if method:  # self and up to two arguments: a wrong count still reaches the fallback
+        stack = b.alloca(PTR, size=const(3))
         b.store(self_, stack)
-        one = b.icmp_signed("==", nargs, const(1))
-        first = b.select(one, args, stack)  # args[0] is only read when there is one
-        b.store(b.load(first, typ=PTR), b.gep(stack, [const(1)], source_etype=PTR))
-        n_stack = b.select(one, const(2), const(1))
+        for k in range(2):
+            there = b.icmp_signed(">", nargs, const(k))
+            source = b.select(there, b.gep(args, [const(k)], source_etype=PTR), stack)
+            b.store(b.load(source, typ=PTR), b.gep(stack, [const(k + 1)], source_etype=PTR))
+        n_stack = b.add(const(1), b.select(b.icmp_signed(">", nargs, const(2)), const(2),
+                                           nargs))
     else:
         stack, n_stack = args, nargs
     result = call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR], const_ptr(id(fallback)),
