@@ -131,11 +131,13 @@ class ArrayMethods:
     __hash__ = None
 
 
-for _op, _fn in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
-                 "floordiv": "floor_divide", "mod": "remainder", "pow": "power",
-                 "matmul": "matmul", "and": "bitwise_and", "or": "bitwise_or",
-                 "xor": "bitwise_xor", "lshift": "left_shift",
-                 "rshift": "right_shift", "divmod": "divmod"}.items():
+# ``x.__op__`` and ``x.__rop__`` are ``jnp.fn`` (native eager entries replace some on Array)
+OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+             "floordiv": "floor_divide", "mod": "remainder", "pow": "power",
+             "matmul": "matmul", "and": "bitwise_and", "or": "bitwise_or",
+             "xor": "bitwise_xor", "lshift": "left_shift",
+             "rshift": "right_shift", "divmod": "divmod"}
+for _op, _fn in OPERATORS.items():
     _fwd, _rev = _binary(_fn)
     setattr(ArrayMethods, f"__{_op}__", _fwd)
     setattr(ArrayMethods, f"__r{_op}__", _rev)

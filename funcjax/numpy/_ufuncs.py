@@ -14,6 +14,7 @@ from funcjax.numpy._util import (
     eager_elementwise,
     promote_args,
     promote_args_inexact,
+    with_native_entry,
 )
 from funcjax.ops.custom import custom_jvp
 
@@ -44,7 +45,7 @@ def _float_unary(name, op):
         return op(x)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} (integers are promoted to float, as in JAX)."
-    return fn
+    return with_native_entry(fn, prim, 1)
 
 
 def _bool_as_int(args):
@@ -70,7 +71,7 @@ def _binary(name, op, inexact=False, bool_op=None):
         return op(*_bool_as_int([x1, x2]))
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with numpy broadcasting and JAX dtype promotion."
-    return fn
+    return with_native_entry(fn, prim, 2)
 
 
 def _const(x, value):
@@ -131,9 +132,16 @@ def _right_shift(x1, x2):
 right_shift = bitwise_right_shift = _binary("right_shift", _right_shift)
 
 
-def negative(x, /):
+def _negative(x, /):
+    out = eager_elementwise(_negative, lax.neg.primitive, (x,), False)
+    if out is not None:
+        return out
     (x,) = promote_args("negative", x)
     return lax.neg(x)
+
+
+_negative.__name__ = "negative"
+negative = with_native_entry(_negative, lax.neg.primitive, 1)
 
 
 def positive(x, /):

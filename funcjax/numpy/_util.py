@@ -286,6 +286,7 @@ def eager_elementwise(fn, prim, args, inexact):
     out_aval, aval, bounds = entry
     if scalar is None:
         if all(type(a) is Array for a in args) and runs_now():
+            _count(fn, prim, aval, out_aval)
             return apply_checked(prim, [a._value for a in args], {}, out_aval)
         return prim.bind(*args)
     # An array and a Python scalar, converted as the general path would.
@@ -293,6 +294,7 @@ def eager_elementwise(fn, prim, args, inexact):
     if bounds is not None and not bounds[0] <= v <= bounds[1]:
         return None
     if type(other) is Array and runs_now():
+        _count(fn, prim, aval, out_aval)
         const = np.asarray(v, aval.dtype)
         values = [other._value, const] if scalar else [const, other._value]
         return apply_checked(prim, values, {}, out_aval)
@@ -303,6 +305,68 @@ def eager_elementwise(fn, prim, args, inexact):
         if aval.shape:
             const = lax.broadcast_in_dim(const, aval.shape, ())
     return prim.bind(*([other, const] if scalar else [const, other]))
+
+
+# -- native entries ----------------------------------------------------------------------------
+# A function that has run its checked eager path ``NATIVE_AFTER`` times for a dtype gets a
+# native entry for it (``backend/llvm/eager_entry.py``): the public function is a thin
+# wrapper that calls the entry when there is one, and the entry calls the general function
+# for anything it does not take. Short scripts never load llvmlite for it.
+NATIVE_AFTER = 32
+_hits = {}
+_native_slots = {}  # general function -> ([native entry or None], number of arguments)
+native_enabled = [True]  # tests turn it off to compare with the Python path
+
+
+def with_native_entry(general, prim, nin):
+    """The public function for the elementwise ``general`` binding ``prim`` on ``nin``
+    arguments: ``general`` until a native entry exists."""
+    slot = [None]
+    if prim is None or (type(prim.impl) is not np.ufunc and
+                        getattr(prim.impl, "float_ufunc", None) is None):
+        return general
+    _native_slots[general] = slot, nin
+    if nin == 1:
+        def fn(x, /):
+            native = slot[0]
+            return general(x) if native is None else native(x)
+    else:
+        def fn(x1, x2, /):
+            native = slot[0]
+            return general(x1, x2) if native is None else native(x1, x2)
+    fn.__name__ = fn.__qualname__ = general.__name__
+    fn.__doc__, fn.__module__, fn.__wrapped__ = general.__doc__, general.__module__, general
+    return fn
+
+
+def ufunc_of(prim, dtype):
+    """The numpy ufunc that ``prim``'s impl applies to arrays of ``dtype`` (which broadcasts a
+    0-d scalar as numpy does), or None: the impl itself, or the ``float_ufunc`` it runs on
+    floats."""
+    impl = prim.impl
+    if type(impl) is np.ufunc:
+        return impl
+    return getattr(impl, "float_ufunc", None) if dtype.kind == "f" else None
+
+
+def _count(fn, prim, aval, out_aval):
+    """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
+    builds or extends its native entry."""
+    key = (fn, aval.dtype)
+    n = _hits.get(key, 0) + 1
+    _hits[key] = n
+    if n != NATIVE_AFTER or fn not in _native_slots or not native_enabled[0]:
+        return
+    if out_aval != aval:  # the entry gives its operand's type
+        return
+    slot, nin = _native_slots[fn]
+    ufunc = ufunc_of(prim, aval.dtype)
+    if ufunc is None:
+        return
+    from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+    native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
+    if native is not None and native.ufunc is ufunc and native.enable(aval.dtype):
+        slot[0] = native.function
 
 
 def _check(prim, args, inexact):
@@ -316,8 +380,8 @@ def _check(prim, args, inexact):
     bounds = None
     if len(arrays) < len(args):
         v = args[1] if type(args[1]) in (int, float) else args[0]
-        if type(prim.impl) is not np.ufunc or not _takes_scalar(aval.dtype, type(v), v,
-                                                                inexact):
+        if ufunc_of(prim, aval.dtype) is None or not _takes_scalar(aval.dtype, type(v), v,
+                                                                   inexact):
             return None  # (an impl that is a ufunc broadcasts a 0-d scalar as numpy does)
         if type(v) is int:
             info = np.iinfo(aval.dtype) if aval.dtype.kind in "iu" else None

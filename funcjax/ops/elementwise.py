@@ -156,6 +156,9 @@ def _div(x, y):
     return np.true_divide(x, y).astype(x.dtype) if x.dtype.kind in "fc" else _int_div(x, y)
 
 
+_div.float_ufunc = np.true_divide  # all it runs on floats (funcjax.numpy._util.ufunc_of)
+
+
 def _rem(x, y):
     if x.dtype.kind == "f":
         return np.fmod(x, y)

@@ -22,8 +22,23 @@ def _reduction(name, impl, kinds):
                            x.weak_type)
 
     def run(x, *, axes):
+        if x.size >= COMPILED_SIZE and name in _COMPILED and x.dtype.isnative:
+            from funcjax.ops.control_flow.eager import compiled_loop
+            program = compiled_loop(prim, [x], {"axes": tuple(axes)}, x.size, after=2)
+            if program is not None:
+                return program(x)[0]
         return np.asarray(impl(x, axis=tuple(axes))).astype(x.dtype, copy=False)
-    return define_primitive(name, run, type_rule)
+    prim = define_primitive(name, run, type_rule)
+    return prim
+
+
+# Eager sums and products of this many elements or more run the compiled reduction (jit's:
+# blocked, float sums in float64 blocks, several times faster than numpy's pairwise
+# ``add.reduce``, and far faster over inner or strided axes), from the second call with the
+# same types on. Eager and jitted results are then the same numbers. numpy's max and min are
+# already as fast.
+COMPILED_SIZE = 1 << 16
+_COMPILED = ("reduce_sum", "reduce_prod")
 
 
 def _kept_dims(ndim, axes):

@@ -33,6 +33,7 @@ _STDLIB_DIR = os.path.dirname(sysconfig.get_paths()["stdlib"]) + os.sep
 MIN_WORK = 4000
 _CACHE_SIZE = 256
 _programs = collections.OrderedDict()  # structural key -> compiled program, or None
+_sightings = {}  # structural key -> calls so far, for ``compiled_loop(after=...)``
 _lock = threading.Lock()
 
 
@@ -272,9 +273,11 @@ def body_size(closed):
     return len(closed.jaxpr.eqns)
 
 
-def compiled_loop(primitive, args, params, work):
+def compiled_loop(primitive, args, params, work, after=1):
     """The compiled program that runs ``primitive(*args, **params)``, or None to interpret
-    (too little ``work``, jit disabled, no structural key, or not lowerable)."""
+    (too little ``work``, jit disabled, no structural key, or not lowerable). ``after``: the
+    number of calls with these types before one compiles (a one-off call never waits for a
+    compilation)."""
     if work < MIN_WORK or config.jax_disable_jit:
         return None
     avals = tuple(ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args)
@@ -287,6 +290,12 @@ def compiled_loop(primitive, args, params, work):
         if key in _programs:
             _programs.move_to_end(key)
             return _programs[key]
+        if after > 1:
+            if len(_sightings) > _CACHE_SIZE * 16:
+                _sightings.clear()
+            seen = _sightings[key] = _sightings.get(key, 0) + 1
+            if seen < after:
+                return None
     program = _compile(primitive, avals, params)
     with _lock:
         _programs[key] = program
@@ -299,6 +308,8 @@ def _compile(primitive, avals, params):
     from funcjax.backend.llvm import program_for  # the backend loads on first compilation
     invars = [Var(a) for a in avals]
     out_avals = primitive.abstract_eval_rule(*avals, **params)
+    if not primitive.multiple_results:
+        out_avals = [out_avals]
     outvars = [Var(a) for a in out_avals]
     jaxpr = Jaxpr([], invars, [Eqn(primitive, invars, params, outvars, None)], outvars)
     try:

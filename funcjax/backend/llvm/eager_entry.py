@@ -1,0 +1,506 @@
+"""Native eager entries: a hot elementwise ``funcjax.numpy`` function (``jnp.sin``,
+``jnp.add``) and the Array operators that forward to it (``x + y``, ``x * 2``) run as a
+generated CPython ``METH_FASTCALL`` builtin that calls numpy's own inner loop.
+
+The Python path (``funcjax.numpy._util.eager_elementwise``) decides, with every check, that
+an elementwise primitive whose impl is a numpy ufunc maps arrays of one strong dtype to arrays
+of the same type. After a function has taken that path often for a dtype, ``enable`` records
+the dtype in the function's table: the descriptor numpy uses for it and the ufunc's inner loop
+for exactly that dtype (``ff->f``), read from the ufunc object. The builtin then repeats, in
+native code, only what makes a call eligible, and falls back to the Python function (which
+converts, promotes, broadcasts, traces or raises as before) for anything else:
+
+- the (first) operand is exactly an ``Array`` (not a subclass: committed and sharded arrays,
+  tracers), with a ``ShapedArray`` that is strong, on the default device, and whose buffer is
+  exactly an ``ndarray``, C-contiguous, aligned, of a dtype in the table, at most ``MAX_SIZE``
+  elements (numpy releases the GIL on large arrays; the entry does not);
+- the other operand is such an Array of the same dtype object and shape, or a Python ``float``
+  (float32 without x64) or ``int`` (float32 within +-2**31; int32 without x64, in range) that
+  ``_util._takes_scalar`` lets adapt, converted as numpy converts it;
+- no transformation is active (the thread's trace is unset or eager evaluation) and no array
+  was ever committed (``placement.state.active``): ``eval.runs_now``.
+
+The result is a new Array sharing the operand's ``ShapedArray`` (the type rule gave that
+type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. numpy's loop runs
+without numpy's floating-point error checks, which eager mode turns off anyway. Layouts (the
+ufunc object's fields, besides those ``fast_call.layout`` verifies) are checked on live
+objects once; if anything differs, nothing is built.
+"""
+
+import ctypes
+import functools
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import compiler, fast_call, spmd_pool
+from funcjax.config import config
+from funcjax.core import placement
+from funcjax.core.array import OPERATORS as ARRAY_OPERATORS
+from funcjax.core.array import Array, ArrayMethods
+from funcjax.core.trace import _context
+from funcjax.interpreters.eval import EvalTrace
+
+MAX_SIZE = 1 << 14  # elements
+_ENTRIES = 8  # dtypes per function
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+_SYMBOL = fast_call._SYMBOL
+_NAME = "funcjax_eager_entry"
+_C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
+          "PyLong_AsLongLongAndOverflow", "PyErr_Clear")
+# scalar kinds of a table entry
+_NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
+
+
+class _Entry(ctypes.Structure):
+    _fields_ = [("descr", ctypes.c_void_p), ("loop", ctypes.c_void_p),
+                ("data", ctypes.c_void_p), ("scalar", ctypes.c_int64),
+                ("itemsize", ctypes.c_int64)]
+
+
+@functools.cache
+def _layout():
+    """``fast_call.layout()`` plus the addresses used here, or None."""
+    found = fast_call.layout()
+    if found is None:
+        return None
+    try:
+        u = np.add
+        base = id(u)
+        word = fast_call._word
+        ints = [ctypes.c_int32.from_address(base + o).value for o in (16, 20, 24, 48)]
+        if ints != [u.nin, u.nout, u.nargs, u.ntypes] or \
+                ctypes.string_at(word(base + 56)) != b"add":
+            return None
+        codes = ctypes.string_at(word(base + 64), u.ntypes * u.nargs)
+        if list(codes) != [np.dtype(c).num for t in u.types for c in t.replace("->", "")]:
+            return None
+        found = dict(found)
+        for name in _C_API:
+            found[name] = fast_call._c_function(name)
+            llvm.add_symbol(_SYMBOL + name, found[name])
+        found.update(float=id(float), int=id(int), None_=id(None), EvalTrace=id(EvalTrace))
+        return found
+    except (AttributeError, ValueError, TypeError, OSError):
+        return None
+
+
+def _loop(ufunc, dtype):
+    """``(loop, data)``: ``ufunc``'s inner loop taking and giving exactly ``dtype``, or None."""
+    base = id(ufunc)
+    word = fast_call._word
+    codes = ctypes.string_at(word(base + 64), ufunc.ntypes * ufunc.nargs)
+    want = bytes([dtype.num] * ufunc.nargs)
+    for k in range(ufunc.ntypes):
+        if codes[k * ufunc.nargs:(k + 1) * ufunc.nargs] == want:
+            loop = word(word(base + 32) + 8 * k)
+            data = word(base + 40)
+            return (loop, word(data + 8 * k) if data else 0) if loop else None
+    return None
+
+
+_LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p)
+
+
+def _agrees(ufunc, dtype, loop, data):
+    """Whether the loop found gives ``ufunc``'s own results, bit for bit, on probe values
+    (special values included): a ufunc that numpy runs through another loop is not taken."""
+    if dtype.kind == "f":
+        with np.errstate(all="ignore"):  # (1e30 is inf in float16)
+            probe = np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
+                              -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3]).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        probe = np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
+                         + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
+                         np.int64).astype(dtype)
+    operands = [probe, np.roll(probe, 3)][:ufunc.nin]
+    out = np.empty_like(probe)
+    arrays = [*operands, out]
+    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    steps = (ctypes.c_int64 * len(arrays))(*[dtype.itemsize] * len(arrays))
+    size = ctypes.c_int64(probe.size)
+    _LOOP(loop)(pointers, ctypes.addressof(size), steps, data or None)
+    with np.errstate(all="ignore"):
+        expected = ufunc(*operands)
+    return expected.dtype == dtype and expected.tobytes() == out.tobytes()
+
+
+class NativeFunction:
+    """The native entries of one elementwise function: ``function`` for ``jnp.name(...)``, and
+    Array operator methods; all share one table of dtypes (``enable`` adds to it)."""
+
+    def __init__(self, ufunc, nin, general, operators):
+        self.ufunc, self.nin = ufunc, nin
+        self.table = (_Entry * _ENTRIES)()
+        self.used = 0
+        self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
+        self.keep = [general]  # objects the code points at
+        self.names = {"trace": "trace", "active": "active", "x64": "jax_enable_x64"}
+        self.keep += list(self.names.values())
+        self.engines = []
+        self.function = self._build(general, method=False, reverse=False)
+        self.methods = {name: self._build(fallback, method=True, reverse=reverse)
+                        for name, (fallback, reverse) in operators.items()}
+
+    @property
+    def calls(self):
+        return self.counter.value
+
+    def enable(self, dtype):
+        """Runs ``dtype`` natively from now on; False if it cannot."""
+        dtype = np.dtype(dtype)
+        if any(e.descr == id(dtype) for e in self.table[:self.used]):
+            return True
+        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf":
+            return False
+        found = _loop(self.ufunc, dtype)
+        if found is None or not _agrees(self.ufunc, dtype, *found):
+            return False
+        scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
+            _NO_SCALAR
+        self.keep.append(dtype)
+        entry = self.table[self.used]
+        entry.loop, entry.data, entry.scalar = found[0], found[1], scalar
+        entry.itemsize = dtype.itemsize
+        entry.descr = id(dtype)  # last: a half-written entry never matches
+        self.used += 1
+        return True
+
+    def _build(self, fallback, method, reverse):
+        ir_text = _entry_ir(self, fallback, method, reverse)
+        engine = compiler.compile_ir(ir_text, cacheable=False, cold=True)
+        self.engines.append(engine)
+        self.keep.append(fallback)
+        defn = fast_call._MethodDef(b"eager_entry", engine.address(_NAME),
+                                    fast_call._METH_FASTCALL, None)
+        self.keep.append(defn)
+        if method:
+            return _new_method(ctypes.py_object(Array), ctypes.addressof(defn))
+        return fast_call._new_function(ctypes.addressof(defn), self, None)
+
+
+_new_method = ctypes.pythonapi.PyDescr_NewMethod
+_new_method.restype = ctypes.py_object
+_new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
+
+_natives = {}  # general Python function -> NativeFunction, or None where none can be built
+_UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
+
+
+def native_for(name, general, ufunc, nin):
+    """The ``NativeFunction`` of ``jnp.name`` (whose Python path is ``general``), built on
+    first use, with the Array operators that forward to it installed; None if unavailable."""
+    if general in _natives:
+        return _natives[general]
+    native = None
+    if _layout() is not None and type(ufunc) is np.ufunc and ufunc.nin == nin and \
+            ufunc.nout == 1:
+        operators = {}
+        if nin == 1 and name in _UNARY_OPERATORS:
+            attr = _UNARY_OPERATORS[name]
+            operators[attr] = (ArrayMethods.__dict__[attr], False)
+        if nin == 2:
+            for op, fn in ARRAY_OPERATORS.items():
+                if fn == name:
+                    operators[f"__{op}__"] = (ArrayMethods.__dict__[f"__{op}__"], False)
+                    operators[f"__r{op}__"] = (ArrayMethods.__dict__[f"__r{op}__"], True)
+        native = NativeFunction(ufunc, nin, general, operators)
+        for attr, method in native.methods.items():
+            setattr(Array, attr, method)
+    _natives[general] = native
+    return native
+
+
+def installed_methods():
+    """The Array operators that are native entries now."""
+    return [attr for native in _natives.values() if native is not None
+            for attr in native.methods if attr in Array.__dict__]
+
+
+def _entry_ir(owner, fallback, method, reverse):
+    L = _layout()
+    compiler.host()
+    nin = owner.nin
+    module = ir.Module(name="eager_entry")
+    fn = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), _NAME)
+    self_, args, nargs = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    miss = fn.append_basic_block("miss")
+
+    def const(value, ty=I64):
+        return ir.Constant(ty, value)
+
+    def const_ptr(address):
+        return const(address).inttoptr(PTR)
+
+    def addr(ptr):
+        return b.ptrtoint(ptr, I64)
+
+    def load(ptr, offset, ty=PTR):
+        return b.load(b.gep(ptr, [const(offset)], source_etype=ir.IntType(8)), typ=ty)
+
+    def is_(ptr, address):
+        return b.icmp_unsigned("==", addr(ptr), const(address))
+
+    def require(cond, name):
+        ok = fn.append_basic_block(name)
+        b.cbranch(cond, ok, miss)
+        b.position_at_end(ok)
+
+    def call(name, ret, arg_types, *values):
+        callee = module.globals.get(_SYMBOL + name)
+        if callee is None:
+            callee = ir.Function(module, ir.FunctionType(ret, arg_types), _SYMBOL + name)
+        return b.call(callee, values)
+
+    def incref(address):
+        call("Py_IncRef", ir.VoidType(), [PTR], const_ptr(address))
+
+    def arg(k):
+        return b.load(b.gep(args, [const(k)], source_etype=PTR), typ=PTR)
+
+    n_args = nin - 1 if method else nin
+    require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
+    operands = [self_] + [arg(k) for k in range(n_args)] if method else \
+        [arg(k) for k in range(nin)]
+    array = operands[0]  # the Array whose type decides: self for methods
+    if reverse:
+        operands.reverse()
+
+    def array_header(obj, k):
+        """The checked ndarray of the exact Array ``obj``."""
+        require(is_(load(obj, 8), L["Array"]), f"array{k}")
+        aval, value = load(obj, L["aval"]), load(obj, L["value"])
+        require(b.not_(b.or_(is_(aval, 0), is_(value, 0))), f"slots{k}")  # never unset
+        require(b.and_(is_(load(aval, 8), L["ShapedArray"]),
+                       is_(load(aval, L["weak"]), L["False"])), f"aval{k}")
+        require(is_(load(obj, L["device"]), L["device_object"]), f"device{k}")
+        require(is_(load(value, 8), L["ndarray"]), f"ndarray{k}")
+        flags = b.and_(load(value, 64, I32), const(0x101, I32))
+        require(b.icmp_signed("==", flags, const(0x101, I32)), f"flags{k}")
+        return aval, value
+
+    aval, value = array_header(array, 0)
+    descr = load(value, 56)
+    nd = load(value, 24, I32)
+    dims = load(value, 32)
+    # the number of elements (a loop over the dimensions)
+    head = b.block
+    size_loop = fn.append_basic_block("size_loop")
+    size_done = fn.append_basic_block("size_done")
+    b.branch(size_loop)
+    b.position_at_end(size_loop)
+    d = b.phi(I32)
+    size = b.phi(I64)
+    d.add_incoming(const(0, I32), head)
+    size.add_incoming(const(1), head)
+    more = b.icmp_signed("<", d, nd)
+    body = fn.append_basic_block("size_body")
+    b.cbranch(more, body, size_done)
+    b.position_at_end(body)
+    dim = b.load(b.gep(dims, [b.zext(d, I64)], source_etype=I64), typ=I64)
+    d.add_incoming(b.add(d, const(1, I32)), body)
+    size.add_incoming(b.mul(size, dim), body)
+    b.branch(size_loop)
+    b.position_at_end(size_done)
+    require(b.icmp_unsigned("<=", size, const(MAX_SIZE)), "small")
+
+    # the table entry of this dtype
+    table = const_ptr(ctypes.addressof(owner.table))
+    entry_size = ctypes.sizeof(_Entry)
+    found = fn.append_basic_block("found")
+    b_found_incoming = []
+    for k in range(_ENTRIES):
+        e_descr = load(table, k * entry_size)
+        hit = b.icmp_unsigned("==", addr(e_descr), addr(descr))
+        nxt = fn.append_basic_block(f"entry{k + 1}")
+        b_found_incoming.append((b.block, k))
+        b.cbranch(hit, found, nxt)
+        b.position_at_end(nxt)
+    b.branch(miss)
+    b.position_at_end(found)
+    index = b.phi(I64)
+    for block, k in b_found_incoming:
+        index.add_incoming(const(k), block)
+    base = b.gep(table, [b.mul(index, const(entry_size))], source_etype=ir.IntType(8))
+    loop_fn, data_ptr = load(base, 8), load(base, 16)
+    scalar_kind, item = load(base, 24, I64), load(base, 32, I64)
+
+    # eager evaluation: no trace but EvalTrace, nothing ever committed
+    def attribute(obj_address, name):
+        got = call("PyObject_GetAttr", PTR, [PTR, PTR], const_ptr(obj_address),
+                   const_ptr(id(owner.names[name])))
+        null = fn.append_basic_block(f"{name}_null")
+        ok = fn.append_basic_block(f"{name}_ok")
+        b.cbranch(is_(got, 0), null, ok)
+        b.position_at_end(null)
+        call("PyErr_Clear", ir.VoidType(), [])
+        b.branch(miss)
+        b.position_at_end(ok)
+        return got
+
+    trace = attribute(id(_context), "trace")
+    eager = b.or_(is_(trace, L["None_"]), is_(load(trace, 8), L["EvalTrace"]))
+    call("Py_DecRef", ir.VoidType(), [PTR], trace)
+    require(eager, "eager")
+    active = attribute(id(placement.state), "active")
+    uncommitted = is_(active, L["False"])
+    call("Py_DecRef", ir.VoidType(), [PTR], active)
+    require(uncommitted, "uncommitted")
+
+    pointers, steps = [], []
+    slot = b.alloca(I32)  # a converted Python scalar (float32 or int32 bits)
+    if nin == 1:
+        pointers.append(load(value, 16))
+        steps.append(None)
+    else:
+        other = operands[1] if operands[0] is array else operands[0]
+        kind = addr(load(other, 8))
+        is_array = fn.append_basic_block("other_array")
+        not_array = fn.append_basic_block("other_not_array")
+        is_float = fn.append_basic_block("other_float")
+        not_float = fn.append_basic_block("other_not_float")
+        is_int = fn.append_basic_block("other_int")
+        join = fn.append_basic_block("join")
+        b.cbranch(b.icmp_unsigned("==", kind, const(L["Array"])), is_array, not_array)
+
+        b.position_at_end(is_array)
+        _, other_value = array_header(other, 1)
+        same = b.and_(b.icmp_unsigned("==", addr(load(other_value, 56)), addr(descr)),
+                      b.icmp_signed("==", load(other_value, 24, I32), nd))
+        require(same, "same_type")
+        head = b.block
+        dims_loop = fn.append_basic_block("dims_loop")
+        dims_body = fn.append_basic_block("dims_body")
+        dims_done = fn.append_basic_block("dims_done")
+        b.branch(dims_loop)
+        b.position_at_end(dims_loop)
+        j = b.phi(I32)
+        j.add_incoming(const(0, I32), head)
+        b.cbranch(b.icmp_signed("<", j, nd), dims_body, dims_done)
+        b.position_at_end(dims_body)
+        other_dims = load(other_value, 32)
+        mine = b.load(b.gep(dims, [b.zext(j, I64)], source_etype=I64), typ=I64)
+        theirs = b.load(b.gep(other_dims, [b.zext(j, I64)], source_etype=I64), typ=I64)
+        require(b.icmp_signed("==", mine, theirs), "same_dim")
+        j.add_incoming(b.add(j, const(1, I32)), b.block)
+        b.branch(dims_loop)
+        b.position_at_end(dims_done)
+        other_data = load(other_value, 16)
+        from_array = b.block
+        b.branch(join)
+
+        # Python scalars (exact float or int, never bool): as ``_util._takes_scalar``
+        b.position_at_end(not_array)
+        x64 = attribute(id(config), "x64")
+        no_x64 = is_(x64, L["False"])
+        call("Py_DecRef", ir.VoidType(), [PTR], x64)
+        b.cbranch(b.icmp_unsigned("==", kind, const(L["float"])), is_float, not_float)
+
+        b.position_at_end(is_float)
+        require(b.and_(no_x64, b.icmp_signed("==", scalar_kind, const(_FLOAT32))),
+                "float_to_float32")
+        v = call("PyFloat_AsDouble", ir.DoubleType(), [PTR], other)
+        b.store(b.bitcast(b.fptrunc(v, ir.FloatType()), I32),
+                slot)
+        from_float = b.block
+        b.branch(join)
+
+        b.position_at_end(not_float)
+        require(b.icmp_unsigned("==", kind, const(L["int"])), "python_int")
+        b.branch(is_int)
+        b.position_at_end(is_int)
+        overflow = b.alloca(I32)
+        b.store(const(0, I32), overflow)
+        n = call("PyLong_AsLongLongAndOverflow", I64, [PTR, PTR], other, overflow)
+        require(b.icmp_signed("==", b.load(overflow, typ=I32), const(0, I32)), "no_overflow")
+        in_range = b.and_(b.icmp_signed(">=", n, const(-2**31)),
+                          b.icmp_signed("<", n, const(2**31)))
+        require(in_range, "int_in_range")
+        to_float = fn.append_basic_block("int_to_float32")
+        to_int = fn.append_basic_block("int_to_int32")
+        int_join = fn.append_basic_block("int_join")
+        b.cbranch(b.icmp_signed("==", scalar_kind, const(_FLOAT32)), to_float, to_int)
+        b.position_at_end(to_float)
+        b.store(b.bitcast(b.sitofp(n, ir.FloatType()), I32), slot)
+        b.branch(int_join)
+        b.position_at_end(to_int)
+        require(b.and_(no_x64, b.icmp_signed("==", scalar_kind, const(_INT32))),
+                "int_to_int32")
+        b.store(b.trunc(n, I32), slot)
+        b.branch(int_join)
+        b.position_at_end(int_join)
+        from_int = b.block
+        b.branch(join)
+
+        b.position_at_end(join)
+        other_ptr = b.phi(PTR)
+        other_ptr.add_incoming(other_data, from_array)
+        other_ptr.add_incoming(slot, from_float)
+        other_ptr.add_incoming(slot, from_int)
+        other_step = b.phi(I64)
+        other_step.add_incoming(const(1), from_array)  # scaled by the item size below
+        other_step.add_incoming(const(0), from_float)
+        other_step.add_incoming(const(0), from_int)
+        mine_ptr = load(value, 16)
+        if operands[0] is array:
+            pointers += [mine_ptr, other_ptr]
+            steps += [None, other_step]
+        else:
+            pointers += [other_ptr, mine_ptr]
+            steps += [other_step, None]
+
+    # the result: a fresh buffer, the Array's private view of it, the operand's aval
+    call("Py_IncRef", ir.VoidType(), [PTR], descr)
+    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], nd, dims, descr, const(0, I32))
+    fast_call._fail_if_null(b, fn, out_base, [], call)
+    out_data = load(out_base, 16)
+    view = call("PyArray_View", PTR, [PTR, PTR, PTR], out_base, ir.Constant(PTR, None),
+                ir.Constant(PTR, None))
+    call("Py_DecRef", ir.VoidType(), [PTR], out_base)
+    fast_call._fail_if_null(b, fn, view, [], call)
+    obj = call("PyType_GenericAlloc", PTR, [PTR, I64], const_ptr(L["Array"]), const(0))
+    fast_call._fail_if_null(b, fn, obj, [view], call)
+    call("Py_IncRef", ir.VoidType(), [PTR], aval)
+    b.store(aval, b.gep(obj, [const(L["aval"])], source_etype=ir.IntType(8)))
+    incref(L["device_object"])
+    b.store(const_ptr(L["device_object"]),
+            b.gep(obj, [const(L["device"])], source_etype=ir.IntType(8)))
+    b.store(view, b.gep(obj, [const(L["value"])], source_etype=ir.IntType(8)))
+
+    # numpy's inner loop: loop(char **args, npy_intp *dimensions, npy_intp *steps, void *data)
+    arg_table = b.alloca(PTR, size=const(nin + 1))
+    step_table = b.alloca(I64, size=const(nin + 1))
+    dim_cell = b.alloca(I64)
+    b.store(size, dim_cell)
+    for k, (ptr, step) in enumerate(zip(pointers + [out_data], steps + [None])):
+        b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
+        b.store(item if step is None else b.mul(step, item),
+                b.gep(step_table, [const(k)], source_etype=I64))
+    loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
+    spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+    counter = const_ptr(ctypes.addressof(owner.counter))
+    b.store(b.add(b.load(counter, typ=I64), const(1)), counter)
+    b.ret(obj)
+
+    # anything else: the Python function, which converts, raises or traces
+    b.position_at_end(miss)
+    if method:  # self and up to two arguments: a wrong count still reaches the fallback
+        stack = b.alloca(PTR, size=const(3))
+        b.store(self_, stack)
+        for k in range(2):
+            there = b.icmp_signed(">", nargs, const(k))
+            source = b.select(there, b.gep(args, [const(k)], source_etype=PTR), stack)
+            b.store(b.load(source, typ=PTR), b.gep(stack, [const(k + 1)], source_etype=PTR))
+        n_stack = b.add(const(1), b.select(b.icmp_signed(">", nargs, const(2)), const(2),
+                                           nargs))
+    else:
+        stack, n_stack = args, nargs
+    result = call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR], const_ptr(id(fallback)),
+                  stack, n_stack, ir.Constant(PTR, None))
+    b.ret(result)
+    return str(module)
