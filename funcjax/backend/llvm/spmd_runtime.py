@@ -265,11 +265,12 @@ def runtime():
 
 class Comm:
     """One barrier and slot table for ``n`` devices (one per compiled program and call at a
-    time; ``SpmdProgram`` holds a lock around its use)."""
+    time; ``SpmdProgram`` holds a lock around its use); ``width``: the most operands one
+    collective exchanges (a group of reductions, ``spmd_group``)."""
 
-    def __init__(self, n):
+    def __init__(self, n, width=1):
         self.n = n
-        self.buffer = np.zeros(SLOTS + SLOT_BYTES * n + 64, np.uint8)
+        self.buffer = np.zeros(SLOTS + SLOT_BYTES * n * width + 64, np.uint8)
         addr = self.buffer.ctypes.data
         self.address = addr + (-addr % 64)
         self.reset()
