@@ -14,6 +14,7 @@ from funcjax.backend.llvm import spmd_group
 from funcjax.core.abstract import ShapedArray
 from funcjax.interpreters.batching import AxisData
 from funcjax.interpreters.spmd import trace_per_device
+from funcjax.ops.collectives import psum_p
 
 NDEV = funcjax.device_count()
 DTYPES = [np.float32, np.float64, np.int32, np.float16]
@@ -108,3 +109,23 @@ def test_the_per_device_program_holds_one_group_per_reduction():
     assert names.count("reduce_group") == 2 and "psum" not in names and width == 2
     group = next(e for e in grouped.jaxpr.eqns if e.primitive.name == "reduce_group")
     assert [v.aval.shape for v in group.outputs] == [(3, 4), (2,)]  # a.T reduced as a
+
+
+def test_reduce_group_differentiates_and_batches_as_its_members():
+    x = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
+    y = np.random.default_rng(4).standard_normal((3,)).astype(np.float32)
+
+    def grouped(x, y):
+        return spmd_group.reduce_group_p.bind(x * x, y, reduction=psum_p, axis_name=("i",))
+
+    def plain(x, y):
+        return [lax.psum(x * x, "i"), lax.psum(y, "i")]
+    got = funcjax.vmap(grouped, axis_name="i")(x, y)
+    want = funcjax.vmap(plain, axis_name="i")(x, y)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6)
+    t = np.ones_like(x), np.ones_like(y)
+    _, got = funcjax.jvp(funcjax.vmap(grouped, axis_name="i"), (x, y), t)
+    _, want = funcjax.jvp(funcjax.vmap(plain, axis_name="i"), (x, y), t)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6)

@@ -39,8 +39,24 @@ def _unbound(*args, reduction, axis_name):
     return reduction.rule("impl")(axis_name=axis_name)  # the unbound-axis NameError
 
 
+def _jvp(primals, tangents, *, reduction, axis_name):
+    """Each operand as its reduction differentiates it."""
+    pairs = [reduction.rule("jvp")((x,), (t,), axis_name=axis_name)
+             for x, t in zip(primals, tangents)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _batch(axis_data, args, dims, *, reduction, axis_name):
+    """Each operand as its reduction batches it."""
+    pairs = [reduction.rule("batch")(axis_data, [x], [d], axis_name=axis_name)
+             for x, d in zip(args, dims)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
 reduce_group_p.def_impl(_unbound)
 reduce_group_p.def_abstract_eval(lambda *avals, reduction, axis_name: list(avals))
+reduce_group_p.def_jvp(_jvp)
+reduce_group_p.def_batch(_batch)
 reduce_group_p.def_cost(lambda in_avals, out_avals, **params: cost.Cost(
     flops=sum(a.size for a in in_avals)))
 
