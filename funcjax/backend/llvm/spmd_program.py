@@ -154,8 +154,8 @@ class SpmdProgram:
         records = base + n * ws_bytes
         self._jobs = records + 16 * n
         self._tids = self._jobs + job_bytes * n
-        self._job_records = np.frombuffer(self._memory, np.int64, 5 * n,
-                                          self._jobs - self._memory.ctypes.data).reshape(n, 5)
+        self._job_records = np.frombuffer(self._memory, np.int64, 7 * n,
+                                          self._jobs - self._memory.ctypes.data).reshape(n, 7)
         devctx = np.frombuffer(self._memory, np.uint64, 2 * n,
                                records - self._memory.ctypes.data).reshape(n, 2)
         devctx[:, 0] = np.arange(n)
@@ -273,6 +273,11 @@ class SpmdProgram:
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
         written by the device threads themselves."""
         return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
+
+    def last_run_cpu_times(self):
+        """The CPU time (ns) each device's thread used in the last run (its wall time less
+        this is the time it waited)."""
+        return [int(e - s) for s, e in self._job_records[:, 5:7]]
 
 
 _programs = {}  # (id(closed), axis_name, size, across, donated) -> (closed, SpmdProgram)
