@@ -70,7 +70,7 @@ class _Entry:
     compiled program once an eager call needed it."""
 
     __slots__ = ("closed", "consts", "out_tree", "out_axes", "moves_outputs", "params",
-                 "program", "mapped", "donated")
+                 "program", "mapped", "donated", "deleted")
 
     def __init__(self, closed, consts, out_tree, out_axes):
         self.closed, self.consts, self.out_tree, self.out_axes = closed, consts, out_tree, \
@@ -78,6 +78,7 @@ class _Entry:
         self.moves_outputs = any(a not in (None, 0) for a in out_axes)
         self.params = self.program = self.mapped = None
         self.donated = ()  # flat input indices of the donated, mapped leaves
+        self.deleted = ()  # positions among the argument leaves of every donated leaf
 
 
 class PmapFunction:
@@ -90,6 +91,7 @@ class PmapFunction:
         self._in_axes, self._out_axes, self._statics = in_axes, out_axes, statics
         self._devices, self._axis_size, self._donate = devices, axis_size, donate
         self._cache = {}
+        self._donated_why = f"it was donated to pmap({name})"
         self._counts = {"hits": 0, "misses": 0, "traces": 0}
         self._lock = threading.Lock()
 
@@ -177,13 +179,15 @@ class PmapFunction:
                 out_axes=tuple(0 if a is not None else None for a in entry.out_axes),
                 name=self._name, devices=self._device_list(size))
             if self._donate:
-                entry.donated = self._donated_leaves(args, static_pos, dims, len(entry.consts))
+                entry.deleted = self._donated_leaves(args, static_pos)
+                entry.donated = tuple(len(entry.consts) + j for j in entry.deleted
+                                      if dims[j] is not not_mapped)
         moved = [x if d is not_mapped or d == 0 else _move_to_front(x, d, size)
                  for x, d in zip(leaves, dims)]
         flat = entry.consts + moved
         if isinstance(current_trace(), EvalTrace) and not any(
                 isinstance(x, Tracer) for x in flat):
-            outs = self._run(entry, flat, args)
+            outs = self._run(entry, flat, leaves)
         else:
             outs = pmap_p.bind(*flat, **entry.params)
         if entry.moves_outputs:
@@ -191,9 +195,9 @@ class PmapFunction:
                     for o, a in zip(outs, entry.out_axes)]
         return tree_unflatten(entry.out_tree, outs)
 
-    def _donated_leaves(self, args, static_pos, dims, offset):
-        """The flat input indices (after ``offset`` consts) of the mapped leaves of the
-        donated arguments: the buffers the program may write its outputs into."""
+    def _donated_leaves(self, args, static_pos):
+        """The positions among the flat argument leaves of the donated arguments' leaves
+        (the mapped ones are the buffers the program may write its outputs into)."""
         nargs = len(args)
         donate = {i % nargs for i in self._donate if -nargs <= i < nargs}
         flat, k = [], 0
@@ -202,20 +206,11 @@ class PmapFunction:
                 continue
             n = len(tree_flatten(a)[0])
             if i in donate:
-                flat += [offset + j for j in range(k, k + n) if dims[j] is not not_mapped]
+                flat += range(k, k + n)
             k += n
         return tuple(flat)
 
-    def _delete_donated(self, args):
-        """As in JAX, a donated argument's arrays are deleted by the call (their later use
-        raises)."""
-        for i in self._donate:
-            if -len(args) <= i < len(args):
-                for leaf in tree_flatten(args[i])[0]:
-                    if isinstance(leaf, Array):
-                        leaf._delete(f"it was donated to pmap({self._name})")
-
-    def _run(self, entry, flat, args):
+    def _run(self, entry, flat, leaves):
         params = entry.params
         if entry.program is None:
             from funcjax.backend.llvm.spmd_program import spmd_program_for
@@ -224,8 +219,9 @@ class PmapFunction:
                                               entry.donated)
             entry.mapped = [a is not None for a in params["in_axes"]]
         arrays = [_buffer(x, a.dtype) for x, a in zip(flat, entry.closed.in_avals)]
-        if self._donate:
-            self._delete_donated(args)
+        for k in entry.deleted:  # as in JAX, a donated argument's arrays are deleted
+            if isinstance(leaves[k], Array):
+                leaves[k]._delete(self._donated_why)
         outs = entry.program.run(arrays, entry.mapped, flat)
         devices = params["devices"]
         return [ShardedArray(o, aval.weak_type, devices) if a is not None else

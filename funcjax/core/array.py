@@ -173,13 +173,14 @@ class _DeletedBuffer:
     a flag; numpy, Python operators and printing all fail on the sentinel itself.
     """
 
-    __slots__ = ("message",)
+    __slots__ = ("aval", "why")
 
-    def __init__(self, message):
-        self.message = message
+    def __init__(self, aval, why):
+        self.aval, self.why = aval, why  # the message is formatted only if it is raised
 
     def _fail(self, *args, **kwargs):
-        raise RuntimeError(self.message)
+        raise RuntimeError(f"Array has been deleted with shape={self.aval.str_short()}: "
+                           f"{self.why}")
 
     __getattr__ = __array__ = _fail  # also numpy's __array_interface__, shape, item, ...
 
@@ -237,8 +238,7 @@ class Array(ArrayMethods):
 
     def _delete(self, why):
         if not self.is_deleted():
-            self._value = _DeletedBuffer(
-                f"Array has been deleted with shape={self._aval.str_short()}: {why}")
+            self._value = _DeletedBuffer(self._aval, why)
 
     def is_deleted(self):
         return type(self._value) is _DeletedBuffer

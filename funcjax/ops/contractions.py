@@ -78,12 +78,20 @@ def _contract_back(ct, other, aval, mine, theirs, ct_free, other_free):
     if np.dtype(ct.dtype) != np.dtype(other.dtype):
         # A preferred_element_type wider than the operands: contract in the wider type.
         other = lax.convert_element_type(other, ct.dtype)
-    out = dot_general_p.bind(ct, other, dimension_numbers=dims, preferred_element_type=None)
     # out's axes: batch, this operand's free axes, then the other's contracting axes in
     # increasing order, each standing for the axis of this operand it was paired with.
     my_free = free_axes(aval.ndim, my_c, my_b)
     paired = [my_c[list(their_c).index(a)] for a in sorted(their_c)]
     source = list(my_b) + my_free + paired
+    swapped = list(my_b) + paired + my_free
+    if source != sorted(source) and swapped == sorted(swapped):
+        # other x ct lands in this operand's order: no transpose (dW = x^T ct, not (ct^T x)^T,
+        # which would cost a strided pass over dW)
+        out = dot_general_p.bind(other, ct, dimension_numbers=(dims[0][::-1], dims[1][::-1]),
+                                 preferred_element_type=None)
+        source = swapped
+    else:
+        out = dot_general_p.bind(ct, other, dimension_numbers=dims, preferred_element_type=None)
     out = lax.transpose(out, np.argsort(source))
     return lax.convert_element_type(out, aval.dtype)
 

@@ -99,3 +99,19 @@ def test_transposing_a_nonlinear_function_is_a_clear_error():
         funcjax.linear_transpose(lambda x: x * x, 1.0)(1.0)
     with pytest.raises(TypeError, match="divisor"):
         funcjax.linear_transpose(lambda x: 1.0 / x, 1.0)(1.0)
+
+
+def test_matmul_weight_gradient_needs_no_transpose():
+    """dW of x @ W comes out as x^T ct in W's layout (a transposed result would cost a
+    strided pass over dW on every training step); the batched case keeps its values."""
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    loss = lambda w, x: (x @ w).sum() ** 2  # noqa: E731
+    names = [e.primitive.name for e in funcjax.make_jaxpr(funcjax.grad(loss))(w, x).eqns]
+    assert "transpose" not in names
+    np.testing.assert_allclose(funcjax.grad(loss)(w, x),
+                               2 * (x @ w).sum() * np.outer(x.sum(0), np.ones(3)), rtol=1e-5)
+    xs = np.stack([x, -x, 2 * x])
+    got = funcjax.vmap(funcjax.grad(loss), in_axes=(None, 0))(w, xs)
+    want = [funcjax.grad(loss)(w, xi) for xi in xs]
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)

@@ -6,7 +6,8 @@ operands straight from their memory, and waits again before anyone reuses that m
 are unrolled (the axis size is known when compiling). psum/pmax/pmin of large arrays split
 the work: device k combines block k of the elements, then copies the other blocks from the
 peers' results (reduce-scatter then all-gather: each device reads about twice its bytes
-instead of N times). When a run is aborted the barrier returns 1 and nothing reads a peer.
+instead of N times); a group of them (``spmd_group``) is one exchange of all its operands.
+When a run is aborted the barrier returns 1 and nothing reads a peer.
 In a multi-process run (``spmd_axis`` has a third item, the program's
 ``spmd_cross.CrossStage``) device 0 runs the whole collective between the barriers, locally
 and then across processes.
@@ -23,6 +24,7 @@ from funcjax.backend.llvm.loops import for_range, loop_nest
 from funcjax.backend.llvm.lower_elementwise import SCALAR
 from funcjax.backend.llvm.lowering import register
 from funcjax.backend.llvm.spmd_cross import CROSS
+from funcjax.backend.llvm.spmd_group import reduce_group_p
 from funcjax.backend.llvm.spmd_runtime import BARRIER, SLOT_BYTES, SLOTS
 from funcjax.backend.llvm.types import I8, I64, PTR, i64
 from funcjax.backend.llvm.values import Buffer
@@ -47,16 +49,20 @@ class _Exchange:
         self.me = self.b.load(ctx.spmd, typ=I64)
         self.comm = self.b.load(self.b.gep(ctx.spmd, [i64(8)], source_etype=I8), typ=PTR)
 
-    def _slot(self, d, which):
-        offset = self.b.add(i64(SLOTS + 8 * which), self.b.mul(_i64(d), i64(SLOT_BYTES)))
+    def _slot(self, d, which, j=0):
+        """Device ``d``'s slot for operand (``which`` 0) or result (1) number ``j`` of the
+        collective: operand j's slots are the j-th block of N (so one-operand collectives
+        use the first block, which the cross-process stage reads too)."""
+        offset = self.b.add(i64(SLOTS + 8 * which + j * self.size * SLOT_BYTES),
+                            self.b.mul(_i64(d), i64(SLOT_BYTES)))
         return self.b.gep(self.comm, [offset], inbounds=True, source_etype=I8)
 
-    def publish(self, src, out):
-        self.b.store(src.ptr, self._slot(self.me, 0))
-        self.b.store(out.ptr, self._slot(self.me, 1))
+    def publish(self, src, out, j=0):
+        self.b.store(src.ptr, self._slot(self.me, 0, j))
+        self.b.store(out.ptr, self._slot(self.me, 1, j))
 
-    def peer(self, d, which, aval):
-        return Buffer(self.b, self.b.load(self._slot(d, which), typ=PTR), aval)
+    def peer(self, d, which, aval, j=0):
+        return Buffer(self.b, self.b.load(self._slot(d, which, j), typ=PTR), aval)
 
     def barrier(self):
         fn = self.ctx.extern(BARRIER, I32, [PTR], pure=False)
@@ -75,8 +81,11 @@ class _Exchange:
         self.barrier()
 
     def run(self, src, out, *phases):
-        """publish; then for each phase: barrier, phase() unless aborted; a last barrier."""
-        self.publish(src, out)
+        """publish; then for each phase: barrier, phase() unless aborted; a last barrier.
+        ``src``/``out``: one buffer each, or lists of them (the operands of one group)."""
+        pairs = zip(src, out) if isinstance(src, list) else [(src, out)]
+        for j, (s, o) in enumerate(pairs):
+            self.publish(s, o, j)
         for phase in phases:
             ok = self.b.icmp_signed("==", self.barrier(), ir.Constant(I32, 0))
             with self.b.if_then(ok):
@@ -136,41 +145,66 @@ def _combiner(ctx, prim, dt):
 
 @_exchange(ops.psum_p, ops.pmax_p, ops.pmin_p)
 def _reduce(ctx, eqn, ins, outs, ex):
-    src, out = ctx.as_buffer(ins[0]), outs[0]
-    aval, n, b = src.aval, ex.size, ctx.b
-    combine = _combiner(ctx, eqn.primitive, aval.dtype)
-    total = aval.size
+    _reduce_all(ctx, eqn.primitive, [ctx.as_buffer(ins[0])], outs, ex)
 
-    def combine_range(lo, hi):
-        peers = [ex.peer(d, 0, aval) for d in range(n)]
+
+@register("buffer", reduce_group_p)
+def _reduce_group(ctx, eqn, ins, outs):
+    ex = _Exchange(ctx, eqn)
+    assert ex.cross is None, "reductions are not grouped in a multi-process run"
+    _reduce_all(ctx, eqn.params["reduction"], [ctx.as_buffer(x) for x in ins], outs, ex)
+
+
+def _reduce_all(ctx, prim, srcs, outs, ex):
+    """Each ``outs[j]`` = the reduction of every device's ``srcs[j]``, in one exchange. Large
+    operands are split: device k combines block k of each, then copies the other blocks from
+    the peers' results (reduce-scatter then all-gather); small ones are combined whole."""
+    n, b = ex.size, ctx.b
+
+    def combine_range(j, lo, hi):
+        aval = srcs[j].aval
+        combine = _combiner(ctx, prim, aval.dtype)
+        peers = [ex.peer(d, 0, aval, j) for d in range(n)]
         with for_range(b, hi, start=lo) as i:
             acc = _load(peers[0], i)
             for p in peers[1:]:
                 acc = combine(acc, _load(p, i))
             if types.is_f16(aval.dtype):
                 acc = types.round_f16(b, acc)
-            _store(out, i, acc)
+            _store(outs[j], i, acc)
 
-    if total * n < _SPLIT_MIN_ELEMENTS or total < n:
-        ex.run(src, out, lambda: combine_range(i64(0), i64(total)))
-        return
-    chunk = -(-total // n)
+    def split(j):
+        total = srcs[j].aval.size
+        return total * n >= _SPLIT_MIN_ELEMENTS and total >= n
 
-    def bounds(d):
+    def bounds(j, d):
+        total = srcs[j].aval.size
+        chunk = -(-total // n)
         lo = b.mul(_i64(d), i64(chunk))
         hi = b.add(lo, i64(chunk))
         return lo, b.select(b.icmp_signed("<", hi, i64(total)), hi, i64(total))
 
-    def gather_blocks():
-        item = aval.dtype.itemsize
-        for d in range(n):
-            with b.if_then(b.icmp_signed("!=", ex.me, i64(d))):
-                lo, hi = bounds(d)
-                start = b.mul(lo, i64(item))
-                _copy(ctx, _at(b, out.ptr, start), _at(b, ex.peer(d, 1, aval).ptr, start),
-                      b.mul(b.sub(hi, lo), i64(item)))
+    def reduce_blocks():
+        for j, src in enumerate(srcs):
+            combine_range(j, *(bounds(j, ex.me) if split(j) else (i64(0),
+                                                                   i64(src.aval.size))))
 
-    ex.run(src, out, lambda: combine_range(*bounds(ex.me)), gather_blocks)
+    def gather_blocks():
+        for j, src in enumerate(srcs):
+            if not split(j):
+                continue
+            item = src.aval.dtype.itemsize
+            for d in range(n):
+                with b.if_then(b.icmp_signed("!=", ex.me, i64(d))):
+                    lo, hi = bounds(j, d)
+                    start = b.mul(lo, i64(item))
+                    _copy(ctx, _at(b, outs[j].ptr, start),
+                          _at(b, ex.peer(d, 1, src.aval, j).ptr, start),
+                          b.mul(b.sub(hi, lo), i64(item)))
+
+    phases = (reduce_blocks, gather_blocks) if any(map(split, range(len(srcs)))) else (
+        reduce_blocks,)
+    ex.run(list(srcs), list(outs), *phases)
 
 
 def _with(idx, axis, value, insert):

@@ -26,6 +26,7 @@ from funcjax.backend.llvm import (
     host_calls,
     spmd_control,
     spmd_cross,
+    spmd_group,
     spmd_pool,
     spmd_runtime,
 )
@@ -36,6 +37,7 @@ from funcjax.ops import collectives
 from funcjax.ops.callbacks import callback_p
 
 _COLLECTIVES = {collectives.psum_p, collectives.pmax_p, collectives.pmin_p,
+                spmd_group.reduce_group_p,
                 collectives.all_gather_p, collectives.psum_scatter_p, collectives.all_to_all_p,
                 collectives.ppermute_p}
 _PARALLEL_MIN_FLOPS = 1 << 16
@@ -108,6 +110,9 @@ class SpmdProgram:
         devices (a multi-process run, see ``spmd_cross``); ``donated``: indices of mapped
         inputs whose buffers outputs may take (``donation.pair_donations`` pairs them)."""
         closed = spmd_control.make_uniform(closed, axis_name)
+        width = 1
+        if not across:  # one exchange per group of reductions (spmd_group)
+            closed, width = spmd_group.group_reductions(closed)
         self.closed, self.name, self.size = closed, name, axis_size
         symbol = symbol_name(name) + "_spmd"
         self.cross = spmd_cross.CrossStage(axis_size) if across else None
@@ -137,7 +142,7 @@ class SpmdProgram:
         self.in_avals, self.out_avals = closed.in_avals, closed.out_avals
         nin, nout = len(self.in_avals), len(self.out_avals)
         self.per_device = nin + nout + 2
-        self.comm = spmd_runtime.Comm(n)
+        self.comm = spmd_runtime.Comm(n, width)
         if across:
             self.cross.attach(self.comm.address)
         align = 64
@@ -149,8 +154,8 @@ class SpmdProgram:
         records = base + n * ws_bytes
         self._jobs = records + 16 * n
         self._tids = self._jobs + job_bytes * n
-        self._job_records = np.frombuffer(self._memory, np.int64, 5 * n,
-                                          self._jobs - self._memory.ctypes.data).reshape(n, 5)
+        self._job_records = np.frombuffer(self._memory, np.int64, 7 * n,
+                                          self._jobs - self._memory.ctypes.data).reshape(n, 7)
         devctx = np.frombuffer(self._memory, np.uint64, 2 * n,
                                records - self._memory.ctypes.data).reshape(n, 2)
         devctx[:, 0] = np.arange(n)
@@ -268,6 +273,11 @@ class SpmdProgram:
         """``(start, end)`` of each device's last run in nanoseconds (CLOCK_MONOTONIC), as
         written by the device threads themselves."""
         return [(int(s), int(e)) for s, e in self._job_records[:, 3:5]]
+
+    def last_run_cpu_times(self):
+        """The CPU time (ns) each device's thread used in the last run (its wall time less
+        this is the time it waited)."""
+        return [int(e - s) for s, e in self._job_records[:, 5:7]]
 
 
 _programs = {}  # (id(closed), axis_name, size, across, donated) -> (closed, SpmdProgram)

@@ -153,9 +153,11 @@ def _runtime_ir():
 
 
 # per device: table, comm, fail, and the start/end times (CLOCK_MONOTONIC, ns) of its run,
-# written by the device's thread itself (tests read them to observe parallel execution)
-JOB = ir.LiteralStructType([PTR, PTR, I64, I64, I64])
-JOB_BYTES = 40
+# written by the device's thread itself (tests read them to observe parallel execution), then
+# the thread's CPU time (CLOCK_THREAD_CPUTIME_ID, ns) at both ends: the run's wall time less
+# its CPU time is what the device spent waiting (at barriers, or descheduled)
+JOB = ir.LiteralStructType([PTR, PTR, I64, I64, I64, I64, I64])
+JOB_BYTES = 56
 
 
 def emit_launcher(module, entry, name):
@@ -182,17 +184,19 @@ def emit_launcher(module, entry, name):
     clock = _declare(module, "clock_gettime", I32, [I32, PTR])
     timespec = b.alloca(ir.ArrayType(I64, 2))
 
-    def now():
-        b.call(clock, [ir.Constant(I32, 1), timespec])  # CLOCK_MONOTONIC
+    def now(which=1):  # CLOCK_MONOTONIC; 3: CLOCK_THREAD_CPUTIME_ID
+        b.call(clock, [ir.Constant(I32, which), timespec])
         sec = b.load(b.gep(timespec, [zero, zero], source_etype=ir.ArrayType(I64, 2)), typ=I64)
         nsec = b.load(b.gep(timespec, [zero, one], source_etype=ir.ArrayType(I64, 2)), typ=I64)
         return b.add(b.mul(sec, ir.Constant(I64, 10**9)), nsec)
     b.store(now(), member(b, job, 3))
+    b.store(now(3), member(b, job, 5))
     with b.if_else(b.icmp_signed("!=", fail, zero)) as (failing, running):
         with failing:
             b.call(abort, [comm])
         with running:
             b.call(entry, [table])
+    b.store(now(3), member(b, job, 6))
     b.store(now(), member(b, job, 4))
     b.ret(b.inttoptr(fail, PTR))
 
@@ -265,11 +269,12 @@ def runtime():
 
 class Comm:
     """One barrier and slot table for ``n`` devices (one per compiled program and call at a
-    time; ``SpmdProgram`` holds a lock around its use)."""
+    time; ``SpmdProgram`` holds a lock around its use); ``width``: the most operands one
+    collective exchanges (a group of reductions, ``spmd_group``)."""
 
-    def __init__(self, n):
+    def __init__(self, n, width=1):
         self.n = n
-        self.buffer = np.zeros(SLOTS + SLOT_BYTES * n + 64, np.uint8)
+        self.buffer = np.zeros(SLOTS + SLOT_BYTES * n * width + 64, np.uint8)
         addr = self.buffer.ctypes.data
         self.address = addr + (-addr % 64)
         self.reset()
