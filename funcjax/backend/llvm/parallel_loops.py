@@ -227,7 +227,8 @@ def plan_block(items, weight, aligned):
 
 def _instructions(fn, seen=None):
     """The instructions of ``fn``, counting a call to a function defined in the module (an
-    inlined vector-math routine) as its body and an external call as ``CALL_WEIGHT``."""
+    inlined vector-math routine) as its body and an external call (not an LLVM intrinsic)
+    as ``CALL_WEIGHT``."""
     seen = {} if seen is None else seen
     total = 0
     for block in fn.blocks:
@@ -239,8 +240,8 @@ def _instructions(fn, seen=None):
                         seen[callee.name] = 0
                         seen[callee.name] = _instructions(callee, seen)
                     total += seen[callee.name]
-                else:
-                    total += CALL_WEIGHT
+                else:  # an LLVM intrinsic is about one instruction, libm is more
+                    total += 1 if callee.name.startswith("llvm.") else CALL_WEIGHT
             else:
                 total += 1
     return total
