@@ -146,7 +146,7 @@ def bind():
     """Compiles the runtime once, binds ``funcjax_parallel_for`` for the programs that call
     it and starts the pool the setting asks for."""
     spmd_pool.bind()
-    engine = compiler.compile_ir(_runtime_ir(_cell.ctypes.data), cacheable=False)
+    engine = compiler.compile_ir(_runtime_ir(_cell.ctypes.data), cacheable=False, cold=True)
     with compiler.LOCK:
         llvm.add_symbol(PARALLEL_FOR, engine.address(PARALLEL_FOR))
     _apply(config.funcjax_num_threads)

@@ -215,7 +215,7 @@ def bind():
 
 @functools.cache
 def _engine():
-    engine = compiler.compile_ir(_pool_ir())
+    engine = compiler.compile_ir(_pool_ir(), cold=True)  # glue: O1, fast instruction selection
     with compiler.LOCK:
         for name in (RUN, TRY_RUN):
             llvm.add_symbol(name, engine.address(name))
