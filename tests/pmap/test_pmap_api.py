@@ -86,7 +86,7 @@ def test_devices_run_in_parallel_inside_compiled_code():
     f = funcjax.pmap(lambda x: jnp.sum(jnp.sin((x @ x.T) @ x)))
     x = np.random.default_rng(0).standard_normal((2, 400, 400)).astype(np.float32)
     observed = []
-    for _ in range(5):
+    for _ in range(40):
         f(x)
         program = _program(f)
         assert program.parallel
