@@ -352,10 +352,12 @@ def ufunc_of(prim, dtype):
 def _count(fn, prim, aval, out_aval):
     """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
     builds or extends its native entry."""
+    if not native_enabled[0]:
+        return
     key = (fn, aval.dtype)
     n = _hits.get(key, 0) + 1
     _hits[key] = n
-    if n != NATIVE_AFTER or fn not in _native_slots or not native_enabled[0]:
+    if n != NATIVE_AFTER or fn not in _native_slots:
         return
     if out_aval != aval:  # the entry gives its operand's type
         return

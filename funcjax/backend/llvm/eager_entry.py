@@ -3,10 +3,14 @@
 generated CPython ``METH_FASTCALL`` builtin that calls numpy's own inner loop.
 
 The Python path (``funcjax.numpy._util.eager_elementwise``) decides, with every check, that
-an elementwise primitive whose impl is a numpy ufunc maps arrays of one strong dtype to arrays
-of the same type. After a function has taken that path often for a dtype, ``enable`` records
+an elementwise primitive whose impl is a numpy ufunc (or names the ufunc it runs on floats,
+as ``div`` does) maps arrays of one strong dtype to arrays of the same type. After a function
+has taken that path ``_util.NATIVE_AFTER`` times for a dtype, ``enable`` records
 the dtype in the function's table: the descriptor numpy uses for it and the ufunc's inner loop
-for exactly that dtype (``ff->f``), read from the ufunc object. The builtin then repeats, in
+for exactly that dtype (``ff->f``), read from the ufunc object and taken only if it gives
+the ufunc's own bits on probe values. The same code serves as the function (``jnp.add``) and
+as method descriptors on ``Array`` for the operators that forward to it (``__add__`` and
+``__radd__``, ``__neg__``). The builtin then repeats, in
 native code, only what makes a call eligible, and falls back to the Python function (which
 converts, promotes, broadcasts, traces or raises as before) for anything else:
 
@@ -44,7 +48,7 @@ from funcjax.interpreters.eval import EvalTrace
 
 MAX_SIZE = 1 << 14  # elements
 _ENTRIES = 8  # dtypes per function
-I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
 _NAME = "funcjax_eager_entry"
