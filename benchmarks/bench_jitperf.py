@@ -77,6 +77,9 @@ def rows(quick):
     x8 = np.arange(8, dtype=f32)
     mats = {n: (rng.standard_normal((n, n)).astype(f32), rng.standard_normal((n, n)).astype(f32))
             for n in (256, 512, 1024)}
+    square = rng.standard_normal((1024, 1024)).astype(f32)
+    small_batch = (rng.standard_normal((64, 16, 16)).astype(f32),
+                   rng.standard_normal((64, 16, 16)).astype(f32))
 
     def elementwise(fn, x):
         def build(lib):
@@ -143,6 +146,10 @@ def rows(quick):
             return lambda: lib.ready(f(a, b))
         return build
 
+    def batched_small(lib):
+        f, a, b = lib.jit(lambda p, q: p @ q), lib.put(small_batch[0]), lib.put(small_batch[1])
+        return lambda: lib.ready(f(a, b))
+
     def sum_squares(lib):
         if lib.kind == "numpy":
             return lambda: np.dot(x7, x7)
@@ -166,6 +173,8 @@ def rows(quick):
         "matmul 256": (matmul(256), 20), "matmul 512": (matmul(512), 10),
         "matmul 1024": (matmul(1024), 5),
         "sum(x*x) f32 1e7 (numpy: np.dot)": (sum_squares, 10),
+        "x.T + 0 f32[1024,1024]": (elementwise(lambda lib, v: v.T + 0.0, square), 20),
+        "batched matmul 64 x 16x16": (batched_small, 50),
     }
     if quick:
         table.pop("chain f32 1e7")

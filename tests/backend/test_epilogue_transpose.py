@@ -92,3 +92,15 @@ def test_transposes_in_loops_and_grads():
     for _ in range(3):
         ref = ref.T * np.float32(0.5) + np.float32(1.0)
     np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(5, 40, 33), (17, 64, 20)])
+def test_matmul_operand_copies_in_tiles(shape):
+    """A gemm operand whose contraction axis is in the middle is copied to (rows, k) first,
+    through the tiles."""
+    rng = _rng()
+    a = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((shape[1], 48)).astype(np.float32)
+    out = jax.jit(lambda a, w: jnp.einsum("ikj,kl->ijl", a, w))(a, w)
+    np.testing.assert_allclose(np.asarray(out), np.einsum("ikj,kl->ijl", a, w), rtol=1e-4,
+                               atol=1e-4)

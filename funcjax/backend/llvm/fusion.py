@@ -15,6 +15,11 @@ inside their consumer's loop, unless
   bounded depth (an extra pass over memory per ``MAX_DEPTH`` operations, and no limit on the
   length of a program).
 
+One arithmetic operation on views, at most one of them not a broadcast (the bias add
+``x @ w + b`` read by an activation and by its derivative in the backward pass), is cheap too:
+its readers recompute it rather than pay a pass that writes it and then reads it back, unless
+a ``buffer`` rule (a matmul operand) needs it in memory.
+
 A materialised value whose lazy chain transposes (an equation with a ``permutation`` moving
 the last axis, of the value's rank) is written in tiles (``transposed``, see
 ``LoweringContext.materialize``).
@@ -26,6 +31,7 @@ consumed, so its last use is its lazy consumers' last use.
 from funcjax.core.ir import Var, has_effects
 
 MAX_DEPTH = 100
+RECOMPUTED = frozenset({"add", "sub", "mul", "max", "min", "neg"})  # cheap arithmetic
 
 
 class Analysis:
@@ -50,6 +56,7 @@ def analyse(jaxpr, rule_of):
             needed.update(id(x) for x in eqns[i].inputs if isinstance(x, Var))
 
     uses, cheap = {}, {id(v): True for v in jaxpr.invars}
+    broadcast, recomputed, in_memory = set(), set(), set()
     for eqn, rule, alive in zip(eqns, rules, live):
         if not alive:
             continue
@@ -57,8 +64,19 @@ def analyse(jaxpr, rule_of):
         for pos, x in enumerate(eqn.inputs):
             if isinstance(x, Var):
                 uses[id(x)] = uses.get(id(x), 0) + (2 if pos in again else 1)
+                if rule.kind == "buffer":
+                    in_memory.add(id(x))
         is_view = rule.kind == "view" and all(cheap.get(id(x), True) for x in eqn.inputs)
-        cheap.update((id(o), is_view) for o in eqn.outputs)
+        if is_view and again:
+            broadcast.update(id(o) for o in eqn.outputs)
+        if (eqn.primitive.name in RECOMPUTED and len(eqn.outputs) == 1
+                and all(cheap.get(id(x), True) and id(x) not in recomputed
+                        for x in eqn.inputs)
+                and sum(isinstance(x, Var) and id(x) not in broadcast
+                        for x in eqn.inputs) <= 1):
+            is_view = True
+            recomputed.add(id(eqn.outputs[0]))
+        cheap.update((id(o), is_view or rule.kind == "buffer") for o in eqn.outputs)
 
     materialize, depth, axis = set(), {}, {}
     for eqn, rule, alive in zip(eqns, rules, live):
@@ -68,7 +86,8 @@ def analyse(jaxpr, rule_of):
             if a is not None:
                 axis[id(o)] = a
             if rule.kind == "buffer" or id(o) in outvars or d > MAX_DEPTH or (
-                    uses.get(id(o), 0) > 1 and not cheap[id(o)]):
+                    uses.get(id(o), 0) > 1 and not cheap[id(o)]) or (
+                    id(o) in recomputed and id(o) in in_memory and uses[id(o)] > 2):
                 materialize.add(id(o))
             else:
                 depth[id(o)] = d

@@ -14,7 +14,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, lower_int8_dot, types
+from funcjax.backend.llvm import blas, lower_int8_dot, transpose, types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import COMPLEX, convert
 from funcjax.backend.llvm.lower_shape import remap
@@ -120,6 +120,9 @@ def _gemm_operand(ctx, x, first, second, batch):
             return x, True, rows
     order = list(batch) + list(first) + list(second)
     aval = ShapedArray([x.aval.shape[d] for d in order], x.aval.dtype)
+    if transpose.stageable(x, order):  # a layout change of a buffer: in tiles
+        view = transpose.Transposed(ctx, x, aval, order)
+        return ctx.as_buffer(view, order.index(x.aval.ndim - 1)), False, cols
     inverse = [order.index(d) for d in range(x.aval.ndim)]
     view = remap(x, aval, lambda idx: [idx[inverse[d]] for d in range(x.aval.ndim)])
     return ctx.as_buffer(view), False, cols
