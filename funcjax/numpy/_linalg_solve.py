@@ -145,7 +145,7 @@ def _lu_parts(a):
     diag = diag_part(lu)
     swaps = lax.ne(pivots, lax.broadcasted_iota(np.int32, pivots.shape, pivots.ndim - 1))
     odd = lax.rem(lax.reduce_sum(lax.convert_element_type(swaps, np.int32), (swaps.ndim - 1,)),
-                  _full(swaps[..., 0], 2, np.int32))
+                  lax.full(swaps.shape[:-1], 2, np.int32))
     parity = lax.sub(_full(odd, 1, a.dtype),
                      lax.mul(_full(odd, 2, a.dtype), lax.convert_element_type(odd, a.dtype)))
     return diag, parity

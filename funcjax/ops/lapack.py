@@ -8,6 +8,7 @@ matrix at a time over the leading (batch) axes, on contiguous row-major copies.
 import ctypes
 import functools
 import glob
+import math
 import os
 
 import numpy as np
@@ -50,9 +51,14 @@ def _fn(name, restype, argtypes):
     return fn
 
 
+def _stacked(shape):
+    """``shape`` as (number of matrices, m, n); spelled out, as -1 is ambiguous for size 0."""
+    return (math.prod(shape[:-2]),) + tuple(shape[-2:])
+
+
 def _matrices(x):
     """A contiguous copy of ``x`` as a stack of matrices (LAPACK writes in place)."""
-    return np.array(x, order="C", copy=True).reshape((-1,) + x.shape[-2:])
+    return np.array(x, order="C", copy=True).reshape(_stacked(x.shape))
 
 
 def getrf(a):
@@ -76,7 +82,7 @@ def trsm(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
     dtype = b.dtype
     if conjugate_a and not transpose_a:
         a, conjugate_a = np.conj(a), False
-    a = np.ascontiguousarray(a, dtype).reshape((-1,) + a.shape[-2:])
+    a = np.ascontiguousarray(a, dtype).reshape(_stacked(a.shape))
     x = _matrices(b)
     m, n = b.shape[-2:]
     if x.size == 0:
@@ -212,7 +218,7 @@ def _column_major(x):
 def _each_matrix(a, outs, fn):
     """Runs ``fn(matrix, *out_slices)`` for each matrix of ``a``; ``outs`` are arrays with
     ``a``'s batch axes first."""
-    flat = a.reshape((-1,) + a.shape[-2:])
+    flat = a.reshape(_stacked(a.shape))
     flat_outs = [o.reshape((flat.shape[0],) + o.shape[len(a.shape) - 2:]) for o in outs]
     for t in range(flat.shape[0]):
         fn(flat[t], *[o[t] for o in flat_outs])
@@ -312,8 +318,8 @@ def getrs(lu, pivots, b, transpose=False):
     x = _matrices(b)
     if x.size == 0:
         return x.reshape(b.shape)
-    lu = np.ascontiguousarray(lu).reshape(-1, n, n)
-    ipiv, info = pivots.reshape(-1, n).astype(np.int64) + 1, np.zeros(1, np.int64)
+    lu = np.ascontiguousarray(lu).reshape(_stacked(lu.shape))
+    ipiv, info = pivots.reshape(len(lu), n).astype(np.int64) + 1, np.zeros(1, np.int64)
     name, trans = PREFIX[b.dtype] + "getrs", "N" if transpose else "T"
     for t in range(x.shape[0]):
         col = x[t] if k == 1 else _column_major(x[t])

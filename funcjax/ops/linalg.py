@@ -258,7 +258,8 @@ triangular_solve_p.def_cost(_triangular_solve_cost)
 def pivots_to_permutation(pivots, m):
     """The row order ``perm`` with ``a[perm] == L @ U`` from LAPACK's sequential row swaps."""
     perm = np.broadcast_to(np.arange(m, dtype=np.int32), pivots.shape[:-1] + (m,)).copy()
-    flat, piv = perm.reshape(-1, m), pivots.reshape(-1, pivots.shape[-1])
+    count = int(np.prod(pivots.shape[:-1], dtype=np.int64))  # -1 is ambiguous for size 0
+    flat, piv = perm.reshape(count, m), pivots.reshape(count, pivots.shape[-1])
     for t in range(flat.shape[0]):
         for i, j in enumerate(piv[t]):
             flat[t, i], flat[t, j] = flat[t, j], flat[t, i]

@@ -162,3 +162,19 @@ def test_solve_vmap_matches_a_loop(x64):
         want = [np.linalg.solve(a[i] if in_axes[0] == 0 else a[0],
                                 b[i] if in_axes[1] == 0 else b[0]) for i in range(3)]
         np.testing.assert_allclose(np.asarray(got), np.stack(want), rtol=1e-5, atol=1e-5)
+
+
+def test_empty_matrices_as_numpy(x64):
+    """0 x 0 matrices and empty batches: numpy's results (det 1, slogdet (1, 0)), eager and
+    jit; stacking them used to trip over reshape(-1, ...) of size 0."""
+    for shape in [(0, 0), (2, 0, 0), (0, 3, 3)]:
+        a = np.zeros(shape)
+        b = np.zeros(shape[:-1] + (2,))
+        for fn, ref in [(jnp.linalg.solve, np.linalg.solve), (jnp.linalg.inv, np.linalg.inv),
+                        (jnp.linalg.det, np.linalg.det),
+                        (lambda x, *_: jnp.linalg.slogdet(x)[1],
+                         lambda x, *_: np.linalg.slogdet(x)[1])]:
+            args = (a, b) if fn is jnp.linalg.solve else (a,)
+            want = ref(*args)
+            for got in (fn(*args), funcjax.jit(fn)(*args)):
+                np.testing.assert_array_equal(np.asarray(got), want)
