@@ -20,6 +20,7 @@ def _as_in_a_fresh_process(monkeypatch):
     earlier test files (pmap) commit arrays: each test here starts as a fresh process would."""
     monkeypatch.setattr(placement.state, "active", False)
 
+
 pytestmark = pytest.mark.skipif(fast_call.layout() is None,
                                 reason="object layouts differ: no native entries")
 
