@@ -15,6 +15,8 @@ each output element is still reduced by one thread in the same order, so the res
 not depend on the thread count.
 """
 
+import contextlib
+
 import numpy as np
 from llvmlite import ir
 
@@ -22,11 +24,13 @@ from funcjax.backend.llvm import parallel_loops, types
 from funcjax.backend.llvm.loops import for_range, loop_nest
 from funcjax.backend.llvm.lower_elementwise import COMPLEX, SCALAR
 from funcjax.backend.llvm.lowering import register
+from funcjax.core.abstract import ShapedArray
 from funcjax.ops import elementwise as ew
 from funcjax.ops import reductions as ops
 
 _REASSOC = ("reassoc",)
 _BLOCK = 512  # elements per block of a float sum (then added in float64)
+_CHUNKS = 64  # a large sum into one element is cut into at most this many chunks
 
 
 def _identity(prim, dt):
@@ -105,27 +109,87 @@ def _reduce_into_rows(ctx, prim, x, out, axes, combine):
 def _blocked_sum(ctx, x, out, axes):
     """A float sum along the last axis: blocks of ``_BLOCK`` elements are summed with
     reassociation (several vector accumulators), and block sums are added in float64. The
-    rounding error stays near numpy's pairwise sum instead of growing with the length."""
+    rounding error stays near numpy's pairwise sum instead of growing with the length.
+
+    A large sum into one element is cut into chunks fixed by its size alone
+    (``_chunking``): each chunk's float64 sum goes into a scratch slot (a parallel loop over
+    chunks), and the slots are added in order. The result is the same for any thread
+    count and in serially lowered code."""
     b, dt = ctx.b, x.aval.dtype
-    typ, n = types.compute_type(dt), x.aval.shape[-1]
-    rest = [x.aval.shape[a] for a in axes[:-1]]
-    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
-        total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
-        b.store(ir.Constant(types.F64, 0.0), total)
-        with loop_nest(b, rest) as inner:
-            with for_range(b, n, step=_BLOCK) as start:
-                b.store(ir.Constant(typ, 0.0), acc)
-                end = b.add(start, types.i64(_BLOCK))
-                end = b.select(b.icmp_signed("<", end, types.i64(n)), end, types.i64(n))
-                with for_range(b, end, start=start) as j:
-                    value = x.load(_full_index(x.aval.ndim, axes, outer, list(inner) + [j]))
-                    b.store(b.fadd(b.load(acc), value, flags=_REASSOC), acc)
-                part = b.load(acc)
-                part = part if typ == types.F64 else b.fpext(part, types.F64)
-                b.store(b.fadd(b.load(total), part), total)
-        result = b.load(total)
-        result = result if typ == types.F64 else b.fptrunc(result, typ)
-        out.store(outer, types.round_f16(b, result) if types.is_f16(dt) else result)
+    typ = types.compute_type(dt)
+    chunking = _chunking(x, out)
+    if chunking is None:
+        with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+            _store_sum(ctx, out, outer, _sum_f64(ctx, x, axes, outer, None, typ))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,), np.dtype(np.float64)), "sum chunks")
+    zeros = [types.i64(0)] * out.aval.ndim
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        lo = b.mul(k, types.i64(length))
+        hi = b.add(lo, types.i64(length))
+        end = types.i64(x.aval.shape[axis])
+        hi = b.select(b.icmp_signed("<", hi, end), hi, end)
+        partial.store([k], _sum_f64(ctx, x, axes, zeros, (axis, lo, hi), typ))
+    total = ctx.alloca(types.F64, "total")
+    b.store(ir.Constant(types.F64, 0.0), total)
+    with for_range(b, count) as k:
+        b.store(b.fadd(b.load(total), partial.load([k])), total)
+    _store_sum(ctx, out, zeros, b.load(total))
+
+
+def _chunking(x, out):
+    """``(axis, length, count)``: a sum of a large array into one element is cut along its
+    first axis longer than 1 into ``count`` chunks of ``length`` (a multiple of ``_BLOCK``
+    along the last axis), fixed by the shape only; None otherwise."""
+    if out.aval.size != 1 or x.aval.size < parallel_loops.MIN_ELEMENTS:
+        return None
+    shape = x.aval.shape
+    axis = next(d for d, n in enumerate(shape) if n > 1)
+    per_item = x.aval.size // shape[axis]
+    length = -(-shape[axis] // _CHUNKS)
+    length = max(length, -(-parallel_loops.MIN_ELEMENTS // (_CHUNKS * per_item)))
+    if axis == len(shape) - 1:
+        length = -(-length // _BLOCK) * _BLOCK
+    count = -(-shape[axis] // length)
+    return (axis, length, count) if count > 1 else None
+
+
+def _sum_f64(ctx, x, axes, outer, chunk, typ):
+    """The float64 sum of ``x`` over ``axes`` at the kept index ``outer``, in blocks of
+    ``_BLOCK`` along the last axis; ``chunk`` = ``(axis, lo, hi)`` limits one axis."""
+    b, n = ctx.b, x.aval.shape[-1]
+    last = x.aval.ndim - 1
+    total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
+    b.store(ir.Constant(types.F64, 0.0), total)
+    with contextlib.ExitStack() as stack:
+        inner = []
+        for a in axes[:-1]:
+            if chunk is not None and a == chunk[0]:
+                inner.append(stack.enter_context(for_range(b, chunk[2], start=chunk[1])))
+            else:
+                inner.append(stack.enter_context(for_range(b, x.aval.shape[a])))
+        start, stop = (chunk[1], chunk[2]) if chunk is not None and chunk[0] == last else (
+            0, n)
+        with for_range(b, stop, start=start, step=_BLOCK) as first:
+            b.store(ir.Constant(typ, 0.0), acc)
+            end = b.add(first, types.i64(_BLOCK))
+            limit = types.i64(stop) if isinstance(stop, int) else stop
+            end = b.select(b.icmp_signed("<", end, limit), end, limit)
+            with for_range(b, end, start=first) as j:
+                value = x.load(_full_index(x.aval.ndim, axes, outer, inner + [j]))
+                b.store(b.fadd(b.load(acc), value, flags=_REASSOC), acc)
+            part = b.load(acc)
+            part = part if typ == types.F64 else b.fpext(part, types.F64)
+            b.store(b.fadd(b.load(total), part), total)
+    return b.load(total)
+
+
+def _store_sum(ctx, out, index, total):
+    b, dt = ctx.b, out.aval.dtype
+    typ = types.compute_type(dt)
+    result = total if typ == types.F64 else b.fptrunc(total, typ)
+    out.store(index, types.round_f16(b, result) if types.is_f16(dt) else result)
 
 
 def _reduce_in_register(ctx, prim, x, out, axes, combine):

@@ -1,0 +1,86 @@
+"""Parallel reductions (``lower_reductions``): sums into one element are cut into chunks
+fixed by the shape, summed in parallel into float64 partials that are added in order; the
+results are bitwise the same for 1, 2 and 4 threads and in serially lowered code, and
+float32 sums stay at least as accurate as numpy's."""
+
+import numpy as np
+import pytest
+
+import funcjax
+import funcjax.numpy as jnp
+from funcjax.backend.llvm import parallel_loops
+from funcjax.backend.llvm.program import LoweredModule
+
+
+@pytest.fixture
+def threads():
+    """Every outlined loop is threaded (no work threshold); restores the settings after."""
+    previous_work = parallel_loops.set_min_work(0)
+    previous = funcjax.config.read("funcjax_num_threads")
+
+    def use(n):
+        funcjax.config.update("funcjax_num_threads", n)
+    yield use
+    funcjax.config.update("funcjax_num_threads", previous)
+    parallel_loops.set_min_work(previous_work)
+
+
+def _same_for_any_threads(threads, fn, *args):
+    """``fn``'s results on 1, 2 and 4 threads and lowered without parallel loops: bitwise
+    equal. Returns them."""
+    f = funcjax.jit(fn)
+    runs = []
+    for n in (1, 2, 4):
+        threads(n)
+        runs.append([np.asarray(o) for o in funcjax.tree_util.tree_leaves(f(*args))])
+    with parallel_loops.serial():
+        runs.append([np.asarray(o) for o in funcjax.tree_util.tree_leaves(
+            funcjax.jit(lambda *a: fn(*a))(*args))])
+    for run in runs[1:]:
+        for a, b in zip(runs[0], run):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert a.tobytes() == b.tobytes()
+    return runs[0]
+
+
+def _parallel(fn, *args):
+    closed = funcjax.make_jaxpr(fn)(*args)
+    return parallel_loops.PARALLEL_FOR in LoweredModule(closed, "probe").ir_text
+
+
+@pytest.mark.parametrize("shape", [(70_001,), (300, 257), (3, 1, 40_000), (2, 9000, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_sums_equal_for_any_thread_count(threads, x64, shape, dtype):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) + 0.5).astype(dtype)
+
+    def fn(x):
+        return jnp.sum(x * x), jnp.mean(x), jnp.sum(x, axis=tuple(range(x.ndim)),
+                                                     keepdims=True)
+    assert _parallel(fn, x)
+    squares, mean, keep = _same_for_any_threads(threads, fn, x)
+    assert squares.dtype == dtype
+    wide = x.astype(np.float64)
+    for got, want, ours in ((squares, np.sum(wide * wide), np.sum(x * x)),
+                            (mean, np.mean(wide), np.mean(x)),
+                            (keep.reshape(()), np.sum(wide), np.sum(x))):
+        # at numpy's accuracy or better (numpy: pairwise float32 sums)
+        err, np_err = abs(float(got) - want), abs(float(ours) - want)
+        assert err <= max(2 * np_err, abs(want) * np.finfo(dtype).eps * 8), (err, np_err)
+
+
+def test_small_full_sums_are_not_chunked():
+    x = np.ones(1000, np.float32)
+    assert not _parallel(lambda x: jnp.sum(x * x), x)
+
+
+def test_full_sum_in_a_scan_body_equals_top_level(threads):
+    """Chunks depend on the shape only: the inline loop in a loop body adds the same."""
+    x = np.random.default_rng(1).standard_normal(50_000).astype(np.float32)
+
+    def body(c, _):
+        return c, jnp.sum(c * c)
+    threads(2)
+    _, ys = funcjax.jit(lambda x: funcjax.lax.scan(body, x, None, length=2))(x)
+    top = funcjax.jit(lambda x: jnp.sum(x * x))(x)
+    assert np.asarray(ys)[0].tobytes() == np.asarray(top).tobytes()
