@@ -84,3 +84,29 @@ def test_full_sum_in_a_scan_body_equals_top_level(threads):
     _, ys = funcjax.jit(lambda x: funcjax.lax.scan(body, x, None, length=2))(x)
     top = funcjax.jit(lambda x: jnp.sum(x * x))(x)
     assert np.asarray(ys)[0].tobytes() == np.asarray(top).tobytes()
+
+
+@pytest.mark.parametrize("shape,axes", [((4096, 40), (0,)), ((3, 2000, 17), (1,)),
+                                        ((600, 5, 64), (0, 1)), ((1, 9000, 8), (0, 1))])
+def test_reductions_keeping_the_last_axis(threads, shape, axes):
+    """Chunks of rows accumulate into partial rows combined in order: the same for any
+    thread count; sums as accurate as numpy's row-by-row ones."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) + 0.25).astype(np.float32)
+    ints = rng.integers(-50, 50, shape).astype(np.int32)
+
+    def fn(x, i):
+        return (jnp.sum(x, axis=axes), jnp.mean(x ** 2, axis=axes), jnp.max(x, axis=axes),
+                jnp.min(x * 2, axis=axes), jnp.sum(i, axis=axes), jnp.prod(1 + x * 1e-3,
+                                                                          axis=axes))
+    assert _parallel(fn, x, ints)
+    total, mean, top, low, isum, prod = _same_for_any_threads(threads, fn, x, ints)
+    wide = x.astype(np.float64)
+    for got, want, ours in ((total, wide.sum(axes), x.sum(axes)),
+                            (mean, (wide ** 2).mean(axes), (x ** 2).mean(axes))):
+        err, np_err = np.abs(got - want).max(), np.abs(ours - want).max()
+        assert err <= max(1.5 * np_err, np.abs(want).max() * 1e-6), (err, np_err)
+    np.testing.assert_array_equal(top, x.max(axes))
+    np.testing.assert_array_equal(low, (x * 2).min(axes))
+    np.testing.assert_array_equal(isum, ints.sum(axes))
+    np.testing.assert_allclose(prod, np.prod(1 + wide * 1e-3, axes), rtol=1e-5)

@@ -30,6 +30,8 @@ from funcjax.ops import reductions as ops
 
 _REASSOC = ("reassoc",)
 _BLOCK = 512  # elements per block of a float sum (then added in float64)
+_MIN_ROWS = 8  # rows per chunk of a reduction that keeps the last axis, at least
+_ROW_CHUNKS = 16  # a large reduction that keeps the last axis is cut into at most this many
 _CHUNKS = 64  # a large sum into one element is cut into at most this many chunks
 
 
@@ -97,13 +99,67 @@ def _reduce(ctx, eqn, ins, outs):
 def _reduce_into_rows(ctx, prim, x, out, axes, combine):
     """The last axis is kept: walk ``x`` in memory order and combine each element into its
     output element, so the inner loop runs along contiguous rows of both (vectorised;
-    float sums accumulate row by row, as numpy's do)."""
-    b = ctx.b
+    float sums accumulate row by row, as numpy's do).
+
+    A large one is cut along its first reduced axis longer than 1 into chunks of rows fixed
+    by the shape alone (``_row_chunking``): each chunk accumulates its rows into its own
+    partial output (a parallel loop over chunks), and the partials are combined in order.
+    The result is the same for any thread count and in serially lowered code."""
+    b, dt = ctx.b, x.aval.dtype
+    chunking = _row_chunking(x, axes)
+    if chunking is None:
+        with loop_nest(b, out.aval.shape) as idx:
+            out.store(idx, _identity(prim, dt))
+        with loop_nest(b, x.aval.shape) as idx:
+            kept = [i for d, i in enumerate(idx) if d not in axes]
+            out.store(kept, combine(out.load(kept), x.load(idx)))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,) + out.aval.shape, out.aval.dtype),
+                          "reduction partial rows")
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        with loop_nest(b, out.aval.shape) as idx:
+            partial.store([k] + idx, _identity(prim, dt))
+        with _ranges(b, range(x.aval.ndim), x.aval.shape, _chunk(b, k, length, x, axis)) as idx:
+            kept = [k] + [i for d, i in enumerate(idx) if d not in axes]
+            partial.store(kept, combine(partial.load(kept), x.load(idx)))
     with loop_nest(b, out.aval.shape) as idx:
-        out.store(idx, _identity(prim, x.aval.dtype))
-    with loop_nest(b, x.aval.shape) as idx:
-        kept = [i for d, i in enumerate(idx) if d not in axes]
-        out.store(kept, combine(out.load(kept), x.load(idx)))
+        out.store(idx, partial.load([types.i64(0)] + idx))
+    with for_range(b, count, start=1) as k, loop_nest(b, out.aval.shape) as idx:
+        out.store(idx, combine(out.load(idx), partial.load([k] + idx)))
+
+
+def _row_chunking(x, axes):
+    """``(axis, length, count)``: a large reduction keeping the last axis is cut along its
+    first reduced axis longer than 1 into ``count`` (at most ``_ROW_CHUNKS``) chunks of
+    ``length`` rows, fixed by the shape only; a chunk holds at least ``_MIN_ROWS`` rows (so
+    partials stay small) and ``MIN_ELEMENTS`` elements. None when there would be one."""
+    shape = x.aval.shape
+    axis = next((a for a in axes if shape[a] > 1), None)
+    if axis is None:
+        return None
+    per_row = x.aval.size // shape[axis]
+    length = max(-(-shape[axis] // _ROW_CHUNKS), _MIN_ROWS,
+                 -(-parallel_loops.MIN_ELEMENTS // per_row))
+    count = -(-shape[axis] // length)
+    return (axis, length, count) if count > 1 else None
+
+
+@contextlib.contextmanager
+def _ranges(b, dims, shape, chunk):
+    """Loops over ``shape[d]`` for ``d`` in ``dims``, outermost first; ``chunk`` = ``(axis,
+    lo, hi)`` runs that axis from ``lo`` to ``hi`` only."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(for_range(b, chunk[2], start=chunk[1])
+                                   if chunk is not None and d == chunk[0]
+                                   else for_range(b, shape[d])) for d in dims]
+
+
+def _chunk(b, k, length, x, axis):
+    """``(axis, lo, hi)`` of chunk ``k`` of ``length`` along ``axis``."""
+    lo = b.mul(k, types.i64(length))
+    hi, end = b.add(lo, types.i64(length)), types.i64(x.aval.shape[axis])
+    return axis, lo, b.select(b.icmp_signed("<", hi, end), hi, end)
 
 
 def _blocked_sum(ctx, x, out, axes):
