@@ -9,10 +9,17 @@ several partial accumulators; float sums are blocked, with block sums added in f
 float32 sums are as accurate as numpy's pairwise ones. float16 accumulates in float32 and
 rounds once. Cumulative scans stay sequential, as numpy's are, so they match exactly.
 
-Reductions into each output element in a register (``_blocked_sum``, ``_reduce_in_register``)
-run their loop over output elements as a parallel loop (``parallel_loops.nest``) when large:
-each output element is still reduced by one thread in the same order, so the result does
-not depend on the thread count.
+Threads (``parallel_loops.nest``), never changing a result with the thread count:
+
+- Reductions into each output element in a register (``_blocked_sum``,
+  ``_reduce_in_register``) run their loop over output elements as a parallel loop: each
+  output element is reduced by one thread in the same order.
+- A large float sum into one element (``sum(x*x)``) is cut into chunks and a large
+  reduction keeping the last axis (``mean(x**2, axis=0)``) into chunks of rows, both fixed
+  by the shape alone (``_chunking``), whether or not the loop ends up threaded. Each chunk
+  is reduced into its own partial (a float64 slot; a partial output row) by one thread,
+  and the caller combines the partials in chunk order, so 1, 2 or 4 threads and serially
+  lowered code give the same bits.
 """
 
 import contextlib
@@ -102,11 +109,11 @@ def _reduce_into_rows(ctx, prim, x, out, axes, combine):
     float sums accumulate row by row, as numpy's do).
 
     A large one is cut along its first reduced axis longer than 1 into chunks of rows fixed
-    by the shape alone (``_row_chunking``): each chunk accumulates its rows into its own
+    by the shape alone (``_chunking``): each chunk accumulates its rows into its own
     partial output (a parallel loop over chunks), and the partials are combined in order.
     The result is the same for any thread count and in serially lowered code."""
     b, dt = ctx.b, x.aval.dtype
-    chunking = _row_chunking(x, axes)
+    chunking = _chunking(x, axes, _ROW_CHUNKS, _MIN_ROWS)
     if chunking is None:
         with loop_nest(b, out.aval.shape) as idx:
             out.store(idx, _identity(prim, dt))
@@ -129,18 +136,18 @@ def _reduce_into_rows(ctx, prim, x, out, axes, combine):
         out.store(idx, combine(out.load(idx), partial.load([k] + idx)))
 
 
-def _row_chunking(x, axes):
-    """``(axis, length, count)``: a large reduction keeping the last axis is cut along its
-    first reduced axis longer than 1 into ``count`` (at most ``_ROW_CHUNKS``) chunks of
-    ``length`` rows, fixed by the shape only; a chunk holds at least ``_MIN_ROWS`` rows (so
-    partials stay small) and ``MIN_ELEMENTS`` elements. None when there would be one."""
+def _chunking(x, axes, most, least):
+    """``(axis, length, count)``: a large reduction is cut along its first reduced axis
+    longer than 1 into ``count`` chunks (at most ``most``) of ``length`` (at least
+    ``least``, a multiple of ``_BLOCK`` along the last axis), fixed by the shape alone, never
+    by the thread count. None for small arrays or a single chunk."""
     shape = x.aval.shape
     axis = next((a for a in axes if shape[a] > 1), None)
-    if axis is None:
+    if x.aval.size < parallel_loops.MIN_ELEMENTS or axis is None:
         return None
-    per_row = x.aval.size // shape[axis]
-    length = max(-(-shape[axis] // _ROW_CHUNKS), _MIN_ROWS,
-                 -(-parallel_loops.MIN_ELEMENTS // per_row))
+    length = max(-(-shape[axis] // most), least)
+    if axis == x.aval.ndim - 1:
+        length = -(-length // _BLOCK) * _BLOCK
     count = -(-shape[axis] // length)
     return (axis, length, count) if count > 1 else None
 
@@ -173,7 +180,7 @@ def _blocked_sum(ctx, x, out, axes):
     count and in serially lowered code."""
     b, dt = ctx.b, x.aval.dtype
     typ = types.compute_type(dt)
-    chunking = _chunking(x, out)
+    chunking = _chunking(x, axes, _CHUNKS, 1) if out.aval.size == 1 else None
     if chunking is None:
         with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
             _store_sum(ctx, out, outer, _sum_f64(ctx, x, axes, outer, None, typ))
@@ -182,33 +189,12 @@ def _blocked_sum(ctx, x, out, axes):
     partial = ctx.scratch(ShapedArray((count,), np.dtype(np.float64)), "sum chunks")
     zeros = [types.i64(0)] * out.aval.ndim
     with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
-        lo = b.mul(k, types.i64(length))
-        hi = b.add(lo, types.i64(length))
-        end = types.i64(x.aval.shape[axis])
-        hi = b.select(b.icmp_signed("<", hi, end), hi, end)
-        partial.store([k], _sum_f64(ctx, x, axes, zeros, (axis, lo, hi), typ))
+        partial.store([k], _sum_f64(ctx, x, axes, zeros, _chunk(b, k, length, x, axis), typ))
     total = ctx.alloca(types.F64, "total")
     b.store(ir.Constant(types.F64, 0.0), total)
     with for_range(b, count) as k:
         b.store(b.fadd(b.load(total), partial.load([k])), total)
     _store_sum(ctx, out, zeros, b.load(total))
-
-
-def _chunking(x, out):
-    """``(axis, length, count)``: a sum of a large array into one element is cut along its
-    first axis longer than 1 into ``count`` chunks of ``length`` (a multiple of ``_BLOCK``
-    along the last axis), fixed by the shape only; None otherwise."""
-    if out.aval.size != 1 or x.aval.size < parallel_loops.MIN_ELEMENTS:
-        return None
-    shape = x.aval.shape
-    axis = next(d for d, n in enumerate(shape) if n > 1)
-    per_item = x.aval.size // shape[axis]
-    length = -(-shape[axis] // _CHUNKS)
-    length = max(length, -(-parallel_loops.MIN_ELEMENTS // (_CHUNKS * per_item)))
-    if axis == len(shape) - 1:
-        length = -(-length // _BLOCK) * _BLOCK
-    count = -(-shape[axis] // length)
-    return (axis, length, count) if count > 1 else None
 
 
 def _sum_f64(ctx, x, axes, outer, chunk, typ):
@@ -218,13 +204,7 @@ def _sum_f64(ctx, x, axes, outer, chunk, typ):
     last = x.aval.ndim - 1
     total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
     b.store(ir.Constant(types.F64, 0.0), total)
-    with contextlib.ExitStack() as stack:
-        inner = []
-        for a in axes[:-1]:
-            if chunk is not None and a == chunk[0]:
-                inner.append(stack.enter_context(for_range(b, chunk[2], start=chunk[1])))
-            else:
-                inner.append(stack.enter_context(for_range(b, x.aval.shape[a])))
+    with _ranges(b, axes[:-1], x.aval.shape, chunk) as inner:
         start, stop = (chunk[1], chunk[2]) if chunk is not None and chunk[0] == last else (
             0, n)
         with for_range(b, stop, start=start, step=_BLOCK) as first:
