@@ -110,3 +110,26 @@ def test_reductions_keeping_the_last_axis(threads, shape, axes):
     np.testing.assert_array_equal(low, (x * 2).min(axes))
     np.testing.assert_array_equal(isum, ints.sum(axes))
     np.testing.assert_allclose(prod, np.prod(1 + wide * 1e-3, axes), rtol=1e-5)
+
+
+def test_other_full_reductions(threads, x64):
+    """max, min, prod, integer and bool reductions over every axis, and float16 sums, are
+    chunked too: the same for any thread count, and right."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 9001)).astype(np.float32)
+    x[3, 4567] = 9.5
+    i = rng.integers(-1000, 1000, 70_001).astype(np.int64)
+    h = rng.standard_normal(40_000).astype(np.float16)
+
+    def fn(x, i, h):
+        return (jnp.max(x), jnp.min(x * 2), jnp.prod(1 + x * 1e-4), jnp.sum(i), jnp.max(i),
+                jnp.all(x < 9), jnp.any(x > 9), jnp.sum(h), jnp.max(h))
+    assert _parallel(lambda x: jnp.max(x), x)
+    top, low, prod, isum, imax, all_, any_, hsum, hmax = _same_for_any_threads(
+        threads, fn, x, i, h)
+    assert top == 9.5 and low == (x * 2).min() and imax == i.max()
+    assert isum == i.sum() and not all_ and any_
+    terms = 1 + x * np.float32(1e-4)  # float32 products drift as numpy's (main: same)
+    np.testing.assert_allclose(prod, np.prod(terms.astype(np.float64)), rtol=1e-3)
+    assert hsum.dtype == np.float16 and hmax == h.max()
+    np.testing.assert_allclose(float(hsum), h.astype(np.float64).sum(), rtol=2e-3, atol=0.5)

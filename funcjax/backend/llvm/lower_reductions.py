@@ -222,22 +222,48 @@ def _sum_f64(ctx, x, axes, outer, chunk, typ):
 
 
 def _store_sum(ctx, out, index, total):
-    b, dt = ctx.b, out.aval.dtype
-    typ = types.compute_type(dt)
-    result = total if typ == types.F64 else b.fptrunc(total, typ)
-    out.store(index, types.round_f16(b, result) if types.is_f16(dt) else result)
+    typ = types.compute_type(out.aval.dtype)
+    _store_result(ctx, out, index, total if typ == types.F64 else ctx.b.fptrunc(total, typ))
 
 
 def _reduce_in_register(ctx, prim, x, out, axes, combine):
+    """Each output element reduced in a register; a large reduction into one element is
+    cut into chunks (``_chunking``) reduced into scratch slots, combined in order."""
     b, dt = ctx.b, x.aval.dtype
-    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
-        acc = ctx.alloca(types.compute_type(dt), "acc")
-        b.store(_identity(prim, dt), acc)
-        with loop_nest(b, [x.aval.shape[a] for a in axes]) as inner:
-            value = x.load(_full_index(x.aval.ndim, axes, outer, inner))
-            b.store(combine(b.load(acc), value), acc)
-        result = b.load(acc)
-        out.store(outer, types.round_f16(b, result) if types.is_f16(dt) else result)
+    chunking = _chunking(x, axes, _CHUNKS, 1) if out.aval.size == 1 else None
+    if chunking is None:
+        with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+            _store_result(ctx, out, outer, _fold(ctx, prim, x, axes, outer, None, combine))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,), np.dtype(np.float32) if types.is_f16(dt)
+                                      else dt), "reduction chunks")
+    zeros = [types.i64(0)] * out.aval.ndim
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        chunk = _chunk(b, k, length, x, axis)
+        partial.store([k], _fold(ctx, prim, x, axes, zeros, chunk, combine))
+    acc = ctx.alloca(types.compute_type(dt), "acc")
+    b.store(partial.load([types.i64(0)]), acc)
+    with for_range(b, count, start=1) as k:
+        b.store(combine(b.load(acc), partial.load([k])), acc)
+    _store_result(ctx, out, zeros, b.load(acc))
+
+
+def _fold(ctx, prim, x, axes, outer, chunk, combine):
+    """``x`` reduced over ``axes`` at the kept index ``outer`` in a register; ``chunk`` =
+    ``(axis, lo, hi)`` limits one axis."""
+    b = ctx.b
+    acc = ctx.alloca(types.compute_type(x.aval.dtype), "acc")
+    b.store(_identity(prim, x.aval.dtype), acc)
+    with _ranges(b, axes, x.aval.shape, chunk) as inner:
+        value = x.load(_full_index(x.aval.ndim, axes, outer, inner))
+        b.store(combine(b.load(acc), value), acc)
+    return b.load(acc)
+
+
+def _store_result(ctx, out, index, result):
+    out.store(index, types.round_f16(ctx.b, result) if types.is_f16(out.aval.dtype)
+              else result)
 
 
 @register("buffer", ops.argmax_p, ops.argmin_p)
