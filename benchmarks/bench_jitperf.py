@@ -211,6 +211,7 @@ def thread_rows(quick):
         f"mean(x**2, axis=0) [{len(big)},1024]": (
             lambda lib, v: lib.np.mean(v ** 2, axis=0), big, 10),
         f"sum(x*x) f32 {n7} (np: np.dot)": (sum_squares, x7, 10),
+        "sum(chain) f32 1e6": (lambda lib, v: lib.np.sum(chain(lib, v)), x6, 30),
     }
 
 
