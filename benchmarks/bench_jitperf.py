@@ -217,7 +217,16 @@ def thread_rows(quick):
         f"exp(x) f32 {n7}": (lambda lib, v: lib.np.exp(v), x7, 10),
         f"x*2+1 f32 {n7}": (lambda lib, v: v * 2 + 1, x7, 10),
         f"logsumexp rows [{len(big)},1024]": (logsumexp, big, 10),
+        f"mean(x**2, axis=0) [{len(big)},1024]": (
+            lambda lib, v: lib.np.mean(v ** 2, axis=0), big, 10),
+        f"sum(x*x) f32 {n7} (np: np.dot)": (sum_squares, x7, 10),
+        "sum(chain) f32 1e6": (lambda lib, v: lib.np.sum(chain(lib, v)), x6, 30),
     }
+
+
+def sum_squares(lib, v):
+    """``sum(x*x)``; numpy's figure is ``np.dot(x, x)`` (the issue's target)."""
+    return np.dot(v, v) if lib.kind == "numpy" else lib.np.sum(v * v)
 
 
 def elementwise_call(lib, fn, x):
@@ -261,13 +270,13 @@ def print_threads(quick):
     jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
                       flag="--jax-threads")
     print(f"\nthreads (load average {os.getloadavg()[0]:.1f} at the end)")
-    print(f"{'workload':26s} {'numpy':>10s} {'fj 1 thr':>10s} {'fj 2 thr':>10s} "
+    print(f"{'workload':34s} {'numpy':>10s} {'fj 1 thr':>10s} {'fj 2 thr':>10s} "
           f"{'JAX':>10s} {'1thr/2thr':>9s} {'np/fj2':>7s} {'JAX/fj2':>7s}")
     for name, t in results.items():
         t_jax = jax.get(name)
         show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
         vs_jax = f"{t_jax / t[2]:7.2f}" if t_jax else f"{'-':>7s}"
-        print(f"{name:26s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
+        print(f"{name:34s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
               f"{show_jax} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {vs_jax}")
 
 

@@ -9,11 +9,20 @@ several partial accumulators; float sums are blocked, with block sums added in f
 float32 sums are as accurate as numpy's pairwise ones. float16 accumulates in float32 and
 rounds once. Cumulative scans stay sequential, as numpy's are, so they match exactly.
 
-Reductions into each output element in a register (``_blocked_sum``, ``_reduce_in_register``)
-run their loop over output elements as a parallel loop (``parallel_loops.nest``) when large:
-each output element is still reduced by one thread in the same order, so the result does
-not depend on the thread count.
+Threads (``parallel_loops.nest``), never changing a result with the thread count:
+
+- Reductions into each output element in a register (``_blocked_sum``,
+  ``_reduce_in_register``) run their loop over output elements as a parallel loop: each
+  output element is reduced by one thread in the same order.
+- A large float sum into one element (``sum(x*x)``) is cut into chunks and a large
+  reduction keeping the last axis (``mean(x**2, axis=0)``) into chunks of rows, both fixed
+  by the shape alone (``_chunking``), whether or not the loop ends up threaded. Each chunk
+  is reduced into its own partial (a float64 slot; a partial output row) by one thread,
+  and the caller combines the partials in chunk order, so 1, 2 or 4 threads and serially
+  lowered code give the same bits.
 """
+
+import contextlib
 
 import numpy as np
 from llvmlite import ir
@@ -22,11 +31,15 @@ from funcjax.backend.llvm import parallel_loops, types
 from funcjax.backend.llvm.loops import for_range, loop_nest
 from funcjax.backend.llvm.lower_elementwise import COMPLEX, SCALAR
 from funcjax.backend.llvm.lowering import register
+from funcjax.core.abstract import ShapedArray
 from funcjax.ops import elementwise as ew
 from funcjax.ops import reductions as ops
 
 _REASSOC = ("reassoc",)
 _BLOCK = 512  # elements per block of a float sum (then added in float64)
+_MIN_ROWS = 8  # rows per chunk of a reduction that keeps the last axis, at least
+_ROW_CHUNKS = 16  # a large reduction that keeps the last axis is cut into at most this many
+_CHUNKS = 64  # a large sum into one element is cut into at most this many chunks
 
 
 def _identity(prim, dt):
@@ -93,51 +106,164 @@ def _reduce(ctx, eqn, ins, outs):
 def _reduce_into_rows(ctx, prim, x, out, axes, combine):
     """The last axis is kept: walk ``x`` in memory order and combine each element into its
     output element, so the inner loop runs along contiguous rows of both (vectorised;
-    float sums accumulate row by row, as numpy's do)."""
-    b = ctx.b
+    float sums accumulate row by row, as numpy's do).
+
+    A large one is cut along its first reduced axis longer than 1 into chunks of rows fixed
+    by the shape alone (``_chunking``): each chunk accumulates its rows into its own
+    partial output (a parallel loop over chunks), and the partials are combined in order.
+    The result is the same for any thread count and in serially lowered code."""
+    b, dt = ctx.b, x.aval.dtype
+    chunking = _chunking(x, axes, _ROW_CHUNKS, _MIN_ROWS)
+    if chunking is None:
+        with loop_nest(b, out.aval.shape) as idx:
+            out.store(idx, _identity(prim, dt))
+        with loop_nest(b, x.aval.shape) as idx:
+            kept = [i for d, i in enumerate(idx) if d not in axes]
+            out.store(kept, combine(out.load(kept), x.load(idx)))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,) + out.aval.shape, out.aval.dtype),
+                          "reduction partial rows")
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        with loop_nest(b, out.aval.shape) as idx:
+            partial.store([k] + idx, _identity(prim, dt))
+        with _ranges(b, range(x.aval.ndim), x.aval.shape, _chunk(b, k, length, x, axis)) as idx:
+            kept = [k] + [i for d, i in enumerate(idx) if d not in axes]
+            partial.store(kept, combine(partial.load(kept), x.load(idx)))
     with loop_nest(b, out.aval.shape) as idx:
-        out.store(idx, _identity(prim, x.aval.dtype))
-    with loop_nest(b, x.aval.shape) as idx:
-        kept = [i for d, i in enumerate(idx) if d not in axes]
-        out.store(kept, combine(out.load(kept), x.load(idx)))
+        out.store(idx, partial.load([types.i64(0)] + idx))
+    with for_range(b, count, start=1) as k, loop_nest(b, out.aval.shape) as idx:
+        out.store(idx, combine(out.load(idx), partial.load([k] + idx)))
+
+
+def _chunking(x, axes, most, least):
+    """``(axis, length, count)``: a large reduction is cut along its first reduced axis
+    longer than 1 into ``count`` chunks (at most ``most``) of ``length`` (at least
+    ``least``, a multiple of ``_BLOCK`` along the last axis), fixed by the shape alone, never
+    by the thread count. None for small arrays or a single chunk."""
+    shape = x.aval.shape
+    axis = next((a for a in axes if shape[a] > 1), None)
+    if x.aval.size < parallel_loops.MIN_ELEMENTS or axis is None:
+        return None
+    length = max(-(-shape[axis] // most), least)
+    if axis == x.aval.ndim - 1:
+        length = -(-length // _BLOCK) * _BLOCK
+    count = -(-shape[axis] // length)
+    return (axis, length, count) if count > 1 else None
+
+
+@contextlib.contextmanager
+def _ranges(b, dims, shape, chunk):
+    """Loops over ``shape[d]`` for ``d`` in ``dims``, outermost first; ``chunk`` = ``(axis,
+    lo, hi)`` runs that axis from ``lo`` to ``hi`` only."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(for_range(b, chunk[2], start=chunk[1])
+                                   if chunk is not None and d == chunk[0]
+                                   else for_range(b, shape[d])) for d in dims]
+
+
+def _chunk(b, k, length, x, axis):
+    """``(axis, lo, hi)`` of chunk ``k`` of ``length`` along ``axis``."""
+    lo = b.mul(k, types.i64(length))
+    hi, end = b.add(lo, types.i64(length)), types.i64(x.aval.shape[axis])
+    return axis, lo, b.select(b.icmp_signed("<", hi, end), hi, end)
 
 
 def _blocked_sum(ctx, x, out, axes):
     """A float sum along the last axis: blocks of ``_BLOCK`` elements are summed with
     reassociation (several vector accumulators), and block sums are added in float64. The
-    rounding error stays near numpy's pairwise sum instead of growing with the length."""
+    rounding error stays near numpy's pairwise sum instead of growing with the length.
+
+    A large sum into one element is cut into chunks fixed by its size alone
+    (``_chunking``): each chunk's float64 sum goes into a scratch slot (a parallel loop over
+    chunks), and the slots are added in order. The result is the same for any thread
+    count and in serially lowered code."""
     b, dt = ctx.b, x.aval.dtype
-    typ, n = types.compute_type(dt), x.aval.shape[-1]
-    rest = [x.aval.shape[a] for a in axes[:-1]]
-    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
-        total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
-        b.store(ir.Constant(types.F64, 0.0), total)
-        with loop_nest(b, rest) as inner:
-            with for_range(b, n, step=_BLOCK) as start:
-                b.store(ir.Constant(typ, 0.0), acc)
-                end = b.add(start, types.i64(_BLOCK))
-                end = b.select(b.icmp_signed("<", end, types.i64(n)), end, types.i64(n))
-                with for_range(b, end, start=start) as j:
-                    value = x.load(_full_index(x.aval.ndim, axes, outer, list(inner) + [j]))
-                    b.store(b.fadd(b.load(acc), value, flags=_REASSOC), acc)
-                part = b.load(acc)
-                part = part if typ == types.F64 else b.fpext(part, types.F64)
-                b.store(b.fadd(b.load(total), part), total)
-        result = b.load(total)
-        result = result if typ == types.F64 else b.fptrunc(result, typ)
-        out.store(outer, types.round_f16(b, result) if types.is_f16(dt) else result)
+    typ = types.compute_type(dt)
+    chunking = _chunking(x, axes, _CHUNKS, 1) if out.aval.size == 1 else None
+    if chunking is None:
+        with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+            _store_sum(ctx, out, outer, _sum_f64(ctx, x, axes, outer, None, typ))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,), np.dtype(np.float64)), "sum chunks")
+    zeros = [types.i64(0)] * out.aval.ndim
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        partial.store([k], _sum_f64(ctx, x, axes, zeros, _chunk(b, k, length, x, axis), typ))
+    total = ctx.alloca(types.F64, "total")
+    b.store(ir.Constant(types.F64, 0.0), total)
+    with for_range(b, count) as k:
+        b.store(b.fadd(b.load(total), partial.load([k])), total)
+    _store_sum(ctx, out, zeros, b.load(total))
+
+
+def _sum_f64(ctx, x, axes, outer, chunk, typ):
+    """The float64 sum of ``x`` over ``axes`` at the kept index ``outer``, in blocks of
+    ``_BLOCK`` along the last axis; ``chunk`` = ``(axis, lo, hi)`` limits one axis."""
+    b, n = ctx.b, x.aval.shape[-1]
+    last = x.aval.ndim - 1
+    total, acc = ctx.alloca(types.F64, "total"), ctx.alloca(typ, "acc")
+    b.store(ir.Constant(types.F64, 0.0), total)
+    with _ranges(b, axes[:-1], x.aval.shape, chunk) as inner:
+        start, stop = (chunk[1], chunk[2]) if chunk is not None and chunk[0] == last else (
+            0, n)
+        with for_range(b, stop, start=start, step=_BLOCK) as first:
+            b.store(ir.Constant(typ, 0.0), acc)
+            end = b.add(first, types.i64(_BLOCK))
+            limit = types.i64(stop) if isinstance(stop, int) else stop
+            end = b.select(b.icmp_signed("<", end, limit), end, limit)
+            with for_range(b, end, start=first) as j:
+                value = x.load(_full_index(x.aval.ndim, axes, outer, inner + [j]))
+                b.store(b.fadd(b.load(acc), value, flags=_REASSOC), acc)
+            part = b.load(acc)
+            part = part if typ == types.F64 else b.fpext(part, types.F64)
+            b.store(b.fadd(b.load(total), part), total)
+    return b.load(total)
+
+
+def _store_sum(ctx, out, index, total):
+    typ = types.compute_type(out.aval.dtype)
+    _store_result(ctx, out, index, total if typ == types.F64 else ctx.b.fptrunc(total, typ))
 
 
 def _reduce_in_register(ctx, prim, x, out, axes, combine):
+    """Each output element reduced in a register; a large reduction into one element is
+    cut into chunks (``_chunking``) reduced into scratch slots, combined in order."""
     b, dt = ctx.b, x.aval.dtype
-    with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
-        acc = ctx.alloca(types.compute_type(dt), "acc")
-        b.store(_identity(prim, dt), acc)
-        with loop_nest(b, [x.aval.shape[a] for a in axes]) as inner:
-            value = x.load(_full_index(x.aval.ndim, axes, outer, inner))
-            b.store(combine(b.load(acc), value), acc)
-        result = b.load(acc)
-        out.store(outer, types.round_f16(b, result) if types.is_f16(dt) else result)
+    chunking = _chunking(x, axes, _CHUNKS, 1) if out.aval.size == 1 else None
+    if chunking is None:
+        with parallel_loops.nest(ctx, out.aval.shape, x.aval.size) as outer:
+            _store_result(ctx, out, outer, _fold(ctx, prim, x, axes, outer, None, combine))
+        return
+    axis, length, count = chunking
+    partial = ctx.scratch(ShapedArray((count,), np.dtype(np.float32) if types.is_f16(dt)
+                                      else dt), "reduction chunks")
+    zeros = [types.i64(0)] * out.aval.ndim
+    with parallel_loops.nest(ctx, (count,), x.aval.size) as (k,):
+        chunk = _chunk(b, k, length, x, axis)
+        partial.store([k], _fold(ctx, prim, x, axes, zeros, chunk, combine))
+    acc = ctx.alloca(types.compute_type(dt), "acc")
+    b.store(partial.load([types.i64(0)]), acc)
+    with for_range(b, count, start=1) as k:
+        b.store(combine(b.load(acc), partial.load([k])), acc)
+    _store_result(ctx, out, zeros, b.load(acc))
+
+
+def _fold(ctx, prim, x, axes, outer, chunk, combine):
+    """``x`` reduced over ``axes`` at the kept index ``outer`` in a register; ``chunk`` =
+    ``(axis, lo, hi)`` limits one axis."""
+    b = ctx.b
+    acc = ctx.alloca(types.compute_type(x.aval.dtype), "acc")
+    b.store(_identity(prim, x.aval.dtype), acc)
+    with _ranges(b, axes, x.aval.shape, chunk) as inner:
+        value = x.load(_full_index(x.aval.ndim, axes, outer, inner))
+        b.store(combine(b.load(acc), value), acc)
+    return b.load(acc)
+
+
+def _store_result(ctx, out, index, result):
+    out.store(index, types.round_f16(ctx.b, result) if types.is_f16(out.aval.dtype)
+              else result)
 
 
 @register("buffer", ops.argmax_p, ops.argmin_p)

@@ -20,8 +20,9 @@ Design:
   computed by the same vector or scalar code as in one call over all rows. Each element is
   computed independently (fused elementwise code: no reduction crosses elements; a row
   reduction's output element is reduced by one thread in the serial order), so results are
-  bitwise those of one thread. Reductions over every axis, or keeping the last axis, stay
-  single-threaded.
+  bitwise those of one thread. Float sums into one element and reductions keeping the last
+  axis loop over chunks fixed by the shape instead, each reduced into its own partial,
+  combined in order by the caller (``lower_reductions``).
 - **The runtime** (native, compiled once per process): if the pool exists, ``threads`` > 1,
   there are two blocks or more and ``work`` (rows times the body's instruction count per
   row, ``weight``) reaches ``min_work``, it publishes a job ``{chunk, table, next, items,
