@@ -91,6 +91,10 @@ def test_devices_run_in_parallel_inside_compiled_code():
         program = _program(f)
         assert program.parallel
         (s0, e0), (s1, e1) = program.last_run_times()
+        # each device also reports its thread's CPU time: some, and never more than its span
+        # (plus a clock tick of slack)
+        for cpu, (s, e) in zip(program.last_run_cpu_times(), program.last_run_times()):
+            assert 0 < cpu <= e - s + 10**7
         observed.append((s0, e0, s1, e1))
         if s0 < e1 and s1 < e0:
             return
