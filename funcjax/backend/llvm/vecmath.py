@@ -9,8 +9,9 @@ inlines into the loops that call it.
 Method: Cody-Waite range reduction with constants split into two or three parts and ``fma``
 (so the reduced argument is exact to the last bit), then a polynomial on a small interval
 (Taylor/atanh series: exact rational coefficients, degree chosen so the truncation error is
-far below half an ulp), then reconstruction by exponent arithmetic. Special values (NaN,
-+-inf, -0.0, subnormals, overflow and underflow) are fixed up by selects at the end.
+far below half an ulp; float32 tanh has a fitted minimax polynomial), then reconstruction by
+exponent arithmetic. Special values (NaN, +-inf, -0.0, subnormals, overflow and underflow) are
+fixed up by selects at the end.
 float32 is computed in float32, except sin/cos/tan, which evaluate in float64 after a
 table-driven reduction that is exact for every float32 argument (no branch), and atan, atan2,
 cbrt, pow and erf, which evaluate in float64 and round once. float64 pow and erf stay libm
@@ -217,23 +218,35 @@ def _log1p(e, x):
 # the sum (Lawson's iteratively weighted least squares), then rounded to float32: 1.8e-8, one
 # term fewer than the Taylor series needs for the same accuracy.
 _EXPM1_F32_MINIMAX = [0.49999997, 0.16666543, 0.041667200, 0.0083665857, 0.0013882510]
+_SHIFTER = 1.5 * 2.0 ** 23  # float32 x + _SHIFTER rounds x to an integer, kept in the low bits
 
 
 def _tanh_f32(e, x):
-    """float32: ``tanh|x| = -m / (m + 2)`` with ``m = expm1(-2|x|) = t - 1``, ``t = 2**n
-    (1 + q)``, one branch-free path (expm1 keeps the relative accuracy of small ``|x|``, where
-    the previous version had a second polynomial). Numerator and denominator are each rounded
-    once from ``2**n * q`` (``2**n +- 1`` are exact): at most 1.93 ulp from the exact value,
-    exhaustively over float32. The argument is clamped to [-20, 0], so ``2**n`` stays normal
-    and nothing overflows; ``copysign`` gives the sign (and keeps -0.0)."""
+    """float32: ``tanh|x| = (1 - t) / (1 + t)``, one branch-free path: ``|x| = r - n*ln2/2``,
+    ``t = exp(-2|x|) = 2**n * (1 - 2q)`` with ``q = -expm1(-2r)/2``. Numerator ``(2**n - 1) -
+    2**(n+1) q`` (its negative) and denominator are each rounded once (``2**n +- 1`` are exact),
+    so small ``|x|`` keep their relative accuracy: at most 1.93 ulp from the exact value,
+    exhaustively over float32 (the previous version had a second polynomial for them).
+
+    Fewest multiplies (they are the bottleneck): ``n`` by the shifter trick (no round or
+    convert), ``r`` by one fma (``|n| <= 29`` and float32 ``ln2/2`` is off by 1e-9), and the
+    factor -2 folded into the polynomial (in ``r``: ``-expm1(-2r)/2``) and into ``2**n`` (an
+    exponent and sign change). ``|x|`` is clamped to 10 (``2**n`` stays normal, nothing
+    overflows); ``copysign`` gives the sign (and keeps -0.0)."""
     b = e.b
-    y = b.fmul(e.intrinsic("fabs", x), e.c(-2.0))
-    y = e.select(e.lt(y, e.c(-20.0)), e.c(-20.0), y)  # NaN stays NaN
-    n, r = e.reduce_ln2(y)
-    q = e.fma(b.fmul(r, r), e.poly(r, _EXPM1_F32_MINIMAX), r)  # expm1(r)
-    s = e.pow2(n)
-    m = e.fma(s, q, b.fsub(s, e.c(1.0)))
-    out = e.intrinsic("copysign", b.fdiv(m, e.fma(s, q, b.fadd(s, e.c(1.0)))), x)
+    ax = e.intrinsic("fabs", x)
+    ax = e.select(e.gt(ax, e.c(10.0)), e.c(10.0), ax)  # NaN stays NaN
+    big = e.fma(ax, e.c(-2.0 * _LOG2E), e.c(_SHIFTER))
+    n = b.fsub(big, e.c(_SHIFTER))
+    s_bits = b.add(b.shl(b.bitcast(big, e.bits), e.i(e.mant)), e.i(e.bias << e.mant))
+    s = b.bitcast(s_bits, e.t)  # 2**n
+    minus_2s = b.bitcast(b.add(s_bits, e.i(0x80800000 - 2 ** 32)), e.t)
+    r = e.fma(n, e.c(_LN2[0] / 2), ax)
+    coeffs = [-2.0 * c * (-2.0) ** k for k, c in enumerate(_EXPM1_F32_MINIMAX)]
+    q = e.fma(b.fmul(r, r), e.poly(r, coeffs), r)  # -expm1(-2r) / 2
+    num = e.fma(minus_2s, q, b.fsub(s, e.c(1.0)))
+    den = e.fma(minus_2s, q, b.fadd(s, e.c(1.0)))
+    out = e.intrinsic("copysign", b.fdiv(num, den), x)
     return e.select(e.isnan(x), x, out)
 
 
