@@ -529,6 +529,13 @@ def _erf(e, x):
     return e.select(e.isnan(x), x, out)
 
 
+def erf_f64(b, x):
+    """``_erf`` in float64 arithmetic, not rounded to float32 (relative error about 1e-11,
+    absolute 1e-16 near 1): for Newton steps towards a float32 result, such as float32
+    ``erf_inv`` in lower_special. Inlined where used."""
+    return _erf(_Emitter(b.module, b, F64), x)
+
+
 def _huge_to_libm(e, x, ok, fast, name):
     """``fast`` where ``ok``, else libm's ``name(x)`` behind a branch (rare: |x| > 2**30)."""
     b = e.b
