@@ -114,10 +114,10 @@ def apply_checked(primitive, values, params, out_aval):
 
 
 def _wrap(value, aval):
-    return wrap_fresh(_as_value(value, aval), aval)
+    return wrap_fresh(as_value(value, aval), aval)
 
 
-def _as_value(value, aval):
+def as_value(value, aval):
     """An impl's result as the numpy array of type ``aval`` that eager binding wraps."""
     if type(value) is not np.ndarray:
         value = to_numpy(value) if isinstance(value, Array) else np.asarray(value)
@@ -126,27 +126,6 @@ def _as_value(value, aval):
     if value.shape != aval.shape:
         raise AssertionError(f"impl gave shape {value.shape}, type rule {aval.shape}")
     return value
-
-
-def run_checked(steps, values):
-    """Runs type-checked equations on numpy ``values`` as eager binding would, without their
-    type rules (the caller ran them for exactly these input types; see
-    ``funcjax.numpy._programs``). Each step is ``(impl, input slots, params, multiple_results,
-    out avals)``; its results are appended to ``values``, which is returned."""
-    context = _quiet.context
-    if context is None or _INSIDE.get():
-        return run_quiet(_run_steps, steps, values)
-    return context.run(_run_steps, steps, values)
-
-
-def _run_steps(steps, values):
-    for impl, slots, params, multiple, avals in steps:
-        out = impl(*[values[i] for i in slots], **params)
-        if multiple:
-            values.extend(map(_as_value, out, avals))
-        else:
-            values.append(_as_value(out, avals[0]))
-    return values
 
 
 def eval_jaxpr(jaxpr, consts, *args):

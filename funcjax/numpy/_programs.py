@@ -25,9 +25,9 @@ from funcjax.config import config
 from funcjax.core import type_cache
 from funcjax.core.array import Array, to_numpy, wrap_fresh
 from funcjax.core.ir import Literal, has_effects
-from funcjax.interpreters.eval import run_checked, runs_now
+from funcjax.interpreters.eval import as_value, run_quiet, runs_now
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops import shape
+from funcjax.ops import conversion, shape
 
 BUILD_AFTER = 2  # a one-off call never pays for tracing
 _MAX_ENTRIES = 4096
@@ -83,42 +83,84 @@ def _substitute(a, inputs):
 
 
 _RELABELS = frozenset({shape.reshape_p, shape.squeeze_p, shape.expand_dims_p})
+# Primitives that only move elements: they raise no floating-point warnings, so programs made
+# of them run without entering the quiet numpy context.
+_MOVES = _RELABELS | {shape.transpose_p, shape.slice_p, shape.rev_p, shape.broadcast_in_dim_p,
+                      conversion.select_n_p}
 
 
-def _relabel(x, *, shape):
-    return x.reshape(shape)
+def _step(eqn, slots):
+    """One equation as a function appending its results to the list of values."""
+    prim, params = eqn.primitive, eqn.params
+    avals = [v.aval for v in eqn.outputs]
+    if prim in _RELABELS:  # the same C-order elements in the known shape
+        (i,), out_shape = slots, avals[0].shape
+        return lambda values: values.append(values[i].reshape(out_shape))
+    impl = prim.impl
+    if prim.multiple_results:
+        return lambda values: values.extend(
+            map(as_value, impl(*[values[i] for i in slots], **params), avals))
+    aval = avals[0]
+    if len(slots) == 1:
+        (i,) = slots
+        return lambda values: values.append(as_value(impl(values[i], **params), aval))
+    return lambda values: values.append(
+        as_value(impl(*[values[i] for i in slots], **params), aval))
+
+
+def _frozen(value):
+    value = to_numpy(value)
+    value.flags.writeable = False
+    return value
 
 
 class Program:
-    """The equations of one traced call, as slots into a list of numpy values: the inputs,
-    then fixed values (literals, constants), then each equation's results."""
+    """The equations of one traced call, as functions of a list of numpy values: the inputs,
+    then fixed values (constants, literals, and the results of equations of fixed values,
+    computed once here), then each remaining equation's results."""
 
-    __slots__ = ("steps", "fixed", "out", "aval")
+    __slots__ = ("steps", "fixed", "out", "aval", "quiet")
 
     def __init__(self, closed, n_inputs):
         jaxpr = closed.jaxpr
-        self.fixed = [to_numpy(c) for c in closed.consts]
-        literals = [a for e in jaxpr.eqns for a in e.inputs if type(a) is Literal]
-        self.fixed += [to_numpy(a.val) for a in literals]
-        slot = {v: i for i, v in enumerate(jaxpr.invars + jaxpr.constvars + literals)}
-        self.steps = []
+        fixed = dict(zip(jaxpr.constvars, map(_frozen, closed.consts)))
+        plan = []
         for eqn in jaxpr.eqns:
-            impl, params = eqn.primitive.impl, eqn.params
-            if eqn.primitive in _RELABELS:  # the same C-order elements in the known shape
-                impl, params = _relabel, {"shape": eqn.outputs[0].aval.shape}
-            self.steps.append((impl, tuple(slot[a] for a in eqn.inputs), params,
-                               eqn.primitive.multiple_results, [v.aval for v in eqn.outputs]))
-            for var in eqn.outputs:
-                slot[var] = len(slot)
+            for atom in eqn.inputs:
+                if type(atom) is Literal:
+                    fixed[atom] = _frozen(atom.val)
+            if all(atom in fixed for atom in eqn.inputs):  # the same values on every call
+                outs = run_quiet(eqn.primitive.impl, *[fixed[a] for a in eqn.inputs],
+                                 **eqn.params)
+                outs = outs if eqn.primitive.multiple_results else [outs]
+                for var, out in zip(eqn.outputs, outs):
+                    fixed[var] = _frozen(as_value(out, var.aval))
+            else:
+                plan.append(eqn)
         (out,) = jaxpr.outvars
+        if out in fixed:
+            raise ValueError("a constant result")  # refused: each call must get its own
+        slot = {v: i for i, v in enumerate(jaxpr.invars)}
+        slot.update((atom, n_inputs + i) for i, atom in enumerate(fixed))
+        self.fixed = list(fixed.values())
+        for var in (v for eqn in plan for v in eqn.outputs):
+            slot[var] = len(slot)
+        self.steps = [_step(eqn, [slot[a] for a in eqn.inputs]) for eqn in plan]
+        self.quiet = any(eqn.primitive not in _MOVES for eqn in plan)
         self.out, self.aval = slot[out], out.aval
+
+    def _run(self, values):
+        for step in self.steps:
+            step(values)
+        return values[self.out]
 
     def __call__(self, arrays):
         if self.out < len(arrays):  # the function returned an argument unchanged
             return arrays[self.out]
         values = [a._value for a in arrays]
-        values.extend(self.fixed)
-        return wrap_fresh(run_checked(self.steps, values)[self.out], self.aval)
+        values += self.fixed
+        out = run_quiet(self._run, values) if self.quiet else self._run(values)
+        return wrap_fresh(out, self.aval)
 
 
 def _build(general, args, kwargs, arrays):
@@ -139,10 +181,12 @@ def _build(general, args, kwargs, arrays):
         return _REFUSED
     for eqn in jaxpr.eqns:
         if eqn.primitive.impl is None or has_effects(eqn) or type_cache.key(
-                eqn.primitive, [getattr(a, "aval", None) for a in eqn.inputs],
-                eqn.params) is None:
+                eqn.primitive, [a.aval for a in eqn.inputs], eqn.params) is None:
             return _REFUSED
-    return Program(closed, len(arrays))
+    try:
+        return Program(closed, len(arrays))
+    except Exception:  # noqa: BLE001 - e.g. a constant result; the general path runs
+        return _REFUSED
 
 
 def eager_program(general):
@@ -153,13 +197,20 @@ def eager_program(general):
         if not runs_now() or config.jax_debug_nans or not enabled[0]:
             return general(*args, **kwargs)
         arrays = []
+        key = [general, config.jax_enable_x64]
         try:
-            key = (general, config.jax_enable_x64, *[_key(a, arrays) for a in args],
-                   _key(tuple(kwargs.values()), arrays) if kwargs else None,
-                   *kwargs)
+            for a in args:  # (``_key``, with the common cases inline)
+                if type(a) is Array and type(a._value) is np.ndarray:
+                    arrays.append(a)
+                    key.append(a._aval)
+                else:
+                    key.append(_key(a, arrays))
+            if kwargs:
+                key += kwargs
+                key.append(_key(tuple(kwargs.values()), arrays))
+            entry = _programs.get(tuple(key), 0)
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
-        entry = _programs.get(key, 0)
         if type(entry) is Program:
             return entry(arrays)
         if entry is not _REFUSED and arrays:
@@ -169,7 +220,7 @@ def eager_program(general):
                 entry = _build(general, args, kwargs, arrays)
             if len(_programs) >= _MAX_ENTRIES:
                 _programs.clear()
-            _programs[key] = entry
+            _programs[tuple(key)] = entry
             if type(entry) is Program:
                 return entry(arrays)
         return general(*args, **kwargs)
