@@ -28,6 +28,10 @@ def _permuted(x, perm):
 
 def _dot_general(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
+    if lhs.ndim == rhs.ndim == 2 and tuple(lc) == (1,) and tuple(rc) == (0,) and not lb and \
+            lhs.dtype == rhs.dtype != np.dtype(bool) and \
+            preferred_element_type in (None, lhs.dtype):
+        return np.matmul(lhs, rhs)  # a matrix product (the most common case), as below
     lf, rf = free_axes(lhs.ndim, lc, lb), free_axes(rhs.ndim, rc, rb)
     size = lambda x, axes: math.prod([x.shape[a] for a in axes])  # noqa: E731
     # (batch, free, contract) @ (batch, contract, free) hits BLAS through np.matmul.
