@@ -109,8 +109,12 @@ def _step(eqn, slots):
 
 
 def _frozen(value):
+    """``value`` as eager binding reads it (``to_numpy``), read-only (a view: whoever owns
+    the buffer keeps their flags)."""
     value = to_numpy(value)
-    value.flags.writeable = False
+    if value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
     return value
 
 
