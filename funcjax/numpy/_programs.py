@@ -204,15 +204,19 @@ def eager_program(general):
         key = [general, config.jax_enable_x64]
         try:
             for a in args:  # (``_key``, with the common cases inline)
-                if type(a) is Array and type(a._value) is np.ndarray:
+                t = type(a)
+                if t is Array and type(a._value) is np.ndarray:
                     arrays.append(a)
                     key.append(a._aval)
+                elif t in _SCALARS:
+                    key.append((t, a))
                 else:
                     key.append(_key(a, arrays))
-            if kwargs:
-                key += kwargs
-                key.append(_key(tuple(kwargs.values()), arrays))
-            entry = _programs.get(tuple(key), 0)
+            for name, a in kwargs.items():
+                t = type(a)
+                key.append((name, t, a) if t in _SCALARS else (name, _key(a, arrays)))
+            key = tuple(key)
+            entry = _programs.get(key, 0)
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
         if type(entry) is Program:
@@ -224,7 +228,7 @@ def eager_program(general):
                 entry = _build(general, args, kwargs, arrays)
             if len(_programs) >= _MAX_ENTRIES:
                 _programs.clear()
-            _programs[tuple(key)] = entry
+            _programs[key] = entry
             if type(entry) is Program:
                 return entry(arrays)
         return general(*args, **kwargs)
