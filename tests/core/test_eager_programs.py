@@ -91,6 +91,17 @@ def test_warm_replays_equal_numpy_and_the_general_path(case, shape, seed):
     fn, ref = CASES[case]
     a = np.random.default_rng(seed).standard_normal(shape).astype(F32)
     x = jnp.asarray(a)
+    for other in (a.astype(np.float16), (a * 100).astype(np.int32), np.float32(a[0])):
+        y = jnp.asarray(other) if not isinstance(other, np.float32) else jnp.asarray(
+            float(other))  # a weak 0-d array
+        try:
+            want = general(fn, y)
+        except Exception as e:  # noqa: BLE001 - then the warm calls raise the same
+            for _ in range(3):
+                with pytest.raises(type(e)):
+                    fn(y)
+        else:
+            assert bits(warm(fn, y)) == bits(want)
     if case == "cube":  # numpy's cube of float32 may round differently from x*x*x
         np.testing.assert_allclose(np.asarray(warm(fn, x)), ref(a), rtol=1e-6)
         return
