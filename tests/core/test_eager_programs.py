@@ -240,3 +240,13 @@ def test_unkeyed_arguments_take_the_general_path(replays):
     assert warm(lambda: x[np.array([2])]).tolist() == [2.0]
     assert warm(lambda: jnp.reshape(np.ones(4), (2, 2))).shape == (2, 2)
     assert not replays
+
+
+def test_identity_results_match_the_general_path():
+    # A function that returns its argument unchanged returns the same Array object on both
+    # paths (deleting the result then deletes the argument on both alike).
+    x = jnp.asarray(np.arange(8, dtype=F32))
+    for fn in (lambda: jnp.where(True, x, x), lambda: jnp.squeeze(x), lambda: x ** 1,
+               lambda: x.astype(jnp.float32), lambda: x[...], lambda: x[None][0],
+               lambda: x.mean(axis=()), lambda: jnp.reshape(x, (-1,))):
+        assert (warm(fn) is x) == (general(fn) is x)
