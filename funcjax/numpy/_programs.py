@@ -6,14 +6,15 @@ per primitive they bind, not on numpy. All of that depends only on the types of 
 arguments and the values of the static ones. So the second eager call with the same key
 (every Array's type, every other argument's type and value, the x64 flag) traces the general
 function once to the primitives it binds; later calls with that key run those primitives'
-impls directly (``eval.run_checked``), exactly as eager binding would run them.
+impls directly on numpy values, in the quiet numpy context and with the result wrapping of
+eager binding (``eval.run_quiet``, ``eval.as_value``), without re-running type rules.
 
 Checks are not lost: a program is kept only if tracing raised nothing, warned nothing, and
 gave one array made by equations with plain parameters and no effects; otherwise the key is
 remembered as refused and the general function runs (and raises or warns) every time. Only
 exact ``Array`` arguments with live buffers are keyed, and only when primitives run now
-(``eval.runs_now``: no transformation, no device placement); tracers, numpy arrays, lists
-and other values always take the general path.
+(``eval.runs_now``: no transformation, no device placement) and ``jax_debug_nans`` is off;
+tracers, numpy arrays, lists and other values always take the general path.
 """
 
 import functools
