@@ -145,12 +145,25 @@ class Program:
         (out,) = jaxpr.outvars
         if out in fixed:
             raise ValueError("a constant result")  # refused: each call must get its own
+        # A reshape of a reshape reads the first one's input (the same C-order elements);
+        # equations whose results nothing reads then drop out.
+        reads, source = {}, {}
+        for eqn in plan:
+            reads[eqn] = eqn.inputs
+            if eqn.primitive in _RELABELS:
+                reads[eqn] = [source.get(eqn.inputs[0], eqn.inputs[0])]
+                source[eqn.outputs[0]] = reads[eqn][0]
+        needed = {out}
+        for eqn in reversed(plan):
+            if needed.intersection(eqn.outputs):
+                needed.update(reads[eqn])
+        plan = [eqn for eqn in plan if needed.intersection(eqn.outputs)]
         slot = {v: i for i, v in enumerate(jaxpr.invars)}
         slot.update((atom, n_inputs + i) for i, atom in enumerate(fixed))
         self.fixed = list(fixed.values())
         for var in (v for eqn in plan for v in eqn.outputs):
             slot[var] = len(slot)
-        self.steps = [_step(eqn, [slot[a] for a in eqn.inputs]) for eqn in plan]
+        self.steps = [_step(eqn, [slot[a] for a in reads[eqn]]) for eqn in plan]
         self.quiet = any(eqn.primitive not in _MOVES for eqn in plan)
         self.out, self.aval = slot[out], out.aval
 
