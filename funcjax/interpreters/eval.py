@@ -114,13 +114,18 @@ def apply_checked(primitive, values, params, out_aval):
 
 
 def _wrap(value, aval):
+    return wrap_fresh(as_value(value, aval), aval)
+
+
+def as_value(value, aval):
+    """An impl's result as the numpy array of type ``aval`` that eager binding wraps."""
     if type(value) is not np.ndarray:
         value = to_numpy(value) if isinstance(value, Array) else np.asarray(value)
     if value.dtype is not aval.dtype and value.dtype != aval.dtype:
         value = value.astype(aval.dtype)
     if value.shape != aval.shape:
         raise AssertionError(f"impl gave shape {value.shape}, type rule {aval.shape}")
-    return wrap_fresh(value, aval)
+    return value
 
 
 def eval_jaxpr(jaxpr, consts, *args):

@@ -17,6 +17,7 @@ from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.core.errors import ConcretizationTypeError
 from funcjax.core.trace import Tracer
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
     broadcast_shapes,
@@ -273,6 +274,7 @@ def _combine_whole(scatter_fn, x, updates):
 
 
 # -- public entry points ---------------------------------------------------------------------
+@eager_program
 def getitem(x, index):
     x = asarray(x)
     x, entries = _expand(x, index)

@@ -5,6 +5,7 @@ import numpy as np
 from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.numpy import _reductions
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
     broadcast_shapes,
@@ -18,6 +19,7 @@ __all__ = ["matmul", "dot", "vdot", "vecdot", "inner", "outer", "tensordot", "kr
            "diagonal", "diag", "trace", "cross"]
 
 
+@eager_program
 def matmul(a, b, /):
     """Matrix product with broadcast batch axes; 1-D operands act as vectors."""
     a, b = promote_dtypes(a, b)

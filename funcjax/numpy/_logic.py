@@ -4,10 +4,12 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
     broadcast_arrays,
     check_no_out,
+    eager_elementwise,
     promote_args,
     promote_args_inexact,
     promote_dtypes,
@@ -21,6 +23,9 @@ __all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal
 
 def _comparison(name, op):
     def fn(x1, x2, /):
+        out = eager_elementwise(fn, op.primitive, (x1, x2), False)
+        if out is not None:
+            return out
         x1, x2 = promote_args(name, x1, x2)
         out = op(x1, x2)
         # JAX marks a comparison weak when its promoted operands were (e.g. bool vs 1.0).
@@ -123,6 +128,7 @@ def _all_equal(a1, a2, equal_nan):
     return lax.reduce_and(eq, range(eq.ndim))
 
 
+@eager_program
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """``x`` where ``condition`` holds, else ``y``; with one argument, ``nonzero(condition)``."""
     if x is None and y is None:

@@ -8,6 +8,7 @@ import numpy as np
 from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.numpy._logic import isnan, to_bool
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
     canonical_axes,
@@ -131,6 +132,7 @@ def _computation_dtype(dtype):
     return dtypes.canonicalize(np.float32) if dtype == np.float16 else dtype
 
 
+@eager_program
 def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
     check_no_out("mean", out)
     a = asarray(a)

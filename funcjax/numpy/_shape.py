@@ -7,6 +7,7 @@ from funcjax import lax
 from funcjax.core import dtypes
 from funcjax.core.shapes import canonicalize_shape
 from funcjax.numpy import _util
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import asarray, broadcast_to_shape, canonical_axes, canonical_axis
 
 __all__ = ["shape", "ndim", "size", "reshape", "ravel", "transpose", "permute_dims",
@@ -33,6 +34,7 @@ def _as_shape(shape, where):
     return canonicalize_shape(shape, where)
 
 
+@eager_program
 def reshape(a, shape, order="C"):
     """``a``'s elements in row-major order laid out as ``shape`` (one entry may be -1)."""
     if order != "C":
@@ -58,6 +60,7 @@ def ravel(a, order="C"):
     return reshape(a, (-1,), order)
 
 
+@eager_program
 def transpose(a, axes=None):
     a = asarray(a)
     if axes is None:
@@ -92,6 +95,7 @@ def moveaxis(a, source, destination):
     return lax.transpose(a, order)
 
 
+@eager_program
 def swapaxes(a, axis1, axis2):
     a = asarray(a)
     perm = list(range(a.ndim))
@@ -107,6 +111,7 @@ def rollaxis(a, axis, start=0):
     return moveaxis(a, axis, start - 1 if start > axis else start)
 
 
+@eager_program
 def squeeze(a, axis=None):
     a = asarray(a)
     if axis is None:
@@ -120,6 +125,7 @@ def squeeze(a, axis=None):
     return lax.squeeze(a, axes)
 
 
+@eager_program
 def expand_dims(a, axis):
     a = asarray(a)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -200,6 +206,7 @@ def rot90(m, k=1, axes=(0, 1)):
     return lax.transpose(flip(m, a1), perm) if k == 1 else flip(lax.transpose(m, perm), a1)
 
 
+@eager_program
 def astype(x, dtype, /, *, copy=False):
     return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype",
                                                                              warn=True))

@@ -8,6 +8,7 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
     check_no_out,
@@ -223,6 +224,7 @@ def divmod(x1, x2, /):  # noqa: A001
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
+@eager_program
 def power(x1, x2, /):
     if isinstance(x2, int) and not isinstance(x2, bool):
         (x1,) = _bool_as_int(promote_args("power", x1))

@@ -4,6 +4,8 @@
 axes are: batch axes, then lhs free axes, then rhs free axes, as in XLA.
 """
 
+import math
+
 import numpy as np
 
 from funcjax.core import cost, dtypes
@@ -20,20 +22,28 @@ def free_axes(ndim, contract, batch):
     return [d for d in range(ndim) if d not in contract and d not in batch]
 
 
+def _permuted(x, perm):
+    return x if perm == list(range(x.ndim)) else x.transpose(perm)
+
+
 def _dot_general(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
+    if lhs.ndim == rhs.ndim == 2 and tuple(lc) == (1,) and tuple(rc) == (0,) and not lb and \
+            lhs.dtype == rhs.dtype != np.dtype(bool) and \
+            preferred_element_type in (None, lhs.dtype):
+        return np.matmul(lhs, rhs)  # a matrix product (the most common case), as below
     lf, rf = free_axes(lhs.ndim, lc, lb), free_axes(rhs.ndim, rc, rb)
-    size = lambda x, axes: int(np.prod([x.shape[a] for a in axes], dtype=np.int64))  # noqa
+    size = lambda x, axes: math.prod([x.shape[a] for a in axes])  # noqa: E731
     # (batch, free, contract) @ (batch, contract, free) hits BLAS through np.matmul.
-    a = np.transpose(lhs, list(lb) + lf + list(lc)).reshape(size(lhs, lb), size(lhs, lf),
-                                                           size(lhs, lc))
-    b = np.transpose(rhs, list(rb) + list(rc) + rf).reshape(size(rhs, rb), size(rhs, rc),
-                                                           size(rhs, rf))
+    a = _permuted(lhs, list(lb) + lf + list(lc)).reshape(size(lhs, lb), size(lhs, lf),
+                                                        size(lhs, lc))
+    b = _permuted(rhs, list(rb) + list(rc) + rf).reshape(size(rhs, rb), size(rhs, rc),
+                                                        size(rhs, rf))
     out_dtype = np.dtype(preferred_element_type or lhs.dtype)
     if out_dtype == np.dtype(bool):
         out = np.matmul(a.astype(np.int32), b.astype(np.int32)) != 0
     else:
-        out = np.matmul(a.astype(out_dtype), b.astype(out_dtype))
+        out = np.matmul(a.astype(out_dtype, copy=False), b.astype(out_dtype, copy=False))
     shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
     return out.reshape(shape)
 

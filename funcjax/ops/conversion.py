@@ -32,10 +32,14 @@ def _convert(x, *, new_dtype, weak_type=False):
     if x.dtype.kind == "f" and new_dtype.kind in "iu":
         # Float to int conversion as XLA does it: NaN -> 0, out of range saturates.
         info = np.iinfo(new_dtype)
-        # In float64: nan_to_num maps inf to the dtype's largest value, which for float16
-        # (65504) would not saturate int32.
-        with np.errstate(invalid="ignore"):
-            clipped = np.clip(np.nan_to_num(x.astype(np.float64), nan=0.0), info.min, info.max)
+        # Clipped in float64 (float16's largest value, 65504, would not saturate int32).
+        clipped = x.astype(np.float64)
+        np.minimum(clipped, float(info.max), out=clipped)
+        np.maximum(clipped, float(info.min), out=clipped)
+        np.copyto(clipped, 0.0, where=clipped != clipped)
+        if info.bits < 64:  # the bounds are exact in float64
+            return clipped.astype(new_dtype)
+        with np.errstate(invalid="ignore"):  # 2**63 does not fit; the where picks the max
             return np.where(clipped >= float(info.max), info.max,
                             clipped.astype(new_dtype)).astype(new_dtype)
     if new_dtype == dtypes.bool_:

@@ -120,8 +120,10 @@ defjvp(abs_p, lambda t, x: lax.select(lax.ge(x, 0.0), t, lax.neg(t)))
 
 
 def _integer_pow_impl(x, *, y):
+    if y == 2 and x.dtype.kind in "fiu":
+        return np.square(x)  # x * x, as numpy's ``x ** 2`` computes it (same bits as power)
     if y >= 0:
-        return np.power(x, y).astype(x.dtype)
+        return np.power(x, y).astype(x.dtype, copy=False)
     if x.dtype.kind in "fc":
         return (1 / np.power(x, -y)).astype(x.dtype)
     return _int_div(np.ones_like(x), np.power(x, -y))
