@@ -373,7 +373,7 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         native = self._store.native
         if native is not None and not kwargs and isinstance(
-                current_trace(), EvalTrace) and not placement.state.active:
+                current_trace(), EvalTrace) and not placement.blocks.value:
             # The generated entry checks every argument and returns NotImplemented unless
             # they are exactly what its program was compiled for.
             function, in_tree, out_tree = native
@@ -396,7 +396,7 @@ class JitFunction:
                     self._store.counts["hits"] += 1
                 outs = entry.program(*entry.consts, *args, arg_names=entry.input_names)
                 outs = [Array(o, weak) for o, weak in zip(outs, entry.out_weak)]
-                if placement.state.active:  # plain arrays here: only default_device matters
+                if placement.blocks.value:  # plain arrays here: only default_device matters
                     outs = placement.place(f"jit({entry.name})", args, outs)
                 self._use_native(entry, None)
                 return tree_unflatten(entry.out_tree, outs)
@@ -411,7 +411,7 @@ class JitFunction:
                 entry.closed.out_avals)]
             if placement.state.active:
                 outs = placement.place(f"jit({entry.name})", leaves, outs, entry.names)
-            elif warm and not kwargs and not self._static_nums and not self._static_names:
+            if warm and not kwargs and not self._static_nums and not self._static_names:
                 self._use_native(entry, entry.signature[0])  # pytree arguments
         else:
             outs = jit_p.bind(*flat, jaxpr=entry.closed, name=entry.name)
@@ -441,9 +441,9 @@ class JitFunction:
     def staged_value_and_grad(self, what, argnums, has_aux, allow_int, holomorphic):
         """``jit(value_and_grad(f))``, cached, standing in for ``value_and_grad(jit(f))``
         called outside transformations (``api._value_and_grad`` asks); None when that does
-        not apply (static or donated arguments, tracing, disabled jit, placement)."""
+        not apply (static or donated arguments, tracing, disabled jit, a default_device block)."""
         if (self._static_nums or self._static_names or self._donate or config.jax_disable_jit
-                or not isinstance(current_trace(), EvalTrace) or placement.state.active):
+                or not isinstance(current_trace(), EvalTrace) or placement.blocks.value):
             return None
         key = (what, tuple(argnums) if isinstance(argnums, list) else argnums, has_aux,
                allow_int, holomorphic)

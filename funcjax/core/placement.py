@@ -14,11 +14,18 @@ ordinary array (JAX keeps it committed and replicated on the N devices, which fu
 type for). Mixing a sharded array with an array committed to one device, or with one sharded
 over other devices, raises JAX's "incompatible devices" error.
 
-Cost: nothing is checked until the first array is committed or a ``default_device`` block is
-entered (``state.active``); from then on each eager operation scans its arguments once.
+Cost: two flags split the concern. ``state.active`` is set once an array is committed or
+sharded (or a ``default_device`` block entered): from then on the general eager path scans its
+arguments once (``place``). ``blocks`` counts the ``default_device`` blocks open in any thread
+(``blocks.value``; native entries read its address). The fast paths (native eager and jit
+entries, the jnp Python fast path, eager jvp and grad programs) accept only operands whose type
+is exactly ``Array``, on which ``place`` can change nothing unless a block is open, so they
+require ``blocks.value == 0`` and ignore ``state.active``. A block open in another thread only
+sends this thread's fast paths to the general path, which reads this thread's own default.
 """
 
 import contextlib
+import ctypes
 import threading
 
 from funcjax.core.array import DEFAULT_DEVICE, Array
@@ -35,6 +42,8 @@ class _Flag:
 
 state = _Flag()
 _local = _State()
+blocks = ctypes.c_int64(0)  # default_device blocks open in all threads (see the docstring)
+_blocks_lock = threading.Lock()
 
 
 class CommittedArray(Array):
@@ -116,6 +125,16 @@ Array.is_fully_addressable = True
 Array.is_fully_replicated = True
 
 
+_PLACED = (CommittedArray, ShardedArray)
+
+
+def plain(args):
+    """Whether ``place`` would leave results of ``args`` alone outside ``default_device``
+    blocks: none of them is a committed or sharded array (a fast path's check where its
+    operands need not be exact Arrays)."""
+    return not state.active or all(type(x) not in _PLACED for x in args)
+
+
 def _committed_devices(x):
     t = type(x)
     return (x._device,) if t is CommittedArray else x._shard_devices if t is ShardedArray \
@@ -176,8 +195,12 @@ def default_device():
 @contextlib.contextmanager
 def default_device_block(device):
     state.active = True
+    with _blocks_lock:
+        blocks.value += 1
     previous, _local.default = _local.default, device
     try:
         yield
     finally:
         _local.default = previous
+        with _blocks_lock:
+            blocks.value -= 1

@@ -92,11 +92,13 @@ class EvalTrace(Trace):
 
 
 def runs_now():
-    """Whether a primitive bound here would run at once in numpy, unobserved: eager code, no
-    transformation, no device placement to track. funcjax.numpy's fast paths check this
-    before calling ``apply_checked``."""
+    """Whether a primitive bound here on operands that are exactly ``Array`` would run at once
+    in numpy, unobserved: eager code, no transformation, no ``default_device`` block to place
+    results (``placement.blocks``; committed and sharded arrays are not exactly Arrays).
+    funcjax.numpy's fast paths check this, after checking their operands' types, before
+    calling ``apply_checked``."""
     trace = _context.trace
-    return (trace is None or type(trace) is EvalTrace) and not placement.state.active
+    return (trace is None or type(trace) is EvalTrace) and not placement.blocks.value
 
 
 def apply_checked(primitive, values, params, out_aval):

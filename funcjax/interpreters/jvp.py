@@ -121,7 +121,8 @@ class JVPTrace(Trace):
         if not nonzero:
             with set_current_trace(self.parent):
                 return primitive.bind(*primals, **params)
-        if type(self.parent) is EvalTrace and not placement.state.active:
+        if type(self.parent) is EvalTrace and not placement.blocks.value and \
+                placement.plain(primals):
             program = _program(primitive, primals, tangents, params)
             if program is not None:
                 return program.run(self, primals, tangents)

@@ -93,7 +93,7 @@ class TapeTrace(Trace):
                 outs, pullback = _staged_pullback(primitive, primals, params, mask)
             else:
                 pullback = program, primals
-                if arrays and program.direct and self.direct and not placement.state.active:
+                if arrays and program.direct and self.direct and not placement.blocks.value:
                     # The type rule accepted these types when the program was built.
                     aval = program.out_types[0]
                     out = apply_checked(primitive, [p._value for p in primals], params, aval)

@@ -8,15 +8,7 @@ from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
-from funcjax.core import placement
 from funcjax.interpreters import jvp as jvp_module
-
-
-@pytest.fixture(autouse=True)
-def _as_in_a_fresh_process(monkeypatch):
-    """The fast paths are off once any array was committed (``placement.state.active``), and
-    earlier test files (pmap) commit arrays: each test here starts as a fresh process would."""
-    monkeypatch.setattr(placement.state, "active", False)
 
 FUNCTIONS = [
     lambda x, y: jnp.sum(jnp.sin(x) * 2 + 1) + jnp.sum(y),

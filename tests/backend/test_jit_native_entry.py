@@ -11,15 +11,6 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax.api_jit import NATIVE_AFTER_CALLS
 from funcjax.backend.llvm import fast_call
-from funcjax.core import placement
-
-
-@pytest.fixture(autouse=True)
-def _as_in_a_fresh_process(monkeypatch):
-    """The fast paths are off once any array was committed (``placement.state.active``), and
-    earlier test files (pmap) commit arrays: each test here starts as a fresh process would."""
-    monkeypatch.setattr(placement.state, "active", False)
-
 
 pytestmark = pytest.mark.skipif(fast_call.layout() is None,
                                 reason="object layouts differ: no native entries")

@@ -27,13 +27,6 @@ UNARY = ["sin", "cos", "exp", "tanh", "log1p", "sqrt", "negative"]
 BINARY = ["add", "subtract", "multiply", "true_divide", "maximum", "minimum"]
 
 
-@pytest.fixture(autouse=True)
-def uncommitted(monkeypatch):
-    # Committing an array (another test may have) turns placement checks on for the process;
-    # the native entries then never run. These tests run with it off, as in a fresh process.
-    monkeypatch.setattr(placement.state, "active", False)
-
-
 def native(name, dtype=F32):
     """The native entry of ``jnp.name``, warmed for ``dtype``."""
     fn = getattr(jnp, name)

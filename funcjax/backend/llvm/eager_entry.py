@@ -21,8 +21,10 @@ converts, promotes, broadcasts, traces or raises as before) for anything else:
 - the other operand is such an Array of the same dtype object and shape, or a Python ``float``
   (float32 without x64) or ``int`` (float32 within +-2**31; int32 without x64, in range) that
   ``_util._takes_scalar`` lets adapt, converted as numpy converts it;
-- no transformation is active (the thread's trace is unset or eager evaluation) and no array
-  was ever committed (``placement.state.active``): ``eval.runs_now``.
+- no transformation is active (the thread's trace is unset or eager evaluation) and no
+  ``default_device`` block is open in any thread (``placement.blocks``, read from its
+  address): ``eval.runs_now``. Committed and sharded arrays are not exactly Arrays, so they
+  take the Python path, which places results.
 
 The result is a new Array sharing the operand's ``ShapedArray`` (the type rule gave that
 type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. numpy's loop runs
@@ -143,7 +145,7 @@ class NativeFunction:
         self.used = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
-        self.names = {"trace": "trace", "active": "active", "x64": "jax_enable_x64"}
+        self.names = {"trace": "trace", "x64": "jax_enable_x64"}
         self.keep += list(self.names.values())
         self.engines = []
         self.function = self._build(general, method=False, reverse=False)
@@ -334,7 +336,7 @@ def _entry_ir(owner, fallback, method, reverse):
     loop_fn, data_ptr = load(base, 8), load(base, 16)
     scalar_kind, item = load(base, 24, I64), load(base, 32, I64)
 
-    # eager evaluation: no trace but EvalTrace, nothing ever committed
+    # eager evaluation: no trace but EvalTrace, no default_device block open
     def attribute(obj_address, name):
         got = call("PyObject_GetAttr", PTR, [PTR, PTR], const_ptr(obj_address),
                    const_ptr(id(owner.names[name])))
@@ -351,10 +353,8 @@ def _entry_ir(owner, fallback, method, reverse):
     eager = b.or_(is_(trace, L["None_"]), is_(load(trace, 8), L["EvalTrace"]))
     call("Py_DecRef", ir.VoidType(), [PTR], trace)
     require(eager, "eager")
-    active = attribute(id(placement.state), "active")
-    uncommitted = is_(active, L["False"])
-    call("Py_DecRef", ir.VoidType(), [PTR], active)
-    require(uncommitted, "uncommitted")
+    open_blocks = load(const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
+    require(b.icmp_signed("==", open_blocks, const(0)), "no_default_device_block")
 
     pointers, steps = [], []
     slot = b.alloca(I32)  # a converted Python scalar (float32 or int32 bits)
