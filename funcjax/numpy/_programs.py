@@ -13,7 +13,8 @@ Checks are not lost: a program is kept only if tracing raised nothing, warned no
 gave one array made by equations with plain parameters and no effects; otherwise the key is
 remembered as refused and the general function runs (and raises or warns) every time. Only
 exact ``Array`` arguments with live buffers are keyed, and only when primitives run now
-(``eval.runs_now``: no transformation, no device placement) and ``jax_debug_nans`` is off;
+(``eval.runs_now``: no transformation, no open ``default_device`` block; arguments are
+exactly ``Array``, never committed or sharded ones) and ``jax_debug_nans`` is off;
 tracers, numpy arrays, lists and other values always take the general path.
 """
 
