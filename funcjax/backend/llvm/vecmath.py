@@ -14,8 +14,10 @@ exponent arithmetic. Special values (NaN, +-inf, -0.0, subnormals, overflow and 
 fixed up by selects at the end.
 float32 is computed in float32, except sin/cos/tan, which evaluate in float64 after a
 table-driven reduction that is exact for every float32 argument (no branch), and atan, atan2,
-cbrt, pow and erf, which evaluate in float64 and round once. float64 pow and erf stay libm
-calls (they need more than float64 arithmetic to be accurate). float64 sin/cos reduce by
+cbrt, pow and erf, which evaluate in float64 and round once. float64 erf is a Taylor series
+below 1 and ``1 - exp(-x*x) * F(x)`` above, with ``F`` a fitted polynomial whose coefficients
+are selected per lane and ``x*x`` split exactly in two (within 1 ulp). float64 pow stays a libm
+call (it needs ``log`` in more than float64 arithmetic to be accurate). float64 sin/cos reduce by
 Cody-Waite up to 2**30; the rare larger argument takes a branch to libm (that branch costs
 vectorisation of the loop: a float64 table reduction is the next step).
 
@@ -536,6 +538,58 @@ def erf_f64(b, x):
     return _erf(_Emitter(b.module, b, F64), x)
 
 
+# erfc(x) * exp(x*x) as polynomials in t = (x - 2) on [1, 3] and t = (x - 4.5) / 1.5 on [3, 6],
+# degree 20: Chebyshev interpolants computed in 150-bit arithmetic (mpmath's chebyfit, at
+# fitting time only), truncation error below 2e-18, 2e-16 relative evaluated in float64.
+_ERFC_SCALED_F64 = (
+    (0.25539567631050575, -0.10679646185348957, 0.04180275260352654, -0.015460637764292899,
+     0.0054407385374726875, -0.0018316642756976823, 0.000592469995322701,
+     -0.00018477836756841212, 5.572831533966739e-05, -1.6293717067101197e-05,
+     4.628174864564031e-06, -1.2795286873189962e-06, 3.448569413805109e-07,
+     -9.072562511997276e-08, 2.333611087819345e-08, -5.893398521091131e-09,
+     1.4527765170546272e-09, -3.359126377412497e-10, 7.995467612512789e-11,
+     -2.546926012237769e-11, 5.783119916201868e-12),
+    (0.12248480427384142, -0.03902389294640972, 0.012179532227877552, -0.0037279443941659234,
+     0.0011201614260534323, -0.0003307141043979527, 9.60143346271528e-05,
+     -2.7431421831294042e-05, 7.717539021887589e-06, -2.1394019967389742e-06,
+     5.846992603125327e-07, -1.5762571887276165e-07, 4.1934986514687315e-08,
+     -1.1012273176206117e-08, 2.8570511492547087e-09, -7.357171528471107e-10,
+     1.8636935637488512e-10, -4.405936483816362e-11, 1.0945550360903806e-11,
+     -3.855602478028782e-12, 9.298269402514383e-13))
+_ERF_TAYLOR_F64 = [2 / math.sqrt(math.pi) * (-1) ** k / (math.factorial(k) * (2 * k + 1))
+                   for k in range(19)]
+
+
+def _erf64(e, x):
+    """float64: ``x + x*Q(x*x)`` (the Taylor series less ``x``; 19 terms) below 1; above,
+    ``1 - exp(-x*x) * F(|x|)`` with ``F`` one of two fitted polynomials, its coefficients
+    selected per lane (one evaluation), and ``exp(-x*x)`` as ``exp(-hi) * (1 - lo)`` with
+    ``x*x = hi + lo`` exactly (fma), since ``exp`` of the rounded square is off by up to 36
+    ulp near 6. Above 6 (5.92: erf rounds to 1) the clamp gives 1. No branch."""
+    b = e.b
+    ax = _no_nan(e, _clamp(e, e.intrinsic("fabs", x), 0.0, 6.0))
+    z = b.fmul(x, x)
+    q = e.poly(z, [_ERF_TAYLOR_F64[0] - 1.0] + _ERF_TAYLOR_F64[1:])
+    small = e.fma(x, q, x)
+    upper = b.fcmp_ordered(">=", ax, e.c(3.0))
+    t = e.fma(ax, e.select(upper, e.c(1 / 1.5), e.c(1.0)),
+              e.select(upper, e.c(-3.0), e.c(-2.0)))
+    low, high = _ERFC_SCALED_F64
+    acc = e.select(upper, e.c(high[-1]), e.c(low[-1]))
+    for cl, ch in zip(reversed(low[:-1]), reversed(high[:-1])):
+        acc = e.fma(acc, t, e.select(upper, e.c(ch), e.c(cl)))
+    hi = b.fmul(ax, ax)
+    lo = e.fma(ax, ax, b.fneg(hi))
+    erfc = b.fmul(_call(e, "exp", b.fneg(hi)), e.fma(b.fneg(acc), lo, acc))
+    tail = e.intrinsic("copysign", b.fsub(e.c(1.0), erfc), x)
+    out = e.select(e.lt(ax, e.c(1.0)), small, tail)
+    return e.select(e.isnan(x), x, out)
+
+
+def _erf_any(e, x):
+    return _erf64(e, x) if e.f64 else _in_f64(_erf)(e, x)
+
+
 def _huge_to_libm(e, x, ok, fast, name):
     """``fast`` where ``ok``, else libm's ``name(x)`` behind a branch (rare: |x| > 2**30)."""
     b = e.b
@@ -565,9 +619,9 @@ _FUNCTIONS = {"exp": _exp, "exp2": _exp2, "expm1": _expm1, "log": _log, "log1p":
               "tanh": _tanh, "logistic": _logistic, "sin": _trig("sin"),
               "cos": _trig("cos"), "tan": _trig("tan"), "atan": _in_f64(_atan),
               "atan2": _in_f64(_atan2), "cbrt": _in_f64(_cbrt), "pow": _in_f64(_pow),
-              "erf": _in_f64(_erf)}
+              "erf": _erf_any}
 NAMES = tuple(_FUNCTIONS)
-FLOAT32_ONLY = ("pow", "erf")  # float64 pow and erf need more than float64 arithmetic
+FLOAT32_ONLY = ("pow",)  # float64 pow needs more than float64 arithmetic
 
 
 def call_function(module, b, name, ret, arg_types, args, pure=True):
