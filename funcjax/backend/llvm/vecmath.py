@@ -136,10 +136,14 @@ def _no_nan(e, x):
 
 
 # -- the functions: each takes the emitter and the argument, returns the result --------------
-def _exp(e, x):
+def _exp(e, x, lo=None):
+    """``exp(x)``, or ``exp(x + lo)`` for a small correction ``lo`` (added to the reduced
+    argument)."""
     limits = (-746.0, 710.0) if e.f64 else (-104.0, 89.0)
     xc = _no_nan(e, _clamp(e, x, *limits))
     n, r = e.reduce_ln2(xc)
+    if lo is not None:
+        r = e.b.fadd(r, lo)
     p = e.poly(r, _taylor(0, 14 if e.f64 else 8))
     return e.select(e.isnan(x), x, e.scale(p, n))
 
@@ -560,7 +564,8 @@ def _log_dd(e, x):
 
 def _exp_y_log(e, ax, y):
     """float64 ``|x|**y = exp(y*log|x|)``: ``log`` and the product in two doubles,
-    ``exp(hi + lo) = exp(hi) * (1 + lo)``; infinities and NaN pass through the high parts."""
+    ``exp(hi + lo)`` with ``lo`` added to exp's reduced argument; infinities and NaN pass
+    through the high parts."""
     b = e.b
     finite_x = b.and_(e.gt(ax, e.c(0.0)), e.lt(ax, e.c(math.inf)))
     log_hi, log_lo = _log_dd(e, e.select(finite_x, ax, e.c(1.0)))
@@ -569,8 +574,7 @@ def _exp_y_log(e, ax, y):
     p = b.fmul(y, log_hi)
     p_lo = b.fadd(e.fma(y, log_hi, b.fneg(p)), b.fmul(y, log_lo))
     p_lo = e.select(e.lt(e.intrinsic("fabs", p), e.c(800.0)), p_lo, e.c(0.0))  # inf, NaN
-    ex = _call(e, "exp", p)
-    return e.select(e.eq(ex, e.c(math.inf)), ex, e.fma(ex, p_lo, ex))
+    return _exp(e, p, p_lo)
 
 
 def _erfc_scaled_fit():
