@@ -17,8 +17,8 @@ table-driven reduction that is exact for every float32 argument (no branch), and
 cbrt, pow and erf, which evaluate in float64 and round once. float64 erf is a Taylor series
 below 1 and ``1 - exp(-x*x) * F(x)`` above, with ``F`` a fitted polynomial whose coefficients
 are selected per lane and ``x*x`` split exactly in two (within 1 ulp). float64 pow computes
-``log`` and ``y*log|x|`` in double-double (two doubles, fma for the exact parts) and
-``exp(hi + lo) = exp(hi) * (1 + lo)`` (within 1.2 ulp). float64 sin/cos reduce by
+``log`` and ``y*log|x|`` in double-double (fma for the exact parts), then ``exp(hi + lo)``
+with ``lo`` added to exp's reduced argument (within 1.05 ulp). float64 sin/cos reduce by
 Cody-Waite up to 2**30; the rare larger argument takes a branch to libm (that branch costs
 vectorisation of the loop: a float64 table reduction is the next step).
 
