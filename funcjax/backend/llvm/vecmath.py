@@ -699,7 +699,6 @@ _FUNCTIONS = {"exp": _exp, "exp2": _exp2, "expm1": _expm1, "log": _log, "log1p":
               "atan2": _in_f64(_atan2), "cbrt": _in_f64(_cbrt), "pow": _pow_any,
               "erf": _erf_any}
 NAMES = tuple(_FUNCTIONS)
-FLOAT32_ONLY = ()
 
 
 def call_function(module, b, name, ret, arg_types, args, pure=True):
@@ -714,8 +713,9 @@ def call_function(module, b, name, ret, arg_types, args, pure=True):
 
 
 def supports(name, typ):
-    """Whether ``name`` has an inlined form for the float type ``typ``."""
-    return name in _FUNCTIONS and (typ == F32 or name not in FLOAT32_ONLY)
+    """Whether ``name`` has an inlined form for the float type ``typ`` (float32 and float64
+    alike)."""
+    return name in _FUNCTIONS
 
 
 # float32 sin/cos/tan: a table reduction is exact for every argument but needs gathers,
