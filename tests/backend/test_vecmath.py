@@ -125,6 +125,32 @@ def test_the_newer_functions_are_vector_code_without_libm_calls():
         np.testing.assert_allclose(funcjax.jit(f)(x), f(x), rtol=2e-6, atol=2e-6)
 
 
+def test_float64_pow_is_vector_code_and_near_overflow_stays_within_two_ulp():
+    rng = np.random.default_rng(11)
+    x = np.exp(rng.uniform(-700, 700, 4096))
+    y = rng.uniform(-700, 700, 4096) / np.abs(np.log(x)).clip(1e-3)  # |y log x| up to 700
+    with enable_x64(), np.errstate(all="ignore"):
+        f = funcjax.jit(lax.pow)
+        asm = f.lower(x, y).compile().as_text("asm")
+        got, want = np.asarray(f(x, y)), np.power(x, y)
+    assert re.search(r"\b(ymm|zmm)\d+", asm)
+    assert not re.search(r"call\w*\s+\w*(pow|exp|log)\b", asm)
+    assert _ulp_error(got, want, np.float64).max() <= 2.0
+
+
+def test_float64_erf_is_vector_code_within_an_ulp_densely_on_its_whole_curve():
+    # 1e6 points on [-6.5, 6.5] (every piece and the joins at 1, 3 and 6) against math.erf
+    x = np.concatenate([np.linspace(-6.5, 6.5, 1_000_001), np.nextafter([1.0, 3.0, 6.0], 0)])
+    with enable_x64():
+        f = funcjax.jit(lax.erf)
+        asm = f.lower(x[:4096]).compile().as_text("asm")
+        got = np.asarray(f(x))
+    assert re.search(r"\b(ymm|zmm)\d+", asm)
+    assert not re.search(r"call\w*\s+\w*(erf|exp)\b", asm)
+    want = np.vectorize(math.erf, otypes=[np.float64])(x)
+    assert _ulp_error(got, want, np.float64).max() <= 2.0  # math.erf: itself within 1 ulp
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["sin", "cos", "tan"])
 def test_vectors_with_a_few_huge_lanes_take_the_exact_path(name, dtype):

@@ -4,8 +4,8 @@ calls to the C math library, declared ``readnone nounwind``.
 Declared pure, a libm call does not block vectorisation of the loop around it (the loop is
 vectorised and the call scalarised, one element at a time); the ``vecmath`` functions are
 plain arithmetic and vectorise fully. float32 (and float16, computed in float32) calls the
-``f``-suffixed libm functions, except ``erf``: eager computes erf in float64 and rounds, and
-so does this.
+``f``-suffixed libm functions. ``erf`` is always inlined (float32 evaluates it in float64 and
+rounds, as eager does).
 """
 
 from funcjax.backend.llvm import types, vecmath
@@ -25,17 +25,9 @@ def libm(ctx, name, *xs):
     return ctx.call(name + ("f" if single else ""), xs[0].type, list(xs))
 
 
-def _erf(ctx, dt, x):
-    if x.type == types.F64:
-        return libm(ctx, "erf", x)
-    return ctx.b.fptrunc(libm(ctx, "erf", ctx.b.fpext(x, types.F64)), types.F32)
-
-
 def emitter(name):
-    fallback = _erf if name == "erf" else lambda ctx, dt, *xs: libm(ctx, _LIBM[name], *xs)
-
     def emit(ctx, dt, *xs):
         if vecmath.supports(name, xs[0].type):
             return vecmath.emit(ctx.b, name, *xs)
-        return fallback(ctx, dt, *xs)
+        return libm(ctx, _LIBM[name], *xs)
     return emit

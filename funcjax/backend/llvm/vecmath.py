@@ -14,8 +14,11 @@ exponent arithmetic. Special values (NaN, +-inf, -0.0, subnormals, overflow and 
 fixed up by selects at the end.
 float32 is computed in float32, except sin/cos/tan, which evaluate in float64 after a
 table-driven reduction that is exact for every float32 argument (no branch), and atan, atan2,
-cbrt, pow and erf, which evaluate in float64 and round once. float64 pow and erf stay libm
-calls (they need more than float64 arithmetic to be accurate). float64 sin/cos reduce by
+cbrt, pow and erf, which evaluate in float64 and round once. float64 erf is a Taylor series
+below 1 and ``1 - exp(-x*x) * F(x)`` above, with ``F`` a fitted polynomial whose coefficients
+are selected per lane and ``x*x`` split exactly in two (within 1 ulp). float64 pow computes
+``log`` and ``y*log|x|`` in double-double (fma for the exact parts), then ``exp(hi + lo)``
+with ``lo`` added to exp's reduced argument (within 1.05 ulp). float64 sin/cos reduce by
 Cody-Waite up to 2**30; the rare larger argument takes a branch to libm (that branch costs
 vectorisation of the loop: a float64 table reduction is the next step).
 
@@ -24,6 +27,7 @@ tests/backend/test_vecmath.py.
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from llvmlite import ir
@@ -132,10 +136,14 @@ def _no_nan(e, x):
 
 
 # -- the functions: each takes the emitter and the argument, returns the result --------------
-def _exp(e, x):
+def _exp(e, x, lo=None):
+    """``exp(x)``, or ``exp(x + lo)`` for a small correction ``lo`` (added to the reduced
+    argument)."""
     limits = (-746.0, 710.0) if e.f64 else (-104.0, 89.0)
     xc = _no_nan(e, _clamp(e, x, *limits))
     n, r = e.reduce_ln2(xc)
+    if lo is not None:
+        r = e.b.fadd(r, lo)
     p = e.poly(r, _taylor(0, 14 if e.f64 else 8))
     return e.select(e.isnan(x), x, e.scale(p, n))
 
@@ -169,6 +177,19 @@ def _expm1(e, x):
 
 
 def _log(e, x):
+    kf, f = _log_reduce(e, x)
+    log1pf = _log1p_kernel(e, f)
+    hi = _LN2[0] if e.f64 else float(np.float32(0.693138122559))
+    lo = _LN2[0] - hi + _LN2[1]
+    out = e.fma(kf, e.c(hi), e.fma(kf, e.c(lo), log1pf))
+    out = e.select(e.eq(x, e.c(math.inf)), x, out)
+    out = e.select(e.eq(x, e.c(0.0)), e.c(-math.inf), out)
+    return e.select(e.lt(x, e.c(0.0)), e.c(math.nan), e.select(e.isnan(x), x, out))
+
+
+def _log_reduce(e, x):
+    """``(k, f)`` with ``x = 2**k * (1 + f)``, ``1 + f`` in [sqrt(1/2), sqrt(2)) (``f`` exact;
+    subnormal ``x`` scaled first), for finite ``x > 0``."""
     b = e.b
     tiny = e.lt(x, e.c(2.0 ** (-1022 if e.f64 else -126)))
     shift = 54 if e.f64 else 25
@@ -182,13 +203,7 @@ def _log(e, x):
     m_bits = b.add(b.and_(ix, e.i((1 << e.mant) - 1)), e.i(sqrt_half))
     f = b.fsub(b.bitcast(m_bits, e.t), e.c(1.0))
     kf = b.fsub(b.sitofp(k, e.t), e.select(tiny, e.c(shift), e.c(0.0)))
-    log1pf = _log1p_kernel(e, f)
-    hi = _LN2[0] if e.f64 else float(np.float32(0.693138122559))
-    lo = _LN2[0] - hi + _LN2[1]
-    out = e.fma(kf, e.c(hi), e.fma(kf, e.c(lo), log1pf))
-    out = e.select(e.eq(x, e.c(math.inf)), x, out)
-    out = e.select(e.eq(x, e.c(0.0)), e.c(-math.inf), out)
-    return e.select(e.lt(x, e.c(0.0)), e.c(math.nan), e.select(e.isnan(x), x, out))
+    return kf, f
 
 
 def _log1p_kernel(e, f):
@@ -483,12 +498,16 @@ def _cbrt(e, x):
     return e.select(e.isnan(x), x, e.intrinsic("copysign", y, x))
 
 
-def _pow(e, x, y):
-    """``exp(y * log|x|)`` in float64 (for float32 arguments: relative error far below
-    float32's), with C99's special cases by selects."""
+def _pow(e, x, y, accurate=False):
+    """``exp(y * log|x|)``, with C99's special cases by selects. float32 arguments: in float64
+    (relative error far below float32's); float64 (``accurate``): ``log`` and the product in
+    double-double (``_exp_y_log``)."""
     b = e.b
     ax = e.intrinsic("fabs", x)
-    out = _call(e, "exp", b.fmul(y, _call(e, "log", ax)))
+    if accurate:
+        out = _exp_y_log(e, ax, y)
+    else:
+        out = _call(e, "exp", b.fmul(y, _call(e, "log", ax)))
     integer = e.eq(e.intrinsic("floor", y), y)
     half = b.fmul(y, e.c(0.5))
     odd = b.and_(integer, b.fcmp_unordered("!=", e.intrinsic("floor", half), half))
@@ -499,6 +518,63 @@ def _pow(e, x, y):
     unit = b.or_(e.eq(x, e.c(1.0)), b.and_(e.eq(ax, e.c(1.0)),
                                            e.eq(e.intrinsic("fabs", y), e.c(math.inf))))
     return e.select(b.or_(unit, e.eq(y, e.c(0.0))), e.c(1.0), out)
+
+
+def _two_sum(e, a, c):
+    """``(s, err)`` with ``s + err = a + c`` exactly."""
+    b = e.b
+    total = b.fadd(a, c)
+    cc = b.fsub(total, a)
+    return total, b.fadd(b.fsub(a, b.fsub(total, cc)), b.fsub(c, cc))
+
+
+_LN2_HI = math.ldexp(round(math.ldexp(_LN2[0], 42)), -42)  # 42 bits: k * _LN2_HI is exact
+_LN2_LO = _LN2[0] - _LN2_HI + _LN2[1]
+_TWO_THIRDS_LO = float(Fraction(2, 3) - Fraction(2 / 3))
+
+
+def _log_dd(e, x):
+    """``log x = hi + lo`` to about 2**-100 absolute plus 2**-62 relative, for finite
+    ``x > 0``: ``k*ln2 + 2*atanh(s)``, ``s = f/(2+f)`` in two doubles (``2+f`` and the
+    quotient's residual exact by fma), the series' ``2/3 s**3`` term in two doubles too (it
+    reaches 1% of the result), the rest (below 2e-4 of it) in float64."""
+    b = e.b
+    kf, f = _log_reduce(e, x)
+    u = b.fadd(e.c(2.0), f)
+    u_lo = b.fsub(f, b.fsub(u, e.c(2.0)))  # exact: |f| < 2
+    s = b.fdiv(f, u)
+    s_lo = b.fdiv(b.fsub(e.fma(b.fneg(s), u, f), b.fmul(s, u_lo)), u)
+    z = b.fmul(s, s)
+    z_lo = e.fma(s, s, b.fneg(z))
+    s3 = b.fmul(z, s)
+    s3_lo = b.fadd(e.fma(z, s, b.fneg(s3)),
+                   b.fadd(b.fmul(z_lo, s), b.fmul(b.fmul(e.c(3.0), z), s_lo)))
+    cube = b.fmul(s3, e.c(2.0 / 3.0))
+    cube_lo = e.fma(s3, e.c(2.0 / 3.0), b.fneg(cube))
+    cube_lo = b.fadd(cube_lo, b.fmul(s3_lo, e.c(2.0 / 3.0)))
+    cube_lo = e.fma(s3, e.c(_TWO_THIRDS_LO), cube_lo)
+    rest = b.fmul(b.fmul(s3, z), e.poly(z, [2.0 / (2 * k + 1) for k in range(2, 14)]))
+    # k*ln2_hi + 2s + 2/3 s**3: exact sums; the small parts added up in float64
+    hi, err = _two_sum(e, b.fmul(kf, e.c(_LN2_HI)), b.fmul(e.c(2.0), s))
+    hi, err2 = _two_sum(e, hi, cube)
+    lo = b.fadd(b.fadd(err, err2), b.fadd(e.fma(kf, e.c(_LN2_LO), b.fmul(e.c(2.0), s_lo)),
+                                          b.fadd(cube_lo, rest)))
+    return _two_sum(e, hi, lo)
+
+
+def _exp_y_log(e, ax, y):
+    """float64 ``|x|**y = exp(y*log|x|)``: ``log`` and the product in two doubles,
+    ``exp(hi + lo)`` with ``lo`` added to exp's reduced argument; infinities and NaN pass
+    through the high parts."""
+    b = e.b
+    finite_x = b.and_(e.gt(ax, e.c(0.0)), e.lt(ax, e.c(math.inf)))
+    log_hi, log_lo = _log_dd(e, e.select(finite_x, ax, e.c(1.0)))
+    log_hi = e.select(finite_x, log_hi, _call(e, "log", ax))
+    log_lo = e.select(finite_x, log_lo, e.c(0.0))
+    p = b.fmul(y, log_hi)
+    p_lo = b.fadd(e.fma(y, log_hi, b.fneg(p)), b.fmul(y, log_lo))
+    p_lo = e.select(e.lt(e.intrinsic("fabs", p), e.c(800.0)), p_lo, e.c(0.0))  # inf, NaN
+    return _exp(e, p, p_lo)
 
 
 def _erfc_scaled_fit():
@@ -536,6 +612,62 @@ def erf_f64(b, x):
     return _erf(_Emitter(b.module, b, F64), x)
 
 
+# erfc(x) * exp(x*x) as polynomials in t = (x - 2) on [1, 3] and t = (x - 4.5) / 1.5 on [3, 6],
+# degree 20: Chebyshev interpolants computed in 150-bit arithmetic (mpmath's chebyfit, at
+# fitting time only), truncation error below 2e-18, 2e-16 relative evaluated in float64.
+_ERFC_SCALED_F64 = (
+    (0.25539567631050575, -0.10679646185348957, 0.04180275260352654, -0.015460637764292899,
+     0.0054407385374726875, -0.0018316642756976823, 0.000592469995322701,
+     -0.00018477836756841212, 5.572831533966739e-05, -1.6293717067101197e-05,
+     4.628174864564031e-06, -1.2795286873189962e-06, 3.448569413805109e-07,
+     -9.072562511997276e-08, 2.333611087819345e-08, -5.893398521091131e-09,
+     1.4527765170546272e-09, -3.359126377412497e-10, 7.995467612512789e-11,
+     -2.546926012237769e-11, 5.783119916201868e-12),
+    (0.12248480427384142, -0.03902389294640972, 0.012179532227877552, -0.0037279443941659234,
+     0.0011201614260534323, -0.0003307141043979527, 9.60143346271528e-05,
+     -2.7431421831294042e-05, 7.717539021887589e-06, -2.1394019967389742e-06,
+     5.846992603125327e-07, -1.5762571887276165e-07, 4.1934986514687315e-08,
+     -1.1012273176206117e-08, 2.8570511492547087e-09, -7.357171528471107e-10,
+     1.8636935637488512e-10, -4.405936483816362e-11, 1.0945550360903806e-11,
+     -3.855602478028782e-12, 9.298269402514383e-13))
+_ERF_TAYLOR_F64 = [2 / math.sqrt(math.pi) * (-1) ** k / (math.factorial(k) * (2 * k + 1))
+                   for k in range(19)]
+
+
+def _erf64(e, x):
+    """float64: ``x + x*Q(x*x)`` (the Taylor series less ``x``; 19 terms) below 1; above,
+    ``1 - exp(-x*x) * F(|x|)`` with ``F`` one of two fitted polynomials, its coefficients
+    selected per lane (one evaluation), and ``exp(-x*x)`` as ``exp(-hi) * (1 - lo)`` with
+    ``x*x = hi + lo`` exactly (fma), since ``exp`` of the rounded square is off by up to 36
+    ulp near 6. Above 6 (5.92: erf rounds to 1) the clamp gives 1. No branch."""
+    b = e.b
+    ax = _no_nan(e, _clamp(e, e.intrinsic("fabs", x), 0.0, 6.0))
+    z = b.fmul(x, x)
+    q = e.poly(z, [_ERF_TAYLOR_F64[0] - 1.0] + _ERF_TAYLOR_F64[1:])
+    small = e.fma(x, q, x)
+    upper = b.fcmp_ordered(">=", ax, e.c(3.0))
+    t = e.fma(ax, e.select(upper, e.c(1 / 1.5), e.c(1.0)),
+              e.select(upper, e.c(-3.0), e.c(-2.0)))
+    low, high = _ERFC_SCALED_F64
+    acc = e.select(upper, e.c(high[-1]), e.c(low[-1]))
+    for cl, ch in zip(reversed(low[:-1]), reversed(high[:-1])):
+        acc = e.fma(acc, t, e.select(upper, e.c(ch), e.c(cl)))
+    hi = b.fmul(ax, ax)
+    lo = e.fma(ax, ax, b.fneg(hi))
+    erfc = b.fmul(_call(e, "exp", b.fneg(hi)), e.fma(b.fneg(acc), lo, acc))
+    tail = e.intrinsic("copysign", b.fsub(e.c(1.0), erfc), x)
+    out = e.select(e.lt(ax, e.c(1.0)), small, tail)
+    return e.select(e.isnan(x), x, out)
+
+
+def _erf_any(e, x):
+    return _erf64(e, x) if e.f64 else _in_f64(_erf)(e, x)
+
+
+def _pow_any(e, x, y):
+    return _pow(e, x, y, accurate=True) if e.f64 else _in_f64(_pow)(e, x, y)
+
+
 def _huge_to_libm(e, x, ok, fast, name):
     """``fast`` where ``ok``, else libm's ``name(x)`` behind a branch (rare: |x| > 2**30)."""
     b = e.b
@@ -564,10 +696,9 @@ def _global_table(module, name, values):
 _FUNCTIONS = {"exp": _exp, "exp2": _exp2, "expm1": _expm1, "log": _log, "log1p": _log1p,
               "tanh": _tanh, "logistic": _logistic, "sin": _trig("sin"),
               "cos": _trig("cos"), "tan": _trig("tan"), "atan": _in_f64(_atan),
-              "atan2": _in_f64(_atan2), "cbrt": _in_f64(_cbrt), "pow": _in_f64(_pow),
-              "erf": _in_f64(_erf)}
+              "atan2": _in_f64(_atan2), "cbrt": _in_f64(_cbrt), "pow": _pow_any,
+              "erf": _erf_any}
 NAMES = tuple(_FUNCTIONS)
-FLOAT32_ONLY = ("pow", "erf")  # float64 pow and erf need more than float64 arithmetic
 
 
 def call_function(module, b, name, ret, arg_types, args, pure=True):
@@ -582,8 +713,9 @@ def call_function(module, b, name, ret, arg_types, args, pure=True):
 
 
 def supports(name, typ):
-    """Whether ``name`` has an inlined form for the float type ``typ``."""
-    return name in _FUNCTIONS and (typ == F32 or name not in FLOAT32_ONLY)
+    """Whether ``name`` has an inlined form for the float type ``typ`` (float32 and float64
+    alike)."""
+    return name in _FUNCTIONS
 
 
 # float32 sin/cos/tan: a table reduction is exact for every argument but needs gathers,
