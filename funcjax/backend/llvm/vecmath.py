@@ -12,8 +12,10 @@ Method: Cody-Waite range reduction with constants split into two or three parts 
 far below half an ulp; float32 tanh has a fitted minimax polynomial), then reconstruction by
 exponent arithmetic. Special values (NaN, +-inf, -0.0, subnormals, overflow and underflow) are
 fixed up by selects at the end.
-float32 is computed in float32, except sin/cos/tan, which evaluate in float64 after a
-table-driven reduction that is exact for every float32 argument (no branch), and atan, atan2,
+float32 is computed in float32 (vectors of sin/cos too: float32 Cody-Waite below 2**20,
+minimax kernels), except scalar sin/cos/tan and vector tan, which evaluate in float64 (the
+scalar ones after a table-driven reduction that is exact for every float32 argument; vectors
+with a lane above 2**20 recompute it by that scalar code), and atan, atan2,
 cbrt, pow and erf, which evaluate in float64 and round once. float64 pow and erf stay libm
 calls (they need more than float64 arithmetic to be accurate). float64 sin/cos reduce by
 Cody-Waite up to 2**30; the rare larger argument takes a branch to libm (that branch costs
@@ -281,8 +283,9 @@ def _sincos_kernels(e, r, terms):
 def _trig(which):
     """sin, cos or tan: reduce by multiples of pi/2 (float64 arithmetic), then the kernels.
 
-    float32 vectors reduce by Cody-Waite (exact enough below ``_CW_LIMIT``; larger
-    lanes are recomputed by the scalar table reduction, see ``_vector_variant``)."""
+    float32 vectors reduce by Cody-Waite (sin/cos in float32, ``_sincos_f32``; exact enough
+    below ``_CW_LIMIT``; larger lanes are recomputed by the scalar table reduction, see
+    ``_vector_variant``)."""
     def emit(e, x):
         w = _Emitter(e.module, e.b, F64, e.lanes)  # reduce and evaluate in float64
         b = e.b
@@ -334,7 +337,9 @@ def _sincos_f32(e, x, which):
     AVX-512 register): ``n`` by the shifter trick (its low bits are the quadrant), ``r`` by
     three fmas, both kernels, then the quadrant picks one and its sign by integer operations;
     sin takes the sign of ``x`` (so sin(-0.0) is -0.0). NaN and infinities give NaN without a
-    select (``inf - inf`` in the reduction)."""
+    select (``inf - inf`` in the reduction). Exhaustively over float32 below 2**20: at most
+    1.67 ulp (sin) and 1.81 ulp (cos) from the exact value; twice as fast as the float64
+    reduction it replaces (13 fma-pipe operations per 16 lanes)."""
     b = e.b
     ax = e.intrinsic("fabs", x)
     big = e.fma(ax, e.c(_TWO_OVER_PI), e.c(_SHIFTER))
@@ -623,7 +628,8 @@ def supports(name, typ):
 # float32 sin/cos/tan: a table reduction is exact for every argument but needs gathers,
 # which cost 3x the rest; so the scalar function (table reduction) is not inlined and names
 # vector variants (LLVM's vector-function ABI) that the loop vectoriser calls instead, one
-# call per vector: Cody-Waite in float64 for every lane, and the scalar function for the
+# call per vector: Cody-Waite for every lane (sin/cos in float32, ``_sincos_f32``; tan in
+# float64), and the scalar function for the
 # lanes of a vector only when one of them is above _CW_LIMIT (rare: a branch per vector).
 # float64 the same way: there the scalar body's rare libm branch (|x| > 2**30) would keep
 # the whole loop scalar.
