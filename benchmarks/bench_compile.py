@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+from common import one_core
 
 
 def child(kind, warm):
@@ -80,7 +81,8 @@ def run_child(kind, warm):
     else:
         python, env, cwd = sys.executable, dict(os.environ), None
     cmd = [python, os.path.abspath(__file__), "--child", kind] + ["--warm"] * warm
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd,
+                          preexec_fn=one_core if kind == "jax" else None)
     if done.returncode:
         print(f"{kind} child failed:", done.stderr[-2000:], file=sys.stderr)
         return None

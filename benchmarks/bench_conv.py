@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-from common import median_seconds
+from common import median_seconds, one_core
 
 ONE_THREAD_XLA = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
                   "--xla_force_host_platform_device_count=1")
@@ -130,7 +130,7 @@ def jax_results(quick):
     cmd = [python, __file__, "--jax-only"] + [f for f in ("--quick", "--cpu") if f in sys.argv]
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ONE_THREAD_XLA}
     env.pop("PYTHONPATH", None)
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=one_core)
     if done.returncode != 0:
         print("JAX run failed:", done.stderr.strip().splitlines()[-1:], file=sys.stderr)
         return None

@@ -7,7 +7,8 @@ jit) and JAX eagerly, in one run. autograd and JAX run in a subprocess of the in
 ``FUNCJAX_BENCH_JAX_PYTHON`` (default ``/work/jaxenv/bin/python``) when it exists, or here when
 importable; funcjax itself never imports them. On float32[8] the figures are each library's
 fixed cost per operation; on 10**6 elements, numpy's own speed. Times are the minimum over many
-repeats of process CPU time (the machine is shared: read the ratios).
+repeats of process CPU time (the machine is shared: read the ratios), on one core: funcjax
+with ``funcjax_num_threads`` 1, the subprocess pinned to one CPU.
 """
 
 import inspect
@@ -19,7 +20,7 @@ import textwrap
 import timeit
 
 import numpy as np
-from common import quick
+from common import one_core, quick
 
 import funcjax as jax
 import funcjax.numpy as jnp
@@ -123,7 +124,8 @@ def foreign_columns():
     python = JAX_PYTHON if os.path.exists(JAX_PYTHON) else sys.executable
     try:
         done = subprocess.run([python, "-c", FOREIGN], capture_output=True, text=True,
-                              timeout=900, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                              timeout=900, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+                              preexec_fn=one_core)
         return {(lib, k): v for lib, k, v in json.loads(done.stdout.strip().splitlines()[-1])}
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return {}
@@ -138,6 +140,9 @@ def ratio(a, b):
 
 
 def main():
+    # Process CPU time counts every thread: all libraries run on one core (numpy's OpenBLAS
+    # is not used by these rows; JAX's subprocess is pinned).
+    jax.config.update("funcjax_num_threads", 1)
     ours = {k: best_us(fn) for k, fn in
             workloads(jnp, grad=jax.grad, jit=jax.jit, scan=lax.scan, jvp=jax.jvp).items()}
     base = {k: best_us(fn) for k, fn in workloads(np).items()}

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 import numpy as np
-from common import best_seconds
+from common import best_seconds, one_core
 
 JAX_PYTHONS = [os.environ.get("FUNCJAX_JAX_PYTHON", ""), "/work/jaxenv/bin/python",
                "/tmp/jaxenv/bin/python"]
@@ -92,7 +92,8 @@ def jax_results(quick):
     for python in JAX_PYTHONS:
         if python and os.path.exists(python):
             proc = subprocess.run([python, __file__, "--jax"] + (["--quick"] if quick else []),
-                                  capture_output=True, text=True, timeout=3600)
+                                  capture_output=True, text=True, timeout=3600,
+                                  preexec_fn=one_core)
             if proc.returncode == 0:
                 return json.loads(proc.stdout.strip().splitlines()[-1])
             print(proc.stderr[-2000:], file=sys.stderr)

@@ -42,6 +42,14 @@ def best_seconds(fn, repeat, warm_up=False, number=1):
     return float(np.min(call_seconds(fn, repeat, warm_up, number)))
 
 
+def one_core():
+    """``preexec_fn`` of a JAX subprocess that must run on one core. The XLA flags alone do not
+    keep JAX 0.10 there: on a quiet 2-core machine its matmul 1024 ran at twice one core's
+    peak. Pinning the process to one CPU does."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+
+
 def jax_figures(script, args=(), one_thread=True, flag="--jax-only"):
     """Runs ``script --jax-only *args`` under the Python that has JAX (``FUNCJAX_JAX_PYTHON``,
     default /work/jaxenv/bin/python), pinned to one thread unless ``one_thread`` is false, and
@@ -56,7 +64,8 @@ def jax_figures(script, args=(), one_thread=True, flag="--jax-only"):
                             "intra_op_parallelism_threads=1")
     env.pop("PYTHONPATH", None)
     cmd = [python, os.path.abspath(script), flag, *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp",
+                          preexec_fn=one_core if one_thread else None)
     if done.returncode:
         print("JAX run failed:", done.stderr[-2000:], file=sys.stderr)
         return {}
