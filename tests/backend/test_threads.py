@@ -16,19 +16,6 @@ from funcjax.backend.llvm import parallel_loops
 from funcjax.backend.llvm.program import LoweredModule
 
 
-@pytest.fixture
-def threads():
-    """Every outlined loop is threaded (no work threshold); restores the settings after."""
-    previous_work = parallel_loops.set_min_work(0)
-    previous = funcjax.config.read("funcjax_num_threads")
-
-    def use(n):
-        funcjax.config.update("funcjax_num_threads", n)
-    yield use
-    funcjax.config.update("funcjax_num_threads", previous)
-    parallel_loops.set_min_work(previous_work)
-
-
 def chain(x):
     return jnp.sin(x) * jnp.exp(-x * x) + 0.5 * jnp.tanh(x)
 

@@ -12,19 +12,6 @@ from funcjax.backend.llvm import parallel_loops
 from funcjax.backend.llvm.program import LoweredModule
 
 
-@pytest.fixture
-def threads():
-    """Every outlined loop is threaded (no work threshold); restores the settings after."""
-    previous_work = parallel_loops.set_min_work(0)
-    previous = funcjax.config.read("funcjax_num_threads")
-
-    def use(n):
-        funcjax.config.update("funcjax_num_threads", n)
-    yield use
-    funcjax.config.update("funcjax_num_threads", previous)
-    parallel_loops.set_min_work(previous_work)
-
-
 def _same_for_any_threads(threads, fn, *args):
     """``fn``'s results on 1, 2 and 4 threads and lowered without parallel loops: bitwise
     equal. Returns them."""

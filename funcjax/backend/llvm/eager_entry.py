@@ -231,37 +231,19 @@ def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
     nin = owner.nin
-    module = ir.Module(name="eager_entry")
-    fn = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), _NAME)
+    entry = fast_call.EntryFunction("eager_entry", _NAME)
+    module, fn, b, miss = entry.module, entry.fn, entry.b, entry.miss
+    const_ptr, load, require, call = entry.const_ptr, entry.load, entry.require, entry.call
     self_, args, nargs = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    miss = fn.append_basic_block("miss")
 
     def const(value, ty=I64):
         return ir.Constant(ty, value)
 
-    def const_ptr(address):
-        return const(address).inttoptr(PTR)
-
     def addr(ptr):
         return b.ptrtoint(ptr, I64)
 
-    def load(ptr, offset, ty=PTR):
-        return b.load(b.gep(ptr, [const(offset)], source_etype=ir.IntType(8)), typ=ty)
-
     def is_(ptr, address):
         return b.icmp_unsigned("==", addr(ptr), const(address))
-
-    def require(cond, name):
-        ok = fn.append_basic_block(name)
-        b.cbranch(cond, ok, miss)
-        b.position_at_end(ok)
-
-    def call(name, ret, arg_types, *values):
-        callee = module.globals.get(_SYMBOL + name)
-        if callee is None:
-            callee = ir.Function(module, ir.FunctionType(ret, arg_types), _SYMBOL + name)
-        return b.call(callee, values)
 
     def incref(address):
         call("Py_IncRef", ir.VoidType(), [PTR], const_ptr(address))

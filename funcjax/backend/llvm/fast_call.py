@@ -167,34 +167,51 @@ def build(program, consts, out_mode):
         return None
 
 
+class EntryFunction:
+    """The frame every generated ``METH_FASTCALL`` entry shares (this module's and
+    ``eager_entry``'s): ``PyObject *name(PyObject *self, PyObject **args, Py_ssize_t nargs)``
+    in its own module, a ``miss`` block for any check that fails, and the helpers the checks
+    are written with."""
+
+    def __init__(self, module_name, function_name):
+        self.module = ir.Module(name=module_name)
+        self.fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR, PTR, I64]), function_name)
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.miss = self.fn.append_basic_block("miss")
+
+    @staticmethod
+    def const_ptr(address):
+        return ir.Constant(I64, address).inttoptr(PTR)
+
+    def load(self, ptr, offset, ty=PTR):
+        """The field of type ``ty`` at byte ``offset`` of the object at ``ptr``."""
+        return self.b.load(self.b.gep(ptr, [ir.Constant(I64, offset)],
+                                      source_etype=ir.IntType(8)), typ=ty)
+
+    def require(self, cond, name):
+        """Continues in a new block if ``cond`` holds, else goes to ``miss``."""
+        ok = self.fn.append_basic_block(name)
+        self.b.cbranch(cond, ok, self.miss)
+        self.b.position_at_end(ok)
+
+    def call(self, name, ret, arg_types, *values):
+        """Calls the C-API function ``name``, bound under the ``_SYMBOL`` prefix."""
+        callee = self.module.globals.get(_SYMBOL + name)
+        if callee is None:
+            callee = ir.Function(self.module, ir.FunctionType(ret, arg_types), _SYMBOL + name)
+        return self.b.call(callee, values)
+
+
 def _entry_ir(program, const_arrays, workspace, owner, out_mode):
     L = layout()
     compiler.host()  # LLVM initialised before symbols are added
     closed = program.closed
     n_const = len(const_arrays)
     in_avals, out_avals = closed.in_avals[n_const:], closed.out_avals
-    module = ir.Module(name="fast_entry")
-    fn = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), _NAME)
+    entry = EntryFunction("fast_entry", _NAME)
+    module, fn, b, miss = entry.module, entry.fn, entry.b, entry.miss
+    const_ptr, load, require, call = entry.const_ptr, entry.load, entry.require, entry.call
     _, args, nargs = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    miss = fn.append_basic_block("miss")
-
-    def const_ptr(address):
-        return ir.Constant(I64, address).inttoptr(PTR)
-
-    def load(ptr, offset, ty=PTR):
-        return b.load(b.gep(ptr, [ir.Constant(I64, offset)], source_etype=ir.IntType(8)), typ=ty)
-
-    def require(cond, name):
-        ok = fn.append_basic_block(name)
-        b.cbranch(cond, ok, miss)
-        b.position_at_end(ok)
-
-    def call(name, ret, arg_types, *values):
-        callee = module.globals.get(_SYMBOL + name)
-        if callee is None:
-            callee = ir.Function(module, ir.FunctionType(ret, arg_types), _SYMBOL + name)
-        return b.call(callee, values)
 
     require(b.icmp_signed("==", nargs, ir.Constant(I64, len(in_avals))), "nargs_ok")
     data = []
