@@ -1,6 +1,7 @@
 """Eager loops that hand themselves to the jit backend: same answers as a Python loop, one
 compilation per structurally distinct loop, interpretation where compiling does not pay."""
 
+import functools
 import sys
 
 import numpy as np
@@ -174,3 +175,38 @@ def test_reused_body_under_grad_matches_jit():
     for _ in range(3):
         np.testing.assert_allclose(funcjax.grad(loss)(w), funcjax.jit(funcjax.grad(loss))(w),
                                    rtol=1e-5, atol=1e-6)
+
+
+class _Scaled:
+    """A callable object as a branch or body (no ``__code__`` to key a cache on)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, v):
+        return v * self.k
+
+
+def test_branches_and_bodies_that_are_not_plain_functions():
+    """Eager control flow given a jitted function, a ``functools.partial`` or a callable object
+    (found by the nested-transformations fuzzer: a jitted branch raised AttributeError):
+    each call stages it afresh and gives the Python result."""
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    jitted = funcjax.jit(lambda v: jnp.sin(v) * 2)
+    half = functools.partial(jnp.multiply, 0.5)
+    for k, branch in enumerate([jitted, half, _Scaled(3.0)]):
+        want_true = np.asarray(branch(jnp.asarray(x)))
+        for _ in range(2):  # a second call would hit a cache, if one were kept
+            got = lax.cond(x[0] > 0, branch, lambda v: -v, jnp.asarray(x))
+            np.testing.assert_allclose(np.asarray(got), want_true, rtol=1e-6)
+            got = lax.cond(x[1] > 0, branch, lambda v: -v, jnp.asarray(x))
+            np.testing.assert_allclose(np.asarray(got), -x)
+        body = (lambda i, v, b=branch: b(v) + 1.0)
+        loop = lax.fori_loop(0, 3, body, jnp.asarray(x))
+        want = x
+        for _ in range(3):
+            want = np.asarray(branch(jnp.asarray(want))) + 1.0
+        np.testing.assert_allclose(np.asarray(loop), want, rtol=1e-5, err_msg=str(k))
+        ys = lax.scan(lambda c, v, b=branch: (c, b(v)), 0.0, jnp.asarray(x))[1]
+        np.testing.assert_allclose(np.asarray(ys), np.asarray(branch(jnp.asarray(x))),
+                                   rtol=1e-6)

@@ -196,6 +196,8 @@ def function_key(fn):
 
 
 def _function_key(fn, seen):
+    if type(fn) is not types.FunctionType:  # a jitted function, a partial, a callable object
+        raise _NoKeyError
     if id(fn) in seen:  # recursion through a global or closure
         return "recursive", fn.__code__
     seen.add(id(fn))
