@@ -18,6 +18,7 @@ import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.export import deserialize, export
 from funcjax.quantize import quantize
+from funcjax.tools.parallel_training import loss, predict
 
 QUICK = "--quick" in sys.argv
 RNG = np.random.default_rng(0)
@@ -84,23 +85,13 @@ def trained_classifier(sizes, classes=10, steps=300):
         return (centers[y] + RNG.standard_normal((n, sizes[0]))).astype(np.float32), y
     params = [((RNG.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
                np.zeros(n, np.float32)) for m, n in zip(sizes, sizes[1:])]
-
-    def mlp(params, x):
-        for w, b in params[:-1]:
-            x = jnp.maximum(x @ w + b, 0.0)
-        w, b = params[-1]
-        return x @ w + b
-
-    def loss(p, x, y):
-        logp = fj.nn.log_softmax(mlp(p, x))
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
     step = fj.jit(lambda p, x, y: fj.tree_map(lambda a, g: a - 0.05 * g, p,
                                               fj.grad(loss)(p, x, y)))
     xt, yt = data(6400)
     for i in range(steps):
         k = (i * 128) % 6400
         params = step(params, xt[k:k + 128], yt[k:k + 128])
-    return mlp, params, xt, data(4000)
+    return predict, params, xt, data(4000)
 
 
 def bench_mlp(repeats):

@@ -7,6 +7,8 @@ import pytest
 import funcjax as fj
 import funcjax.numpy as jnp
 from funcjax.quantize import quantize, quantize_weight
+from funcjax.tools.parallel_training import loss
+from funcjax.tools.parallel_training import predict as mlp
 
 RNG = np.random.default_rng(3)
 C, D = 5, 20
@@ -16,18 +18,6 @@ CENTERS = RNG.standard_normal((C, D)).astype(np.float32) * 0.45
 def data(n):
     y = RNG.integers(0, C, n)
     return (CENTERS[y] + RNG.standard_normal((n, D))).astype(np.float32), y
-
-
-def mlp(params, x):
-    for w, b in params[:-1]:
-        x = jnp.maximum(x @ w + b, 0.0)
-    w, b = params[-1]
-    return x @ w + b
-
-
-def loss(p, x, y):
-    logp = fj.nn.log_softmax(mlp(p, x))
-    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
 
 @pytest.fixture(scope="module")
