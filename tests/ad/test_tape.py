@@ -1,6 +1,9 @@
 """Eager reverse mode on a tape (``interpreters.tape``) against the staged route (linearize +
 transpose, which ``vjp`` and ``jit(grad)`` take) and against finite differences."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,20 +14,13 @@ import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.interpreters import tape
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "control_flow"))
+from cf_helpers import finite_difference  # noqa: E402
+
 
 def _staged_grad(f, x):
     _, pullback = funcjax.vjp(f, x)
     return pullback(jnp.ones((), jnp.asarray(f(x)).dtype))[0]
-
-
-def _fd_grad(f, x, eps=1e-3):
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
-    return g
 
 
 FUNCTIONS = [
@@ -54,7 +50,7 @@ def test_tape_grad_equals_staged_grad_and_finite_differences(k, values):
     x64 = np.asarray(x, np.float64)
     if k in (1, 3, 6):  # kinks (max, where, cond) where finite differences straddle
         return
-    np.testing.assert_allclose(g, _fd_grad(lambda v: f(jnp.asarray(v, np.float32)), x64),
+    np.testing.assert_allclose(g, finite_difference(lambda v: f(jnp.asarray(v, np.float32)), x64),
                                rtol=3e-2, atol=3e-2)
 
 
@@ -136,7 +132,7 @@ def test_cached_split_of_a_loop_equals_the_uncached_route_and_follows_closures()
         np.testing.assert_array_equal(second, again)
         np.testing.assert_allclose(first, np.asarray(_staged_grad(loss, x)), rtol=1e-5,
                                    atol=1e-6)
-        np.testing.assert_allclose(first, _fd_grad(lambda v, f=loss: f(jnp.asarray(v)), x),
+        np.testing.assert_allclose(first, finite_difference(lambda v, f=loss: f(jnp.asarray(v)), x),
                                    rtol=2e-2, atol=2e-2)
 
 
@@ -152,7 +148,7 @@ def test_cached_split_of_cond_and_effects_are_not_cached():
     for x in (np.array([0.3, 0.4], np.float32), np.array([-0.3, -0.9], np.float32)):
         for _ in range(2):
             np.testing.assert_allclose(np.asarray(funcjax.grad(loss)(jnp.asarray(x))),
-                                       _fd_grad(loss, x), rtol=2e-2, atol=2e-2)
+                                       finite_difference(loss, x), rtol=2e-2, atol=2e-2)
     tape._splits.clear()
     for _ in range(2):
         funcjax.grad(printing)(jnp.asarray(np.array([0.3, 0.4], np.float32)))
