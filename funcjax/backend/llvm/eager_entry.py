@@ -41,6 +41,7 @@ import numpy as np
 from llvmlite import ir
 
 from funcjax.backend.llvm import compiler, fast_call, spmd_pool
+from funcjax.backend.llvm.loops import for_range
 from funcjax.config import config
 from funcjax.core import placement
 from funcjax.core.array import OPERATORS as ARRAY_OPERATORS
@@ -359,23 +360,11 @@ def _entry_ir(owner, fallback, method, reverse):
         same = b.and_(b.icmp_unsigned("==", addr(load(other_value, 56)), addr(descr)),
                       b.icmp_signed("==", load(other_value, 24, I32), nd))
         require(same, "same_type")
-        head = b.block
-        dims_loop = fn.append_basic_block("dims_loop")
-        dims_body = fn.append_basic_block("dims_body")
-        dims_done = fn.append_basic_block("dims_done")
-        b.branch(dims_loop)
-        b.position_at_end(dims_loop)
-        j = b.phi(I32)
-        j.add_incoming(const(0, I32), head)
-        b.cbranch(b.icmp_signed("<", j, nd), dims_body, dims_done)
-        b.position_at_end(dims_body)
         other_dims = load(other_value, 32)
-        mine = b.load(b.gep(dims, [b.zext(j, I64)], source_etype=I64), typ=I64)
-        theirs = b.load(b.gep(other_dims, [b.zext(j, I64)], source_etype=I64), typ=I64)
-        require(b.icmp_signed("==", mine, theirs), "same_dim")
-        j.add_incoming(b.add(j, const(1, I32)), b.block)
-        b.branch(dims_loop)
-        b.position_at_end(dims_done)
+        with for_range(b, b.sext(nd, I64)) as j:
+            mine = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+            theirs = b.load(b.gep(other_dims, [j], source_etype=I64), typ=I64)
+            require(b.icmp_signed("==", mine, theirs), "same_dim")
         other_data = load(other_value, 16)
         from_array = b.block
         b.branch(join)
