@@ -159,6 +159,9 @@ def rows(quick):
     table = {
         "tanh(x) f32 1e6": (elementwise(lambda lib, v: lib.np.tanh(v), x6), 20),
         "exp(x) f32 1e6": (elementwise(lambda lib, v: lib.np.exp(v), x6), 20),
+        "sin(x) f32 1e6": (elementwise(lambda lib, v: lib.np.sin(v), x6), 20),
+        "erf_inv(x) f32 1e6": (needs_ad(elementwise(lambda lib, v: lib.lax.erf_inv(v),
+                                                    np.tanh(x6))), 10),
         "chain f32 1e6": (elementwise(chain, x6), 20),
         "chain f32 1e7": (elementwise(chain, x7), 5),
         "mean(x**2, axis=0) [4096,1024]": (elementwise(
