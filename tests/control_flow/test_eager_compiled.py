@@ -10,7 +10,7 @@ import pytest
 import funcjax
 import funcjax.numpy as jnp
 from funcjax import lax
-from funcjax.config import disable_jit
+from funcjax.config import debug_nans, disable_jit
 from funcjax.ops.control_flow import eager
 
 
@@ -210,3 +210,53 @@ def test_branches_and_bodies_that_are_not_plain_functions():
         ys = lax.scan(lambda c, v, b=branch: (c, b(v)), 0.0, jnp.asarray(x))[1]
         np.testing.assert_allclose(np.asarray(ys), np.asarray(branch(jnp.asarray(x))),
                                    rtol=1e-6)
+
+
+def _entries_in_use():
+    return [p for p in eager._programs.values()
+            if p is not None and p.entry not in (None, False)]
+
+
+def test_hot_compiled_loops_take_their_native_entry_with_equal_results(always_compile):
+    """After ``NATIVE_AFTER`` calls a compiled loop runs through its generated entry; its
+    results are the bits of the checked Python path, for the forward and backward scans of
+    an eager gradient, and equal jit's."""
+    y0 = jnp.linspace(0, 1, 8)
+    g = funcjax.grad(_rk4_loss)
+    first = g(y0)  # Python path
+    for _ in range(eager.NATIVE_AFTER + 1):
+        hot = g(y0)
+    entries = _entries_in_use()
+    assert entries, "no compiled loop built its native entry"
+    before = sum(e.entry.calls for e in entries)
+    again = g(y0)
+    assert sum(e.entry.calls for e in entries) > before  # the entry ran
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(hot, first)
+    np.testing.assert_allclose(again, funcjax.jit(g)(y0), rtol=1e-5)
+
+
+def test_native_loop_entries_fall_back_for_other_operands_and_debug_nans(always_compile):
+    xs = jnp.linspace(-2, 2, 40).reshape(10, 4)
+    for _ in range(eager.NATIVE_AFTER + 1):
+        lax.scan(_scan_with(0.5), jnp.ones(4), xs)
+    loop = next(p for p in eager._programs.values()
+                if p is not None and p.entry not in (None, False)
+                and p.program.closed.in_avals[-1].shape == (10, 4))
+    calls = loop.entry.calls
+    # float64 numpy operands are not what the entry was built for: it declines them and the
+    # checked Python path converts them (float32 without x64), as a jitted call does.
+    from_python = loop(np.ones(4), np.asarray(xs, np.float64))
+    assert loop.entry.calls == calls
+    c, ys = loop(np.ones(4, np.float32), np.asarray(xs))
+    assert loop.entry.calls == calls + 1
+    for a, b in zip(from_python, (c, ys)):
+        np.testing.assert_array_equal(a, b)
+    ref_c, ref_ys = _python_scan(0.5, np.ones(4, np.float32), np.asarray(xs))
+    np.testing.assert_allclose(c, ref_c, rtol=1e-5)
+    np.testing.assert_allclose(ys, ref_ys, rtol=1e-5, atol=1e-5)
+    with debug_nans():
+        out = loop(np.ones(4, np.float32), np.asarray(xs))
+    assert loop.entry.calls == calls + 1  # debug_nans checks every output in Python
+    np.testing.assert_array_equal(out[0], c)
+

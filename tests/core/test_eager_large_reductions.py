@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 import funcjax
 import funcjax.numpy as jnp
-from funcjax.core.abstract import ShapedArray
 from funcjax.ops import reductions
 from funcjax.ops.control_flow import eager
 
@@ -20,8 +19,8 @@ N = reductions.COMPILED_SIZE
 
 def _compiled(prim, x, axes):
     """Whether eager mode holds a compiled ``prim`` for ``x``'s type over ``axes``."""
-    avals = (ShapedArray(x.shape, x.dtype),)
-    return eager._programs.get((prim.name, avals, (("axes", eager._param_key(axes)),))) \
+    types = (eager._operand_type(x),)
+    return eager._programs.get((prim.name, types, (("axes", eager._param_key(axes)),))) \
         is not None
 
 
