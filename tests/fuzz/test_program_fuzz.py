@@ -51,8 +51,8 @@ def test_seeds_that_found_bugs_pass():
     assert all(r["ok"] for r in results), _report(results)
 
 
-def test_contraction_overflow_is_order_dependent_but_nothing_else_is():
-    from worker import Mismatch, compare_sum_of_products
+def test_an_overflowing_sum_is_order_dependent_but_nothing_else_is():
+    from worker import Mismatch, compare_sum
     big = np.float32(3.4028235e38)
     a = np.array([[np.inf, big, big, big], [1.0, 2.0, np.inf, 0.0]], np.float32)
     b = np.array([[-1.2, 0.5, 0.34, 2.8], [0.0, 1.0, 1.0, 1.0]], np.float32)
@@ -61,10 +61,23 @@ def test_contraction_overflow_is_order_dependent_but_nothing_else_is():
     # -inf with fused multiply-adds (numpy's BLAS), NaN with rounded products (the loops).
     fused = np.array([[-np.inf, np.nan], [np.inf, np.inf]], np.float32)
     rounded = np.array([[np.nan, np.nan], [np.inf, np.inf]], np.float32)
-    compare_sum_of_products(rounded, fused, "a @ b.T", env, 2e-4, "t")
+    compare_sum(rounded, fused, "a @ b.T", env, 2e-4, "t")
     wrong = [[[np.inf, np.nan], [np.inf, np.inf]],    # the wrong infinity
              [[-np.inf, -np.inf], [np.inf, np.inf]],  # inf * 0 is NaN in any order
              [[-np.inf, np.nan], [np.nan, np.inf]]]   # no overflow here: inf exactly
     for w in wrong:
         with pytest.raises(Mismatch):
-            compare_sum_of_products(np.array(w, np.float32), fused, "a @ b.T", env, 2e-4, "t")
+            compare_sum(np.array(w, np.float32), fused, "a @ b.T", env, 2e-4, "t")
+    # The same for sums: np.sum of row 0 is NaN (a partial sum overflows to +inf), a
+    # vectorised sum -inf; row 1 has no finite overflow and sums to NaN in any order.
+    big, inf = 3e38, np.inf
+    x = np.array([[big, -inf, big, big, big, 1, 1, 1, 1, 1, -inf, 1, 1, big, big, big],
+                  [inf, -inf, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]], np.float32)
+    for expr in ("jnp.sum(x, axis=1)", "jnp.mean(x, axis=1)"):
+        env = {"jnp": jnp, "x": x}
+        compare_sum(np.array([np.nan] * 2, np.float32), np.array([-inf, np.nan], np.float32),
+                    expr, env, 2e-4, "t")
+        for w in ([inf, np.nan], [-inf, -inf]):
+            with pytest.raises(Mismatch):
+                compare_sum(np.array(w, np.float32), np.array([-inf, np.nan], np.float32),
+                            expr, env, 2e-4, "t")
