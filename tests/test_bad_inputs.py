@@ -197,6 +197,12 @@ CASES = [
     ("nonzero-traced", lambda: jax.jit(lambda x: jnp.where(x > 0))(x3), ConcretizationTypeError,
      ["nonzero", "bool[3]", "size="]),
     ("split-uneven", lambda: jnp.split(x3, 2), ValueError, ["split", "size 3", "array_split"]),
+    ("argmax-empty-axis", lambda: jnp.argmax(jnp.ones((0, 3)), axis=0), ValueError,
+     ["argmax", "axis 0", "empty", "check the size"]),
+    ("argmin-empty-jit", lambda: jax.jit(lambda a: jnp.argmin(a.reshape(-1)))(jnp.ones((2, 0))),
+     ValueError, ["argmin", "axis 0", "empty"]),
+    ("argmax-empty-vmap", lambda: jax.vmap(lambda a: jnp.argmax(a))(jnp.ones((3, 0))),
+     ValueError, ["argmax", "empty", "check the size"]),
     ("jit-static_argnames-unknown", lambda: jax.jit(lambda x: x, static_argnames="y"),
      ValueError, ["jit(", "static_argnames", "'y'"]),
 ]

@@ -110,7 +110,9 @@ def _arg_reduction(name, impl):
         check_kinds(name, [x], ANY)
         check_axes(name, (axis,), x.ndim)
         if x.shape[axis] == 0:
-            raise ValueError(f"{name}: cannot take {name} of an empty axis (shape {x.shape})")
+            # As in JAX (eager and jit alike): there is no position to return.
+            raise ValueError(f"{name}: cannot take {name} of an empty axis (axis {axis} of "
+                             f"shape {x.shape}); check the size first, or pad the operand")
         return ShapedArray([n for i, n in enumerate(x.shape) if i != axis],
                            dtypes.canonicalize(index_dtype))
 

@@ -227,9 +227,13 @@ class Gen:
             self.new(f"{a}[{self.dynamic_index(s[0])}]", s[1:])
 
     def dynamic_index(self, extent):
-        """A traced index computed from data (can lie outside the axis: starts are clamped)."""
-        b, t = self.pick(lambda t: len(t) >= 1 and t[0] >= 1, recent=False)
+        """A traced index computed from data (can lie outside the axis: starts are clamped).
+        ``argmax`` of an empty array is an error (as in JAX), so the data is a non-empty
+        value; without one, the index is ``shift`` itself, still a traced value."""
+        b, t = self.pick(lambda t: len(t) >= 1 and 0 not in t, recent=False) or (None, None)
         shift = int(self.rng.integers(-2, 3))
+        if b is None:
+            return f"jnp.asarray({shift})"
         return f"(jnp.argmax({b}.reshape(-1)) + {shift})"
 
     def _dot(self):

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+import types
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from funcjax.backend.llvm import compiler  # noqa: E402
 from funcjax.config import enable_x64  # noqa: E402
 
 TOL = {"grad": 1e-9, "values": 2e-4, "values64": 1e-9, "int": 0, "int64": 0}
+
+
+SUMS = ("jnp.dot(", "jnp.einsum(", "jnp.sum(", "jnp.mean(")  # and ``a @ b`` (see compare_sum)
 
 
 class Mismatch(AssertionError):  # noqa: N818 - reads as the failure it reports
@@ -64,6 +68,43 @@ def compare(got, want, tol, what):
                            f"  got  {g.tolist()}\n  want {w.tolist()}")
 
 
+def compare_sum(got, want, expr, env, tol, what):
+    """``compare`` for a step that sums (``@``, ``jnp.dot``, ``jnp.einsum``, ``jnp.sum``,
+    ``jnp.mean``): a sum whose finite terms can overflow is not one IEEE result but depends on
+    the order of summation and on fused multiply-adds (numpy's own matmul, like JAX's, gives
+    ``-inf`` or NaN for the same dot product depending on the matrix around it; ``np.sum`` of
+    ``[3e38, -inf, 3e38, 3e38, ...]`` is NaN, a vectorised sum ``-inf``). Each element whose
+    summed magnitude exceeds the dtype's range is checked on each side against the result
+    in long double (no overflow there, so it is the order-free one): NaN where that is NaN,
+    that infinity or NaN where it is infinite, and where it is finite, NaN, an infinity or a
+    value within ``tol`` of the magnitude. Every other element is compared exactly as by
+    ``compare``, NaN and infinity patterns included."""
+    g, w = np.asarray(got), np.asarray(want)
+    if w.dtype.kind != "f" or g.shape != w.shape or g.dtype != w.dtype:
+        return compare(got, want, tol, what)
+    arrays = {k: v for k, v in env.items() if isinstance(v, (jax.Array, np.ndarray, np.generic))}
+    wide = {k: np.asarray(v).astype(np.longdouble) for k, v in arrays.items()}
+    size = {k: np.where(np.isfinite(v), np.abs(v), 0) for k, v in wide.items()}
+    with np.errstate(all="ignore"):
+        exact = np.asarray(eval(expr, dict(env, jnp=np, **wide)))
+        magnitude = np.asarray(eval(expr, dict(env, jnp=_RUNNING_SUM, **size)))
+        overflow = magnitude * (1 + 1e-3) > float(np.finfo(w.dtype).max)
+        for side, r in (("got", g), ("want", w)):
+            r = r.astype(np.longdouble)
+            ok = np.where(np.isnan(exact), np.isnan(r),
+                          np.where(np.isinf(exact), np.isnan(r) | (r == exact),
+                                   ~np.isfinite(r) | (np.abs(r - exact) <= tol * magnitude)))
+            bad = overflow & ~ok
+            if np.any(bad):
+                raise Mismatch(f"{what}: {side} {r[bad].astype(float).tolist()} where the "
+                               f"order-free sum is {exact[bad].astype(float).tolist()}")
+    compare(np.where(overflow, 0, g), np.where(overflow, 0, w), tol, what)
+
+
+# numpy's functions for a step's bound on its running sums (a mean's is its sum)
+_RUNNING_SUM = types.SimpleNamespace(dot=np.dot, einsum=np.einsum, sum=np.sum, mean=np.sum)
+
+
 def _lane(tree, k):
     return tree_map(lambda v: np.asarray(v)[k], tree)
 
@@ -83,8 +124,12 @@ def explain(g, namespace, args, got_all, want_all, got, tol, what):
         try:
             compare(got_all[name], want_all[name], tol, what)
         except Mismatch:
-            compare(got_all[name], eval(expr, env), tol,
-                    f"{what}: step `{line}` replayed eagerly on the transformed inputs")
+            replay, why = eval(expr, env), f"{what}: step `{line}` replayed eagerly on the " \
+                "transformed inputs"
+            if expr.startswith(SUMS) or " @ " in expr:
+                compare_sum(got_all[name], replay, expr, env, tol, why)
+            else:
+                compare(got_all[name], replay, tol, why)
 
 
 def check(seed, light=False):
