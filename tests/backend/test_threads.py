@@ -4,6 +4,7 @@ callbacks, several Python threads) falls back to serial instead of waiting."""
 
 import ctypes
 import os
+import re
 import threading
 
 import numpy as np
@@ -108,6 +109,43 @@ def test_small_loops_are_not_outlined():
     assert not _uses_parallel_loops(chain, x)
     with parallel_loops.serial():
         assert not _uses_parallel_loops(chain, np.ones(10**5, np.float32))
+
+
+def _work(fn, x):
+    """The work argument of each ``funcjax_parallel_for`` call in ``fn``'s lowered code."""
+    text = funcjax.jit(fn).lower(x).as_text("llvm")
+    return [int(w) for w in re.findall(rf'"{parallel_loops.PARALLEL_FOR}"\(.*i64 (\d+)\)', text)]
+
+
+def test_work_counts_the_innermost_loops_per_element():
+    """A full sum's per-block and per-chunk code runs once per hundreds of elements: counted
+    per element it made a 1e6 sum (57 us, no gain from a second thread) look as costly as
+    the chain. The estimate follows the innermost loop's instructions instead."""
+    big = funcjax.ShapeDtypeStruct((10**6,), np.float32)
+    (sum_work,) = _work(jnp.sum, big)
+    (chain_work,) = _work(chain, big)
+    assert sum_work < parallel_loops.MIN_WORK < 10 * sum_work
+    assert chain_work > 5 * sum_work
+    (sum_work_1e7,) = _work(jnp.sum, funcjax.ShapeDtypeStruct((10**7,), np.float32))
+    assert sum_work_1e7 > parallel_loops.MIN_WORK  # a large sum is still threaded
+
+
+def test_innermost_blocks_of_a_loop_nest():
+    from llvmlite import ir
+
+    from funcjax.backend.llvm.loops import for_range
+    module = ir.Module()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "nest")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with for_range(b, 10):
+        b.add(ir.Constant(ir.IntType(64), 1), ir.Constant(ir.IntType(64), 2), name="outer")
+        with for_range(b, 20):
+            b.add(ir.Constant(ir.IntType(64), 3), ir.Constant(ir.IntType(64), 4), name="inner")
+        with for_range(b, 30):
+            b.add(ir.Constant(ir.IntType(64), 5), ir.Constant(ir.IntType(64), 6), name="other")
+    b.ret_void()
+    names = {i.name for blk in parallel_loops.innermost_blocks(fn) for i in blk.instructions}
+    assert {"inner", "other"} <= names and "outer" not in names
 
 
 def test_loops_inside_scan_bodies_stay_inline(threads):

@@ -24,8 +24,8 @@ Design:
   axis loop over chunks fixed by the shape instead, each reduced into its own partial,
   combined in order by the caller (``lower_reductions``).
 - **The runtime** (native, compiled once per process): if the pool exists, ``threads`` > 1,
-  there are two blocks or more and ``work`` (rows times the body's instruction count per
-  row, ``weight``) reaches ``min_work``, it publishes a job ``{chunk, table, next, items,
+  there are two blocks or more and ``work`` (elements times the instructions of the body's
+  innermost loops, ``weight`` per row) reaches ``min_work``, it publishes a job ``{chunk, table, next, items,
   block}`` and runs it on the caller plus ``threads - 1`` pool workers through
   ``spmd_pool``'s ``try_run``; every thread takes the next block with an atomic add until
   none is left (dynamic scheduling: on a loaded machine a thread that is descheduled simply
@@ -43,7 +43,9 @@ Design:
   machine). Measured (min of 300, loaded machine): the body's work units run at about
   200-250 per ns on one thread (the chain ``sin*exp+tanh`` is ~480 units per element, ``x*2+1``
   ~14); the chain gained nothing at 16K elements (33 us), 1.07x at 32K, 1.55x at 64K, 2x at
-  1M. ``MIN_WORK`` = 2^24 units (~80 us) keeps smaller loops on the caller; ``set_min_work``
+  1M. Only the innermost loops count (per element: 131 units for the chain, 11 for
+  ``x*2+1``, 10 for a float32 sum, 100-175 units per ns): a sum's per-block code made a 1e6
+  sum (57 us, no gain from a second thread) weigh 45 units per element. ``MIN_WORK`` = 2^24 units (~80 us) keeps smaller loops on the caller; ``set_min_work``
   changes it (tests use 0). A run's cost when the worker comes late is small: the caller
   closes the run once every block is taken and waits only for a worker already inside one
   block (``spmd_pool``'s closable runs).
@@ -226,13 +228,13 @@ def plan_block(items, weight, aligned):
     return min(block, items)
 
 
-def _instructions(fn, seen=None):
-    """The instructions of ``fn``, counting a call to a function defined in the module (an
-    inlined vector-math routine) as its body and an external call (not an LLVM intrinsic)
-    as ``CALL_WEIGHT``."""
+def _instructions(fn, seen=None, blocks=None):
+    """The instructions of ``fn`` (of its ``blocks`` only, if given), counting a call to a
+    function defined in the module (an inlined vector-math routine) as its body and an
+    external call (not an LLVM intrinsic) as ``CALL_WEIGHT``."""
     seen = {} if seen is None else seen
     total = 0
-    for block in fn.blocks:
+    for block in fn.blocks if blocks is None else blocks:
         for instr in block.instructions:
             callee = getattr(instr, "callee", None)
             if isinstance(callee, ir.Function) and callee is not fn:
@@ -246,6 +248,52 @@ def _instructions(fn, seen=None):
             else:
                 total += 1
     return total
+
+
+def _successors(block):
+    term = block.terminator
+    if term is None:
+        return []
+    out = [op for op in term.operands if isinstance(op, ir.Block)]
+    if isinstance(term, ir.SwitchInstr):
+        out += [term.default] + [target for _, target in term.cases]
+    return out + list(getattr(term, "destinations", []))
+
+
+def innermost_blocks(fn):
+    """The blocks of ``fn``'s most deeply nested loops: the natural loops of the back edges
+    that a depth-first walk from the entry finds, each block counted in every loop that holds
+    it (the code is structured, ``loops.for_range``)."""
+    blocks = fn.blocks
+    preds = {id(blk): [] for blk in blocks}
+    back, state = [], {}
+    stack = [(blocks[0], iter(_successors(blocks[0])))]
+    state[id(blocks[0])] = "open"
+    while stack:
+        block, rest = stack[-1]
+        nxt = next(rest, None)
+        if nxt is None:
+            state[id(block)] = "done"
+            stack.pop()
+            continue
+        preds[id(nxt)].append(block)
+        if state.get(id(nxt)) == "open":
+            back.append((block, nxt))
+        elif id(nxt) not in state:
+            state[id(nxt)] = "open"
+            stack.append((nxt, iter(_successors(nxt))))
+    depth = dict.fromkeys(preds, 0)
+    for tail, head in back:
+        body, todo = {id(head)}, [tail]
+        while todo:
+            blk = todo.pop()
+            if id(blk) not in body:
+                body.add(id(blk))
+                todo.extend(preds[id(blk)])
+        for key in body:
+            depth[key] += 1
+    top = max(depth.values())
+    return [blk for blk in blocks if depth[id(blk)] == top]
 
 
 def emit(ctx, value, buf):
@@ -276,7 +324,10 @@ def nest(ctx, shape, elements):
     with ctx.in_function(body):
         with for_range(ctx.b, hi, start=lo) as i, loop_nest(ctx.b, shape[axis + 1:]) as rest:
             yield [types.i64(0)] * axis + [i] + rest
-    weight = max(1, elements // items) * _instructions(body)
+    # the innermost loops' instructions per element (a reduction's per-block and per-chunk
+    # code runs once per hundreds of elements: counted in full, they made a 1e6 sum look as
+    # costly as the chain, threaded without gain)
+    weight = max(1, elements // items) * _instructions(body, blocks=innermost_blocks(body))
     chunk = body if len(body.args) == 3 else _trampoline(ctx, body)
     block = plan_block(items, weight, math.prod(shape[axis + 1:]) == 1 == elements // items)
     ctx.call(PARALLEL_FOR, ir.VoidType(),
