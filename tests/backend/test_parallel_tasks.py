@@ -95,6 +95,27 @@ def test_partner_operands_move_before_the_group(small_tasks):
     np.testing.assert_allclose(a, np.tanh(x.astype(np.float64) @ w1), rtol=1e-5, atol=1e-5)
 
 
+def test_groups_of_three(small_tasks, monkeypatch):
+    """Three independent products in one group (the third needs the second's operand, not
+    its result), and a fourth that reads the first stays out."""
+    monkeypatch.setattr(parallel_tasks, "GROUP_SIZE", 3)
+    x, w1, w2, w3 = _data((64, 96), (96, 72), (96, 72), (96, 72), seed=8)
+
+    def fn(x, w1, w2, w3):
+        a = x @ w1
+        b = jnp.sin(x) @ w2
+        c = jnp.sin(x) @ w3 + 1.0
+        d = a.T @ b
+        return a, b, c, d
+    text = LoweredModule(funcjax.make_jaxpr(fn)(x, w1, w2, w3), "probe").ir_text
+    calls = [line for line in text.splitlines()
+             if f'call void @"{parallel_tasks.PARALLEL_TASKS}"(' in line]
+    assert len(calls) == 1 and calls[0].endswith("i64 3)")
+    a, b, c, d = _same_as_one_thread(small_tasks, fn, x, w1, w2, w3)
+    np.testing.assert_allclose(c, np.sin(x.astype(np.float64)) @ w3 + 1, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+
+
 def test_dependent_products_form_no_group(small_tasks):
     x, w1, w2 = _data((64, 96), (96, 96), (96, 96), seed=2)
 

@@ -147,28 +147,40 @@ def plan(ctx, jaxpr, top, kept=()):
         if not _worth(lead) or any(id(v) in kept for v in lead.outputs):
             i += 1
             continue
-        chosen, moved = [], []
-        for j in range(i + 1, min(len(eqns), i + WINDOW)):
-            flops = task_flops(eqns[j])
-            if (not _worth(eqns[j]) or any(id(v) in kept for v in eqns[j].outputs)
-                    or min(flops, task_flops(lead)) < BALANCE * max(flops, task_flops(lead))):
-                continue
-            needed = _needs(eqns, i, j)
-            if needed is not None:
-                chosen, moved = [j], needed
-                break
+        chosen, moved = _partners(eqns, i, kept)
         if not chosen:
             i += 1
             continue
         rest = [k for k in range(i + 1, len(eqns)) if k not in chosen and k not in moved]
-        eqns = (eqns[:i] + [eqns[k] for k in moved] + [lead] + [eqns[k] for k in chosen]
-                + [eqns[k] for k in rest])
+        eqns = (eqns[:i] + [eqns[k] for k in sorted(moved)] + [lead]
+                + [eqns[k] for k in chosen] + [eqns[k] for k in rest])
         i += len(moved)
         groups[i] = eqns[i:i + 1 + len(chosen)]
         i += 1 + len(chosen)
     if not groups:
         return TaskPlan(jaxpr, {})
     return TaskPlan(Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars), groups)
+
+
+def _partners(eqns, i, kept):
+    """Up to ``GROUP_SIZE - 1`` later products for a group with product ``eqns[i]``: worth a
+    task, of a size within ``BALANCE`` of it, independent of it and of each other. Returns
+    their positions and the set of positions in between that they need (moved before)."""
+    size = task_flops(eqns[i])
+    chosen, moved = [], set()
+    for j in range(i + 1, min(len(eqns), i + WINDOW)):
+        flops = task_flops(eqns[j])
+        if (not _worth(eqns[j]) or any(id(v) in kept for v in eqns[j].outputs)
+                or min(flops, size) < BALANCE * max(flops, size)):
+            continue
+        needed = _needs(eqns, i, j)
+        if needed is None or set(needed) & set(chosen):
+            continue
+        chosen.append(j)
+        moved.update(needed)
+        if len(chosen) == GROUP_SIZE - 1:
+            break
+    return chosen, moved
 
 
 def _dispatcher(ctx, tasks):
