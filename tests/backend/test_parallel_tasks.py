@@ -128,13 +128,13 @@ def test_dependent_products_form_no_group(small_tasks):
 def test_size_and_balance_rules(threads):
     """Below ``TASK_MIN_FLOPS`` or with a partner far smaller, products stay lone calls;
     ``serial()`` lowers without groups."""
-    x, w, v = _data((128, 256), (256, 256), (256, 8), seed=3)
+    x, w, v = _data((128, 512), (512, 512), (512, 8), seed=3)  # lowered, never run
 
     def two(x, w, v):
         return x @ w, x @ v
-    assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 1   # 16.8 MF each
-    assert _groups(two, x, w, v) == 0                          # 16.8 MF and 0.5 MF
-    assert _groups(lambda x, w: (x[:16] @ w, x[16:32] @ w.T), x, w) == 0  # 2 MF each
+    assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 1   # 67 MFLOP each
+    assert _groups(two, x, w, v) == 0                          # 67 and 1 MFLOP
+    assert _groups(lambda x, w: (x[:16] @ w, x[16:32] @ w.T), x, w) == 0  # 8 MFLOP each
     with parallel_loops.serial():
         assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 0
 

@@ -1,10 +1,10 @@
 """Parallel tasks: independent matrix products of one program run at the same time.
 
 A backward pass computes ``dW = x^T g`` and ``dx = g W^T`` from the same ``g``; two branches
-of a network multiply the same input by two weights. When OpenBLAS threads each of these
-products itself, a product of a few hundred rows gains only 1.3-1.8x from the second core
-(it splits the work into thin panels); run side by side, one thread each, two such products
-keep both cores busy.
+of a network multiply the same input by two weights. Run side by side, one thread each, two
+such products keep both cores busy without OpenBLAS's own threading, whose idle threads spin
+(on a loaded machine a 2-thread product of 128x512 by 512x512 took 10x the CPU time and wall
+time of one thread), and whose results may depend on the thread count.
 
 Design:
 
@@ -54,8 +54,12 @@ from funcjax.ops.contractions import dot_general_p
 
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 PARALLEL_TASKS = "funcjax_parallel_tasks"
-TASK_MIN_FLOPS = 8 << 20    # a smaller product is not worth waking a worker for
-TASK_MAX_FLOPS = 192 << 20  # a larger one gains about 2x from OpenBLAS's own threads
+# Two independent products of m x k by k x n, interleaved, min of 40-150 at load 5 (pairs of
+# 17 / 34 / 67 / 103 / 134 MFLOP each): OpenBLAS's 2 threads per product took 0.69 / 0.89-1.03
+# / 0.94-1.00 / 1.04-1.08 / 1.03-1.09x the time of the pair as tasks; both ~1.8x one thread
+# from 67 MFLOP (its spinning threads answer at once; a parked worker must be woken)
+TASK_MIN_FLOPS = 32 << 20   # smaller products: OpenBLAS's threads (or one thread) do better
+TASK_MAX_FLOPS = 192 << 20  # larger ones gain about 2x from OpenBLAS's own threads
 BALANCE = 0.5               # the smaller task of a group has at least this share of the larger
 GROUP_SIZE = 2              # tasks per group (this machine has two cores)
 WINDOW = 256                # equations searched after a product for its partner
