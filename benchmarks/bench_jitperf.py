@@ -8,9 +8,12 @@ to one thread; funcjax and numpy's OpenBLAS get one thread too (``funcjax_num_th
 funcjax never imports jax. Times are the minimum over repeats
 (the machine is shared: the minimum is the least noisy statistic); compare the ratios.
 
-A second table (``--threads`` prints only it) runs the large elementwise rows on one and on
-two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy, the three
-interleaved call by call so that load changes hit them alike, and JAX with its default threads.
+A second table (``--threads`` prints only it and the third) runs the large elementwise rows on
+one and on two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy,
+the three interleaved call by call so that load changes hit them alike, and JAX with its default
+threads. A third (``--tasks`` prints only it) runs the MLP step and the 2-layer gradient on one
+thread, on two where OpenBLAS threads each product, and on two with independent products as
+parallel tasks (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
 """
 
 import json
@@ -227,6 +230,63 @@ def thread_rows(quick):
     }
 
 
+# rows of ``rows()`` whose independent products run as parallel tasks (parallel_tasks)
+TASK_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000")
+
+
+def measure_tasks(quick):
+    """The ``TASK_ROWS`` on funcjax with 1 thread, with 2 threads where only OpenBLAS
+    threads each product (``parallel_tasks`` off), and with 2 threads and parallel tasks:
+    interleaved call by call, min over repeats."""
+    import time
+
+    import funcjax
+    from funcjax.backend.llvm import parallel_tasks
+    fj, table, out = Lib("funcjax"), rows(quick), {}
+    for name in TASK_ROWS:
+        build, repeat = table[name]
+        runs = {}
+        for key, tasks in (("1", False), ("blas", False), ("tasks", True)):
+            parallel_tasks.enabled = tasks
+            runs[key] = build(fj)
+            runs[key]()  # compiles now, with or without tasks
+        parallel_tasks.enabled = True
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(3 * repeat):
+            for key, run in runs.items():
+                funcjax.config.update("funcjax_num_threads", 1 if key == "1" else 2)
+                start = time.perf_counter()
+                run()
+                best[key] = min(best[key], time.perf_counter() - start)
+        out[name] = best
+    funcjax.config.update("funcjax_num_threads", 1)
+    return out
+
+
+def measure_jax_tasks(quick):
+    lib, table = Lib("jax"), rows(quick)
+    return {name: best_seconds(table[name][0](lib), 3 * table[name][1], True)
+            for name in TASK_ROWS}
+
+
+def print_tasks(quick):
+    import os
+    results = measure_tasks(quick)
+    jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
+                      flag="--jax-tasks")
+    print(f"\nindependent products as parallel tasks (load average {os.getloadavg()[0]:.1f} at "
+          "the end; 'OpenBLAS 2': 2 threads, tasks off)")
+    print(f"{'workload':24s} {'fj 1 thr':>10s} {'OpenBLAS 2':>10s} {'fj 2 thr':>10s} "
+          f"{'JAX':>10s} {'1thr/2thr':>9s} {'OB2/2thr':>8s} {'JAX/2thr':>8s}")
+    for name, t in results.items():
+        t_jax = jax.get(name)
+        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
+        vs_jax = f"{t_jax / t['tasks']:8.2f}" if t_jax else f"{'-':>8s}"
+        print(f"{name:24s} {t['1'] * 1e3:8.3f}ms {t['blas'] * 1e3:8.3f}ms "
+              f"{t['tasks'] * 1e3:8.3f}ms {show_jax} {t['1'] / t['tasks']:9.2f} "
+              f"{t['blas'] / t['tasks']:8.2f} {vs_jax}")
+
+
 def sum_squares(lib, v):
     """``sum(x*x)``; numpy's figure is ``np.dot(x, x)`` (the issue's target)."""
     return np.dot(v, v) if lib.kind == "numpy" else lib.np.sum(v * v)
@@ -291,8 +351,15 @@ def main():
     if "--jax-threads" in sys.argv:
         print(json.dumps(measure_jax_threads(quick)))
         return
+    if "--jax-tasks" in sys.argv:
+        print(json.dumps(measure_jax_tasks(quick)))
+        return
     if "--threads" in sys.argv:
         print_threads(quick)
+        print_tasks(quick)
+        return
+    if "--tasks" in sys.argv:
+        print_tasks(quick)
         return
     import funcjax
     from funcjax.backend.llvm import blas
@@ -313,6 +380,7 @@ def main():
         ratio_jax = f"{t / t_jax:7.2f}" if t_jax else f"{'-':>7s}"
         print(f"{name:36s} {show(t_np)} {show(t)} {show(t_jax)} {ratio_np} {ratio_jax}")
     print_threads(quick)
+    print_tasks(quick)
 
 
 if __name__ == "__main__":

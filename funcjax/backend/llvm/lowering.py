@@ -31,6 +31,7 @@ from llvmlite import ir
 from funcjax.backend.llvm import dot_layout, fusion, parallel_loops, transpose, types
 from funcjax.backend.llvm.loops import loop_nest
 from funcjax.backend.llvm.memory import Arena
+from funcjax.backend.llvm.parallel_tasks import plan as plan_tasks
 from funcjax.backend.llvm.types import PTR
 from funcjax.backend.llvm.values import Buffer, constant_value
 from funcjax.core.ir import Literal
@@ -363,7 +364,12 @@ class LoweringContext:
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
         jaxpr = dot_layout.fold_transposed_products(jaxpr)
+        # independent products of the program run at once (parallel_tasks): it reorders
+        tasks = plan_tasks(self, jaxpr, self._depth == 0, [jaxpr.outvars[k] for k, _ in in_place])
+        jaxpr = tasks.jaxpr
         info = fusion.analyse(jaxpr, rule_of)
+        tasks.drop_dead(info.live)
+        followers = tasks.followers
         # The equation that emits this jaxpr (a loop, a branch) keeps its scratch buffers
         # until it is done: only this jaxpr's own equations' scratch is released below.
         outer_scratch, self._scratch = self._scratch, []
@@ -395,7 +401,11 @@ class LoweringContext:
             self.tick += 1
             rule = rule_of(eqn.primitive)
             ins = [self._read(env, x) for x in eqn.inputs]
-            if rule.kind == "buffer":
+            if i in followers:  # emitted with its group's first member
+                outs = [env[id(v)] for v in eqn.outputs]
+            elif i in tasks.groups:
+                outs = tasks.emit(self, i, lambda x: self._read(env, x), target, env)
+            elif rule.kind == "buffer":
                 outs = [target(v) for v in eqn.outputs]
                 rule.fn(self, eqn, ins, outs)
             else:

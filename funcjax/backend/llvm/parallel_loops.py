@@ -218,6 +218,11 @@ def serial():
         _serial.on = previous
 
 
+def is_serial():
+    """Whether lowering is inside ``serial()`` (``parallel_tasks`` asks too)."""
+    return getattr(_serial, "on", False)
+
+
 def plan_block(items, weight, aligned):
     """Rows per block: about ``BLOCK_WORK`` of work each, at most ``MAX_BLOCKS`` blocks, a
     multiple of ``ALIGN`` when rows are single elements (``aligned``)."""

@@ -1,0 +1,274 @@
+"""Parallel tasks: independent matrix products of one program run at the same time.
+
+A backward pass computes ``dW = x^T g`` and ``dx = g W^T`` from the same ``g``; two branches
+of a network multiply the same input by two weights. Run side by side, one thread each, two
+such products keep both cores busy without OpenBLAS's own threading, whose idle threads spin
+(on a loaded machine a 2-thread product of 128x512 by 512x512 took 10x the CPU time and wall
+time of one thread), and whose results may depend on the thread count.
+
+Design:
+
+- **Scheduling** (``plan``, on the program's top-level jaxpr before fusion analysis): a
+  product worth a task (``TASK_MIN_FLOPS`` to ``TASK_MAX_FLOPS``, see the measurements below)
+  is paired with a later product of similar size (``BALANCE``) that does not depend on it.
+  The equations the partner needs that come between the two (its operands' producers,
+  transitively) move before the first; none has side effects, so this is a valid order of the
+  same program. The pair is then adjacent: a *group*. Outputs that overwrite a donated input
+  are never in a group (the other task might still read the input).
+- **Lowering** (``TaskPlan.emit``, called by ``LoweringContext.lower_jaxpr`` at a group's
+  first equation): every member's output buffers are allocated first, then each member's
+  rule is emitted into its own function ``task(buffers...)`` (as parallel loops outline their
+  bodies: it takes the buffers as the program's parts do), and a dispatcher ``chunk(ptr
+  table, lo, hi)`` runs tasks ``lo..hi``. Scratch buffers of the members (operand copies)
+  are held until the whole group is done, so no two tasks share memory. The program calls
+  ``funcjax_parallel_tasks(chunk, table, n)``.
+- **The runtime** runs the tasks as a parallel loop of ``n`` one-task blocks
+  (``parallel_loops``' ``funcjax_parallel_for``): on pmap's worker pool with the caller
+  taking tasks too, each task on one thread, or serially on the caller when the pool is busy
+  (inside a pmap device program, a host callback, another thread's loop) or there is one
+  thread. Around it OpenBLAS runs on one thread: a per-process count of groups in flight (under
+  a mutex) sets OpenBLAS's thread count to 1 when the first enters and restores it when the
+  last leaves, so concurrent groups of several Python threads agree.
+- **Determinism.** A task's product always runs on one OpenBLAS thread, whether the tasks
+  ran in parallel or serially: the results are bitwise those of the program on one thread
+  (``funcjax_num_threads`` = 1). (OpenBLAS's own threading may change bits: a 128x1000 by
+  1000x1000 product differs between 1 and 2 threads; a lone product keeps the configured
+  threads, as before.)
+- ``parallel_loops.serial()`` (a standalone library) and pmap device programs (whose devices
+  are the parallelism) lower without groups.
+"""
+
+import ctypes
+import functools
+import math
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import blas, compiler, parallel_loops, types
+from funcjax.backend.llvm.loops import for_range
+from funcjax.backend.llvm.spmd_runtime import declare_pthreads
+from funcjax.core.ir import Jaxpr, Var, has_effects
+from funcjax.ops.contractions import dot_general_p
+
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+PARALLEL_TASKS = "funcjax_parallel_tasks"
+# Two independent products of m x k by k x n, interleaved, min of 40-150 at load 5 (pairs of
+# 17 / 34 / 67 / 103 / 134 MFLOP each): OpenBLAS's 2 threads per product took 0.69 / 0.89-1.03
+# / 0.94-1.00 / 1.04-1.08 / 1.03-1.09x the time of the pair as tasks; both ~1.8x one thread
+# from 67 MFLOP (its spinning threads answer at once; a parked worker must be woken)
+TASK_MIN_FLOPS = 32 << 20   # smaller products: OpenBLAS's threads (or one thread) do better
+TASK_MAX_FLOPS = 192 << 20  # larger ones gain about 2x from OpenBLAS's own threads
+BALANCE = 0.5               # the smaller task of a group has at least this share of the larger
+GROUP_SIZE = 2              # tasks per group (this machine has two cores)
+WINDOW = 256                # equations searched after a product for its partner
+enabled = True              # benchmarks switch it off to compare with OpenBLAS's own threads
+
+# the runtime's state: a pthread mutex (128 bytes), groups in flight, OpenBLAS's threads before
+MUTEX, IN_FLIGHT, SAVED = 0, 128, 136
+_CHUNK = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+
+
+def task_flops(eqn):
+    """The flops of ``eqn`` if it may be a task (a float matrix product), else 0."""
+    if eqn.primitive is not dot_general_p:
+        return 0
+    out = eqn.outputs[0].aval
+    if out.dtype.kind not in "fc" or out.dtype.itemsize < 4:
+        return 0
+    (lc, _), _ = eqn.params["dimension_numbers"]
+    return 2 * out.size * math.prod(eqn.inputs[0].aval.shape[d] for d in lc)
+
+
+def _worth(eqn):
+    flops = task_flops(eqn)
+    return flops > 0 and TASK_MIN_FLOPS <= flops <= TASK_MAX_FLOPS
+
+
+def _needs(eqns, i, j):
+    """The positions in ``(i, j)`` whose outputs ``eqns[j]`` reads (transitively), or None
+    when it reads ``eqns[i]``'s or one of them has side effects (it must not move)."""
+    want = {id(x) for x in eqns[j].inputs if isinstance(x, Var)}
+    needed = []
+    for k in range(j - 1, i - 1, -1):
+        if any(id(v) in want for v in eqns[k].outputs):
+            if k == i or has_effects(eqns[k]):
+                return None
+            needed.append(k)
+            want.update(id(x) for x in eqns[k].inputs if isinstance(x, Var))
+    return needed[::-1]
+
+
+class TaskPlan:
+    """A jaxpr in an order that puts each group's members next to each other, and the groups
+    (first position -> member equations)."""
+
+    def __init__(self, jaxpr, groups):
+        self.jaxpr, self.groups = jaxpr, groups
+
+    @property
+    def followers(self):
+        """The positions of the members after each group's first (emitted with the first)."""
+        return {k for i, members in self.groups.items() for k in range(i + 1, i + len(members))}
+
+    def drop_dead(self, live):
+        """Forgets the groups with a member that fusion analysis found dead (never lowered)."""
+        self.groups = {i: members for i, members in self.groups.items()
+                       if all(live[i:i + len(members)])}
+
+    def emit(self, ctx, i, read, target, env):
+        """Emits group ``i`` (see the module docstring): allocates every member's outputs
+        with ``target(var)``, reads inputs with ``read(atom)``, records the followers'
+        outputs in ``env``; returns the first member's output buffers."""
+        bind()
+        members = [(eqn, [read(x) for x in eqn.inputs], [target(v) for v in eqn.outputs])
+                   for eqn in self.groups[i]]
+        tasks = []
+        for eqn, ins, outs in members:
+            fn = ctx.new_function(ctx.name + ".task", [])
+            with ctx.in_function(fn):
+                eqn.primitive.rule("lower").fn(ctx, eqn, ins, outs)
+            tasks.append(fn)
+            env.update((id(v), buf) for v, buf in zip(eqn.outputs, outs))
+        ctx.call(PARALLEL_TASKS, ir.VoidType(),
+                 [_dispatcher(ctx, tasks), ctx.buffer_table(), types.i64(len(tasks))],
+                 pure=False)
+        return members[0][2]
+
+
+def plan(ctx, jaxpr, top, kept=()):
+    """The task plan of ``jaxpr`` lowered by ``ctx`` (no groups unless it is the program's own
+    jaxpr, ``top``, with independent products worth running at once). ``kept``: variables
+    whose buffers overwrite an input (never in a group)."""
+    if (not (top and enabled) or ctx.spmd_axis is not None or parallel_loops.is_serial()
+            or sum(map(_worth, jaxpr.eqns)) < 2):
+        return TaskPlan(jaxpr, {})
+    kept = {id(v) for v in kept}
+    eqns, groups, i = list(jaxpr.eqns), {}, 0
+    while i < len(eqns):
+        lead = eqns[i]
+        if not _worth(lead) or any(id(v) in kept for v in lead.outputs):
+            i += 1
+            continue
+        chosen, moved = _partners(eqns, i, kept)
+        if not chosen:
+            i += 1
+            continue
+        rest = [k for k in range(i + 1, len(eqns)) if k not in chosen and k not in moved]
+        eqns = (eqns[:i] + [eqns[k] for k in sorted(moved)] + [lead]
+                + [eqns[k] for k in chosen] + [eqns[k] for k in rest])
+        i += len(moved)
+        groups[i] = eqns[i:i + 1 + len(chosen)]
+        i += 1 + len(chosen)
+    if not groups:
+        return TaskPlan(jaxpr, {})
+    return TaskPlan(Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars), groups)
+
+
+def _partners(eqns, i, kept):
+    """Up to ``GROUP_SIZE - 1`` later products for a group with product ``eqns[i]``: worth a
+    task, of a size within ``BALANCE`` of it, independent of it and of each other. Returns
+    their positions and the set of positions in between that they need (moved before)."""
+    size = task_flops(eqns[i])
+    chosen, moved = [], set()
+    for j in range(i + 1, min(len(eqns), i + WINDOW)):
+        flops = task_flops(eqns[j])
+        if (not _worth(eqns[j]) or any(id(v) in kept for v in eqns[j].outputs)
+                or min(flops, size) < BALANCE * max(flops, size)):
+            continue
+        needed = _needs(eqns, i, j)
+        if needed is None or set(needed) & set(chosen):
+            continue
+        chosen.append(j)
+        moved.update(needed)
+        if len(chosen) == GROUP_SIZE - 1:
+            break
+    return chosen, moved
+
+
+def _dispatcher(ctx, tasks):
+    """``void chunk(ptr table, i64 lo, i64 hi)``: runs tasks ``lo..hi`` with the table's
+    buffer pointers."""
+    fn = ir.Function(ctx.module, _CHUNK, ctx.module.get_unique_name(ctx.name + ".tasks"))
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    table, lo, hi = fn.args
+    count = len(tasks[0].args)
+    pointers = [table] if count == 1 else [  # one argument: the task takes the table itself
+        b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+        for k in range(count)]
+    with for_range(b, hi, start=lo) as k:
+        for n, task in enumerate(tasks):
+            with b.if_then(b.icmp_signed("==", k, types.i64(n))):
+                b.call(task, pointers)
+    b.ret_void()
+    return fn
+
+
+def _runtime_ir(state, with_blas):
+    m = ir.Module(name="funcjax_parallel_tasks")
+    lock, unlock, mutex_init = declare_pthreads(m, "mutex_lock", "mutex_unlock", "mutex_init")
+    parallel_for = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]),
+                               parallel_loops.PARALLEL_FOR)
+
+    def at(b, offset):
+        return b.inttoptr(ir.Constant(I64, state + offset), PTR)
+
+    init = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "funcjax_parallel_tasks_init")
+    b = ir.IRBuilder(init.append_basic_block("entry"))
+    b.call(mutex_init, [at(b, MUTEX), ir.Constant(PTR, None)])
+    b.ret_void()
+
+    run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), PARALLEL_TASKS)
+    chunk, table, n = run.args
+    b = ir.IRBuilder(run.append_basic_block("entry"))
+    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+    if with_blas:
+        get = ir.Function(m, ir.FunctionType(I32, []), "scipy_openblas_get_num_threads64_")
+        put = ir.Function(m, ir.FunctionType(ir.VoidType(), [I32]),
+                          "scipy_openblas_set_num_threads64_")
+
+        def count(step, edge, action):
+            """``in_flight += step`` under the mutex; ``action()`` if it was/became ``edge``."""
+            b.call(lock, [at(b, MUTEX)])
+            before = b.load(at(b, IN_FLIGHT), typ=I64)
+            after = b.add(before, ir.Constant(I64, step))
+            b.store(after, at(b, IN_FLIGHT))
+            with b.if_then(b.icmp_signed("==", before if step > 0 else after, edge)):
+                action()
+            b.call(unlock, [at(b, MUTEX)])
+
+        def single():
+            threads = b.call(get, [])
+            b.store(b.sext(threads, I64), at(b, SAVED))
+            with b.if_then(b.icmp_signed("!=", threads, ir.Constant(I32, 1))):
+                b.call(put, [ir.Constant(I32, 1)])
+
+        def restore():
+            saved = b.trunc(b.load(at(b, SAVED), typ=I64), I32)
+            with b.if_then(b.icmp_signed("!=", saved, ir.Constant(I32, 1))):
+                b.call(put, [saved])
+        count(1, zero, single)
+    # one task per block; any work: the pool and the thread count decide
+    b.call(parallel_for, [chunk, table, n, one, ir.Constant(I64, 2 ** 62)])
+    if with_blas:
+        count(-1, zero, restore)
+    b.ret_void()
+    return str(m)
+
+
+_state = np.zeros(32, np.int64)  # lives as long as the process: the runtime points into it
+
+
+@functools.cache
+def bind():
+    """Compiles the runtime once and binds ``funcjax_parallel_tasks`` for the programs."""
+    parallel_loops.bind()
+    engine = compiler.compile_ir(_runtime_ir(_state.ctypes.data, blas.available()),
+                                 cacheable=False, cold=True)
+    ctypes.CFUNCTYPE(None)(engine.address("funcjax_parallel_tasks_init"))()
+    with compiler.LOCK:
+        llvm.add_symbol(PARALLEL_TASKS, engine.address(PARALLEL_TASKS))
+    return engine

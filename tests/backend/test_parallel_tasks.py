@@ -1,0 +1,235 @@
+"""Parallel tasks (``backend/llvm/parallel_tasks``): independent matrix products of a program
+run at once, one OpenBLAS thread each. Results are bitwise those of the program on one
+thread, whatever ran in parallel; dependent products, donated outputs, small products and
+serial lowering form no group; several Python threads and pmap devices share the pool."""
+
+import ctypes
+import threading
+
+import numpy as np
+import pytest
+
+import funcjax
+import funcjax.numpy as jnp
+from funcjax.backend.llvm import blas, lower_dot, parallel_loops, parallel_tasks
+from funcjax.backend.llvm.program import LoweredModule
+from funcjax.ops.lapack import library_path
+
+pytestmark = pytest.mark.skipif(not blas.available(), reason="needs numpy's OpenBLAS")
+
+
+@pytest.fixture
+def small_tasks(monkeypatch, threads):
+    """Every product that calls BLAS is a task (small shapes keep the tests fast). (A tiny
+    product lowered to generated loops would be a task too, but its reassociated sums may
+    vectorise differently in a task's function than inline: still the same bits on every
+    thread count, not those of the program lowered without tasks.)"""
+    monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * lower_dot.BLAS_MIN_FLOPS)
+    return threads
+
+
+def _groups(fn, *args):
+    closed = funcjax.make_jaxpr(fn)(*args)
+    return LoweredModule(closed, "probe").ir_text.count(
+        f'call void @"{parallel_tasks.PARALLEL_TASKS}"(')
+
+
+def _leaves(tree):
+    return [np.asarray(o) for o in funcjax.tree_util.tree_leaves(tree)]
+
+
+def _same_as_one_thread(threads, fn, *args):
+    """``fn``'s results on 1, 2 and 3 threads, and from code lowered without tasks on one
+    thread: all bitwise equal. Returns them."""
+    f = funcjax.jit(fn)
+    runs = []
+    for n in (1, 2, 3, 2):
+        threads(n)
+        runs.append(_leaves(f(*args)))
+    threads(1)
+    parallel_tasks.enabled = False
+    try:
+        runs.append(_leaves(funcjax.jit(lambda *a: fn(*a))(*args)))
+    finally:
+        parallel_tasks.enabled = True
+    for run in runs[1:]:
+        for a, b in zip(runs[0], run):
+            np.testing.assert_array_equal(a, b)
+    return runs[0]
+
+
+def _data(*shapes, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_products_run_as_tasks(small_tasks, dtype, request):
+    """``dW = x^T g`` and ``dx = g W^T``: one group, results of one thread."""
+    if dtype == np.float64:
+        request.getfixturevalue("x64")
+    x, g, w = _data((96, 64), (96, 80), (64, 80), dtype=dtype)
+
+    def fn(x, g, w):
+        return x.T @ g, g @ w.T
+    assert _groups(fn, x, g, w) == 1
+    dw, dx = _same_as_one_thread(small_tasks, fn, x, g, w)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ g, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, g.astype(np.float64) @ w.T, rtol=tol, atol=tol)
+
+
+def test_partner_operands_move_before_the_group(small_tasks):
+    """The second product's operand is computed between the two products in program order;
+    it moves before the first, and the values are unchanged."""
+    x, w1, w2 = _data((64, 96), (96, 72), (96, 72), seed=1)
+
+    def fn(x, w1, w2):
+        a = jnp.tanh(x @ w1)
+        h = jnp.exp(-x * x) + a.sum()  # reads the first product: the partner must not move
+        b = (x * 2.0 + 1.0) @ w2          # its operand moves before the first product
+        return a, h, b
+    assert _groups(fn, x, w1, w2) == 1
+    a, h, b = _same_as_one_thread(small_tasks, fn, x, w1, w2)
+    np.testing.assert_allclose(b, (x * 2 + 1).astype(np.float64) @ w2, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(a, np.tanh(x.astype(np.float64) @ w1), rtol=1e-5, atol=1e-5)
+
+
+def test_groups_of_three(small_tasks, monkeypatch):
+    """Three independent products in one group (the third needs the second's operand, not
+    its result), and a fourth that reads the first stays out."""
+    monkeypatch.setattr(parallel_tasks, "GROUP_SIZE", 3)
+    x, w1, w2, w3 = _data((64, 96), (96, 72), (96, 72), (96, 72), seed=8)
+
+    def fn(x, w1, w2, w3):
+        a = x @ w1
+        b = jnp.sin(x) @ w2
+        c = jnp.sin(x) @ w3 + 1.0
+        d = a.T @ b
+        return a, b, c, d
+    text = LoweredModule(funcjax.make_jaxpr(fn)(x, w1, w2, w3), "probe").ir_text
+    calls = [line for line in text.splitlines()
+             if f'call void @"{parallel_tasks.PARALLEL_TASKS}"(' in line]
+    assert len(calls) == 1 and calls[0].endswith("i64 3)")
+    a, b, c, d = _same_as_one_thread(small_tasks, fn, x, w1, w2, w3)
+    np.testing.assert_allclose(c, np.sin(x.astype(np.float64)) @ w3 + 1, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_dependent_products_form_no_group(small_tasks):
+    x, w1, w2 = _data((64, 96), (96, 96), (96, 96), seed=2)
+
+    def chained(x, w1, w2):
+        return jnp.tanh(x @ w1) @ w2
+    assert _groups(chained, x, w1, w2) == 0
+    _same_as_one_thread(small_tasks, chained, x, w1, w2)
+
+
+def test_size_and_balance_rules(threads):
+    """Below ``TASK_MIN_FLOPS`` or with a partner far smaller, products stay lone calls;
+    ``serial()`` lowers without groups."""
+    x, w, v = _data((128, 512), (512, 512), (512, 8), seed=3)  # lowered, never run
+
+    def two(x, w, v):
+        return x @ w, x @ v
+    assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 1   # 67 MFLOP each
+    assert _groups(two, x, w, v) == 0                          # 67 and 1 MFLOP
+    assert _groups(lambda x, w: (x[:16] @ w, x[16:32] @ w.T), x, w) == 0  # 8 MFLOP each
+    with parallel_loops.serial():
+        assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 0
+
+
+def test_donated_output_is_never_a_task(small_tasks):
+    """An output computed over a donated input's buffer stays out of groups (the other task
+    may still be reading that input)."""
+    a, b, c = _data((64, 64), (64, 64), (64, 64), seed=4)
+
+    def fn(a, b, c):
+        return b @ c, a @ c.T   # the first may take a's memory; the second reads a
+    want = [b.astype(np.float64) @ c, a.astype(np.float64) @ c.T]
+    small_tasks(2)
+    for _ in range(3):
+        got = funcjax.jit(fn, donate_argnums=0)(funcjax.device_put(a), b, c)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-4)
+
+
+def test_mlp_gradient_step_equals_one_thread(small_tasks):
+    """A training step of a 3-layer MLP (groups in its backward pass)."""
+    rng = np.random.default_rng(5)
+    sizes = [(48, 64), (64, 64), (64, 10)]
+    params = [(rng.standard_normal(s).astype(np.float32) * 0.2, np.zeros(s[1], np.float32))
+              for s in sizes]
+    x, y = _data((32, 48), (32, 10), seed=6)
+
+    def loss(params, x, y):
+        for w, b in params[:-1]:
+            x = jnp.maximum(x @ w + b, 0.0)
+        w, b = params[-1]
+        return jnp.mean((x @ w + b - y) ** 2)
+
+    def step(params, x, y):
+        g = funcjax.grad(loss)(params, x, y)
+        return [(w - 0.1 * gw, b - 0.1 * gb) for (w, b), (gw, gb) in zip(params, g)]
+    assert _groups(step, params, x, y) >= 1
+    got = _same_as_one_thread(small_tasks, step, params, x, y)
+    eager = _leaves(step(params, x, y))
+    for a, b in zip(got, eager):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_python_threads_and_pmap_devices(small_tasks):
+    """Groups in several Python threads at once (the pool is busy for all but one: they run
+    serially, OpenBLAS stays on one thread for every group in flight), and a program with
+    groups called from a host callback inside pmap devices: the same bits every time."""
+    small_tasks(2)
+    x, g, w = _data((96, 64), (96, 80), (64, 80), seed=7)
+    f = funcjax.jit(lambda x, g, w: (x.T @ g, g @ w.T))
+    want = _leaves(f(x, g, w))
+    results = []
+
+    def run():
+        for _ in range(20):
+            results.append(_leaves(f(x, g, w)))
+    workers = [threading.Thread(target=run, daemon=True) for _ in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in workers), "a group waited forever for the pool"
+    n = funcjax.device_count()
+
+    def host(v):
+        return np.asarray(f(v, g, w)[1])
+    out = funcjax.pmap(lambda v: funcjax.pure_callback(
+        host, funcjax.ShapeDtypeStruct((96, 64), np.float32), v))(np.stack([x] * n))
+    results.append([want[0], np.asarray(out)[-1]])
+    assert len(results) == 61
+    for r in results:
+        for a, b in zip(r, want):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_runtime_runs_each_task_once_on_one_blas_thread(threads):
+    """The runtime called with a Python dispatcher: every task runs once, OpenBLAS has one
+    thread while they run, and its count is restored after."""
+    engine = parallel_tasks.bind()
+    lib = ctypes.CDLL(library_path())
+    get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
+        engine.address(parallel_tasks.PARALLEL_TASKS))
+    seen = []
+    chunk = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(
+        lambda table, lo, hi: seen.append((lo, hi, get())))
+    before = get()
+    try:
+        for n in (1, 2):
+            threads(n)
+            put(2)
+            seen.clear()
+            run(ctypes.cast(chunk, ctypes.c_void_p), None, 3)
+            assert sorted(seen) == ([(0, 1, 1), (1, 2, 1), (2, 3, 1)] if n > 1
+                                    else [(0, 3, 1)])
+            assert get() == 2
+    finally:
+        put(before)
