@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from funcjax.backend.llvm import trampoline
 from funcjax.backend.llvm.lowering import packed_symbol
 from funcjax.core.array import to_numpy
 
@@ -45,11 +46,6 @@ def _label(arg_names, k):
     return f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
 
 
-# Outputs from this size on are numpy allocations: ctypes zeroes its memory first (a 4 MB
-# output cost 42 us, a 40 MB one ~35 ms of page faults and memset); numpy does not.
-_ZEROING_BYTES = 1 << 16
-
-
 class Executable:
     """The entry function of a loaded module with its signature and workspace size."""
 
@@ -59,11 +55,10 @@ class Executable:
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
         self.workspace_bytes = workspace_bytes
         self._table = ctypes.c_void_p * (len(in_avals) + len(out_avals) + 1)
-        self._fn = ctypes.CFUNCTYPE(None, self._table)(engine.address(packed_symbol(name)))
+        self._address = engine.address(packed_symbol(name))
+        self._fn = ctypes.CFUNCTYPE(None, self._table)(self._address)
+        self._call = trampoline.call()  # ``ndarray.ctypes.data`` costs ~2 us a buffer
         self._local = threading.local()
-        # Outputs are ctypes memory viewed by numpy: reading an address from ctypes is cheap,
-        # ``ndarray.ctypes.data`` is not (1.5-8 us each)
-        self._out_types = [ctypes.c_char * a.nbytes for a in self.out_avals]
 
     def _workspace(self):
         """This thread's arena and its aligned address (computed once: ``.ctypes`` is slow)."""
@@ -79,22 +74,12 @@ class Executable:
         arrays, except that output k is ``arrays[i]`` for each pair ``(k, i)`` of ``aliases``
         (donated memory, see ``donation.take_donated``)."""
         reuse = dict(aliases)
-        outs, out_ptrs = [], []
-        for k, aval in enumerate(self.out_avals):
-            if k in reuse:
-                out = arrays[reuse[k]]
-                addr = out.ctypes.data
-            elif aval.nbytes >= _ZEROING_BYTES:  # ctypes memory is zeroed: 42 us per 4 MB
-                out = np.empty(aval.shape, aval.dtype)
-                addr = out.ctypes.data
-            else:
-                memory = self._out_types[k]()
-                out = np.frombuffer(memory, aval.dtype).reshape(aval.shape)
-                addr = ctypes.addressof(memory)
-            outs.append(out)
-            out_ptrs.append(addr)
+        outs = [arrays[reuse[k]] if k in reuse else np.empty(aval.shape, aval.dtype)
+                for k, aval in enumerate(self.out_avals)]
         ws, ws_ptr = self._workspace()
-        self._fn(self._table(*[a.ctypes.data for a in arrays], *out_ptrs, ws_ptr))
+        if self._call is None or self._call(self._address, ws_ptr, *arrays,
+                                            *outs) is NotImplemented:
+            self._fn(self._table(*[a.ctypes.data for a in [*arrays, *outs]], ws_ptr))
         del ws  # held until here: the native code has finished with every buffer
         return outs
 
