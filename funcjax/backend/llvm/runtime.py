@@ -14,7 +14,7 @@ import numpy as np
 
 from funcjax.backend.llvm import trampoline
 from funcjax.backend.llvm.lowering import packed_symbol
-from funcjax.core.array import to_numpy
+from funcjax.core.array import Array, to_numpy
 
 _ALIGN = 64
 
@@ -26,20 +26,29 @@ def check_arguments(name, in_avals, args, arg_names=None):
                         f"{len(args)}")
     arrays = []
     for k, (aval, x) in enumerate(zip(in_avals, args)):
-        arr = to_numpy(x)
-        try:
-            shape = arr.shape
-        except RuntimeError as e:  # a deleted Array
-            raise RuntimeError(f"{name}: {_label(arg_names, k)}: {e}") from None
-        if shape != aval.shape or arr.dtype != aval.dtype:
-            got = f"{arr.dtype.name}{list(arr.shape)}"
-            raise TypeError(
-                f"{name}: {_label(arg_names, k)} has type {got} but the computation was "
-                f"compiled for {aval.dtype.name}{list(aval.shape)}. A Compiled object runs "
-                "only on the types it was lowered with; call the jit-wrapped function instead "
-                "(it compiles again for new types) or lower it with matching arguments.")
+        arr = x._value if type(x) is Array else x
+        if type(arr) is not np.ndarray or arr.shape != aval.shape or arr.dtype != aval.dtype:
+            arr = _convert(name, aval, x, arg_names, k)  # converts, or raises
         arrays.append(np.ascontiguousarray(arr))
     return arrays
+
+
+def _convert(name, aval, x, arg_names, k):
+    """``x`` as numpy (Python scalars, other arrays: converted as ``to_numpy`` does) when it
+    has type ``aval``; else the error naming the argument."""
+    arr = to_numpy(x)
+    try:
+        shape = arr.shape
+    except RuntimeError as e:  # a deleted Array
+        raise RuntimeError(f"{name}: {_label(arg_names, k)}: {e}") from None
+    if shape != aval.shape or arr.dtype != aval.dtype:
+        got = f"{arr.dtype.name}{list(arr.shape)}"
+        raise TypeError(
+            f"{name}: {_label(arg_names, k)} has type {got} but the computation was "
+            f"compiled for {aval.dtype.name}{list(aval.shape)}. A Compiled object runs "
+            "only on the types it was lowered with; call the jit-wrapped function instead "
+            "(it compiles again for new types) or lower it with matching arguments.")
+    return arr
 
 
 def _label(arg_names, k):
