@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import funcjax as jax
 import funcjax.numpy as jnp
 from funcjax import lax
-from funcjax.backend.llvm import lower_dot
+from funcjax.backend.llvm import dot_layout
 
 
 @settings(max_examples=15, deadline=None)
@@ -33,7 +33,7 @@ def test_batched_small_products(batch, m, k, n, rhs_transposed, f64):
 
 @pytest.mark.parametrize("blas_min", [1, 10 ** 9])
 def test_loops_equal_blas_on_a_batch_of_outer_products(monkeypatch, blas_min):
-    monkeypatch.setattr(lower_dot, "BLAS_MIN_CALL_FLOPS", blas_min)
+    monkeypatch.setattr(dot_layout, "BLAS_MIN_CALL_FLOPS", blas_min)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((40, 1, 24)).astype(np.float32)
     b = rng.standard_normal((40, 1, 20)).astype(np.float32)

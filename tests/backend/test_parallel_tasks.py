@@ -11,7 +11,7 @@ import pytest
 
 import funcjax
 import funcjax.numpy as jnp
-from funcjax.backend.llvm import blas, lower_dot, parallel_loops, parallel_tasks
+from funcjax.backend.llvm import blas, dot_layout, parallel_loops, parallel_tasks
 from funcjax.backend.llvm.program import LoweredModule
 from funcjax.ops.lapack import library_path
 
@@ -24,7 +24,7 @@ def small_tasks(monkeypatch, threads):
     product lowered to generated loops would be a task too, but its reassociated sums may
     vectorise differently in a task's function than inline: still the same bits on every
     thread count, not those of the program lowered without tasks.)"""
-    monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * lower_dot.BLAS_MIN_FLOPS)
+    monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * dot_layout.BLAS_MIN_FLOPS)
     return threads
 
 

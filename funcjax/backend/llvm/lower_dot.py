@@ -14,7 +14,7 @@ import math
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, lower_int8_dot, transpose, types
+from funcjax.backend.llvm import blas, dot_layout, lower_int8_dot, transpose, types
 from funcjax.backend.llvm.loops import for_range, index_at, loop_nest
 from funcjax.backend.llvm.lower_elementwise import COMPLEX, convert
 from funcjax.backend.llvm.lower_shape import remap
@@ -24,11 +24,6 @@ from funcjax.core.abstract import ShapedArray
 from funcjax.ops.contractions import dot_general_p, free_axes
 from funcjax.ops.elementwise import add_p, mul_p
 
-# Measured (one thread; BLAS against the loops below): a 32x32 or 64x64 product is faster in
-# BLAS (1.3 / 5.3 us against 1.7 / 8.8 us); 64 batched 16x16 products in loops (5.3 against
-# 7.1 us: 64 calls), 64 batched 32x32 in BLAS (55 against 69 us).
-BLAS_MIN_FLOPS = 32 ** 3       # whole product
-BLAS_MIN_CALL_FLOPS = 24 ** 3  # per batch element: below it, call overhead dominates
 INT8_MIN_FLOPS = 16 ** 3
 # output rows accumulated on the stack (``_row_loop_dot``): shorter ones do not fill a vector
 # (a matrix-vector product is faster as dot products), longer ones leave the L1 cache
@@ -143,11 +138,13 @@ def _batched_gemm(ctx, lhs, rhs, out, lhs_dims, rhs_dims, gemm):
              out.element(b.mul(t, types.i64(m * n))), m, n, k)
 
 
-def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
+def _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims, alpha=1.0, beta=0.0):
+    """``out = alpha * lhs @ rhs + beta * out`` by gemm (``alpha``/``beta`` real: 1 and 0
+    for complex products)."""
     b = ctx.b
     ft = types.compute_type(out.aval.dtype)
     i64, ptr = types.I64, types.PTR
-    one, zero = ir.Constant(ft, 1.0), ir.Constant(ft, 0.0)
+    one, zero = ir.Constant(ft, alpha), ir.Constant(ft, beta)
     if out.aval.dtype.kind == "c":  # cgemm/zgemm take alpha and beta by address
         name = blas.CGEMM if ft == types.C64 else blas.ZGEMM
         one, zero = ctx.alloca(ft, "alpha"), ctx.alloca(ft, "beta")
@@ -174,24 +171,30 @@ def _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
                   lower_int8_dot.gemm_int8(ctx, a, a_t, b_, b_t, c, m, n, k))
 
 
+def _dims(eqn, lhs, rhs):
+    """The (batch, free, contract) groups of both operands of a product equation."""
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    return (_layout(lhs.aval.ndim, lb, free_axes(lhs.aval.ndim, lc, lb), lc),
+            _layout(rhs.aval.ndim, rb, free_axes(rhs.aval.ndim, rc, rb), rc))
+
+
 @register("buffer", dot_general_p, rereads=lambda eqn: (0, 1))
 def _dot_general(ctx, eqn, ins, outs):
-    (lhs, rhs), (out,) = ins, outs
-    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
-    lhs_dims = _layout(lhs.aval.ndim, lb, free_axes(lhs.aval.ndim, lc, lb), lc)
-    rhs_dims = _layout(rhs.aval.ndim, rb, free_axes(rhs.aval.ndim, rc, rb), rc)
+    (lhs, rhs, *c), (out,) = ins, outs
+    lhs_dims, rhs_dims = _dims(eqn, lhs, rhs)
+    if c:  # ``alpha * lhs @ rhs + beta * c`` (``dot_layout.fold_accumulations``)
+        ctx.materialize(c[0], out)
+        return _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims, eqn.params["alpha"],
+                         eqn.params["beta"])
     dt = out.aval.dtype
-    flops = out.aval.size * _size(lhs.aval.shape, lc)
-    per_call = flops // max(_size(lhs.aval.shape, lb), 1)
-    use_blas = (dt.kind in "fc" and dt.itemsize >= 4 and lhs.aval.dtype == dt
-                and flops >= BLAS_MIN_FLOPS and per_call >= BLAS_MIN_CALL_FLOPS
-                and 0 not in lhs.aval.shape + rhs.aval.shape and blas.available())
+    flops = out.aval.size * _size(lhs.aval.shape, lhs_dims[2])
     if lower_int8_dot.applies(lhs.aval.dtype, rhs.aval.dtype, dt) and flops >= INT8_MIN_FLOPS:
         return _int8_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
-    if use_blas:
+    if dot_layout.uses_gemm(lhs.aval, rhs.aval, out.aval, eqn.params["dimension_numbers"]):
         return _blas_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
     inner = [d for d in range(rhs.aval.ndim) if rhs.aval.shape[d] != 1][-1:]
     rows = (dt.kind == "f" and dt.itemsize >= 4 and lhs.aval.dtype == rhs.aval.dtype == dt
             and inner and inner[0] in rhs_dims[1]
             and ROW_MIN <= _size(rhs.aval.shape, rhs_dims[1]) <= ROW_MAX)
     (_row_loop_dot if rows else _loop_dot)(ctx, lhs, rhs, out, lhs_dims, rhs_dims)
+

@@ -363,7 +363,7 @@ class LoweringContext:
         if len(const_values) != len(jaxpr.constvars):
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
-        jaxpr = dot_layout.fold_transposed_products(jaxpr)
+        jaxpr = dot_layout.fold_accumulations(dot_layout.fold_transposed_products(jaxpr))
         # independent products of the program run at once (parallel_tasks): it reorders
         tasks = plan_tasks(self, jaxpr, self._depth == 0, [jaxpr.outvars[k] for k, _ in in_place])
         jaxpr = tasks.jaxpr

@@ -12,8 +12,9 @@ import threading
 
 import numpy as np
 
+from funcjax.backend.llvm import trampoline
 from funcjax.backend.llvm.lowering import packed_symbol
-from funcjax.core.array import to_numpy
+from funcjax.core.array import Array, to_numpy
 
 _ALIGN = 64
 
@@ -25,29 +26,33 @@ def check_arguments(name, in_avals, args, arg_names=None):
                         f"{len(args)}")
     arrays = []
     for k, (aval, x) in enumerate(zip(in_avals, args)):
-        arr = to_numpy(x)
-        try:
-            shape = arr.shape
-        except RuntimeError as e:  # a deleted Array
-            raise RuntimeError(f"{name}: {_label(arg_names, k)}: {e}") from None
-        if shape != aval.shape or arr.dtype != aval.dtype:
-            got = f"{arr.dtype.name}{list(arr.shape)}"
-            raise TypeError(
-                f"{name}: {_label(arg_names, k)} has type {got} but the computation was "
-                f"compiled for {aval.dtype.name}{list(aval.shape)}. A Compiled object runs "
-                "only on the types it was lowered with; call the jit-wrapped function instead "
-                "(it compiles again for new types) or lower it with matching arguments.")
+        arr = x._value if type(x) is Array else x
+        if type(arr) is not np.ndarray or arr.shape != aval.shape or arr.dtype != aval.dtype:
+            arr = _convert(name, aval, x, arg_names, k)  # converts, or raises
         arrays.append(np.ascontiguousarray(arr))
     return arrays
 
 
+def _convert(name, aval, x, arg_names, k):
+    """``x`` as numpy (Python scalars, other arrays: converted as ``to_numpy`` does) when it
+    has type ``aval``; else the error naming the argument."""
+    arr = to_numpy(x)
+    try:
+        shape = arr.shape
+    except RuntimeError as e:  # a deleted Array
+        raise RuntimeError(f"{name}: {_label(arg_names, k)}: {e}") from None
+    if shape != aval.shape or arr.dtype != aval.dtype:
+        got = f"{arr.dtype.name}{list(arr.shape)}"
+        raise TypeError(
+            f"{name}: {_label(arg_names, k)} has type {got} but the computation was "
+            f"compiled for {aval.dtype.name}{list(aval.shape)}. A Compiled object runs "
+            "only on the types it was lowered with; call the jit-wrapped function instead "
+            "(it compiles again for new types) or lower it with matching arguments.")
+    return arr
+
+
 def _label(arg_names, k):
     return f"'{arg_names[k]}'" if arg_names and k < len(arg_names) else f"argument {k}"
-
-
-# Outputs from this size on are numpy allocations: ctypes zeroes its memory first (a 4 MB
-# output cost 42 us, a 40 MB one ~35 ms of page faults and memset); numpy does not.
-_ZEROING_BYTES = 1 << 16
 
 
 class Executable:
@@ -59,11 +64,10 @@ class Executable:
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
         self.workspace_bytes = workspace_bytes
         self._table = ctypes.c_void_p * (len(in_avals) + len(out_avals) + 1)
-        self._fn = ctypes.CFUNCTYPE(None, self._table)(engine.address(packed_symbol(name)))
+        self._address = engine.address(packed_symbol(name))
+        self._fn = ctypes.CFUNCTYPE(None, self._table)(self._address)
+        self._call = trampoline.call()  # ``ndarray.ctypes.data`` costs ~2 us a buffer
         self._local = threading.local()
-        # Outputs are ctypes memory viewed by numpy: reading an address from ctypes is cheap,
-        # ``ndarray.ctypes.data`` is not (1.5-8 us each)
-        self._out_types = [ctypes.c_char * a.nbytes for a in self.out_avals]
 
     def _workspace(self):
         """This thread's arena and its aligned address (computed once: ``.ctypes`` is slow)."""
@@ -79,22 +83,12 @@ class Executable:
         arrays, except that output k is ``arrays[i]`` for each pair ``(k, i)`` of ``aliases``
         (donated memory, see ``donation.take_donated``)."""
         reuse = dict(aliases)
-        outs, out_ptrs = [], []
-        for k, aval in enumerate(self.out_avals):
-            if k in reuse:
-                out = arrays[reuse[k]]
-                addr = out.ctypes.data
-            elif aval.nbytes >= _ZEROING_BYTES:  # ctypes memory is zeroed: 42 us per 4 MB
-                out = np.empty(aval.shape, aval.dtype)
-                addr = out.ctypes.data
-            else:
-                memory = self._out_types[k]()
-                out = np.frombuffer(memory, aval.dtype).reshape(aval.shape)
-                addr = ctypes.addressof(memory)
-            outs.append(out)
-            out_ptrs.append(addr)
+        outs = [arrays[reuse[k]] if k in reuse else np.empty(aval.shape, aval.dtype)
+                for k, aval in enumerate(self.out_avals)]
         ws, ws_ptr = self._workspace()
-        self._fn(self._table(*[a.ctypes.data for a in arrays], *out_ptrs, ws_ptr))
+        if self._call is None or self._call(self._address, ws_ptr, *arrays,
+                                            *outs) is NotImplemented:
+            self._fn(self._table(*[a.ctypes.data for a in [*arrays, *outs]], ws_ptr))
         del ws  # held until here: the native code has finished with every buffer
         return outs
 
