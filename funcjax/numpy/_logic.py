@@ -13,6 +13,7 @@ from funcjax.numpy._util import (
     promote_args,
     promote_args_inexact,
     promote_dtypes,
+    with_native_entry,
 )
 
 __all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
@@ -32,7 +33,7 @@ def _comparison(name, op):
         return lax.convert_element_type(out, dtypes.bool_, True) if x1.weak_type else out
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} after numpy broadcasting and JAX promotion."
-    return fn
+    return with_native_entry(fn, op.primitive, 2)
 
 
 equal = _comparison("equal", lax.eq)

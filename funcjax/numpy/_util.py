@@ -351,24 +351,37 @@ def ufunc_of(prim, dtype):
 
 def _count(fn, prim, aval, out_aval):
     """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
-    builds or extends its native entry."""
+    builds or extends its native entry. An entry whose result has another dtype (``x > 0``)
+    learns the result type of each operand type that reaches this path."""
     if not native_enabled[0]:
         return
     key = (fn, aval.dtype)
     n = _hits.get(key, 0) + 1
     _hits[key] = n
-    if n != NATIVE_AFTER or fn not in _native_slots:
+    if n < NATIVE_AFTER or fn not in _native_slots:
         return
-    if out_aval != aval:  # the entry gives its operand's type
+    if out_aval.shape != aval.shape or out_aval.weak_type:  # the entry gives its operand's shape
         return
     slot, nin = _native_slots[fn]
+    if n > NATIVE_AFTER:
+        if slot[0] is not None and out_aval.dtype != aval.dtype:
+            _natives_of(fn).remember(aval, out_aval)
+        return
     ufunc = ufunc_of(prim, aval.dtype)
     if ufunc is None:
         return
     from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
     native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
-    if native is not None and native.ufunc is ufunc and native.enable(aval.dtype):
+    if native is not None and native.ufunc is ufunc and \
+            native.enable(aval.dtype, out_aval.dtype):
+        if out_aval.dtype != aval.dtype:
+            native.remember(aval, out_aval)
         slot[0] = native.function
+
+
+def _natives_of(fn):
+    from funcjax.backend.llvm import eager_entry
+    return eager_entry._natives[fn]
 
 
 def _check(prim, args, inexact):

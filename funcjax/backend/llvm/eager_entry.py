@@ -44,6 +44,7 @@ from funcjax.backend.llvm import compiler, fast_call, spmd_pool
 from funcjax.backend.llvm.loops import for_range
 from funcjax.config import config
 from funcjax.core import placement
+from funcjax.core.array import COMPARISONS as ARRAY_COMPARISONS
 from funcjax.core.array import OPERATORS as ARRAY_OPERATORS
 from funcjax.core.array import Array, ArrayMethods
 from funcjax.core.trace import _context
@@ -61,10 +62,14 @@ _C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
 
 
+_AVALS = 8  # (operand type -> result type) pairs of a function whose result dtype differs
+
+
 class _Entry(ctypes.Structure):
     _fields_ = [("descr", ctypes.c_void_p), ("loop", ctypes.c_void_p),
                 ("data", ctypes.c_void_p), ("scalar", ctypes.c_int64),
-                ("itemsize", ctypes.c_int64)]
+                ("itemsize", ctypes.c_int64), ("out_descr", ctypes.c_void_p),
+                ("out_itemsize", ctypes.c_int64), ("static", ctypes.c_void_p)]
 
 
 @functools.cache
@@ -94,12 +99,13 @@ def _layout():
         return None
 
 
-def _loop(ufunc, dtype):
-    """``(loop, data)``: ``ufunc``'s inner loop taking and giving exactly ``dtype``, or None."""
+def _loop(ufunc, dtype, out_dtype):
+    """``(loop, data)``: ``ufunc``'s inner loop taking exactly ``dtype`` and giving
+    ``out_dtype``, or None."""
     base = id(ufunc)
     word = fast_call._word
     codes = ctypes.string_at(word(base + 64), ufunc.ntypes * ufunc.nargs)
-    want = bytes([dtype.num] * ufunc.nargs)
+    want = bytes([dtype.num] * ufunc.nin + [out_dtype.num])
     for k in range(ufunc.ntypes):
         if codes[k * ufunc.nargs:(k + 1) * ufunc.nargs] == want:
             loop = word(word(base + 32) + 8 * k)
@@ -112,44 +118,58 @@ _LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
                          ctypes.c_void_p)
 
 
-def _agrees(ufunc, dtype, loop, data):
-    """Whether the loop found gives ``ufunc``'s own results, bit for bit, on probe values
-    (special values included): a ufunc that numpy runs through another loop is not taken."""
+def probe_values(dtype):
+    """Values an inner loop must get right for ``dtype`` (special values included)."""
     if dtype.kind == "f":
         with np.errstate(all="ignore"):  # (1e30 is inf in float16)
-            probe = np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
-                              -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3]).astype(dtype)
-    else:
-        info = np.iinfo(dtype)
-        probe = np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
-                         + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
-                         np.int64).astype(dtype)
-    operands = [probe, np.roll(probe, 3)][:ufunc.nin]
-    out = np.empty_like(probe)
+            return np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
+                             -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3, 2.5, -0.5, 3e9,
+                             -3e9]).astype(dtype)
+    info = np.iinfo(dtype)
+    return np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
+                    + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
+                    np.int64).astype(dtype)
+
+
+def _agrees(reference, nin, dtype, out_dtype, loop, data):
+    """Whether the inner loop gives ``reference``'s results (the Python path's impl), bit for
+    bit, on probe values: a ufunc that numpy runs through another loop is not taken."""
+    probe = probe_values(dtype)
+    operands = [probe, np.roll(probe, 3)][:nin]
+    out = np.empty(probe.shape, out_dtype)
     arrays = [*operands, out]
     pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
-    steps = (ctypes.c_int64 * len(arrays))(*[dtype.itemsize] * len(arrays))
+    steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize for a in arrays])
     size = ctypes.c_int64(probe.size)
     _LOOP(loop)(pointers, ctypes.addressof(size), steps, data or None)
     with np.errstate(all="ignore"):
-        expected = ufunc(*operands)
-    return expected.dtype == dtype and expected.tobytes() == out.tobytes()
+        expected = np.asarray(reference(*operands))
+    return expected.dtype == out_dtype and expected.tobytes() == out.tobytes()
 
 
 class NativeFunction:
     """The native entries of one elementwise function: ``function`` for ``jnp.name(...)``, and
-    Array operator methods; all share one table of dtypes (``enable`` adds to it)."""
+    Array operator methods; all share one table of dtypes (``enable`` adds to it).
 
-    def __init__(self, ufunc, nin, general, operators):
-        self.ufunc, self.nin = ufunc, nin
+    ``static``: the call's last argument is a static one (``2`` in ``x ** 2``, the dtype in
+    ``x.astype(jnp.int32)``), matched by identity with the object a table entry was enabled
+    for (kept alive here); such entries are taken only without x64. Where a table entry
+    gives another dtype than its operand's (``x > 0``), the result's type is looked up by the
+    identity of the operand's in ``avals`` (pairs ``remember`` fills from the Python path)."""
+
+    def __init__(self, ufunc, nin, general, operators, static=False):
+        self.ufunc, self.nin, self.static = ufunc, nin, static
         self.table = (_Entry * _ENTRIES)()
         self.used = 0
+        self.avals = (ctypes.c_void_p * (2 * _AVALS))()
+        self.aval_refs = [None] * (2 * _AVALS)
+        self.next_aval = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
         self.names = {"trace": "trace", "x64": "jax_enable_x64"}
         self.keep += list(self.names.values())
         self.engines = []
-        self.function = self._build(general, method=False, reverse=False)
+        self.function = None if static else self._build(general, method=False, reverse=False)
         self.methods = {name: self._build(fallback, method=True, reverse=reverse)
                         for name, (fallback, reverse) in operators.items()}
 
@@ -157,25 +177,50 @@ class NativeFunction:
     def calls(self):
         return self.counter.value
 
-    def enable(self, dtype):
-        """Runs ``dtype`` natively from now on; False if it cannot."""
+    def enable(self, dtype, out_dtype=None, static=None, loop=None, reference=None):
+        """Runs ``dtype`` (with the static argument ``static``) natively from now on, giving
+        ``out_dtype`` (default: ``dtype``) through ``loop`` (``(loop, data)`` with numpy's
+        inner-loop signature; default: the ufunc's) if it gives ``reference``'s bits (default:
+        the ufunc's); False if it cannot."""
         dtype = np.dtype(dtype)
-        if any(e.descr == id(dtype) for e in self.table[:self.used]):
-            return True
-        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf":
+        out_dtype = dtype if out_dtype is None else np.dtype(out_dtype)
+        if (static is None) == self.static:
             return False
-        found = _loop(self.ufunc, dtype)
-        if found is None or not _agrees(self.ufunc, dtype, *found):
+        static_id = id(static) if self.static else 0
+        if any(e.descr == id(dtype) and e.static == static_id and e.out_descr == id(out_dtype)
+               for e in self.table[:self.used]):
+            return True
+        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
+                out_dtype.itemsize > 4 or out_dtype.kind not in "iufb":
+            return False
+        found = loop if loop is not None else _loop(self.ufunc, dtype, out_dtype)
+        reference = self.ufunc if reference is None else reference
+        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
-        self.keep.append(dtype)
+        self.keep += [dtype, out_dtype, static]
         entry = self.table[self.used]
         entry.loop, entry.data, entry.scalar = found[0], found[1], scalar
-        entry.itemsize = dtype.itemsize
+        entry.itemsize, entry.out_itemsize = dtype.itemsize, out_dtype.itemsize
+        entry.out_descr, entry.static = id(out_dtype), static_id
         entry.descr = id(dtype)  # last: a half-written entry never matches
         self.used += 1
         return True
+
+    def remember(self, aval, out_aval):
+        """Records that the result of an operand of type ``aval`` has type ``out_aval`` (the
+        Python path's type rule said so) for entries that change the dtype."""
+        refs = self.aval_refs
+        for k in range(0, len(refs), 2):
+            if refs[k] is aval:
+                return
+        k = self.next_aval
+        self.next_aval = (k + 2) % len(refs)
+        self.avals[k] = 0  # a half-written pair never matches
+        self.avals[k + 1] = id(out_aval)
+        self.avals[k] = id(aval)
+        refs[k], refs[k + 1] = aval, out_aval  # kept alive: their addresses stay theirs
 
     def _build(self, fallback, method, reverse):
         ir_text = _entry_ir(self, fallback, method, reverse)
@@ -215,6 +260,9 @@ def native_for(name, general, ufunc, nin):
                 if fn == name:
                     operators[f"__{op}__"] = (ArrayMethods.__dict__[f"__{op}__"], False)
                     operators[f"__r{op}__"] = (ArrayMethods.__dict__[f"__r{op}__"], True)
+            for op, fn in ARRAY_COMPARISONS.items():
+                if fn == name:
+                    operators[f"__{op}__"] = (ArrayMethods.__dict__[f"__{op}__"], False)
         native = NativeFunction(ufunc, nin, general, operators)
         for attr, method in native.methods.items():
             setattr(Array, attr, method)
@@ -252,10 +300,11 @@ def _entry_ir(owner, fallback, method, reverse):
     def arg(k):
         return b.load(b.gep(args, [const(k)], source_etype=PTR), typ=PTR)
 
-    n_args = nin - 1 if method else nin
+    n_args = nin + owner.static - method
     require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
     operands = [self_] + [arg(k) for k in range(n_args)] if method else \
-        [arg(k) for k in range(nin)]
+        [arg(k) for k in range(n_args)]
+    static = operands.pop() if owner.static else None
     array = operands[0]  # the Array whose type decides: self for methods
     if reverse:
         operands.reverse()
@@ -306,6 +355,9 @@ def _entry_ir(owner, fallback, method, reverse):
     for k in range(_ENTRIES):
         e_descr = load(table, k * entry_size)
         hit = b.icmp_unsigned("==", addr(e_descr), addr(descr))
+        if static is not None:
+            e_static = load(table, k * entry_size + _Entry.static.offset)
+            hit = b.and_(hit, b.icmp_unsigned("==", addr(e_static), addr(static)))
         nxt = fn.append_basic_block(f"entry{k + 1}")
         b_found_incoming.append((b.block, k))
         b.cbranch(hit, found, nxt)
@@ -318,6 +370,28 @@ def _entry_ir(owner, fallback, method, reverse):
     base = b.gep(table, [b.mul(index, const(entry_size))], source_etype=ir.IntType(8))
     loop_fn, data_ptr = load(base, 8), load(base, 16)
     scalar_kind, item = load(base, 24, I64), load(base, 32, I64)
+    out_descr = load(base, _Entry.out_descr.offset)
+    out_item = load(base, _Entry.out_itemsize.offset, I64)
+
+    # the result's type: the operand's, or the one remembered for it
+    same_type = b.icmp_unsigned("==", addr(out_descr), addr(descr))
+    typed = fn.append_basic_block("typed")
+    incoming = [(aval, b.block)]
+    lookup = fn.append_basic_block("aval0")
+    b.cbranch(same_type, typed, lookup)
+    avals = const_ptr(ctypes.addressof(owner.avals))
+    for k in range(_AVALS):
+        b.position_at_end(lookup)
+        known = load(avals, 16 * k)
+        lookup = fn.append_basic_block(f"aval{k + 1}")
+        incoming.append((load(avals, 16 * k + 8), b.block))
+        b.cbranch(b.icmp_unsigned("==", addr(known), addr(aval)), typed, lookup)
+    b.position_at_end(lookup)
+    b.branch(miss)
+    b.position_at_end(typed)
+    out_aval = b.phi(PTR)
+    for value_, block in incoming:
+        out_aval.add_incoming(value_, block)
 
     # eager evaluation: no trace but EvalTrace, no default_device block open
     def attribute(obj_address, name):
@@ -338,6 +412,10 @@ def _entry_ir(owner, fallback, method, reverse):
     require(eager, "eager")
     open_blocks = load(const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
     require(b.icmp_signed("==", open_blocks, const(0)), "no_default_device_block")
+    if static is not None:  # a static dtype can mean another one under x64
+        x64 = attribute(id(config), "x64")
+        call("Py_DecRef", ir.VoidType(), [PTR], x64)
+        require(is_(x64, L["False"]), "static_without_x64")
 
     pointers, steps = [], []
     slot = b.alloca(I32)  # a converted Python scalar (float32 or int32 bits)
@@ -430,8 +508,9 @@ def _entry_ir(owner, fallback, method, reverse):
             steps += [other_step, None]
 
     # the result: a fresh buffer, the Array's private view of it, the operand's aval
-    call("Py_IncRef", ir.VoidType(), [PTR], descr)
-    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], nd, dims, descr, const(0, I32))
+    call("Py_IncRef", ir.VoidType(), [PTR], out_descr)
+    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], nd, dims, out_descr,
+                    const(0, I32))
     fast_call._fail_if_null(b, fn, out_base, [], call)
     out_data = load(out_base, 16)
     view = call("PyArray_View", PTR, [PTR, PTR, PTR], out_base, ir.Constant(PTR, None),
@@ -440,8 +519,8 @@ def _entry_ir(owner, fallback, method, reverse):
     fast_call._fail_if_null(b, fn, view, [], call)
     obj = call("PyType_GenericAlloc", PTR, [PTR, I64], const_ptr(L["Array"]), const(0))
     fast_call._fail_if_null(b, fn, obj, [view], call)
-    call("Py_IncRef", ir.VoidType(), [PTR], aval)
-    b.store(aval, b.gep(obj, [const(L["aval"])], source_etype=ir.IntType(8)))
+    call("Py_IncRef", ir.VoidType(), [PTR], out_aval)
+    b.store(out_aval, b.gep(obj, [const(L["aval"])], source_etype=ir.IntType(8)))
     incref(L["device_object"])
     b.store(const_ptr(L["device_object"]),
             b.gep(obj, [const(L["device"])], source_etype=ir.IntType(8)))
@@ -454,7 +533,7 @@ def _entry_ir(owner, fallback, method, reverse):
     b.store(size, dim_cell)
     for k, (ptr, step) in enumerate(zip(pointers + [out_data], steps + [None])):
         b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
-        b.store(item if step is None else b.mul(step, item),
+        b.store(out_item if k == nin else item if step is None else b.mul(step, item),
                 b.gep(step_table, [const(k)], source_etype=I64))
     loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
     spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
