@@ -384,6 +384,52 @@ def _natives_of(fn):
     return eager_entry._natives[fn]
 
 
+def static_native(attr, loop_for):
+    """A hook for ``_programs.eager_program`` giving ``x.attr(static)`` (``x ** 2``,
+    ``x.astype(jnp.int32)``: one Array and a static argument) a native entry once the
+    function's checked program for these types has run ``NATIVE_AFTER`` times.
+    ``loop_for(eager_entry, dtype, out_dtype, static)`` is the inner loop to run, or None; it
+    is taken only if it gives the program's own bits on probe values. Without x64 only (a
+    static dtype can mean another under x64)."""
+    hits = {}
+
+    def hook(program, args, arrays):
+        if len(args) != 2 or len(arrays) != 1 or args[0] is not arrays[0] or \
+                program.out < 1 or not native_enabled[0]:
+            return  # (``out < 1``: the program returns its input unchanged)
+        x, static = args
+        aval, out_aval = x._aval, program.aval
+        if aval.weak_type or out_aval.weak_type or out_aval.shape != aval.shape or \
+                not aval.size:
+            return
+        native = _static_natives.get(attr)
+        if native is not None and native.knows(aval.dtype, static):
+            if out_aval.dtype != aval.dtype:
+                native.remember(aval, out_aval)
+            return
+        key = (aval.dtype, type(static), static)
+        n = hits.get(key, 0) + 1
+        hits[key] = n
+        if n != NATIVE_AFTER or config.jax_enable_x64:
+            return
+        from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+        loop = loop_for(eager_entry, aval.dtype, out_aval.dtype, static)
+        native = eager_entry.static_native_for(attr) if loop is not None else None
+        if native is None:
+            return
+        _static_natives[attr] = native
+
+        def reference(value):
+            return program([Array(value)])._value
+        if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape) \
+                and out_aval.dtype != aval.dtype:
+            native.remember(aval, out_aval)
+    return hook
+
+
+_static_natives = {}
+
+
 def _check(prim, args, inexact):
     """``(out_aval, in_aval, scalar bounds)`` if the general path binds ``prim`` on these arguments
     unchanged (a Python scalar standing for a full array of the other's type), else None."""

@@ -99,7 +99,7 @@ def _layout():
         return None
 
 
-def _loop(ufunc, dtype, out_dtype):
+def ufunc_loop(ufunc, dtype, out_dtype):
     """``(loop, data)``: ``ufunc``'s inner loop taking exactly ``dtype`` and giving
     ``out_dtype``, or None."""
     base = id(ufunc)
@@ -131,20 +131,103 @@ def probe_values(dtype):
                     np.int64).astype(dtype)
 
 
-def _agrees(reference, nin, dtype, out_dtype, loop, data):
-    """Whether the inner loop gives ``reference``'s results (the Python path's impl), bit for
-    bit, on probe values: a ufunc that numpy runs through another loop is not taken."""
+def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None):
+    """Whether the inner loop gives ``reference``'s results (the Python path's), bit for bit,
+    on probe values: a ufunc that numpy runs through another loop is not taken. A
+    ``reference`` that only takes arrays of ``shape`` gets the probes in chunks of it."""
     probe = probe_values(dtype)
-    operands = [probe, np.roll(probe, 3)][:nin]
-    out = np.empty(probe.shape, out_dtype)
-    arrays = [*operands, out]
-    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
-    steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize for a in arrays])
-    size = ctypes.c_int64(probe.size)
-    _LOOP(loop)(pointers, ctypes.addressof(size), steps, data or None)
-    with np.errstate(all="ignore"):
-        expected = np.asarray(reference(*operands))
-    return expected.dtype == out_dtype and expected.tobytes() == out.tobytes()
+    size = probe.size if shape is None else int(np.prod(shape))
+    for start in range(0, probe.size, max(size, 1)):
+        chunk = np.roll(probe, -start)
+        chunk = chunk if shape is None else np.resize(chunk, shape)
+        operands = [chunk, np.roll(chunk, 3)][:nin]
+        out = np.empty(chunk.shape, out_dtype)
+        arrays = [*operands, out]
+        pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+        steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize for a in arrays])
+        count = ctypes.c_int64(chunk.size)
+        _LOOP(loop)(pointers, ctypes.addressof(count), steps, data or None)
+        with np.errstate(all="ignore"):
+            expected = np.asarray(reference(*operands))
+        if expected.dtype != out_dtype or expected.tobytes() != out.tobytes():
+            return False
+    return True
+
+
+def _ir_type(dtype):
+    return {"f": {4: ir.FloatType(), 8: ir.DoubleType()}.get(dtype.itemsize),
+            "i": ir.IntType(8 * dtype.itemsize), "u": ir.IntType(8 * dtype.itemsize),
+            "b": ir.IntType(8)}.get(dtype.kind)
+
+
+def _cast(b, v, dtype, out_dtype):
+    """``v`` of ``dtype`` converted as ``convert_element_type``'s impl converts it: floats to
+    integers as XLA does (NaN -> 0, saturating), anything to bool as ``!= 0``."""
+    to = _ir_type(out_dtype)
+    if out_dtype.kind == "b":
+        zero = ir.Constant(v.type, 0)
+        nonzero = b.fcmp_unordered("!=", v, zero) if dtype.kind == "f" else \
+            b.icmp_unsigned("!=", v, zero)
+        return b.zext(nonzero, to)
+    if dtype.kind == "f":
+        if out_dtype.kind == "f":
+            return _float_resize(b, v, dtype, to)
+        sat = "llvm.fptosi.sat" if out_dtype.kind == "i" else "llvm.fptoui.sat"
+        name = f"{sat}.i{to.width}.{'f32' if dtype.itemsize == 4 else 'f64'}"
+        callee = b.module.globals.get(name) or ir.Function(
+            b.module, ir.FunctionType(to, [v.type]), name)
+        return b.call(callee, [v])
+    signed = dtype.kind == "i"
+    if out_dtype.kind == "f":
+        return b.sitofp(v, to) if signed else b.uitofp(v, to)
+    if to.width < v.type.width:
+        return b.trunc(v, to)
+    if to.width > v.type.width:
+        return b.sext(v, to) if signed else b.zext(v, to)
+    return v
+
+
+def _float_resize(b, v, dtype, to):
+    return b.fpext(v, to) if dtype.itemsize == 4 and isinstance(to, ir.DoubleType) else \
+        b.fptrunc(v, to) if dtype.itemsize == 8 and isinstance(to, ir.FloatType) else v
+
+
+@functools.cache
+def generated_loop(kind, in_dtypes, out_dtype):
+    """``(loop, 0)``: a compiled inner loop with numpy's signature, over operands of
+    ``in_dtypes`` giving ``out_dtype``: ``"cast"`` (one operand, converted as
+    ``convert_element_type``) or ``"select"`` (``c ? x : y``, ``c`` bool); None if a type
+    has no loop here (float16, complex)."""
+    types = [_ir_type(d) for d in (*in_dtypes, out_dtype)]
+    if None in types or _layout() is None:
+        return None
+    compiler.host()
+    module = ir.Module(name=f"eager_{kind}")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 4), "eager_loop")
+    args, dims, steps, _ = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    n = b.load(dims, typ=I64)
+    bases = [b.load(b.gep(args, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
+             for k in range(len(types))]
+    strides = [b.load(b.gep(steps, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
+               for k in range(len(types))]
+    with for_range(b, n) as i:
+        ptrs = [b.gep(p, [b.mul(i, s)], source_etype=ir.IntType(8))
+                for p, s in zip(bases, strides)]
+        values = [b.load(p, typ=t) for p, t in zip(ptrs, types)]
+        if kind == "cast":
+            out = _cast(b, values[0], in_dtypes[0], out_dtype)
+        else:
+            c, x, y = values[:3]
+            out = b.select(b.icmp_unsigned("!=", c, ir.Constant(c.type, 0)), x, y)
+        b.store(out, ptrs[-1])
+    b.ret_void()
+    engine = compiler.compile_ir(str(module), cacheable=False, cold=True)
+    _generated.append(engine)
+    return engine.address("eager_loop"), 0
+
+
+_generated = []  # engines of generated loops: alive as long as the process
 
 
 class NativeFunction:
@@ -177,7 +260,8 @@ class NativeFunction:
     def calls(self):
         return self.counter.value
 
-    def enable(self, dtype, out_dtype=None, static=None, loop=None, reference=None):
+    def enable(self, dtype, out_dtype=None, static=None, loop=None, reference=None,
+               shape=None):
         """Runs ``dtype`` (with the static argument ``static``) natively from now on, giving
         ``out_dtype`` (default: ``dtype``) through ``loop`` (``(loop, data)`` with numpy's
         inner-loop signature; default: the ufunc's) if it gives ``reference``'s bits (default:
@@ -193,9 +277,9 @@ class NativeFunction:
         if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
                 out_dtype.itemsize > 4 or out_dtype.kind not in "iufb":
             return False
-        found = loop if loop is not None else _loop(self.ufunc, dtype, out_dtype)
+        found = loop if loop is not None else ufunc_loop(self.ufunc, dtype, out_dtype)
         reference = self.ufunc if reference is None else reference
-        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found):
+        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found, shape):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
@@ -207,6 +291,11 @@ class NativeFunction:
         entry.descr = id(dtype)  # last: a half-written entry never matches
         self.used += 1
         return True
+
+    def knows(self, dtype, static):
+        static_id = id(static) if self.static else 0
+        return any(e.descr == id(dtype) and e.static == static_id
+                   for e in self.table[:self.used])
 
     def remember(self, aval, out_aval):
         """Records that the result of an operand of type ``aval`` has type ``out_aval`` (the
@@ -239,7 +328,7 @@ _new_method = ctypes.pythonapi.PyDescr_NewMethod
 _new_method.restype = ctypes.py_object
 _new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
-_natives = {}  # general Python function -> NativeFunction, or None where none can be built
+_natives = {}  # general Python function (or a static method's name) -> NativeFunction or None
 _UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
 
 
@@ -267,6 +356,20 @@ def native_for(name, general, ufunc, nin):
         for attr, method in native.methods.items():
             setattr(Array, attr, method)
     _natives[general] = native
+    return native
+
+
+def static_native_for(attr):
+    """The ``NativeFunction`` of the Array method ``attr`` taking one static argument
+    (``__pow__``, ``astype``), built and installed on first use; None if unavailable."""
+    if attr in _natives:
+        return _natives[attr]
+    native = None
+    if _layout() is not None:
+        native = NativeFunction(None, 1, None, {attr: (ArrayMethods.__dict__[attr], False)},
+                                static=True)
+        setattr(Array, attr, native.methods[attr])
+    _natives[attr] = native
     return native
 
 
