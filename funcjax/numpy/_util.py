@@ -286,7 +286,7 @@ def eager_elementwise(fn, prim, args, inexact):
     out_aval, aval, bounds = entry
     if scalar is None:
         if all(type(a) is Array for a in args) and runs_now():
-            _count(fn, prim, aval, out_aval)
+            _count(fn, prim, args[0]._aval, out_aval)
             return apply_checked(prim, [a._value for a in args], {}, out_aval)
         return prim.bind(*args)
     # An array and a Python scalar, converted as the general path would.
@@ -294,7 +294,7 @@ def eager_elementwise(fn, prim, args, inexact):
     if bounds is not None and not bounds[0] <= v <= bounds[1]:
         return None
     if type(other) is Array and runs_now():
-        _count(fn, prim, aval, out_aval)
+        _count(fn, prim, other._aval, out_aval)
         const = np.asarray(v, aval.dtype)
         values = [other._value, const] if scalar else [const, other._value]
         return apply_checked(prim, values, {}, out_aval)
@@ -350,9 +350,10 @@ def ufunc_of(prim, dtype):
 
 
 def _count(fn, prim, aval, out_aval):
-    """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
-    builds or extends its native entry. An entry whose result has another dtype (``x > 0``)
-    learns the result type of each operand type that reaches this path."""
+    """Counts a checked eager call of ``fn`` on an operand of type ``aval`` (the operand's
+    own aval object); the ``NATIVE_AFTER``-th builds or extends its native entry. An entry
+    whose result has another dtype (``x > 0``) learns the result type of each operand type
+    that reaches this path."""
     if not native_enabled[0]:
         return
     key = (fn, aval.dtype)

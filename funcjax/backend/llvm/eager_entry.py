@@ -52,6 +52,7 @@ from funcjax.interpreters.eval import EvalTrace
 
 MAX_SIZE = 1 << 14  # elements
 _ENTRIES = 8  # dtypes per function
+_STATIC_ENTRIES = 48  # (dtype, static argument) pairs per method (astype: 7 dtypes each way)
 I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
@@ -62,7 +63,7 @@ _C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
 
 
-_AVALS = 8  # (operand type -> result type) pairs of a function whose result dtype differs
+_AVALS = 8  # (operand type, result dtype) -> result type, where the result dtype differs
 
 
 class _Entry(ctypes.Structure):
@@ -242,10 +243,11 @@ class NativeFunction:
 
     def __init__(self, ufunc, nin, general, operators, static=False):
         self.ufunc, self.nin, self.static = ufunc, nin, static
-        self.table = (_Entry * _ENTRIES)()
+        self.size = _STATIC_ENTRIES if static else _ENTRIES
+        self.table = (_Entry * self.size)()
         self.used = 0
-        self.avals = (ctypes.c_void_p * (2 * _AVALS))()
-        self.aval_refs = [None] * (2 * _AVALS)
+        self.avals = (ctypes.c_void_p * (3 * _AVALS))()
+        self.aval_refs = [None] * (3 * _AVALS)
         self.next_aval = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
@@ -274,7 +276,7 @@ class NativeFunction:
         if any(e.descr == id(dtype) and e.static == static_id and e.out_descr == id(out_dtype)
                for e in self.table[:self.used]):
             return True
-        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
+        if self.used == self.size or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
                 out_dtype.itemsize > 4 or out_dtype.kind not in "iufb":
             return False
         found = loop if loop is not None else ufunc_loop(self.ufunc, dtype, out_dtype)
@@ -301,15 +303,15 @@ class NativeFunction:
         """Records that the result of an operand of type ``aval`` has type ``out_aval`` (the
         Python path's type rule said so) for entries that change the dtype."""
         refs = self.aval_refs
-        for k in range(0, len(refs), 2):
-            if refs[k] is aval:
+        for k in range(0, len(refs), 3):
+            if refs[k] is aval and refs[k + 1] is out_aval.dtype:
                 return
         k = self.next_aval
-        self.next_aval = (k + 2) % len(refs)
-        self.avals[k] = 0  # a half-written pair never matches
-        self.avals[k + 1] = id(out_aval)
+        self.next_aval = (k + 3) % len(refs)
+        self.avals[k] = 0  # a half-written triple never matches
+        self.avals[k + 1], self.avals[k + 2] = id(out_aval.dtype), id(out_aval)
         self.avals[k] = id(aval)
-        refs[k], refs[k + 1] = aval, out_aval  # kept alive: their addresses stay theirs
+        refs[k:k + 3] = aval, out_aval.dtype, out_aval  # alive: their addresses stay theirs
 
     def _build(self, fallback, method, reverse):
         ir_text = _entry_ir(self, fallback, method, reverse)
@@ -455,7 +457,7 @@ def _entry_ir(owner, fallback, method, reverse):
     entry_size = ctypes.sizeof(_Entry)
     found = fn.append_basic_block("found")
     b_found_incoming = []
-    for k in range(_ENTRIES):
+    for k in range(owner.size):
         e_descr = load(table, k * entry_size)
         hit = b.icmp_unsigned("==", addr(e_descr), addr(descr))
         if static is not None:
@@ -485,10 +487,11 @@ def _entry_ir(owner, fallback, method, reverse):
     avals = const_ptr(ctypes.addressof(owner.avals))
     for k in range(_AVALS):
         b.position_at_end(lookup)
-        known = load(avals, 16 * k)
+        known = b.and_(b.icmp_unsigned("==", addr(load(avals, 24 * k)), addr(aval)),
+                       b.icmp_unsigned("==", addr(load(avals, 24 * k + 8)), addr(out_descr)))
         lookup = fn.append_basic_block(f"aval{k + 1}")
-        incoming.append((load(avals, 16 * k + 8), b.block))
-        b.cbranch(b.icmp_unsigned("==", addr(known), addr(aval)), typed, lookup)
+        incoming.append((load(avals, 24 * k + 16), b.block))
+        b.cbranch(known, typed, lookup)
     b.position_at_end(lookup)
     b.branch(miss)
     b.position_at_end(typed)

@@ -1,0 +1,210 @@
+"""Native eager entries whose result has another dtype than their operand (comparisons,
+``x.astype``) or that take a static argument (``x ** 2``, ``x.astype(dtype)``): once warm,
+they must give the Python path's bits and jit's, be keyed on everything the Python path
+depends on (weak type, x64, the static argument, the operand's type), and leave every
+error and every call they do not take to the Python path."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import funcjax
+import funcjax.numpy as jnp
+from funcjax.config import enable_x64
+from funcjax.core.array import Array
+from funcjax.numpy import _programs, _util
+
+pytest.importorskip("llvmlite")
+from funcjax.backend.llvm import eager_entry  # noqa: E402
+
+if eager_entry._layout() is None:
+    pytest.skip("no native entries on this interpreter", allow_module_level=True)
+
+COMPARISONS = {"greater": "__gt__", "less": "__lt__", "equal": "__eq__",
+               "not_equal": "__ne__", "greater_equal": "__ge__", "less_equal": "__le__"}
+DTYPES = [np.float32, np.int32, np.int8, np.uint8, np.int16]
+TARGETS = [np.float32, np.int32, np.int8, np.uint8, np.uint32, np.bool_]
+
+
+def warm(fn, x):
+    for _ in range(_util.NATIVE_AFTER + 2):
+        fn(x)
+
+
+def calls():
+    return sum(n.calls for n in eager_entry._natives.values() if n is not None)
+
+
+def python_path(fn, *args):
+    """``fn(*args)`` with every native entry and eager program off."""
+    _util.native_enabled[0] = _programs.enabled[0] = False
+    saved = {k: slot[0] for k, (slot, _) in _util._native_slots.items()}
+    methods = {k: Array.__dict__[k] for k in eager_entry.installed_methods()}
+    try:
+        for slot, _ in _util._native_slots.values():
+            slot[0] = None
+        for k in methods:
+            delattr(Array, k)
+        return fn(*args)
+    finally:
+        for k, (slot, _) in _util._native_slots.items():
+            slot[0] = saved[k]
+        for k, v in methods.items():
+            setattr(Array, k, v)
+        _util.native_enabled[0] = _programs.enabled[0] = True
+
+
+def same(a, b):
+    assert type(a) is type(b) is Array
+    assert (a.dtype, a.shape, a.weak_type) == (b.dtype, b.shape, b.weak_type)
+    assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def values(dtype):
+    if np.dtype(dtype).kind == "f":
+        return st.lists(st.floats(width=32), min_size=1, max_size=24)
+    info = np.iinfo(dtype)
+    return st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=24)
+
+
+def array(dtype, data, shape):
+    x = np.asarray(data, dtype)
+    if shape == "2d" and x.size % 2 == 0:
+        x = x.reshape(2, -1)
+    elif shape == "0d":
+        x = x[0]
+    return jnp.asarray(x)
+
+
+SHAPES = st.sampled_from(["1d", "2d", "0d"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(COMPARISONS)), st.sampled_from([np.float32, np.int32]),
+       st.data(), SHAPES)
+def test_comparisons_equal_python_path_and_jit(name, dtype, data, shape):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    y = array(dtype, data.draw(values(dtype)), "1d")
+    y = jnp.asarray(np.resize(np.asarray(y), x.shape))
+    fn, op = getattr(jnp, name), COMPARISONS[name]
+    warm(lambda v: fn(v, v), x)
+    for f, args in [(fn, (x, y)), (lambda a, b: getattr(a, op)(b), (x, y)),
+                    (lambda a, b: fn(a, 0), (x, y)), (lambda a, b: getattr(a, op)(1), (x, y))]:
+        before = calls()
+        out = f(*args)
+        assert calls() == before + 1
+        same(out, python_path(f, *args))
+        same(out, funcjax.jit(f)(*args))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(DTYPES), st.data(), SHAPES)
+def test_square_equals_python_path_and_jit(dtype, data, shape):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    warm(lambda v: v ** 2, x)
+    before = calls()
+    out = x ** 2
+    assert calls() == before + 1
+    same(out, python_path(lambda v: v ** 2, x))
+    same(out, funcjax.jit(lambda v: v ** 2)(x))
+    same(out, jnp.power(x, 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(DTYPES), st.sampled_from(TARGETS), st.data(), SHAPES)
+def test_astype_equals_python_path_and_jit(dtype, target, data, shape):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    f = lambda v: v.astype(target)  # noqa: E731
+    warm(f, x)
+    before = calls()
+    out = f(x)
+    assert calls() == before + (np.dtype(dtype) != np.dtype(target))
+    same(out, python_path(f, x))
+    same(out, funcjax.jit(f)(x))
+
+
+def test_astype_special_values():
+    x = jnp.asarray(np.array([np.nan, np.inf, -np.inf, 3e9, -3e9, 2.7, -2.7, -0.0, 1e-40, 255.5,
+                              -1.0, 65535.9], np.float32))
+    for target in TARGETS:
+        f = lambda v, t=target: v.astype(t)  # noqa: E731
+        warm(f, x)
+        before = calls()
+        out = f(x)
+        assert calls() == before + (np.dtype(target) != np.float32)
+        same(out, python_path(f, x))
+
+
+def test_keyed_on_static_argument_weak_type_and_x64():
+    x = jnp.asarray(np.linspace(-2, 2, 8, dtype=np.float32))
+    warm(lambda v: v ** 2, x)
+    warm(lambda v: v.astype(jnp.int32), x)
+    warm(lambda v: v > 0, x)
+    for f in [lambda: x ** 3, lambda: x ** 2.0, lambda: x ** True, lambda: x.astype(np.int8),
+              lambda: x > 0.5 + 0j]:
+        before = calls()
+        out = f()
+        assert calls() == before  # never warmed: the Python path
+        same(out, python_path(f))
+    weak = jnp.asarray(2.0) * x[0] / x[0] + 0 * jnp.asarray(1.0)
+    w = Array(np.float32(1.5), weak_type=True)
+    for f in [lambda: w ** 2, lambda: w.astype(jnp.int32), lambda: w > 0]:
+        before = calls()
+        out = f()
+        assert calls() == before
+        same(out, python_path(f))
+    assert weak.dtype == np.float32
+    with enable_x64():
+        for f in [lambda: x ** 2, lambda: x.astype(jnp.int32), lambda: x.astype(int),
+                  lambda: x > 0.5]:
+            before = calls()
+            out = f()
+            assert calls() == before  # static entries and float scalars: not under x64
+            same(out, python_path(f))
+        assert x.astype(int).dtype == np.int64
+    assert x.astype(int).dtype == np.int32
+
+
+def test_result_types_remembered_per_operand_type():
+    """More operand types than the table of result types holds: each result still has its
+    own type (the oldest pairs are replaced and their calls take the Python path once)."""
+    arrays = [jnp.asarray(np.arange(n, dtype=np.float32) - 2) for n in range(1, 14)]
+    for _ in range(3):
+        for a in arrays:
+            warm(lambda v: v > 0, a)
+            for f in [lambda v: v > 0, lambda v: v.astype(jnp.int32)]:
+                same(f(a), python_path(f, a))
+    assert all(n is None or len(n.aval_refs) == 3 * eager_entry._AVALS
+               for n in eager_entry._natives.values())
+
+
+def test_errors_unchanged_with_warm_entries():
+    x = jnp.asarray(np.linspace(-2, 2, 8, dtype=np.float32))
+    i = jnp.asarray(np.arange(8, dtype=np.int32))
+    for f in [lambda v: v ** 2, lambda v: v.astype(jnp.int32), lambda v: v > 0]:
+        warm(f, x)
+        warm(f, i)
+    cases = [lambda: x.astype("not a dtype"), lambda: x > "a", lambda: x < None,
+             lambda: i ** -1, lambda: x.astype(jnp.int32, 5), lambda: x.__pow__(),
+             lambda: x > jnp.ones(3), lambda: x.__gt__(1, 2)]
+    for f in cases:
+        with pytest.raises(Exception) as native:
+            f()
+        with pytest.raises(Exception) as general:
+            python_path(f)
+        assert type(native.value) is type(general.value)
+        assert str(native.value) == str(general.value)
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+
+
+def test_transformations_never_take_the_native_entries():
+    x = jnp.asarray(np.linspace(-2, 2, 8, dtype=np.float32))
+    f = lambda v: jnp.sum((v ** 2).astype(jnp.int32) + (v > 0))  # noqa: E731
+    warm(f, x)
+    before = calls()
+    funcjax.make_jaxpr(f)(x)
+    funcjax.jit(f)(x)
+    funcjax.vmap(f)(x[None])
+    funcjax.grad(lambda v: jnp.sum(v ** 2 * (v > 0)))(x)
+    assert calls() == before
