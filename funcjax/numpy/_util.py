@@ -349,11 +349,11 @@ def ufunc_of(prim, dtype):
     return getattr(impl, "float_ufunc", None) if dtype.kind == "f" else None
 
 
-def _count(fn, prim, aval, out_aval):
+def _count(fn, prim, aval, out_aval, reduce=False):
     """Counts a checked eager call of ``fn`` on an operand of type ``aval`` (the operand's
     own aval object); the ``NATIVE_AFTER``-th builds or extends its native entry. An entry
-    whose result has another dtype (``x > 0``) learns the result type of each operand type
-    that reaches this path."""
+    whose result has another type than its operand (``x > 0``, ``sum(x)``) learns the result
+    type of each operand type that reaches this path."""
     if not native_enabled[0]:
         return
     key = (fn, aval.dtype)
@@ -361,23 +361,49 @@ def _count(fn, prim, aval, out_aval):
     _hits[key] = n
     if n < NATIVE_AFTER or fn not in _native_slots:
         return
-    if out_aval.shape != aval.shape or out_aval.weak_type:  # the entry gives its operand's shape
-        return
+    if out_aval.shape != (() if reduce else aval.shape) or out_aval.weak_type:
+        return  # the entry gives its operand's shape, or a reduction's ()
     slot, nin = _native_slots[fn]
+    changes_type = reduce or out_aval.dtype != aval.dtype
     if n > NATIVE_AFTER:
-        if slot[0] is not None and out_aval.dtype != aval.dtype:
+        if slot[0] is not None and changes_type:
             _natives_of(fn).remember(aval, out_aval)
         return
-    ufunc = ufunc_of(prim, aval.dtype)
-    if ufunc is None:
-        return
     from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
-    native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
-    if native is not None and native.ufunc is ufunc and \
-            native.enable(aval.dtype, out_aval.dtype):
-        if out_aval.dtype != aval.dtype:
+    if reduce:
+        native = eager_entry.reduction_native_for(fn.__name__, fn, _reduction_ufuncs[fn])
+        enabled = native is not None and native.enable(
+            aval.dtype, reference=lambda v: prim.impl(v, axes=tuple(range(v.ndim))))
+    else:
+        ufunc = ufunc_of(prim, aval.dtype)
+        if ufunc is None:
+            return
+        native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
+        enabled = native is not None and native.ufunc is ufunc and \
+            native.enable(aval.dtype, out_aval.dtype)
+    if enabled:
+        if changes_type:
             native.remember(aval, out_aval)
         slot[0] = native.function
+
+
+def with_native_reduction(general, ufunc):
+    """The public function for the reduction ``general(a, axis=None, ...)``: ``general``
+    until a native entry reducing all elements with ``ufunc`` exists, then that entry, which
+    takes ``general(a)`` of a small eager Array in its own strong dtype and passes anything
+    else (axes, keywords, other values) to ``general``."""
+    slot = [None]
+    _native_slots[general] = slot, 1
+    _reduction_ufuncs[general] = ufunc
+
+    @functools.wraps(general)
+    def fn(*args, **kwargs):
+        native = slot[0]
+        return general(*args, **kwargs) if native is None else native(*args, **kwargs)
+    return fn
+
+
+_reduction_ufuncs = {}
 
 
 def _natives_of(fn):
@@ -408,11 +434,13 @@ def static_native(attr, loop_for):
             if out_aval.dtype != aval.dtype:
                 native.remember(aval, out_aval)
             return
+        if config.jax_enable_x64:
+            return
         key = (aval.dtype, type(static), static)
         n = hits.get(key, 0) + 1
         hits[key] = n
-        if n != NATIVE_AFTER or config.jax_enable_x64:
-            return
+        if n != NATIVE_AFTER:
+            return  # (after a refusal, never again)
         from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
         loop = loop_for(eager_entry, aval.dtype, out_aval.dtype, static)
         native = eager_entry.static_native_for(attr) if loop is not None else None
@@ -422,9 +450,11 @@ def static_native(attr, loop_for):
 
         def reference(value):
             return program([Array(value)])._value
-        if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape) \
-                and out_aval.dtype != aval.dtype:
-            native.remember(aval, out_aval)
+        if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape):
+            if out_aval.dtype != aval.dtype:
+                native.remember(aval, out_aval)
+        else:
+            hits[key] = 0  # (another shape checks again, as the first did)
     return hook
 
 
@@ -483,6 +513,8 @@ def eager_reduction(fn, prim, a, axis, dtype_of):
             _checked.clear()
         _checked[key] = entry
     if type(a) is Array and runs_now():
+        if axis is None and fn in _reduction_ufuncs:
+            _count(fn, prim, a._aval, entry[1], reduce=True)
         return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
     return prim.bind(a, axes=entry[0])
 

@@ -132,24 +132,32 @@ def probe_values(dtype):
                     np.int64).astype(dtype)
 
 
-def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None):
+def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=False):
     """Whether the inner loop gives ``reference``'s results (the Python path's), bit for bit,
     on probe values: a ufunc that numpy runs through another loop is not taken. A
     ``reference`` that only takes arrays of ``shape`` gets the probes in chunks of it."""
     probe = probe_values(dtype)
     size = probe.size if shape is None else int(np.prod(shape))
-    for start in range(0, probe.size, max(size, 1)):
-        chunk = np.roll(probe, -start)
-        chunk = chunk if shape is None else np.resize(chunk, shape)
+    chunks = [np.resize(np.roll(probe, -start), probe.shape if shape is None else shape)
+              for start in range(0, probe.size, max(size, 1))]
+    if reduce:  # sums of finite values of the lengths where numpy's summation changes form
+        finite = probe[np.isfinite(probe)] if dtype.kind == "f" else probe
+        chunks += [np.resize(np.roll(finite, k), n) for k, n in
+                   enumerate([1, 2, 7, 8, 9, 16, 127, 128, 129, 1000, MAX_SIZE])]
+    for chunk in chunks:
         operands = [chunk, np.roll(chunk, 3)][:nin]
-        out = np.empty(chunk.shape, out_dtype)
-        arrays = [*operands, out]
+        out = np.zeros(() if reduce else chunk.shape, out_dtype)
+        arrays = [out, chunk, out] if reduce else [*operands, out]
         pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
-        steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize for a in arrays])
+        steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize * (a is not out or not reduce)
+                                                  for a in arrays])
         count = ctypes.c_int64(chunk.size)
         _LOOP(loop)(pointers, ctypes.addressof(count), steps, data or None)
-        with np.errstate(all="ignore"):
-            expected = np.asarray(reference(*operands))
+        try:
+            with np.errstate(all="ignore"):
+                expected = np.asarray(reference(*operands))
+        except Exception:  # noqa: BLE001 - a reference that cannot run: no entry
+            return False
         if expected.dtype != out_dtype or expected.tobytes() != out.tobytes():
             return False
     return True
@@ -241,8 +249,8 @@ class NativeFunction:
     gives another dtype than its operand's (``x > 0``), the result's type is looked up by the
     identity of the operand's in ``avals`` (pairs ``remember`` fills from the Python path)."""
 
-    def __init__(self, ufunc, nin, general, operators, static=False):
-        self.ufunc, self.nin, self.static = ufunc, nin, static
+    def __init__(self, ufunc, nin, general, operators, static=False, reduce=False):
+        self.ufunc, self.nin, self.static, self.reduce = ufunc, nin, static, reduce
         self.size = _STATIC_ENTRIES if static else _ENTRIES
         self.table = (_Entry * self.size)()
         self.used = 0
@@ -254,7 +262,8 @@ class NativeFunction:
         self.names = {"trace": "trace", "x64": "jax_enable_x64"}
         self.keep += list(self.names.values())
         self.engines = []
-        self.function = None if static else self._build(general, method=False, reverse=False)
+        self.function = None if general is None else \
+            self._build(general, method=False, reverse=False)
         self.methods = {name: self._build(fallback, method=True, reverse=reverse)
                         for name, (fallback, reverse) in operators.items()}
 
@@ -281,7 +290,8 @@ class NativeFunction:
             return False
         found = loop if loop is not None else ufunc_loop(self.ufunc, dtype, out_dtype)
         reference = self.ufunc if reference is None else reference
-        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found, shape):
+        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found, shape,
+                                        self.reduce):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
@@ -319,7 +329,7 @@ class NativeFunction:
         self.engines.append(engine)
         self.keep.append(fallback)
         defn = fast_call._MethodDef(b"eager_entry", engine.address(_NAME),
-                                    fast_call._METH_FASTCALL, None)
+                                    fast_call._METH_FASTCALL | fast_call._METH_KEYWORDS, None)
         self.keep.append(defn)
         if method:
             return _new_method(ctypes.py_object(Array), ctypes.addressof(defn))
@@ -375,6 +385,21 @@ def static_native_for(attr):
     return native
 
 
+def reduction_native_for(name, general, ufunc):
+    """The ``NativeFunction`` reducing all of an array's elements with ``ufunc`` as numpy's
+    ``ufunc.reduce`` does (``jnp.name(x)`` whose Python path is ``general``, and ``x.name()``),
+    built and installed on first use; None if unavailable."""
+    if general in _natives:
+        return _natives[general]
+    native = None
+    if _layout() is not None:
+        native = NativeFunction(ufunc, 1, general, {name: (ArrayMethods.__dict__[name], False)},
+                                reduce=True)
+        setattr(Array, name, native.methods[name])
+    _natives[general] = native
+    return native
+
+
 def installed_methods():
     """The Array operators that are native entries now."""
     return [attr for native in _natives.values() if native is not None
@@ -385,10 +410,10 @@ def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
     nin = owner.nin
-    entry = fast_call.EntryFunction("eager_entry", _NAME)
+    entry = fast_call.EntryFunction("eager_entry", _NAME, keywords=True)
     module, fn, b, miss = entry.module, entry.fn, entry.b, entry.miss
     const_ptr, load, require, call = entry.const_ptr, entry.load, entry.require, entry.call
-    self_, args, nargs = fn.args
+    self_, args, nargs, kwnames = fn.args
 
     def const(value, ty=I64):
         return ir.Constant(ty, value)
@@ -407,6 +432,7 @@ def _entry_ir(owner, fallback, method, reverse):
 
     n_args = nin + owner.static - method
     require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
+    require(is_(kwnames, 0), "no_keywords")
     operands = [self_] + [arg(k) for k in range(n_args)] if method else \
         [arg(k) for k in range(n_args)]
     static = operands.pop() if owner.static else None
@@ -451,6 +477,8 @@ def _entry_ir(owner, fallback, method, reverse):
     b.branch(size_loop)
     b.position_at_end(size_done)
     require(b.icmp_unsigned("<=", size, const(MAX_SIZE)), "small")
+    if owner.reduce:
+        require(b.icmp_signed(">", size, const(0)), "not_empty")
 
     # the table entry of this dtype
     table = const_ptr(ctypes.addressof(owner.table))
@@ -479,7 +507,8 @@ def _entry_ir(owner, fallback, method, reverse):
     out_item = load(base, _Entry.out_itemsize.offset, I64)
 
     # the result's type: the operand's, or the one remembered for it
-    same_type = b.icmp_unsigned("==", addr(out_descr), addr(descr))
+    same_type = const(0, ir.IntType(1)) if owner.reduce else \
+        b.icmp_unsigned("==", addr(out_descr), addr(descr))
     typed = fn.append_basic_block("typed")
     incoming = [(aval, b.block)]
     lookup = fn.append_basic_block("aval0")
@@ -615,8 +644,8 @@ def _entry_ir(owner, fallback, method, reverse):
 
     # the result: a fresh buffer, the Array's private view of it, the operand's aval
     call("Py_IncRef", ir.VoidType(), [PTR], out_descr)
-    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], nd, dims, out_descr,
-                    const(0, I32))
+    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32],
+                    const(0, I32) if owner.reduce else nd, dims, out_descr, const(0, I32))
     fast_call._fail_if_null(b, fn, out_base, [], call)
     out_data = load(out_base, 16)
     view = call("PyArray_View", PTR, [PTR, PTR, PTR], out_base, ir.Constant(PTR, None),
@@ -633,14 +662,20 @@ def _entry_ir(owner, fallback, method, reverse):
     b.store(view, b.gep(obj, [const(L["value"])], source_etype=ir.IntType(8)))
 
     # numpy's inner loop: loop(char **args, npy_intp *dimensions, npy_intp *steps, void *data)
-    arg_table = b.alloca(PTR, size=const(nin + 1))
-    step_table = b.alloca(I64, size=const(nin + 1))
+    if owner.reduce:  # as numpy reduces: out = identity (0), then out = out + x[i], in order
+        with for_range(b, out_item) as j:
+            b.store(const(0, ir.IntType(8)), b.gep(out_data, [j], source_etype=ir.IntType(8)))
+        loop_args = [(out_data, const(0)), (pointers[0], item), (out_data, const(0))]
+    else:
+        loop_args = [(ptr, item if step is None else b.mul(step, item))
+                     for ptr, step in zip(pointers, steps)] + [(out_data, out_item)]
+    arg_table = b.alloca(PTR, size=const(len(loop_args)))
+    step_table = b.alloca(I64, size=const(len(loop_args)))
     dim_cell = b.alloca(I64)
     b.store(size, dim_cell)
-    for k, (ptr, step) in enumerate(zip(pointers + [out_data], steps + [None])):
+    for k, (ptr, step) in enumerate(loop_args):
         b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
-        b.store(out_item if k == nin else item if step is None else b.mul(step, item),
-                b.gep(step_table, [const(k)], source_etype=I64))
+        b.store(step, b.gep(step_table, [const(k)], source_etype=I64))
     loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
     spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
     counter = const_ptr(ctypes.addressof(owner.counter))
@@ -649,18 +684,28 @@ def _entry_ir(owner, fallback, method, reverse):
 
     # anything else: the Python function, which converts, raises or traces
     b.position_at_end(miss)
-    if method:  # self and up to two arguments: a wrong count still reaches the fallback
-        stack = b.alloca(PTR, size=const(3))
+    if method:  # self, then the arguments and keyword values as they came
+        with_names = fn.append_basic_block("with_names")
+        counted = fn.append_basic_block("counted")
+        before = b.block
+        b.cbranch(is_(kwnames, 0), counted, with_names)
+        b.position_at_end(with_names)
+        n_names = load(kwnames, 16, I64)  # (the tuple's size)
+        b.branch(counted)
+        b.position_at_end(counted)
+        n_kw = b.phi(I64)
+        n_kw.add_incoming(const(0), before)
+        n_kw.add_incoming(n_names, with_names)
+        total = b.add(nargs, n_kw)
+        stack = b.alloca(PTR, size=b.add(total, const(1)))
         b.store(self_, stack)
-        for k in range(2):
-            there = b.icmp_signed(">", nargs, const(k))
-            source = b.select(there, b.gep(args, [const(k)], source_etype=PTR), stack)
-            b.store(b.load(source, typ=PTR), b.gep(stack, [const(k + 1)], source_etype=PTR))
-        n_stack = b.add(const(1), b.select(b.icmp_signed(">", nargs, const(2)), const(2),
-                                           nargs))
+        with for_range(b, total) as k:
+            b.store(b.load(b.gep(args, [k], source_etype=PTR), typ=PTR),
+                    b.gep(stack, [b.add(k, const(1))], source_etype=PTR))
+        n_stack = b.add(nargs, const(1))
     else:
         stack, n_stack = args, nargs
     result = call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR], const_ptr(id(fallback)),
-                  stack, n_stack, ir.Constant(PTR, None))
+                  stack, n_stack, kwnames)
     b.ret(result)
     return str(module)
