@@ -371,6 +371,9 @@ def _count(fn, prim, aval, out_aval, reduce=False):
         return
     from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
     if reduce:
+        if config.jax_enable_x64:  # (the entry is taken without x64 only)
+            _hits[key] = NATIVE_AFTER - 1
+            return
         native = eager_entry.reduction_native_for(fn.__name__, fn, _reduction_ufuncs[fn])
         enabled = native is not None and native.enable(
             aval.dtype, reference=lambda v: prim.impl(v, axes=tuple(range(v.ndim))))

@@ -214,3 +214,66 @@ def test_transformations_never_take_the_native_entries():
     funcjax.vmap(f)(x[None])
     funcjax.grad(lambda v: jnp.sum(v ** 2 * (v > 0)))(x)
     assert calls() == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint32]), st.data(),
+       st.sampled_from([(8,), (2, 4), (), (1,), (7,), (129,), (3, 5, 7), (16384,), (16385,)]))
+def test_sum_and_mean_equal_python_path(dtype, data, shape):
+    n = int(np.prod(shape))
+    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
+    scale = np.linspace(1, 1e3, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
+    x = jnp.asarray(raw * scale if n else raw)
+    warm(jnp.sum, x)
+    warm(lambda v: v.sum(), x)
+    for f in [jnp.sum, lambda v: v.sum(), jnp.mean, lambda v: v.mean()]:
+        before = calls()
+        out = f(x)
+        if f is jnp.sum and 0 < len(shape) and n <= eager_entry.MAX_SIZE:  # (0-d: itself)
+            assert calls() == before + 1
+        same(out, python_path(f, x))
+        np.testing.assert_allclose(np.asarray(out), np.asarray(funcjax.jit(f)(x)), rtol=2e-4,
+                                   atol=1e-3 * float(np.abs(np.asarray(x, np.float64)).sum()))
+    mean = jnp.mean(x)
+    from funcjax.numpy import _reductions
+    same(mean, python_path(lambda v: _reductions._mean(v), x))
+
+
+def test_sum_keywords_axes_and_errors_with_warm_entries():
+    x = jnp.asarray(np.arange(8, dtype=np.float32).reshape(2, 4))
+    warm(jnp.sum, x)
+    warm(lambda v: v.sum(), x)
+    for f in [lambda v: jnp.sum(v, axis=0), lambda v: v.sum(axis=1), lambda v: v.sum(0),
+              lambda v: jnp.sum(v, keepdims=True), lambda v: v.sum(dtype=jnp.int32),
+              lambda v: jnp.sum(v, initial=1.0), lambda v: jnp.sum(v, where=v > 2, initial=0.),
+              lambda v: jnp.sum(a=v), lambda v: jnp.mean(v, axis=1), lambda v: v.mean(0),
+              lambda v: jnp.sum(np.asarray(v)), lambda v: jnp.sum(v[0][0]),
+              lambda v: jnp.sum(Array(np.ones(3, np.float32), weak_type=True)),
+              lambda v: jnp.mean(v.astype(jnp.int32))]:
+        same(f(x), python_path(f, x))
+    for f in [lambda: jnp.sum(x, axis=2), lambda: x.sum(out=np.zeros(())), lambda: x.sum(1, 2),
+              lambda: jnp.sum(x, foo=1), lambda: jnp.sum(), lambda: x.mean(axis=(0, 0))]:
+        with pytest.raises(Exception) as native:
+            f()
+        with pytest.raises(Exception) as general:
+            python_path(f)
+        assert type(native.value) is type(general.value)
+        assert str(native.value) == str(general.value)
+
+
+def test_sums_keyed_on_x64():
+    i = jnp.asarray(np.arange(8, dtype=np.int32))
+    f = jnp.asarray(np.arange(8, dtype=np.float32))
+    with enable_x64():
+        warm(jnp.sum, i)  # the entry is built without x64 only
+        assert jnp.sum(i).dtype == np.int64
+    warm(jnp.sum, i)
+    warm(jnp.sum, f)
+    assert jnp.sum(i).dtype == np.int32
+    with enable_x64():
+        for x in (i, f):
+            before = calls()
+            out = jnp.sum(x)
+            assert calls() == before
+            same(out, python_path(jnp.sum, x))
+        assert jnp.sum(i).dtype == np.int64 and jnp.mean(f).dtype == np.float32

@@ -547,7 +547,7 @@ def _entry_ir(owner, fallback, method, reverse):
     require(eager, "eager")
     open_blocks = load(const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
     require(b.icmp_signed("==", open_blocks, const(0)), "no_default_device_block")
-    if static is not None:  # a static dtype can mean another one under x64
+    if static is not None or owner.reduce:  # x64 changes static dtypes and sums' dtypes
         x64 = attribute(id(config), "x64")
         call("Py_DecRef", ir.VoidType(), [PTR], x64)
         require(is_(x64, L["False"]), "static_without_x64")
