@@ -390,14 +390,11 @@ def _count(fn, prim, aval, out_aval, reduce=False):
         slot[0] = native.function
 
 
-def with_native_reduction(general, ufunc):
-    """The public function for the reduction ``general(a, axis=None, ...)``: ``general``
-    until a native entry reducing all elements with ``ufunc`` exists, then that entry, which
-    takes ``general(a)`` of a small eager Array in its own strong dtype and passes anything
-    else (axes, keywords, other values) to ``general``."""
+def with_native_slot(general, nin):
+    """The public function for ``general``: ``general`` until a native entry exists, then
+    that entry, which passes anything it does not take (keywords included) to ``general``."""
     slot = [None]
-    _native_slots[general] = slot, 1
-    _reduction_ufuncs[general] = ufunc
+    _native_slots[general] = slot, nin
 
     @functools.wraps(general)
     def fn(*args, **kwargs):
@@ -406,7 +403,60 @@ def with_native_reduction(general, ufunc):
     return fn
 
 
+def with_native_reduction(general, ufunc):
+    """``with_native_slot`` for the reduction ``general(a, axis=None, ...)``, whose entry
+    reduces all elements of a small eager Array in its own strong dtype with ``ufunc``."""
+    _reduction_ufuncs[general] = ufunc
+    return with_native_slot(general, 1)
+
+
 _reduction_ufuncs = {}
+
+
+def select_native(general, program, args, arrays):
+    """The ``eager_program`` hook of ``where`` (``general``, made by ``with_native_slot``):
+    ``where(c, x, y)`` of a strong bool Array ``c`` and ``x``, ``y`` of one strong type (or
+    ``y`` a Python scalar that adapts) whose checked program gives ``x``'s type, replayed
+    ``NATIVE_AFTER`` times for a dtype, gets a native entry (a generated select loop), if it
+    gives the program's own bits on probe values."""
+    if len(args) != 3 or not native_enabled[0] or config.jax_enable_x64:
+        return
+    c, x, y = args
+    if type(c) is not Array or type(x) is not Array:
+        return
+    aval, c_aval = x._aval, c._aval
+    scalar = type(y) in (int, float)
+    if program.aval != aval or aval.weak_type or c_aval.weak_type or \
+            c_aval.dtype != dtypes.bool_ or c_aval.shape != aval.shape or not aval.size or \
+            not (type(y) is Array and y._aval == aval or
+                 scalar and _takes_scalar(aval.dtype, type(y), y, False)):
+        return
+    key = (general, aval.dtype)
+    n = _hits.get(key, 0) + 1
+    _hits[key] = n
+    if n != NATIVE_AFTER:
+        return
+    from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+    loop = eager_entry.generated_loop("select", (c_aval.dtype, aval.dtype, aval.dtype),
+                                      aval.dtype)
+    native = eager_entry.select_native_for(general) if loop is not None else None
+    if native is None:
+        _hits[key] = 0
+        return
+
+    def operands_of(chunk):
+        which = (np.arange(chunk.size) % 3 == 1).reshape(chunk.shape)
+        other = np.full(chunk.shape, y, aval.dtype) if scalar else np.roll(chunk, 3)
+        return [which, chunk, other]
+
+    def reference(which, chosen, other):
+        inputs = [Array(which), Array(chosen)] + ([] if scalar else [Array(other)])
+        return program(inputs)._value
+    if native.enable(aval.dtype, loop=loop, reference=reference, shape=aval.shape,
+                     operands_of=operands_of):
+        _native_slots[general][0][0] = native.function
+    else:
+        _hits[key] = 0
 
 
 def _natives_of(fn):

@@ -277,3 +277,47 @@ def test_sums_keyed_on_x64():
             assert calls() == before
             same(out, python_path(jnp.sum, x))
         assert jnp.sum(i).dtype == np.int64 and jnp.mean(f).dtype == np.float32
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint8, np.int16]), st.data(), SHAPES,
+       st.sampled_from(["array", "scalar", "int"]))
+def test_where_equals_python_path_and_jit(dtype, data, shape, other):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    c = jnp.asarray(np.resize(np.asarray(data.draw(st.lists(st.booleans(), min_size=1))),
+                              x.shape))
+    y = {"array": jnp.asarray(np.roll(np.asarray(x), 1)),
+         "scalar": -0.0 if dtype == np.float32 else 3, "int": 2}[other]
+    warm(lambda v: jnp.where(c, v, y), x)
+    before = calls()
+    out = jnp.where(c, x, y)
+    native = eager_entry._natives.get(jnp.where.__wrapped__)
+    adapts = _util._takes_scalar(np.dtype(dtype), type(y), y, False) if other != "array" else 1
+    assert calls() == before + bool(x.shape and adapts and native is not None and
+                                    native.used < native.size) or not x.shape
+    same(out, python_path(jnp.where, c, x, y))
+    same(out, funcjax.jit(jnp.where)(c, x, y))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_where_falls_back_with_its_checks():
+    x = jnp.asarray(np.linspace(-2, 2, 8, dtype=np.float32))
+    c = x > 0
+    warm(lambda v: jnp.where(c, v, 0.0), x)
+    for f in [lambda: jnp.where(c, x, 0.5), lambda: jnp.where(c, 0.5, x),
+              lambda: jnp.where(x, x, 0.0), lambda: jnp.where(c[:1], x, 0.0),
+              lambda: jnp.where(c, x, np.float32(1)), lambda: jnp.where(c, x, 1e40),
+              lambda: jnp.where(c, x, x.astype(jnp.int32)), lambda: jnp.where(c),
+              lambda: jnp.where(c, x, 0.0, size=None),
+              lambda: jnp.where(Array(np.asarray([True] * 8), weak_type=True), x, 0.0)]:
+        out, expected = f(), python_path(f)
+        for a, b in zip(*[o if isinstance(o, tuple) else (o,) for o in (out, expected)]):
+            same(a, b)
+    for f in [lambda: jnp.where(c, x), lambda: jnp.where(c, x, jnp.ones(3)),
+              lambda: jnp.where(c, x, 0.0, foo=1), lambda: jnp.where(c, x, "a")]:
+        with pytest.raises(Exception) as native:
+            f()
+        with pytest.raises(Exception) as general:
+            python_path(f)
+        assert type(native.value) is type(general.value)
+        assert str(native.value) == str(general.value)

@@ -132,10 +132,13 @@ def probe_values(dtype):
                     np.int64).astype(dtype)
 
 
-def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=False):
+def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=False,
+            operands_of=None):
     """Whether the inner loop gives ``reference``'s results (the Python path's), bit for bit,
     on probe values: a ufunc that numpy runs through another loop is not taken. A
-    ``reference`` that only takes arrays of ``shape`` gets the probes in chunks of it."""
+    ``reference`` that only takes arrays of ``shape`` gets the probes in chunks of it;
+    ``operands_of(chunk)`` makes the operands from a chunk of probes (default: the chunk
+    and, for two operands, the chunk rotated)."""
     probe = probe_values(dtype)
     size = probe.size if shape is None else int(np.prod(shape))
     chunks = [np.resize(np.roll(probe, -start), probe.shape if shape is None else shape)
@@ -145,7 +148,7 @@ def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=Fal
         chunks += [np.resize(np.roll(finite, k), n) for k, n in
                    enumerate([1, 2, 7, 8, 9, 16, 127, 128, 129, 1000, MAX_SIZE])]
     for chunk in chunks:
-        operands = [chunk, np.roll(chunk, 3)][:nin]
+        operands = operands_of(chunk) if operands_of else [chunk, np.roll(chunk, 3)][:nin]
         out = np.zeros(() if reduce else chunk.shape, out_dtype)
         arrays = [out, chunk, out] if reduce else [*operands, out]
         pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
@@ -208,6 +211,8 @@ def generated_loop(kind, in_dtypes, out_dtype):
     ``convert_element_type``) or ``"select"`` (``c ? x : y``, ``c`` bool); None if a type
     has no loop here (float16, complex)."""
     types = [_ir_type(d) for d in (*in_dtypes, out_dtype)]
+    if kind == "select":  # moved as bits, never as values
+        types = [t and ir.IntType(8 * d.itemsize) for t, d in zip(types, (*in_dtypes, out_dtype))]
     if None in types or _layout() is None:
         return None
     compiler.host()
@@ -237,6 +242,7 @@ def generated_loop(kind, in_dtypes, out_dtype):
 
 
 _generated = []  # engines of generated loops: alive as long as the process
+_BOOL = np.dtype(bool)
 
 
 class NativeFunction:
@@ -249,8 +255,10 @@ class NativeFunction:
     gives another dtype than its operand's (``x > 0``), the result's type is looked up by the
     identity of the operand's in ``avals`` (pairs ``remember`` fills from the Python path)."""
 
-    def __init__(self, ufunc, nin, general, operators, static=False, reduce=False):
+    def __init__(self, ufunc, nin, general, operators, static=False, reduce=False,
+                 select=False):
         self.ufunc, self.nin, self.static, self.reduce = ufunc, nin, static, reduce
+        self.select = select
         self.size = _STATIC_ENTRIES if static else _ENTRIES
         self.table = (_Entry * self.size)()
         self.used = 0
@@ -272,7 +280,7 @@ class NativeFunction:
         return self.counter.value
 
     def enable(self, dtype, out_dtype=None, static=None, loop=None, reference=None,
-               shape=None):
+               shape=None, operands_of=None):
         """Runs ``dtype`` (with the static argument ``static``) natively from now on, giving
         ``out_dtype`` (default: ``dtype``) through ``loop`` (``(loop, data)`` with numpy's
         inner-loop signature; default: the ufunc's) if it gives ``reference``'s bits (default:
@@ -291,7 +299,7 @@ class NativeFunction:
         found = loop if loop is not None else ufunc_loop(self.ufunc, dtype, out_dtype)
         reference = self.ufunc if reference is None else reference
         if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found, shape,
-                                        self.reduce):
+                                        self.reduce, operands_of):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
@@ -400,6 +408,16 @@ def reduction_native_for(name, general, ufunc):
     return native
 
 
+def select_native_for(general):
+    """The ``NativeFunction`` of ``where(c, x, y)`` (whose Python path is ``general``): a
+    strong bool Array ``c``, and ``x``, ``y`` as the operands of a binary entry (the same
+    type, or ``y`` a Python scalar that adapts); built on first use, None if unavailable."""
+    if general not in _natives:
+        _natives[general] = NativeFunction(None, 3, general, {}, select=True) \
+            if _layout() is not None else None
+    return _natives[general]
+
+
 def installed_methods():
     """The Array operators that are native entries now."""
     return [attr for native in _natives.values() if native is not None
@@ -436,7 +454,8 @@ def _entry_ir(owner, fallback, method, reverse):
     operands = [self_] + [arg(k) for k in range(n_args)] if method else \
         [arg(k) for k in range(n_args)]
     static = operands.pop() if owner.static else None
-    array = operands[0]  # the Array whose type decides: self for methods
+    condition = operands.pop(0) if owner.select else None  # ``where(c, x, y)``: c, bool
+    array = operands[0]  # the Array whose type decides: self for methods, x in where
     if reverse:
         operands.reverse()
 
@@ -553,8 +572,19 @@ def _entry_ir(owner, fallback, method, reverse):
         require(is_(x64, L["False"]), "static_without_x64")
 
     pointers, steps = [], []
+    if condition is not None:  # a strong bool Array of the same shape
+        _, c_value = array_header(condition, 2)
+        require(b.and_(is_(load(c_value, 56), id(_BOOL)),
+                       b.icmp_signed("==", load(c_value, 24, I32), nd)), "condition_type")
+        c_dims = load(c_value, 32)
+        with for_range(b, b.sext(nd, I64)) as j:
+            mine = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+            theirs = b.load(b.gep(c_dims, [j], source_etype=I64), typ=I64)
+            require(b.icmp_signed("==", mine, theirs), "condition_dim")
+        pointers.append(load(c_value, 16))
+        steps.append("byte")
     slot = b.alloca(I32)  # a converted Python scalar (float32 or int32 bits)
-    if nin == 1:
+    if len(operands) == 1:
         pointers.append(load(value, 16))
         steps.append(None)
     else:
@@ -667,8 +697,9 @@ def _entry_ir(owner, fallback, method, reverse):
             b.store(const(0, ir.IntType(8)), b.gep(out_data, [j], source_etype=ir.IntType(8)))
         loop_args = [(out_data, const(0)), (pointers[0], item), (out_data, const(0))]
     else:
-        loop_args = [(ptr, item if step is None else b.mul(step, item))
-                     for ptr, step in zip(pointers, steps)] + [(out_data, out_item)]
+        loop_args = [(ptr, item if step is None else const(1) if isinstance(step, str) else
+                      b.mul(step, item)) for ptr, step in zip(pointers, steps)]
+        loop_args.append((out_data, out_item))
     arg_table = b.alloca(PTR, size=const(len(loop_args)))
     step_table = b.alloca(I64, size=const(len(loop_args)))
     dim_cell = b.alloca(I64)
