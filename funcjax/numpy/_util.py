@@ -349,25 +349,24 @@ def ufunc_of(prim, dtype):
     return getattr(impl, "float_ufunc", None) if dtype.kind == "f" else None
 
 
-def _count(fn, prim, aval, out_aval, reduce=False):
+def _count(fn, prim, aval, out_aval, reduce=False, axis=None):
     """Counts a checked eager call of ``fn`` on an operand of type ``aval`` (the operand's
-    own aval object); the ``NATIVE_AFTER``-th builds or extends its native entry. An entry
-    whose result has another type than its operand (``x > 0``, ``sum(x)``) learns the result
-    type of each operand type that reaches this path."""
+    own aval object; for a reduction, over ``axis``); the ``NATIVE_AFTER``-th builds or
+    extends its native entry. An entry whose result has another type than its operand
+    (``x > 0``, ``sum(x)``) learns the result type of each operand type reaching this path."""
     if not native_enabled[0]:
         return
-    key = (fn, aval.dtype)
+    key = (fn, aval.dtype, type(axis), axis)
     n = _hits.get(key, 0) + 1
     _hits[key] = n
-    if n < NATIVE_AFTER or fn not in _native_slots:
-        return
-    if out_aval.shape != (() if reduce else aval.shape) or out_aval.weak_type:
-        return  # the entry gives its operand's shape, or a reduction's ()
+    if n < NATIVE_AFTER or fn not in _native_slots or out_aval.weak_type or \
+            (not reduce and out_aval.shape != aval.shape):
+        return  # (an elementwise entry gives its operand's shape)
     slot, nin = _native_slots[fn]
     changes_type = reduce or out_aval.dtype != aval.dtype
     if n > NATIVE_AFTER:
         if slot[0] is not None and changes_type:
-            _natives_of(fn).remember(aval, out_aval)
+            _natives_of(fn).remember(aval, out_aval, axis)
         return
     from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
     if reduce:
@@ -376,7 +375,7 @@ def _count(fn, prim, aval, out_aval, reduce=False):
             return
         native = eager_entry.reduction_native_for(fn.__name__, fn, _reduction_ufuncs[fn])
         enabled = native is not None and native.enable(
-            aval.dtype, reference=lambda v: prim.impl(v, axes=tuple(range(v.ndim))))
+            aval.dtype, static=axis, reference=lambda v: prim.impl(v, axes=(0,)))
     else:
         ufunc = ufunc_of(prim, aval.dtype)
         if ufunc is None:
@@ -386,7 +385,7 @@ def _count(fn, prim, aval, out_aval, reduce=False):
             native.enable(aval.dtype, out_aval.dtype)
     if enabled:
         if changes_type:
-            native.remember(aval, out_aval)
+            native.remember(aval, out_aval, axis)
         slot[0] = native.function
 
 
@@ -485,7 +484,7 @@ def static_native(attr, loop_for):
         native = _static_natives.get(attr)
         if native is not None and native.knows(aval.dtype, static):
             if out_aval.dtype != aval.dtype:
-                native.remember(aval, out_aval)
+                native.remember(aval, out_aval, static)
             return
         if config.jax_enable_x64:
             return
@@ -505,7 +504,7 @@ def static_native(attr, loop_for):
             return program([Array(value)])._value
         if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape):
             if out_aval.dtype != aval.dtype:
-                native.remember(aval, out_aval)
+                native.remember(aval, out_aval, static)
         else:
             hits[key] = 0  # (another shape checks again, as the first did)
     return hook
@@ -566,8 +565,8 @@ def eager_reduction(fn, prim, a, axis, dtype_of):
             _checked.clear()
         _checked[key] = entry
     if type(a) is Array and runs_now():
-        if axis is None and fn in _reduction_ufuncs:
-            _count(fn, prim, a._aval, entry[1], reduce=True)
+        if (axis is None or type(axis) is int) and fn in _reduction_ufuncs:
+            _count(fn, prim, a._aval, entry[1], reduce=True, axis=axis)
         return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
     return prim.bind(a, axes=entry[0])
 

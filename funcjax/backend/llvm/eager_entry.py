@@ -35,6 +35,7 @@ objects once; if anything differs, nothing is built.
 
 import ctypes
 import functools
+import sys
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -52,7 +53,7 @@ from funcjax.interpreters.eval import EvalTrace
 
 MAX_SIZE = 1 << 14  # elements
 _ENTRIES = 8  # dtypes per function
-_STATIC_ENTRIES = 48  # (dtype, static argument) pairs per method (astype: 7 dtypes each way)
+_STATIC_ENTRIES = 48  # (dtype, static argument) pairs: astype (7 dtypes each way), sum (axes)
 I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
@@ -63,7 +64,7 @@ _C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
 
 
-_AVALS = 8  # (operand type, result dtype) -> result type, where the result dtype differs
+_AVALS = 8  # (operand type, table entry) -> result type, where it is not the operand's
 
 
 class _Entry(ctypes.Structure):
@@ -259,7 +260,7 @@ class NativeFunction:
                  select=False):
         self.ufunc, self.nin, self.static, self.reduce = ufunc, nin, static, reduce
         self.select = select
-        self.size = _STATIC_ENTRIES if static else _ENTRIES
+        self.size = _STATIC_ENTRIES if static or reduce else _ENTRIES
         self.table = (_Entry * self.size)()
         self.used = 0
         self.avals = (ctypes.c_void_p * (3 * _AVALS))()
@@ -267,7 +268,7 @@ class NativeFunction:
         self.next_aval = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
-        self.names = {"trace": "trace", "x64": "jax_enable_x64"}
+        self.names = {"trace": "trace", "x64": "jax_enable_x64", "axis": sys.intern("axis")}
         self.keep += list(self.names.values())
         self.engines = []
         self.function = None if general is None else \
@@ -287,11 +288,11 @@ class NativeFunction:
         the ufunc's); False if it cannot."""
         dtype = np.dtype(dtype)
         out_dtype = dtype if out_dtype is None else np.dtype(out_dtype)
-        if (static is None) == self.static:
+        if (static is None) == self.static and not self.reduce:
             return False
-        static_id = id(static) if self.static else 0
-        if any(e.descr == id(dtype) and e.static == static_id and e.out_descr == id(out_dtype)
-               for e in self.table[:self.used]):
+        static_id = id(static) if self.static or self.reduce else 0
+        if any(e.descr == id(dtype) and (e.static or 0) == static_id and
+               e.out_descr == id(out_dtype) for e in self.table[:self.used]):
             return True
         if self.used == self.size or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
                 out_dtype.itemsize > 4 or out_dtype.kind not in "iufb":
@@ -313,23 +314,30 @@ class NativeFunction:
         return True
 
     def knows(self, dtype, static):
-        static_id = id(static) if self.static else 0
-        return any(e.descr == id(dtype) and e.static == static_id
+        static_id = id(static) if self.static or self.reduce else 0
+        return any(e.descr == id(dtype) and (e.static or 0) == static_id
                    for e in self.table[:self.used])
 
-    def remember(self, aval, out_aval):
-        """Records that the result of an operand of type ``aval`` has type ``out_aval`` (the
-        Python path's type rule said so) for entries that change the dtype."""
+    def remember(self, aval, out_aval, static=None):
+        """Records that the result of an operand of type ``aval`` (with the static argument
+        ``static``) has type ``out_aval`` (the Python path's type rule said so), for entries
+        whose result has another type than their operand."""
+        static_id = id(static) if self.static or self.reduce else 0
+        index = next((k for k, e in enumerate(self.table[:self.used])
+                      if e.descr == id(aval.dtype) and (e.static or 0) == static_id and
+                      e.out_descr == id(out_aval.dtype)), None)
+        if index is None:
+            return
         refs = self.aval_refs
         for k in range(0, len(refs), 3):
-            if refs[k] is aval and refs[k + 1] is out_aval.dtype:
+            if refs[k] is aval and refs[k + 1] == index:
                 return
         k = self.next_aval
         self.next_aval = (k + 3) % len(refs)
         self.avals[k] = 0  # a half-written triple never matches
-        self.avals[k + 1], self.avals[k + 2] = id(out_aval.dtype), id(out_aval)
+        self.avals[k + 1], self.avals[k + 2] = index, id(out_aval)
         self.avals[k] = id(aval)
-        refs[k:k + 3] = aval, out_aval.dtype, out_aval  # alive: their addresses stay theirs
+        refs[k:k + 3] = aval, index, out_aval  # alive: their addresses stay theirs
 
     def _build(self, fallback, method, reverse):
         ir_text = _entry_ir(self, fallback, method, reverse)
@@ -424,6 +432,87 @@ def installed_methods():
             for attr in native.methods if attr in Array.__dict__]
 
 
+def _axis_argument(entry, args, nargs, kwnames, n_args, axis_name):
+    """The axis a reduction's entry was called with (after ``n_args`` positional operands:
+    the next positional argument, or the only keyword, ``axis``), None's address if none;
+    any other arguments go to ``miss``."""
+    b, fn, load = entry.b, entry.fn, entry.load
+    i64 = functools.partial(ir.Constant, I64)
+    no_names = b.icmp_unsigned("==", b.ptrtoint(kwnames, I64), i64(0))
+    keyword, positional, found = (fn.append_basic_block(n) for n in
+                                  ("axis_keyword", "axis_positional", "axis_found"))
+    b.cbranch(no_names, positional, keyword)
+    b.position_at_end(keyword)  # exactly ``axis=`` (keyword names are interned strings)
+    entry.require(b.icmp_signed("==", load(kwnames, 16, I64), i64(1)), "one_keyword")
+    name = load(kwnames, 24)
+    entry.require(b.and_(b.icmp_unsigned("==", b.ptrtoint(name, I64), i64(axis_name)),
+                         b.icmp_signed("==", nargs, i64(n_args))), "axis_keyword_only")
+    from_keyword = b.block
+    b.branch(found)
+    b.position_at_end(positional)
+    one_more = b.icmp_signed("==", nargs, i64(n_args + 1))
+    entry.require(b.or_(b.icmp_signed("==", nargs, i64(n_args)), one_more),
+                  "axis_positional_count")
+    from_positional = b.block
+    b.branch(found)
+    b.position_at_end(found)
+    given = b.phi(ir.IntType(1))
+    given.add_incoming(ir.Constant(ir.IntType(1), 1), from_keyword)
+    given.add_incoming(one_more, from_positional)
+    slot = b.alloca(PTR)
+    b.store(entry.const_ptr(id(None)), slot)
+    source = b.select(given, b.gep(args, [i64(n_args)], source_etype=PTR), slot)
+    return b.load(source, typ=PTR)
+
+
+def _reduction_geometry(entry, axis, nd, dims, size, layout):
+    """``(out_nd, out_dims, outer, n, inner)`` of a reduction over ``axis`` (None: all axes;
+    an exact int, negative counting from the end, else ``miss``) of an array of ``nd``
+    dimensions ``dims``: ``outer`` blocks of ``n`` rows of ``inner`` elements."""
+    b, fn, load = entry.b, entry.fn, entry.load
+    i64 = functools.partial(ir.Constant, I64)
+    one_axis, done = fn.append_basic_block("one_axis"), fn.append_basic_block("geometry")
+    from_whole = b.block
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(axis, I64), i64(id(None))), done, one_axis)
+    b.position_at_end(one_axis)
+    entry.require(b.icmp_unsigned("==", b.ptrtoint(load(axis, 8), I64), i64(layout["int"])),
+                  "axis_int")
+    overflow = b.alloca(I32)
+    b.store(ir.Constant(I32, 0), overflow)
+    v = entry.call("PyLong_AsLongLongAndOverflow", I64, [PTR, PTR], axis, overflow)
+    n_dims = b.sext(nd, I64)
+    a = b.select(b.icmp_signed("<", v, i64(0)), b.add(v, n_dims), v)
+    entry.require(b.and_(b.icmp_signed("==", b.load(overflow, typ=I32), ir.Constant(I32, 0)),
+                         b.and_(b.icmp_signed(">=", a, i64(0)), b.icmp_signed("<", a, n_dims))),
+                  "axis_in_range")
+    kept = b.alloca(I64, size=n_dims)
+    cells = [b.alloca(I64) for _ in range(2)]  # outer, inner
+    for cell in cells:
+        b.store(i64(1), cell)
+    with for_range(b, n_dims) as j:
+        d = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+        after = b.icmp_signed(">", j, a)
+        b.store(d, b.gep(kept, [b.select(after, b.sub(j, i64(1)), j)], source_etype=I64))
+        cell = b.select(after, cells[1], cells[0])
+        factor = b.select(b.icmp_signed("==", j, a), i64(1), d)
+        b.store(b.mul(b.load(cell, typ=I64), factor), cell)
+    n = b.load(b.gep(dims, [a], source_etype=I64), typ=I64)
+    outer, inner = (b.load(cell, typ=I64) for cell in cells)
+    kept_nd = b.sub(nd, ir.Constant(I32, 1))
+    from_axis = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    results = []
+    for ty, for_whole, for_axis in [(I32, ir.Constant(I32, 0), kept_nd),
+                                    (PTR, dims, kept), (I64, i64(1), outer),
+                                    (I64, size, n), (I64, i64(1), inner)]:
+        phi = b.phi(ty)
+        phi.add_incoming(for_whole, from_whole)
+        phi.add_incoming(for_axis, from_axis)
+        results.append(phi)
+    return results
+
+
 def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
@@ -448,12 +537,19 @@ def _entry_ir(owner, fallback, method, reverse):
     def arg(k):
         return b.load(b.gep(args, [const(k)], source_etype=PTR), typ=PTR)
 
-    n_args = nin + owner.static - method
-    require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
-    require(is_(kwnames, 0), "no_keywords")
+    if owner.reduce:  # ``sum(a)``, ``sum(a, axis)`` or ``sum(a, axis=axis)``: static axis
+        n_args = nin - method
+        static = _axis_argument(entry, args, nargs, kwnames, n_args, id(owner.names["axis"]))
+    else:
+        n_args = nin + owner.static - method
+        require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
+        require(is_(kwnames, 0), "no_keywords")
     operands = [self_] + [arg(k) for k in range(n_args)] if method else \
         [arg(k) for k in range(n_args)]
-    static = operands.pop() if owner.static else None
+    if owner.static:
+        static = operands.pop()
+    elif not owner.reduce:
+        static = None
     condition = operands.pop(0) if owner.select else None  # ``where(c, x, y)``: c, bool
     array = operands[0]  # the Array whose type decides: self for methods, x in where
     if reverse:
@@ -536,7 +632,7 @@ def _entry_ir(owner, fallback, method, reverse):
     for k in range(_AVALS):
         b.position_at_end(lookup)
         known = b.and_(b.icmp_unsigned("==", addr(load(avals, 24 * k)), addr(aval)),
-                       b.icmp_unsigned("==", addr(load(avals, 24 * k + 8)), addr(out_descr)))
+                       b.icmp_unsigned("==", load(avals, 24 * k + 8, I64), index))
         lookup = fn.append_basic_block(f"aval{k + 1}")
         incoming.append((load(avals, 24 * k + 16), b.block))
         b.cbranch(known, typed, lookup)
@@ -672,10 +768,16 @@ def _entry_ir(owner, fallback, method, reverse):
             pointers += [other_ptr, mine_ptr]
             steps += [other_step, None]
 
+    if owner.reduce:  # the reduced axis: ``outer`` blocks of ``n`` rows of ``inner`` elements
+        geometry = _reduction_geometry(entry, static, nd, dims, size, L)
+        out_nd, out_dims, outer, n_rows, inner = geometry
+    else:
+        out_nd, out_dims = nd, dims
+
     # the result: a fresh buffer, the Array's private view of it, the operand's aval
     call("Py_IncRef", ir.VoidType(), [PTR], out_descr)
-    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32],
-                    const(0, I32) if owner.reduce else nd, dims, out_descr, const(0, I32))
+    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], out_nd, out_dims, out_descr,
+                    const(0, I32))
     fast_call._fail_if_null(b, fn, out_base, [], call)
     out_data = load(out_base, 16)
     view = call("PyArray_View", PTR, [PTR, PTR, PTR], out_base, ir.Constant(PTR, None),
@@ -692,23 +794,47 @@ def _entry_ir(owner, fallback, method, reverse):
     b.store(view, b.gep(obj, [const(L["value"])], source_etype=ir.IntType(8)))
 
     # numpy's inner loop: loop(char **args, npy_intp *dimensions, npy_intp *steps, void *data)
-    if owner.reduce:  # as numpy reduces: out = identity (0), then out = out + x[i], in order
-        with for_range(b, out_item) as j:
+    n_loop_args = 3 if owner.reduce else nin + 1
+    arg_table = b.alloca(PTR, size=const(n_loop_args))
+    step_table = b.alloca(I64, size=const(n_loop_args))
+    dim_cell = b.alloca(I64)
+    loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
+
+    def run_loop(loop_args, count):
+        b.store(count, dim_cell)
+        for k, (ptr, step) in enumerate(loop_args):
+            b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
+            b.store(step, b.gep(step_table, [const(k)], source_etype=I64))
+        spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+
+    def at(ptr, elements, item_size):
+        return b.gep(ptr, [b.mul(elements, item_size)], source_etype=ir.IntType(8))
+
+    if owner.reduce:  # as numpy reduces: out = identity (0), then out += each row, in order
+        with for_range(b, b.mul(b.mul(outer, inner), out_item)) as j:
             b.store(const(0, ir.IntType(8)), b.gep(out_data, [j], source_etype=ir.IntType(8)))
-        loop_args = [(out_data, const(0)), (pointers[0], item), (out_data, const(0))]
+        whole_rows = fn.append_basic_block("whole_rows")
+        row_blocks = fn.append_basic_block("row_blocks")
+        reduced = fn.append_basic_block("reduced")
+        b.cbranch(b.icmp_signed("==", inner, const(1)), whole_rows, row_blocks)
+        b.position_at_end(whole_rows)  # each output element: numpy's (pairwise) reduce loop
+        with for_range(b, outer) as o:
+            out_o = at(out_data, o, out_item)
+            run_loop([(out_o, const(0)), (at(pointers[0], b.mul(o, n_rows), item), item),
+                      (out_o, const(0))], n_rows)
+        b.branch(reduced)
+        b.position_at_end(row_blocks)  # each block: its rows added in order, elementwise
+        with for_range(b, outer) as o:
+            out_o = at(out_data, b.mul(o, inner), out_item)
+            with for_range(b, n_rows) as i:
+                row = at(pointers[0], b.mul(b.add(b.mul(o, n_rows), i), inner), item)
+                run_loop([(out_o, item), (row, item), (out_o, item)], inner)
+        b.branch(reduced)
+        b.position_at_end(reduced)
     else:
         loop_args = [(ptr, item if step is None else const(1) if isinstance(step, str) else
                       b.mul(step, item)) for ptr, step in zip(pointers, steps)]
-        loop_args.append((out_data, out_item))
-    arg_table = b.alloca(PTR, size=const(len(loop_args)))
-    step_table = b.alloca(I64, size=const(len(loop_args)))
-    dim_cell = b.alloca(I64)
-    b.store(size, dim_cell)
-    for k, (ptr, step) in enumerate(loop_args):
-        b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
-        b.store(step, b.gep(step_table, [const(k)], source_etype=I64))
-    loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
-    spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+        run_loop(loop_args + [(out_data, out_item)], size)
     counter = const_ptr(ctypes.addressof(owner.counter))
     b.store(b.add(b.load(counter, typ=I64), const(1)), counter)
     b.ret(obj)
