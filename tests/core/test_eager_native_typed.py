@@ -247,11 +247,14 @@ def test_sum_keywords_axes_and_errors_with_warm_entries():
               lambda v: jnp.sum(v, keepdims=True), lambda v: v.sum(dtype=jnp.int32),
               lambda v: jnp.sum(v, initial=1.0), lambda v: jnp.sum(v, where=v > 2, initial=0.),
               lambda v: jnp.sum(a=v), lambda v: jnp.mean(v, axis=1), lambda v: v.mean(0),
+              lambda v: v.sum(True), lambda v: v.sum(axis=(0,)), lambda v: v.sum((0, 1)),
+              lambda v: jnp.sum(v, np.int64(1)), lambda v: v.sum(axis=None),
               lambda v: jnp.sum(np.asarray(v)), lambda v: jnp.sum(v[0][0]),
               lambda v: jnp.sum(Array(np.ones(3, np.float32), weak_type=True)),
               lambda v: jnp.mean(v.astype(jnp.int32))]:
         same(f(x), python_path(f, x))
     for f in [lambda: jnp.sum(x, axis=2), lambda: x.sum(out=np.zeros(())), lambda: x.sum(1, 2),
+              lambda: x.sum(axis=-3), lambda: jnp.sum(x, 10**30), lambda: x.sum(axis=1.0),
               lambda: jnp.sum(x, foo=1), lambda: jnp.sum(), lambda: x.mean(axis=(0, 0))]:
         with pytest.raises(Exception) as native:
             f()
