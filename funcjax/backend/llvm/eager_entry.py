@@ -27,7 +27,21 @@ converts, promotes, broadcasts, traces or raises as before) for anything else:
   take the Python path, which places results.
 
 The result is a new Array sharing the operand's ``ShapedArray`` (the type rule gave that
-type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. numpy's loop runs
+type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. Where the result
+type is another (comparisons, casts, reductions), it is the one the Python path's type rule
+gave for the same operand aval object and table entry (``NativeFunction.remember``).
+
+The same entry serves functions of other forms, with loops of numpy's signature:
+
+- a static argument matched by identity (``x ** 2``: numpy's square loop; ``x.astype(t)``: a
+  generated cast loop), enabled from the checked programs of ``numpy/_programs.py``;
+- ``where(c, x, y)``: a strong bool Array ``c`` of x's shape, then ``x`` and ``y`` as in a
+  binary entry, through a generated select loop;
+- ``sum(x)``, ``sum(x, axis)``, ``x.sum(axis=axis)``: numpy's add loop, run as numpy's reduce
+  runs it (from 0; each output's row reduced pairwise, or whole rows added in order).
+
+Entries take keywords (``METH_KEYWORDS``) only to pass them, with everything else they do not
+take, to the Python function. numpy's loop runs
 without numpy's floating-point error checks, which eager mode turns off anyway. Layouts (the
 ufunc object's fields, besides those ``fast_call.layout`` verifies) are checked on live
 objects once; if anything differs, nothing is built.
