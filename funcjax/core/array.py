@@ -122,12 +122,6 @@ class ArrayMethods:
     __neg__ = _unary("negative")
     __pos__ = _unary("positive")
     __invert__ = _unary("invert")
-    __eq__, _ = _binary("equal")
-    __ne__, _ = _binary("not_equal")
-    __lt__, _ = _binary("less")
-    __le__, _ = _binary("less_equal")
-    __gt__, _ = _binary("greater")
-    __ge__, _ = _binary("greater_equal")
     __hash__ = None
 
 
@@ -141,6 +135,11 @@ for _op, _fn in OPERATORS.items():
     _fwd, _rev = _binary(_fn)
     setattr(ArrayMethods, f"__{_op}__", _fwd)
     setattr(ArrayMethods, f"__r{_op}__", _rev)
+# ``x.__op__`` is ``jnp.fn`` (Python reflects a comparison itself: ``0 < x`` is ``x > 0``)
+COMPARISONS = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+               "gt": "greater", "ge": "greater_equal"}
+for _op, _fn in COMPARISONS.items():
+    setattr(ArrayMethods, f"__{_op}__", _binary(_fn)[0])
 
 for _name in ("sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "all",
               "any", "cumsum", "cumprod", "ravel", "squeeze", "swapaxes", "clip", "dot",

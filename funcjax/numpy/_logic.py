@@ -13,6 +13,9 @@ from funcjax.numpy._util import (
     promote_args,
     promote_args_inexact,
     promote_dtypes,
+    select_native,
+    with_native_entry,
+    with_native_slot,
 )
 
 __all__ = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
@@ -32,7 +35,7 @@ def _comparison(name, op):
         return lax.convert_element_type(out, dtypes.bool_, True) if x1.weak_type else out
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} after numpy broadcasting and JAX promotion."
-    return fn
+    return with_native_entry(fn, op.primitive, 2)
 
 
 equal = _comparison("equal", lax.eq)
@@ -128,8 +131,8 @@ def _all_equal(a1, a2, equal_nan):
     return lax.reduce_and(eq, range(eq.ndim))
 
 
-@eager_program
-def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+@eager_program(native=lambda *replay: select_native(_where, *replay))
+def _where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """``x`` where ``condition`` holds, else ``y``; with one argument, ``nonzero(condition)``."""
     if x is None and y is None:
         from funcjax.numpy._indexing import nonzero
@@ -139,6 +142,10 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     x, y = promote_dtypes(x, y)
     condition, x, y = broadcast_arrays("where", to_bool(condition), x, y)  # ValueError, as JAX
     return lax.select(condition, x, y)
+
+
+where = with_native_slot(_where, 3)
+where.__name__ = where.__qualname__ = "where"
 
 
 def select(condlist, choicelist, default=0):

@@ -208,9 +208,12 @@ def _build(general, args, kwargs, arrays):
         return _REFUSED
 
 
-def eager_program(general):
+def eager_program(general=None, *, native=None):
     """``general`` (a function of arrays and static arguments returning one array) with its
-    eager calls replayed from their checked programs."""
+    eager calls replayed from their checked programs. ``native(program, args, arrays)`` is
+    told of each replay (``_util.static_native``; ``@eager_program(native=...)``)."""
+    if general is None:
+        return lambda general: eager_program(general, native=native)
     @functools.wraps(general)
     def fn(*args, **kwargs):
         if not runs_now() or config.jax_debug_nans or not enabled[0]:
@@ -235,6 +238,8 @@ def eager_program(general):
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
         if type(entry) is Program:
+            if native is not None:
+                native(entry, args, arrays)
             return entry(arrays)
         if entry is not _REFUSED and arrays:
             if entry + 1 < BUILD_AFTER:

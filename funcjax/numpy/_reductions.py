@@ -6,9 +6,13 @@ import builtins
 import numpy as np
 
 from funcjax import lax
+from funcjax.config import config
 from funcjax.core import dtypes
+from funcjax.core.array import Array
+from funcjax.interpreters.eval import runs_now
 from funcjax.numpy._logic import isnan, to_bool
 from funcjax.numpy._programs import eager_program
+from funcjax.numpy._ufuncs import true_divide
 from funcjax.numpy._util import (
     asarray,
     canonical_axes,
@@ -16,6 +20,7 @@ from funcjax.numpy._util import (
     check_no_out,
     eager_reduction,
     promote_dtypes_inexact,
+    with_native_reduction,
 )
 from funcjax.numpy._util import broadcast_to_shape as _broadcast
 from funcjax.ops import reductions
@@ -70,10 +75,9 @@ def _with_initial(fn, out, initial):
     return out if initial is None else fn(out, lax.full(out.shape, initial, out.dtype))
 
 
-def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  # noqa: A001
-        out=None):
+def _sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
     if dtype is None and not keepdims and initial is None and where is None and out is None:
-        fast = eager_reduction(sum, reductions.reduce_sum_p, a, axis, _upcast_sum_dtype)
+        fast = eager_reduction(_sum, reductions.reduce_sum_p, a, axis, _upcast_sum_dtype)
         if fast is not None:
             return fast
     check_no_out("sum", out)
@@ -81,6 +85,10 @@ def sum(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *,  
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
     out = _reduce("sum", lax.reduce_sum, a, axis, keepdims, where, 0, dtype)
     return _with_initial(lax.add, out, initial)
+
+
+_sum.__name__ = _sum.__qualname__ = "sum"
+sum = with_native_reduction(_sum, np.add)  # noqa: A001
 
 
 def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
@@ -132,8 +140,21 @@ def _computation_dtype(dtype):
     return dtypes.canonicalize(np.float32) if dtype == np.float16 else dtype
 
 
-@eager_program
 def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
+    if axis is None and dtype is None and not keepdims and where is None and out is None \
+            and type(a) is Array and runs_now():
+        aval = a._aval
+        if not aval.weak_type and aval.dtype.kind == "f" and 0 < aval.size < 2**24 and \
+                (aval.dtype.itemsize == 4 or (aval.dtype.itemsize == 8 and
+                                               config.jax_enable_x64)):
+            # What the general path computes (a sum in the array's dtype divided by the
+            # count in that dtype, exact below 2**24), from the eager sum and division.
+            return true_divide(sum(a), float(aval.size))
+    return _mean(a, axis, dtype, keepdims, where, out=out)
+
+
+@eager_program
+def _mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
     check_no_out("mean", out)
     a = asarray(a)
     axes = canonical_axes("mean", axis, a.ndim)

@@ -206,7 +206,11 @@ def rot90(m, k=1, axes=(0, 1)):
     return lax.transpose(flip(m, a1), perm) if k == 1 else flip(lax.transpose(m, perm), a1)
 
 
-@eager_program
+def _cast_loop(backend, dtype, out_dtype, static):
+    return backend.generated_loop("cast", (dtype,), out_dtype)
+
+
+@eager_program(native=_util.static_native("astype", _cast_loop))
 def astype(x, dtype, /, *, copy=False):
     return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype, "astype",
                                                                              warn=True))

@@ -15,6 +15,7 @@ from funcjax.numpy._util import (
     eager_elementwise,
     promote_args,
     promote_args_inexact,
+    static_native,
     with_native_entry,
 )
 from funcjax.ops.custom import custom_jvp
@@ -224,7 +225,13 @@ def divmod(x1, x2, /):  # noqa: A001
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
-@eager_program
+def _square_loop(backend, dtype, out_dtype, exponent):
+    if type(exponent) is int and exponent == 2 and dtype == out_dtype:
+        return backend.ufunc_loop(np.square, dtype, dtype)
+    return None
+
+
+@eager_program(native=static_native("__pow__", _square_loop))
 def power(x1, x2, /):
     if isinstance(x2, int) and not isinstance(x2, bool):
         (x1,) = _bool_as_int(promote_args("power", x1))

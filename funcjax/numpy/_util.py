@@ -286,7 +286,7 @@ def eager_elementwise(fn, prim, args, inexact):
     out_aval, aval, bounds = entry
     if scalar is None:
         if all(type(a) is Array for a in args) and runs_now():
-            _count(fn, prim, aval, out_aval)
+            _count(fn, prim, args[0]._aval, out_aval)
             return apply_checked(prim, [a._value for a in args], {}, out_aval)
         return prim.bind(*args)
     # An array and a Python scalar, converted as the general path would.
@@ -294,7 +294,7 @@ def eager_elementwise(fn, prim, args, inexact):
     if bounds is not None and not bounds[0] <= v <= bounds[1]:
         return None
     if type(other) is Array and runs_now():
-        _count(fn, prim, aval, out_aval)
+        _count(fn, prim, other._aval, out_aval)
         const = np.asarray(v, aval.dtype)
         values = [other._value, const] if scalar else [const, other._value]
         return apply_checked(prim, values, {}, out_aval)
@@ -349,26 +349,168 @@ def ufunc_of(prim, dtype):
     return getattr(impl, "float_ufunc", None) if dtype.kind == "f" else None
 
 
-def _count(fn, prim, aval, out_aval):
-    """Counts a checked eager call of ``fn`` on ``aval``'s dtype; the ``NATIVE_AFTER``-th
-    builds or extends its native entry."""
+def _count(fn, prim, aval, out_aval, reduce=False, axis=None):
+    """Counts a checked eager call of ``fn`` on an operand of type ``aval`` (the operand's
+    own aval object; for a reduction, over ``axis``); the ``NATIVE_AFTER``-th builds or
+    extends its native entry. An entry whose result has another type than its operand
+    (``x > 0``, ``sum(x)``) learns the result type of each operand type reaching this path."""
     if not native_enabled[0]:
         return
-    key = (fn, aval.dtype)
+    key = (fn, aval.dtype, type(axis), axis)
     n = _hits.get(key, 0) + 1
     _hits[key] = n
-    if n != NATIVE_AFTER or fn not in _native_slots:
-        return
-    if out_aval != aval:  # the entry gives its operand's type
-        return
+    if n < NATIVE_AFTER or fn not in _native_slots or out_aval.weak_type or \
+            (not reduce and out_aval.shape != aval.shape):
+        return  # (an elementwise entry gives its operand's shape)
     slot, nin = _native_slots[fn]
-    ufunc = ufunc_of(prim, aval.dtype)
-    if ufunc is None:
+    changes_type = reduce or out_aval.dtype != aval.dtype
+    if n > NATIVE_AFTER:
+        if slot[0] is not None and changes_type:
+            _natives_of(fn).remember(aval, out_aval, axis)
         return
     from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
-    native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
-    if native is not None and native.ufunc is ufunc and native.enable(aval.dtype):
+    if reduce:
+        if config.jax_enable_x64:  # (the entry is taken without x64 only)
+            _hits[key] = NATIVE_AFTER - 1
+            return
+        native = eager_entry.reduction_native_for(fn.__name__, fn, _reduction_ufuncs[fn])
+        enabled = native is not None and native.enable(
+            aval.dtype, static=axis, reference=lambda v: prim.impl(v, axes=(0,)))
+    else:
+        ufunc = ufunc_of(prim, aval.dtype)
+        if ufunc is None:
+            return
+        native = eager_entry.native_for(fn.__name__, fn, ufunc, nin)
+        enabled = native is not None and native.ufunc is ufunc and \
+            native.enable(aval.dtype, out_aval.dtype)
+    if enabled:
+        if changes_type:
+            native.remember(aval, out_aval, axis)
         slot[0] = native.function
+
+
+def with_native_slot(general, nin):
+    """The public function for ``general``: ``general`` until a native entry exists, then
+    that entry, which passes anything it does not take (keywords included) to ``general``."""
+    slot = [None]
+    _native_slots[general] = slot, nin
+
+    @functools.wraps(general)
+    def fn(*args, **kwargs):
+        native = slot[0]
+        return general(*args, **kwargs) if native is None else native(*args, **kwargs)
+    return fn
+
+
+def with_native_reduction(general, ufunc):
+    """``with_native_slot`` for the reduction ``general(a, axis=None, ...)``, whose entry
+    reduces all elements of a small eager Array in its own strong dtype with ``ufunc``."""
+    _reduction_ufuncs[general] = ufunc
+    return with_native_slot(general, 1)
+
+
+_reduction_ufuncs = {}
+
+
+def select_native(general, program, args, arrays):
+    """The ``eager_program`` hook of ``where`` (``general``, made by ``with_native_slot``):
+    ``where(c, x, y)`` of a strong bool Array ``c`` and ``x``, ``y`` of one strong type (or
+    ``y`` a Python scalar that adapts) whose checked program gives ``x``'s type, replayed
+    ``NATIVE_AFTER`` times for a dtype, gets a native entry (a generated select loop), if it
+    gives the program's own bits on probe values."""
+    if len(args) != 3 or not native_enabled[0] or config.jax_enable_x64:
+        return
+    c, x, y = args
+    if type(c) is not Array or type(x) is not Array:
+        return
+    aval, c_aval = x._aval, c._aval
+    scalar = type(y) in (int, float)
+    if program.aval != aval or aval.weak_type or c_aval.weak_type or \
+            c_aval.dtype != dtypes.bool_ or c_aval.shape != aval.shape or not aval.size or \
+            not (type(y) is Array and y._aval == aval or
+                 scalar and _takes_scalar(aval.dtype, type(y), y, False)):
+        return
+    key = (general, aval.dtype)
+    n = _hits.get(key, 0) + 1
+    _hits[key] = n
+    if n != NATIVE_AFTER:
+        return
+    from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+    loop = eager_entry.generated_loop("select", (c_aval.dtype, aval.dtype, aval.dtype),
+                                      aval.dtype)
+    native = eager_entry.select_native_for(general) if loop is not None else None
+    if native is None:
+        _hits[key] = 0
+        return
+
+    def operands_of(chunk):
+        which = (np.arange(chunk.size) % 3 == 1).reshape(chunk.shape)
+        other = np.full(chunk.shape, y, aval.dtype) if scalar else np.roll(chunk, 3)
+        return [which, chunk, other]
+
+    def reference(which, chosen, other):
+        inputs = [Array(which), Array(chosen)] + ([] if scalar else [Array(other)])
+        return program(inputs)._value
+    if native.enable(aval.dtype, loop=loop, reference=reference, shape=aval.shape,
+                     operands_of=operands_of):
+        _native_slots[general][0][0] = native.function
+    else:
+        _hits[key] = 0
+
+
+def _natives_of(fn):
+    from funcjax.backend.llvm import eager_entry
+    return eager_entry._natives[fn]
+
+
+def static_native(attr, loop_for):
+    """A hook for ``_programs.eager_program`` giving ``x.attr(static)`` (``x ** 2``,
+    ``x.astype(jnp.int32)``: one Array and a static argument) a native entry once the
+    function's checked program for these types has run ``NATIVE_AFTER`` times.
+    ``loop_for(eager_entry, dtype, out_dtype, static)`` is the inner loop to run, or None; it
+    is taken only if it gives the program's own bits on probe values. Without x64 only (a
+    static dtype can mean another under x64)."""
+    hits = {}
+
+    def hook(program, args, arrays):
+        if len(args) != 2 or len(arrays) != 1 or args[0] is not arrays[0] or \
+                program.out < 1 or not native_enabled[0]:
+            return  # (``out < 1``: the program returns its input unchanged)
+        x, static = args
+        aval, out_aval = x._aval, program.aval
+        if aval.weak_type or out_aval.weak_type or out_aval.shape != aval.shape or \
+                not aval.size:
+            return
+        native = _static_natives.get(attr)
+        if native is not None and native.knows(aval.dtype, static):
+            if out_aval.dtype != aval.dtype:
+                native.remember(aval, out_aval, static)
+            return
+        if config.jax_enable_x64:
+            return
+        key = (aval.dtype, type(static), static)
+        n = hits.get(key, 0) + 1
+        hits[key] = n
+        if n != NATIVE_AFTER:
+            return  # (after a refusal, never again)
+        from funcjax.backend.llvm import eager_entry  # the backend loads for hot code only
+        loop = loop_for(eager_entry, aval.dtype, out_aval.dtype, static)
+        native = eager_entry.static_native_for(attr) if loop is not None else None
+        if native is None:
+            return
+        _static_natives[attr] = native
+
+        def reference(value):
+            return program([Array(value)])._value
+        if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape):
+            if out_aval.dtype != aval.dtype:
+                native.remember(aval, out_aval, static)
+        else:
+            hits[key] = 0  # (another shape checks again, as the first did)
+    return hook
+
+
+_static_natives = {}
 
 
 def _check(prim, args, inexact):
@@ -423,6 +565,8 @@ def eager_reduction(fn, prim, a, axis, dtype_of):
             _checked.clear()
         _checked[key] = entry
     if type(a) is Array and runs_now():
+        if (axis is None or type(axis) is int) and fn in _reduction_ufuncs:
+            _count(fn, prim, a._aval, entry[1], reduce=True, axis=axis)
         return apply_checked(prim, [a._value], {"axes": entry[0]}, entry[1])
     return prim.bind(a, axes=entry[0])
 

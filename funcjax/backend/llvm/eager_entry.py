@@ -27,7 +27,21 @@ converts, promotes, broadcasts, traces or raises as before) for anything else:
   take the Python path, which places results.
 
 The result is a new Array sharing the operand's ``ShapedArray`` (the type rule gave that
-type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. numpy's loop runs
+type), around a private view of a fresh buffer, as ``wrap_fresh`` builds it. Where the result
+type is another (comparisons, casts, reductions), it is the one the Python path's type rule
+gave for the same operand aval object and table entry (``NativeFunction.remember``).
+
+The same entry serves functions of other forms, with loops of numpy's signature:
+
+- a static argument matched by identity (``x ** 2``: numpy's square loop; ``x.astype(t)``: a
+  generated cast loop), enabled from the checked programs of ``numpy/_programs.py``;
+- ``where(c, x, y)``: a strong bool Array ``c`` of x's shape, then ``x`` and ``y`` as in a
+  binary entry, through a generated select loop;
+- ``sum(x)``, ``sum(x, axis)``, ``x.sum(axis=axis)``: numpy's add loop, run as numpy's reduce
+  runs it (from 0; each output's row reduced pairwise, or whole rows added in order).
+
+Entries take keywords (``METH_KEYWORDS``) only to pass them, with everything else they do not
+take, to the Python function. numpy's loop runs
 without numpy's floating-point error checks, which eager mode turns off anyway. Layouts (the
 ufunc object's fields, besides those ``fast_call.layout`` verifies) are checked on live
 objects once; if anything differs, nothing is built.
@@ -35,6 +49,7 @@ objects once; if anything differs, nothing is built.
 
 import ctypes
 import functools
+import sys
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -44,6 +59,7 @@ from funcjax.backend.llvm import compiler, fast_call, spmd_pool
 from funcjax.backend.llvm.loops import for_range
 from funcjax.config import config
 from funcjax.core import placement
+from funcjax.core.array import COMPARISONS as ARRAY_COMPARISONS
 from funcjax.core.array import OPERATORS as ARRAY_OPERATORS
 from funcjax.core.array import Array, ArrayMethods
 from funcjax.core.trace import _context
@@ -51,6 +67,7 @@ from funcjax.interpreters.eval import EvalTrace
 
 MAX_SIZE = 1 << 14  # elements
 _ENTRIES = 8  # dtypes per function
+_STATIC_ENTRIES = 48  # (dtype, static argument) pairs: astype (7 dtypes each way), sum (axes)
 I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
@@ -61,10 +78,14 @@ _C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
 
 
+_AVALS = 8  # (operand type, table entry) -> result type, where it is not the operand's
+
+
 class _Entry(ctypes.Structure):
     _fields_ = [("descr", ctypes.c_void_p), ("loop", ctypes.c_void_p),
                 ("data", ctypes.c_void_p), ("scalar", ctypes.c_int64),
-                ("itemsize", ctypes.c_int64)]
+                ("itemsize", ctypes.c_int64), ("out_descr", ctypes.c_void_p),
+                ("out_itemsize", ctypes.c_int64), ("static", ctypes.c_void_p)]
 
 
 @functools.cache
@@ -94,12 +115,13 @@ def _layout():
         return None
 
 
-def _loop(ufunc, dtype):
-    """``(loop, data)``: ``ufunc``'s inner loop taking and giving exactly ``dtype``, or None."""
+def ufunc_loop(ufunc, dtype, out_dtype):
+    """``(loop, data)``: ``ufunc``'s inner loop taking exactly ``dtype`` and giving
+    ``out_dtype``, or None."""
     base = id(ufunc)
     word = fast_call._word
     codes = ctypes.string_at(word(base + 64), ufunc.ntypes * ufunc.nargs)
-    want = bytes([dtype.num] * ufunc.nargs)
+    want = bytes([dtype.num] * ufunc.nin + [out_dtype.num])
     for k in range(ufunc.ntypes):
         if codes[k * ufunc.nargs:(k + 1) * ufunc.nargs] == want:
             loop = word(word(base + 32) + 8 * k)
@@ -112,44 +134,159 @@ _LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
                          ctypes.c_void_p)
 
 
-def _agrees(ufunc, dtype, loop, data):
-    """Whether the loop found gives ``ufunc``'s own results, bit for bit, on probe values
-    (special values included): a ufunc that numpy runs through another loop is not taken."""
+def probe_values(dtype):
+    """Values an inner loop must get right for ``dtype`` (special values included)."""
     if dtype.kind == "f":
         with np.errstate(all="ignore"):  # (1e30 is inf in float16)
-            probe = np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
-                              -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3]).astype(dtype)
-    else:
-        info = np.iinfo(dtype)
-        probe = np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
-                         + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
-                         np.int64).astype(dtype)
-    operands = [probe, np.roll(probe, 3)][:ufunc.nin]
-    out = np.empty_like(probe)
-    arrays = [*operands, out]
-    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
-    steps = (ctypes.c_int64 * len(arrays))(*[dtype.itemsize] * len(arrays))
-    size = ctypes.c_int64(probe.size)
-    _LOOP(loop)(pointers, ctypes.addressof(size), steps, data or None)
-    with np.errstate(all="ignore"):
-        expected = ufunc(*operands)
-    return expected.dtype == dtype and expected.tobytes() == out.tobytes()
+            return np.array([0.0, -0.0, 1.5, -2.25, 0.1, 3.0, 1e-40, 1e30, -7e3, np.inf,
+                             -np.inf, np.nan, 0.5, 2.0, -1.0, 1e-3, 2.5, -0.5, 3e9,
+                             -3e9]).astype(dtype)
+    info = np.iinfo(dtype)
+    return np.array([0, 1, 2, 3, 7, 13, 100, info.max, info.min, info.max - 1]
+                    + ([-1, -2, -13, -100, 5, 6] if info.min else [4, 5, 6, 9, 11, 12]),
+                    np.int64).astype(dtype)
+
+
+def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=False,
+            operands_of=None):
+    """Whether the inner loop gives ``reference``'s results (the Python path's), bit for bit,
+    on probe values: a ufunc that numpy runs through another loop is not taken. A
+    ``reference`` that only takes arrays of ``shape`` gets the probes in chunks of it;
+    ``operands_of(chunk)`` makes the operands from a chunk of probes (default: the chunk
+    and, for two operands, the chunk rotated)."""
+    probe = probe_values(dtype)
+    size = probe.size if shape is None else int(np.prod(shape))
+    chunks = [np.resize(np.roll(probe, -start), probe.shape if shape is None else shape)
+              for start in range(0, probe.size, max(size, 1))]
+    if reduce:  # sums of finite values of the lengths where numpy's summation changes form
+        finite = probe[np.isfinite(probe)] if dtype.kind == "f" else probe
+        chunks += [np.resize(np.roll(finite, k), n) for k, n in
+                   enumerate([1, 2, 7, 8, 9, 16, 127, 128, 129, 1000, MAX_SIZE])]
+    for chunk in chunks:
+        operands = operands_of(chunk) if operands_of else [chunk, np.roll(chunk, 3)][:nin]
+        out = np.zeros(() if reduce else chunk.shape, out_dtype)
+        arrays = [out, chunk, out] if reduce else [*operands, out]
+        pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+        steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize * (a is not out or not reduce)
+                                                  for a in arrays])
+        count = ctypes.c_int64(chunk.size)
+        _LOOP(loop)(pointers, ctypes.addressof(count), steps, data or None)
+        try:
+            with np.errstate(all="ignore"):
+                expected = np.asarray(reference(*operands))
+        except Exception:  # noqa: BLE001 - a reference that cannot run: no entry
+            return False
+        if expected.dtype != out_dtype or expected.tobytes() != out.tobytes():
+            return False
+    return True
+
+
+def _ir_type(dtype):
+    return {"f": {4: ir.FloatType(), 8: ir.DoubleType()}.get(dtype.itemsize),
+            "i": ir.IntType(8 * dtype.itemsize), "u": ir.IntType(8 * dtype.itemsize),
+            "b": ir.IntType(8)}.get(dtype.kind)
+
+
+def _cast(b, v, dtype, out_dtype):
+    """``v`` of ``dtype`` converted as ``convert_element_type``'s impl converts it: floats to
+    integers as XLA does (NaN -> 0, saturating), anything to bool as ``!= 0``."""
+    to = _ir_type(out_dtype)
+    if out_dtype.kind == "b":
+        zero = ir.Constant(v.type, 0)
+        nonzero = b.fcmp_unordered("!=", v, zero) if dtype.kind == "f" else \
+            b.icmp_unsigned("!=", v, zero)
+        return b.zext(nonzero, to)
+    if dtype.kind == "f":
+        if out_dtype.kind == "f":
+            return _float_resize(b, v, dtype, to)
+        sat = "llvm.fptosi.sat" if out_dtype.kind == "i" else "llvm.fptoui.sat"
+        name = f"{sat}.i{to.width}.{'f32' if dtype.itemsize == 4 else 'f64'}"
+        callee = b.module.globals.get(name) or ir.Function(
+            b.module, ir.FunctionType(to, [v.type]), name)
+        return b.call(callee, [v])
+    signed = dtype.kind == "i"
+    if out_dtype.kind == "f":
+        return b.sitofp(v, to) if signed else b.uitofp(v, to)
+    if to.width < v.type.width:
+        return b.trunc(v, to)
+    if to.width > v.type.width:
+        return b.sext(v, to) if signed else b.zext(v, to)
+    return v
+
+
+def _float_resize(b, v, dtype, to):
+    return b.fpext(v, to) if dtype.itemsize == 4 and isinstance(to, ir.DoubleType) else \
+        b.fptrunc(v, to) if dtype.itemsize == 8 and isinstance(to, ir.FloatType) else v
+
+
+@functools.cache
+def generated_loop(kind, in_dtypes, out_dtype):
+    """``(loop, 0)``: a compiled inner loop with numpy's signature, over operands of
+    ``in_dtypes`` giving ``out_dtype``: ``"cast"`` (one operand, converted as
+    ``convert_element_type``) or ``"select"`` (``c ? x : y``, ``c`` bool); None if a type
+    has no loop here (float16, complex)."""
+    types = [_ir_type(d) for d in (*in_dtypes, out_dtype)]
+    if kind == "select":  # moved as bits, never as values
+        types = [t and ir.IntType(8 * d.itemsize) for t, d in zip(types, (*in_dtypes, out_dtype))]
+    if None in types or _layout() is None:
+        return None
+    compiler.host()
+    module = ir.Module(name=f"eager_{kind}")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 4), "eager_loop")
+    args, dims, steps, _ = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    n = b.load(dims, typ=I64)
+    bases = [b.load(b.gep(args, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
+             for k in range(len(types))]
+    strides = [b.load(b.gep(steps, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
+               for k in range(len(types))]
+    with for_range(b, n) as i:
+        ptrs = [b.gep(p, [b.mul(i, s)], source_etype=ir.IntType(8))
+                for p, s in zip(bases, strides)]
+        values = [b.load(p, typ=t) for p, t in zip(ptrs, types)]
+        if kind == "cast":
+            out = _cast(b, values[0], in_dtypes[0], out_dtype)
+        else:
+            c, x, y = values[:3]
+            out = b.select(b.icmp_unsigned("!=", c, ir.Constant(c.type, 0)), x, y)
+        b.store(out, ptrs[-1])
+    b.ret_void()
+    engine = compiler.compile_ir(str(module), cacheable=False, cold=True)
+    _generated.append(engine)
+    return engine.address("eager_loop"), 0
+
+
+_generated = []  # engines of generated loops: alive as long as the process
+_BOOL = np.dtype(bool)
 
 
 class NativeFunction:
     """The native entries of one elementwise function: ``function`` for ``jnp.name(...)``, and
-    Array operator methods; all share one table of dtypes (``enable`` adds to it)."""
+    Array operator methods; all share one table of dtypes (``enable`` adds to it).
 
-    def __init__(self, ufunc, nin, general, operators):
-        self.ufunc, self.nin = ufunc, nin
-        self.table = (_Entry * _ENTRIES)()
+    ``static``: the call's last argument is a static one (``2`` in ``x ** 2``, the dtype in
+    ``x.astype(jnp.int32)``), matched by identity with the object a table entry was enabled
+    for (kept alive here); such entries are taken only without x64. Where a table entry
+    gives another dtype than its operand's (``x > 0``), the result's type is looked up by the
+    identity of the operand's in ``avals`` (pairs ``remember`` fills from the Python path)."""
+
+    def __init__(self, ufunc, nin, general, operators, static=False, reduce=False,
+                 select=False):
+        self.ufunc, self.nin, self.static, self.reduce = ufunc, nin, static, reduce
+        self.select = select
+        self.size = _STATIC_ENTRIES if static or reduce else _ENTRIES
+        self.table = (_Entry * self.size)()
         self.used = 0
+        self.avals = (ctypes.c_void_p * (3 * _AVALS))()
+        self.aval_refs = [None] * (3 * _AVALS)
+        self.next_aval = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
-        self.names = {"trace": "trace", "x64": "jax_enable_x64"}
+        self.names = {"trace": "trace", "x64": "jax_enable_x64", "axis": sys.intern("axis")}
         self.keep += list(self.names.values())
         self.engines = []
-        self.function = self._build(general, method=False, reverse=False)
+        self.function = None if general is None else \
+            self._build(general, method=False, reverse=False)
         self.methods = {name: self._build(fallback, method=True, reverse=reverse)
                         for name, (fallback, reverse) in operators.items()}
 
@@ -157,25 +294,64 @@ class NativeFunction:
     def calls(self):
         return self.counter.value
 
-    def enable(self, dtype):
-        """Runs ``dtype`` natively from now on; False if it cannot."""
+    def enable(self, dtype, out_dtype=None, static=None, loop=None, reference=None,
+               shape=None, operands_of=None):
+        """Runs ``dtype`` (with the static argument ``static``) natively from now on, giving
+        ``out_dtype`` (default: ``dtype``) through ``loop`` (``(loop, data)`` with numpy's
+        inner-loop signature; default: the ufunc's) if it gives ``reference``'s bits (default:
+        the ufunc's); False if it cannot."""
         dtype = np.dtype(dtype)
-        if any(e.descr == id(dtype) for e in self.table[:self.used]):
-            return True
-        if self.used == _ENTRIES or dtype.itemsize > 4 or dtype.kind not in "iuf":
+        out_dtype = dtype if out_dtype is None else np.dtype(out_dtype)
+        if (static is None) == self.static and not self.reduce:
             return False
-        found = _loop(self.ufunc, dtype)
-        if found is None or not _agrees(self.ufunc, dtype, *found):
+        static_id = id(static) if self.static or self.reduce else 0
+        if any(e.descr == id(dtype) and (e.static or 0) == static_id and
+               e.out_descr == id(out_dtype) for e in self.table[:self.used]):
+            return True
+        if self.used == self.size or dtype.itemsize > 4 or dtype.kind not in "iuf" or \
+                out_dtype.itemsize > 4 or out_dtype.kind not in "iufb":
+            return False
+        found = loop if loop is not None else ufunc_loop(self.ufunc, dtype, out_dtype)
+        reference = self.ufunc if reference is None else reference
+        if found is None or not _agrees(reference, self.nin, dtype, out_dtype, *found, shape,
+                                        self.reduce, operands_of):
             return False
         scalar = _FLOAT32 if dtype == np.float32 else _INT32 if dtype == np.int32 else \
             _NO_SCALAR
-        self.keep.append(dtype)
+        self.keep += [dtype, out_dtype, static]
         entry = self.table[self.used]
         entry.loop, entry.data, entry.scalar = found[0], found[1], scalar
-        entry.itemsize = dtype.itemsize
+        entry.itemsize, entry.out_itemsize = dtype.itemsize, out_dtype.itemsize
+        entry.out_descr, entry.static = id(out_dtype), static_id
         entry.descr = id(dtype)  # last: a half-written entry never matches
         self.used += 1
         return True
+
+    def knows(self, dtype, static):
+        static_id = id(static) if self.static or self.reduce else 0
+        return any(e.descr == id(dtype) and (e.static or 0) == static_id
+                   for e in self.table[:self.used])
+
+    def remember(self, aval, out_aval, static=None):
+        """Records that the result of an operand of type ``aval`` (with the static argument
+        ``static``) has type ``out_aval`` (the Python path's type rule said so), for entries
+        whose result has another type than their operand."""
+        static_id = id(static) if self.static or self.reduce else 0
+        index = next((k for k, e in enumerate(self.table[:self.used])
+                      if e.descr == id(aval.dtype) and (e.static or 0) == static_id and
+                      e.out_descr == id(out_aval.dtype)), None)
+        if index is None:
+            return
+        refs = self.aval_refs
+        for k in range(0, len(refs), 3):
+            if refs[k] is aval and refs[k + 1] == index:
+                return
+        k = self.next_aval
+        self.next_aval = (k + 3) % len(refs)
+        self.avals[k] = 0  # a half-written triple never matches
+        self.avals[k + 1], self.avals[k + 2] = index, id(out_aval)
+        self.avals[k] = id(aval)
+        refs[k:k + 3] = aval, index, out_aval  # alive: their addresses stay theirs
 
     def _build(self, fallback, method, reverse):
         ir_text = _entry_ir(self, fallback, method, reverse)
@@ -183,7 +359,7 @@ class NativeFunction:
         self.engines.append(engine)
         self.keep.append(fallback)
         defn = fast_call._MethodDef(b"eager_entry", engine.address(_NAME),
-                                    fast_call._METH_FASTCALL, None)
+                                    fast_call._METH_FASTCALL | fast_call._METH_KEYWORDS, None)
         self.keep.append(defn)
         if method:
             return _new_method(ctypes.py_object(Array), ctypes.addressof(defn))
@@ -194,7 +370,7 @@ _new_method = ctypes.pythonapi.PyDescr_NewMethod
 _new_method.restype = ctypes.py_object
 _new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
-_natives = {}  # general Python function -> NativeFunction, or None where none can be built
+_natives = {}  # general Python function (or a static method's name) -> NativeFunction or None
 _UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
 
 
@@ -215,11 +391,53 @@ def native_for(name, general, ufunc, nin):
                 if fn == name:
                     operators[f"__{op}__"] = (ArrayMethods.__dict__[f"__{op}__"], False)
                     operators[f"__r{op}__"] = (ArrayMethods.__dict__[f"__r{op}__"], True)
+            for op, fn in ARRAY_COMPARISONS.items():
+                if fn == name:
+                    operators[f"__{op}__"] = (ArrayMethods.__dict__[f"__{op}__"], False)
         native = NativeFunction(ufunc, nin, general, operators)
         for attr, method in native.methods.items():
             setattr(Array, attr, method)
     _natives[general] = native
     return native
+
+
+def static_native_for(attr):
+    """The ``NativeFunction`` of the Array method ``attr`` taking one static argument
+    (``__pow__``, ``astype``), built and installed on first use; None if unavailable."""
+    if attr in _natives:
+        return _natives[attr]
+    native = None
+    if _layout() is not None:
+        native = NativeFunction(None, 1, None, {attr: (ArrayMethods.__dict__[attr], False)},
+                                static=True)
+        setattr(Array, attr, native.methods[attr])
+    _natives[attr] = native
+    return native
+
+
+def reduction_native_for(name, general, ufunc):
+    """The ``NativeFunction`` reducing all of an array's elements with ``ufunc`` as numpy's
+    ``ufunc.reduce`` does (``jnp.name(x)`` whose Python path is ``general``, and ``x.name()``),
+    built and installed on first use; None if unavailable."""
+    if general in _natives:
+        return _natives[general]
+    native = None
+    if _layout() is not None:
+        native = NativeFunction(ufunc, 1, general, {name: (ArrayMethods.__dict__[name], False)},
+                                reduce=True)
+        setattr(Array, name, native.methods[name])
+    _natives[general] = native
+    return native
+
+
+def select_native_for(general):
+    """The ``NativeFunction`` of ``where(c, x, y)`` (whose Python path is ``general``): a
+    strong bool Array ``c``, and ``x``, ``y`` as the operands of a binary entry (the same
+    type, or ``y`` a Python scalar that adapts); built on first use, None if unavailable."""
+    if general not in _natives:
+        _natives[general] = NativeFunction(None, 3, general, {}, select=True) \
+            if _layout() is not None else None
+    return _natives[general]
 
 
 def installed_methods():
@@ -228,14 +446,95 @@ def installed_methods():
             for attr in native.methods if attr in Array.__dict__]
 
 
+def _axis_argument(entry, args, nargs, kwnames, n_args, axis_name):
+    """The axis a reduction's entry was called with (after ``n_args`` positional operands:
+    the next positional argument, or the only keyword, ``axis``), None's address if none;
+    any other arguments go to ``miss``."""
+    b, fn, load = entry.b, entry.fn, entry.load
+    i64 = functools.partial(ir.Constant, I64)
+    no_names = b.icmp_unsigned("==", b.ptrtoint(kwnames, I64), i64(0))
+    keyword, positional, found = (fn.append_basic_block(n) for n in
+                                  ("axis_keyword", "axis_positional", "axis_found"))
+    b.cbranch(no_names, positional, keyword)
+    b.position_at_end(keyword)  # exactly ``axis=`` (keyword names are interned strings)
+    entry.require(b.icmp_signed("==", load(kwnames, 16, I64), i64(1)), "one_keyword")
+    name = load(kwnames, 24)
+    entry.require(b.and_(b.icmp_unsigned("==", b.ptrtoint(name, I64), i64(axis_name)),
+                         b.icmp_signed("==", nargs, i64(n_args))), "axis_keyword_only")
+    from_keyword = b.block
+    b.branch(found)
+    b.position_at_end(positional)
+    one_more = b.icmp_signed("==", nargs, i64(n_args + 1))
+    entry.require(b.or_(b.icmp_signed("==", nargs, i64(n_args)), one_more),
+                  "axis_positional_count")
+    from_positional = b.block
+    b.branch(found)
+    b.position_at_end(found)
+    given = b.phi(ir.IntType(1))
+    given.add_incoming(ir.Constant(ir.IntType(1), 1), from_keyword)
+    given.add_incoming(one_more, from_positional)
+    slot = b.alloca(PTR)
+    b.store(entry.const_ptr(id(None)), slot)
+    source = b.select(given, b.gep(args, [i64(n_args)], source_etype=PTR), slot)
+    return b.load(source, typ=PTR)
+
+
+def _reduction_geometry(entry, axis, nd, dims, size, layout):
+    """``(out_nd, out_dims, outer, n, inner)`` of a reduction over ``axis`` (None: all axes;
+    an exact int, negative counting from the end, else ``miss``) of an array of ``nd``
+    dimensions ``dims``: ``outer`` blocks of ``n`` rows of ``inner`` elements."""
+    b, fn, load = entry.b, entry.fn, entry.load
+    i64 = functools.partial(ir.Constant, I64)
+    one_axis, done = fn.append_basic_block("one_axis"), fn.append_basic_block("geometry")
+    from_whole = b.block
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(axis, I64), i64(id(None))), done, one_axis)
+    b.position_at_end(one_axis)
+    entry.require(b.icmp_unsigned("==", b.ptrtoint(load(axis, 8), I64), i64(layout["int"])),
+                  "axis_int")
+    overflow = b.alloca(I32)
+    b.store(ir.Constant(I32, 0), overflow)
+    v = entry.call("PyLong_AsLongLongAndOverflow", I64, [PTR, PTR], axis, overflow)
+    n_dims = b.sext(nd, I64)
+    a = b.select(b.icmp_signed("<", v, i64(0)), b.add(v, n_dims), v)
+    entry.require(b.and_(b.icmp_signed("==", b.load(overflow, typ=I32), ir.Constant(I32, 0)),
+                         b.and_(b.icmp_signed(">=", a, i64(0)), b.icmp_signed("<", a, n_dims))),
+                  "axis_in_range")
+    kept = b.alloca(I64, size=n_dims)
+    cells = [b.alloca(I64) for _ in range(2)]  # outer, inner
+    for cell in cells:
+        b.store(i64(1), cell)
+    with for_range(b, n_dims) as j:
+        d = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+        after = b.icmp_signed(">", j, a)
+        b.store(d, b.gep(kept, [b.select(after, b.sub(j, i64(1)), j)], source_etype=I64))
+        cell = b.select(after, cells[1], cells[0])
+        factor = b.select(b.icmp_signed("==", j, a), i64(1), d)
+        b.store(b.mul(b.load(cell, typ=I64), factor), cell)
+    n = b.load(b.gep(dims, [a], source_etype=I64), typ=I64)
+    outer, inner = (b.load(cell, typ=I64) for cell in cells)
+    kept_nd = b.sub(nd, ir.Constant(I32, 1))
+    from_axis = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    results = []
+    for ty, for_whole, for_axis in [(I32, ir.Constant(I32, 0), kept_nd),
+                                    (PTR, dims, kept), (I64, i64(1), outer),
+                                    (I64, size, n), (I64, i64(1), inner)]:
+        phi = b.phi(ty)
+        phi.add_incoming(for_whole, from_whole)
+        phi.add_incoming(for_axis, from_axis)
+        results.append(phi)
+    return results
+
+
 def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
     nin = owner.nin
-    entry = fast_call.EntryFunction("eager_entry", _NAME)
+    entry = fast_call.EntryFunction("eager_entry", _NAME, keywords=True)
     module, fn, b, miss = entry.module, entry.fn, entry.b, entry.miss
     const_ptr, load, require, call = entry.const_ptr, entry.load, entry.require, entry.call
-    self_, args, nargs = fn.args
+    self_, args, nargs, kwnames = fn.args
 
     def const(value, ty=I64):
         return ir.Constant(ty, value)
@@ -252,11 +551,21 @@ def _entry_ir(owner, fallback, method, reverse):
     def arg(k):
         return b.load(b.gep(args, [const(k)], source_etype=PTR), typ=PTR)
 
-    n_args = nin - 1 if method else nin
-    require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
+    if owner.reduce:  # ``sum(a)``, ``sum(a, axis)`` or ``sum(a, axis=axis)``: static axis
+        n_args = nin - method
+        static = _axis_argument(entry, args, nargs, kwnames, n_args, id(owner.names["axis"]))
+    else:
+        n_args = nin + owner.static - method
+        require(b.icmp_signed("==", nargs, const(n_args)), "nargs")
+        require(is_(kwnames, 0), "no_keywords")
     operands = [self_] + [arg(k) for k in range(n_args)] if method else \
-        [arg(k) for k in range(nin)]
-    array = operands[0]  # the Array whose type decides: self for methods
+        [arg(k) for k in range(n_args)]
+    if owner.static:
+        static = operands.pop()
+    elif not owner.reduce:
+        static = None
+    condition = operands.pop(0) if owner.select else None  # ``where(c, x, y)``: c, bool
+    array = operands[0]  # the Array whose type decides: self for methods, x in where
     if reverse:
         operands.reverse()
 
@@ -297,15 +606,20 @@ def _entry_ir(owner, fallback, method, reverse):
     b.branch(size_loop)
     b.position_at_end(size_done)
     require(b.icmp_unsigned("<=", size, const(MAX_SIZE)), "small")
+    if owner.reduce:
+        require(b.icmp_signed(">", size, const(0)), "not_empty")
 
     # the table entry of this dtype
     table = const_ptr(ctypes.addressof(owner.table))
     entry_size = ctypes.sizeof(_Entry)
     found = fn.append_basic_block("found")
     b_found_incoming = []
-    for k in range(_ENTRIES):
+    for k in range(owner.size):
         e_descr = load(table, k * entry_size)
         hit = b.icmp_unsigned("==", addr(e_descr), addr(descr))
+        if static is not None:
+            e_static = load(table, k * entry_size + _Entry.static.offset)
+            hit = b.and_(hit, b.icmp_unsigned("==", addr(e_static), addr(static)))
         nxt = fn.append_basic_block(f"entry{k + 1}")
         b_found_incoming.append((b.block, k))
         b.cbranch(hit, found, nxt)
@@ -318,6 +632,30 @@ def _entry_ir(owner, fallback, method, reverse):
     base = b.gep(table, [b.mul(index, const(entry_size))], source_etype=ir.IntType(8))
     loop_fn, data_ptr = load(base, 8), load(base, 16)
     scalar_kind, item = load(base, 24, I64), load(base, 32, I64)
+    out_descr = load(base, _Entry.out_descr.offset)
+    out_item = load(base, _Entry.out_itemsize.offset, I64)
+
+    # the result's type: the operand's, or the one remembered for it
+    same_type = const(0, ir.IntType(1)) if owner.reduce else \
+        b.icmp_unsigned("==", addr(out_descr), addr(descr))
+    typed = fn.append_basic_block("typed")
+    incoming = [(aval, b.block)]
+    lookup = fn.append_basic_block("aval0")
+    b.cbranch(same_type, typed, lookup)
+    avals = const_ptr(ctypes.addressof(owner.avals))
+    for k in range(_AVALS):
+        b.position_at_end(lookup)
+        known = b.and_(b.icmp_unsigned("==", addr(load(avals, 24 * k)), addr(aval)),
+                       b.icmp_unsigned("==", load(avals, 24 * k + 8, I64), index))
+        lookup = fn.append_basic_block(f"aval{k + 1}")
+        incoming.append((load(avals, 24 * k + 16), b.block))
+        b.cbranch(known, typed, lookup)
+    b.position_at_end(lookup)
+    b.branch(miss)
+    b.position_at_end(typed)
+    out_aval = b.phi(PTR)
+    for value_, block in incoming:
+        out_aval.add_incoming(value_, block)
 
     # eager evaluation: no trace but EvalTrace, no default_device block open
     def attribute(obj_address, name):
@@ -338,10 +676,25 @@ def _entry_ir(owner, fallback, method, reverse):
     require(eager, "eager")
     open_blocks = load(const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
     require(b.icmp_signed("==", open_blocks, const(0)), "no_default_device_block")
+    if static is not None or owner.reduce:  # x64 changes static dtypes and sums' dtypes
+        x64 = attribute(id(config), "x64")
+        call("Py_DecRef", ir.VoidType(), [PTR], x64)
+        require(is_(x64, L["False"]), "static_without_x64")
 
     pointers, steps = [], []
+    if condition is not None:  # a strong bool Array of the same shape
+        _, c_value = array_header(condition, 2)
+        require(b.and_(is_(load(c_value, 56), id(_BOOL)),
+                       b.icmp_signed("==", load(c_value, 24, I32), nd)), "condition_type")
+        c_dims = load(c_value, 32)
+        with for_range(b, b.sext(nd, I64)) as j:
+            mine = b.load(b.gep(dims, [j], source_etype=I64), typ=I64)
+            theirs = b.load(b.gep(c_dims, [j], source_etype=I64), typ=I64)
+            require(b.icmp_signed("==", mine, theirs), "condition_dim")
+        pointers.append(load(c_value, 16))
+        steps.append("byte")
     slot = b.alloca(I32)  # a converted Python scalar (float32 or int32 bits)
-    if nin == 1:
+    if len(operands) == 1:
         pointers.append(load(value, 16))
         steps.append(None)
     else:
@@ -429,9 +782,16 @@ def _entry_ir(owner, fallback, method, reverse):
             pointers += [other_ptr, mine_ptr]
             steps += [other_step, None]
 
+    if owner.reduce:  # the reduced axis: ``outer`` blocks of ``n`` rows of ``inner`` elements
+        geometry = _reduction_geometry(entry, static, nd, dims, size, L)
+        out_nd, out_dims, outer, n_rows, inner = geometry
+    else:
+        out_nd, out_dims = nd, dims
+
     # the result: a fresh buffer, the Array's private view of it, the operand's aval
-    call("Py_IncRef", ir.VoidType(), [PTR], descr)
-    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], nd, dims, descr, const(0, I32))
+    call("Py_IncRef", ir.VoidType(), [PTR], out_descr)
+    out_base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], out_nd, out_dims, out_descr,
+                    const(0, I32))
     fast_call._fail_if_null(b, fn, out_base, [], call)
     out_data = load(out_base, 16)
     view = call("PyArray_View", PTR, [PTR, PTR, PTR], out_base, ir.Constant(PTR, None),
@@ -440,42 +800,83 @@ def _entry_ir(owner, fallback, method, reverse):
     fast_call._fail_if_null(b, fn, view, [], call)
     obj = call("PyType_GenericAlloc", PTR, [PTR, I64], const_ptr(L["Array"]), const(0))
     fast_call._fail_if_null(b, fn, obj, [view], call)
-    call("Py_IncRef", ir.VoidType(), [PTR], aval)
-    b.store(aval, b.gep(obj, [const(L["aval"])], source_etype=ir.IntType(8)))
+    call("Py_IncRef", ir.VoidType(), [PTR], out_aval)
+    b.store(out_aval, b.gep(obj, [const(L["aval"])], source_etype=ir.IntType(8)))
     incref(L["device_object"])
     b.store(const_ptr(L["device_object"]),
             b.gep(obj, [const(L["device"])], source_etype=ir.IntType(8)))
     b.store(view, b.gep(obj, [const(L["value"])], source_etype=ir.IntType(8)))
 
     # numpy's inner loop: loop(char **args, npy_intp *dimensions, npy_intp *steps, void *data)
-    arg_table = b.alloca(PTR, size=const(nin + 1))
-    step_table = b.alloca(I64, size=const(nin + 1))
+    n_loop_args = 3 if owner.reduce else nin + 1
+    arg_table = b.alloca(PTR, size=const(n_loop_args))
+    step_table = b.alloca(I64, size=const(n_loop_args))
     dim_cell = b.alloca(I64)
-    b.store(size, dim_cell)
-    for k, (ptr, step) in enumerate(zip(pointers + [out_data], steps + [None])):
-        b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
-        b.store(item if step is None else b.mul(step, item),
-                b.gep(step_table, [const(k)], source_etype=I64))
     loop_type = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
-    spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+
+    def run_loop(loop_args, count):
+        b.store(count, dim_cell)
+        for k, (ptr, step) in enumerate(loop_args):
+            b.store(ptr, b.gep(arg_table, [const(k)], source_etype=PTR))
+            b.store(step, b.gep(step_table, [const(k)], source_etype=I64))
+        spmd_pool._call_ptr(b, loop_fn, loop_type, [arg_table, dim_cell, step_table, data_ptr])
+
+    def at(ptr, elements, item_size):
+        return b.gep(ptr, [b.mul(elements, item_size)], source_etype=ir.IntType(8))
+
+    if owner.reduce:  # as numpy reduces: out = identity (0), then out += each row, in order
+        with for_range(b, b.mul(b.mul(outer, inner), out_item)) as j:
+            b.store(const(0, ir.IntType(8)), b.gep(out_data, [j], source_etype=ir.IntType(8)))
+        whole_rows = fn.append_basic_block("whole_rows")
+        row_blocks = fn.append_basic_block("row_blocks")
+        reduced = fn.append_basic_block("reduced")
+        b.cbranch(b.icmp_signed("==", inner, const(1)), whole_rows, row_blocks)
+        b.position_at_end(whole_rows)  # each output element: numpy's (pairwise) reduce loop
+        with for_range(b, outer) as o:
+            out_o = at(out_data, o, out_item)
+            run_loop([(out_o, const(0)), (at(pointers[0], b.mul(o, n_rows), item), item),
+                      (out_o, const(0))], n_rows)
+        b.branch(reduced)
+        b.position_at_end(row_blocks)  # each block: its rows added in order, elementwise
+        with for_range(b, outer) as o:
+            out_o = at(out_data, b.mul(o, inner), out_item)
+            with for_range(b, n_rows) as i:
+                row = at(pointers[0], b.mul(b.add(b.mul(o, n_rows), i), inner), item)
+                run_loop([(out_o, item), (row, item), (out_o, item)], inner)
+        b.branch(reduced)
+        b.position_at_end(reduced)
+    else:
+        loop_args = [(ptr, item if step is None else const(1) if isinstance(step, str) else
+                      b.mul(step, item)) for ptr, step in zip(pointers, steps)]
+        run_loop(loop_args + [(out_data, out_item)], size)
     counter = const_ptr(ctypes.addressof(owner.counter))
     b.store(b.add(b.load(counter, typ=I64), const(1)), counter)
     b.ret(obj)
 
     # anything else: the Python function, which converts, raises or traces
     b.position_at_end(miss)
-    if method:  # self and up to two arguments: a wrong count still reaches the fallback
-        stack = b.alloca(PTR, size=const(3))
+    if method:  # self, then the arguments and keyword values as they came
+        with_names = fn.append_basic_block("with_names")
+        counted = fn.append_basic_block("counted")
+        before = b.block
+        b.cbranch(is_(kwnames, 0), counted, with_names)
+        b.position_at_end(with_names)
+        n_names = load(kwnames, 16, I64)  # (the tuple's size)
+        b.branch(counted)
+        b.position_at_end(counted)
+        n_kw = b.phi(I64)
+        n_kw.add_incoming(const(0), before)
+        n_kw.add_incoming(n_names, with_names)
+        total = b.add(nargs, n_kw)
+        stack = b.alloca(PTR, size=b.add(total, const(1)))
         b.store(self_, stack)
-        for k in range(2):
-            there = b.icmp_signed(">", nargs, const(k))
-            source = b.select(there, b.gep(args, [const(k)], source_etype=PTR), stack)
-            b.store(b.load(source, typ=PTR), b.gep(stack, [const(k + 1)], source_etype=PTR))
-        n_stack = b.add(const(1), b.select(b.icmp_signed(">", nargs, const(2)), const(2),
-                                           nargs))
+        with for_range(b, total) as k:
+            b.store(b.load(b.gep(args, [k], source_etype=PTR), typ=PTR),
+                    b.gep(stack, [b.add(k, const(1))], source_etype=PTR))
+        n_stack = b.add(nargs, const(1))
     else:
         stack, n_stack = args, nargs
     result = call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR], const_ptr(id(fallback)),
-                  stack, n_stack, ir.Constant(PTR, None))
+                  stack, n_stack, kwnames)
     b.ret(result)
     return str(module)

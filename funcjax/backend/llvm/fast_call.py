@@ -38,6 +38,7 @@ MAX_BYTES = 1 << 18
 _ALIGN = 64
 _C_CONTIGUOUS, _ALIGNED = 0x1, 0x100
 _METH_FASTCALL = 0x80
+_METH_KEYWORDS = 0x2
 I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _NAME = "funcjax_fast_entry"
@@ -173,9 +174,10 @@ class EntryFunction:
     in its own module, a ``miss`` block for any check that fails, and the helpers the checks
     are written with."""
 
-    def __init__(self, module_name, function_name):
+    def __init__(self, module_name, function_name, keywords=False):
         self.module = ir.Module(name=module_name)
-        self.fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR, PTR, I64]), function_name)
+        params = [PTR, PTR, I64] + [PTR] * keywords  # ``METH_KEYWORDS``: and ``kwnames``
+        self.fn = ir.Function(self.module, ir.FunctionType(PTR, params), function_name)
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         self.miss = self.fn.append_basic_block("miss")
 
