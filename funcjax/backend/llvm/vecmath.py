@@ -821,7 +821,7 @@ def _vector_variant(module, name, symbol, scalar_fn, lanes):
     typ = scalar_fn.function_type.return_type
     vt = ir.VectorType(typ, lanes)
     fn = ir.Function(module, ir.FunctionType(vt, [vt]), f"{symbol}.v{lanes}")
-    for attr in ("nounwind", "readnone"):
+    for attr in ("nounwind", "readnone", "alwaysinline"):  # inlined after vectorising
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     e = _Emitter(module, b, typ, lanes)
