@@ -199,9 +199,9 @@ def test_vectors_with_a_few_huge_lanes_take_the_exact_path(name, dtype):
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
 def test_float32_sin_cos_below_the_cody_waite_limit_are_within_two_ulp_of_exact(name):
-    """The float32 reduction (pi/2 in three float32 parts) and minimax kernels: every 997th
+    """The float32 reduction (pi in three float32 parts) and minimax kernel: every 997th
     float32 below 2**20 (both signs) against the exact value (float64, not numpy's float32,
-    itself 1.5 ulp off), a tighter bound than MAX_ULP (measured exhaustively: 1.67 / 1.81)."""
+    itself 1.5 ulp off), a tighter bound than MAX_ULP (measured: at most 1.78 / 1.84)."""
     ours, reference = FUNCTIONS[name]
     top = int(np.array(2.0 ** 20, np.float32).view(np.uint32))
     x = np.arange(0, top, 997, dtype=np.uint32).view(np.float32)
