@@ -11,6 +11,7 @@ funcjax never imports jax. Times are the minimum over repeats
 A second table (``--threads`` prints only it) runs the large elementwise rows on one and on
 two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy, the three
 interleaved call by call so that load changes hit them alike, and JAX with its default threads.
+``--chain`` runs only its 1e6 chain row, 300 rounds (the 4x-numpy target).
 """
 
 import json
@@ -245,14 +246,18 @@ def measure_jax_threads(quick):
     return out
 
 
-def measure_threads(quick):
-    """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats."""
+def measure_threads(quick, only=None, rounds=None):
+    """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats
+    (``only``: that row alone, ``rounds`` times)."""
     import time
 
     import funcjax
     fj, plain = Lib("funcjax"), Lib("numpy")
     out = {}
     for name, (fn, x, repeat) in thread_rows(quick).items():
+        if only is not None and name != only:
+            continue
+        repeat = rounds or repeat
         runs = {"numpy": elementwise_call(plain, fn, x), 1: elementwise_call(fj, fn, x)}
         runs[2] = runs[1]
         best = dict.fromkeys(runs, float("inf"))
@@ -293,6 +298,14 @@ def main():
         return
     if "--threads" in sys.argv:
         print_threads(quick)
+        return
+    if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
+        import os
+        t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
+        print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
+              f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
+              f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
+              f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
         return
     import funcjax
     from funcjax.backend.llvm import blas
