@@ -11,7 +11,6 @@ funcjax never imports jax. Times are the minimum over repeats
 A second table (``--threads`` prints only it) runs the large elementwise rows on one and on
 two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy, the three
 interleaved call by call so that load changes hit them alike, and JAX with its default threads.
-``--chain`` runs only its 1e6 chain row, 300 rounds (the 4x-numpy target).
 """
 
 import json
@@ -228,6 +227,16 @@ def thread_rows(quick):
     }
 
 
+def print_chain(quick):
+    """``--chain``: the 1e6 chain row alone (numpy / 1 thread / 2 threads), 300 rounds."""
+    import os
+    t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
+    print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
+          f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
+          f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
+          f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
+
+
 def sum_squares(lib, v):
     """``sum(x*x)``; numpy's figure is ``np.dot(x, x)`` (the issue's target)."""
     return np.dot(v, v) if lib.kind == "numpy" else lib.np.sum(v * v)
@@ -290,6 +299,9 @@ def print_threads(quick):
 
 def main():
     quick = "--quick" in sys.argv
+    if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
+        print_chain(quick)
+        return
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
         return
@@ -298,14 +310,6 @@ def main():
         return
     if "--threads" in sys.argv:
         print_threads(quick)
-        return
-    if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
-        import os
-        t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
-        print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
-              f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
-              f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
-              f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
         return
     import funcjax
     from funcjax.backend.llvm import blas
