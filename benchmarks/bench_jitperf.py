@@ -227,16 +227,6 @@ def thread_rows(quick):
     }
 
 
-def print_chain(quick):
-    """``--chain``: the 1e6 chain row alone (numpy / 1 thread / 2 threads), 300 rounds."""
-    import os
-    t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
-    print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
-          f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
-          f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
-          f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
-
-
 def sum_squares(lib, v):
     """``sum(x*x)``; numpy's figure is ``np.dot(x, x)`` (the issue's target)."""
     return np.dot(v, v) if lib.kind == "numpy" else lib.np.sum(v * v)
@@ -295,6 +285,16 @@ def print_threads(quick):
         vs_jax = f"{t_jax / t[2]:7.2f}" if t_jax else f"{'-':>7s}"
         print(f"{name:34s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
               f"{show_jax} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {vs_jax}")
+
+
+def print_chain(quick):
+    """``--chain``: the 1e6 chain row alone (numpy / 1 thread / 2 threads), 300 rounds."""
+    import os
+    t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
+    print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
+          f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
+          f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
+          f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
 
 
 def main():
