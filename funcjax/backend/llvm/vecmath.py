@@ -893,7 +893,8 @@ def _call(e, name, x):
 def emit(b, name, *xs):
     """``name(*xs)`` for float or double arguments (a call LLVM inlines)."""
     if (name, xs[0].type) in _VECTOR_VARIANTS:
-        # the vectorised loop calls the variants and spills zmm registers around the calls:
+        # the vectorised loop spills zmm registers around calls (the variants', before they
+        # were inlined after vectorising; the scalar body's for lanes above the limit):
         # unaligned 64-byte spill slots (the stack is only 16-byte aligned) ran sin 1.4-2x
         # slower in some processes than in others (0.39 / 0.54 / 0.76 ms per 1e6)
         set.add(b.function.attributes, '"stackrealign"')
