@@ -14,7 +14,7 @@ reconstruction by exponent arithmetic. Special values (NaN, +-inf, -0.0, subnorm
 and underflow) are fixed up by selects at the end (exp needs none: its clamped argument and
 ``ldexp``, one ``vscalefps`` on AVX-512, give all of them).
 float32 is computed in float32 (vectors of sin/cos too: float32 Cody-Waite below 2**20,
-minimax kernels), except scalar sin/cos/tan and vector tan, which evaluate in float64 (the
+minimax kernel), except scalar sin/cos/tan and vector tan, which evaluate in float64 (the
 scalar ones after a table-driven reduction that is exact for every float32 argument; vectors
 with a lane above 2**20 recompute it by that scalar code), and atan, atan2, cbrt, pow and erf,
 which evaluate in float64 and round once. float64 erf is a Taylor series below 1 and
