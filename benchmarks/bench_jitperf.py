@@ -218,7 +218,7 @@ def thread_rows(quick):
         return lib.np.log(lib.np.sum(lib.np.exp(v - m), axis=1)) + m[:, 0]
     big = rng.standard_normal((1024 if quick else 4096, 1024)).astype(np.float32)
     return {
-        "chain f32 1e6": (chain, x6, 30),
+        "chain f32 1e6": (chain, x6, 100),  # the 4x-numpy target: min of 100 calls
         f"chain f32 {n7}": (chain, x7, 10),
         f"exp(x) f32 {n7}": (lambda lib, v: lib.np.exp(v), x7, 10),
         f"x*2+1 f32 {n7}": (lambda lib, v: v * 2 + 1, x7, 10),
@@ -305,14 +305,18 @@ def measure_jax_threads(quick):
     return out
 
 
-def measure_threads(quick):
-    """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats."""
+def measure_threads(quick, only=None, rounds=None):
+    """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats
+    (``only``: that row alone, ``rounds`` times)."""
     import time
 
     import funcjax
     fj, plain = Lib("funcjax"), Lib("numpy")
     out = {}
     for name, (fn, x, repeat) in thread_rows(quick).items():
+        if only is not None and name != only:
+            continue
+        repeat = rounds or repeat
         runs = {"numpy": elementwise_call(plain, fn, x), 1: elementwise_call(fj, fn, x)}
         runs[2] = runs[1]
         best = dict.fromkeys(runs, float("inf"))
@@ -343,8 +347,21 @@ def print_threads(quick):
               f"{show_jax} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {vs_jax}")
 
 
+def print_chain(quick):
+    """``--chain``: the 1e6 chain row alone (numpy / 1 thread / 2 threads), 300 rounds."""
+    import os
+    t = measure_threads(quick, "chain f32 1e6", 300)["chain f32 1e6"]
+    print(f"chain f32 1e6, min of 300 interleaved rounds (load {os.getloadavg()[0]:.1f}): "
+          f"numpy {t['numpy'] * 1e3:.3f} ms, fj 1 thread {t[1] * 1e3:.3f} ms, fj 2 "
+          f"threads {t[2] * 1e3:.3f} ms; numpy / fj 1 thr {t['numpy'] / t[1]:.2f}, "
+          f"numpy / fj 2 thr {t['numpy'] / t[2]:.2f}, 1 thr / 2 thr {t[1] / t[2]:.2f}")
+
+
 def main():
     quick = "--quick" in sys.argv
+    if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
+        print_chain(quick)
+        return
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
         return

@@ -68,14 +68,32 @@ def _parse(ir_text, tm):
 # accumulators), and what the unroller adds on top (vector bodies of 100-1,000-trip loops
 # fully unrolled; short inner loops unrolled so that the outer loop vectorises with gathers)
 # ran no faster but doubled LLVM's time: value_and_grad of an MLP, 155 -> 70 ms.
-def _run_pipeline(mod, tm, slp, level=OPT_LEVEL, unroll=True):
+def _run_pipeline(mod, tm, slp, level=OPT_LEVEL, unroll=True, variants=False):
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.loop_vectorization = level >= 2
     pto.slp_vectorization = slp and level >= 2
     pto.loop_unrolling = unroll  # off: only loops whose metadata asks are unrolled
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
+    if level >= 2 and variants:
+        _inline_vector_variants(mod, pb)
     return mod
+
+
+# The loop vectoriser calls vector variants of scalar functions (vecmath's float32 and float64
+# sin/cos/tan: ``vector-function-abi-variant``) after the pipeline's inliner has run, so the
+# calls stay: every live vector register is spilled around them and reloaded (a dozen zmm
+# reloads per iteration of the sin * exp + tanh loop). The variants are ``alwaysinline``, and
+# one more always-inliner pass (plus instcombine and CFG simplification) puts them in place.
+_INLINE_AFTER_VECTORISING = "vector-function-abi-variant"
+
+
+def _inline_vector_variants(mod, pb):
+    mpm = llvm.create_new_module_pass_manager()
+    mpm.add_always_inliner_pass()
+    mpm.add_instruction_combine_pass()
+    mpm.add_simplify_cfg_pass()
+    mpm.run(mod, pb)
 
 
 def _verifies(mod):
@@ -91,11 +109,12 @@ def optimise(ir_text, tm, level=OPT_LEVEL, unroll=True):
     a module the full pipeline broke (LLVM's SLP vectoriser has produced "Instruction does not
     dominate all uses") is re-optimised from the original IR without SLP, and, should that
     fail too, compiled unoptimised (the input IR is verified before any pass runs)."""
-    mod = _run_pipeline(_parse(ir_text, tm), tm, True, level, unroll)
+    variants = _INLINE_AFTER_VECTORISING in ir_text
+    mod = _run_pipeline(_parse(ir_text, tm), tm, True, level, unroll, variants)
     if _verifies(mod):
         return mod
     stats["slp_fallback"] += 1
-    mod = _run_pipeline(_parse(ir_text, tm), tm, False, level, unroll)
+    mod = _run_pipeline(_parse(ir_text, tm), tm, False, level, unroll, variants)
     if _verifies(mod):
         return mod
     stats["unoptimised_fallback"] += 1

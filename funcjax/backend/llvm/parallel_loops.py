@@ -25,9 +25,9 @@ Design:
   combined in order by the caller (``lower_reductions``).
 - **The runtime** (native, compiled once per process): if the pool exists, ``threads`` > 1,
   there are two blocks or more and ``work`` (elements times the instructions of the body's
-  innermost loops, ``weight`` per row) reaches ``min_work``, it publishes a job ``{chunk, table, next, items,
-  block}`` and runs it on the caller plus ``threads - 1`` pool workers through
-  ``spmd_pool``'s ``try_run``; every thread takes the next block with an atomic add until
+  innermost loops, ``weight`` per row) reaches ``min_work``, it publishes a job ``{chunk,
+  table, next, items, block}`` and runs it on the caller plus ``threads - 1`` pool workers
+  through ``spmd_pool``'s ``try_run``; every thread takes the next block with an atomic add until
   none is left (dynamic scheduling: on a loaded machine a thread that is descheduled simply
   takes fewer blocks). Otherwise, or when the pool is busy (a loop inside a pmap device
   program, on a pool worker, in a host callback, or another Python thread's loop), the
@@ -39,16 +39,17 @@ Design:
   recompilation; ``None`` means every core this process may use. After ``fork`` the child
   runs loops on one thread (the parent's workers do not exist there) until the setting is
   updated or a pmap makes a new pool.
-- **Threshold.** Waking a parked worker costs tens of microseconds (more on a loaded
-  machine). Measured (min of 300, loaded machine): the body's work units run at about
-  200-250 per ns on one thread (the chain ``sin*exp+tanh`` is ~480 units per element, ``x*2+1``
-  ~14); the chain gained nothing at 16K elements (33 us), 1.07x at 32K, 1.55x at 64K, 2x at
-  1M. Only the innermost loops count (per element: 131 units for the chain, 11 for
-  ``x*2+1``, 10 for a float32 sum, 100-175 units per ns): a sum's per-block code made a 1e6
-  sum (57 us, no gain from a second thread) weigh 45 units per element. ``MIN_WORK`` = 2^24 units (~80 us) keeps smaller loops on the caller; ``set_min_work``
-  changes it (tests use 0). A run's cost when the worker comes late is small: the caller
-  closes the run once every block is taken and waits only for a worker already inside one
-  block (``spmd_pool``'s closable runs).
+- **Threshold.** Waking a parked worker costs 7-20 us (median; far more when another
+  process holds the other core). Measured (min of 300, loaded machine, before the cheaper
+  exp and sin): the chain ``sin*exp+tanh`` gained nothing at 16K elements (33 us), 1.07x at
+  32K, 1.55x at 64K, 2x at 1M. Work units are the instructions of the body's innermost
+  loops per element (chain 131, ``x*2+1`` 11, a float32 sum 10; 100-175 units per ns on one
+  thread): counting the whole body, a sum's per-block code made a 1e6 sum (57 us, no gain
+  from a second thread) weigh 45 units per element. ``MIN_WORK`` = 2^24 units (~100-170 us)
+  keeps smaller loops on the caller; ``set_min_work`` changes it (tests use 0). A run's
+  cost when the worker comes late is small: the caller closes the run once every block is
+  taken and waits only for a worker already inside one block (``spmd_pool``'s closable
+  runs), spinning for it rather than sleeping.
 - ``serial()`` lowers without parallel loops (``export_library``: a standalone library has
   no pool).
 """

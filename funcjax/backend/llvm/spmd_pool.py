@@ -45,6 +45,7 @@ MUTEX, DONE, GEN, PENDING, FN, JOBS, STRIDE, ACTIVE = 0, 128, 256, 264, 272, 280
 BUSY = 304     # 1 while a run (pmap's or a parallel loop's) owns the workers
 CLOSED = 312   # set by a loop's caller once every block is taken: late workers skip the run
 RUNNING = 320  # workers inside a loop's job
+SPIN_NS = 50_000  # a loop's caller spins this long at most for a worker to end its block
 TRY_RUN = "funcjax_pool_try_run"
 RECORDS = 384  # then per worker: {ptr pool, i64 index} and its condition variable at WAKE
 RECORD_BYTES, WAKE = 256, 128
@@ -100,23 +101,48 @@ def _pool_ir():
     stride, active = load(b, pool, STRIDE), load(b, pool, ACTIVE)
     go = b.and_(b.icmp_signed("<", k, active),
                 b.icmp_signed("==", load(b, pool, CLOSED), zero))
-    with b.if_then(go):
-        store(b, pool, RUNNING, b.add(load(b, pool, RUNNING), one))
+    with b.if_then(go):  # RUNNING: atomic, as a loop's caller reads it without the mutex
+        b.atomic_rmw("add", _field(b, pool, RUNNING), one, "monotonic")
     b.call(unlock, [_field(b, pool, MUTEX)])
     with b.if_then(go):
         job = b.gep(jobs, [b.mul(b.add(k, one), stride)], source_etype=ir.IntType(8))
         _call_ptr(b, fn, job_fn, [job])
         b.call(lock, [_field(b, pool, MUTEX)])
         left = b.sub(load(b, pool, PENDING), one)
-        running = b.sub(load(b, pool, RUNNING), one)
+        running = b.sub(b.atomic_rmw("sub", _field(b, pool, RUNNING), one, "monotonic"), one)
         store(b, pool, PENDING, left)
-        store(b, pool, RUNNING, running)
         last_of_closed = b.and_(b.icmp_signed("!=", load(b, pool, CLOSED), zero),
                                 b.icmp_signed("==", running, zero))
         with b.if_then(b.or_(b.icmp_signed("==", left, zero), last_of_closed)):
             b.call(broadcast, [_field(b, pool, DONE)])
         b.call(unlock, [_field(b, pool, MUTEX)])
     b.branch(loop)
+
+    clock = _declare(m, "clock_gettime", I32, [I32, PTR])
+
+    def now(b, timespec):  # CLOCK_MONOTONIC, in ns
+        b.call(clock, [ir.Constant(I32, 1), timespec])
+        sec, nsec = (b.load(b.gep(timespec, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
+                     for k in (0, 1))
+        return b.add(b.mul(sec, ir.Constant(I64, 10**9)), nsec)
+
+    def spin_while_running(b, pool):
+        """Spins (the mutex released) while a worker is inside a loop's job, for at most
+        ``SPIN_NS``: it finishes its block soon, and sleeping on the condition variable then
+        costs the caller a wake-up (several microseconds on this VM, far more when the
+        core went idle)."""
+        fn = b.function
+        timespec = b.alloca(ir.ArrayType(I64, 2))
+        start = now(b, timespec)
+        head, body, after = (fn.append_basic_block(n) for n in ("spin", "spin.body", "spun"))
+        b.branch(head)
+        b.position_at_end(head)
+        running = b.load_atomic(_field(b, pool, RUNNING), "monotonic", 8, typ=I64)
+        b.cbranch(b.icmp_signed("!=", running, zero), body, after)
+        b.position_at_end(body)
+        late = b.icmp_signed(">", b.sub(now(b, timespec), start), ir.Constant(I64, SPIN_NS))
+        b.cbranch(late, after, head)
+        b.position_at_end(after)
 
     def emit_run(b, pool, fn, jobs, stride, n, closable):
         """Devices (chunks) 1..n-1 on workers, 0 here; the mutex is held and ``busy`` is 0.
@@ -140,6 +166,9 @@ def _pool_ir():
         b.call(lock, [_field(b, pool, MUTEX)])
         if closable:
             store(b, pool, CLOSED, one)
+            b.call(unlock, [_field(b, pool, MUTEX)])
+            spin_while_running(b, pool)
+            b.call(lock, [_field(b, pool, MUTEX)])
         wait_while(b, _field(b, pool, DONE), _field(b, pool, MUTEX),
                    lambda: b.icmp_signed("!=", load(b, pool, RUNNING if closable else PENDING),
                                          zero))

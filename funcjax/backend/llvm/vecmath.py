@@ -14,7 +14,7 @@ reconstruction by exponent arithmetic. Special values (NaN, +-inf, -0.0, subnorm
 and underflow) are fixed up by selects at the end (exp needs none: its clamped argument and
 ``ldexp``, one ``vscalefps`` on AVX-512, give all of them).
 float32 is computed in float32 (vectors of sin/cos too: float32 Cody-Waite below 2**20,
-minimax kernels), except scalar sin/cos/tan and vector tan, which evaluate in float64 (the
+minimax kernel), except scalar sin/cos/tan and vector tan, which evaluate in float64 (the
 scalar ones after a table-driven reduction that is exact for every float32 argument; vectors
 with a lane above 2**20 recompute it by that scalar code), and atan, atan2, cbrt, pow and erf,
 which evaluate in float64 and round once. float64 erf is a Taylor series below 1 and
@@ -384,41 +384,52 @@ def _trig(which):
     return emit
 
 
-# float32 sin/cos below _CW_LIMIT: pi/2 in three float32 parts (the first product with n is
-# exact in the fma; the rest of pi/2 is 1e-23), and minimax polynomials on |r| <= pi/4 + 0.04
-# (Lawson's iteratively weighted least squares, then rounded to float32): sin(r) = r + r**3
-# P(r*r), relative error 5.7e-9; cos(r) = 1 + r**2 Q(r*r), 1.1e-10.
-_PIO2_F32 = (1.5707963705062866, -4.371138828673793e-08, -1.7151245100058819e-15)
-_SIN_F32_MINIMAX = [-0.16666650772094727, 0.00833190232515335, -0.00019481305207591504]
-_COS_F32_MINIMAX = [-0.5, 0.041666604578495026, -0.0013886187225580215, 2.4339373339898884e-05]
+# float32 sin/cos below _CW_LIMIT: pi in three float32 parts (the first product with n is
+# exact in the fma; the rest of pi is 1e-22), and one minimax polynomial on |r| <= pi/2 + 0.1
+# (Lawson's iteratively weighted least squares for the least maximum relative error, its
+# coefficients rounded to float32 one at a time, the rest refitted): sin(r) = r + r**3 P(r*r),
+# relative error 1.2e-8. Near 2**20, n can be one off the nearest (float32 1/pi is 1.3e-8
+# off, and cos rounds |x|/pi - 1/2 before the shifter), so |r| reaches pi/2 + 0.09.
+_PI_F32 = (3.1415927410125732, -8.742277657347586e-08, -3.4302490200117638e-15)
+_SIN_F32_MINIMAX = [-0.16666655242443085, 0.008332950994372368, -0.00019801028247456998,
+                    2.586804612292326e-06]
 
 
 def _sincos_f32(e, x, which):
-    """float32 ``sin``/``cos`` of ``|x| = n*pi/2 + r`` in float32 arithmetic (16 lanes per
-    AVX-512 register): ``n`` by the shifter trick (its low bits are the quadrant), ``r`` by
-    three fmas, both kernels, then the quadrant picks one and its sign by integer operations;
-    sin takes the sign of ``x`` (so sin(-0.0) is -0.0). NaN and infinities give NaN without a
-    select (``inf - inf`` in the reduction). Exhaustively over float32 below 2**20: at most
-    1.67 ulp (sin) and 1.81 ulp (cos) from the exact value; twice as fast as the float64
-    reduction it replaces (13 fma-pipe operations per 16 lanes)."""
+    """float32 ``sin``/``cos`` in float32 arithmetic (16 lanes per AVX-512 register):
+    ``|x| = n*pi + r`` (cos: ``(n + 1/2)*pi + r``), ``n`` by the shifter trick (its low bit
+    is the sign of the result), ``r`` by three fmas, then one odd polynomial in ``r`` on
+    ``[-pi/2, pi/2]``: ``sin|x| = (-1)**n sin(r)``, ``cos|x| = (-1)**(n+1) sin(r)``. The sign
+    goes on by integer xor; sin takes the sign of ``x`` too (so sin(-0.0) is -0.0). NaN and
+    infinities give NaN without a select (``inf - inf`` in the reduction). 12 fma-pipe
+    operations per vector (13 with the sin and cos kernels of a pi/2 reduction before, and
+    more integer and select work). Over float32 below 2**20: at most 1.84 ulp (sin 1.78)
+    from the exact value."""
     b = e.b
     ax = e.intrinsic("fabs", x)
-    big = e.fma(ax, e.c(_TWO_OVER_PI), e.c(_SHIFTER))
-    n = b.fsub(big, e.c(_SHIFTER))
+    shifter = e.c(_SHIFTER)
+    if which == "cos":  # n = round(|x|/pi - 1/2), r = |x| - (n + 1/2) pi
+        big = b.fadd(e.fma(ax, e.c(1 / math.pi), e.c(-0.5)), shifter)
+        n = b.fadd(b.fsub(big, shifter), e.c(0.5))
+    else:
+        big = e.fma(ax, e.c(1 / math.pi), shifter)
+        n = b.fsub(big, shifter)
     r = ax
-    for part in _PIO2_F32:
+    for part in _PI_F32:
         r = e.fma(n, e.c(-part), r)
     z = b.fmul(r, r)
-    s = e.fma(b.fmul(r, z), e.poly(z, _SIN_F32_MINIMAX), r)
-    c = e.fma(z, e.poly(z, _COS_F32_MINIMAX), e.c(1.0))
+    # r**3 = r*z + r*(r*r - z): the rounding error of z, which near |r| = pi/2 (where the
+    # r**3 term is half the result) cost a third of an ulp, is put back
+    r3 = e.fma(r, z, b.fmul(r, e.fma(r, r, b.fneg(z))))
+    v = e.fma(r3, e.poly(z, _SIN_F32_MINIMAX), r)
     q = b.bitcast(big, e.bits)
     if which == "cos":
         q = b.add(q, e.i(1))
-    v = b.bitcast(e.select(b.trunc(q, e.int_type(1)), c, s), e.bits)
-    sign = b.shl(q, e.i(30))
+    sign = b.shl(q, e.i(31))
     if which == "sin":
         sign = b.xor(sign, b.bitcast(x, e.bits))
-    return b.bitcast(b.xor(v, b.and_(sign, e.i(0x80000000 - 2 ** 32))), e.t)
+    sign = b.and_(sign, e.i(0x80000000 - 2 ** 32))
+    return b.bitcast(b.xor(b.bitcast(v, e.bits), sign), e.t)
 
 
 def _quadrant(w, which, n, r, terms):
@@ -821,7 +832,7 @@ def _vector_variant(module, name, symbol, scalar_fn, lanes):
     typ = scalar_fn.function_type.return_type
     vt = ir.VectorType(typ, lanes)
     fn = ir.Function(module, ir.FunctionType(vt, [vt]), f"{symbol}.v{lanes}")
-    for attr in ("nounwind", "readnone"):
+    for attr in ("nounwind", "readnone", "alwaysinline"):  # inlined after vectorising
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     e = _Emitter(module, b, typ, lanes)
@@ -882,7 +893,8 @@ def _call(e, name, x):
 def emit(b, name, *xs):
     """``name(*xs)`` for float or double arguments (a call LLVM inlines)."""
     if (name, xs[0].type) in _VECTOR_VARIANTS:
-        # the vectorised loop calls the variants and spills zmm registers around the calls:
+        # the vectorised loop spills zmm registers around calls (the variants', before they
+        # were inlined after vectorising; the scalar body's for lanes above the limit):
         # unaligned 64-byte spill slots (the stack is only 16-byte aligned) ran sin 1.4-2x
         # slower in some processes than in others (0.39 / 0.54 / 0.76 ms per 1e6)
         set.add(b.function.attributes, '"stackrealign"')
