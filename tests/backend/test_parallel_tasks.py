@@ -1,7 +1,7 @@
 """Parallel tasks (``backend/llvm/parallel_tasks``): independent matrix products of a program
-run at once, one OpenBLAS thread each. Results are bitwise those of the program on one
-thread, whatever ran in parallel; dependent products, donated outputs, small products and
-serial lowering form no group; several Python threads and pmap devices share the pool."""
+run at once when OpenBLAS is on one thread. Results are bitwise those of the program lowered
+without tasks, whatever ran in parallel; dependent products, donated outputs, small products
+and serial lowering form no group; several Python threads and pmap devices share the pool."""
 
 import ctypes
 import threading
@@ -18,14 +18,26 @@ from funcjax.ops.lapack import library_path
 pytestmark = pytest.mark.skipif(not blas.available(), reason="needs numpy's OpenBLAS")
 
 
+def _openblas():
+    lib = ctypes.CDLL(library_path())
+    return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+
+
 @pytest.fixture
 def small_tasks(monkeypatch, threads):
-    """Every product that calls BLAS is a task (small shapes keep the tests fast). (A tiny
-    product lowered to generated loops would be a task too, but its reassociated sums may
-    vectorise differently in a task's function than inline: still the same bits on every
-    thread count, not those of the program lowered without tasks.)"""
+    """Every product that calls BLAS is a task (small shapes keep the tests fast), and
+    OpenBLAS stays on one thread while ``threads(n)`` sizes the pool (the configuration in
+    which groups run in parallel). (A tiny product lowered to generated loops would be a task
+    too, but its reassociated sums may vectorise differently in a task's function than
+    inline: still the same bits on every thread count, not those of the program lowered
+    without tasks.)"""
     monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * lower_dot.BLAS_MIN_FLOPS)
-    return threads
+    monkeypatch.setattr(blas, "use_threads", lambda n: None)
+    get, put = _openblas()
+    before = get()
+    put(1)
+    yield threads
+    put(before)
 
 
 def _groups(fn, *args):
@@ -180,8 +192,8 @@ def test_mlp_gradient_step_equals_one_thread(small_tasks):
 
 def test_python_threads_and_pmap_devices(small_tasks):
     """Groups in several Python threads at once (the pool is busy for all but one: they run
-    serially, OpenBLAS stays on one thread for every group in flight), and a program with
-    groups called from a host callback inside pmap devices: the same bits every time."""
+    serially), and a program with groups called from a host callback inside pmap devices:
+    the same bits every time."""
     small_tasks(2)
     x, g, w = _data((96, 64), (96, 80), (64, 80), seed=7)
     f = funcjax.jit(lambda x, g, w: (x.T @ g, g @ w.T))
@@ -210,12 +222,13 @@ def test_python_threads_and_pmap_devices(small_tasks):
             np.testing.assert_array_equal(a, b)
 
 
-def test_runtime_runs_each_task_once_on_one_blas_thread(threads):
-    """The runtime called with a Python dispatcher: every task runs once, OpenBLAS has one
-    thread while they run, and its count is restored after."""
+def test_runtime_runs_tasks_in_parallel_only_with_one_blas_thread(threads):
+    """The runtime called with a Python dispatcher: with OpenBLAS on one thread every task
+    runs once as its own block on a pool of several threads; with OpenBLAS threading each
+    product (or one pool thread) one call runs them all, and OpenBLAS's count is never
+    changed."""
     engine = parallel_tasks.bind()
-    lib = ctypes.CDLL(library_path())
-    get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    get, put = _openblas()
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
         engine.address(parallel_tasks.PARALLEL_TASKS))
     seen = []
@@ -223,13 +236,14 @@ def test_runtime_runs_each_task_once_on_one_blas_thread(threads):
         lambda table, lo, hi: seen.append((lo, hi, get())))
     before = get()
     try:
-        for n in (1, 2):
-            threads(n)
-            put(2)
+        for pool, blas_threads in ((1, 1), (2, 1), (2, 2)):
+            threads(pool)
+            put(blas_threads)
             seen.clear()
             run(ctypes.cast(chunk, ctypes.c_void_p), None, 3)
-            assert sorted(seen) == ([(0, 1, 1), (1, 2, 1), (2, 3, 1)] if n > 1
-                                    else [(0, 3, 1)])
-            assert get() == 2
+            parallel = pool > 1 and blas_threads == 1
+            assert sorted(seen) == ([(k, k + 1, 1) for k in range(3)] if parallel
+                                    else [(0, 3, blas_threads)])
+            assert get() == blas_threads
     finally:
         put(before)

@@ -4,7 +4,7 @@ A backward pass computes ``dW = x^T g`` and ``dx = g W^T`` from the same ``g``; 
 of a network multiply the same input by two weights. Run side by side, one thread each, two
 such products keep both cores busy without OpenBLAS's own threading, whose idle threads spin
 (on a loaded machine a 2-thread product of 128x512 by 512x512 took 10x the CPU time and wall
-time of one thread), and whose results may depend on the thread count.
+time of one thread), and whose results may depend on its thread count.
 
 Design:
 
@@ -23,32 +23,33 @@ Design:
   are held until the whole group is done, so no two tasks share memory. The program calls
   ``funcjax_parallel_tasks(chunk, table, n)``.
 - **The runtime** runs the tasks as a parallel loop of ``n`` one-task blocks
-  (``parallel_loops``' ``funcjax_parallel_for``): on pmap's worker pool with the caller
-  taking tasks too, each task on one thread, or serially on the caller when the pool is busy
-  (inside a pmap device program, a host callback, another thread's loop) or there is one
-  thread. Around it OpenBLAS runs on one thread: a per-process count of groups in flight (under
-  a mutex) sets OpenBLAS's thread count to 1 when the first enters and restores it when the
-  last leaves, so concurrent groups of several Python threads agree.
-- **Determinism.** A task's product always runs on one OpenBLAS thread, whether the tasks
-  ran in parallel or serially: the results are bitwise those of the program on one thread
-  (``funcjax_num_threads`` = 1). (OpenBLAS's own threading may change bits: a 128x1000 by
-  1000x1000 product differs between 1 and 2 threads; a lone product keeps the configured
-  threads, as before.)
+  (``parallel_loops``' ``funcjax_parallel_for``) when OpenBLAS runs on one thread: on pmap's
+  worker pool with the caller taking tasks too, or serially on the caller when the pool is
+  busy (inside a pmap device program, a host callback, another thread's loop) or there is one
+  thread. When OpenBLAS threads each product itself (``funcjax_num_threads`` > 1 sets its
+  count too), the tasks run one after the other on the caller, each on OpenBLAS's threads, as
+  without groups. Switching OpenBLAS to one thread around each group was built first and
+  dropped: measured on a loaded machine, a pair of products with the switch took a median of
+  40-60 ms against 9-17 ms without (min of 200; OpenBLAS wakes and parks its threads), and the
+  MLP step got slower too. So a group uses both cores when OpenBLAS is single-threaded while
+  funcjax's pool is not: ``funcjax_num_threads`` None (the pool takes every core and OpenBLAS
+  keeps its own setting) with ``OPENBLAS_NUM_THREADS=1``.
+- **Determinism.** Whether the tasks ran in parallel or not, each product runs with the same
+  OpenBLAS thread count as without groups, so the results are bitwise those of the program
+  lowered without tasks, on any number of pool threads. (OpenBLAS's own thread count may
+  change bits: a 128x1000 by 1000x1000 product differs between 1 and 2 threads.)
 - ``parallel_loops.serial()`` (a standalone library) and pmap device programs (whose devices
   are the parallelism) lower without groups.
 """
 
-import ctypes
 import functools
 import math
 
 import llvmlite.binding as llvm
-import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, compiler, parallel_loops, types
+from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, types
 from funcjax.backend.llvm.loops import for_range
-from funcjax.backend.llvm.spmd_runtime import declare_pthreads
 from funcjax.core.ir import Jaxpr, Var, has_effects
 from funcjax.ops.contractions import dot_general_p
 
@@ -65,8 +66,6 @@ GROUP_SIZE = 2              # tasks per group (this machine has two cores)
 WINDOW = 256                # equations searched after a product for its partner
 enabled = True              # benchmarks switch it off to compare with OpenBLAS's own threads
 
-# the runtime's state: a pthread mutex (128 bytes), groups in flight, OpenBLAS's threads before
-MUTEX, IN_FLIGHT, SAVED = 0, 128, 136
 _CHUNK = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
 
 
@@ -207,68 +206,29 @@ def _dispatcher(ctx, tasks):
     return fn
 
 
-def _runtime_ir(state, with_blas):
+def _runtime_ir(with_blas):
     m = ir.Module(name="funcjax_parallel_tasks")
-    lock, unlock, mutex_init = declare_pthreads(m, "mutex_lock", "mutex_unlock", "mutex_init")
     parallel_for = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]),
                                parallel_loops.PARALLEL_FOR)
-
-    def at(b, offset):
-        return b.inttoptr(ir.Constant(I64, state + offset), PTR)
-
-    init = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "funcjax_parallel_tasks_init")
-    b = ir.IRBuilder(init.append_basic_block("entry"))
-    b.call(mutex_init, [at(b, MUTEX), ir.Constant(PTR, None)])
-    b.ret_void()
-
     run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), PARALLEL_TASKS)
     chunk, table, n = run.args
     b = ir.IRBuilder(run.append_basic_block("entry"))
-    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
-    if with_blas:
+    if with_blas:  # OpenBLAS threads each product itself: one after the other, as before
         get = ir.Function(m, ir.FunctionType(I32, []), "scipy_openblas_get_num_threads64_")
-        put = ir.Function(m, ir.FunctionType(ir.VoidType(), [I32]),
-                          "scipy_openblas_set_num_threads64_")
-
-        def count(step, edge, action):
-            """``in_flight += step`` under the mutex; ``action()`` if it was/became ``edge``."""
-            b.call(lock, [at(b, MUTEX)])
-            before = b.load(at(b, IN_FLIGHT), typ=I64)
-            after = b.add(before, ir.Constant(I64, step))
-            b.store(after, at(b, IN_FLIGHT))
-            with b.if_then(b.icmp_signed("==", before if step > 0 else after, edge)):
-                action()
-            b.call(unlock, [at(b, MUTEX)])
-
-        def single():
-            threads = b.call(get, [])
-            b.store(b.sext(threads, I64), at(b, SAVED))
-            with b.if_then(b.icmp_signed("!=", threads, ir.Constant(I32, 1))):
-                b.call(put, [ir.Constant(I32, 1)])
-
-        def restore():
-            saved = b.trunc(b.load(at(b, SAVED), typ=I64), I32)
-            with b.if_then(b.icmp_signed("!=", saved, ir.Constant(I32, 1))):
-                b.call(put, [saved])
-        count(1, zero, single)
+        with b.if_then(b.icmp_signed("!=", b.call(get, []), ir.Constant(I32, 1))):
+            b.call(spmd_pool._Callee(chunk, _CHUNK), [table, ir.Constant(I64, 0), n])
+            b.ret_void()
     # one task per block; any work: the pool and the thread count decide
-    b.call(parallel_for, [chunk, table, n, one, ir.Constant(I64, 2 ** 62)])
-    if with_blas:
-        count(-1, zero, restore)
+    b.call(parallel_for, [chunk, table, n, ir.Constant(I64, 1), ir.Constant(I64, 2 ** 62)])
     b.ret_void()
     return str(m)
-
-
-_state = np.zeros(32, np.int64)  # lives as long as the process: the runtime points into it
 
 
 @functools.cache
 def bind():
     """Compiles the runtime once and binds ``funcjax_parallel_tasks`` for the programs."""
     parallel_loops.bind()
-    engine = compiler.compile_ir(_runtime_ir(_state.ctypes.data, blas.available()),
-                                 cacheable=False, cold=True)
-    ctypes.CFUNCTYPE(None)(engine.address("funcjax_parallel_tasks_init"))()
+    engine = compiler.compile_ir(_runtime_ir(blas.available()), cold=True)
     with compiler.LOCK:
         llvm.add_symbol(PARALLEL_TASKS, engine.address(PARALLEL_TASKS))
     return engine
