@@ -4,6 +4,7 @@ without tasks, whatever ran in parallel; dependent products, donated outputs, sm
 and serial lowering form no group; several Python threads and pmap devices share the pool."""
 
 import ctypes
+import re
 import threading
 
 import numpy as np
@@ -12,10 +13,12 @@ import pytest
 import funcjax
 import funcjax.numpy as jnp
 from funcjax.backend.llvm import blas, lower_dot, parallel_loops, parallel_tasks
-from funcjax.backend.llvm.program import LoweredModule
+from funcjax.backend.llvm.program import LoweredModule, needs_unroller
 from funcjax.ops.lapack import library_path
 
-pytestmark = pytest.mark.skipif(not blas.available(), reason="needs numpy's OpenBLAS")
+# (not blas.available(): loading numpy's OpenBLAS into the global namespace before scipy.linalg
+# is imported breaks scipy's LAPACK for the rest of the process)
+pytestmark = pytest.mark.skipif(library_path() is None, reason="needs numpy's OpenBLAS")
 
 
 def _openblas():
@@ -40,10 +43,18 @@ def small_tasks(monkeypatch, threads):
     put(before)
 
 
-def _groups(fn, *args):
+def _calls(fn, *args):
+    """The task counts of ``fn``'s groups: (tasks when parallel, products) per group (a lone
+    product split into row blocks has one product)."""
     closed = funcjax.make_jaxpr(fn)(*args)
-    return LoweredModule(closed, "probe").ir_text.count(
-        f'call void @"{parallel_tasks.PARALLEL_TASKS}"(')
+    text = LoweredModule(closed, "probe").ir_text
+    pattern = rf'call void @"{parallel_tasks.PARALLEL_TASKS}"\(.*, i64 (\d+), .*, i64 (\d+)\)'
+    return [tuple(map(int, m)) for m in re.findall(pattern, text)]
+
+
+def _groups(fn, *args):
+    """The number of groups of several products in ``fn``."""
+    return sum(products > 1 for _, products in _calls(fn, *args))
 
 
 def _leaves(tree):
@@ -91,6 +102,24 @@ def test_backward_products_run_as_tasks(small_tasks, dtype, request):
     np.testing.assert_allclose(dx, g.astype(np.float64) @ w.T, rtol=tol, atol=tol)
 
 
+def test_lone_products_run_as_row_blocks(small_tasks):
+    """A product with no partner runs as row blocks of its output: in place when the lhs rows
+    are its leading axis, through a copy when they are not (``x.T @ g``). Same bits on 1
+    thread (the whole product) and on 2 and 3 (the blocks), for this OpenBLAS."""
+    x, w, g = _data((100, 72), (72, 88), (100, 88), seed=9)
+
+    def fn(x, w, g):
+        return jnp.tanh(x @ w), x.T @ g
+    assert _calls(lambda x, w: x @ w, x, w) == [(2, 1)]
+    assert _calls(lambda x, g: x.T @ g, x, g) == [(2, 1)]
+    assert _calls(lambda x, w: x[:31] @ w, x, w) == []  # too few rows for two blocks
+    closed = funcjax.make_jaxpr(lambda x, w: jnp.tanh(x @ w))(x, w)  # blocks repeat the gemm
+    assert not needs_unroller(closed, LoweredModule(closed, "probe").ir_text)
+    h, dw = _same_as_one_thread(small_tasks, fn, x, w, g)
+    np.testing.assert_allclose(h, np.tanh(x.astype(np.float64) @ w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-4)
+
+
 def test_partner_operands_move_before_the_group(small_tasks):
     """The second product's operand is computed between the two products in program order;
     it moves before the first, and the values are unchanged."""
@@ -119,10 +148,7 @@ def test_groups_of_three(small_tasks, monkeypatch):
         c = jnp.sin(x) @ w3 + 1.0
         d = a.T @ b
         return a, b, c, d
-    text = LoweredModule(funcjax.make_jaxpr(fn)(x, w1, w2, w3), "probe").ir_text
-    calls = [line for line in text.splitlines()
-             if f'call void @"{parallel_tasks.PARALLEL_TASKS}"(' in line]
-    assert len(calls) == 1 and calls[0].endswith("i64 3)")
+    assert (3, 3) in _calls(fn, x, w1, w2, w3) and _groups(fn, x, w1, w2, w3) == 1
     a, b, c, d = _same_as_one_thread(small_tasks, fn, x, w1, w2, w3)
     np.testing.assert_allclose(c, np.sin(x.astype(np.float64)) @ w3 + 1, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(d, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
@@ -223,27 +249,30 @@ def test_python_threads_and_pmap_devices(small_tasks):
 
 
 def test_runtime_runs_tasks_in_parallel_only_with_one_blas_thread(threads):
-    """The runtime called with a Python dispatcher: with OpenBLAS on one thread every task
-    runs once as its own block on a pool of several threads; with OpenBLAS threading each
-    product (or one pool thread) one call runs them all, and OpenBLAS's count is never
-    changed."""
+    """The runtime called with Python dispatchers: with OpenBLAS on one thread and a pool of
+    several, every task runs once as its own block; with OpenBLAS threading each product or
+    one pool thread, the whole dispatcher runs instead (one call), and OpenBLAS's count is
+    never changed."""
     engine = parallel_tasks.bind()
     get, put = _openblas()
-    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
+    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_int64)(
         engine.address(parallel_tasks.PARALLEL_TASKS))
     seen = []
-    chunk = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(
-        lambda table, lo, hi: seen.append((lo, hi, get())))
+    chunk_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
+    chunk = chunk_type(lambda table, lo, hi: seen.append((lo, hi, get())))
+    whole = chunk_type(lambda table, lo, hi: seen.append(("whole", lo, hi, get())))
     before = get()
     try:
         for pool, blas_threads in ((1, 1), (2, 1), (2, 2)):
             threads(pool)
             put(blas_threads)
             seen.clear()
-            run(ctypes.cast(chunk, ctypes.c_void_p), None, 3)
+            run(ctypes.cast(chunk, ctypes.c_void_p), None, 3, ctypes.cast(whole, ctypes.c_void_p),
+                1)
             parallel = pool > 1 and blas_threads == 1
             assert sorted(seen) == ([(k, k + 1, 1) for k in range(3)] if parallel
-                                    else [(0, 3, blas_threads)])
+                                    else [("whole", 0, 1, blas_threads)])
             assert get() == blas_threads
     finally:
         put(before)

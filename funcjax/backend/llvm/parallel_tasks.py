@@ -44,17 +44,21 @@ Design:
 
 import functools
 import math
+import re
 
 import llvmlite.binding as llvm
 from llvmlite import ir
 
 from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, types
 from funcjax.backend.llvm.loops import for_range
+from funcjax.backend.llvm.values import Buffer, Lazy
+from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import Jaxpr, Var, has_effects
 from funcjax.ops.contractions import dot_general_p
 
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 PARALLEL_TASKS = "funcjax_parallel_tasks"
+BLOCK_DEFINE = re.compile(r'define [^@]*@"[^"]*\.block(\.\d+)?"\(')  # a row block's function
 # Two independent products of m x k by k x n, interleaved, min of 40-150 at load 5 (pairs of
 # 17 / 34 / 67 / 103 / 134 MFLOP each): OpenBLAS's 2 threads per product took 0.69 / 0.89-1.03
 # / 0.94-1.00 / 1.04-1.08 / 1.03-1.09x the time of the pair as tasks; both ~1.8x one thread
@@ -62,6 +66,7 @@ PARALLEL_TASKS = "funcjax_parallel_tasks"
 TASK_MIN_FLOPS = 32 << 20   # smaller products: OpenBLAS's threads (or one thread) do better
 TASK_MAX_FLOPS = 192 << 20  # larger ones gain about 2x from OpenBLAS's own threads
 BALANCE = 0.5               # the smaller task of a group has at least this share of the larger
+SPLIT_ALIGN = 16            # a lone product's row blocks start at multiples of this row
 GROUP_SIZE = 2              # tasks per group (this machine has two cores)
 WINDOW = 256                # equations searched after a product for its partner
 enabled = True              # benchmarks switch it off to compare with OpenBLAS's own threads
@@ -74,7 +79,8 @@ def task_flops(eqn):
     if eqn.primitive is not dot_general_p:
         return 0
     out = eqn.outputs[0].aval
-    if out.dtype.kind not in "fc" or out.dtype.itemsize < 4:
+    if (out.dtype.kind not in "fc" or out.dtype.itemsize < 4
+            or any(x.aval.dtype != out.dtype for x in eqn.inputs)):  # BLAS takes one dtype
         return 0
     (lc, _), _ = eqn.params["dimension_numbers"]
     return 2 * out.size * math.prod(eqn.inputs[0].aval.shape[d] for d in lc)
@@ -123,17 +129,73 @@ class TaskPlan:
         bind()
         members = [(eqn, [read(x) for x in eqn.inputs], [target(v) for v in eqn.outputs])
                    for eqn in self.groups[i]]
-        tasks = []
-        for eqn, ins, outs in members:
-            fn = ctx.new_function(ctx.name + ".task", [])
-            with ctx.in_function(fn):
-                eqn.primitive.rule("lower").fn(ctx, eqn, ins, outs)
-            tasks.append(fn)
+        tasks = [_task(ctx, eqn, lambda ins=ins, outs=outs: (ins, outs))
+                 for eqn, ins, outs in members]
+        for eqn, _, outs in members:
             env.update((id(v), buf) for v, buf in zip(eqn.outputs, outs))
-        ctx.call(PARALLEL_TASKS, ir.VoidType(),
-                 [_dispatcher(ctx, tasks), ctx.buffer_table(), types.i64(len(tasks))],
-                 pure=False)
+        whole, whole_n = _dispatcher(ctx, tasks), len(tasks)  # run when not in parallel
+        chunk = whole
+        if len(members) == 1:  # a lone product: its row blocks are the parallel tasks
+            eqn, ins, outs = members[0]
+            tasks = [_task(ctx, eqn, lambda lo=lo, hi=hi: _row_block(ctx, eqn, ins, outs, lo, hi),
+                           "block") for lo, hi in _row_blocks(eqn)]
+            chunk = _dispatcher(ctx, tasks)
+        ctx.call(PARALLEL_TASKS, ir.VoidType(), [chunk, ctx.buffer_table(), types.i64(len(tasks)),
+                                                 whole, types.i64(whole_n)], pure=False)
         return members[0][2]
+
+
+def _task(ctx, eqn, operands, kind="task"):
+    """``void task(buffers...)`` running ``eqn``'s rule on ``operands()`` (ins, outs), which
+    is called inside the function (views emit their addresses there). ``kind`` names it:
+    ``block`` for a lone product's row block (``BLOCK_DEFINE`` counts them)."""
+    fn = ctx.new_function(f"{ctx.name}.{kind}", [])
+    with ctx.in_function(fn):
+        eqn.primitive.rule("lower").fn(ctx, eqn, *operands())
+    return fn
+
+
+def _free_axis(eqn):
+    """The lhs axis of a product that has no batch axes and one free lhs axis, else None."""
+    (lc, _), (lb, _) = eqn.params["dimension_numbers"]
+    free = [d for d in range(eqn.inputs[0].aval.ndim) if d not in lc]
+    return free[0] if not lb and len(free) == 1 else None
+
+
+def _splittable(eqn):
+    """Whether product ``eqn`` can run as row blocks: one free lhs axis (the output's first)
+    with room for ``GROUP_SIZE`` blocks of ``SPLIT_ALIGN`` rows."""
+    axis = _free_axis(eqn)
+    return (_worth(eqn) and axis is not None
+            and eqn.inputs[0].aval.shape[axis] >= GROUP_SIZE * SPLIT_ALIGN)
+
+
+def _row_blocks(eqn):
+    """The ``GROUP_SIZE`` row ranges of ``eqn``'s output (starts aligned)."""
+    rows = eqn.outputs[0].aval.shape[0]
+    step = -(-rows // GROUP_SIZE // SPLIT_ALIGN) * SPLIT_ALIGN
+    return [(lo, min(lo + step, rows)) for lo in range(0, rows, step)]
+
+
+def _row_block(ctx, eqn, ins, outs, lo, hi):
+    """The operands of product ``eqn``'s output rows ``lo..hi``: the lhs rows (in place when
+    they are its leading axis in memory, else a view the rule copies) and the output rows."""
+    (lhs, rhs), (out,) = ins, outs
+    axis = _free_axis(eqn)
+    shape = list(lhs.aval.shape)
+    shape[axis] = hi - lo
+    aval = ShapedArray(tuple(shape), lhs.aval.dtype)
+    if isinstance(lhs, Buffer) and all(n == 1 for n in lhs.aval.shape[:axis]):
+        row = lhs.aval.size // lhs.aval.shape[axis]
+        lhs = Buffer(ctx.b, lhs.element(types.i64(lo * row)), aval)
+    else:
+        whole_lhs = lhs
+        lhs = Lazy(aval, lambda idx: whole_lhs.load(
+            idx[:axis] + [ctx.b.add(idx[axis], types.i64(lo))] + idx[axis + 1:]),
+            cheap=whole_lhs.cheap)
+    row = out.aval.size // out.aval.shape[0]
+    out_aval = ShapedArray((hi - lo,) + out.aval.shape[1:], out.aval.dtype)
+    return [lhs, rhs], [Buffer(ctx.b, out.element(types.i64(lo * row)), out_aval)]
 
 
 def plan(ctx, jaxpr, top, kept=()):
@@ -141,7 +203,7 @@ def plan(ctx, jaxpr, top, kept=()):
     jaxpr, ``top``, with independent products worth running at once). ``kept``: variables
     whose buffers overwrite an input (never in a group)."""
     if (not (top and enabled) or ctx.spmd_axis is not None or parallel_loops.is_serial()
-            or sum(map(_worth, jaxpr.eqns)) < 2):
+            or not any(map(_worth, jaxpr.eqns))):
         return TaskPlan(jaxpr, {})
     kept = {id(v) for v in kept}
     eqns, groups, i = list(jaxpr.eqns), {}, 0
@@ -152,6 +214,8 @@ def plan(ctx, jaxpr, top, kept=()):
             continue
         chosen, moved = _partners(eqns, i, kept)
         if not chosen:
+            if _splittable(lead):  # alone: its row blocks are the tasks
+                groups[i] = [lead]
             i += 1
             continue
         rest = [k for k in range(i + 1, len(eqns)) if k not in chosen and k not in moved]
@@ -206,19 +270,25 @@ def _dispatcher(ctx, tasks):
     return fn
 
 
-def _runtime_ir(with_blas):
+def _runtime_ir(with_blas, threads):
     m = ir.Module(name="funcjax_parallel_tasks")
     parallel_for = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]),
                                parallel_loops.PARALLEL_FOR)
-    run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), PARALLEL_TASKS)
-    chunk, table, n = run.args
+    run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, PTR, I64]),
+                      PARALLEL_TASKS)
+    chunk, table, n, whole, whole_n = run.args
     b = ir.IRBuilder(run.append_basic_block("entry"))
-    if with_blas:  # OpenBLAS threads each product itself: one after the other, as before
+    # one pool thread, or OpenBLAS threading each product itself: the whole tasks one after
+    # the other, as without tasks
+    serial = b.icmp_signed("<=", b.load(b.inttoptr(ir.Constant(I64, threads), PTR), typ=I64),
+                           ir.Constant(I64, 1))
+    if with_blas:
         get = ir.Function(m, ir.FunctionType(I32, []), "scipy_openblas_get_num_threads64_")
-        with b.if_then(b.icmp_signed("!=", b.call(get, []), ir.Constant(I32, 1))):
-            b.call(spmd_pool._Callee(chunk, _CHUNK), [table, ir.Constant(I64, 0), n])
-            b.ret_void()
-    # one task per block; any work: the pool and the thread count decide
+        serial = b.or_(serial, b.icmp_signed("!=", b.call(get, []), ir.Constant(I32, 1)))
+    with b.if_then(serial):
+        b.call(spmd_pool._Callee(whole, _CHUNK), [table, ir.Constant(I64, 0), whole_n])
+        b.ret_void()
+    # one task per block; any work: the pool decides
     b.call(parallel_for, [chunk, table, n, ir.Constant(I64, 1), ir.Constant(I64, 2 ** 62)])
     b.ret_void()
     return str(m)
@@ -228,7 +298,9 @@ def _runtime_ir(with_blas):
 def bind():
     """Compiles the runtime once and binds ``funcjax_parallel_tasks`` for the programs."""
     parallel_loops.bind()
-    engine = compiler.compile_ir(_runtime_ir(blas.available()), cold=True)
+    engine = compiler.compile_ir(
+        _runtime_ir(blas.available(), parallel_loops.setting_address(parallel_loops.THREADS)),
+        cacheable=False, cold=True)
     with compiler.LOCK:
         llvm.add_symbol(PARALLEL_TASKS, engine.address(PARALLEL_TASKS))
     return engine
