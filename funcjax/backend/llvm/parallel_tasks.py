@@ -14,29 +14,38 @@ Design:
   The equations the partner needs that come between the two (its operands' producers,
   transitively) move before the first; none has side effects, so this is a valid order of the
   same program. The pair is then adjacent: a *group*. Outputs that overwrite a donated input
-  are never in a group (the other task might still read the input).
+  are never in a group (the other task might still read the input). A product with no
+  partner is a group of its own when its output rows can be cut (no batch axes, one free lhs
+  axis): its ``GROUP_SIZE`` row blocks (starting at multiples of ``SPLIT_ALIGN`` rows) are
+  the tasks.
 - **Lowering** (``TaskPlan.emit``, called by ``LoweringContext.lower_jaxpr`` at a group's
   first equation): every member's output buffers are allocated first, then each member's
   rule is emitted into its own function ``task(buffers...)`` (as parallel loops outline their
-  bodies: it takes the buffers as the program's parts do), and a dispatcher ``chunk(ptr
-  table, lo, hi)`` runs tasks ``lo..hi``. Scratch buffers of the members (operand copies)
-  are held until the whole group is done, so no two tasks share memory. The program calls
-  ``funcjax_parallel_tasks(chunk, table, n)``.
-- **The runtime** runs the tasks as a parallel loop of ``n`` one-task blocks
-  (``parallel_loops``' ``funcjax_parallel_for``) when OpenBLAS runs on one thread: on pmap's
-  worker pool with the caller taking tasks too, or serially on the caller when the pool is
-  busy (inside a pmap device program, a host callback, another thread's loop) or there is one
-  thread. When OpenBLAS threads each product itself (``funcjax_num_threads`` > 1 sets its
-  count too), the tasks run one after the other on the caller, each on OpenBLAS's threads, as
-  without groups. Switching OpenBLAS to one thread around each group was built first and
-  dropped: measured on a loaded machine, a pair of products with the switch took a median of
-  40-60 ms against 9-17 ms without (min of 200; OpenBLAS wakes and parks its threads), and the
-  MLP step got slower too. So a group uses both cores when OpenBLAS is single-threaded while
-  funcjax's pool is not: ``funcjax_num_threads`` None (the pool takes every core and OpenBLAS
-  keeps its own setting) with ``OPENBLAS_NUM_THREADS=1``.
-- **Determinism.** Whether the tasks ran in parallel or not, each product runs with the same
-  OpenBLAS thread count as without groups, so the results are bitwise those of the program
-  lowered without tasks, on any number of pool threads. (OpenBLAS's own thread count may
+  bodies: it takes the buffers as the program's parts do), and a dispatcher ``whole(ptr
+  table, lo, hi)`` runs tasks ``lo..hi``. A lone product's row blocks get functions of their
+  own (the rule on views of the lhs rows, in place when they lead its memory, and of the
+  output rows) and a second dispatcher. Scratch buffers (operand copies) are held until the
+  whole group is done, so no two tasks share memory. The program calls
+  ``funcjax_parallel_tasks(chunk, table, n, whole, whole_n)``.
+- **The runtime**: when OpenBLAS runs on one thread and the pool has several, the ``n``
+  tasks run as a parallel loop of one-task blocks (``parallel_loops``'
+  ``funcjax_parallel_for``) on pmap's worker pool with the caller taking tasks too, or
+  serially on the caller when the pool is busy (inside a pmap device program, a host
+  callback, another thread's loop). Otherwise ``whole`` runs: each product whole, one after
+  the other, exactly as without tasks (OpenBLAS threading each product when
+  ``funcjax_num_threads`` > 1, which sets its count too). So tasks use both cores when
+  funcjax's pool has the cores and OpenBLAS one thread: ``funcjax_num_threads`` None (the
+  pool takes every core, OpenBLAS keeps its own setting) with ``OPENBLAS_NUM_THREADS=1``.
+  Switching OpenBLAS to one thread around each group was built first and dropped: measured on
+  a loaded machine, a pair of products with the switch took a median of 40-60 ms against
+  9-17 ms without (min of 200; OpenBLAS parks and wakes its threads), and the MLP step got
+  slower too.
+- **Determinism.** Groups of products: each product runs with the same OpenBLAS thread count
+  whether the tasks ran in parallel or not, so the results are bitwise those of the program
+  lowered without tasks. Row blocks: the blocks run on one OpenBLAS thread whichever threads
+  take them, so the bits do not depend on the pool's threads; they equal the whole product's
+  on one thread for every shape measured with numpy's OpenBLAS (row splits at multiples of 16
+  rows; tests check it), which OpenBLAS does not promise. (OpenBLAS's own thread count does
   change bits: a 128x1000 by 1000x1000 product differs between 1 and 2 threads.)
 - ``parallel_loops.serial()`` (a standalone library) and pmap device programs (whose devices
   are the parallelism) lower without groups.
