@@ -254,7 +254,7 @@ def measure_tasks(quick):
             parallel_tasks.enabled = tasks
             runs[key] = build(fj)
             runs[key]()  # compiles now, with or without tasks
-        parallel_tasks.enabled = True
+        parallel_tasks.enabled = None
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(3 * repeat):
             for key, run in runs.items():

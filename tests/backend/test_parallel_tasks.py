@@ -35,6 +35,7 @@ def small_tasks(monkeypatch, threads):
     inline: still the same bits on every thread count, not those of the program lowered
     without tasks.)"""
     monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * lower_dot.BLAS_MIN_FLOPS)
+    monkeypatch.setattr(parallel_tasks, "enabled", True)
     monkeypatch.setattr(blas, "use_threads", lambda n: None)
     get, put = _openblas()
     before = get()
@@ -74,7 +75,7 @@ def _same_as_one_thread(threads, fn, *args):
     try:
         runs.append(_leaves(funcjax.jit(lambda *a: fn(*a))(*args)))
     finally:
-        parallel_tasks.enabled = True
+        parallel_tasks.enabled = True  # (the fixture restores the setting after the test)
     for run in runs[1:]:
         for a, b in zip(runs[0], run):
             np.testing.assert_array_equal(a, b)
@@ -163,9 +164,10 @@ def test_dependent_products_form_no_group(small_tasks):
     _same_as_one_thread(small_tasks, chained, x, w1, w2)
 
 
-def test_size_and_balance_rules(threads):
+def test_size_and_balance_rules(monkeypatch):
     """Below ``TASK_MIN_FLOPS`` or with a partner far smaller, products stay lone calls;
     ``serial()`` lowers without groups."""
+    monkeypatch.setattr(parallel_tasks, "enabled", True)
     x, w, v = _data((128, 512), (512, 512), (512, 8), seed=3)  # lowered, never run
 
     def two(x, w, v):
@@ -175,6 +177,30 @@ def test_size_and_balance_rules(threads):
     assert _groups(lambda x, w: (x[:16] @ w, x[16:32] @ w.T), x, w) == 0  # 8 MFLOP each
     with parallel_loops.serial():
         assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 0
+
+
+def test_tasks_only_when_they_can_run_in_parallel(threads, monkeypatch):
+    """By default tasks are lowered only when funcjax's pool has several threads and OpenBLAS
+    one (``funcjax_num_threads`` None, OpenBLAS on one thread): otherwise every product would
+    run whole anyway."""
+    x, w = _data((128, 512), (512, 512), seed=10)
+
+    def pair(x, w):
+        return x @ w, x @ w.T
+    get, put = _openblas()
+    before = get()
+    try:
+        threads(2)
+        assert not parallel_tasks.usable() and _groups(pair, x, w) == 0
+        threads(None)
+        put(2)
+        assert not parallel_tasks.usable()
+        put(1)
+        cores = parallel_loops.threads_for(None)
+        assert parallel_tasks.usable() == (cores > 1)
+        assert _groups(pair, x, w) == (cores > 1)
+    finally:
+        put(before)
 
 
 def test_donated_output_is_never_a_task(small_tasks):

@@ -61,6 +61,7 @@ from llvmlite import ir
 from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, types
 from funcjax.backend.llvm.loops import for_range
 from funcjax.backend.llvm.values import Buffer, Lazy
+from funcjax.config import config
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import Jaxpr, Var, has_effects
 from funcjax.ops.contractions import dot_general_p
@@ -78,7 +79,9 @@ BALANCE = 0.5               # the smaller task of a group has at least this shar
 SPLIT_ALIGN = 16            # a lone product's row blocks start at multiples of this row
 GROUP_SIZE = 2              # tasks per group (this machine has two cores)
 WINDOW = 256                # equations searched after a product for its partner
-enabled = True              # benchmarks switch it off to compare with OpenBLAS's own threads
+# None: lower tasks when the settings let them run in parallel (``usable``); True/False:
+# always/never (tests, benchmarks)
+enabled = None
 
 _CHUNK = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
 
@@ -207,12 +210,25 @@ def _row_block(ctx, eqn, ins, outs, lo, hi):
     return [lhs, rhs], [Buffer(ctx.b, out.element(types.i64(lo * row)), out_aval)]
 
 
+def usable():
+    """Whether tasks would run in parallel under the current settings: funcjax's pool has
+    several threads and OpenBLAS one, i.e. ``funcjax_num_threads`` None (an int sets
+    OpenBLAS's count to the pool's) with OpenBLAS on one thread (``OPENBLAS_NUM_THREADS=1``).
+    Otherwise programs are lowered without tasks: the runtime would run each product whole
+    anyway, and the blocks' code costs compile time (value_and_grad of the MLP: 0.55 ->
+    0.71 s at load 8)."""
+    if config.funcjax_num_threads is not None or not blas.available():
+        return False
+    return parallel_loops.threads_for(None) > 1 and blas.current_threads() == 1
+
+
 def plan(ctx, jaxpr, top, kept=()):
     """The task plan of ``jaxpr`` lowered by ``ctx`` (no groups unless it is the program's own
     jaxpr, ``top``, with independent products worth running at once). ``kept``: variables
     whose buffers overwrite an input (never in a group)."""
-    if (not (top and enabled) or ctx.spmd_axis is not None or parallel_loops.is_serial()
-            or not any(map(_worth, jaxpr.eqns))):
+    if (not top or ctx.spmd_axis is not None or parallel_loops.is_serial()
+            or not any(map(_worth, jaxpr.eqns))  # (before usable(), which loads OpenBLAS)
+            or not (usable() if enabled is None else enabled)):
         return TaskPlan(jaxpr, {})
     kept = {id(v) for v in kept}
     eqns, groups, i = list(jaxpr.eqns), {}, 0
