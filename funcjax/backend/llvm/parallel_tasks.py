@@ -9,7 +9,7 @@ time of one thread), and whose results may depend on its thread count.
 Design:
 
 - **Scheduling** (``plan``, on the program's top-level jaxpr before fusion analysis): a
-  product worth a task (``TASK_MIN_FLOPS`` to ``TASK_MAX_FLOPS``, see the measurements below)
+  product worth a task (at least ``TASK_MIN_FLOPS``, see the measurements below)
   is paired with a later product of similar size (``BALANCE``) that does not depend on it.
   The equations the partner needs that come between the two (its operands' producers,
   transitively) move before the first; none has side effects, so this is a valid order of the
@@ -73,8 +73,8 @@ BLOCK_DEFINE = re.compile(r'define [^@]*@"[^"]*\.block(\.\d+)?"\(')  # a row blo
 # 17 / 34 / 67 / 103 / 134 MFLOP each): OpenBLAS's 2 threads per product took 0.69 / 0.89-1.03
 # / 0.94-1.00 / 1.04-1.08 / 1.03-1.09x the time of the pair as tasks; both ~1.8x one thread
 # from 67 MFLOP (its spinning threads answer at once; a parked worker must be woken)
-TASK_MIN_FLOPS = 32 << 20   # smaller products: OpenBLAS's threads (or one thread) do better
-TASK_MAX_FLOPS = 192 << 20  # larger ones gain about 2x from OpenBLAS's own threads
+# (no upper bound: tasks are lowered only when OpenBLAS is on one thread, see ``usable``)
+TASK_MIN_FLOPS = 32 << 20   # smaller products: waking a worker costs about what it saves
 BALANCE = 0.5               # the smaller task of a group has at least this share of the larger
 SPLIT_ALIGN = 16            # a lone product's row blocks start at multiples of this row
 GROUP_SIZE = 2              # tasks per group (this machine has two cores)
@@ -100,7 +100,7 @@ def task_flops(eqn):
 
 def _worth(eqn):
     flops = task_flops(eqn)
-    return flops > 0 and TASK_MIN_FLOPS <= flops <= TASK_MAX_FLOPS
+    return flops > 0 and flops >= TASK_MIN_FLOPS
 
 
 def _needs(eqns, i, j):
