@@ -12,8 +12,9 @@ A second table (``--threads`` prints only it and the third) runs the large eleme
 one and on two threads (``funcjax_num_threads``; ``backend/llvm/parallel_loops``) beside numpy,
 the three interleaved call by call so that load changes hit them alike, and JAX with its default
 threads. A third (``--tasks`` prints only it) runs the MLP step and the 2-layer gradient on one
-thread, on two where OpenBLAS threads each product, and on two with independent products as
-parallel tasks (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
+thread, on two where OpenBLAS threads each product, and on every core with OpenBLAS on one
+thread, without and with independent products as parallel tasks
+(``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
 """
 
 import json
@@ -235,26 +236,32 @@ TASK_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000")
 
 
 def measure_tasks(quick):
-    """The ``TASK_ROWS`` on funcjax with 1 thread, with 2 threads where only OpenBLAS
-    threads each product (``parallel_tasks`` off), and with 2 threads and parallel tasks:
-    interleaved call by call, min over repeats."""
+    """The ``TASK_ROWS`` on funcjax: one thread; two with OpenBLAS threading each product
+    (``funcjax_num_threads`` 2, no tasks); and a pool of every core with OpenBLAS on one
+    thread (``funcjax_num_threads`` None, OpenBLAS set to 1) without and with parallel
+    tasks. Interleaved call by call; min over repeats."""
     import time
 
     import funcjax
-    from funcjax.backend.llvm import parallel_tasks
+    from funcjax.backend.llvm import blas, parallel_tasks
+    variants = {"1": (1, False), "blas": (2, False), "pool": (None, False),
+                "tasks": (None, True)}  # key: (funcjax_num_threads, tasks)
     fj, table, out = Lib("funcjax"), rows(quick), {}
     for name in TASK_ROWS:
         build, repeat = table[name]
         runs = {}
-        for key, tasks in (("1", False), ("blas", False), ("tasks", True)):
+        for key, (_, tasks) in variants.items():
             parallel_tasks.enabled = tasks
             runs[key] = build(fj)
             runs[key]()  # compiles now, with or without tasks
-        parallel_tasks.enabled = True
+        parallel_tasks.enabled = None
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(3 * repeat):
             for key, run in runs.items():
-                funcjax.config.update("funcjax_num_threads", 1 if key == "1" else 2)
+                setting = variants[key][0]
+                funcjax.config.update("funcjax_num_threads", setting)
+                if setting is None:
+                    blas.use_threads(1)  # the pool takes every core, OpenBLAS one
                 start = time.perf_counter()
                 run()
                 best[key] = min(best[key], time.perf_counter() - start)
@@ -275,16 +282,17 @@ def print_tasks(quick):
     jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
                       flag="--jax-tasks")
     print(f"\nindependent products as parallel tasks (load average {os.getloadavg()[0]:.1f} at "
-          "the end; 'OpenBLAS 2': 2 threads, tasks off)")
-    print(f"{'workload':24s} {'fj 1 thr':>10s} {'OpenBLAS 2':>10s} {'fj 2 thr':>10s} "
-          f"{'JAX':>10s} {'1thr/2thr':>9s} {'OB2/2thr':>8s} {'JAX/2thr':>8s}")
+          "the end). OB2: 2 threads, OpenBLAS threads each product; pool: every core, "
+          "OpenBLAS 1 thread, without / with tasks")
+    print(f"{'workload':24s} {'fj 1 thr':>10s} {'OB2':>10s} {'pool':>10s} {'pool+tasks':>10s} "
+          f"{'JAX':>10s} {'1thr/tasks':>10s} {'OB2/tasks':>9s} {'JAX/tasks':>9s}")
     for name, t in results.items():
         t_jax = jax.get(name)
         show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
-        vs_jax = f"{t_jax / t['tasks']:8.2f}" if t_jax else f"{'-':>8s}"
+        vs_jax = f"{t_jax / t['tasks']:9.2f}" if t_jax else f"{'-':>9s}"
         print(f"{name:24s} {t['1'] * 1e3:8.3f}ms {t['blas'] * 1e3:8.3f}ms "
-              f"{t['tasks'] * 1e3:8.3f}ms {show_jax} {t['1'] / t['tasks']:9.2f} "
-              f"{t['blas'] / t['tasks']:8.2f} {vs_jax}")
+              f"{t['pool'] * 1e3:8.3f}ms {t['tasks'] * 1e3:8.3f}ms {show_jax} "
+              f"{t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} {vs_jax}")
 
 
 def sum_squares(lib, v):

@@ -1,9 +1,10 @@
 """Parallel tasks (``backend/llvm/parallel_tasks``): independent matrix products of a program
-run at once, one OpenBLAS thread each. Results are bitwise those of the program on one
-thread, whatever ran in parallel; dependent products, donated outputs, small products and
-serial lowering form no group; several Python threads and pmap devices share the pool."""
+run at once when OpenBLAS is on one thread. Results are bitwise those of the program lowered
+without tasks, whatever ran in parallel; dependent products, donated outputs, small products
+and serial lowering form no group; several Python threads and pmap devices share the pool."""
 
 import ctypes
+import re
 import threading
 
 import numpy as np
@@ -12,26 +13,49 @@ import pytest
 import funcjax
 import funcjax.numpy as jnp
 from funcjax.backend.llvm import blas, dot_layout, parallel_loops, parallel_tasks
-from funcjax.backend.llvm.program import LoweredModule
+from funcjax.backend.llvm.program import LoweredModule, needs_unroller
 from funcjax.ops.lapack import library_path
 
-pytestmark = pytest.mark.skipif(not blas.available(), reason="needs numpy's OpenBLAS")
+# (not blas.available(): loading numpy's OpenBLAS into the global namespace before scipy.linalg
+# is imported breaks scipy's LAPACK for the rest of the process)
+pytestmark = pytest.mark.skipif(library_path() is None, reason="needs numpy's OpenBLAS")
+
+
+def _openblas():
+    lib = ctypes.CDLL(library_path())
+    return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
 
 
 @pytest.fixture
 def small_tasks(monkeypatch, threads):
-    """Every product that calls BLAS is a task (small shapes keep the tests fast). (A tiny
-    product lowered to generated loops would be a task too, but its reassociated sums may
-    vectorise differently in a task's function than inline: still the same bits on every
-    thread count, not those of the program lowered without tasks.)"""
+    """Every product that calls BLAS is a task (small shapes keep the tests fast), and
+    OpenBLAS stays on one thread while ``threads(n)`` sizes the pool (the configuration in
+    which groups run in parallel). (A tiny product lowered to generated loops would be a task
+    too, but its reassociated sums may vectorise differently in a task's function than
+    inline: still the same bits on every thread count, not those of the program lowered
+    without tasks.)"""
     monkeypatch.setattr(parallel_tasks, "TASK_MIN_FLOPS", 2 * dot_layout.BLAS_MIN_FLOPS)
-    return threads
+    monkeypatch.setattr(parallel_tasks, "enabled", True)
+    monkeypatch.setattr(blas, "use_threads", lambda n: None)
+    get, put = _openblas()
+    before = get()
+    put(1)
+    yield threads
+    put(before)
+
+
+def _calls(fn, *args):
+    """The task counts of ``fn``'s groups: (tasks when parallel, products) per group (a lone
+    product split into row blocks has one product)."""
+    closed = funcjax.make_jaxpr(fn)(*args)
+    text = LoweredModule(closed, "probe").ir_text
+    pattern = rf'call void @"{parallel_tasks.PARALLEL_TASKS}"\(.*, i64 (\d+), .*, i64 (\d+)\)'
+    return [tuple(map(int, m)) for m in re.findall(pattern, text)]
 
 
 def _groups(fn, *args):
-    closed = funcjax.make_jaxpr(fn)(*args)
-    return LoweredModule(closed, "probe").ir_text.count(
-        f'call void @"{parallel_tasks.PARALLEL_TASKS}"(')
+    """The number of groups of several products in ``fn``."""
+    return sum(products > 1 for _, products in _calls(fn, *args))
 
 
 def _leaves(tree):
@@ -51,7 +75,7 @@ def _same_as_one_thread(threads, fn, *args):
     try:
         runs.append(_leaves(funcjax.jit(lambda *a: fn(*a))(*args)))
     finally:
-        parallel_tasks.enabled = True
+        parallel_tasks.enabled = True  # (the fixture restores the setting after the test)
     for run in runs[1:]:
         for a, b in zip(runs[0], run):
             np.testing.assert_array_equal(a, b)
@@ -77,6 +101,24 @@ def test_backward_products_run_as_tasks(small_tasks, dtype, request):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(dw, x.T.astype(np.float64) @ g, rtol=tol, atol=tol)
     np.testing.assert_allclose(dx, g.astype(np.float64) @ w.T, rtol=tol, atol=tol)
+
+
+def test_lone_products_run_as_row_blocks(small_tasks):
+    """A product with no partner runs as row blocks of its output: in place when the lhs rows
+    are its leading axis, through a copy when they are not (``x.T @ g``). Same bits on 1
+    thread (the whole product) and on 2 and 3 (the blocks), for this OpenBLAS."""
+    x, w, g = _data((100, 72), (72, 88), (100, 88), seed=9)
+
+    def fn(x, w, g):
+        return jnp.tanh(x @ w), x.T @ g
+    assert _calls(lambda x, w: x @ w, x, w) == [(2, 1)]
+    assert _calls(lambda x, g: x.T @ g, x, g) == [(2, 1)]
+    assert _calls(lambda x, w: x[:31] @ w, x, w) == []  # too few rows for two blocks
+    closed = funcjax.make_jaxpr(lambda x, w: jnp.tanh(x @ w))(x, w)  # blocks repeat the gemm
+    assert not needs_unroller(closed, LoweredModule(closed, "probe").ir_text)
+    h, dw = _same_as_one_thread(small_tasks, fn, x, w, g)
+    np.testing.assert_allclose(h, np.tanh(x.astype(np.float64) @ w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-4)
 
 
 def test_partner_operands_move_before_the_group(small_tasks):
@@ -107,10 +149,7 @@ def test_groups_of_three(small_tasks, monkeypatch):
         c = jnp.sin(x) @ w3 + 1.0
         d = a.T @ b
         return a, b, c, d
-    text = LoweredModule(funcjax.make_jaxpr(fn)(x, w1, w2, w3), "probe").ir_text
-    calls = [line for line in text.splitlines()
-             if f'call void @"{parallel_tasks.PARALLEL_TASKS}"(' in line]
-    assert len(calls) == 1 and calls[0].endswith("i64 3)")
+    assert (3, 3) in _calls(fn, x, w1, w2, w3) and _groups(fn, x, w1, w2, w3) == 1
     a, b, c, d = _same_as_one_thread(small_tasks, fn, x, w1, w2, w3)
     np.testing.assert_allclose(c, np.sin(x.astype(np.float64)) @ w3 + 1, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(d, a.T.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
@@ -125,9 +164,10 @@ def test_dependent_products_form_no_group(small_tasks):
     _same_as_one_thread(small_tasks, chained, x, w1, w2)
 
 
-def test_size_and_balance_rules(threads):
+def test_size_and_balance_rules(monkeypatch):
     """Below ``TASK_MIN_FLOPS`` or with a partner far smaller, products stay lone calls;
     ``serial()`` lowers without groups."""
+    monkeypatch.setattr(parallel_tasks, "enabled", True)
     x, w, v = _data((128, 512), (512, 512), (512, 8), seed=3)  # lowered, never run
 
     def two(x, w, v):
@@ -137,6 +177,30 @@ def test_size_and_balance_rules(threads):
     assert _groups(lambda x, w: (x[:16] @ w, x[16:32] @ w.T), x, w) == 0  # 8 MFLOP each
     with parallel_loops.serial():
         assert _groups(lambda x, w: (x @ w, x @ w.T), x, w) == 0
+
+
+def test_tasks_only_when_they_can_run_in_parallel(threads, monkeypatch):
+    """By default tasks are lowered only when funcjax's pool has several threads and OpenBLAS
+    one (``funcjax_num_threads`` None, OpenBLAS on one thread): otherwise every product would
+    run whole anyway."""
+    x, w = _data((128, 512), (512, 512), seed=10)
+
+    def pair(x, w):
+        return x @ w, x @ w.T
+    get, put = _openblas()
+    before = get()
+    try:
+        threads(2)
+        assert not parallel_tasks.usable() and _groups(pair, x, w) == 0
+        threads(None)
+        put(2)
+        assert not parallel_tasks.usable()
+        put(1)
+        cores = parallel_loops.threads_for(None)
+        assert parallel_tasks.usable() == (cores > 1)
+        assert _groups(pair, x, w) == (cores > 1)
+    finally:
+        put(before)
 
 
 def test_donated_output_is_never_a_task(small_tasks):
@@ -180,8 +244,8 @@ def test_mlp_gradient_step_equals_one_thread(small_tasks):
 
 def test_python_threads_and_pmap_devices(small_tasks):
     """Groups in several Python threads at once (the pool is busy for all but one: they run
-    serially, OpenBLAS stays on one thread for every group in flight), and a program with
-    groups called from a host callback inside pmap devices: the same bits every time."""
+    serially), and a program with groups called from a host callback inside pmap devices:
+    the same bits every time."""
     small_tasks(2)
     x, g, w = _data((96, 64), (96, 80), (64, 80), seed=7)
     f = funcjax.jit(lambda x, g, w: (x.T @ g, g @ w.T))
@@ -210,26 +274,31 @@ def test_python_threads_and_pmap_devices(small_tasks):
             np.testing.assert_array_equal(a, b)
 
 
-def test_runtime_runs_each_task_once_on_one_blas_thread(threads):
-    """The runtime called with a Python dispatcher: every task runs once, OpenBLAS has one
-    thread while they run, and its count is restored after."""
+def test_runtime_runs_tasks_in_parallel_only_with_one_blas_thread(threads):
+    """The runtime called with Python dispatchers: with OpenBLAS on one thread and a pool of
+    several, every task runs once as its own block; with OpenBLAS threading each product or
+    one pool thread, the whole dispatcher runs instead (one call), and OpenBLAS's count is
+    never changed."""
     engine = parallel_tasks.bind()
-    lib = ctypes.CDLL(library_path())
-    get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
-    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
+    get, put = _openblas()
+    run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_int64)(
         engine.address(parallel_tasks.PARALLEL_TASKS))
     seen = []
-    chunk = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(
-        lambda table, lo, hi: seen.append((lo, hi, get())))
+    chunk_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
+    chunk = chunk_type(lambda table, lo, hi: seen.append((lo, hi, get())))
+    whole = chunk_type(lambda table, lo, hi: seen.append(("whole", lo, hi, get())))
     before = get()
     try:
-        for n in (1, 2):
-            threads(n)
-            put(2)
+        for pool, blas_threads in ((1, 1), (2, 1), (2, 2)):
+            threads(pool)
+            put(blas_threads)
             seen.clear()
-            run(ctypes.cast(chunk, ctypes.c_void_p), None, 3)
-            assert sorted(seen) == ([(0, 1, 1), (1, 2, 1), (2, 3, 1)] if n > 1
-                                    else [(0, 3, 1)])
-            assert get() == 2
+            run(ctypes.cast(chunk, ctypes.c_void_p), None, 3, ctypes.cast(whole, ctypes.c_void_p),
+                1)
+            parallel = pool > 1 and blas_threads == 1
+            assert sorted(seen) == ([(k, k + 1, 1) for k in range(3)] if parallel
+                                    else [("whole", 0, 1, blas_threads)])
+            assert get() == blas_threads
     finally:
         put(before)

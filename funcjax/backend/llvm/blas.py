@@ -37,3 +37,9 @@ def use_threads(n):
         if setter is not None:
             setter(ctypes.c_int(int(n)))
         _threads["current"] = n
+
+
+def current_threads():
+    """OpenBLAS's thread count now (``parallel_tasks`` lowers tasks when it is 1)."""
+    getter = getattr(ctypes.CDLL(library_path()), "scipy_openblas_get_num_threads64_", None)
+    return getter() if getter is not None else 1

@@ -219,6 +219,11 @@ def serial():
         _serial.on = previous
 
 
+def setting_address(word):
+    """The address of the runtime's setting ``word`` (``THREADS``...: native readers)."""
+    return _cell.ctypes.data + 8 * word
+
+
 def is_serial():
     """Whether lowering is inside ``serial()`` (``parallel_tasks`` asks too)."""
     return getattr(_serial, "on", False)

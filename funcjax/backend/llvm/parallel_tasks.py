@@ -4,69 +4,85 @@ A backward pass computes ``dW = x^T g`` and ``dx = g W^T`` from the same ``g``; 
 of a network multiply the same input by two weights. Run side by side, one thread each, two
 such products keep both cores busy without OpenBLAS's own threading, whose idle threads spin
 (on a loaded machine a 2-thread product of 128x512 by 512x512 took 10x the CPU time and wall
-time of one thread), and whose results may depend on the thread count.
+time of one thread), and whose results may depend on its thread count.
 
 Design:
 
 - **Scheduling** (``plan``, on the program's top-level jaxpr before fusion analysis): a
-  product worth a task (``TASK_MIN_FLOPS`` to ``TASK_MAX_FLOPS``, see the measurements below)
+  product worth a task (at least ``TASK_MIN_FLOPS``, see the measurements below)
   is paired with a later product of similar size (``BALANCE``) that does not depend on it.
   The equations the partner needs that come between the two (its operands' producers,
   transitively) move before the first; none has side effects, so this is a valid order of the
   same program. The pair is then adjacent: a *group*. Outputs that overwrite a donated input
-  are never in a group (the other task might still read the input).
+  are never in a group (the other task might still read the input). A product with no
+  partner is a group of its own when its output rows can be cut (no batch axes, one free lhs
+  axis): its ``GROUP_SIZE`` row blocks (starting at multiples of ``SPLIT_ALIGN`` rows) are
+  the tasks.
 - **Lowering** (``TaskPlan.emit``, called by ``LoweringContext.lower_jaxpr`` at a group's
   first equation): every member's output buffers are allocated first, then each member's
   rule is emitted into its own function ``task(buffers...)`` (as parallel loops outline their
-  bodies: it takes the buffers as the program's parts do), and a dispatcher ``chunk(ptr
-  table, lo, hi)`` runs tasks ``lo..hi``. Scratch buffers of the members (operand copies)
-  are held until the whole group is done, so no two tasks share memory. The program calls
-  ``funcjax_parallel_tasks(chunk, table, n)``.
-- **The runtime** runs the tasks as a parallel loop of ``n`` one-task blocks
-  (``parallel_loops``' ``funcjax_parallel_for``): on pmap's worker pool with the caller
-  taking tasks too, each task on one thread, or serially on the caller when the pool is busy
-  (inside a pmap device program, a host callback, another thread's loop) or there is one
-  thread. Around it OpenBLAS runs on one thread: a per-process count of groups in flight (under
-  a mutex) sets OpenBLAS's thread count to 1 when the first enters and restores it when the
-  last leaves, so concurrent groups of several Python threads agree.
-- **Determinism.** A task's product always runs on one OpenBLAS thread, whether the tasks
-  ran in parallel or serially: the results are bitwise those of the program on one thread
-  (``funcjax_num_threads`` = 1). (OpenBLAS's own threading may change bits: a 128x1000 by
-  1000x1000 product differs between 1 and 2 threads; a lone product keeps the configured
-  threads, as before.)
+  bodies: it takes the buffers as the program's parts do), and a dispatcher ``whole(ptr
+  table, lo, hi)`` runs tasks ``lo..hi``. A lone product's row blocks get functions of their
+  own (the rule on views of the lhs rows, in place when they lead its memory, and of the
+  output rows) and a second dispatcher. Scratch buffers (operand copies) are held until the
+  whole group is done, so no two tasks share memory. The program calls
+  ``funcjax_parallel_tasks(chunk, table, n, whole, whole_n)``.
+- **The runtime**: when OpenBLAS runs on one thread and the pool has several, the ``n``
+  tasks run as a parallel loop of one-task blocks (``parallel_loops``'
+  ``funcjax_parallel_for``) on pmap's worker pool with the caller taking tasks too, or
+  serially on the caller when the pool is busy (inside a pmap device program, a host
+  callback, another thread's loop). Otherwise ``whole`` runs: each product whole, one after
+  the other, exactly as without tasks (OpenBLAS threading each product when
+  ``funcjax_num_threads`` > 1, which sets its count too). So tasks use both cores when
+  funcjax's pool has the cores and OpenBLAS one thread: ``funcjax_num_threads`` None (the
+  pool takes every core, OpenBLAS keeps its own setting) with ``OPENBLAS_NUM_THREADS=1``.
+  Switching OpenBLAS to one thread around each group was built first and dropped: measured on
+  a loaded machine, a pair of products with the switch took a median of 40-60 ms against
+  9-17 ms without (min of 200; OpenBLAS parks and wakes its threads), and the MLP step got
+  slower too.
+- **Determinism.** Groups of products: each product runs with the same OpenBLAS thread count
+  whether the tasks ran in parallel or not, so the results are bitwise those of the program
+  lowered without tasks. Row blocks: the blocks run on one OpenBLAS thread whichever threads
+  take them, so the bits do not depend on the pool's threads; they equal the whole product's
+  on one thread for every shape measured with numpy's OpenBLAS (row splits at multiples of 16
+  rows; tests check it), which OpenBLAS does not promise. (OpenBLAS's own thread count does
+  change bits: a 128x1000 by 1000x1000 product differs between 1 and 2 threads.)
 - ``parallel_loops.serial()`` (a standalone library) and pmap device programs (whose devices
   are the parallelism) lower without groups.
 """
 
-import ctypes
 import functools
 import math
+import re
 
 import llvmlite.binding as llvm
-import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, compiler, parallel_loops, types
+from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, types
 from funcjax.backend.llvm.loops import for_range
-from funcjax.backend.llvm.spmd_runtime import declare_pthreads
+from funcjax.backend.llvm.values import Buffer, Lazy
+from funcjax.config import config
+from funcjax.core.abstract import ShapedArray
 from funcjax.core.ir import Jaxpr, Var, has_effects
 from funcjax.ops.contractions import dot_general_p
 
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 PARALLEL_TASKS = "funcjax_parallel_tasks"
+BLOCK_DEFINE = re.compile(r'define [^@]*@"[^"]*\.block(\.\d+)?"\(')  # a row block's function
 # Two independent products of m x k by k x n, interleaved, min of 40-150 at load 5 (pairs of
 # 17 / 34 / 67 / 103 / 134 MFLOP each): OpenBLAS's 2 threads per product took 0.69 / 0.89-1.03
 # / 0.94-1.00 / 1.04-1.08 / 1.03-1.09x the time of the pair as tasks; both ~1.8x one thread
 # from 67 MFLOP (its spinning threads answer at once; a parked worker must be woken)
-TASK_MIN_FLOPS = 32 << 20   # smaller products: OpenBLAS's threads (or one thread) do better
-TASK_MAX_FLOPS = 192 << 20  # larger ones gain about 2x from OpenBLAS's own threads
+# (no upper bound: tasks are lowered only when OpenBLAS is on one thread, see ``usable``)
+TASK_MIN_FLOPS = 32 << 20   # smaller products: waking a worker costs about what it saves
 BALANCE = 0.5               # the smaller task of a group has at least this share of the larger
+SPLIT_ALIGN = 16            # a lone product's row blocks start at multiples of this row
 GROUP_SIZE = 2              # tasks per group (this machine has two cores)
 WINDOW = 256                # equations searched after a product for its partner
-enabled = True              # benchmarks switch it off to compare with OpenBLAS's own threads
+# None: lower tasks when the settings let them run in parallel (``usable``); True/False:
+# always/never (tests, benchmarks)
+enabled = None
 
-# the runtime's state: a pthread mutex (128 bytes), groups in flight, OpenBLAS's threads before
-MUTEX, IN_FLIGHT, SAVED = 0, 128, 136
 _CHUNK = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
 
 
@@ -75,7 +91,8 @@ def task_flops(eqn):
     if eqn.primitive is not dot_general_p:
         return 0
     out = eqn.outputs[0].aval
-    if out.dtype.kind not in "fc" or out.dtype.itemsize < 4:
+    if (out.dtype.kind not in "fc" or out.dtype.itemsize < 4
+            or any(x.aval.dtype != out.dtype for x in eqn.inputs)):  # BLAS takes one dtype
         return 0
     (lc, _), _ = eqn.params["dimension_numbers"]
     return 2 * out.size * math.prod(eqn.inputs[0].aval.shape[d] for d in lc)
@@ -83,7 +100,7 @@ def task_flops(eqn):
 
 def _worth(eqn):
     flops = task_flops(eqn)
-    return flops > 0 and TASK_MIN_FLOPS <= flops <= TASK_MAX_FLOPS
+    return flops > 0 and flops >= TASK_MIN_FLOPS
 
 
 def _needs(eqns, i, j):
@@ -124,25 +141,94 @@ class TaskPlan:
         bind()
         members = [(eqn, [read(x) for x in eqn.inputs], [target(v) for v in eqn.outputs])
                    for eqn in self.groups[i]]
-        tasks = []
-        for eqn, ins, outs in members:
-            fn = ctx.new_function(ctx.name + ".task", [])
-            with ctx.in_function(fn):
-                eqn.primitive.rule("lower").fn(ctx, eqn, ins, outs)
-            tasks.append(fn)
+        tasks = [_task(ctx, eqn, lambda ins=ins, outs=outs: (ins, outs))
+                 for eqn, ins, outs in members]
+        for eqn, _, outs in members:
             env.update((id(v), buf) for v, buf in zip(eqn.outputs, outs))
-        ctx.call(PARALLEL_TASKS, ir.VoidType(),
-                 [_dispatcher(ctx, tasks), ctx.buffer_table(), types.i64(len(tasks))],
-                 pure=False)
+        whole, whole_n = _dispatcher(ctx, tasks), len(tasks)  # run when not in parallel
+        chunk = whole
+        if len(members) == 1:  # a lone product: its row blocks are the parallel tasks
+            eqn, ins, outs = members[0]
+            tasks = [_task(ctx, eqn, lambda lo=lo, hi=hi: _row_block(ctx, eqn, ins, outs, lo, hi),
+                           "block") for lo, hi in _row_blocks(eqn)]
+            chunk = _dispatcher(ctx, tasks)
+        ctx.call(PARALLEL_TASKS, ir.VoidType(), [chunk, ctx.buffer_table(), types.i64(len(tasks)),
+                                                 whole, types.i64(whole_n)], pure=False)
         return members[0][2]
+
+
+def _task(ctx, eqn, operands, kind="task"):
+    """``void task(buffers...)`` running ``eqn``'s rule on ``operands()`` (ins, outs), which
+    is called inside the function (views emit their addresses there). ``kind`` names it:
+    ``block`` for a lone product's row block (``BLOCK_DEFINE`` counts them)."""
+    fn = ctx.new_function(f"{ctx.name}.{kind}", [])
+    with ctx.in_function(fn):
+        eqn.primitive.rule("lower").fn(ctx, eqn, *operands())
+    return fn
+
+
+def _free_axis(eqn):
+    """The lhs axis of a product that has no batch axes and one free lhs axis, else None."""
+    (lc, _), (lb, _) = eqn.params["dimension_numbers"]
+    free = [d for d in range(eqn.inputs[0].aval.ndim) if d not in lc]
+    return free[0] if not lb and len(free) == 1 else None
+
+
+def _splittable(eqn):
+    """Whether product ``eqn`` can run as row blocks: one free lhs axis (the output's first)
+    with room for ``GROUP_SIZE`` blocks of ``SPLIT_ALIGN`` rows."""
+    axis = _free_axis(eqn)
+    return (_worth(eqn) and axis is not None
+            and eqn.inputs[0].aval.shape[axis] >= GROUP_SIZE * SPLIT_ALIGN)
+
+
+def _row_blocks(eqn):
+    """The ``GROUP_SIZE`` row ranges of ``eqn``'s output (starts aligned)."""
+    rows = eqn.outputs[0].aval.shape[0]
+    step = -(-rows // GROUP_SIZE // SPLIT_ALIGN) * SPLIT_ALIGN
+    return [(lo, min(lo + step, rows)) for lo in range(0, rows, step)]
+
+
+def _row_block(ctx, eqn, ins, outs, lo, hi):
+    """The operands of product ``eqn``'s output rows ``lo..hi``: the lhs rows (in place when
+    they are its leading axis in memory, else a view the rule copies) and the output rows."""
+    (lhs, rhs), (out,) = ins, outs
+    axis = _free_axis(eqn)
+    shape = list(lhs.aval.shape)
+    shape[axis] = hi - lo
+    aval = ShapedArray(tuple(shape), lhs.aval.dtype)
+    if isinstance(lhs, Buffer) and all(n == 1 for n in lhs.aval.shape[:axis]):
+        row = lhs.aval.size // lhs.aval.shape[axis]
+        lhs = Buffer(ctx.b, lhs.element(types.i64(lo * row)), aval)
+    else:
+        whole_lhs = lhs
+        lhs = Lazy(aval, lambda idx: whole_lhs.load(
+            idx[:axis] + [ctx.b.add(idx[axis], types.i64(lo))] + idx[axis + 1:]),
+            cheap=whole_lhs.cheap)
+    row = out.aval.size // out.aval.shape[0]
+    out_aval = ShapedArray((hi - lo,) + out.aval.shape[1:], out.aval.dtype)
+    return [lhs, rhs], [Buffer(ctx.b, out.element(types.i64(lo * row)), out_aval)]
+
+
+def usable():
+    """Whether tasks would run in parallel under the current settings: funcjax's pool has
+    several threads and OpenBLAS one, i.e. ``funcjax_num_threads`` None (an int sets
+    OpenBLAS's count to the pool's) with OpenBLAS on one thread (``OPENBLAS_NUM_THREADS=1``).
+    Otherwise programs are lowered without tasks: the runtime would run each product whole
+    anyway, and the blocks' code costs compile time (value_and_grad of the MLP: 0.55 ->
+    0.71 s at load 8)."""
+    if config.funcjax_num_threads is not None or not blas.available():
+        return False
+    return parallel_loops.threads_for(None) > 1 and blas.current_threads() == 1
 
 
 def plan(ctx, jaxpr, top, kept=()):
     """The task plan of ``jaxpr`` lowered by ``ctx`` (no groups unless it is the program's own
     jaxpr, ``top``, with independent products worth running at once). ``kept``: variables
     whose buffers overwrite an input (never in a group)."""
-    if (not (top and enabled) or ctx.spmd_axis is not None or parallel_loops.is_serial()
-            or sum(map(_worth, jaxpr.eqns)) < 2):
+    if (not top or ctx.spmd_axis is not None or parallel_loops.is_serial()
+            or not any(map(_worth, jaxpr.eqns))  # (before usable(), which loads OpenBLAS)
+            or not (usable() if enabled is None else enabled)):
         return TaskPlan(jaxpr, {})
     kept = {id(v) for v in kept}
     eqns, groups, i = list(jaxpr.eqns), {}, 0
@@ -153,6 +239,8 @@ def plan(ctx, jaxpr, top, kept=()):
             continue
         chosen, moved = _partners(eqns, i, kept)
         if not chosen:
+            if _splittable(lead):  # alone: its row blocks are the tasks
+                groups[i] = [lead]
             i += 1
             continue
         rest = [k for k in range(i + 1, len(eqns)) if k not in chosen and k not in moved]
@@ -207,68 +295,37 @@ def _dispatcher(ctx, tasks):
     return fn
 
 
-def _runtime_ir(state, with_blas):
+def _runtime_ir(with_blas, threads):
     m = ir.Module(name="funcjax_parallel_tasks")
-    lock, unlock, mutex_init = declare_pthreads(m, "mutex_lock", "mutex_unlock", "mutex_init")
     parallel_for = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]),
                                parallel_loops.PARALLEL_FOR)
-
-    def at(b, offset):
-        return b.inttoptr(ir.Constant(I64, state + offset), PTR)
-
-    init = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "funcjax_parallel_tasks_init")
-    b = ir.IRBuilder(init.append_basic_block("entry"))
-    b.call(mutex_init, [at(b, MUTEX), ir.Constant(PTR, None)])
-    b.ret_void()
-
-    run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), PARALLEL_TASKS)
-    chunk, table, n = run.args
+    run = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, PTR, I64]),
+                      PARALLEL_TASKS)
+    chunk, table, n, whole, whole_n = run.args
     b = ir.IRBuilder(run.append_basic_block("entry"))
-    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+    # one pool thread, or OpenBLAS threading each product itself: the whole tasks one after
+    # the other, as without tasks
+    serial = b.icmp_signed("<=", b.load(b.inttoptr(ir.Constant(I64, threads), PTR), typ=I64),
+                           ir.Constant(I64, 1))
     if with_blas:
         get = ir.Function(m, ir.FunctionType(I32, []), "scipy_openblas_get_num_threads64_")
-        put = ir.Function(m, ir.FunctionType(ir.VoidType(), [I32]),
-                          "scipy_openblas_set_num_threads64_")
-
-        def count(step, edge, action):
-            """``in_flight += step`` under the mutex; ``action()`` if it was/became ``edge``."""
-            b.call(lock, [at(b, MUTEX)])
-            before = b.load(at(b, IN_FLIGHT), typ=I64)
-            after = b.add(before, ir.Constant(I64, step))
-            b.store(after, at(b, IN_FLIGHT))
-            with b.if_then(b.icmp_signed("==", before if step > 0 else after, edge)):
-                action()
-            b.call(unlock, [at(b, MUTEX)])
-
-        def single():
-            threads = b.call(get, [])
-            b.store(b.sext(threads, I64), at(b, SAVED))
-            with b.if_then(b.icmp_signed("!=", threads, ir.Constant(I32, 1))):
-                b.call(put, [ir.Constant(I32, 1)])
-
-        def restore():
-            saved = b.trunc(b.load(at(b, SAVED), typ=I64), I32)
-            with b.if_then(b.icmp_signed("!=", saved, ir.Constant(I32, 1))):
-                b.call(put, [saved])
-        count(1, zero, single)
-    # one task per block; any work: the pool and the thread count decide
-    b.call(parallel_for, [chunk, table, n, one, ir.Constant(I64, 2 ** 62)])
-    if with_blas:
-        count(-1, zero, restore)
+        serial = b.or_(serial, b.icmp_signed("!=", b.call(get, []), ir.Constant(I32, 1)))
+    with b.if_then(serial):
+        b.call(spmd_pool._Callee(whole, _CHUNK), [table, ir.Constant(I64, 0), whole_n])
+        b.ret_void()
+    # one task per block; any work: the pool decides
+    b.call(parallel_for, [chunk, table, n, ir.Constant(I64, 1), ir.Constant(I64, 2 ** 62)])
     b.ret_void()
     return str(m)
-
-
-_state = np.zeros(32, np.int64)  # lives as long as the process: the runtime points into it
 
 
 @functools.cache
 def bind():
     """Compiles the runtime once and binds ``funcjax_parallel_tasks`` for the programs."""
     parallel_loops.bind()
-    engine = compiler.compile_ir(_runtime_ir(_state.ctypes.data, blas.available()),
-                                 cacheable=False, cold=True)
-    ctypes.CFUNCTYPE(None)(engine.address("funcjax_parallel_tasks_init"))()
+    engine = compiler.compile_ir(
+        _runtime_ir(blas.available(), parallel_loops.setting_address(parallel_loops.THREADS)),
+        cacheable=False, cold=True)
     with compiler.LOCK:
         llvm.add_symbol(PARALLEL_TASKS, engine.address(PARALLEL_TASKS))
     return engine

@@ -11,6 +11,7 @@ import numpy as np
 from funcjax.backend.llvm import blas, compiler, debug_nans, donation, host_call, host_calls
 from funcjax.backend.llvm.lowering import lower_closed_jaxpr, rule_of
 from funcjax.backend.llvm.memory import MemoryStats
+from funcjax.backend.llvm.parallel_tasks import BLOCK_DEFINE
 from funcjax.backend.llvm.runtime import Executable, check_arguments
 from funcjax.config import config
 from funcjax.core import gc_pause
@@ -65,7 +66,8 @@ def needs_unroller(closed, ir_text):
                 dots += 1
             elif rule_of(eqn.primitive).fn.__module__ not in _ROLLED_RULES:
                 return True
-    return sum(map(ir_text.count, _GEMM_CALLS)) != dots
+    blocks = len(BLOCK_DEFINE.findall(ir_text))  # row blocks repeat their product's gemm call
+    return sum(map(ir_text.count, _GEMM_CALLS)) - blocks != dots
 
 
 class LoweredModule:
