@@ -122,16 +122,12 @@ def _scaled_product(x, defs, single_use):
     return None
 
 
-def fold_accumulations(jaxpr, in_place=()):
+def fold_accumulations(jaxpr):
     """``jaxpr`` with every ``c + s * dot_general(a, b)`` (``add`` or ``sub`` of a gemm
     product, negated or times a constant ``s``, read by nothing else, with ``c`` of the
     product's type) as one equation ``dot_general(a, b, c; alpha, beta)`` computing
-    ``alpha * a @ b + beta * c``; ``jaxpr`` itself when there is none. Outputs that
-    ``in_place`` pairs ``(output k, input i)`` write over an input (a donated weight) stay
-    as they are: the pointwise update runs in place (``fusion.can_overwrite``), where the
-    accumulating gemm would need a copy of c and a copy back."""
+    ``alpha * a @ b + beta * c``; ``jaxpr`` itself when there is none."""
     outvars = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
-    kept = {id(jaxpr.outvars[k]) for k, _ in in_place}
     uses = {}
     for eqn in jaxpr.eqns:
         for x in eqn.inputs:
@@ -143,9 +139,9 @@ def fold_accumulations(jaxpr, in_place=()):
         return isinstance(x, Var) and uses.get(id(x)) == 1 and id(x) not in outvars
     folded, drop = {}, set()
     for eqn in jaxpr.eqns:
-        out = eqn.outputs[0]
-        if eqn.primitive not in (add_p, sub_p) or id(out) in kept:
+        if eqn.primitive not in (add_p, sub_p):
             continue
+        out = eqn.outputs[0]
         for k in (1, 0):  # which operand is the product; the other is c
             c = eqn.inputs[1 - k]
             found = _scaled_product(eqn.inputs[k], defs, single_use)

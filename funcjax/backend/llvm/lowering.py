@@ -362,8 +362,7 @@ class LoweringContext:
         if len(const_values) != len(jaxpr.constvars):
             raise ValueError(f"lower_jaxpr: {len(jaxpr.constvars)} constvars but "
                              f"{len(const_values)} values")
-        jaxpr = dot_layout.fold_accumulations(dot_layout.fold_transposed_products(jaxpr),
-                                              in_place)
+        jaxpr = dot_layout.fold_accumulations(dot_layout.fold_transposed_products(jaxpr))
         info = fusion.analyse(jaxpr, rule_of)
         # The equation that emits this jaxpr (a loop, a branch) keeps its scratch buffers
         # until it is done: only this jaxpr's own equations' scratch is released below.
