@@ -34,8 +34,12 @@ def test_builtin_rejects_what_is_not_an_ndarray():
     call = trampoline.call()
     if call is None:
         pytest.skip("no verified ndarray layout in this interpreter")
-    assert call(0, 0, [1.0]) is NotImplemented  # before anything runs
+    assert call(1, 0, [1.0]) is NotImplemented  # before anything runs
     assert call(0) is NotImplemented
+    with pytest.raises(TypeError):  # no address: an error, never a call through NULL
+        call("kernel", 0)
+    with pytest.raises(SystemError):
+        call(0, 0)
 
 
 def test_threads_run_one_program_at_once_with_right_results():

@@ -37,6 +37,11 @@ def _ir(found):
         return b.load(b.gep(args, [k], source_etype=PTR), typ=PTR)
     entry.require(b.icmp_signed(">=", nargs, ir.Constant(I64, 2)), "nargs_ok")
     kernel = entry.call("PyLong_AsVoidPtr", PTR, [PTR], arg(ir.Constant(I64, 0)))
+    fail = fn.append_basic_block("no_kernel")  # not an address: NULL, an error is raised
+    kernel_ok = fn.append_basic_block("kernel_ok")
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(kernel, I64), ir.Constant(I64, 0)), fail,
+              kernel_ok)
+    b.position_at_end(kernel_ok)
     workspace = entry.call("PyLong_AsVoidPtr", PTR, [PTR], arg(ir.Constant(I64, 1)))
     n = b.sub(nargs, ir.Constant(I64, 2))
     table = b.alloca(PTR, size=b.add(n, ir.Constant(I64, 1)))
@@ -64,6 +69,8 @@ def _ir(found):
     none = entry.const_ptr(id(None))
     entry.call("Py_IncRef", ir.VoidType(), [PTR], none)
     b.ret(none)
+    b.position_at_end(fail)
+    b.ret(ir.Constant(PTR, None))
     b.position_at_end(miss)
     not_implemented = entry.const_ptr(found["NotImplemented"])
     entry.call("Py_IncRef", ir.VoidType(), [PTR], not_implemented)
