@@ -54,6 +54,9 @@ def _upcast_sum_dtype(dtype):
 def _reduce(name, prim_fn, a, axis, keepdims, where=None, identity=None, dtype=None):
     a = _strong(asarray(a))
     axes = canonical_axes(name, axis, a.ndim)
+    if a.ndim == 0 and axes:  # (``canonical_axes`` lets axis 0 through for 0-d arrays)
+        raise ValueError(f"{name}: axis {axis} is out of bounds for a 0-d array, which has no "
+                         "axes; use axis=None")
     if dtype is not None:
         a = lax.convert_element_type(a, dtype)
     if where is not None:

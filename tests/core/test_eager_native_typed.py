@@ -345,3 +345,12 @@ def test_sums_over_one_axis_equal_python_path(dtype, data, shape):
         out = f(x)
         assert calls() == before + 1 or not n
         same(out, python_path(f, x))
+
+
+def test_reducing_an_axis_of_a_0d_array_is_a_clear_error():
+    e = jnp.asarray(np.float32(3))
+    for f in [lambda: e.sum(0), lambda: jnp.sum(e, axis=-1), lambda: jnp.max(e, 0),
+              lambda: jnp.mean(e, axis=0)]:
+        with pytest.raises(ValueError, match="out of bounds for a"):
+            f()
+    assert float(e.sum()) == float(jnp.sum(e, axis=None)) == float(jnp.sum(e, ())) == 3.0
