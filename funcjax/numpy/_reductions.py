@@ -95,6 +95,10 @@ sum = with_native_reduction(_sum, np.add)  # noqa: A001
 
 
 def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
+    if dtype is None and not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(prod, reductions.reduce_prod_p, a, axis, _upcast_sum_dtype)
+        if fast is not None:
+            return fast
     check_no_out("prod", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
@@ -102,13 +106,25 @@ def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, 
     return _with_initial(lax.mul, out, initial)
 
 
+def _same_dtype(dtype):
+    return dtype
+
+
 def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+    if not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(max, reductions.reduce_max_p, a, axis, _same_dtype)
+        if fast is not None:
+            return fast
     check_no_out("max", out)
     out = _reduce("max", lax.reduce_max, a, axis, keepdims, where, initial)
     return _with_initial(lax.max, out, initial)
 
 
 def min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+    if not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(min, reductions.reduce_min_p, a, axis, _same_dtype)
+        if fast is not None:
+            return fast
     check_no_out("min", out)
     out = _reduce("min", lax.reduce_min, a, axis, keepdims, where, initial)
     return _with_initial(lax.min, out, initial)

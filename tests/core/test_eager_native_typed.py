@@ -354,3 +354,35 @@ def test_reducing_an_axis_of_a_0d_array_is_a_clear_error():
         with pytest.raises(ValueError, match="out of bounds for a"):
             f()
     assert float(e.sum()) == float(jnp.sum(e, axis=None)) == float(jnp.sum(e, ())) == 3.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint8]), st.data(),
+       st.sampled_from([(8,), (2, 4), (3, 5, 7), ()]), st.sampled_from(["max", "min", "prod"]))
+def test_cached_max_min_prod_equal_numpy_and_jit(dtype, data, shape, name):
+    n = int(np.prod(shape))
+    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
+    x = jnp.asarray(raw)
+    axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
+    f = lambda v: getattr(jnp, name)(v, axis)  # noqa: E731
+    warm(f, x)
+    out = f(x)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(raw, axis=axis)
+        if name == "prod" and np.dtype(dtype).itemsize < 4:
+            want = want.astype(np.int32)
+    same(out, python_path(f, x))
+    assert np.asarray(out).dtype == np.asarray(want).dtype or name == "prod"
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(want).astype(out.dtype))
+    if name != "prod":
+        same(out, funcjax.jit(f)(x))
+
+
+def test_max_of_empty_still_raises_with_warm_caches():
+    x = jnp.asarray(np.ones((2, 3), np.float32))
+    warm(lambda v: jnp.max(v, 0), x)
+    e = jnp.asarray(np.ones((0, 3), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        jnp.max(e, 0)
+    with pytest.raises(ValueError, match="empty"):
+        e.min(axis=0)
