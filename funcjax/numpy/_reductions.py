@@ -94,9 +94,9 @@ _sum.__name__ = _sum.__qualname__ = "sum"
 sum = with_native_reduction(_sum, np.add)  # noqa: A001
 
 
-def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
+def _prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
     if dtype is None and not keepdims and initial is None and where is None and out is None:
-        fast = eager_reduction(prod, reductions.reduce_prod_p, a, axis, _upcast_sum_dtype)
+        fast = eager_reduction(_prod, reductions.reduce_prod_p, a, axis, _upcast_sum_dtype)
         if fast is not None:
             return fast
     check_no_out("prod", out)
@@ -110,9 +110,9 @@ def _same_dtype(dtype):
     return dtype
 
 
-def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+def _max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):
     if not keepdims and initial is None and where is None and out is None:
-        fast = eager_reduction(max, reductions.reduce_max_p, a, axis, _same_dtype)
+        fast = eager_reduction(_max, reductions.reduce_max_p, a, axis, _same_dtype)
         if fast is not None:
             return fast
     check_no_out("max", out)
@@ -120,14 +120,21 @@ def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  #
     return _with_initial(lax.max, out, initial)
 
 
-def min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+def _min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):
     if not keepdims and initial is None and where is None and out is None:
-        fast = eager_reduction(min, reductions.reduce_min_p, a, axis, _same_dtype)
+        fast = eager_reduction(_min, reductions.reduce_min_p, a, axis, _same_dtype)
         if fast is not None:
             return fast
     check_no_out("min", out)
     out = _reduce("min", lax.reduce_min, a, axis, keepdims, where, initial)
     return _with_initial(lax.min, out, initial)
+
+
+for _fn, _name in ((_prod, "prod"), (_max, "max"), (_min, "min")):
+    _fn.__name__ = _fn.__qualname__ = _name
+prod = with_native_reduction(_prod, np.multiply)
+max = with_native_reduction(_max, np.maximum)  # noqa: A001
+min = with_native_reduction(_min, np.minimum)  # noqa: A001
 
 
 amax, amin = max, min

@@ -330,14 +330,16 @@ def test_where_falls_back_with_its_checks():
 @given(st.sampled_from([np.float32, np.int32]), st.data(),
        st.sampled_from([(2, 4), (3, 5, 7), (1, 8), (8, 1), (4, 3, 2, 5), (100, 3), (3, 100),
                         (8,), (2, 0, 3)]))
-def test_sums_over_one_axis_equal_python_path(dtype, data, shape):
+def test_reductions_over_one_axis_equal_python_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e4, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
     x = jnp.asarray(raw * scale if n else raw)
     axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
-    forms = [lambda v: jnp.sum(v, axis=axis), lambda v: jnp.sum(v, axis),
-             lambda v: v.sum(axis), lambda v: v.sum(axis=axis)]
+    name = data.draw(st.sampled_from(["sum", "prod"] + ["max", "min"] * bool(n)))
+    fn = getattr(jnp, name)
+    forms = [lambda v: fn(v, axis=axis), lambda v: fn(v, axis),
+             lambda v: getattr(v, name)(axis), lambda v: getattr(v, name)(axis=axis)]
     for f in forms:
         warm(f, x)
     for f in forms:
