@@ -167,15 +167,17 @@ def _computation_dtype(dtype):
 
 
 def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
-    if axis is None and dtype is None and not keepdims and where is None and out is None \
-            and type(a) is Array and runs_now():
+    if (axis is None or type(axis) is int) and dtype is None and not keepdims and \
+            where is None and out is None and type(a) is Array and runs_now():
         aval = a._aval
         if not aval.weak_type and aval.dtype.kind == "f" and 0 < aval.size < 2**24 and \
                 (aval.dtype.itemsize == 4 or (aval.dtype.itemsize == 8 and
-                                               config.jax_enable_x64)):
+                                               config.jax_enable_x64)) and \
+                (axis is None or -aval.ndim <= axis < aval.ndim):
             # What the general path computes (a sum in the array's dtype divided by the
             # count in that dtype, exact below 2**24), from the eager sum and division.
-            return true_divide(sum(a), float(aval.size))
+            count = aval.size if axis is None else aval.shape[axis]
+            return true_divide(sum(a, axis), float(count))
     return _mean(a, axis, dtype, keepdims, where, out=out)
 
 

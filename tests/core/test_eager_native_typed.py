@@ -223,7 +223,8 @@ def test_sum_and_mean_equal_python_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e3, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    x = jnp.asarray(raw * scale if n else raw)
+    with np.errstate(over="ignore"):
+        x = jnp.asarray(raw * scale if n else raw)
     warm(jnp.sum, x)
     warm(lambda v: v.sum(), x)
     for f in [jnp.sum, lambda v: v.sum(), jnp.mean, lambda v: v.mean()]:
@@ -234,9 +235,10 @@ def test_sum_and_mean_equal_python_path(dtype, data, shape):
         same(out, python_path(f, x))
         np.testing.assert_allclose(np.asarray(out), np.asarray(funcjax.jit(f)(x)), rtol=2e-4,
                                    atol=1e-3 * float(np.abs(np.asarray(x, np.float64)).sum()))
-    mean = jnp.mean(x)
     from funcjax.numpy import _reductions
-    same(mean, python_path(lambda v: _reductions._mean(v), x))
+    for axis in [None, *range(-len(shape), len(shape))]:
+        same(jnp.mean(x, axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
+        same(x.mean(axis=axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
 
 
 def test_sum_keywords_axes_and_errors_with_warm_entries():
@@ -334,7 +336,8 @@ def test_reductions_over_one_axis_equal_python_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e4, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    x = jnp.asarray(raw * scale if n else raw)
+    with np.errstate(over="ignore"):
+        x = jnp.asarray(raw * scale if n else raw)
     axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
     name = data.draw(st.sampled_from(["sum", "prod"] + ["max", "min"] * bool(n)))
     fn = getattr(jnp, name)
@@ -376,8 +379,10 @@ def test_cached_max_min_prod_equal_numpy_and_jit(dtype, data, shape, name):
     same(out, python_path(f, x))
     assert np.asarray(out).dtype == np.asarray(want).dtype or name == "prod"
     np.testing.assert_array_equal(np.asarray(out), np.asarray(want).astype(out.dtype))
-    if name != "prod":
-        same(out, funcjax.jit(f)(x))
+    if name != "prod":  # (jit may pick the other of equal -0. and 0.; eager is numpy's)
+        jitted = funcjax.jit(f)(x)
+        assert (jitted.dtype, jitted.shape) == (out.dtype, out.shape)
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(out))
 
 
 def test_max_of_empty_still_raises_with_warm_caches():
