@@ -393,3 +393,19 @@ def test_max_of_empty_still_raises_with_warm_caches():
         jnp.max(e, 0)
     with pytest.raises(ValueError, match="empty"):
         e.min(axis=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint8, np.int8]), st.data(), SHAPES)
+def test_abs_and_square_equal_python_path(dtype, data, shape):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    for f in [jnp.abs, abs, jnp.absolute, jnp.square]:
+        warm(f, x)
+        out = f(x)
+        same(out, python_path(f, x))
+        same(out, funcjax.jit(f)(x))
+    if np.dtype(dtype).kind == "u":  # as on the Python path: the array itself
+        assert jnp.abs(x) is x and abs(x) is x
+    for v in [jnp.asarray([True, False]), jnp.asarray(-2.5), [1, -2], 3]:
+        for f in [jnp.abs, jnp.square]:
+            same(jnp.asarray(f(v)), python_path(lambda w, f=f: jnp.asarray(f(w)), v))

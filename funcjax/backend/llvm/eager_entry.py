@@ -374,7 +374,8 @@ _new_method.restype = ctypes.py_object
 _new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
 _natives = {}  # general Python function (or a static method's name) -> NativeFunction or None
-_UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
+_UNARY_OPERATORS = {"negative": "__neg__", "abs": "__abs__"}  # (``ArrayMethods.__neg__`` is
+# ``jnp.negative``, ``__abs__`` is ``jnp.abs``)
 
 
 def native_for(name, general, ufunc, nin):
