@@ -210,8 +210,9 @@ def _build(general, args, kwargs, arrays):
 
 def eager_program(general=None, *, native=None):
     """``general`` (a function of arrays and static arguments returning one array) with its
-    eager calls replayed from their checked programs. ``native(program, args, arrays)`` is
-    told of each replay (``_util.static_native``; ``@eager_program(native=...)``)."""
+    eager calls replayed from their checked programs. ``native(run, args, arrays, out)`` is
+    told of each replay (``_util.static_native``; ``@eager_program(native=...)``): ``run``
+    runs the program on a list of Arrays of the types of ``arrays``; ``out`` is its result."""
     if general is None:
         return lambda general: eager_program(general, native=native)
     @functools.wraps(general)
@@ -238,9 +239,10 @@ def eager_program(general=None, *, native=None):
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
         if type(entry) is Program:
+            out = entry(arrays)
             if native is not None:
-                native(entry, args, arrays)
-            return entry(arrays)
+                native(entry, args, arrays, out)
+            return out
         if entry is not _REFUSED and arrays:
             if entry + 1 < BUILD_AFTER:
                 entry += 1

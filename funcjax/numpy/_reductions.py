@@ -54,6 +54,9 @@ def _upcast_sum_dtype(dtype):
 def _reduce(name, prim_fn, a, axis, keepdims, where=None, identity=None, dtype=None):
     a = _strong(asarray(a))
     axes = canonical_axes(name, axis, a.ndim)
+    if a.ndim == 0 and axes:  # (``canonical_axes`` lets axis 0 through for 0-d arrays)
+        raise ValueError(f"{name}: axis {axis} is out of bounds for a 0-d array, which has no "
+                         "axes; use axis=None")
     if dtype is not None:
         a = lax.convert_element_type(a, dtype)
     if where is not None:
@@ -91,7 +94,11 @@ _sum.__name__ = _sum.__qualname__ = "sum"
 sum = with_native_reduction(_sum, np.add)  # noqa: A001
 
 
-def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
+def _prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, out=None):
+    if dtype is None and not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(_prod, reductions.reduce_prod_p, a, axis, _upcast_sum_dtype)
+        if fast is not None:
+            return fast
     check_no_out("prod", out)
     a = asarray(a)
     dtype = _upcast_sum_dtype(a.dtype) if dtype is None else dtypes.canonicalize(dtype)
@@ -99,16 +106,35 @@ def prod(a, axis=None, dtype=None, keepdims=False, initial=None, where=None, *, 
     return _with_initial(lax.mul, out, initial)
 
 
-def max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+def _same_dtype(dtype):
+    return dtype
+
+
+def _max(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):
+    if not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(_max, reductions.reduce_max_p, a, axis, _same_dtype)
+        if fast is not None:
+            return fast
     check_no_out("max", out)
     out = _reduce("max", lax.reduce_max, a, axis, keepdims, where, initial)
     return _with_initial(lax.max, out, initial)
 
 
-def min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):  # noqa: A001
+def _min(a, axis=None, keepdims=False, initial=None, where=None, *, out=None):
+    if not keepdims and initial is None and where is None and out is None:
+        fast = eager_reduction(_min, reductions.reduce_min_p, a, axis, _same_dtype)
+        if fast is not None:
+            return fast
     check_no_out("min", out)
     out = _reduce("min", lax.reduce_min, a, axis, keepdims, where, initial)
     return _with_initial(lax.min, out, initial)
+
+
+for _fn, _name in ((_prod, "prod"), (_max, "max"), (_min, "min")):
+    _fn.__name__ = _fn.__qualname__ = _name
+prod = with_native_reduction(_prod, np.multiply)
+max = with_native_reduction(_max, np.maximum)  # noqa: A001
+min = with_native_reduction(_min, np.minimum)  # noqa: A001
 
 
 amax, amin = max, min
@@ -141,15 +167,17 @@ def _computation_dtype(dtype):
 
 
 def mean(a, axis=None, dtype=None, keepdims=False, where=None, *, out=None):
-    if axis is None and dtype is None and not keepdims and where is None and out is None \
-            and type(a) is Array and runs_now():
+    if (axis is None or type(axis) is int) and dtype is None and not keepdims and \
+            where is None and out is None and type(a) is Array and runs_now():
         aval = a._aval
         if not aval.weak_type and aval.dtype.kind == "f" and 0 < aval.size < 2**24 and \
                 (aval.dtype.itemsize == 4 or (aval.dtype.itemsize == 8 and
-                                               config.jax_enable_x64)):
+                                               config.jax_enable_x64)) and \
+                (axis is None or -aval.ndim <= axis < aval.ndim):
             # What the general path computes (a sum in the array's dtype divided by the
             # count in that dtype, exact below 2**24), from the eager sum and division.
-            return true_divide(sum(a), float(aval.size))
+            count = aval.size if axis is None else aval.shape[axis]
+            return true_divide(sum(a, axis), float(count))
     return _mean(a, axis, dtype, keepdims, where, out=out)
 
 

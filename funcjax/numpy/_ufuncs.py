@@ -8,6 +8,7 @@ import numpy as np
 
 from funcjax import lax
 from funcjax.core import dtypes
+from funcjax.core.array import Array
 from funcjax.numpy._programs import eager_program
 from funcjax.numpy._util import (
     asarray,
@@ -158,12 +159,17 @@ def invert(x, /):
 bitwise_not = bitwise_invert = invert
 
 
-def abs(x, /):  # noqa: A001 - numpy's name
+def _abs(x, /):
+    if type(x) is Array and x._aval.dtype.kind in "if":  # (others: x itself, below)
+        out = eager_elementwise(_abs, lax.abs.primitive, (x,), False)
+        if out is not None:
+            return out
     (x,) = promote_args("abs", x)
     return x if x.dtype.kind in "ub" else lax.abs(x)
 
 
-absolute = abs
+_abs.__name__ = "abs"
+abs = absolute = with_native_entry(_abs, lax.abs.primitive, 1)  # noqa: A001 - numpy's name
 
 
 def fabs(x, /):
@@ -261,6 +267,8 @@ def _integer_power(base, exponent):
 
 
 def square(x, /):
+    if type(x) is Array:  # what ``x ** 2`` computes (a native entry once hot)
+        return x ** 2
     (x,) = _bool_as_int(promote_args("square", x))
     return lax.integer_pow(x, 2)
 

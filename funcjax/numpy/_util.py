@@ -412,12 +412,12 @@ def with_native_reduction(general, ufunc):
 _reduction_ufuncs = {}
 
 
-def select_native(general, program, args, arrays):
+def select_native(general, run, args, arrays, out):
     """The ``eager_program`` hook of ``where`` (``general``, made by ``with_native_slot``):
     ``where(c, x, y)`` of a strong bool Array ``c`` and ``x``, ``y`` of one strong type (or
-    ``y`` a Python scalar that adapts) whose checked program gives ``x``'s type, replayed
-    ``NATIVE_AFTER`` times for a dtype, gets a native entry (a generated select loop), if it
-    gives the program's own bits on probe values."""
+    ``y`` a Python scalar that adapts) whose checked program (``run``, which gave ``out``)
+    gives ``x``'s type, replayed ``NATIVE_AFTER`` times for a dtype, gets a native entry (a
+    generated select loop), if it gives the program's own bits on probe values."""
     if len(args) != 3 or not native_enabled[0] or config.jax_enable_x64:
         return
     c, x, y = args
@@ -425,7 +425,7 @@ def select_native(general, program, args, arrays):
         return
     aval, c_aval = x._aval, c._aval
     scalar = type(y) in (int, float)
-    if program.aval != aval or aval.weak_type or c_aval.weak_type or \
+    if out._aval != aval or any(out is a for a in arrays) or aval.weak_type or c_aval.weak_type or \
             c_aval.dtype != dtypes.bool_ or c_aval.shape != aval.shape or not aval.size or \
             not (type(y) is Array and y._aval == aval or
                  scalar and _takes_scalar(aval.dtype, type(y), y, False)):
@@ -450,7 +450,7 @@ def select_native(general, program, args, arrays):
 
     def reference(which, chosen, other):
         inputs = [Array(which), Array(chosen)] + ([] if scalar else [Array(other)])
-        return program(inputs)._value
+        return run(inputs)._value
     if native.enable(aval.dtype, loop=loop, reference=reference, shape=aval.shape,
                      operands_of=operands_of):
         _native_slots[general][0][0] = native.function
@@ -472,12 +472,12 @@ def static_native(attr, loop_for):
     static dtype can mean another under x64)."""
     hits = {}
 
-    def hook(program, args, arrays):
+    def hook(run, args, arrays, out):
         if len(args) != 2 or len(arrays) != 1 or args[0] is not arrays[0] or \
-                program.out < 1 or not native_enabled[0]:
-            return  # (``out < 1``: the program returns its input unchanged)
+                out is arrays[0] or not native_enabled[0]:
+            return  # (a program returning its input unchanged keeps doing so)
         x, static = args
-        aval, out_aval = x._aval, program.aval
+        aval, out_aval = x._aval, out._aval
         if aval.weak_type or out_aval.weak_type or out_aval.shape != aval.shape or \
                 not aval.size:
             return
@@ -501,7 +501,7 @@ def static_native(attr, loop_for):
         _static_natives[attr] = native
 
         def reference(value):
-            return program([Array(value)])._value
+            return run([Array(value)])._value
         if native.enable(aval.dtype, out_aval.dtype, static, loop, reference, aval.shape):
             if out_aval.dtype != aval.dtype:
                 native.remember(aval, out_aval, static)

@@ -223,7 +223,8 @@ def test_sum_and_mean_equal_python_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e3, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    x = jnp.asarray(raw * scale if n else raw)
+    with np.errstate(over="ignore"):
+        x = jnp.asarray(raw * scale if n else raw)
     warm(jnp.sum, x)
     warm(lambda v: v.sum(), x)
     for f in [jnp.sum, lambda v: v.sum(), jnp.mean, lambda v: v.mean()]:
@@ -234,9 +235,10 @@ def test_sum_and_mean_equal_python_path(dtype, data, shape):
         same(out, python_path(f, x))
         np.testing.assert_allclose(np.asarray(out), np.asarray(funcjax.jit(f)(x)), rtol=2e-4,
                                    atol=1e-3 * float(np.abs(np.asarray(x, np.float64)).sum()))
-    mean = jnp.mean(x)
     from funcjax.numpy import _reductions
-    same(mean, python_path(lambda v: _reductions._mean(v), x))
+    for axis in [None, *range(-len(shape), len(shape))]:
+        same(jnp.mean(x, axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
+        same(x.mean(axis=axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
 
 
 def test_sum_keywords_axes_and_errors_with_warm_entries():
@@ -330,14 +332,17 @@ def test_where_falls_back_with_its_checks():
 @given(st.sampled_from([np.float32, np.int32]), st.data(),
        st.sampled_from([(2, 4), (3, 5, 7), (1, 8), (8, 1), (4, 3, 2, 5), (100, 3), (3, 100),
                         (8,), (2, 0, 3)]))
-def test_sums_over_one_axis_equal_python_path(dtype, data, shape):
+def test_reductions_over_one_axis_equal_python_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e4, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    x = jnp.asarray(raw * scale if n else raw)
+    with np.errstate(over="ignore"):
+        x = jnp.asarray(raw * scale if n else raw)
     axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
-    forms = [lambda v: jnp.sum(v, axis=axis), lambda v: jnp.sum(v, axis),
-             lambda v: v.sum(axis), lambda v: v.sum(axis=axis)]
+    name = data.draw(st.sampled_from(["sum", "prod"] + ["max", "min"] * bool(n)))
+    fn = getattr(jnp, name)
+    forms = [lambda v: fn(v, axis=axis), lambda v: fn(v, axis),
+             lambda v: getattr(v, name)(axis), lambda v: getattr(v, name)(axis=axis)]
     for f in forms:
         warm(f, x)
     for f in forms:
@@ -345,3 +350,62 @@ def test_sums_over_one_axis_equal_python_path(dtype, data, shape):
         out = f(x)
         assert calls() == before + 1 or not n
         same(out, python_path(f, x))
+
+
+def test_reducing_an_axis_of_a_0d_array_is_a_clear_error():
+    e = jnp.asarray(np.float32(3))
+    for f in [lambda: e.sum(0), lambda: jnp.sum(e, axis=-1), lambda: jnp.max(e, 0),
+              lambda: jnp.mean(e, axis=0)]:
+        with pytest.raises(ValueError, match="out of bounds for a"):
+            f()
+    assert float(e.sum()) == float(jnp.sum(e, axis=None)) == float(jnp.sum(e, ())) == 3.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint8]), st.data(),
+       st.sampled_from([(8,), (2, 4), (3, 5, 7), ()]), st.sampled_from(["max", "min", "prod"]))
+def test_cached_max_min_prod_equal_numpy_and_jit(dtype, data, shape, name):
+    n = int(np.prod(shape))
+    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
+    x = jnp.asarray(raw)
+    axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
+    f = lambda v: getattr(jnp, name)(v, axis)  # noqa: E731
+    warm(f, x)
+    out = f(x)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(raw, axis=axis)
+        if name == "prod" and np.dtype(dtype).itemsize < 4:
+            want = want.astype(np.int32)
+    same(out, python_path(f, x))
+    assert np.asarray(out).dtype == np.asarray(want).dtype or name == "prod"
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(want).astype(out.dtype))
+    if name != "prod":  # (jit may pick the other of equal -0. and 0.; eager is numpy's)
+        jitted = funcjax.jit(f)(x)
+        assert (jitted.dtype, jitted.shape) == (out.dtype, out.shape)
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(out))
+
+
+def test_max_of_empty_still_raises_with_warm_caches():
+    x = jnp.asarray(np.ones((2, 3), np.float32))
+    warm(lambda v: jnp.max(v, 0), x)
+    e = jnp.asarray(np.ones((0, 3), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        jnp.max(e, 0)
+    with pytest.raises(ValueError, match="empty"):
+        e.min(axis=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([np.float32, np.int32, np.uint8, np.int8]), st.data(), SHAPES)
+def test_abs_and_square_equal_python_path(dtype, data, shape):
+    x = array(dtype, data.draw(values(dtype)), shape)
+    for f in [jnp.abs, abs, jnp.absolute, jnp.square]:
+        warm(f, x)
+        out = f(x)
+        same(out, python_path(f, x))
+        same(out, funcjax.jit(f)(x))
+    if np.dtype(dtype).kind == "u":  # as on the Python path: the array itself
+        assert jnp.abs(x) is x and abs(x) is x
+    for v in [jnp.asarray([True, False]), jnp.asarray(-2.5), [1, -2], 3]:
+        for f in [jnp.abs, jnp.square]:
+            same(jnp.asarray(f(v)), python_path(lambda w, f=f: jnp.asarray(f(w)), v))

@@ -158,18 +158,21 @@ def _agrees(reference, nin, dtype, out_dtype, loop, data, shape=None, reduce=Fal
     size = probe.size if shape is None else int(np.prod(shape))
     chunks = [np.resize(np.roll(probe, -start), probe.shape if shape is None else shape)
               for start in range(0, probe.size, max(size, 1))]
-    if reduce:  # sums of finite values of the lengths where numpy's summation changes form
+    if reduce:  # reductions of finite values of the lengths where numpy's loops change form
         finite = probe[np.isfinite(probe)] if dtype.kind == "f" else probe
         chunks += [np.resize(np.roll(finite, k), n) for k, n in
                    enumerate([1, 2, 7, 8, 9, 16, 127, 128, 129, 1000, MAX_SIZE])]
     for chunk in chunks:
         operands = operands_of(chunk) if operands_of else [chunk, np.roll(chunk, 3)][:nin]
         out = np.zeros(() if reduce else chunk.shape, out_dtype)
-        arrays = [out, chunk, out] if reduce else [*operands, out]
+        reduced = chunk
+        if reduce == "first":  # from the first element, over the others
+            out[()], reduced = chunk[0], chunk[1:]
+        arrays = [out, reduced, out] if reduce else [*operands, out]
         pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
         steps = (ctypes.c_int64 * len(arrays))(*[a.itemsize * (a is not out or not reduce)
                                                   for a in arrays])
-        count = ctypes.c_int64(chunk.size)
+        count = ctypes.c_int64(reduced.size)
         _LOOP(loop)(pointers, ctypes.addressof(count), steps, data or None)
         try:
             with np.errstate(all="ignore"):
@@ -371,7 +374,8 @@ _new_method.restype = ctypes.py_object
 _new_method.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
 _natives = {}  # general Python function (or a static method's name) -> NativeFunction or None
-_UNARY_OPERATORS = {"negative": "__neg__"}  # (``ArrayMethods.__neg__`` is ``jnp.negative``)
+_UNARY_OPERATORS = {"negative": "__neg__", "abs": "__abs__"}  # (``ArrayMethods.__neg__`` is
+# ``jnp.negative``, ``__abs__`` is ``jnp.abs``)
 
 
 def native_for(name, general, ufunc, nin):
@@ -416,15 +420,17 @@ def static_native_for(attr):
 
 
 def reduction_native_for(name, general, ufunc):
-    """The ``NativeFunction`` reducing all of an array's elements with ``ufunc`` as numpy's
-    ``ufunc.reduce`` does (``jnp.name(x)`` whose Python path is ``general``, and ``x.name()``),
-    built and installed on first use; None if unavailable."""
+    """The ``NativeFunction`` reducing an array's elements (all, or over one axis) with
+    ``ufunc`` as numpy's ``ufunc.reduce`` does (``jnp.name(x, axis)`` whose Python path is
+    ``general``, and ``x.name(axis)``), built and installed on first use; None if
+    unavailable. numpy starts a sum from 0 (so ``sum([-0.])`` is ``0.``) and every other
+    reduction from the first element (``max`` keeps the first of equal ``-0.``, ``0.``)."""
     if general in _natives:
         return _natives[general]
     native = None
     if _layout() is not None:
         native = NativeFunction(ufunc, 1, general, {name: (ArrayMethods.__dict__[name], False)},
-                                reduce=True)
+                                reduce="zero" if ufunc is np.add else "first")
         setattr(Array, name, native.methods[name])
     _natives[general] = native
     return native
@@ -824,23 +830,32 @@ def _entry_ir(owner, fallback, method, reverse):
     def at(ptr, elements, item_size):
         return b.gep(ptr, [b.mul(elements, item_size)], source_etype=ir.IntType(8))
 
-    if owner.reduce:  # as numpy reduces: out = identity (0), then out += each row, in order
-        with for_range(b, b.mul(b.mul(outer, inner), out_item)) as j:
-            b.store(const(0, ir.IntType(8)), b.gep(out_data, [j], source_etype=ir.IntType(8)))
+    if owner.reduce:  # as numpy reduces: out = 0 or the first row, then out op= each row
+        byte = ir.IntType(8)
+
+        def start(out_o, row, n_items):  # out_o = 0, or the row's elements
+            with for_range(b, b.mul(n_items, out_item)) as j:
+                value = const(0, byte) if owner.reduce == "zero" else \
+                    b.load(b.gep(row, [j], source_etype=byte), typ=byte)
+                b.store(value, b.gep(out_o, [j], source_etype=byte))
+        first = int(owner.reduce == "first")  # rows reduced after the start
         whole_rows = fn.append_basic_block("whole_rows")
         row_blocks = fn.append_basic_block("row_blocks")
         reduced = fn.append_basic_block("reduced")
         b.cbranch(b.icmp_signed("==", inner, const(1)), whole_rows, row_blocks)
-        b.position_at_end(whole_rows)  # each output element: numpy's (pairwise) reduce loop
+        b.position_at_end(whole_rows)  # each output element: numpy's reduce loop over its row
         with for_range(b, outer) as o:
             out_o = at(out_data, o, out_item)
-            run_loop([(out_o, const(0)), (at(pointers[0], b.mul(o, n_rows), item), item),
-                      (out_o, const(0))], n_rows)
+            row = at(pointers[0], b.mul(o, n_rows), item)
+            start(out_o, row, const(1))
+            run_loop([(out_o, const(0)), (at(row, const(first), item), item),
+                      (out_o, const(0))], b.sub(n_rows, const(first)))
         b.branch(reduced)
-        b.position_at_end(row_blocks)  # each block: its rows added in order, elementwise
+        b.position_at_end(row_blocks)  # each block: its rows combined in order, elementwise
         with for_range(b, outer) as o:
             out_o = at(out_data, b.mul(o, inner), out_item)
-            with for_range(b, n_rows) as i:
+            start(out_o, at(pointers[0], b.mul(b.mul(o, n_rows), inner), item), inner)
+            with for_range(b, n_rows, start=first) as i:
                 row = at(pointers[0], b.mul(b.add(b.mul(o, n_rows), i), inner), item)
                 run_loop([(out_o, item), (row, item), (out_o, item)], inner)
         b.branch(reduced)
