@@ -25,15 +25,16 @@ import numpy as np
 
 from funcjax.config import config
 from funcjax.core import type_cache
-from funcjax.core.array import Array, to_numpy, wrap_fresh
+from funcjax.core.array import DEFAULT_DEVICE, Array, to_numpy
 from funcjax.core.ir import Literal, has_effects
 from funcjax.interpreters.eval import as_value, run_quiet, runs_now
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops import conversion, shape
+from funcjax.ops import contractions, conversion, shape
 
 BUILD_AFTER = 2  # a one-off call never pays for tracing
 _MAX_ENTRIES = 4096
-_programs = {}  # key -> Program, a count of calls so far, or _REFUSED
+_programs = {}  # key -> the program's function (compile_program), a count of calls, or _REFUSED
+_Function = type(lambda: None)
 _REFUSED = object()
 enabled = [True]  # tests turn it off to compare with the general path
 
@@ -91,23 +92,39 @@ _MOVES = _RELABELS | {shape.transpose_p, shape.slice_p, shape.rev_p, shape.broad
                       conversion.select_n_p}
 
 
-def _step(eqn, slots):
-    """One equation as a function appending its results to the list of values."""
-    prim, params = eqn.primitive, eqn.params
-    avals = [v.aval for v in eqn.outputs]
+def _view_expression(eqn, operand, constant):
+    """numpy source for ``eqn`` (a move) applied to ``operand``: a view of the same elements,
+    as its impl makes it (``constant(value)`` names a fixed value in the generated code), or
+    None for moves that are not a single view."""
+    prim, params, aval = eqn.primitive, eqn.params, eqn.outputs[0].aval
     if prim in _RELABELS:  # the same C-order elements in the known shape
-        (i,), out_shape = slots, avals[0].shape
-        return lambda values: values.append(values[i].reshape(out_shape))
-    impl = prim.impl
-    if prim.multiple_results:
-        return lambda values: values.extend(
-            map(as_value, impl(*[values[i] for i in slots], **params), avals))
-    aval = avals[0]
-    if len(slots) == 1:
-        (i,) = slots
-        return lambda values: values.append(as_value(impl(values[i], **params), aval))
-    return lambda values: values.append(
-        as_value(impl(*[values[i] for i in slots], **params), aval))
+        return f"{operand}.reshape({constant(aval.shape)})"
+    if prim is shape.transpose_p:  # np.transpose
+        return f"{operand}.transpose({constant(tuple(params['permutation']))})"
+    if prim is shape.slice_p:
+        strides = params.get("strides") or (1,) * len(aval.shape)
+        index = tuple(map(slice, params["start_indices"], params["limit_indices"], strides))
+        return f"{operand}[{constant(index)}]"
+    if prim is shape.rev_p:  # np.flip
+        flipped = set(params["dimensions"])
+        index = tuple(slice(None, None, -1) if d in flipped else slice(None)
+                      for d in range(len(aval.shape)))
+        return f"{operand}[{constant(index)}]"
+    return None
+
+
+def _direct_call(eqn):
+    """A numpy function computing ``eqn`` as its impl does for these input types, without the
+    impl's own dispatch, or None. (A 2-D product of one non-bool dtype is ``np.matmul`` in
+    ``dot_general``'s impl.)"""
+    if eqn.primitive is contractions.dot_general_p:
+        lhs, rhs = (a.aval for a in eqn.inputs)
+        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+        if lhs.ndim == rhs.ndim == 2 and tuple(lc) == (1,) and tuple(rc) == (0,) and \
+                not lb and not rb and lhs.dtype == rhs.dtype != np.dtype(bool) and \
+                eqn.params.get("preferred_element_type") in (None, lhs.dtype):
+            return np.matmul
+    return None
 
 
 def _frozen(value):
@@ -120,70 +137,114 @@ def _frozen(value):
     return value
 
 
-class Program:
-    """The equations of one traced call, as functions of a list of numpy values: the inputs,
-    then fixed values (constants, literals, and the results of equations of fixed values,
-    computed once here), then each remaining equation's results."""
+def _fixed_and_plan(closed):
+    """``(fixed, plan, reads)``: values that are the same on every call (constants, literals,
+    results of equations of fixed values, computed once here), the remaining equations that
+    the result needs, and the variables each of them reads."""
+    jaxpr = closed.jaxpr
+    fixed = dict(zip(jaxpr.constvars, map(_frozen, closed.consts)))
+    plan = []
+    for eqn in jaxpr.eqns:
+        for atom in eqn.inputs:
+            if type(atom) is Literal:
+                fixed[atom] = _frozen(atom.val)
+        if all(atom in fixed for atom in eqn.inputs):
+            outs = run_quiet(eqn.primitive.impl, *[fixed[a] for a in eqn.inputs], **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            for var, out in zip(eqn.outputs, outs):
+                fixed[var] = _frozen(as_value(out, var.aval))
+        else:
+            plan.append(eqn)
+    (out,) = jaxpr.outvars
+    if out in fixed:
+        raise ValueError("a constant result")  # refused: each call must get its own
+    # A reshape of a reshape reads the first one's input (the same C-order elements);
+    # equations whose results nothing reads then drop out.
+    reads, source = {}, {}
+    for eqn in plan:
+        reads[eqn] = eqn.inputs
+        if eqn.primitive in _RELABELS:
+            reads[eqn] = [source.get(eqn.inputs[0], eqn.inputs[0])]
+            source[eqn.outputs[0]] = reads[eqn][0]
+    needed = {out}
+    for eqn in reversed(plan):
+        if needed.intersection(eqn.outputs):
+            needed.update(reads[eqn])
+    return fixed, [eqn for eqn in plan if needed.intersection(eqn.outputs)], reads
 
-    __slots__ = ("steps", "fixed", "out", "aval", "quiet")
 
-    def __init__(self, closed, n_inputs):
-        jaxpr = closed.jaxpr
-        fixed = dict(zip(jaxpr.constvars, map(_frozen, closed.consts)))
-        plan = []
-        for eqn in jaxpr.eqns:
-            for atom in eqn.inputs:
-                if type(atom) is Literal:
-                    fixed[atom] = _frozen(atom.val)
-            if all(atom in fixed for atom in eqn.inputs):  # the same values on every call
-                outs = run_quiet(eqn.primitive.impl, *[fixed[a] for a in eqn.inputs],
-                                 **eqn.params)
-                outs = outs if eqn.primitive.multiple_results else [outs]
-                for var, out in zip(eqn.outputs, outs):
-                    fixed[var] = _frozen(as_value(out, var.aval))
-            else:
-                plan.append(eqn)
-        (out,) = jaxpr.outvars
-        if out in fixed:
-            raise ValueError("a constant result")  # refused: each call must get its own
-        # A reshape of a reshape reads the first one's input (the same C-order elements);
-        # equations whose results nothing reads then drop out.
-        reads, source = {}, {}
-        for eqn in plan:
-            reads[eqn] = eqn.inputs
-            if eqn.primitive in _RELABELS:
-                reads[eqn] = [source.get(eqn.inputs[0], eqn.inputs[0])]
-                source[eqn.outputs[0]] = reads[eqn][0]
-        needed = {out}
-        for eqn in reversed(plan):
-            if needed.intersection(eqn.outputs):
-                needed.update(reads[eqn])
-        plan = [eqn for eqn in plan if needed.intersection(eqn.outputs)]
-        slot = {v: i for i, v in enumerate(jaxpr.invars)}
-        slot.update((atom, n_inputs + i) for i, atom in enumerate(fixed))
-        self.fixed = list(fixed.values())
-        for var in (v for eqn in plan for v in eqn.outputs):
-            slot[var] = len(slot)
-        self.steps = [_step(eqn, [slot[a] for a in reads[eqn]]) for eqn in plan]
-        self.quiet = any(eqn.primitive not in _MOVES for eqn in plan)
-        self.out, self.aval = slot[out], out.aval
+def compile_program(closed):
+    """The equations of one traced call as one generated Python function of the argument
+    Arrays, returning the result Array: straight-line numpy calls, with no interpreter between
+    them. Moves become numpy views (``reshape``, ``transpose``, basic indexing: what their
+    impls return); other equations call their impl (or ``_direct_call``) and check its result
+    as eager binding does (``as_value``); fixed values are computed once. A program with any
+    equation that is not a move runs in the quiet numpy context."""
+    jaxpr = closed.jaxpr
+    fixed, plan, reads = _fixed_and_plan(closed)
+    env = {"Array": Array, "new": object.__new__, "ndarray": np.ndarray, "as_value": as_value,
+           "quiet": run_quiet, "DEVICE": DEFAULT_DEVICE}
+    names = {v: f"v{i}" for i, v in enumerate(jaxpr.invars)}
 
-    def _run(self, values):
-        for step in self.steps:
-            step(values)
-        return values[self.out]
-
-    def __call__(self, arrays):
-        if self.out < len(arrays):  # the function returned an argument unchanged
-            return arrays[self.out]
-        values = [a._value for a in arrays]
-        values += self.fixed
-        out = run_quiet(self._run, values) if self.quiet else self._run(values)
-        return wrap_fresh(out, self.aval)
+    def constant(value):
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+    for atom, value in fixed.items():
+        names[atom] = constant(value)
+    body, viewed = [], set(names.values())  # names whose values may share an input's memory
+    for k, eqn in enumerate(plan):
+        ins = [names[a] for a in reads[eqn]]
+        outs = [f"t{k}_{j}" for j in range(len(eqn.outputs))]
+        names.update(zip(eqn.outputs, outs))
+        expression = _view_expression(eqn, ins[0], constant) if len(ins) == 1 else None
+        if expression is not None:
+            body.append(f"{outs[0]} = {expression}")
+            viewed.add(outs[0])
+            continue
+        direct = _direct_call(eqn)
+        if direct is not None:
+            call = f"{constant(direct)}({', '.join(ins)})"
+        else:
+            args = ins + [f"{p}={constant(v)}" for p, v in eqn.params.items()]
+            call = f"{constant(eqn.primitive.impl)}({', '.join(args)})"
+        targets = "".join(f"{o}, " for o in outs) if eqn.primitive.multiple_results else outs[0]
+        body.append(f"{targets} = {call}")
+        for name, var in zip(outs, eqn.outputs):
+            a, dt, sh = constant(var.aval), constant(var.aval.dtype), constant(var.aval.shape)
+            body.append(f"if type({name}) is not ndarray or {name}.dtype is not {dt} or "
+                        f"{name}.shape != {sh}: {name} = as_value({name}, {a})")
+    out = jaxpr.outvars[0]
+    arrays = [f"a{i}" for i in range(len(jaxpr.invars))]
+    values = [f"{a}._value" for a in arrays]
+    if out in jaxpr.invars:  # the function returned an argument unchanged
+        lines = [f"def run({', '.join(arrays)}):", f"    return a{jaxpr.invars.index(out)}"]
+    else:
+        result = names[out]
+        # A fresh buffer is wrapped in a private view, as ``wrap_fresh`` does (donation
+        # recognises that shape); a view of another value is already one.
+        view = "" if result in viewed else ".view()"
+        if any(eqn.primitive not in _MOVES for eqn in plan):
+            lines = [f"def body({', '.join(names[v] for v in jaxpr.invars)}):",
+                     *(f"    {line}" for line in body), f"    return {result}{view}",
+                     f"def run({', '.join(arrays)}):",
+                     f"    value = quiet(body, {', '.join(values)})"]
+        else:
+            lines = [f"def run({', '.join(arrays)}):",
+                     *(f"    {names[v]} = {a}" for v, a in zip(jaxpr.invars, values)),
+                     *(f"    {line}" for line in body), f"    value = {result}{view}"]
+        lines += ["    r = new(Array)", "    r._value = value",
+                  f"    r._aval = {constant(out.aval)}", "    r._device = DEVICE", "    return r"]
+    source = "\n".join(lines)
+    exec(compile(source, "<eager program>", "exec"), env)  # noqa: S102 - our own source
+    run = env["run"]
+    run.source = source
+    return run
 
 
 def _build(general, args, kwargs, arrays):
-    """The Program of ``general(*args, **kwargs)`` for these types, or ``_REFUSED``."""
+    """The program of ``general(*args, **kwargs)`` for these types (``compile_program``), or
+    ``_REFUSED``."""
     def flat(*tracers):
         inputs = iter(tracers)
         return [general(*_substitute(args, inputs),
@@ -203,7 +264,7 @@ def _build(general, args, kwargs, arrays):
                 eqn.primitive, [a.aval for a in eqn.inputs], eqn.params) is None:
             return _REFUSED
     try:
-        return Program(closed, len(arrays))
+        return compile_program(closed)
     except Exception:  # noqa: BLE001 - e.g. a constant result; the general path runs
         return _REFUSED
 
@@ -234,8 +295,8 @@ def eager_program(general):
             entry = _programs.get(key, 0)
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
-        if type(entry) is Program:
-            return entry(arrays)
+        if type(entry) is _Function:
+            return entry(*arrays)
         if entry is not _REFUSED and arrays:
             if entry + 1 < BUILD_AFTER:
                 entry += 1
@@ -244,7 +305,7 @@ def eager_program(general):
             if len(_programs) >= _MAX_ENTRIES:
                 _programs.clear()
             _programs[key] = entry
-            if type(entry) is Program:
-                return entry(arrays)
+            if type(entry) is _Function:
+                return entry(*arrays)
         return general(*args, **kwargs)
     return fn
