@@ -25,8 +25,9 @@ import numpy as np
 
 from funcjax.config import config
 from funcjax.core import type_cache
-from funcjax.core.array import DEFAULT_DEVICE, Array, to_numpy
+from funcjax.core.array import DEFAULT_DEVICE, Array, ArrayMethods, to_numpy
 from funcjax.core.ir import Literal, has_effects
+from funcjax.interpreters import eval as eval_interpreter
 from funcjax.interpreters.eval import as_value, run_quiet, runs_now
 from funcjax.interpreters.staging import trace_to_jaxpr
 from funcjax.ops import contractions, conversion, shape
@@ -51,6 +52,12 @@ def _key(a, arrays):
     type. Raises ``_UnkeyedError`` for anything else than Arrays, plain scalars, slices, tuples,
     dtypes and scalar types."""
     t = type(a)
+    if t is slice:
+        bounds = a.start, a.stop, a.step
+        types = tuple(map(type, bounds))
+        if _SCALARS.issuperset(types):  # ints and None, the common case
+            return t, types, bounds
+        return t, tuple([_key(e, arrays) for e in bounds])
     if t is Array:
         if type(a._value) is not np.ndarray:  # deleted: the general path raises
             raise _UnkeyedError
@@ -65,8 +72,6 @@ def _key(a, arrays):
         if _SCALARS.issuperset(types):  # a shape, axes, an index of ints
             return types, a
         return t, tuple([_key(e, arrays) for e in a])
-    if t is slice:
-        return t, _key(a.start, arrays), _key(a.stop, arrays), _key(a.step, arrays)
     if isinstance(a, (type, np.dtype)):
         return t, a
     raise _UnkeyedError
@@ -183,7 +188,8 @@ def compile_program(closed):
     jaxpr = closed.jaxpr
     fixed, plan, reads = _fixed_and_plan(closed)
     env = {"Array": Array, "new": object.__new__, "ndarray": np.ndarray, "as_value": as_value,
-           "quiet": run_quiet, "DEVICE": DEFAULT_DEVICE}
+           "quiet": run_quiet, "QUIET": eval_interpreter._quiet,
+           "INSIDE": eval_interpreter._INSIDE, "DEVICE": DEFAULT_DEVICE}
     names = {v: f"v{i}" for i, v in enumerate(jaxpr.invars)}
 
     def constant(value):
@@ -228,7 +234,12 @@ def compile_program(closed):
             lines = [f"def body({', '.join(names[v] for v in jaxpr.invars)}):",
                      *(f"    {line}" for line in body), f"    return {result}{view}",
                      f"def run({', '.join(arrays)}):",
-                     f"    value = quiet(body, {', '.join(values)})"]
+                     # (``run_quiet``, inline)
+                     "    context = QUIET.context",
+                     "    if context is None or INSIDE.get():",
+                     f"        value = quiet(body, {', '.join(values)})",
+                     "    else:",
+                     f"        value = context.run(body, {', '.join(values)})"]
         else:
             lines = [f"def run({', '.join(arrays)}):",
                      *(f"    {names[v]} = {a}" for v, a in zip(jaxpr.invars, values)),
@@ -288,9 +299,10 @@ def eager_program(general):
                     key.append((t, a))
                 else:
                     key.append(_key(a, arrays))
-            for name, a in kwargs.items():
-                t = type(a)
-                key.append((name, t, a) if t in _SCALARS else (name, _key(a, arrays)))
+            if kwargs:
+                for name, a in kwargs.items():
+                    t = type(a)
+                    key.append((name, t, a) if t in _SCALARS else (name, _key(a, arrays)))
             key = tuple(key)
             entry = _programs.get(key, 0)
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
@@ -309,3 +321,14 @@ def eager_program(general):
                 return entry(*arrays)
         return general(*args, **kwargs)
     return fn
+
+
+# ``x[i]``, ``x.reshape(...)``, ``x.T`` and ``x @ y`` on an Array are eager programs of the
+# methods themselves (which forward to funcjax.numpy): a warm call goes from the operator
+# straight to its program. Committed and sharded arrays (subclasses), and tracers (which
+# only share ``ArrayMethods``), take the methods unchanged.
+for _name in ("__getitem__", "reshape", "transpose", "__matmul__", "__rmatmul__", "swapaxes",
+              "squeeze"):
+    setattr(Array, _name, eager_program(getattr(ArrayMethods, _name)))
+for _name in ("T", "mT"):
+    setattr(Array, _name, property(eager_program(getattr(ArrayMethods, _name).fget)))
