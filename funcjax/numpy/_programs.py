@@ -25,9 +25,9 @@ import numpy as np
 
 from funcjax.config import config
 from funcjax.core import type_cache
-from funcjax.core.array import DEFAULT_DEVICE, Array, ArrayMethods, to_numpy
+from funcjax.core.array import Array, ArrayMethods, to_numpy
 from funcjax.core.ir import Literal, has_effects
-from funcjax.interpreters import eval as eval_interpreter
+from funcjax.interpreters import straight_line
 from funcjax.interpreters.eval import as_value, run_quiet, runs_now
 from funcjax.interpreters.staging import trace_to_jaxpr
 from funcjax.ops import contractions, conversion, shape
@@ -179,78 +179,20 @@ def _fixed_and_plan(closed):
 
 
 def compile_program(closed):
-    """The equations of one traced call as one generated Python function of the argument
-    Arrays, returning the result Array: straight-line numpy calls, with no interpreter between
-    them. Moves become numpy views (``reshape``, ``transpose``, basic indexing: what their
-    impls return); other equations call their impl (or ``_direct_call``) and check its result
-    as eager binding does (``as_value``); fixed values are computed once. A program with any
-    equation that is not a move runs in the quiet numpy context."""
+    """The equations of one traced call as one generated function of the argument Arrays
+    returning the result Array (``straight_line.generate``). Moves become numpy views
+    (``reshape``, ``transpose``, basic indexing: what their impls return) and a plain 2-D
+    product ``np.matmul`` (``_direct_call``); fixed values are computed once. A program made
+    of moves only runs outside the quiet numpy context."""
     jaxpr = closed.jaxpr
     fixed, plan, reads = _fixed_and_plan(closed)
-    env = {"Array": Array, "new": object.__new__, "ndarray": np.ndarray, "as_value": as_value,
-           "quiet": run_quiet, "QUIET": eval_interpreter._quiet,
-           "INSIDE": eval_interpreter._INSIDE, "DEVICE": DEFAULT_DEVICE}
-    names = {v: f"v{i}" for i, v in enumerate(jaxpr.invars)}
 
-    def constant(value):
-        name = f"c{len(env)}"
-        env[name] = value
-        return name
-    for atom, value in fixed.items():
-        names[atom] = constant(value)
-    body, viewed = [], set(names.values())  # names whose values may share an input's memory
-    for k, eqn in enumerate(plan):
-        ins = [names[a] for a in reads[eqn]]
-        outs = [f"t{k}_{j}" for j in range(len(eqn.outputs))]
-        names.update(zip(eqn.outputs, outs))
-        expression = _view_expression(eqn, ins[0], constant) if len(ins) == 1 else None
-        if expression is not None:
-            body.append(f"{outs[0]} = {expression}")
-            viewed.add(outs[0])
-            continue
-        direct = _direct_call(eqn)
-        if direct is not None:
-            call = f"{constant(direct)}({', '.join(ins)})"
-        else:
-            args = ins + [f"{p}={constant(v)}" for p, v in eqn.params.items()]
-            call = f"{constant(eqn.primitive.impl)}({', '.join(args)})"
-        targets = "".join(f"{o}, " for o in outs) if eqn.primitive.multiple_results else outs[0]
-        body.append(f"{targets} = {call}")
-        for name, var in zip(outs, eqn.outputs):
-            a, dt, sh = constant(var.aval), constant(var.aval.dtype), constant(var.aval.shape)
-            body.append(f"if type({name}) is not ndarray or {name}.dtype is not {dt} or "
-                        f"{name}.shape != {sh}: {name} = as_value({name}, {a})")
-    out = jaxpr.outvars[0]
-    arrays = [f"a{i}" for i in range(len(jaxpr.invars))]
-    values = [f"{a}._value" for a in arrays]
-    if out in jaxpr.invars:  # the function returned an argument unchanged
-        lines = [f"def run({', '.join(arrays)}):", f"    return a{jaxpr.invars.index(out)}"]
-    else:
-        result = names[out]
-        # A fresh buffer is wrapped in a private view, as ``wrap_fresh`` does (donation
-        # recognises that shape); a view of another value is already one.
-        view = "" if result in viewed else ".view()"
-        if any(eqn.primitive not in _MOVES for eqn in plan):
-            lines = [f"def body({', '.join(names[v] for v in jaxpr.invars)}):",
-                     *(f"    {line}" for line in body), f"    return {result}{view}",
-                     f"def run({', '.join(arrays)}):",
-                     # (``run_quiet``, inline)
-                     "    context = QUIET.context",
-                     "    if context is None or INSIDE.get():",
-                     f"        value = quiet(body, {', '.join(values)})",
-                     "    else:",
-                     f"        value = context.run(body, {', '.join(values)})"]
-        else:
-            lines = [f"def run({', '.join(arrays)}):",
-                     *(f"    {names[v]} = {a}" for v, a in zip(jaxpr.invars, values)),
-                     *(f"    {line}" for line in body), f"    value = {result}{view}"]
-        lines += ["    r = new(Array)", "    r._value = value",
-                  f"    r._aval = {constant(out.aval)}", "    r._device = DEVICE", "    return r"]
-    source = "\n".join(lines)
-    exec(compile(source, "<eager program>", "exec"), env)  # noqa: S102 - our own source
-    run = env["run"]
-    run.source = source
-    return run
+    def direct(eqn, ins, constant):
+        call = _direct_call(eqn)
+        return None if call is None else f"{constant(call)}({', '.join(ins)})"
+    return straight_line.generate(
+        jaxpr.invars, jaxpr.outvars, plan, reads, fixed, expression=_view_expression, direct=direct,
+        quiet=any(eqn.primitive not in _MOVES for eqn in plan), single=True)
 
 
 def _build(general, args, kwargs, arrays):
