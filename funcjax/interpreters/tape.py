@@ -27,7 +27,7 @@ from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.interpreters.steps import compile_steps, run_steps
+from funcjax.interpreters.steps import compile_steps, run_results
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -305,19 +305,15 @@ class _Split:
         self.nonzero = nonzero
 
     def forward(self, primals):
-        steps, template, results = self.fwd
-        env = run_steps(steps, template, primals)
-        res = [env[r] for r in results]
+        res = run_results(*self.fwd, primals)
         residuals = res[self.n_out:]
         return res[:self.n_out], lambda cts: self.backward(residuals, cts)
 
     def backward(self, residuals, cts):
         cts = [instantiate_tangent(Zero(a)) if c is None else c
                for c, a in zip(cts, self.ct_avals)]
-        steps, template, results = self.bwd
-        env = run_steps(steps, template, [*residuals, *cts])
-        out = iter(results)
-        return [env[next(out)] if nz else None for nz in self.nonzero]
+        out = iter(run_results(*self.bwd, [*residuals, *cts]))
+        return [next(out) if nz else None for nz in self.nonzero]
 
 
 class _Program:
@@ -325,7 +321,7 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "results", "out_types", "out_avals", "direct")
+    __slots__ = ("steps", "template", "slots", "results", "out_types", "out_avals", "direct")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
@@ -347,16 +343,16 @@ class _Program:
         self._compile(closed, nonzero)
 
     def _compile(self, closed, nonzero):
-        self.steps, self.template, results = compile_steps(closed)
-        results = iter(results)
-        self.results = [next(results) if nz else None for nz in nonzero]
+        self.steps, self.template, self.slots = compile_steps(closed)
+        results = iter(range(len(self.slots)))
+        self.results = [next(results) if nz else None for nz in nonzero]  # positions
 
     def run(self, primals, cts):
         if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
-        env = run_steps(self.steps, self.template, [*primals, *cts])
-        return [None if r is None else env[r] for r in self.results]
+        outs = run_results(self.steps, self.template, self.slots, [*primals, *cts])
+        return [None if r is None else outs[r] for r in self.results]
 
 
 def _fold_constants(closed):
