@@ -28,6 +28,7 @@ from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, ta
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
 from funcjax.interpreters.steps import compile_steps, run_results
+from funcjax.interpreters.straight_line import generate
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -70,24 +71,32 @@ class TapeTrace(Trace):
         self.direct = type(parent) is EvalTrace  # impls may run here without binding
 
     def process_primitive(self, primitive, args, params):
-        primals, mask, any_own, arrays = [], [], False, True
+        primals, mask, own, arrays = [], [], [], True
         for x in args:
             if type(x) is TapeTracer and x._trace is self:
+                own.append(x)
                 x = x.primal
                 mask.append(True)
-                any_own = True
             else:
                 if isinstance(x, Tracer):
                     self.own(x)  # raises for a tracer whose transformation has finished
                 mask.append(False)
             primals.append(x)
             arrays = arrays and type(x) is Array
+        if own and arrays and self.direct and not placement.blocks.value:
+            # A warm program whose forward runs here: no binding, no change of trace.
+            key = _key(primitive, [p._aval for p in primals], params, mask)
+            program = None if key is None else _programs.get(key)
+            if program is not None and program.forward is not None:
+                out = program.forward(*primals)
+                tracer = TapeTracer(self, out, out._aval) if program.float_out else out
+                self.tape.append(((program, primals), own, (tracer,)))
+                return tracer
         context = _context
         context.trace = self.parent
         try:
-            if not any_own:
+            if not own:
                 return primitive.bind(*primals, **params)
-            own = [x for x in args if type(x) is TapeTracer and x._trace is self]
             program = _cached_program(primitive, primals, params, mask, arrays)
             if program is None:
                 outs, pullback = _staged_pullback(primitive, primals, params, mask)
@@ -174,13 +183,9 @@ _MAX_PROGRAMS = 4096
 def _cached_program(primitive, primals, params, mask, arrays):
     """The pullback program of a first-order primitive (built once per key), or None."""
     avals = [x._aval for x in primals] if arrays else [aval_of(x) for x in primals]
-    if params:
-        key = type_cache.key(primitive, avals, params)
-        if key is None:
-            return None
-        key = (key, *mask)
-    else:
-        key = (primitive, config.jax_enable_x64, *avals, *mask)
+    key = _key(primitive, avals, params, mask)
+    if key is None:
+        return None
     program = _programs.get(key)
     if program is None:
         if "partial_eval" in primitive.rules or primitive.effectful is not None:
@@ -189,6 +194,14 @@ def _cached_program(primitive, primals, params, mask, arrays):
             _programs.clear()
         program = _programs[key] = _Program(primitive, avals, params, mask)
     return program
+
+
+def _key(primitive, avals, params, mask):
+    """The pullback cache's key, or None where params cannot key it."""
+    if params:
+        key = type_cache.key(primitive, avals, params)
+        return None if key is None else (key, *mask)
+    return (primitive, config.jax_enable_x64, *avals, *mask)
 
 
 def _out_list(primitive, out):
@@ -321,15 +334,25 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "slots", "results", "out_types", "out_avals", "direct")
+    __slots__ = ("steps", "template", "slots", "results", "out_types", "out_avals", "direct",
+                 "forward", "float_out")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
         out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
         self.out_types = out_avals
         self.out_avals = [tangent_aval(a) for a in out_avals]
-        # Whether the forward step may run the impl directly (``eval.apply_checked``).
+        # Whether the forward step may run the impl directly (``eval.apply_checked``), and
+        # then as straight-line code of the primals (Arrays of these types, as the key says).
         self.direct = not primitive.multiple_results and primitive.impl is not None
+        self.forward, self.float_out = None, out_avals[0].dtype.kind in "fc"
+        if self.direct and primitive.effectful is None:
+            one = trace_to_jaxpr(lambda *a: [primitive.bind(*a, **params)], list(avals),
+                                 f"{primitive.name}").jaxpr
+            if len(one.eqns) == 1 and one.eqns[0].primitive is primitive and \
+                    one.eqns[0].inputs == one.invars and not has_effects(one.eqns[0]):
+                self.forward = generate(one.invars, one.outvars, one.eqns,
+                                        {one.eqns[0]: one.invars}, {}, single=True)
         nonzero = []
 
         def fun(*args):

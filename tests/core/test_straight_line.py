@@ -25,21 +25,24 @@ def bits(x):
 
 @contextlib.contextmanager
 def patched(make_fast):
-    """Fresh jvp-rule and pullback caches whose compiled steps get ``make_fast(fast)`` as
-    their straight-line function."""
+    """Fresh jvp-rule and pullback caches whose compiled steps (and the tape's forward
+    steps) get ``make_fast(fast)`` as their straight-line function."""
     compile_steps = steps.compile_steps
 
     def compile_with(closed):
         compiled = compile_steps(closed)
         compiled[0].fast = make_fast(compiled[0].fast)
         return compiled
+    generate = tape.generate  # (the tape's forward steps)
     saved = jvp_interpreter._programs, tape._programs
     jvp_interpreter._programs, tape._programs = {}, {}
     jvp_interpreter.compile_steps = tape.compile_steps = compile_with
+    tape.generate = lambda *args, **kwargs: make_fast(generate(*args, **kwargs))
     try:
         yield
     finally:
         jvp_interpreter.compile_steps = tape.compile_steps = compile_steps
+        tape.generate = generate
         jvp_interpreter._programs, tape._programs = saved
 
 
