@@ -20,7 +20,7 @@ from funcjax.core import dtypes, placement, type_cache
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import Array
 from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
-from funcjax.interpreters.eval import EvalTrace, aval_of
+from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
 from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.steps import compile_steps, run_steps
 
@@ -64,6 +64,13 @@ def add_tangents(a, b):
     if type(b) is Zero:
         return a
     from funcjax import lax
+    if type(a) is Array and type(b) is Array and runs_now():
+        # Eager binding without its dispatch: the type rule (recalled from its cache) first.
+        aval = a._aval
+        if aval == b._aval and aval.dtype.kind in "fc":
+            from funcjax.ops.elementwise import add_p as add
+            return apply_checked(add, [a._value, b._value], {},
+                                 type_cache.abstract_eval(add, [aval, aval], {}))
     return lax.add(a, b)
 
 
@@ -108,22 +115,22 @@ class JVPTrace(Trace):
         return JVPTracer(self, primal, tangent)
 
     def process_primitive(self, primitive, args, params):
-        primals, tangents = [], []
-        nonzero = False
+        primals, tangents, nonzero = [], [], []
         for x in args:
             if (type(x) is JVPTracer and x._trace is self) or self.own(x):
                 primals.append(x.primal)
                 tangents.append(x.tangent)
-                nonzero = nonzero or type(x.tangent) is not Zero
+                nonzero.append(type(x.tangent) is not Zero)
             else:
                 primals.append(x)
                 tangents.append(None)  # a constant: its Zero is built only if a rule runs
-        if not nonzero:
+                nonzero.append(False)
+        if True not in nonzero:
             with set_current_trace(self.parent):
                 return primitive.bind(*primals, **params)
         if type(self.parent) is EvalTrace and not placement.blocks.value and \
                 placement.plain(primals):
-            program = _program(primitive, primals, tangents, params)
+            program = _program(primitive, primals, tuple(nonzero), params)
             if program is not None:
                 return program.run(self, primals, tangents)
         tangents = [Zero(tangent_aval(aval_of(p))) if t is None else t
@@ -141,13 +148,12 @@ _programs = {}
 _MAX_PROGRAMS = 4096
 
 
-def _program(primitive, primals, tangents, params):
+def _program(primitive, primals, nonzero, params):
     """The jvp rule of a first-order primitive, staged once per (primitive, input types,
     params, which tangents are nonzero) into checked eager steps, or None where the call
     cannot key a cache (or the rule cannot be staged). In eager code the rule's operations
     then run their impls directly instead of binding each one through the general path."""
     avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
-    nonzero = tuple(t is not None and type(t) is not Zero for t in tangents)
     if params:
         key = type_cache.key(primitive, avals, params)
         if key is None:

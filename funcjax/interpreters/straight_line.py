@@ -13,9 +13,20 @@ unless every input is exactly an ``Array`` of its staged type.
 
 import numpy as np
 
+from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import DEFAULT_DEVICE, Array
 from funcjax.core.ir import Literal
 from funcjax.interpreters import eval as eval_interpreter
+
+# One ShapedArray object per type for the types written into generated code: results of one
+# function then pass the input checks of the next one by identity (``ShapedArray.__eq__``
+# runs in Python).
+_canonical = {}
+
+
+def canonical(aval):
+    """The one ShapedArray object of ``aval``'s type used by generated code."""
+    return _canonical.setdefault(aval, aval)
 
 
 def generate(invars, outvars, plan, reads, fixed, *, returned=None, expression=None,
@@ -37,7 +48,7 @@ def generate(invars, outvars, plan, reads, fixed, *, returned=None, expression=N
 
     def constant(value):
         name = f"c{len(env)}"
-        env[name] = value
+        env[name] = canonical(value) if type(value) is ShapedArray else value
         return name
     names = {v: f"v{i}" for i, v in enumerate(invars)}
     names.update((atom, constant(value)) for atom, value in fixed.items())

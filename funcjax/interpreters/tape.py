@@ -28,7 +28,7 @@ from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, ta
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
 from funcjax.interpreters.steps import compile_steps, run_results
-from funcjax.interpreters.straight_line import generate
+from funcjax.interpreters.straight_line import canonical, generate
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -340,7 +340,7 @@ class _Program:
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
         out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
-        self.out_types = out_avals
+        self.out_types = out_avals = [canonical(a) for a in out_avals]  # (as ``forward``'s)
         self.out_avals = [tangent_aval(a) for a in out_avals]
         # Whether the forward step may run the impl directly (``eval.apply_checked``), and
         # then as straight-line code of the primals (Arrays of these types, as the key says).
