@@ -25,8 +25,12 @@ _canonical = {}
 
 
 def canonical(aval):
-    """The one ShapedArray object of ``aval``'s type used by generated code."""
-    return _canonical.setdefault(aval, aval)
+    """The one ShapedArray object of ``aval``'s type used by generated code (past 65,536
+    types, ``aval`` itself: identity is only a shortcut)."""
+    found = _canonical.get(aval)
+    if found is None:
+        found = aval if len(_canonical) >= 1 << 16 else _canonical.setdefault(aval, aval)
+    return found
 
 
 def generate(invars, outvars, plan, reads, fixed, *, returned=None, expression=None,
