@@ -66,23 +66,19 @@ class _Steps(list):
 
 def _straight_line(closed, eqns):
     """``straight_line.generate`` for these equations, or None if one has effects or no
-    impl (those bind, step by step)."""
+    impl, or a constant has no numpy value (those bind, step by step)."""
     if any(has_effects(e) or e.primitive.impl is None for e in eqns):
         return None
     jaxpr = closed.jaxpr
-    fixed = {v: to_numpy(c) for v, c in zip(jaxpr.constvars, closed.consts)}
     returned = dict(zip(jaxpr.constvars, closed.consts))
-    for eqn in eqns:
-        for a in eqn.inputs:
-            if type(a) is Literal:
-                fixed[a] = to_numpy(a.val)
-    for v in jaxpr.outvars:
-        if type(v) is Literal:
-            fixed[v] = returned[v] = v.val
-        elif v in returned:
-            fixed.setdefault(v, to_numpy(returned[v]))
-    return generate(jaxpr.invars, jaxpr.outvars, eqns, {e: e.inputs for e in eqns}, fixed,
-                    returned=returned, check_inputs=True)
+    returned.update((v, v.val) for v in jaxpr.outvars if type(v) is Literal)
+    try:
+        fixed = {v: to_numpy(c) for v, c in returned.items()}
+        fixed.update((a, to_numpy(a.val)) for e in eqns for a in e.inputs if type(a) is Literal)
+        return generate(jaxpr.invars, jaxpr.outvars, eqns, {e: e.inputs for e in eqns}, fixed,
+                        returned=returned, check_inputs=True)
+    except Exception:  # noqa: BLE001 - e.g. a constant that is a tracer
+        return None
 
 
 def run_steps(steps, template, inputs):
