@@ -23,12 +23,12 @@ from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects, jaxprs_in
 from funcjax.core.trace import Trace, Tracer, _context, current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of
+from funcjax.interpreters.eval import EvalTrace, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
 from funcjax.interpreters.steps import compile_steps, run_results
-from funcjax.interpreters.straight_line import canonical, generate
+from funcjax.interpreters.straight_line import generate
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -100,15 +100,8 @@ class TapeTrace(Trace):
             program = _cached_program(primitive, primals, params, mask, arrays)
             if program is None:
                 outs, pullback = _staged_pullback(primitive, primals, params, mask)
-            else:
+            else:  # (once warm, a program with a ``forward`` runs above)
                 pullback = program, primals
-                if arrays and program.direct and self.direct and not placement.blocks.value:
-                    # The type rule accepted these types when the program was built.
-                    aval = program.out_types[0]
-                    out = apply_checked(primitive, [p._value for p in primals], params, aval)
-                    tracer = TapeTracer(self, out, aval) if aval.dtype.kind in "fc" else out
-                    self.tape.append((pullback, own, (tracer,)))
-                    return tracer
                 outs = primitive.bind(*primals, **params)
                 if not primitive.multiple_results:
                     outs = (outs,)
@@ -334,25 +327,19 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "slots", "results", "out_types", "out_avals", "direct",
-                 "forward", "float_out")
+    __slots__ = ("steps", "template", "slots", "results", "out_avals", "forward", "float_out")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
         out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
-        self.out_types = out_avals = [canonical(a) for a in out_avals]  # (as ``forward``'s)
         self.out_avals = [tangent_aval(a) for a in out_avals]
-        # Whether the forward step may run the impl directly (``eval.apply_checked``), and
-        # then as straight-line code of the primals (Arrays of these types, as the key says).
-        self.direct = not primitive.multiple_results and primitive.impl is not None
-        self.forward, self.float_out = None, out_avals[0].dtype.kind in "fc"
-        if self.direct and primitive.effectful is None:
-            one = trace_to_jaxpr(lambda *a: [primitive.bind(*a, **params)], list(avals),
-                                 f"{primitive.name}").jaxpr
-            if len(one.eqns) == 1 and one.eqns[0].primitive is primitive and \
-                    one.eqns[0].inputs == one.invars and not has_effects(one.eqns[0]):
-                self.forward = generate(one.invars, one.outvars, one.eqns,
-                                        {one.eqns[0]: one.invars}, {}, single=True)
+        # The forward step as straight-line code of the primals (Arrays of these types, as the
+        # key says), for a primitive with one result and an impl; else it binds.
+        self.forward, self.float_out = None, False
+        if not primitive.multiple_results and primitive.impl is not None and \
+                primitive.effectful is None:
+            self._stage_forward(primitive, avals, params)
+            self.float_out = out_avals[0].dtype.kind in "fc"
         nonzero = []
 
         def fun(*args):
@@ -364,6 +351,17 @@ class _Program:
         closed = trace_to_jaxpr(fun, list(avals) + self.out_avals,
                                 f"pullback of {primitive.name}")
         self._compile(closed, nonzero)
+
+    def _stage_forward(self, primitive, avals, params):
+        try:
+            one = trace_to_jaxpr(lambda *a: [primitive.bind(*a, **params)], list(avals),
+                                 f"{primitive.name}").jaxpr
+        except Exception:  # noqa: BLE001 - then the forward step binds
+            return
+        if len(one.eqns) == 1 and one.eqns[0].primitive is primitive and \
+                one.eqns[0].inputs == one.invars and not has_effects(one.eqns[0]):
+            self.forward = generate(one.invars, one.outvars, one.eqns,
+                                    {one.eqns[0]: one.invars}, {}, single=True)
 
     def _compile(self, closed, nonzero):
         self.steps, self.template, self.slots = compile_steps(closed)
