@@ -7,7 +7,10 @@ arguments and the values of the static ones. So the second eager call with the s
 (every Array's type, every other argument's type and value, the x64 flag) traces the general
 function once to the primitives it binds; later calls with that key run those primitives'
 impls directly on numpy values, in the quiet numpy context and with the result wrapping of
-eager binding (``eval.run_quiet``, ``eval.as_value``), without re-running type rules.
+eager binding (``eval.run_quiet``, ``eval.as_value``), without re-running type rules: one
+generated function per program (``interpreters/straight_line.py``), whose moves (reshape,
+transpose, basic slicing) are numpy views of the input, as their impls return. ``x[i]``,
+``x.reshape``, ``x.T`` and ``x @ y`` on an Array dispatch straight to their programs.
 
 Checks are not lost: a program is kept only if tracing raised nothing, warned nothing, and
 gave one array made by equations with plain parameters and no effects; otherwise the key is
