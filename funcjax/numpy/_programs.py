@@ -56,11 +56,9 @@ def _key(a, arrays):
     dtypes and scalar types."""
     t = type(a)
     if t is slice:
-        bounds = a.start, a.stop, a.step
-        types = tuple(map(type, bounds))
-        if _SCALARS.issuperset(types):  # ints and None, the common case
-            return t, types, bounds
-        return t, tuple([_key(e, arrays) for e in bounds])
+        if type(a.start) in _SCALARS and type(a.stop) in _SCALARS and type(a.step) in _SCALARS:
+            return t, type(a.start), a.start, type(a.stop), a.stop, type(a.step), a.step
+        return t, tuple([_key(e, arrays) for e in (a.start, a.stop, a.step)])
     if t is Array:
         if type(a._value) is not np.ndarray:  # deleted: the general path raises
             raise _UnkeyedError
@@ -248,6 +246,10 @@ def eager_program(general):
                     key.append(a._aval)
                 elif t in _SCALARS:
                     key.append((t, a))
+                elif t is slice and type(a.start) in _SCALARS and type(a.stop) in _SCALARS \
+                        and type(a.step) in _SCALARS:  # (as ``_key`` keys it)
+                    key.append((t, type(a.start), a.start, type(a.stop), a.stop, type(a.step),
+                                a.step))
                 else:
                     key.append(_key(a, arrays))
             if kwargs:
