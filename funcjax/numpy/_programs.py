@@ -230,12 +230,21 @@ def eager_program(general):
     def fn(*args, **kwargs):
         if not runs_now() or config.jax_debug_nans or not enabled[0]:
             return general(*args, **kwargs)
-        if len(args) == 1 and not kwargs:  # ``x.T``: the key of the loop below, directly
-            (a,) = args
-            if type(a) is Array and type(a._value) is np.ndarray:
-                entry = _programs.get((general, config.jax_enable_x64, a._aval))
-                if type(entry) is _Function:
-                    return entry(a)
+        if not kwargs:  # ``x.T``, ``x @ y``: the key of the loop below, directly
+            n = len(args)
+            if n == 1:
+                (a,) = args
+                if type(a) is Array and type(a._value) is np.ndarray:
+                    entry = _programs.get((general, config.jax_enable_x64, a._aval))
+                    if type(entry) is _Function:
+                        return entry(a)
+            elif n == 2:
+                a, b = args
+                if type(a) is Array and type(b) is Array and type(a._value) is np.ndarray \
+                        and type(b._value) is np.ndarray:
+                    entry = _programs.get((general, config.jax_enable_x64, a._aval, b._aval))
+                    if type(entry) is _Function:
+                        return entry(a, b)
         arrays = []
         key = [general, config.jax_enable_x64]
         try:
