@@ -266,3 +266,22 @@ def test_results_of_computations_are_private_buffers():
     q = funcjax.jit(lambda v: v + 1, donate_argnums=0)(p)
     assert np.asarray(q).__array_interface__["data"][0] == where
     np.testing.assert_array_equal(np.asarray(q), np.asarray(x) @ np.asarray(x).T + 1)
+
+
+def test_default_device_blocks_place_warm_program_results():
+    devices = funcjax.devices()
+    if len(devices) < 2:
+        pytest.skip("one device")
+    x = jnp.asarray(np.arange(8, dtype=F32))
+    m = x.reshape(2, 4)
+    calls = (lambda: x.reshape(2, 4), lambda: x[0], lambda: x[1:3], lambda: m.T,
+             lambda: x @ x, lambda: m @ m.T)
+    for call in calls:
+        warm(call)
+    with funcjax.default_device(devices[-1]):
+        for call in calls:
+            out = call()
+            assert out.devices() == {devices[-1]}
+            assert bits(out)[:3] == bits(general(call))[:3]
+    for call in calls:
+        assert call().devices() == {devices[0]}
