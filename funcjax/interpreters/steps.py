@@ -4,7 +4,10 @@ concrete arrays (the tape's pullbacks, eager jvp rules).
 ``compile_steps`` turns a closed jaxpr into a list of steps over slots. ``run_steps`` runs
 them: in eager code, a step whose inputs are Arrays of exactly the types the equation was
 staged (and type-checked) with runs its impl directly (``eval.apply_checked``); any other
-step binds its primitive as usual, so every check still runs there.
+step binds its primitive as usual, so every check still runs there. ``run_results`` first
+tries the same equations as one generated function (``steps.fast``, from
+``straight_line.generate``), which runs them all at once when every input is an Array of its
+staged type, and returns the results.
 """
 
 from funcjax.core.array import Array, to_numpy
