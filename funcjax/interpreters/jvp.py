@@ -20,9 +20,10 @@ from funcjax.core import dtypes, placement, type_cache
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import Array
 from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of, runs_now
+from funcjax.interpreters.eval import EvalTrace, aval_of, runs_now
 from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.steps import compile_steps, run_steps
+from funcjax.interpreters.straight_line import generate
 
 
 class Zero:
@@ -63,15 +64,37 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    from funcjax import lax
     if type(a) is Array and type(b) is Array and runs_now():
-        # Eager binding without its dispatch: the type rule (recalled from its cache) first.
         aval = a._aval
-        if aval == b._aval and aval.dtype.kind in "fc":
-            from funcjax.ops.elementwise import add_p as add
-            return apply_checked(add, [a._value, b._value], {},
-                                 type_cache.abstract_eval(add, [aval, aval], {}))
+        if (aval is b._aval or aval == b._aval) and aval.dtype.kind in "fc":
+            # Eager sums of one float type (fan-out under the tape): staged once per type.
+            adder = _adders.get(aval)
+            if adder is None:
+                adder = _adder(aval)
+            if adder is not False:
+                return adder(a, b)
+    from funcjax import lax
     return lax.add(a, b)
+
+
+_adders = {}  # type -> ``lax.add`` of two Arrays of it as straight-line code, or False
+
+
+def _adder(aval):
+    from funcjax import lax
+    from funcjax.interpreters.staging import trace_to_jaxpr
+    adder = False  # anything but one plain add: bind each time
+    try:
+        jaxpr = trace_to_jaxpr(lambda u, v: [lax.add(u, v)], [aval, aval], "add").jaxpr
+    except Exception:  # noqa: BLE001 - binding raises it again
+        jaxpr = None
+    if jaxpr is not None and len(jaxpr.eqns) == 1 and jaxpr.eqns[0].inputs == jaxpr.invars:
+        adder = generate(jaxpr.invars, jaxpr.outvars, jaxpr.eqns,
+                         {jaxpr.eqns[0]: jaxpr.invars}, {}, single=True)
+    if len(_adders) >= _MAX_PROGRAMS:
+        _adders.clear()
+    _adders[aval] = adder
+    return adder
 
 
 class JVPTracer(Tracer):

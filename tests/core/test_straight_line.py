@@ -134,3 +134,17 @@ def test_errors_unchanged_with_warm_caches():
         funcjax.jvp(f, (x,), (jnp.ones(8, jnp.int32),))
     with pytest.raises(TypeError):
         funcjax.grad(lambda v: v * 2)(x)  # a non-scalar output
+
+
+@settings(max_examples=20, deadline=None)
+@given(dtype=st.sampled_from([np.float32, np.float16, "weak"]), seed=st.integers(0, 999),
+       shape=st.sampled_from([(), (3,), (2, 3)]))
+def test_tangent_sums_equal_lax_add(dtype, seed, shape):
+    rng = np.random.default_rng(seed)
+    values = [rng.standard_normal(shape).astype(np.float32 if dtype == "weak" else dtype)
+              for _ in range(2)]
+    a, b = (funcjax.core.array.Array(v, weak_type=dtype == "weak") for v in values)
+    for _ in range(2):  # staged, then cached
+        assert bits(jvp_interpreter.add_tangents(a, b)) == bits(funcjax.lax.add(a, b))
+    ints = [jnp.asarray(np.arange(3, dtype=np.int32))] * 2  # not a float type: lax.add
+    assert bits(jvp_interpreter.add_tangents(*ints)) == bits(funcjax.lax.add(*ints))
