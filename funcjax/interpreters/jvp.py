@@ -20,9 +20,10 @@ from funcjax.core import dtypes, placement, type_cache
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import Array
 from funcjax.core.trace import Trace, Tracer, _context, new_trace, set_current_trace
-from funcjax.interpreters.eval import EvalTrace, aval_of
+from funcjax.interpreters.eval import EvalTrace, aval_of, runs_now
 from funcjax.interpreters.memo import jaxpr_transformation
 from funcjax.interpreters.steps import compile_steps, run_steps
+from funcjax.interpreters.straight_line import generate
 
 
 class Zero:
@@ -63,8 +64,37 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
+    if type(a) is Array and type(b) is Array and runs_now():
+        aval = a._aval
+        if (aval is b._aval or aval == b._aval) and aval.dtype.kind in "fc":
+            # Eager sums of one float type (fan-out under the tape): staged once per type.
+            adder = _adders.get(aval)
+            if adder is None:
+                adder = _adder(aval)
+            if adder is not False:
+                return adder(a, b)
     from funcjax import lax
     return lax.add(a, b)
+
+
+_adders = {}  # type -> ``lax.add`` of two Arrays of it as straight-line code, or False
+
+
+def _adder(aval):
+    from funcjax import lax
+    from funcjax.interpreters.staging import trace_to_jaxpr
+    adder = False  # anything but one plain add: bind each time
+    try:
+        jaxpr = trace_to_jaxpr(lambda u, v: [lax.add(u, v)], [aval, aval], "add").jaxpr
+    except Exception:  # noqa: BLE001 - binding raises it again
+        jaxpr = None
+    if jaxpr is not None and len(jaxpr.eqns) == 1 and jaxpr.eqns[0].inputs == jaxpr.invars:
+        adder = generate(jaxpr.invars, jaxpr.outvars, jaxpr.eqns,
+                         {jaxpr.eqns[0]: jaxpr.invars}, {}, single=True)
+    if len(_adders) >= _MAX_PROGRAMS:
+        _adders.clear()
+    _adders[aval] = adder
+    return adder
 
 
 class JVPTracer(Tracer):
@@ -108,22 +138,22 @@ class JVPTrace(Trace):
         return JVPTracer(self, primal, tangent)
 
     def process_primitive(self, primitive, args, params):
-        primals, tangents = [], []
-        nonzero = False
+        primals, tangents, nonzero = [], [], []
         for x in args:
             if (type(x) is JVPTracer and x._trace is self) or self.own(x):
                 primals.append(x.primal)
                 tangents.append(x.tangent)
-                nonzero = nonzero or type(x.tangent) is not Zero
+                nonzero.append(type(x.tangent) is not Zero)
             else:
                 primals.append(x)
                 tangents.append(None)  # a constant: its Zero is built only if a rule runs
-        if not nonzero:
+                nonzero.append(False)
+        if True not in nonzero:
             with set_current_trace(self.parent):
                 return primitive.bind(*primals, **params)
         if type(self.parent) is EvalTrace and not placement.blocks.value and \
                 placement.plain(primals):
-            program = _program(primitive, primals, tangents, params)
+            program = _program(primitive, primals, tuple(nonzero), params)
             if program is not None:
                 return program.run(self, primals, tangents)
         tangents = [Zero(tangent_aval(aval_of(p))) if t is None else t
@@ -141,13 +171,12 @@ _programs = {}
 _MAX_PROGRAMS = 4096
 
 
-def _program(primitive, primals, tangents, params):
+def _program(primitive, primals, nonzero, params):
     """The jvp rule of a first-order primitive, staged once per (primitive, input types,
     params, which tangents are nonzero) into checked eager steps, or None where the call
     cannot key a cache (or the rule cannot be staged). In eager code the rule's operations
     then run their impls directly instead of binding each one through the general path."""
     avals = [x._aval if type(x) is Array else aval_of(x) for x in primals]
-    nonzero = tuple(t is not None and type(t) is not Zero for t in tangents)
     if params:
         key = type_cache.key(primitive, avals, params)
         if key is None:
@@ -199,20 +228,26 @@ class _Program:
         self.multiple = primitive.multiple_results
 
     def run(self, trace, primals, tangents):
+        """The outputs as tracers of ``trace``, whose parent is eager evaluation with no
+        ``default_device`` block open (the caller checked)."""
         inputs = primals + [t for t in tangents if t is not None and type(t) is not Zero]
-        context = _context
-        context.trace = trace.parent
-        try:
-            env = run_steps(self.steps, self.template, inputs)
-        finally:
-            context.trace = trace
-        results, out_tangents = self.results, self.out_tangents
+        fast = self.steps.fast
+        results = None if fast is None else fast(*inputs)
+        if results is None:  # not all Arrays of the staged types: step by step, binding
+            context = _context
+            context.trace = trace.parent
+            try:
+                env = run_steps(self.steps, self.template, inputs)
+            finally:
+                context.trace = trace
+            results = [env[r] for r in self.results]
+        out_tangents = self.out_tangents
         if not self.multiple:
             t = out_tangents[0]
-            return trace.pack(env[results[0]], env[results[1]] if t is None else t)
+            return trace.pack(results[0], results[1] if t is None else t)
         n = len(out_tangents)
         given = iter(results[n:])
-        return [trace.pack(env[r], env[next(given)] if t is None else t)
+        return [trace.pack(r, next(given) if t is None else t)
                 for r, t in zip(results[:n], out_tangents)]
 
 

@@ -23,11 +23,12 @@ from funcjax.core import placement, type_cache
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr, Literal, has_effects, jaxprs_in
 from funcjax.core.trace import Trace, Tracer, _context, current_trace
-from funcjax.interpreters.eval import EvalTrace, apply_checked, aval_of
+from funcjax.interpreters.eval import EvalTrace, aval_of
 from funcjax.interpreters.jvp import Zero, add_tangents, instantiate_tangent, tangent_aval
 from funcjax.interpreters.partial_eval import linearize_flat
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.interpreters.steps import compile_steps, run_steps
+from funcjax.interpreters.steps import compile_steps, run_results
+from funcjax.interpreters.straight_line import generate
 from funcjax.interpreters.transpose import UndefinedPrimal, backward_pass
 
 
@@ -70,36 +71,37 @@ class TapeTrace(Trace):
         self.direct = type(parent) is EvalTrace  # impls may run here without binding
 
     def process_primitive(self, primitive, args, params):
-        primals, mask, any_own, arrays = [], [], False, True
+        primals, mask, own, arrays = [], [], [], True
         for x in args:
             if type(x) is TapeTracer and x._trace is self:
+                own.append(x)
                 x = x.primal
                 mask.append(True)
-                any_own = True
             else:
                 if isinstance(x, Tracer):
                     self.own(x)  # raises for a tracer whose transformation has finished
                 mask.append(False)
             primals.append(x)
             arrays = arrays and type(x) is Array
+        if own and arrays and self.direct and not placement.blocks.value:
+            # A warm program whose forward runs here: no binding, no change of trace.
+            key = _key(primitive, [p._aval for p in primals], params, mask)
+            program = None if key is None else _programs.get(key)
+            if program is not None and program.forward is not None:
+                out = program.forward(*primals)
+                tracer = TapeTracer(self, out, out._aval) if program.float_out else out
+                self.tape.append(((program, primals), own, (tracer,)))
+                return tracer
         context = _context
         context.trace = self.parent
         try:
-            if not any_own:
+            if not own:
                 return primitive.bind(*primals, **params)
-            own = [x for x in args if type(x) is TapeTracer and x._trace is self]
             program = _cached_program(primitive, primals, params, mask, arrays)
             if program is None:
                 outs, pullback = _staged_pullback(primitive, primals, params, mask)
-            else:
+            else:  # (once warm, a program with a ``forward`` runs above)
                 pullback = program, primals
-                if arrays and program.direct and self.direct and not placement.blocks.value:
-                    # The type rule accepted these types when the program was built.
-                    aval = program.out_types[0]
-                    out = apply_checked(primitive, [p._value for p in primals], params, aval)
-                    tracer = TapeTracer(self, out, aval) if aval.dtype.kind in "fc" else out
-                    self.tape.append((pullback, own, (tracer,)))
-                    return tracer
                 outs = primitive.bind(*primals, **params)
                 if not primitive.multiple_results:
                     outs = (outs,)
@@ -174,13 +176,9 @@ _MAX_PROGRAMS = 4096
 def _cached_program(primitive, primals, params, mask, arrays):
     """The pullback program of a first-order primitive (built once per key), or None."""
     avals = [x._aval for x in primals] if arrays else [aval_of(x) for x in primals]
-    if params:
-        key = type_cache.key(primitive, avals, params)
-        if key is None:
-            return None
-        key = (key, *mask)
-    else:
-        key = (primitive, config.jax_enable_x64, *avals, *mask)
+    key = _key(primitive, avals, params, mask)
+    if key is None:
+        return None
     program = _programs.get(key)
     if program is None:
         if "partial_eval" in primitive.rules or primitive.effectful is not None:
@@ -189,6 +187,14 @@ def _cached_program(primitive, primals, params, mask, arrays):
             _programs.clear()
         program = _programs[key] = _Program(primitive, avals, params, mask)
     return program
+
+
+def _key(primitive, avals, params, mask):
+    """The pullback cache's key, or None where params cannot key it."""
+    if params:
+        key = type_cache.key(primitive, avals, params)
+        return None if key is None else (key, *mask)
+    return (primitive, config.jax_enable_x64, *avals, *mask)
 
 
 def _out_list(primitive, out):
@@ -305,19 +311,15 @@ class _Split:
         self.nonzero = nonzero
 
     def forward(self, primals):
-        steps, template, results = self.fwd
-        env = run_steps(steps, template, primals)
-        res = [env[r] for r in results]
+        res = run_results(*self.fwd, primals)
         residuals = res[self.n_out:]
         return res[:self.n_out], lambda cts: self.backward(residuals, cts)
 
     def backward(self, residuals, cts):
         cts = [instantiate_tangent(Zero(a)) if c is None else c
                for c, a in zip(cts, self.ct_avals)]
-        steps, template, results = self.bwd
-        env = run_steps(steps, template, [*residuals, *cts])
-        out = iter(results)
-        return [env[next(out)] if nz else None for nz in self.nonzero]
+        out = iter(run_results(*self.bwd, [*residuals, *cts]))
+        return [next(out) if nz else None for nz in self.nonzero]
 
 
 class _Program:
@@ -325,15 +327,19 @@ class _Program:
     the output cotangents (a missing one is zero); results are the differentiated inputs'
     cotangents (None where no cotangent flows)."""
 
-    __slots__ = ("steps", "template", "results", "out_types", "out_avals", "direct")
+    __slots__ = ("steps", "template", "slots", "results", "out_avals", "forward", "float_out")
 
     def __init__(self, primitive, avals, params, mask):
         n = len(avals)
         out_avals = _out_list(primitive, type_cache.abstract_eval(primitive, avals, params))
-        self.out_types = out_avals
         self.out_avals = [tangent_aval(a) for a in out_avals]
-        # Whether the forward step may run the impl directly (``eval.apply_checked``).
-        self.direct = not primitive.multiple_results and primitive.impl is not None
+        # The forward step as straight-line code of the primals (Arrays of these types, as the
+        # key says), for a primitive with one result and an impl; else it binds.
+        self.forward, self.float_out = None, False
+        if not primitive.multiple_results and primitive.impl is not None and \
+                primitive.effectful is None:
+            self._stage_forward(primitive, avals, params)
+            self.float_out = out_avals[0].dtype.kind in "fc"
         nonzero = []
 
         def fun(*args):
@@ -346,17 +352,28 @@ class _Program:
                                 f"pullback of {primitive.name}")
         self._compile(closed, nonzero)
 
+    def _stage_forward(self, primitive, avals, params):
+        try:
+            one = trace_to_jaxpr(lambda *a: [primitive.bind(*a, **params)], list(avals),
+                                 f"{primitive.name}").jaxpr
+        except Exception:  # noqa: BLE001 - then the forward step binds
+            return
+        if len(one.eqns) == 1 and one.eqns[0].primitive is primitive and \
+                one.eqns[0].inputs == one.invars and not has_effects(one.eqns[0]):
+            self.forward = generate(one.invars, one.outvars, one.eqns,
+                                    {one.eqns[0]: one.invars}, {}, single=True)
+
     def _compile(self, closed, nonzero):
-        self.steps, self.template, results = compile_steps(closed)
-        results = iter(results)
-        self.results = [next(results) if nz else None for nz in nonzero]
+        self.steps, self.template, self.slots = compile_steps(closed)
+        results = iter(range(len(self.slots)))
+        self.results = [next(results) if nz else None for nz in nonzero]  # positions
 
     def run(self, primals, cts):
         if any(c is None for c in cts):
             cts = [instantiate_tangent(Zero(a)) if c is None else c
                    for c, a in zip(cts, self.out_avals)]
-        env = run_steps(self.steps, self.template, [*primals, *cts])
-        return [None if r is None else env[r] for r in self.results]
+        outs = run_results(self.steps, self.template, self.slots, [*primals, *cts])
+        return [None if r is None else outs[r] for r in self.results]
 
 
 def _fold_constants(closed):

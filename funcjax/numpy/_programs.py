@@ -7,7 +7,10 @@ arguments and the values of the static ones. So the second eager call with the s
 (every Array's type, every other argument's type and value, the x64 flag) traces the general
 function once to the primitives it binds; later calls with that key run those primitives'
 impls directly on numpy values, in the quiet numpy context and with the result wrapping of
-eager binding (``eval.run_quiet``, ``eval.as_value``), without re-running type rules.
+eager binding (``eval.run_quiet``, ``eval.as_value``), without re-running type rules: one
+generated function per program (``interpreters/straight_line.py``), whose moves (reshape,
+transpose, basic slicing) are numpy views of the input, as their impls return. ``x[i]``,
+``x.reshape``, ``x.T`` and ``x @ y`` on an Array dispatch straight to their programs.
 
 Checks are not lost: a program is kept only if tracing raised nothing, warned nothing, and
 gave one array made by equations with plain parameters and no effects; otherwise the key is
@@ -25,15 +28,17 @@ import numpy as np
 
 from funcjax.config import config
 from funcjax.core import type_cache
-from funcjax.core.array import Array, to_numpy, wrap_fresh
+from funcjax.core.array import Array, ArrayMethods, to_numpy
 from funcjax.core.ir import Literal, has_effects
+from funcjax.interpreters import straight_line
 from funcjax.interpreters.eval import as_value, run_quiet, runs_now
 from funcjax.interpreters.staging import trace_to_jaxpr
-from funcjax.ops import conversion, shape
+from funcjax.ops import contractions, conversion, shape
 
 BUILD_AFTER = 2  # a one-off call never pays for tracing
 _MAX_ENTRIES = 4096
-_programs = {}  # key -> Program, a count of calls so far, or _REFUSED
+_programs = {}  # key -> the program's function (compile_program), a count of calls, or _REFUSED
+_Function = type(lambda: None)
 _REFUSED = object()
 enabled = [True]  # tests turn it off to compare with the general path
 
@@ -50,6 +55,10 @@ def _key(a, arrays):
     type. Raises ``_UnkeyedError`` for anything else than Arrays, plain scalars, slices, tuples,
     dtypes and scalar types."""
     t = type(a)
+    if t is slice:
+        if type(a.start) in _SCALARS and type(a.stop) in _SCALARS and type(a.step) in _SCALARS:
+            return t, type(a.start), a.start, type(a.stop), a.stop, type(a.step), a.step
+        return t, tuple([_key(e, arrays) for e in (a.start, a.stop, a.step)])
     if t is Array:
         if type(a._value) is not np.ndarray:  # deleted: the general path raises
             raise _UnkeyedError
@@ -64,8 +73,6 @@ def _key(a, arrays):
         if _SCALARS.issuperset(types):  # a shape, axes, an index of ints
             return types, a
         return t, tuple([_key(e, arrays) for e in a])
-    if t is slice:
-        return t, _key(a.start, arrays), _key(a.stop, arrays), _key(a.step, arrays)
     if isinstance(a, (type, np.dtype)):
         return t, a
     raise _UnkeyedError
@@ -91,23 +98,39 @@ _MOVES = _RELABELS | {shape.transpose_p, shape.slice_p, shape.rev_p, shape.broad
                       conversion.select_n_p}
 
 
-def _step(eqn, slots):
-    """One equation as a function appending its results to the list of values."""
-    prim, params = eqn.primitive, eqn.params
-    avals = [v.aval for v in eqn.outputs]
+def _view_expression(eqn, operand, constant):
+    """numpy source for ``eqn`` (a move) applied to ``operand``: a view of the same elements,
+    as its impl makes it (``constant(value)`` names a fixed value in the generated code), or
+    None for moves that are not a single view."""
+    prim, params, aval = eqn.primitive, eqn.params, eqn.outputs[0].aval
     if prim in _RELABELS:  # the same C-order elements in the known shape
-        (i,), out_shape = slots, avals[0].shape
-        return lambda values: values.append(values[i].reshape(out_shape))
-    impl = prim.impl
-    if prim.multiple_results:
-        return lambda values: values.extend(
-            map(as_value, impl(*[values[i] for i in slots], **params), avals))
-    aval = avals[0]
-    if len(slots) == 1:
-        (i,) = slots
-        return lambda values: values.append(as_value(impl(values[i], **params), aval))
-    return lambda values: values.append(
-        as_value(impl(*[values[i] for i in slots], **params), aval))
+        return f"{operand}.reshape({constant(aval.shape)})"
+    if prim is shape.transpose_p:  # np.transpose
+        return f"{operand}.transpose({constant(tuple(params['permutation']))})"
+    if prim is shape.slice_p:
+        strides = params.get("strides") or (1,) * len(aval.shape)
+        index = tuple(map(slice, params["start_indices"], params["limit_indices"], strides))
+        return f"{operand}[{constant(index)}]"
+    if prim is shape.rev_p:  # np.flip
+        flipped = set(params["dimensions"])
+        index = tuple(slice(None, None, -1) if d in flipped else slice(None)
+                      for d in range(len(aval.shape)))
+        return f"{operand}[{constant(index)}]"
+    return None
+
+
+def _direct_call(eqn):
+    """A numpy function computing ``eqn`` as its impl does for these input types, without the
+    impl's own dispatch, or None. (A 2-D product of one non-bool dtype is ``np.matmul`` in
+    ``dot_general``'s impl.)"""
+    if eqn.primitive is contractions.dot_general_p:
+        lhs, rhs = (a.aval for a in eqn.inputs)
+        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+        if lhs.ndim == rhs.ndim == 2 and tuple(lc) == (1,) and tuple(rc) == (0,) and \
+                not lb and not rb and lhs.dtype == rhs.dtype != np.dtype(bool) and \
+                eqn.params.get("preferred_element_type") in (None, lhs.dtype):
+            return np.matmul
+    return None
 
 
 def _frozen(value):
@@ -120,70 +143,62 @@ def _frozen(value):
     return value
 
 
-class Program:
-    """The equations of one traced call, as functions of a list of numpy values: the inputs,
-    then fixed values (constants, literals, and the results of equations of fixed values,
-    computed once here), then each remaining equation's results."""
+def _fixed_and_plan(closed):
+    """``(fixed, plan, reads)``: values that are the same on every call (constants, literals,
+    results of equations of fixed values, computed once here), the remaining equations that
+    the result needs, and the variables each of them reads."""
+    jaxpr = closed.jaxpr
+    fixed = dict(zip(jaxpr.constvars, map(_frozen, closed.consts)))
+    plan = []
+    for eqn in jaxpr.eqns:
+        for atom in eqn.inputs:
+            if type(atom) is Literal:
+                fixed[atom] = _frozen(atom.val)
+        if all(atom in fixed for atom in eqn.inputs):
+            outs = run_quiet(eqn.primitive.impl, *[fixed[a] for a in eqn.inputs], **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            for var, out in zip(eqn.outputs, outs):
+                fixed[var] = _frozen(as_value(out, var.aval))
+        else:
+            plan.append(eqn)
+    (out,) = jaxpr.outvars
+    if out in fixed:
+        raise ValueError("a constant result")  # refused: each call must get its own
+    # A reshape of a reshape reads the first one's input (the same C-order elements);
+    # equations whose results nothing reads then drop out.
+    reads, source = {}, {}
+    for eqn in plan:
+        reads[eqn] = eqn.inputs
+        if eqn.primitive in _RELABELS:
+            reads[eqn] = [source.get(eqn.inputs[0], eqn.inputs[0])]
+            source[eqn.outputs[0]] = reads[eqn][0]
+    needed = {out}
+    for eqn in reversed(plan):
+        if needed.intersection(eqn.outputs):
+            needed.update(reads[eqn])
+    return fixed, [eqn for eqn in plan if needed.intersection(eqn.outputs)], reads
 
-    __slots__ = ("steps", "fixed", "out", "aval", "quiet")
 
-    def __init__(self, closed, n_inputs):
-        jaxpr = closed.jaxpr
-        fixed = dict(zip(jaxpr.constvars, map(_frozen, closed.consts)))
-        plan = []
-        for eqn in jaxpr.eqns:
-            for atom in eqn.inputs:
-                if type(atom) is Literal:
-                    fixed[atom] = _frozen(atom.val)
-            if all(atom in fixed for atom in eqn.inputs):  # the same values on every call
-                outs = run_quiet(eqn.primitive.impl, *[fixed[a] for a in eqn.inputs],
-                                 **eqn.params)
-                outs = outs if eqn.primitive.multiple_results else [outs]
-                for var, out in zip(eqn.outputs, outs):
-                    fixed[var] = _frozen(as_value(out, var.aval))
-            else:
-                plan.append(eqn)
-        (out,) = jaxpr.outvars
-        if out in fixed:
-            raise ValueError("a constant result")  # refused: each call must get its own
-        # A reshape of a reshape reads the first one's input (the same C-order elements);
-        # equations whose results nothing reads then drop out.
-        reads, source = {}, {}
-        for eqn in plan:
-            reads[eqn] = eqn.inputs
-            if eqn.primitive in _RELABELS:
-                reads[eqn] = [source.get(eqn.inputs[0], eqn.inputs[0])]
-                source[eqn.outputs[0]] = reads[eqn][0]
-        needed = {out}
-        for eqn in reversed(plan):
-            if needed.intersection(eqn.outputs):
-                needed.update(reads[eqn])
-        plan = [eqn for eqn in plan if needed.intersection(eqn.outputs)]
-        slot = {v: i for i, v in enumerate(jaxpr.invars)}
-        slot.update((atom, n_inputs + i) for i, atom in enumerate(fixed))
-        self.fixed = list(fixed.values())
-        for var in (v for eqn in plan for v in eqn.outputs):
-            slot[var] = len(slot)
-        self.steps = [_step(eqn, [slot[a] for a in reads[eqn]]) for eqn in plan]
-        self.quiet = any(eqn.primitive not in _MOVES for eqn in plan)
-        self.out, self.aval = slot[out], out.aval
+def compile_program(closed):
+    """The equations of one traced call as one generated function of the argument Arrays
+    returning the result Array (``straight_line.generate``). Moves become numpy views
+    (``reshape``, ``transpose``, basic indexing: what their impls return) and a plain 2-D
+    product ``np.matmul`` (``_direct_call``); fixed values are computed once. A program made
+    of moves only runs outside the quiet numpy context."""
+    jaxpr = closed.jaxpr
+    fixed, plan, reads = _fixed_and_plan(closed)
 
-    def _run(self, values):
-        for step in self.steps:
-            step(values)
-        return values[self.out]
-
-    def __call__(self, arrays):
-        if self.out < len(arrays):  # the function returned an argument unchanged
-            return arrays[self.out]
-        values = [a._value for a in arrays]
-        values += self.fixed
-        out = run_quiet(self._run, values) if self.quiet else self._run(values)
-        return wrap_fresh(out, self.aval)
+    def direct(eqn, ins, constant):
+        call = _direct_call(eqn)
+        return None if call is None else f"{constant(call)}({', '.join(ins)})"
+    return straight_line.generate(
+        jaxpr.invars, jaxpr.outvars, plan, reads, fixed, expression=_view_expression, direct=direct,
+        quiet=any(eqn.primitive not in _MOVES for eqn in plan), single=True)
 
 
 def _build(general, args, kwargs, arrays):
-    """The Program of ``general(*args, **kwargs)`` for these types, or ``_REFUSED``."""
+    """The program of ``general(*args, **kwargs)`` for these types (``compile_program``), or
+    ``_REFUSED``."""
     def flat(*tracers):
         inputs = iter(tracers)
         return [general(*_substitute(args, inputs),
@@ -203,7 +218,7 @@ def _build(general, args, kwargs, arrays):
                 eqn.primitive, [a.aval for a in eqn.inputs], eqn.params) is None:
             return _REFUSED
     try:
-        return Program(closed, len(arrays))
+        return compile_program(closed)
     except Exception:  # noqa: BLE001 - e.g. a constant result; the general path runs
         return _REFUSED
 
@@ -219,6 +234,21 @@ def eager_program(general=None, *, native=None):
     def fn(*args, **kwargs):
         if not runs_now() or config.jax_debug_nans or not enabled[0]:
             return general(*args, **kwargs)
+        if not kwargs:  # ``x.T``, ``x @ y``: the key of the loop below, directly
+            n = len(args)
+            if n == 1:
+                (a,) = args
+                if type(a) is Array and type(a._value) is np.ndarray:
+                    entry = _programs.get((general, config.jax_enable_x64, a._aval))
+                    if type(entry) is _Function:
+                        return entry(a)
+            elif n == 2:
+                a, b = args
+                if type(a) is Array and type(b) is Array and type(a._value) is np.ndarray \
+                        and type(b._value) is np.ndarray:
+                    entry = _programs.get((general, config.jax_enable_x64, a._aval, b._aval))
+                    if type(entry) is _Function:
+                        return entry(a, b)
         arrays = []
         key = [general, config.jax_enable_x64]
         try:
@@ -229,19 +259,24 @@ def eager_program(general=None, *, native=None):
                     key.append(a._aval)
                 elif t in _SCALARS:
                     key.append((t, a))
+                elif t is slice and type(a.start) in _SCALARS and type(a.stop) in _SCALARS \
+                        and type(a.step) in _SCALARS:  # (as ``_key`` keys it)
+                    key.append((t, type(a.start), a.start, type(a.stop), a.stop, type(a.step),
+                                a.step))
                 else:
                     key.append(_key(a, arrays))
-            for name, a in kwargs.items():
-                t = type(a)
-                key.append((name, t, a) if t in _SCALARS else (name, _key(a, arrays)))
+            if kwargs:
+                for name, a in kwargs.items():
+                    t = type(a)
+                    key.append((name, t, a) if t in _SCALARS else (name, _key(a, arrays)))
             key = tuple(key)
             entry = _programs.get(key, 0)
         except (_UnkeyedError, TypeError):  # TypeError: an unhashable value
             return general(*args, **kwargs)
-        if type(entry) is Program:
-            out = entry(arrays)
+        if type(entry) is _Function:
+            out = entry(*arrays)
             if native is not None:
-                native(entry, args, arrays, out)
+                native(lambda inputs: entry(*inputs), args, arrays, out)
             return out
         if entry is not _REFUSED and arrays:
             if entry + 1 < BUILD_AFTER:
@@ -251,7 +286,18 @@ def eager_program(general=None, *, native=None):
             if len(_programs) >= _MAX_ENTRIES:
                 _programs.clear()
             _programs[key] = entry
-            if type(entry) is Program:
-                return entry(arrays)
+            if type(entry) is _Function:
+                return entry(*arrays)
         return general(*args, **kwargs)
     return fn
+
+
+# ``x[i]``, ``x.reshape(...)``, ``x.T`` and ``x @ y`` on an Array are eager programs of the
+# methods themselves (which forward to funcjax.numpy): a warm call goes from the operator
+# straight to its program. Committed and sharded arrays (subclasses), and tracers (which
+# only share ``ArrayMethods``), take the methods unchanged.
+for _name in ("__getitem__", "reshape", "transpose", "__matmul__", "__rmatmul__", "swapaxes",
+              "squeeze"):
+    setattr(Array, _name, eager_program(getattr(ArrayMethods, _name)))
+for _name in ("T", "mT"):
+    setattr(Array, _name, property(eager_program(getattr(ArrayMethods, _name).fget)))

@@ -30,12 +30,17 @@ def uncommitted(monkeypatch):
 def replays(monkeypatch):
     """A list that records every program replay."""
     seen = []
-    call = _programs.Program.__call__
+    compile_program = _programs.compile_program
 
-    def counting(self, arrays):
-        seen.append(self)
-        return call(self, arrays)
-    monkeypatch.setattr(_programs.Program, "__call__", counting)
+    def counting(closed):
+        run = compile_program(closed)
+
+        def counted(*arrays):
+            seen.append(run)
+            return run(*arrays)
+        return counted
+    monkeypatch.setattr(_programs, "compile_program", counting)
+    monkeypatch.setattr(_programs, "_programs", {})  # every program is built anew
     return seen
 
 
