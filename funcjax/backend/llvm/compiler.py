@@ -172,7 +172,7 @@ def compile_ir(ir_text, cacheable=True, cold=False, unroll=True, phases=None):
         else:
             stats["loaded_from_disk"] += 1
         if "scipy_" in ir_text:  # numpy's OpenBLAS: gemm, and LAPACK (lower_linalg)
-            blas.available()
+            blas.bind_declared(ir_text)
         start = time.perf_counter()
         empty = llvm.parse_assembly("")
         empty.triple = llvm.get_process_triple()
