@@ -87,7 +87,8 @@ _CHUNK = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
 
 
 def task_flops(eqn):
-    """The flops of ``eqn`` if it may be a task (a float matrix product), else 0."""
+    """The flops of ``eqn`` if it may be a task (a float matrix product, perhaps accumulated
+    into a third operand: ``dot_layout.fold_accumulations``), else 0."""
     if eqn.primitive is not dot_general_p:
         return 0
     out = eqn.outputs[0].aval
@@ -178,7 +179,7 @@ def _splittable(eqn):
     """Whether product ``eqn`` can run as row blocks: one free lhs axis (the output's first)
     with room for ``GROUP_SIZE`` blocks of ``SPLIT_ALIGN`` rows."""
     axis = _free_axis(eqn)
-    return (_worth(eqn) and axis is not None
+    return (_worth(eqn) and axis is not None and len(eqn.inputs) == 2  # (not accumulating)
             and eqn.inputs[0].aval.shape[axis] >= GROUP_SIZE * SPLIT_ALIGN)
 
 
