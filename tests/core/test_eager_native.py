@@ -17,6 +17,8 @@ from funcjax.core.array import Array
 from funcjax.numpy import _util
 
 pytest.importorskip("llvmlite")
+from eager_helpers import python_path  # noqa: E402
+
 from funcjax.backend.llvm import eager_entry  # noqa: E402
 
 if eager_entry._layout() is None:
@@ -94,7 +96,7 @@ def test_binary_and_operators_equal_numpy_bitwise(name, pairs):
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(["+", "-", "*", "/"]), st.floats() | st.integers(-2**31, 2**31 - 1),
        st.booleans())
-def test_python_scalars_adapt_as_on_the_python_path(op, v, left):
+def test_python_scalars_adapt_as_on_thepython_path(op, v, left):
     name = {"+": "add", "-": "subtract", "*": "multiply", "/": "true_divide"}[op]
     entry = native(name)
     a = np.linspace(-3, 3, 7).astype(F32)
@@ -127,26 +129,7 @@ def test_int32_arrays_and_scalars_wrap_as_numpy():
     for f in (lambda: x / x, lambda: x / 2, lambda: 2 / x):  # promote to float
         out, n = runs_natively(divide, f)
         assert n == 0 and out.dtype == F32
-        np.testing.assert_allclose(out, _python_path(f))
-
-
-def _python_path(fn, *args):
-    """``fn(*args)`` with every native entry off."""
-    _util.native_enabled[0] = False
-    saved = {k: slot[0] for k, (slot, _) in _util._native_slots.items()}
-    methods = {k: Array.__dict__[k] for k in eager_entry.installed_methods()}
-    try:
-        for slot, _ in _util._native_slots.values():
-            slot[0] = None
-        for k in methods:
-            delattr(Array, k)
-        return fn(*args)
-    finally:
-        for k, (slot, _) in _util._native_slots.items():
-            slot[0] = saved[k]
-        for k, v in methods.items():
-            setattr(Array, k, v)
-        _util.native_enabled[0] = True
+        np.testing.assert_allclose(out, python_path(f))
 
 
 def _same(a, b):
@@ -182,7 +165,7 @@ def test_fallbacks_give_the_python_paths_results(case, swap):
     for f in (lambda: x * y, lambda: jnp.multiply(x, y)):
         out, n = runs_natively(entry, _outcome, f)
         assert n == 0
-        expected = _python_path(_outcome, f)
+        expected = python_path(_outcome, f)
         if isinstance(out, tuple):  # the same error
             assert out == expected
         else:
@@ -196,7 +179,7 @@ def _outcome(f):
         return type(e), str(e)
 
 
-def test_x64_keeps_float_scalars_on_the_python_path():
+def test_x64_keeps_float_scalars_on_thepython_path():
     entry = native("multiply")
     x = jnp.asarray(np.arange(4, dtype=F32))
     i = jnp.asarray(np.arange(4, dtype=np.int32))
@@ -205,10 +188,10 @@ def test_x64_keeps_float_scalars_on_the_python_path():
         with enable_x64():
             out, n = runs_natively(entry, lambda: x * 2.0)
             assert n == 0
-            _same(out, _python_path(lambda: x * 2.0))
+            _same(out, python_path(lambda: x * 2.0))
             out, n = runs_natively(entry, lambda: i * 2)
             assert n == 0
-            _same(out, _python_path(lambda: i * 2))
+            _same(out, python_path(lambda: i * 2))
         out, n = runs_natively(entry, lambda: x * 2.0)
         assert n == 1
 

@@ -13,10 +13,18 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax.config import enable_x64
 from funcjax.core.array import Array
-from funcjax.numpy import _programs, _util
+from funcjax.numpy import _util
 
 pytest.importorskip("llvmlite")
+from eager_helpers import python_path  # noqa: E402
+
 from funcjax.backend.llvm import eager_entry  # noqa: E402
+
+
+def general_path(fn, *args):
+    """``fn(*args)`` with native entries and eager programs off."""
+    return python_path(fn, *args, programs=False)
+
 
 if eager_entry._layout() is None:
     pytest.skip("no native entries on this interpreter", allow_module_level=True)
@@ -40,25 +48,6 @@ def astype_table_full():
 
 def calls():
     return sum(n.calls for n in eager_entry._natives.values() if n is not None)
-
-
-def python_path(fn, *args):
-    """``fn(*args)`` with every native entry and eager program off."""
-    _util.native_enabled[0] = _programs.enabled[0] = False
-    saved = {k: slot[0] for k, (slot, _) in _util._native_slots.items()}
-    methods = {k: Array.__dict__[k] for k in eager_entry.installed_methods()}
-    try:
-        for slot, _ in _util._native_slots.values():
-            slot[0] = None
-        for k in methods:
-            delattr(Array, k)
-        return fn(*args)
-    finally:
-        for k, (slot, _) in _util._native_slots.items():
-            slot[0] = saved[k]
-        for k, v in methods.items():
-            setattr(Array, k, v)
-        _util.native_enabled[0] = _programs.enabled[0] = True
 
 
 def same(a, b):
@@ -100,7 +89,7 @@ def test_comparisons_equal_python_path_and_jit(name, dtype, data, shape):
         before = calls()
         out = f(*args)
         assert calls() == before + 1
-        same(out, python_path(f, *args))
+        same(out, general_path(f, *args))
         same(out, funcjax.jit(f)(*args))
 
 
@@ -112,7 +101,7 @@ def test_square_equals_python_path_and_jit(dtype, data, shape):
     before = calls()
     out = x ** 2
     assert calls() == before + 1
-    same(out, python_path(lambda v: v ** 2, x))
+    same(out, general_path(lambda v: v ** 2, x))
     same(out, funcjax.jit(lambda v: v ** 2)(x))
     same(out, jnp.power(x, 2))
 
@@ -126,7 +115,7 @@ def test_astype_equals_python_path_and_jit(dtype, target, data, shape):
     before = calls()
     out = f(x)
     assert calls() == before + (np.dtype(dtype) != np.dtype(target)) or astype_table_full()
-    same(out, python_path(f, x))
+    same(out, general_path(f, x))
     same(out, funcjax.jit(f)(x))
 
 
@@ -139,7 +128,7 @@ def test_astype_special_values():
         before = calls()
         out = f(x)
         assert calls() == before + (np.dtype(target) != np.float32) or astype_table_full()
-        same(out, python_path(f, x))
+        same(out, general_path(f, x))
 
 
 def test_keyed_on_static_argument_weak_type_and_x64():
@@ -152,14 +141,14 @@ def test_keyed_on_static_argument_weak_type_and_x64():
         before = calls()
         out = f()
         assert calls() == before  # never warmed: the Python path
-        same(out, python_path(f))
+        same(out, general_path(f))
     weak = jnp.asarray(2.0) * x[0] / x[0] + 0 * jnp.asarray(1.0)
     w = Array(np.float32(1.5), weak_type=True)
     for f in [lambda: w ** 2, lambda: w.astype(jnp.int32), lambda: w > 0]:
         before = calls()
         out = f()
         assert calls() == before
-        same(out, python_path(f))
+        same(out, general_path(f))
     assert weak.dtype == np.float32
     with enable_x64():
         for f in [lambda: x ** 2, lambda: x.astype(jnp.int32), lambda: x.astype(int),
@@ -167,7 +156,7 @@ def test_keyed_on_static_argument_weak_type_and_x64():
             before = calls()
             out = f()
             assert calls() == before  # static entries and float scalars: not under x64
-            same(out, python_path(f))
+            same(out, general_path(f))
         assert x.astype(int).dtype == np.int64
     assert x.astype(int).dtype == np.int32
 
@@ -180,7 +169,7 @@ def test_result_types_remembered_per_operand_type():
         for a in arrays:
             warm(lambda v: v > 0, a)
             for f in [lambda v: v > 0, lambda v: v.astype(jnp.int32)]:
-                same(f(a), python_path(f, a))
+                same(f(a), general_path(f, a))
     assert all(n is None or len(n.aval_refs) == 3 * eager_entry._AVALS
                for n in eager_entry._natives.values())
 
@@ -198,7 +187,7 @@ def test_errors_unchanged_with_warm_entries():
         with pytest.raises(Exception) as native:
             f()
         with pytest.raises(Exception) as general:
-            python_path(f)
+            general_path(f)
         assert type(native.value) is type(general.value)
         assert str(native.value) == str(general.value)
     assert (x == None) is False and (x != None) is True  # noqa: E711
@@ -219,7 +208,7 @@ def test_transformations_never_take_the_native_entries():
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from([np.float32, np.int32, np.uint32]), st.data(),
        st.sampled_from([(8,), (2, 4), (), (1,), (7,), (129,), (3, 5, 7), (16384,), (16385,)]))
-def test_sum_and_mean_equal_python_path(dtype, data, shape):
+def test_sum_and_mean_equal_general_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e3, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
@@ -232,13 +221,13 @@ def test_sum_and_mean_equal_python_path(dtype, data, shape):
         out = f(x)
         if f is jnp.sum and 0 < len(shape) and n <= eager_entry.MAX_SIZE:  # (0-d: itself)
             assert calls() == before + 1
-        same(out, python_path(f, x))
+        same(out, general_path(f, x))
         np.testing.assert_allclose(np.asarray(out), np.asarray(funcjax.jit(f)(x)), rtol=2e-4,
                                    atol=1e-3 * float(np.abs(np.asarray(x, np.float64)).sum()))
     from funcjax.numpy import _reductions
     for axis in [None, *range(-len(shape), len(shape))]:
-        same(jnp.mean(x, axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
-        same(x.mean(axis=axis), python_path(lambda v, a=axis: _reductions._mean(v, a), x))
+        same(jnp.mean(x, axis), general_path(lambda v, a=axis: _reductions._mean(v, a), x))
+        same(x.mean(axis=axis), general_path(lambda v, a=axis: _reductions._mean(v, a), x))
 
 
 def test_sum_keywords_axes_and_errors_with_warm_entries():
@@ -254,14 +243,14 @@ def test_sum_keywords_axes_and_errors_with_warm_entries():
               lambda v: jnp.sum(np.asarray(v)), lambda v: jnp.sum(v[0][0]),
               lambda v: jnp.sum(Array(np.ones(3, np.float32), weak_type=True)),
               lambda v: jnp.mean(v.astype(jnp.int32))]:
-        same(f(x), python_path(f, x))
+        same(f(x), general_path(f, x))
     for f in [lambda: jnp.sum(x, axis=2), lambda: x.sum(out=np.zeros(())), lambda: x.sum(1, 2),
               lambda: x.sum(axis=-3), lambda: jnp.sum(x, 10**30), lambda: x.sum(axis=1.0),
               lambda: jnp.sum(x, foo=1), lambda: jnp.sum(), lambda: x.mean(axis=(0, 0))]:
         with pytest.raises(Exception) as native:
             f()
         with pytest.raises(Exception) as general:
-            python_path(f)
+            general_path(f)
         assert type(native.value) is type(general.value)
         assert str(native.value) == str(general.value)
 
@@ -280,7 +269,7 @@ def test_sums_keyed_on_x64():
             before = calls()
             out = jnp.sum(x)
             assert calls() == before
-            same(out, python_path(jnp.sum, x))
+            same(out, general_path(jnp.sum, x))
         assert jnp.sum(i).dtype == np.int64 and jnp.mean(f).dtype == np.float32
 
 
@@ -300,7 +289,7 @@ def test_where_equals_python_path_and_jit(dtype, data, shape, other):
     adapts = _util._takes_scalar(np.dtype(dtype), type(y), y, False) if other != "array" else 1
     assert calls() == before + bool(x.shape and adapts and native is not None and
                                     native.used < native.size) or not x.shape
-    same(out, python_path(jnp.where, c, x, y))
+    same(out, general_path(jnp.where, c, x, y))
     same(out, funcjax.jit(jnp.where)(c, x, y))
 
 
@@ -315,7 +304,7 @@ def test_where_falls_back_with_its_checks():
               lambda: jnp.where(c, x, x.astype(jnp.int32)), lambda: jnp.where(c),
               lambda: jnp.where(c, x, 0.0, size=None),
               lambda: jnp.where(Array(np.asarray([True] * 8), weak_type=True), x, 0.0)]:
-        out, expected = f(), python_path(f)
+        out, expected = f(), general_path(f)
         for a, b in zip(*[o if isinstance(o, tuple) else (o,) for o in (out, expected)]):
             same(a, b)
     for f in [lambda: jnp.where(c, x), lambda: jnp.where(c, x, jnp.ones(3)),
@@ -323,7 +312,7 @@ def test_where_falls_back_with_its_checks():
         with pytest.raises(Exception) as native:
             f()
         with pytest.raises(Exception) as general:
-            python_path(f)
+            general_path(f)
         assert type(native.value) is type(general.value)
         assert str(native.value) == str(general.value)
 
@@ -332,7 +321,7 @@ def test_where_falls_back_with_its_checks():
 @given(st.sampled_from([np.float32, np.int32]), st.data(),
        st.sampled_from([(2, 4), (3, 5, 7), (1, 8), (8, 1), (4, 3, 2, 5), (100, 3), (3, 100),
                         (8,), (2, 0, 3)]))
-def test_reductions_over_one_axis_equal_python_path(dtype, data, shape):
+def test_reductions_over_one_axis_equal_general_path(dtype, data, shape):
     n = int(np.prod(shape))
     raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
     scale = np.linspace(1, 1e4, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
@@ -349,7 +338,7 @@ def test_reductions_over_one_axis_equal_python_path(dtype, data, shape):
         before = calls()
         out = f(x)
         assert calls() == before + 1 or not n
-        same(out, python_path(f, x))
+        same(out, general_path(f, x))
 
 
 def test_reducing_an_axis_of_a_0d_array_is_a_clear_error():
@@ -376,7 +365,7 @@ def test_cached_max_min_prod_equal_numpy_and_jit(dtype, data, shape, name):
         want = getattr(np, name)(raw, axis=axis)
         if name == "prod" and np.dtype(dtype).itemsize < 4:
             want = want.astype(np.int32)
-    same(out, python_path(f, x))
+    same(out, general_path(f, x))
     assert np.asarray(out).dtype == np.asarray(want).dtype or name == "prod"
     np.testing.assert_array_equal(np.asarray(out), np.asarray(want).astype(out.dtype))
     if name != "prod":  # (jit may pick the other of equal -0. and 0.; eager is numpy's)
@@ -397,15 +386,15 @@ def test_max_of_empty_still_raises_with_warm_caches():
 
 @settings(max_examples=30, deadline=None)
 @given(st.sampled_from([np.float32, np.int32, np.uint8, np.int8]), st.data(), SHAPES)
-def test_abs_and_square_equal_python_path(dtype, data, shape):
+def test_abs_and_square_equal_general_path(dtype, data, shape):
     x = array(dtype, data.draw(values(dtype)), shape)
     for f in [jnp.abs, abs, jnp.absolute, jnp.square]:
         warm(f, x)
         out = f(x)
-        same(out, python_path(f, x))
+        same(out, general_path(f, x))
         same(out, funcjax.jit(f)(x))
     if np.dtype(dtype).kind == "u":  # as on the Python path: the array itself
         assert jnp.abs(x) is x and abs(x) is x
     for v in [jnp.asarray([True, False]), jnp.asarray(-2.5), [1, -2], 3]:
         for f in [jnp.abs, jnp.square]:
-            same(jnp.asarray(f(v)), python_path(lambda w, f=f: jnp.asarray(f(w)), v))
+            same(jnp.asarray(f(v)), general_path(lambda w, f=f: jnp.asarray(f(w)), v))

@@ -18,24 +18,6 @@ from funcjax.numpy import _programs
 F32 = np.float32
 
 
-@pytest.fixture
-def replays(monkeypatch):
-    """A list that records every program replay (programs are built anew)."""
-    seen = []
-    compile_program = _programs.compile_program
-
-    def counting(closed):
-        run = compile_program(closed)
-
-        def counted(*arrays):
-            seen.append(run)
-            return run(*arrays)
-        return counted
-    monkeypatch.setattr(_programs, "compile_program", counting)
-    monkeypatch.setattr(_programs, "_programs", {})
-    return seen
-
-
 def bits(x):
     a = np.asarray(x)
     return a.dtype, a.shape, a.tobytes(), getattr(x, "weak_type", None)

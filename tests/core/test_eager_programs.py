@@ -26,24 +26,6 @@ def uncommitted(monkeypatch):
     monkeypatch.setattr(placement.state, "active", False)
 
 
-@pytest.fixture
-def replays(monkeypatch):
-    """A list that records every program replay."""
-    seen = []
-    compile_program = _programs.compile_program
-
-    def counting(closed):
-        run = compile_program(closed)
-
-        def counted(*arrays):
-            seen.append(run)
-            return run(*arrays)
-        return counted
-    monkeypatch.setattr(_programs, "compile_program", counting)
-    monkeypatch.setattr(_programs, "_programs", {})  # every program is built anew
-    return seen
-
-
 def bits(x):
     a = np.asarray(x)
     return a.dtype, a.shape, a.tobytes(), getattr(x, "weak_type", None)

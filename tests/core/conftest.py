@@ -1,0 +1,21 @@
+import pytest
+
+from funcjax.numpy import _programs
+
+
+@pytest.fixture
+def replays(monkeypatch):
+    """A list that records every eager program replay (every program is built anew)."""
+    seen = []
+    compile_program = _programs.compile_program
+
+    def counting(closed):
+        run = compile_program(closed)
+
+        def counted(*arrays):
+            seen.append(run)
+            return run(*arrays)
+        return counted
+    monkeypatch.setattr(_programs, "compile_program", counting)
+    monkeypatch.setattr(_programs, "_programs", {})
+    return seen
