@@ -19,6 +19,7 @@ thread, without and with independent products as parallel tasks
 
 import json
 import sys
+import time
 
 import numpy as np
 from common import best_seconds, jax_figures
@@ -240,7 +241,6 @@ def measure_tasks(quick):
     (``funcjax_num_threads`` 2, no tasks); and a pool of every core with OpenBLAS on one
     thread (``funcjax_num_threads`` None, OpenBLAS set to 1) without and with parallel
     tasks. Interleaved call by call; min over repeats."""
-    import time
 
     import funcjax
     from funcjax.backend.llvm import blas, parallel_tasks
@@ -255,19 +255,27 @@ def measure_tasks(quick):
             runs[key] = build(fj)
             runs[key]()  # compiles now, with or without tasks
         parallel_tasks.enabled = None
-        best = dict.fromkeys(runs, float("inf"))
-        for _ in range(3 * repeat):
-            for key, run in runs.items():
-                setting = variants[key][0]
-                funcjax.config.update("funcjax_num_threads", setting)
-                if setting is None:
-                    blas.use_threads(1)  # the pool takes every core, OpenBLAS one
-                start = time.perf_counter()
-                run()
-                best[key] = min(best[key], time.perf_counter() - start)
-        out[name] = best
+        def setup(key):
+            setting = variants[key][0]
+            funcjax.config.update("funcjax_num_threads", setting)
+            if setting is None:
+                blas.use_threads(1)  # the pool takes every core, OpenBLAS one
+        out[name] = best_interleaved(runs, 3 * repeat, setup)
     funcjax.config.update("funcjax_num_threads", 1)
     return out
+
+
+def best_interleaved(runs, rounds, setup):
+    """The best time of each of ``runs`` (key -> function) over ``rounds`` rounds that call
+    each once in turn, ``setup(key)`` first (interleaved: a noisy minute hurts all alike)."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for key, run in runs.items():
+            setup(key)
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    return best
 
 
 def measure_jax_tasks(quick):
@@ -316,7 +324,6 @@ def measure_jax_threads(quick):
 def measure_threads(quick, only=None, rounds=None):
     """numpy, funcjax on 1 thread and on 2, interleaved call by call; min over repeats
     (``only``: that row alone, ``rounds`` times)."""
-    import time
 
     import funcjax
     fj, plain = Lib("funcjax"), Lib("numpy")
@@ -327,14 +334,9 @@ def measure_threads(quick, only=None, rounds=None):
         repeat = rounds or repeat
         runs = {"numpy": elementwise_call(plain, fn, x), 1: elementwise_call(fj, fn, x)}
         runs[2] = runs[1]
-        best = dict.fromkeys(runs, float("inf"))
-        for _ in range(repeat + 1):  # the first round warms up (compiles)
-            for key, run in runs.items():
-                funcjax.config.update("funcjax_num_threads", 2 if key == 2 else 1)
-                start = time.perf_counter()
-                run()
-                best[key] = min(best[key], time.perf_counter() - start)
-        out[name] = best
+        out[name] = best_interleaved(  # the first round warms up (compiles)
+            runs, repeat + 1,
+            lambda key: funcjax.config.update("funcjax_num_threads", 2 if key == 2 else 1))
     funcjax.config.update("funcjax_num_threads", 1)
     return out
 

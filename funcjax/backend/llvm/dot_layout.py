@@ -56,23 +56,30 @@ def _swapping_perm(eqn):
             + tuple(range(nb, nb + nl)))
 
 
-def fold_transposed_products(jaxpr):
-    """``jaxpr`` with every ``transpose(dot_general(a, b))`` that swaps the product's free
-    groups (the product read by nothing else) computed as ``dot_general(b, a)``; ``jaxpr``
-    itself when there is none."""
+def _single_use(jaxpr):
+    """A test of whether a value of ``jaxpr`` is read by exactly one equation and is not an
+    output (a fold may then rewrite the equation that makes it)."""
     outvars = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
     uses = {}
     for eqn in jaxpr.eqns:
         for x in eqn.inputs:
             if isinstance(x, Var):
                 uses[id(x)] = uses.get(id(x), 0) + 1
+    return lambda x: isinstance(x, Var) and uses.get(id(x)) == 1 and id(x) not in outvars
+
+
+def fold_transposed_products(jaxpr):
+    """``jaxpr`` with every ``transpose(dot_general(a, b))`` that swaps the product's free
+    groups (the product read by nothing else) computed as ``dot_general(b, a)``; ``jaxpr``
+    itself when there is none."""
+    single_use = _single_use(jaxpr)
     products = {id(e.outputs[0]): e for e in jaxpr.eqns if e.primitive is dot_general_p}
     folded, drop = {}, set()
     for eqn in jaxpr.eqns:
         if eqn.primitive is not transpose_p or not isinstance(eqn.inputs[0], Var):
             continue
         product = products.get(id(eqn.inputs[0]))
-        if (product is None or uses[id(eqn.inputs[0])] != 1 or id(eqn.inputs[0]) in outvars
+        if (product is None or not single_use(eqn.inputs[0])
                 or tuple(eqn.params["permutation"]) != _swapping_perm(product)):
             continue
         (lc, rc), (lb, rb) = product.params["dimension_numbers"]
@@ -127,16 +134,8 @@ def fold_accumulations(jaxpr):
     product, negated or times a constant ``s``, read by nothing else, with ``c`` of the
     product's type) as one equation ``dot_general(a, b, c; alpha, beta)`` computing
     ``alpha * a @ b + beta * c``; ``jaxpr`` itself when there is none."""
-    outvars = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
-    uses = {}
-    for eqn in jaxpr.eqns:
-        for x in eqn.inputs:
-            if isinstance(x, Var):
-                uses[id(x)] = uses.get(id(x), 0) + 1
+    single_use = _single_use(jaxpr)
     defs = {id(e.outputs[0]): e for e in jaxpr.eqns if len(e.outputs) == 1}
-
-    def single_use(x):
-        return isinstance(x, Var) and uses.get(id(x)) == 1 and id(x) not in outvars
     folded, drop = {}, set()
     for eqn in jaxpr.eqns:
         if eqn.primitive not in (add_p, sub_p):
