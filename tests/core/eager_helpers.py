@@ -1,5 +1,8 @@
 """Shared by the eager fast-path tests: running a call on the general Python path."""
 
+import numpy as np
+import pytest
+
 from funcjax.backend.llvm import eager_entry
 from funcjax.core.array import Array
 from funcjax.numpy import _programs, _util
@@ -25,3 +28,34 @@ def python_path(fn, *args, programs=True):
         for k, v in methods.items():
             setattr(Array, k, v)
         _util.native_enabled[0] = _programs.enabled[0] = True
+
+
+def without_programs(fn, *args):
+    """``fn(*args)`` on the general eager path, without programs."""
+    _programs.enabled[0] = False
+    try:
+        return fn(*args)
+    finally:
+        _programs.enabled[0] = True
+
+
+def warm(fn, *args, **kwargs):
+    """``fn``'s result after enough calls that the last one replays a program."""
+    for _ in range(_programs.BUILD_AFTER + 1):
+        out = fn(*args, **kwargs)
+    return out
+
+
+def bits(x):
+    a = np.asarray(x)
+    return a.dtype, a.shape, a.tobytes(), getattr(x, "weak_type", None)
+
+
+def assert_same_error(fn, general_path):
+    """``fn()`` raises exactly what ``general_path(fn)`` raises (type and message)."""
+    with pytest.raises(Exception) as raised:
+        fn()
+    with pytest.raises(Exception) as expected:
+        general_path(fn)
+    assert type(raised.value) is type(expected.value)
+    assert str(raised.value) == str(expected.value)

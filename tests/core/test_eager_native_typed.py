@@ -16,7 +16,7 @@ from funcjax.core.array import Array
 from funcjax.numpy import _util
 
 pytest.importorskip("llvmlite")
-from eager_helpers import python_path  # noqa: E402
+from eager_helpers import assert_same_error, python_path  # noqa: E402
 
 from funcjax.backend.llvm import eager_entry  # noqa: E402
 
@@ -184,12 +184,7 @@ def test_errors_unchanged_with_warm_entries():
              lambda: i ** -1, lambda: x.astype(jnp.int32, 5), lambda: x.__pow__(),
              lambda: x > jnp.ones(3), lambda: x.__gt__(1, 2)]
     for f in cases:
-        with pytest.raises(Exception) as native:
-            f()
-        with pytest.raises(Exception) as general:
-            general_path(f)
-        assert type(native.value) is type(general.value)
-        assert str(native.value) == str(general.value)
+        assert_same_error(f, general_path)
     assert (x == None) is False and (x != None) is True  # noqa: E711
 
 
@@ -247,12 +242,7 @@ def test_sum_keywords_axes_and_errors_with_warm_entries():
     for f in [lambda: jnp.sum(x, axis=2), lambda: x.sum(out=np.zeros(())), lambda: x.sum(1, 2),
               lambda: x.sum(axis=-3), lambda: jnp.sum(x, 10**30), lambda: x.sum(axis=1.0),
               lambda: jnp.sum(x, foo=1), lambda: jnp.sum(), lambda: x.mean(axis=(0, 0))]:
-        with pytest.raises(Exception) as native:
-            f()
-        with pytest.raises(Exception) as general:
-            general_path(f)
-        assert type(native.value) is type(general.value)
-        assert str(native.value) == str(general.value)
+        assert_same_error(f, general_path)
 
 
 def test_sums_keyed_on_x64():
@@ -309,12 +299,7 @@ def test_where_falls_back_with_its_checks():
             same(a, b)
     for f in [lambda: jnp.where(c, x), lambda: jnp.where(c, x, jnp.ones(3)),
               lambda: jnp.where(c, x, 0.0, foo=1), lambda: jnp.where(c, x, "a")]:
-        with pytest.raises(Exception) as native:
-            f()
-        with pytest.raises(Exception) as general:
-            general_path(f)
-        assert type(native.value) is type(general.value)
-        assert str(native.value) == str(general.value)
+        assert_same_error(f, general_path)
 
 
 @settings(max_examples=40, deadline=None)

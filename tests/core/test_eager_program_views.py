@@ -6,6 +6,7 @@ deleting either side never changes what the other one reads."""
 
 import numpy as np
 import pytest
+from eager_helpers import bits, warm, without_programs  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,28 +14,8 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax.config import enable_x64
 from funcjax.core.array import Array, ArrayMethods
-from funcjax.numpy import _programs
 
 F32 = np.float32
-
-
-def bits(x):
-    a = np.asarray(x)
-    return a.dtype, a.shape, a.tobytes(), getattr(x, "weak_type", None)
-
-
-def general(fn, *args):
-    _programs.enabled[0] = False
-    try:
-        return fn(*args)
-    finally:
-        _programs.enabled[0] = True
-
-
-def warm(fn, *args):
-    for _ in range(_programs.BUILD_AFTER + 1):
-        out = fn(*args)
-    return out
 
 
 def outcome(fn, *args):
@@ -64,7 +45,7 @@ def test_basic_indexing_equals_general_and_jit(shape, index, dtype, seed):
     a = (np.random.default_rng(seed).standard_normal(shape) * 10).astype(dtype)
     x = jnp.asarray(a)
     index = tuple(index) if len(index) != 1 else index[0]
-    want = outcome(general, lambda v: v[index], x)
+    want = outcome(without_programs, lambda v: v[index], x)
     for _ in range(3):  # cold, counting, warm: every call the same outcome
         assert outcome(lambda v: v[index], x) == want
     if isinstance(want[0], np.dtype):
@@ -88,7 +69,7 @@ def test_methods_equal_general_and_jit(shape, seed, op):
           "transpose": lambda v: v.transpose(), "swapaxes": lambda v: v.swapaxes(0, -1),
           "squeeze": lambda v: v.squeeze(), "matmul": lambda v: v @ v.T,
           "rmatmul": lambda v: np.ones(v.shape[-1], F32) @ v.T, "ravel": jnp.ravel}[op]
-    want = outcome(general, fn, x)
+    want = outcome(without_programs, fn, x)
     for _ in range(3):
         assert outcome(fn, x) == want
     if isinstance(want[0], np.dtype):
@@ -107,7 +88,7 @@ def test_products_equal_general_and_jit_bitwise():
         for dtype in (np.float32, np.int32, np.float16):
             x = jnp.asarray((rng.standard_normal(sa) * 4).astype(dtype))
             y = jnp.asarray((rng.standard_normal(sb) * 4).astype(dtype))
-            want = bits(general(ArrayMethods.__matmul__, x, y))
+            want = bits(without_programs(ArrayMethods.__matmul__, x, y))
             assert bits(warm(Array.__matmul__, x, y)) == want
             assert bits(warm(jnp.matmul, x, y)) == want
             jitted = funcjax.jit(jnp.matmul)(x, y)
@@ -165,7 +146,7 @@ def test_subclasses_and_tracers_keep_the_plain_methods():
         assert getattr(Array, name) is not getattr(ArrayMethods, name)
     f = funcjax.jit(lambda v: (v.T @ v)[0].reshape(1, -1))
     x = jnp.asarray(np.arange(6, dtype=F32).reshape(2, 3))
-    assert bits(warm(f, x)) == bits(general(lambda: (x.T @ x)[0].reshape(1, -1)))
+    assert bits(warm(f, x)) == bits(without_programs(lambda: (x.T @ x)[0].reshape(1, -1)))
     g = funcjax.grad(lambda v: (v.T @ v)[1:, 0].sum())(x)
     with funcjax.disable_jit():
         assert bits(g) == bits(funcjax.grad(lambda v: (v.T @ v)[1:, 0].sum())(x))
@@ -181,7 +162,7 @@ def test_errors_are_unchanged_with_warm_caches(bad):
     # (x[10] is clamped, as in JAX: no error, on both paths)
     x = jnp.asarray(np.ones(8, F32))
     warm(lambda: (x.reshape(2, 4), x[1], x @ x, x.reshape(2, 4).T, x[1:3], x.squeeze()))
-    expected = general(outcome, bad, x)
+    expected = without_programs(outcome, bad, x)
     assert [outcome(bad, x) for _ in range(4)] == [expected] * 4
 
 
@@ -264,6 +245,6 @@ def test_default_device_blocks_place_warm_program_results():
         for call in calls:
             out = call()
             assert out.devices() == {devices[-1]}
-            assert bits(out)[:3] == bits(general(call))[:3]
+            assert bits(out)[:3] == bits(without_programs(call))[:3]
     for call in calls:
         assert call().devices() == {devices[0]}

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from eager_helpers import bits, warm, without_programs  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax.config import enable_x64
 from funcjax.core import placement
-from funcjax.numpy import _programs
 
 F32 = np.float32
 
@@ -24,27 +24,6 @@ def uncommitted(monkeypatch):
     # A committed array (another test may have made one) turns placement tracking on for the
     # process, and then no program is taken: these tests run as in a fresh process.
     monkeypatch.setattr(placement.state, "active", False)
-
-
-def bits(x):
-    a = np.asarray(x)
-    return a.dtype, a.shape, a.tobytes(), getattr(x, "weak_type", None)
-
-
-def general(fn, *args):
-    """``fn(*args)`` on the general eager path, without programs."""
-    _programs.enabled[0] = False
-    try:
-        return fn(*args)
-    finally:
-        _programs.enabled[0] = True
-
-
-def warm(fn, *args, **kwargs):
-    """``fn``'s result after enough calls that the last one replays a program."""
-    for _ in range(_programs.BUILD_AFTER + 1):
-        out = fn(*args, **kwargs)
-    return out
 
 
 CASES = {
@@ -82,7 +61,7 @@ def test_warm_replays_equal_numpy_and_the_general_path(case, shape, seed):
         y = jnp.asarray(other) if not isinstance(other, np.float32) else jnp.asarray(
             float(other))  # a weak 0-d array
         try:
-            want = general(fn, y)
+            want = without_programs(fn, y)
         except Exception as e:  # noqa: BLE001 - then the warm calls raise the same
             for _ in range(3):
                 with pytest.raises(type(e)):
@@ -96,14 +75,14 @@ def test_warm_replays_equal_numpy_and_the_general_path(case, shape, seed):
         np.testing.assert_allclose(np.asarray(warm(fn, x)), ref(a), rtol=1e-5, atol=1e-6)
     else:
         assert bits(warm(fn, x))[:3] == bits(ref(a))[:3]
-    assert bits(warm(fn, x)) == bits(general(fn, x))
+    assert bits(warm(fn, x)) == bits(without_programs(fn, x))
 
 
 def test_mean_and_matmul_equal_the_general_path():
     x = jnp.asarray(np.linspace(-1, 1, 8, dtype=F32))
     for fn in (lambda x: x.mean(), lambda x: x @ x, lambda x: jnp.where(x > 0, x, 0.),
                lambda x: x.reshape(2, 4).mean(axis=0)):
-        assert bits(warm(fn, x)) == bits(general(fn, x))
+        assert bits(warm(fn, x)) == bits(without_programs(fn, x))
 
 
 def test_replays_are_taken(replays):
@@ -175,7 +154,7 @@ def test_errors_with_warm_caches(bad):
         except Exception as e:  # noqa: BLE001 - compared below
             return type(e), str(e)
         return "no error", bits(out)
-    expected = general(outcome, bad)
+    expected = without_programs(outcome, bad)
     assert [outcome(bad) for _ in range(4)] == [expected] * 4
 
 
@@ -236,4 +215,4 @@ def test_identity_results_match_the_general_path():
     for fn in (lambda: jnp.where(True, x, x), lambda: jnp.squeeze(x), lambda: x ** 1,
                lambda: x.astype(jnp.float32), lambda: x[...], lambda: x[None][0],
                lambda: x.mean(axis=()), lambda: jnp.reshape(x, (-1,))):
-        assert (warm(fn) is x) == (general(fn) is x)
+        assert (warm(fn) is x) == (without_programs(fn) is x)
