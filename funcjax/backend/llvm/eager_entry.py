@@ -618,23 +618,14 @@ def _entry_ir(owner, fallback, method, reverse):
     # the table entry of this dtype
     table = const_ptr(ctypes.addressof(owner.table))
     entry_size = ctypes.sizeof(_Entry)
-    found = fn.append_basic_block("found")
-    b_found_incoming = []
-    for k in range(owner.size):
-        e_descr = load(table, k * entry_size)
-        hit = b.icmp_unsigned("==", addr(e_descr), addr(descr))
+
+    def entry_matches(k):
+        hit = b.icmp_unsigned("==", addr(load(table, k * entry_size)), addr(descr))
         if static is not None:
             e_static = load(table, k * entry_size + _Entry.static.offset)
             hit = b.and_(hit, b.icmp_unsigned("==", addr(e_static), addr(static)))
-        nxt = fn.append_basic_block(f"entry{k + 1}")
-        b_found_incoming.append((b.block, k))
-        b.cbranch(hit, found, nxt)
-        b.position_at_end(nxt)
-    b.branch(miss)
-    b.position_at_end(found)
-    index = b.phi(I64)
-    for block, k in b_found_incoming:
-        index.add_incoming(const(k), block)
+        return hit
+    index = entry.first_match(owner.size, entry_matches, const, I64)
     base = b.gep(table, [b.mul(index, const(entry_size))], source_etype=ir.IntType(8))
     loop_fn, data_ptr = load(base, 8), load(base, 16)
     scalar_kind, item = load(base, 24, I64), load(base, 32, I64)
@@ -645,23 +636,21 @@ def _entry_ir(owner, fallback, method, reverse):
     same_type = const(0, ir.IntType(1)) if owner.reduce else \
         b.icmp_unsigned("==", addr(out_descr), addr(descr))
     typed = fn.append_basic_block("typed")
-    incoming = [(aval, b.block)]
-    lookup = fn.append_basic_block("aval0")
+    lookup = fn.append_basic_block("lookup")
+    from_operand = b.block
     b.cbranch(same_type, typed, lookup)
-    avals = const_ptr(ctypes.addressof(owner.avals))
-    for k in range(_AVALS):
-        b.position_at_end(lookup)
-        known = b.and_(b.icmp_unsigned("==", addr(load(avals, 24 * k)), addr(aval)),
-                       b.icmp_unsigned("==", load(avals, 24 * k + 8, I64), index))
-        lookup = fn.append_basic_block(f"aval{k + 1}")
-        incoming.append((load(avals, 24 * k + 16), b.block))
-        b.cbranch(known, typed, lookup)
     b.position_at_end(lookup)
-    b.branch(miss)
+    avals = const_ptr(ctypes.addressof(owner.avals))
+    remembered = entry.first_match(
+        _AVALS, lambda k: b.and_(b.icmp_unsigned("==", addr(load(avals, 24 * k)), addr(aval)),
+                                 b.icmp_unsigned("==", load(avals, 24 * k + 8, I64), index)),
+        lambda k: load(avals, 24 * k + 16), PTR)
+    from_table = b.block
+    b.branch(typed)
     b.position_at_end(typed)
     out_aval = b.phi(PTR)
-    for value_, block in incoming:
-        out_aval.add_incoming(value_, block)
+    out_aval.add_incoming(aval, from_operand)
+    out_aval.add_incoming(remembered, from_table)
 
     # eager evaluation: no trace but EvalTrace, no default_device block open
     def attribute(obj_address, name):

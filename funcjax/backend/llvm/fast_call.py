@@ -196,6 +196,25 @@ class EntryFunction:
         self.b.cbranch(cond, ok, self.miss)
         self.b.position_at_end(ok)
 
+    def first_match(self, count, matches, value, ty):
+        """``value(k)`` for the first ``k < count`` whose ``matches(k)`` holds (both emitted
+        in that candidate's block), continuing in a new block; goes to ``miss`` if none does."""
+        b = self.b
+        found = self.fn.append_basic_block("found")
+        incoming = []
+        for k in range(count):
+            hit, result = matches(k), value(k)
+            nxt = self.fn.append_basic_block(f"candidate{k + 1}")
+            incoming.append((result, b.block))
+            b.cbranch(hit, found, nxt)
+            b.position_at_end(nxt)
+        b.branch(self.miss)
+        b.position_at_end(found)
+        out = b.phi(ty)
+        for result, block in incoming:
+            out.add_incoming(result, block)
+        return out
+
     def call(self, name, ret, arg_types, *values):
         """Calls the C-API function ``name``, bound under the ``_SYMBOL`` prefix."""
         callee = self.module.globals.get(_SYMBOL + name)
