@@ -1,6 +1,8 @@
 """Shared pieces of the backend tests: value strategies with edge values, random programs and
 the comparison of compiled results against eager ones."""
 
+import threading
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -80,3 +82,20 @@ def run_recipe(recipe, x, y):
         else:
             pool.append(_UNARY[u](pool[i % len(pool)]))
     return pool
+
+
+def call_from_threads(fn, threads=3, calls=20):
+    """``fn()``'s results from ``calls`` calls in each of ``threads`` Python threads at once,
+    failing if any thread is still waiting after two minutes (a pool that never answers)."""
+    results = []
+
+    def run():
+        for _ in range(calls):
+            results.append(fn())
+    workers = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not any(w.is_alive() for w in workers), "a thread waited forever for the pool"
+    return results

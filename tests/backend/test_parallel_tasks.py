@@ -5,7 +5,6 @@ and serial lowering form no group; several Python threads and pmap devices share
 
 import ctypes
 import re
-import threading
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ import funcjax.numpy as jnp
 from funcjax.backend.llvm import blas, dot_layout, parallel_loops, parallel_tasks
 from funcjax.backend.llvm.program import LoweredModule, needs_unroller
 from funcjax.ops.lapack import library_path
+
+from .helpers import call_from_threads
 
 # (not blas.available(): loading numpy's OpenBLAS into the global namespace before scipy.linalg
 # is imported breaks scipy's LAPACK for the rest of the process)
@@ -251,17 +252,7 @@ def test_python_threads_and_pmap_devices(small_tasks):
     x, g, w = _data((96, 64), (96, 80), (64, 80), seed=7)
     f = funcjax.jit(lambda x, g, w: (x.T @ g, g @ w.T))
     want = _leaves(f(x, g, w))
-    results = []
-
-    def run():
-        for _ in range(20):
-            results.append(_leaves(f(x, g, w)))
-    workers = [threading.Thread(target=run, daemon=True) for _ in range(3)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in workers), "a group waited forever for the pool"
+    results = call_from_threads(lambda: _leaves(f(x, g, w)))
     n = funcjax.device_count()
 
     def host(v):

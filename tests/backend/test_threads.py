@@ -16,6 +16,8 @@ from funcjax import lax
 from funcjax.backend.llvm import parallel_loops
 from funcjax.backend.llvm.program import LoweredModule
 
+from .helpers import call_from_threads
+
 
 def chain(x):
     return jnp.sin(x) * jnp.exp(-x * x) + 0.5 * jnp.tanh(x)
@@ -189,17 +191,7 @@ def test_python_threads_share_the_pool(threads):
     x = np.random.default_rng(4).standard_normal(60_000).astype(np.float32)
     f = funcjax.jit(chain)
     want = np.asarray(f(x))
-    results = []
-
-    def run():
-        for _ in range(20):
-            results.append(np.asarray(f(x)))
-    workers = [threading.Thread(target=run, daemon=True) for _ in range(3)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert not any(w.is_alive() for w in workers), "a loop waited forever for the pool"
+    results = call_from_threads(lambda: np.asarray(f(x)))
     assert len(results) == 60
     for r in results:
         np.testing.assert_array_equal(r, want)
