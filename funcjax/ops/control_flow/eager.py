@@ -340,38 +340,28 @@ class CompiledLoop:
         self.program, self.entry, self.calls = program, None if native else False, 0
 
     def __call__(self, *args):
-        entry = self.entry
-        if entry is not None:
-            if entry and _native_allowed[0]:
+        if not config.jax_debug_nans:  # debug_nans checks every output in Python
+            entry = self.entry
+            if entry is None:
+                self.calls += 1
+                if self.calls >= NATIVE_AFTER:
+                    entry = self.entry = _native_entry(self.program)
+            if entry:
                 out = entry.function(*args)
                 if out is not NotImplemented:
                     return [o._value for o in out]
-        else:
-            self.calls += 1
-            if self.calls >= NATIVE_AFTER:
-                self.entry = _native_entry(self.program)
         return self.program(*args)
-
 
 NATIVE_AFTER = 4
 NATIVE_MAX_WORK = 1 << 17  # equation evaluations (a while loop's trip count is unknown)
-_native_allowed = [not config.jax_debug_nans]
-
-
-def _flags_changed(name, value):
-    """Entries are built under the flags of their first calls; debug_nans must see every
-    output, so it sends all calls to the Python path while it is on."""
-    _native_allowed[0] = not config.jax_debug_nans
-
-
-config.on_update(_flags_changed)
 
 
 def _native_entry(program):
     """The program's native entry, or False. Programs that call BLAS keep the Python path,
-    which sets the BLAS thread count for each call."""
+    which sets the BLAS thread count for each call (a program without code has no
+    ``uses_blas`` and no entry)."""
     from funcjax.backend.llvm import fast_call
-    if getattr(program, "uses_blas", True) or config.jax_debug_nans:
+    if getattr(program, "uses_blas", True):
         return False
     return fast_call.build(program, [], "tuple") or False
 
