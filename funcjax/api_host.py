@@ -17,7 +17,8 @@ from funcjax.ops import calls
 
 def clear_caches():
     """Forgets every cached trace, transformed jaxpr and compiled program, so the next call
-    of a jitted function traces and compiles again (the persistent disk cache is kept)."""
+    of a jitted function traces and compiles again (the persistent disk cache is kept), and
+    returns the freed output buffers kept for reuse to the C library."""
     _clear_jit_caches()
     with calls._memo_lock:
         calls._memo.clear()
@@ -26,6 +27,9 @@ def clear_caches():
     if program is not None:
         with program.compiler.LOCK:
             program._programs.clear()
+    pool = sys.modules.get("funcjax.backend.llvm.output_pool")
+    if pool is not None:
+        pool.release()
 
 
 def copy_to_host_async(x):

@@ -14,6 +14,8 @@ _DEFAULTS = {
     "jax_num_cpu_devices": None,
     # threads compiled code may use (BLAS calls); None leaves OpenBLAS at its own default
     "funcjax_num_threads": None,
+    # bytes of freed large jit outputs kept for the next output of their size (output_pool)
+    "funcjax_output_pool_bytes": 256 << 20,
 }
 
 

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from funcjax.backend.llvm import trampoline
+from funcjax.backend.llvm import output_pool, trampoline
 from funcjax.backend.llvm.lowering import packed_symbol
 from funcjax.core.array import Array, to_numpy
 
@@ -83,7 +83,7 @@ class Executable:
         arrays, except that output k is ``arrays[i]`` for each pair ``(k, i)`` of ``aliases``
         (donated memory, see ``donation.take_donated``)."""
         reuse = dict(aliases)
-        outs = [arrays[reuse[k]] if k in reuse else np.empty(aval.shape, aval.dtype)
+        outs = [arrays[reuse[k]] if k in reuse else output_pool.empty(aval.shape, aval.dtype)
                 for k, aval in enumerate(self.out_avals)]
         ws, ws_ptr = self._workspace()
         if self._call is None or self._call(self._address, ws_ptr, *arrays,
