@@ -331,7 +331,8 @@ def eager_program(general=None, *, native=None):
 class _NativeMoves:
     """The ``eager_program`` hook of the Array attribute ``attr`` (``attribute``, the Python
     version): a program of form ``kind`` (``_native_form``) replayed ``NATIVE_AFTER`` times
-    for operands of the same strides gets a native entry for that key
+    (again, after its entry was replaced by others) for operands of the same strides gets a
+    native entry for that key
     (``backend/llvm/eager_views.py``, which replaces ``attribute`` on ``Array`` and calls it
     for anything it does not take)."""
 
@@ -345,22 +346,26 @@ class _NativeMoves:
         if form is None or form[0] != self.kind or any(out is a for a in arrays):
             return
         key = (run.program, *[a._value.strides for a in arrays])
-        n = self.hits.get(key, 0) + 1
+        n = self.hits.get(key, 0)
+        if n is None:  # refused
+            return
         if len(self.hits) >= _MAX_ENTRIES:
             self.hits.clear()
-        self.hits[key] = n
-        if n != self.NATIVE_AFTER:
+        self.hits[key] = n = n + 1
+        if n < self.NATIVE_AFTER:
             return
         from funcjax.backend.llvm import eager_views  # the backend loads for hot code only
         moves = eager_views.moves_for(self.attr, self.attribute, self.kind, enabled)
-        if moves is None:
-            return
         x64 = config.jax_enable_x64
-        if self.kind == "view":
-            moves.enable_view(arrays[0], args[1:], x64, out)
+        if moves is None:
+            done = False
+        elif self.kind == "view":
+            done = moves.enable_view(arrays[0], args[1:], x64, out)
         else:
             (i, a2d), (j, b2d) = form[1:]
-            moves.enable_matmul(arrays[i], arrays[j], a2d, b2d, x64, out)
+            done = moves.enable_matmul(arrays[i], arrays[j], a2d, b2d, x64, out)
+        # counted again if its table entry is replaced by others'; never again if refused
+        self.hits[key] = 0 if done else None
 
 
 # ``x[i]``, ``x.reshape(...)``, ``x.T`` and ``x @ y`` on an Array are eager programs of the

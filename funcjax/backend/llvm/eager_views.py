@@ -17,9 +17,12 @@ module (``enable``) about a program it has replayed often whose form is one of:
   inner loop for the dtype with the strides numpy passes it, on a fresh buffer, wrapped as
   the program wraps it; it is enabled only if it gives the replay's bits.
 
-A table entry matches a call by the operand's aval object (identity, as ``eager_entry``), the
-x64 flag object, the operand's strides, and the static arguments encoded as words: an exact
-``int`` by value, ``None``, ``Ellipsis``, a ``slice`` of those, a ``tuple`` of those. The call
+A table entry matches a call by each operand's type as ``_programs`` keys it (an exact Array's
+aval equals its buffer's dtype and shape: the dtype object, the weak flag object and the
+dimensions are compared, so fresh arrays of one type share an entry) and strides, the x64
+flag object, and the static arguments encoded as words: an exact ``int`` by value, ``None``,
+``Ellipsis``, a ``slice`` of those, a ``tuple`` of those. The result's aval is the program's
+own (one object per program, ``straight_line.canonical``). The call
 must also be eager (``eager_entry.require_runs_now``), outside ``jax_debug_nans``, with
 ``_programs.enabled`` set, no keywords, exactly ``Array`` operands (not committed or sharded
 subclasses, not tracers) with live aligned buffers on the default device. Anything else
@@ -50,20 +53,33 @@ _WRITEABLE = 0x400
 _INT, _NONE, _SLICE, _TUPLE, _ELLIPSIS = 1, 2, 3, 4, 5
 
 
+class _Operand(ctypes.Structure):
+    """An operand's part of a key: its type (dtype object, weak flag object, shape) and
+    strides."""
+    _fields_ = [("descr", ctypes.c_void_p), ("weak", ctypes.c_void_p), ("nd", ctypes.c_int64),
+                ("dims", ctypes.c_int64 * MAX_DIMS), ("strides", ctypes.c_int64 * MAX_DIMS)]
+
+    def set(self, array):
+        value = array._value
+        self.weak, self.nd = id(array._aval.weak_type), value.ndim
+        self.dims[:value.ndim], self.strides[:value.ndim] = value.shape, value.strides
+        self.descr = id(value.dtype)
+
+
 class _Program(ctypes.Structure):
-    _fields_ = [("aval", ctypes.c_void_p), ("aval2", ctypes.c_void_p),
-                ("x64", ctypes.c_void_p), ("n_words", ctypes.c_int64),
-                ("words", ctypes.c_int64 * MAX_WORDS),
-                ("strides", ctypes.c_int64 * MAX_DIMS), ("strides2", ctypes.c_int64 * MAX_DIMS),
+    _fields_ = [("a", _Operand), ("b", _Operand), ("x64", ctypes.c_void_p),
+                ("n_words", ctypes.c_int64), ("words", ctypes.c_int64 * MAX_WORDS),
                 ("out_aval", ctypes.c_void_p), ("out_nd", ctypes.c_int64),
                 ("out_dims", ctypes.c_int64 * MAX_DIMS),
                 ("out_strides", ctypes.c_int64 * MAX_DIMS), ("offset", ctypes.c_int64),
-                ("descr", ctypes.c_void_p), ("loop", ctypes.c_void_p), ("data", ctypes.c_void_p),
+                ("loop", ctypes.c_void_p), ("data", ctypes.c_void_p),
                 ("core", ctypes.c_int64 * 4), ("steps", ctypes.c_int64 * 9)]
 
 
 def _field(name):
-    return getattr(_Program, name).offset
+    """The offset of ``name`` (``"a.dims"``: of a field of an operand) in ``_Program``."""
+    head, _, rest = name.partition(".")
+    return getattr(_Program, head).offset + (getattr(_Operand, rest).offset if rest else 0)
 
 
 def words(statics):
@@ -158,25 +174,21 @@ class NativeMoves:
     def calls(self):
         return self.counter.value
 
-    def _slot(self, refs):
+    def _slot(self, refs, statics, x64):
+        """The next slot (the oldest is replaced), emptied, keyed by ``statics`` and ``x64``;
+        the caller sets its operands last (``a.descr`` marks it full)."""
         k = self.next
         self.next = (k + 1) % SLOTS
         slot = self.table[k]
-        slot.aval = 0  # a half-written slot never matches
+        slot.a.descr = 0  # a half-written slot never matches
         self.refs[k] = refs
+        slot.x64, slot.n_words = id(x64), len(statics)
+        slot.words[:len(statics)] = statics
         return slot
-
-    def _key(self, slot, aval, statics, x64, strides):
-        slot.x64 = id(x64)
-        slot.n_words = len(statics)
-        for j, w in enumerate(statics):
-            slot.words[j] = w
-        for j, s in enumerate(strides):
-            slot.strides[j] = s
 
     def enable_view(self, array, statics, x64, out):
         """Makes ``array.attr(*statics)`` (whose checked program gave ``out``, a view of
-        ``array``'s buffer) native for operands of ``array``'s aval object and strides."""
+        ``array``'s buffer) native for operands of ``array``'s type and strides."""
         keyed = words(statics)
         value, result = array._value, out._value
         owner = value if value.base is None or value.flags.owndata else value.base
@@ -185,19 +197,17 @@ class NativeMoves:
                 result.ndim > MAX_DIMS or result.flags.writeable != value.flags.writeable or \
                 not value.flags.aligned or self.kind != "view":
             return False
-        slot = self._slot((array._aval, out._aval, x64))
-        self._key(slot, array._aval, keyed, x64, value.strides)
+        slot = self._slot((value.dtype, out._aval, x64), keyed, x64)
         slot.out_aval, slot.out_nd = id(out._aval), result.ndim
-        for j, (d, s) in enumerate(zip(result.shape, result.strides)):
-            slot.out_dims[j], slot.out_strides[j] = d, s
+        slot.out_dims[:result.ndim], slot.out_strides[:result.ndim] = result.shape, result.strides
         slot.offset = result.ctypes.data - value.ctypes.data
-        slot.aval = id(array._aval)  # last: the slot matches from now on
+        slot.a.set(array)  # last: the slot matches from now on
         return True
 
     def enable_matmul(self, a, b, a2d, b2d, x64, out):
         """Makes ``a @ b`` (whose checked program is ``np.matmul`` of ``a`` and ``b``
-        reshaped to ``a2d``, ``b2d``, giving ``out``) native for operands of these aval
-        objects and strides, if numpy's matmul loop gives ``out``'s bits."""
+        reshaped to ``a2d``, ``b2d``, giving ``out``) native for operands of these types
+        and strides, if numpy's matmul loop gives ``out``'s bits."""
         x, y = a._value, b._value
         dtype = x.dtype
         if self.kind != "matmul" or y.dtype is not dtype or dtype.kind not in "fiu" or \
@@ -221,18 +231,14 @@ class NativeMoves:
                  *step((m, p), (p * item, item))]
         if not _agrees(found, core, steps, x2, y2, out._value):
             return False
-        slot = self._slot((a._aval, b._aval, out._aval, x64, dtype))
-        self._key(slot, a._aval, [], x64, x.strides)
-        for j, s in enumerate(y.strides):
-            slot.strides2[j] = s
-        slot.aval2, slot.descr = id(b._aval), id(dtype)
+        slot = self._slot((dtype, out._aval, x64), [], x64)
         slot.loop, slot.data = found
         slot.core[:], slot.steps[:] = core, steps
         result = out._value
         slot.out_aval, slot.out_nd = id(out._aval), result.ndim
-        for j, d in enumerate(result.shape):
-            slot.out_dims[j] = d
-        slot.aval = id(a._aval)
+        slot.out_dims[:result.ndim] = result.shape
+        slot.b.set(b)
+        slot.a.set(a)  # last
         return True
 
 
@@ -430,8 +436,6 @@ def _entry_ir(owner, fallback, method):
     x64 = b.ptrtoint(eager_entry.config_flag(entry, "x64"), I64)
     require(eager_entry._is(entry, eager_entry.config_flag(entry, "debug_nans"), L["False"]),
             "no_debug_nans")
-    nd = b.sext(load(value, 24, I32), I64)
-    strides = load(value, 40)
     buf = b.alloca(I64, size=i64(MAX_WORDS))
     pos = b.alloca(I64)
     b.store(i64(0), pos)
@@ -439,40 +443,43 @@ def _entry_ir(owner, fallback, method):
         with for_range(b, nargs, start=first) as k:
             _encode(entry, arg(k), buf, pos, 0)
     n_words = b.load(pos, typ=I64)
-    if matmul:
-        nd2, strides2 = b.sext(load(value2, 24, I32), I64), load(value2, 40)
-        descr = load(value, 56)
+    operands = [("a", aval, value)] + ([("b", aval2, value2)] if matmul else [])
+
+    def same(first, second):
+        return b.icmp_unsigned("==", b.ptrtoint(first, I64), b.ptrtoint(second, I64))
 
     def matches(slot):
-        quick = b.and_(b.icmp_unsigned("==", b.ptrtoint(field(slot, "aval"), I64),
-                                       b.ptrtoint(aval, I64)),
-                       b.icmp_unsigned("==", b.ptrtoint(field(slot, "x64"), I64), x64))
-        quick = b.and_(quick, b.icmp_signed("==", field(slot, "n_words", I64), n_words))
-        if matmul:
-            quick = b.and_(quick, b.icmp_unsigned("==", b.ptrtoint(field(slot, "aval2"), I64),
-                                                  b.ptrtoint(aval2, I64)))
+        """The slot's key is this call's: the x64 flag, the static words, each operand's
+        dtype object, weak flag, shape and strides."""
+        quick = b.and_(b.icmp_unsigned("==", b.ptrtoint(field(slot, "x64"), I64), x64),
+                       b.icmp_signed("==", field(slot, "n_words", I64), n_words))
+        for name, operand_aval, operand in operands:
+            quick = b.and_(quick, same(field(slot, f"{name}.descr"), load(operand, 56)))
+            quick = b.and_(quick, same(field(slot, f"{name}.weak"),
+                                       load(operand_aval, L["weak"])))
+            quick = b.and_(quick, b.icmp_signed("==", field(slot, f"{name}.nd", I64),
+                                                b.sext(load(operand, 24, I32), I64)))
         before = b.block
-        same, joined = fn.append_basic_block("same_key"), fn.append_basic_block("joined")
-        b.cbranch(quick, same, joined)
-        b.position_at_end(same)
-        hit = b.and_(_equal_words(entry, at(slot, "words"), buf, n_words),
-                     _equal_words(entry, at(slot, "strides"), strides, nd))
-        if matmul:  # the dtype object the loop was taken for, and the other's strides
-            descr_address = b.ptrtoint(field(slot, "descr"), I64)
+        full, joined = fn.append_basic_block("same_key"), fn.append_basic_block("joined")
+        b.cbranch(quick, full, joined)
+        b.position_at_end(full)
+        hit = _equal_words(entry, at(slot, "words"), buf, n_words)
+        for name, _, operand in operands:
+            nd = b.sext(load(operand, 24, I32), I64)
             hit = b.and_(hit, b.and_(
-                b.icmp_unsigned("==", descr_address, b.ptrtoint(descr, I64)),
-                b.icmp_unsigned("==", descr_address, b.ptrtoint(load(value2, 56), I64))))
-            hit = b.and_(hit, _equal_words(entry, at(slot, "strides2"), strides2, nd2))
-        from_same = b.block
+                _equal_words(entry, at(slot, f"{name}.dims"), load(operand, 32), nd),
+                _equal_words(entry, at(slot, f"{name}.strides"), load(operand, 40), nd)))
+        from_full = b.block
         b.branch(joined)
         b.position_at_end(joined)
         result = b.phi(ir.IntType(1))
         result.add_incoming(ir.Constant(ir.IntType(1), 0), before)
-        result.add_incoming(hit, from_same)
+        result.add_incoming(hit, from_full)
         return result
     slot = _find(entry, owner, matches)
     out_aval = field(slot, "out_aval")
     if matmul:  # a fresh buffer of the result's shape, numpy's loop, a private view
+        descr = load(value, 56)
         call("Py_IncRef", ir.VoidType(), [PTR], descr)
         base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32],
                     b.trunc(field(slot, "out_nd", I64), I32), at(slot, "out_dims"), descr,
