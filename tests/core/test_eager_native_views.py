@@ -255,3 +255,35 @@ def test_indexing_differs_from_numpy_nowhere(shape, index, dtype, seed):
         out = x[index]
     assert out.dtype == want.dtype and out.shape == want.shape
     np.testing.assert_array_equal(out, want)
+
+
+def test_default_device_blocks_take_the_python_path():
+    devices = funcjax.devices()
+    if len(devices) < 2:
+        pytest.skip("one device")
+    m = operand((2, 4))
+    fns = (lambda: m[1], lambda: m.T, lambda: m @ m.T)
+    for fn in fns:
+        warm_native(fn)
+    before = calls()
+    with funcjax.default_device(devices[-1]):
+        for fn in fns:
+            assert fn().devices() == {devices[-1]}
+    assert calls() == before
+    assert all(fn().devices() == {devices[0]} for fn in fns) and calls() == before + 4
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=st.integers(1, 5), n=st.integers(1, 5), p=st.integers(1, 5),
+       dtype=st.sampled_from([np.float32, np.int32]), transposed=st.booleans(),
+       seed=st.integers(0, 9))
+def test_products_and_reshapes_differ_from_numpy_nowhere(m, n, p, dtype, transposed, seed):
+    x = operand((m, n), dtype, seed)
+    y = operand((p, n), dtype, seed + 1).T if transposed else operand((n, p), dtype, seed + 1)
+    a, b = np.asarray(x), np.asarray(y)
+    for _ in range(_programs._NativeMoves.NATIVE_AFTER + 4):
+        out = x @ y
+        flat = x.reshape(-1)
+    np.testing.assert_array_equal(out, a @ b)
+    assert out.dtype == (a @ b).dtype
+    np.testing.assert_array_equal(flat, a.reshape(-1))
