@@ -72,7 +72,7 @@ I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
 _NAME = "funcjax_eager_entry"
-_C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
+_C_API = ("PyObject_GetAttr", "PyDict_GetItem", "PyObject_Vectorcall", "PyFloat_AsDouble",
           "PyLong_AsLongLongAndOverflow", "PyErr_Clear")
 # scalar kinds of a table entry
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
@@ -562,19 +562,28 @@ def checked_array(entry, obj, k, strong=True, contiguous=True):
 
 def config_flag(entry, name):
     """The object ``config.<NAMES[name]>`` (or the thread's ``trace``) is now, as a borrowed
-    reference (flags are ``True``/``False``; the context holds its trace), or ``miss``."""
+    reference (flags are ``True``/``False``; the context holds its trace), or ``miss``.
+    ``config`` keeps its flags as plain attributes, updated in place in its ``__dict__``
+    (``config._publish``): read there, without an attribute lookup."""
     b, fn = entry.b, entry.fn
-    owner = _context if name == "trace" else config
-    got = entry.call("PyObject_GetAttr", PTR, [PTR, PTR], entry.const_ptr(id(owner)),
-                     entry.const_ptr(id(NAMES[name])))
+    if name == "trace":
+        got = entry.call("PyObject_GetAttr", PTR, [PTR, PTR], entry.const_ptr(id(_context)),
+                         entry.const_ptr(id(NAMES[name])))
+    else:
+        got = entry.call("PyDict_GetItem", PTR, [PTR, PTR], entry.const_ptr(id(_CONFIG_FLAGS)),
+                         entry.const_ptr(id(NAMES[name])))
     null, ok = fn.append_basic_block(f"{name}_null"), fn.append_basic_block(f"{name}_ok")
     b.cbranch(_is(entry, got, 0), null, ok)
     b.position_at_end(null)
     entry.call("PyErr_Clear", ir.VoidType(), [])
     b.branch(entry.miss)
     b.position_at_end(ok)
-    entry.call("Py_DecRef", ir.VoidType(), [PTR], got)
+    if name == "trace":
+        entry.call("Py_DecRef", ir.VoidType(), [PTR], got)
     return got
+
+
+_CONFIG_FLAGS = config.__dict__
 
 
 def require_runs_now(entry):
