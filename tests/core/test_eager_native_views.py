@@ -287,3 +287,17 @@ def test_products_and_reshapes_differ_from_numpy_nowhere(m, n, p, dtype, transpo
     np.testing.assert_array_equal(out, a @ b)
     assert out.dtype == (a @ b).dtype
     np.testing.assert_array_equal(flat, a.reshape(-1))
+
+
+def test_replaced_table_entries_keep_results_right():
+    x = operand((50,))
+    a = np.asarray(x)
+    keys = range(-eager_views.SLOTS - 8, 0)  # more keys than slots: entries get replaced
+    for _ in range(2):
+        for i in keys:
+            for _ in range(_programs._NativeMoves.NATIVE_AFTER + 1):
+                out = x[i]
+            assert out.tolist() == a[i].tolist()
+    before = calls()
+    assert [x[i].tolist() for i in keys] == [a[i].tolist() for i in keys]
+    assert calls() - before >= eager_views.SLOTS - 1  # the newest ones are native
