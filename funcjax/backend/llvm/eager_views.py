@@ -48,6 +48,7 @@ MAX_WORK = 1 << 16  # multiply-adds of a native product (the call holds the GIL)
 I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _NAME = "funcjax_eager_views"
+_GETTER = "funcjax_eager_views_get"
 _WRITEABLE = 0x400
 # word tags of the static arguments (as ``words`` encodes them)
 _INT, _NONE, _SLICE, _TUPLE, _ELLIPSIS = 1, 2, 3, 4, 5
@@ -143,9 +144,10 @@ def _layout():
 
 
 class NativeMoves:
-    """The native entry of one Array method (or property getter) ``attr`` whose Python
-    version is ``fallback``: ``kind`` "view" (one operand and static arguments) or "matmul"
-    (two operands); a table of ``SLOTS`` programs that ``enable`` fills."""
+    """The native entry of one Array method (or property: a getset descriptor) ``attr``
+    whose Python version is ``fallback``: ``kind`` "view" (one operand and static
+    arguments) or "matmul" (two operands); a table of ``SLOTS`` programs that ``enable``
+    fills."""
 
     def __init__(self, attr, fallback, kind, enabled):
         self.attr, self.fallback, self.kind = attr, fallback, kind
@@ -166,9 +168,11 @@ class NativeMoves:
         if method:
             self.attribute = eager_entry._new_method(ctypes.py_object(Array),
                                                      ctypes.addressof(self.defn))
-        else:  # a property whose getter is the builtin (``x.T``)
-            self.attribute = property(fast_call._new_function(ctypes.addressof(self.defn),
-                                                              self, None))
+        else:  # a getset descriptor whose getter calls the entry with the Array (``x.T``)
+            self.getset = _GetSetDef(attr.encode(), engine.address(_GETTER), None, None,
+                                     id(self))
+            self.attribute = _new_getset(ctypes.py_object(Array),
+                                         ctypes.addressof(self.getset))
 
     @property
     def calls(self):
@@ -241,6 +245,15 @@ class NativeMoves:
         slot.a.set(a)  # last
         return True
 
+
+class _GetSetDef(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("get", ctypes.c_void_p), ("set", ctypes.c_void_p),
+                ("doc", ctypes.c_char_p), ("closure", ctypes.c_void_p)]
+
+
+_new_getset = ctypes.pythonapi.PyDescr_NewGetSet
+_new_getset.restype = ctypes.py_object
+_new_getset.argtypes = [ctypes.py_object, ctypes.c_void_p]
 
 _LOOP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                          ctypes.c_void_p)
@@ -517,4 +530,11 @@ def _entry_ir(owner, fallback, method):
     b.store(b.add(b.load(counter, typ=I64), i64(1)), counter)
     b.ret(obj)
     eager_entry.call_fallback(entry, fallback, method)
+    if not method:  # ``PyObject *get(PyObject *obj, void *owner)``: the entry with (obj,)
+        getter = ir.Function(entry.module, ir.FunctionType(PTR, [PTR, PTR]), _GETTER)
+        gb = ir.IRBuilder(getter.append_basic_block("entry"))
+        obj, closure = getter.args
+        stack = gb.alloca(PTR)
+        gb.store(obj, stack)
+        gb.ret(gb.call(fn, [closure, stack, i64(1), ir.Constant(PTR, None)]))
     return str(entry.module)
