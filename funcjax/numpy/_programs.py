@@ -19,6 +19,10 @@ exact ``Array`` arguments with live buffers are keyed, and only when primitives 
 (``eval.runs_now``: no transformation, no open ``default_device`` block; arguments are
 exactly ``Array``, never committed or sharded ones) and ``jax_debug_nans`` is off;
 tracers, numpy arrays, lists and other values always take the general path.
+
+A warm program of an Array method that is one view of its operand or a plain 2-D product
+(``_native_form``) is handed to ``backend/llvm/eager_views.py``, whose native entry then
+replays it for the same key without entering Python (``_NativeMoves``).
 """
 
 import ctypes
@@ -331,10 +335,9 @@ def eager_program(general=None, *, native=None):
 class _NativeMoves:
     """The ``eager_program`` hook of the Array attribute ``attr`` (``attribute``, the Python
     version): a program of form ``kind`` (``_native_form``) replayed ``NATIVE_AFTER`` times
-    (again, after its entry was replaced by others) for operands of the same strides gets a
-    native entry for that key
-    (``backend/llvm/eager_views.py``, which replaces ``attribute`` on ``Array`` and calls it
-    for anything it does not take)."""
+    for operands of the same strides (again after its table entry was replaced by others)
+    gets a native entry for that key (``backend/llvm/eager_views.py``, which replaces
+    ``attribute`` on ``Array`` and calls it for anything it does not take)."""
 
     NATIVE_AFTER = 32
 
@@ -361,9 +364,9 @@ class _NativeMoves:
             done = False
         elif self.kind == "view":
             done = moves.enable_view(arrays[0], args[1:], x64, out)
-        else:
+        else:  # (the entry's left operand is ``self``)
             (i, a2d), (j, b2d) = form[1:]
-            done = moves.enable_matmul(arrays[i], arrays[j], a2d, b2d, x64, out)
+            done = (i, j) == (0, 1) and moves.enable_matmul(*arrays, a2d, b2d, x64, out)
         # counted again if its table entry is replaced by others'; never again if refused
         self.hits[key] = 0 if done else None
 
