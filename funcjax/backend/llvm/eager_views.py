@@ -307,6 +307,13 @@ def installed():
 
 
 # -- the generated entry ---------------------------------------------------------------------
+def _alloca(b, ty, count=1):
+    """A stack slot of ``count`` ``ty`` made in the entry block (once per call, wherever it
+    is used: in a loop too)."""
+    with b.goto_entry_block():
+        return b.alloca(ty, size=ir.Constant(I64, count))
+
+
 def _encode(entry, obj, buf, pos, depth):
     """Appends ``obj``'s key words (``words``) to ``buf`` at the index cell ``pos``; ``miss``
     for anything else. ``depth`` 0 takes tuples, 1 slices, 2 scalars only."""
@@ -334,7 +341,7 @@ def _encode(entry, obj, buf, pos, depth):
         b.cbranch(match, this, other)
         b.position_at_end(this)
         if name == "int":
-            overflow = b.alloca(I32)
+            overflow = _alloca(b, I32)
             b.store(ir.Constant(I32, 0), overflow)
             v = entry.call("PyLong_AsLongLongAndOverflow", I64, [PTR, PTR], obj, overflow)
             entry.require(b.icmp_signed("==", b.load(overflow, typ=I32), ir.Constant(I32, 0)),
@@ -365,7 +372,7 @@ def _encode(entry, obj, buf, pos, depth):
 def _equal_words(entry, first, second, n):
     """Whether the ``n`` words at ``first`` and ``second`` are equal (an i1)."""
     b = entry.b
-    diff = b.alloca(I64)
+    diff = _alloca(b, I64)
     b.store(ir.Constant(I64, 0), diff)
     with for_range(b, n) as j:
         x = b.load(b.gep(first, [j], source_etype=I64), typ=I64)
@@ -449,8 +456,8 @@ def _entry_ir(owner, fallback, method):
     x64 = b.ptrtoint(eager_entry.config_flag(entry, "x64"), I64)
     require(eager_entry._is(entry, eager_entry.config_flag(entry, "debug_nans"), L["False"]),
             "no_debug_nans")
-    buf = b.alloca(I64, size=i64(MAX_WORDS))
-    pos = b.alloca(I64)
+    buf = _alloca(b, I64, MAX_WORDS)
+    pos = _alloca(b, I64)
     b.store(i64(0), pos)
     if not matmul:
         with for_range(b, nargs, start=first) as k:
@@ -498,7 +505,7 @@ def _entry_ir(owner, fallback, method):
                     b.trunc(field(slot, "out_nd", I64), I32), at(slot, "out_dims"), descr,
                     i32(0))
         fast_call._fail_if_null(b, fn, base, [], call)
-        pointers = b.alloca(PTR, size=i64(3))
+        pointers = _alloca(b, PTR, 3)
         for k, ptr in enumerate((load(value, 16), load(value2, 16), load(base, 16))):
             b.store(ptr, b.gep(pointers, [i64(k)], source_etype=PTR))
         spmd_pool._call_ptr(b, field(slot, "loop"), ir.FunctionType(ir.VoidType(), [PTR] * 4),
