@@ -19,8 +19,13 @@ exact ``Array`` arguments with live buffers are keyed, and only when primitives 
 (``eval.runs_now``: no transformation, no open ``default_device`` block; arguments are
 exactly ``Array``, never committed or sharded ones) and ``jax_debug_nans`` is off;
 tracers, numpy arrays, lists and other values always take the general path.
+
+A warm program of an Array method that is one view of its operand or a plain 2-D product
+(``_native_form``) is handed to ``backend/llvm/eager_views.py``, whose native entry then
+replays it for the same key without entering Python (``_NativeMoves``).
 """
 
+import ctypes
 import functools
 import warnings
 
@@ -40,7 +45,8 @@ _MAX_ENTRIES = 4096
 _programs = {}  # key -> the program's function (compile_program), a count of calls, or _REFUSED
 _Function = type(lambda: None)
 _REFUSED = object()
-enabled = [True]  # tests turn it off to compare with the general path
+# Tests turn it off to compare with the general path (a ctypes flag: native entries read it).
+enabled = (ctypes.c_bool * 1)(True)
 
 
 class _UnkeyedError(Exception):
@@ -191,9 +197,39 @@ def compile_program(closed):
     def direct(eqn, ins, constant):
         call = _direct_call(eqn)
         return None if call is None else f"{constant(call)}({', '.join(ins)})"
-    return straight_line.generate(
+    run = straight_line.generate(
         jaxpr.invars, jaxpr.outvars, plan, reads, fixed, expression=_view_expression, direct=direct,
         quiet=any(eqn.primitive not in _MOVES for eqn in plan), single=True)
+    run.form = _native_form(jaxpr, plan, reads, fixed)
+    return run
+
+
+def _native_form(jaxpr, plan, reads, fixed):
+    """What a native entry can replay of a program (``backend/llvm/eager_views.py``):
+    ``("view",)`` for moves of its one input that numpy makes as one view; ``("matmul",
+    (i, shape), (j, shape))`` for ``np.matmul`` of inputs ``i`` and ``j`` (each reshaped to
+    the 2-D ``shape``), possibly reshaped; else None."""
+    if fixed or not plan:
+        return None
+    expressions = [_view_expression(eqn, "v", repr) for eqn in plan]
+    if len(jaxpr.invars) == 1 and None not in expressions:
+        return ("view",)
+    products = [eqn for eqn in plan if _direct_call(eqn) is np.matmul]
+    if len(jaxpr.invars) != 2 or len(products) != 1 or \
+            any(eqn.primitive not in _RELABELS for eqn in plan if eqn is not products[0]):
+        return None
+    (product,) = products
+    made_by = {eqn.outputs[0]: eqn for eqn in plan}
+    operands = []
+    for atom in product.inputs:
+        source = atom if atom in jaxpr.invars else reads[made_by[atom]][0]
+        if source not in jaxpr.invars:
+            return None
+        operands.append((jaxpr.invars.index(source), tuple(atom.aval.shape)))
+    (out,) = jaxpr.outvars
+    if out is not product.outputs[0] and reads[made_by[out]][0] is not product.outputs[0]:
+        return None
+    return ("matmul", *operands)
 
 
 def _build(general, args, kwargs, arrays):
@@ -227,14 +263,15 @@ def eager_program(general=None, *, native=None):
     """``general`` (a function of arrays and static arguments returning one array) with its
     eager calls replayed from their checked programs. ``native(run, args, arrays, out)`` is
     told of each replay (``_util.static_native``; ``@eager_program(native=...)``): ``run``
-    runs the program on a list of Arrays of the types of ``arrays``; ``out`` is its result."""
+    runs the program (``run.program``, of ``_native_form`` ``run.form``) on a list of Arrays
+    of the types of ``arrays``; ``out`` is its result."""
     if general is None:
         return lambda general: eager_program(general, native=native)
     @functools.wraps(general)
     def fn(*args, **kwargs):
         if not runs_now() or config.jax_debug_nans or not enabled[0]:
             return general(*args, **kwargs)
-        if not kwargs:  # ``x.T``, ``x @ y``: the key of the loop below, directly
+        if not kwargs and native is None:  # ``x.T``, ``x @ y``: the loop's key, directly
             n = len(args)
             if n == 1:
                 (a,) = args
@@ -276,7 +313,10 @@ def eager_program(general=None, *, native=None):
         if type(entry) is _Function:
             out = entry(*arrays)
             if native is not None:
-                native(lambda inputs: entry(*inputs), args, arrays, out)
+                def run(inputs):
+                    return entry(*inputs)
+                run.program, run.form = entry, getattr(entry, "form", None)
+                native(run, args, arrays, out)
             return out
         if entry is not _REFUSED and arrays:
             if entry + 1 < BUILD_AFTER:
@@ -292,12 +332,60 @@ def eager_program(general=None, *, native=None):
     return fn
 
 
+class _NativeMoves:
+    """The ``eager_program`` hook of the Array attribute ``attr`` (``attribute``, the Python
+    version): a program of form ``kind`` (``_native_form``) replayed ``NATIVE_AFTER`` times
+    for operands of the same strides (again after its table entry was replaced by others)
+    gets a native entry for that key (``backend/llvm/eager_views.py``, which replaces
+    ``attribute`` on ``Array`` and calls it for anything it does not take)."""
+
+    NATIVE_AFTER = 32
+
+    def __init__(self, attr, kind):
+        self.attr, self.kind, self.attribute, self.hits = attr, kind, None, {}
+
+    def __call__(self, run, args, arrays, out):
+        form = getattr(run, "form", None)
+        if form is None or form[0] != self.kind or any(out is a for a in arrays):
+            return
+        key = (run.program, *[a._value.strides for a in arrays])
+        n = self.hits.get(key, 0)
+        if n is None:  # refused
+            return
+        if len(self.hits) >= _MAX_ENTRIES:
+            self.hits.clear()
+        self.hits[key] = n = n + 1
+        if n < self.NATIVE_AFTER:
+            return
+        from funcjax.backend.llvm import eager_views  # the backend loads for hot code only
+        moves = eager_views.moves_for(self.attr, self.attribute, self.kind, enabled)
+        x64 = config.jax_enable_x64
+        if moves is None:
+            done = False
+        elif self.kind == "view":
+            done = moves.enable_view(arrays[0], args[1:], x64, out)
+        else:  # (the entry's left operand is ``self``)
+            (i, a2d), (j, b2d) = form[1:]
+            done = (i, j) == (0, 1) and moves.enable_matmul(*arrays, a2d, b2d, x64, out)
+        # counted again if its table entry is replaced by others'; never again if refused
+        self.hits[key] = 0 if done else None
+
+
 # ``x[i]``, ``x.reshape(...)``, ``x.T`` and ``x @ y`` on an Array are eager programs of the
 # methods themselves (which forward to funcjax.numpy): a warm call goes from the operator
 # straight to its program. Committed and sharded arrays (subclasses), and tracers (which
 # only share ``ArrayMethods``), take the methods unchanged.
+# Those of one kind of ``_native_form`` get native entries when warm.
+_NATIVE_KINDS = {"__getitem__": "view", "reshape": "view", "transpose": "view", "swapaxes": "view",
+                 "squeeze": "view", "T": "view", "mT": "view", "__matmul__": "matmul"}
 for _name in ("__getitem__", "reshape", "transpose", "__matmul__", "__rmatmul__", "swapaxes",
-              "squeeze"):
-    setattr(Array, _name, eager_program(getattr(ArrayMethods, _name)))
-for _name in ("T", "mT"):
-    setattr(Array, _name, property(eager_program(getattr(ArrayMethods, _name).fget)))
+              "squeeze", "T", "mT"):
+    _hook = _NativeMoves(_name, _NATIVE_KINDS[_name]) if _name in _NATIVE_KINDS else None
+    _method = getattr(ArrayMethods, _name)
+    if type(_method) is property:
+        _attribute = property(eager_program(_method.fget, native=_hook))
+    else:
+        _attribute = eager_program(_method, native=_hook)
+    if _hook is not None:
+        _hook.attribute = _attribute
+    setattr(Array, _name, _attribute)

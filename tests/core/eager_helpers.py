@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from funcjax.backend.llvm import eager_entry
+from funcjax.backend.llvm import eager_entry, eager_views
 from funcjax.core.array import Array
 from funcjax.numpy import _programs, _util
 
@@ -16,17 +16,22 @@ def python_path(fn, *args, programs=True):
         _programs.enabled[0] = False
     saved = {k: slot[0] for k, (slot, _) in _util._native_slots.items()}
     methods = {k: Array.__dict__[k] for k in eager_entry.installed_methods()}
+    moves = eager_views.installed()  # (a native entry of a move, and its Python version)
     try:
         for slot, _ in _util._native_slots.values():
             slot[0] = None
         for k in methods:
             delattr(Array, k)
+        for k, (_, python) in moves.items():
+            setattr(Array, k, python)
         return fn(*args)
     finally:
         for k, (slot, _) in _util._native_slots.items():
             slot[0] = saved[k]
         for k, v in methods.items():
             setattr(Array, k, v)
+        for k, (native, _) in moves.items():
+            setattr(Array, k, native)
         _util.native_enabled[0] = _programs.enabled[0] = True
 
 

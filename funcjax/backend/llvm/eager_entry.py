@@ -72,7 +72,7 @@ I32, I64 = ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 _SYMBOL = fast_call._SYMBOL
 _NAME = "funcjax_eager_entry"
-_C_API = ("PyObject_GetAttr", "PyObject_Vectorcall", "PyFloat_AsDouble",
+_C_API = ("PyObject_GetAttr", "PyDict_GetItem", "PyObject_Vectorcall", "PyFloat_AsDouble",
           "PyLong_AsLongLongAndOverflow", "PyErr_Clear")
 # scalar kinds of a table entry
 _NO_SCALAR, _FLOAT32, _INT32 = 0, 1, 2
@@ -285,8 +285,7 @@ class NativeFunction:
         self.next_aval = 0
         self.counter = ctypes.c_int64(0)  # completed native calls (tests read ``calls``)
         self.keep = [general]  # objects the code points at
-        self.names = {"trace": "trace", "x64": "jax_enable_x64", "axis": sys.intern("axis")}
-        self.keep += list(self.names.values())
+        self.names = NAMES
         self.engines = []
         self.function = None if general is None else \
             self._build(general, method=False, reverse=False)
@@ -533,12 +532,112 @@ def _reduction_geometry(entry, axis, nd, dims, size, layout):
     return results
 
 
+# -- the checks and the fallback every eager entry shares (also ``eager_views``) -------------
+NAMES = {"trace": sys.intern("trace"), "x64": sys.intern("jax_enable_x64"),
+         "debug_nans": sys.intern("jax_debug_nans"), "axis": sys.intern("axis")}
+
+
+def _is(entry, ptr, address):
+    return entry.b.icmp_unsigned("==", entry.b.ptrtoint(ptr, I64), ir.Constant(I64, address))
+
+
+def checked_array(entry, obj, k, strong=True, contiguous=True):
+    """``(aval, ndarray)`` of ``obj`` if it is exactly an ``Array`` on the default device
+    whose buffer is exactly an aligned ``ndarray`` (C-contiguous if ``contiguous``) and whose
+    aval is a ``ShapedArray`` (strong if ``strong``); else ``miss``."""
+    L, b, load, require = _layout(), entry.b, entry.load, entry.require
+    require(_is(entry, load(obj, 8), L["Array"]), f"array{k}")
+    aval, value = load(obj, L["aval"]), load(obj, L["value"])
+    require(b.not_(b.or_(_is(entry, aval, 0), _is(entry, value, 0))), f"slots{k}")  # set
+    kind = _is(entry, load(aval, 8), L["ShapedArray"])
+    require(b.and_(kind, _is(entry, load(aval, L["weak"]), L["False"])) if strong else kind,
+            f"aval{k}")
+    require(_is(entry, load(obj, L["device"]), L["device_object"]), f"device{k}")
+    require(_is(entry, load(value, 8), L["ndarray"]), f"ndarray{k}")
+    want = 0x101 if contiguous else 0x100
+    flags = b.and_(load(value, 64, I32), ir.Constant(I32, want))
+    require(b.icmp_signed("==", flags, ir.Constant(I32, want)), f"flags{k}")
+    return aval, value
+
+
+def config_flag(entry, name):
+    """The object ``config.<NAMES[name]>`` (or the thread's ``trace``) is now, as a borrowed
+    reference (flags are ``True``/``False``; the context holds its trace), or ``miss``.
+    ``config`` keeps its flags as plain attributes, updated in place in its ``__dict__``
+    (``config._publish``): read there, without an attribute lookup."""
+    b, fn = entry.b, entry.fn
+    if name == "trace":
+        got = entry.call("PyObject_GetAttr", PTR, [PTR, PTR], entry.const_ptr(id(_context)),
+                         entry.const_ptr(id(NAMES[name])))
+    else:
+        got = entry.call("PyDict_GetItem", PTR, [PTR, PTR], entry.const_ptr(id(_CONFIG_FLAGS)),
+                         entry.const_ptr(id(NAMES[name])))
+    null, ok = fn.append_basic_block(f"{name}_null"), fn.append_basic_block(f"{name}_ok")
+    b.cbranch(_is(entry, got, 0), null, ok)
+    b.position_at_end(null)
+    entry.call("PyErr_Clear", ir.VoidType(), [])
+    b.branch(entry.miss)
+    b.position_at_end(ok)
+    if name == "trace":
+        entry.call("Py_DecRef", ir.VoidType(), [PTR], got)
+    return got
+
+
+_CONFIG_FLAGS = config.__dict__
+
+
+def require_runs_now(entry):
+    """``miss`` unless primitives run now (``eval.runs_now``): no trace but eager
+    evaluation, no ``default_device`` block open in any thread."""
+    L, b = _layout(), entry.b
+    trace = config_flag(entry, "trace")  # (the context keeps it alive)
+    eager = b.or_(_is(entry, trace, L["None_"]),
+                  _is(entry, entry.load(trace, 8), L["EvalTrace"]))
+    entry.require(eager, "eager")
+    open_blocks = entry.load(entry.const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
+    entry.require(b.icmp_signed("==", open_blocks, ir.Constant(I64, 0)),
+                  "no_default_device_block")
+
+
+def call_fallback(entry, fallback, method):
+    """The ``miss`` block: returns ``fallback`` (the Python function, which converts, raises
+    or traces) called with the arguments as they came (``self`` first for a ``method``)."""
+    b, fn, load = entry.b, entry.fn, entry.load
+    self_, args, nargs, kwnames = fn.args
+    const = functools.partial(ir.Constant, I64)
+    b.position_at_end(entry.miss)
+    if method:  # self, then the arguments and keyword values as they came
+        with_names = fn.append_basic_block("with_names")
+        counted = fn.append_basic_block("counted")
+        before = b.block
+        b.cbranch(_is(entry, kwnames, 0), counted, with_names)
+        b.position_at_end(with_names)
+        n_names = load(kwnames, 16, I64)  # (the tuple's size)
+        b.branch(counted)
+        b.position_at_end(counted)
+        n_kw = b.phi(I64)
+        n_kw.add_incoming(const(0), before)
+        n_kw.add_incoming(n_names, with_names)
+        total = b.add(nargs, n_kw)
+        stack = b.alloca(PTR, size=b.add(total, const(1)))
+        b.store(self_, stack)
+        with for_range(b, total) as k:
+            b.store(b.load(b.gep(args, [k], source_etype=PTR), typ=PTR),
+                    b.gep(stack, [b.add(k, const(1))], source_etype=PTR))
+        n_stack = b.add(nargs, const(1))
+    else:
+        stack, n_stack = args, nargs
+    result = entry.call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR],
+                        entry.const_ptr(id(fallback)), stack, n_stack, kwnames)
+    b.ret(result)
+
+
 def _entry_ir(owner, fallback, method, reverse):
     L = _layout()
     compiler.host()
     nin = owner.nin
     entry = fast_call.EntryFunction("eager_entry", _NAME, keywords=True)
-    module, fn, b, miss = entry.module, entry.fn, entry.b, entry.miss
+    module, fn, b = entry.module, entry.fn, entry.b
     const_ptr, load, require, call = entry.const_ptr, entry.load, entry.require, entry.call
     self_, args, nargs, kwnames = fn.args
 
@@ -576,17 +675,7 @@ def _entry_ir(owner, fallback, method, reverse):
         operands.reverse()
 
     def array_header(obj, k):
-        """The checked ndarray of the exact Array ``obj``."""
-        require(is_(load(obj, 8), L["Array"]), f"array{k}")
-        aval, value = load(obj, L["aval"]), load(obj, L["value"])
-        require(b.not_(b.or_(is_(aval, 0), is_(value, 0))), f"slots{k}")  # never unset
-        require(b.and_(is_(load(aval, 8), L["ShapedArray"]),
-                       is_(load(aval, L["weak"]), L["False"])), f"aval{k}")
-        require(is_(load(obj, L["device"]), L["device_object"]), f"device{k}")
-        require(is_(load(value, 8), L["ndarray"]), f"ndarray{k}")
-        flags = b.and_(load(value, 64, I32), const(0x101, I32))
-        require(b.icmp_signed("==", flags, const(0x101, I32)), f"flags{k}")
-        return aval, value
+        return checked_array(entry, obj, k)
 
     aval, value = array_header(array, 0)
     descr = load(value, 56)
@@ -652,29 +741,9 @@ def _entry_ir(owner, fallback, method, reverse):
     out_aval.add_incoming(aval, from_operand)
     out_aval.add_incoming(remembered, from_table)
 
-    # eager evaluation: no trace but EvalTrace, no default_device block open
-    def attribute(obj_address, name):
-        got = call("PyObject_GetAttr", PTR, [PTR, PTR], const_ptr(obj_address),
-                   const_ptr(id(owner.names[name])))
-        null = fn.append_basic_block(f"{name}_null")
-        ok = fn.append_basic_block(f"{name}_ok")
-        b.cbranch(is_(got, 0), null, ok)
-        b.position_at_end(null)
-        call("PyErr_Clear", ir.VoidType(), [])
-        b.branch(miss)
-        b.position_at_end(ok)
-        return got
-
-    trace = attribute(id(_context), "trace")
-    eager = b.or_(is_(trace, L["None_"]), is_(load(trace, 8), L["EvalTrace"]))
-    call("Py_DecRef", ir.VoidType(), [PTR], trace)
-    require(eager, "eager")
-    open_blocks = load(const_ptr(ctypes.addressof(placement.blocks)), 0, I64)
-    require(b.icmp_signed("==", open_blocks, const(0)), "no_default_device_block")
+    require_runs_now(entry)
     if static is not None or owner.reduce:  # x64 changes static dtypes and sums' dtypes
-        x64 = attribute(id(config), "x64")
-        call("Py_DecRef", ir.VoidType(), [PTR], x64)
-        require(is_(x64, L["False"]), "static_without_x64")
+        require(is_(config_flag(entry, "x64"), L["False"]), "static_without_x64")
 
     pointers, steps = [], []
     if condition is not None:  # a strong bool Array of the same shape
@@ -719,9 +788,7 @@ def _entry_ir(owner, fallback, method, reverse):
 
         # Python scalars (exact float or int, never bool): as ``_util._takes_scalar``
         b.position_at_end(not_array)
-        x64 = attribute(id(config), "x64")
-        no_x64 = is_(x64, L["False"])
-        call("Py_DecRef", ir.VoidType(), [PTR], x64)
+        no_x64 = is_(config_flag(entry, "x64"), L["False"])
         b.cbranch(b.icmp_unsigned("==", kind, const(L["float"])), is_float, not_float)
 
         b.position_at_end(is_float)
@@ -856,31 +923,5 @@ def _entry_ir(owner, fallback, method, reverse):
     counter = const_ptr(ctypes.addressof(owner.counter))
     b.store(b.add(b.load(counter, typ=I64), const(1)), counter)
     b.ret(obj)
-
-    # anything else: the Python function, which converts, raises or traces
-    b.position_at_end(miss)
-    if method:  # self, then the arguments and keyword values as they came
-        with_names = fn.append_basic_block("with_names")
-        counted = fn.append_basic_block("counted")
-        before = b.block
-        b.cbranch(is_(kwnames, 0), counted, with_names)
-        b.position_at_end(with_names)
-        n_names = load(kwnames, 16, I64)  # (the tuple's size)
-        b.branch(counted)
-        b.position_at_end(counted)
-        n_kw = b.phi(I64)
-        n_kw.add_incoming(const(0), before)
-        n_kw.add_incoming(n_names, with_names)
-        total = b.add(nargs, n_kw)
-        stack = b.alloca(PTR, size=b.add(total, const(1)))
-        b.store(self_, stack)
-        with for_range(b, total) as k:
-            b.store(b.load(b.gep(args, [k], source_etype=PTR), typ=PTR),
-                    b.gep(stack, [b.add(k, const(1))], source_etype=PTR))
-        n_stack = b.add(nargs, const(1))
-    else:
-        stack, n_stack = args, nargs
-    result = call("PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR], const_ptr(id(fallback)),
-                  stack, n_stack, kwnames)
-    b.ret(result)
+    call_fallback(entry, fallback, method)
     return str(module)
