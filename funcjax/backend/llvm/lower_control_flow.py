@@ -13,7 +13,7 @@ expensive lazy operand is computed into a buffer once, before the loop.
 
 import numpy as np
 
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import parallel_loops, types
 from funcjax.backend.llvm.loops import for_range, while_true
 from funcjax.backend.llvm.lower_shape import clamp
 from funcjax.backend.llvm.lowering import register
@@ -42,8 +42,11 @@ def _cond(ctx, eqn, ins, outs):
 
 
 def _copy(ctx, values, buffers):
+    """Computes ``values`` into ``buffers``: a large copy is a parallel loop, as any loop of
+    the body is (``parallel_loops``)."""
     for value, buf in zip(values, buffers):
-        ctx.materialize(value, buf)
+        if value is not buf:
+            parallel_loops.emit(ctx, value, buf)
 
 
 def _while_rereads(eqn):
