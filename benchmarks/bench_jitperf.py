@@ -16,7 +16,10 @@ thread, on two where OpenBLAS threads each product, and on every core with OpenB
 thread, without and with independent products as parallel tasks
 (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
 ``--chain`` times the 1e6 chain alone over many rounds; ``--output-reuse`` the 1e7 chain with a
-fresh output and with its input donated.
+fresh output and with its input donated. ``--scan-threads`` times a ``lax.scan`` of 50 steps
+whose body is a large elementwise loop (f32[2e6]) on one and two threads, beside the same
+program lowered with its loops inline (no parallel loops, as before loops inside loop bodies
+were threaded) and the body jitted alone.
 """
 
 import json
@@ -398,8 +401,51 @@ def print_output_reuse(quick):
           f"input donated 1 thread {t['donated', 1] * 1e3:.2f} ms, 2 threads "
           f"{t['donated', 2] * 1e3:.2f} ms (gain {t['donated', 1] / t['donated', 2]:.2f})")
 
+def print_scan_threads(quick):
+    """``--scan-threads``: ``scan`` of ``tanh(c) * 0.5 + sin(c)`` over a f32[2e6] carry, 50
+    steps: lowered inline (``parallel_loops.serial``), outlined on 1 and on 2 threads, and
+    the body jitted alone (one step) on 1 and 2 threads; interleaved, min of 10 rounds."""
+    import os
+
+    import funcjax
+    import funcjax.numpy as jnp
+    from funcjax import lax
+    from funcjax.backend.llvm import parallel_loops
+    n, length = (2 * 10**5, 10) if quick else (2 * 10**6, 50)
+
+    def step(c, _):
+        return jnp.tanh(c) * 0.5 + jnp.sin(c), None
+
+    def scan(c):
+        return lax.scan(step, c, None, length=length)[0]
+    c = jnp.asarray(np.random.default_rng(0).standard_normal(n).astype(np.float32))
+    with parallel_loops.serial():
+        inline = funcjax.jit(lambda v: scan(v))
+        inline(c).block_until_ready()  # compiles now, without parallel loops
+    threaded, once = funcjax.jit(scan), funcjax.jit(lambda v: step(v, None)[0])
+    runs = {"inline": lambda: inline(c).block_until_ready(),
+            1: lambda: threaded(c).block_until_ready(),
+            2: lambda: threaded(c).block_until_ready(),
+            "step 1": lambda: once(c).block_until_ready(),
+            "step 2": lambda: once(c).block_until_ready()}
+    t = best_interleaved(runs, 11, lambda key: funcjax.config.update(  # round 1 compiles
+        "funcjax_num_threads", 2 if key in (2, "step 2") else 1))
+    funcjax.config.update("funcjax_num_threads", 1)
+    print(f"scan of {length} steps tanh(c)*0.5+sin(c), c f32[{n:.0e}], min of 10 "
+          f"interleaved rounds (load {os.getloadavg()[0]:.1f}): inline loops "
+          f"{t['inline'] * 1e3:.2f} ms, 1 thread {t[1] * 1e3:.2f} ms, 2 threads "
+          f"{t[2] * 1e3:.2f} ms; gain 1 thr / 2 thr {t[1] / t[2]:.2f}, inline / 2 thr "
+          f"{t['inline'] / t[2]:.2f}. The step jitted alone: 1 thread "
+          f"{t['step 1'] * 1e3:.3f} ms, 2 threads {t['step 2'] * 1e3:.3f} ms (gain "
+          f"{t['step 1'] / t['step 2']:.2f}); {length} steps on 2 threads / scan on 2 "
+          f"{length * t['step 2'] / t[2]:.2f}")
+
+
 def main():
     quick = "--quick" in sys.argv
+    if "--scan-threads" in sys.argv:  # loops inside a scan body on one and two threads
+        print_scan_threads(quick)
+        return
     if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
         print_chain(quick)
         return

@@ -243,3 +243,20 @@ def test_scan_loops_in_pmap_devices_run_serially(threads):
     worker.join(timeout=120)
     assert not worker.is_alive(), "a loop inside pmap waited forever for the pool"
     np.testing.assert_array_equal(results[0], want)
+
+
+def test_many_buffers_take_one_table(threads):
+    """Past ``DIRECT_BUFFERS`` buffers the parts and the loop bodies take one table of
+    pointers: the body loop of a scan reads its buffers from it."""
+    rng = np.random.default_rng(8)
+    scalars = [np.float32(v) for v in rng.uniform(0.5, 1.0, 70)]
+    c0 = rng.standard_normal(N).astype(np.float32)
+
+    def fn(c, *scalars):
+        scale = sum(scalars[1:], scalars[0]) / len(scalars)
+        return lax.scan(lambda c, _: (jnp.tanh(c) * scale + 0.1, None), c, None, length=3)[0]
+    got = _threaded(threads, fn, c0, *scalars, loops=3)
+    want, scale = c0, np.float32(sum(scalars[1:], scalars[0]) / np.float32(len(scalars)))
+    for _ in range(3):
+        want = np.tanh(want) * scale + np.float32(0.1)
+    _close(got, [want])

@@ -4,23 +4,24 @@ Design:
 
 - **Outlining at lowering time.** ``nest(ctx, shape, elements)`` is ``loop_nest`` for loops
   that touch at least ``MIN_ELEMENTS`` elements: it emits the loop into its own function
-  ``body(buffers..., i64 lo, i64 hi)`` running rows ``lo..hi`` of the first axis longer than
-  1 (``items`` rows), the inner axes inside. Users: every fused value computed into a buffer
-  (``LoweringContext._materialize_top``, via ``emit``), the carries of loops
+  ``body(buffers..., ptr env, i64 lo, i64 hi)`` running rows ``lo..hi`` of the first axis
+  longer than 1 (``items`` rows), the inner axes inside. Users: every fused value computed
+  into a buffer (``LoweringContext._materialize_top``, via ``emit``), the carries of loops
   (``lower_control_flow``) and the row reductions of ``lower_reductions`` (each output
   element reduced in a register). The body takes the buffers as the program's parts do
-  (``noalias``), so it vectorises as the inline loop would; a trampoline ``chunk(ptr table,
-  lo, hi)`` reads them from a table of the part's buffer pointers. The program calls
-  ``funcjax_parallel_for(chunk, table, items, block, work)``. Nothing is emitted twice: the
+  (``noalias``), so it vectorises as the inline loop would; a trampoline ``chunk(ptr env,
+  lo, hi)`` reads them from the table of the part's buffer pointers that its environment
+  starts with (below). The program calls ``funcjax_parallel_for(chunk, env, items, block,
+  work)``. Nothing is emitted twice: the
   loop lives in the body only, and programs whose loops are all small are unchanged (no
   compile-time cost).
 - **Loops inside loop bodies and branches** (``scan``, ``while``, ``cond``) are outlined
   the same way; their code may read the enclosing function's values (the iteration counter,
-  the row of a scanned-over operand, a scalar computed earlier in the iteration). The body
-  takes one more argument, an environment ``{ptr table, captured values...}`` that the
-  enclosing code fills before each run and that the job carries instead of the table
-  (``_capture``): addresses are computed again inside from the body's own ``noalias``
-  buffer arguments, other values are loaded from it once.
+  the row of a scanned-over operand, a scalar computed earlier in the iteration). So the
+  body takes one more argument, an environment ``{ptr table, captured values...}`` that the
+  enclosing code fills before each run and that the job carries (``_capture``): addresses
+  are computed again inside from the body's own ``noalias`` buffer arguments, other values
+  are loaded from it once. At the top level the environment holds the table only.
 - **Fixed blocks.** The rows are cut into blocks of ``block`` rows, decided at lowering time
   from the loop's size and estimated cost only (``plan_block``), never from the thread count;
   a block of a one-dimensional loop is a multiple of ``ALIGN`` elements, so every element is
@@ -348,8 +349,8 @@ def nest(ctx, shape, elements):
     bind()
     axis = next(k for k, n in enumerate(shape) if n > 1)
     items = shape[axis]
-    nested, outer = not ctx.top_level, ctx.fn
-    body = ctx.new_function(ctx.name + ".loop", [PTR, I64, I64] if nested else [I64, I64])
+    outer = ctx.fn
+    body = ctx.new_function(ctx.name + ".loop", [PTR, I64, I64])
     lo, hi = body.args[-2:]
     with ctx.in_function(body):
         with for_range(ctx.b, hi, start=lo) as i, loop_nest(ctx.b, shape[axis + 1:]) as rest:
@@ -358,36 +359,29 @@ def nest(ctx, shape, elements):
     # code runs once per hundreds of elements: counted in full, they made a 1e6 sum look as
     # costly as the chain, threaded without gain)
     weight = max(1, elements // items) * _instructions(body, blocks=innermost_blocks(body))
-    if nested:
-        table, chunk = _capture(ctx, body, outer), _trampoline(ctx, body, nested=True)
-    else:
-        table = ctx.buffer_table()
-        chunk = body if len(body.args) == 3 else _trampoline(ctx, body)
+    env, chunk = _capture(ctx, body, outer), _trampoline(ctx, body)
     block = plan_block(items, weight, math.prod(shape[axis + 1:]) == 1 == elements // items)
     # (one declaration with opaque pointers: the tables of the calls differ in type)
     run = ctx.extern(PARALLEL_FOR, ir.VoidType(), [PTR, PTR, I64, I64, I64], pure=False)
-    ctx.b.call(run, [ctx.b.bitcast(chunk, PTR), ctx.b.bitcast(table, PTR), types.i64(items),
+    ctx.b.call(run, [ctx.b.bitcast(chunk, PTR), ctx.b.bitcast(env, PTR), types.i64(items),
                      types.i64(block), types.i64(items * weight)])
 
 
-def _trampoline(ctx, body, nested=False):
-    """``void chunk(ptr table, i64 lo, i64 hi)``: calls ``body`` with the table's pointers.
-    A ``nested`` body's table is its environment, whose first member is the buffer table;
-    the body takes the environment too."""
+def _trampoline(ctx, body):
+    """``void chunk(ptr env, i64 lo, i64 hi)``: calls ``body`` with the pointers of the buffer
+    table that the environment ``env`` starts with, then ``env``."""
     fn = ir.Function(ctx.module, _CHUNK, ctx.module.get_unique_name(body.name + ".chunk"))
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    table, lo, hi = fn.args
-    env = [table] if nested else []
-    if nested:
-        table = b.load(table, typ=PTR)
-    count = len(body.args) - 2 - len(env)
-    # (a program whose parts take one table of pointers has a single buffer argument)
-    pointers = [table] if nested and count == 1 else [
+    env, lo, hi = fn.args
+    table = b.load(env, typ=PTR)
+    count = len(body.args) - 3
+    # (a program whose parts take one table of pointers has that single buffer argument)
+    pointers = [table] if count == 1 else [
         b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
         for k in range(count)]
-    b.call(body, pointers + env + [lo, hi])
+    b.call(body, pointers + [env, lo, hi])
     b.ret_void()
     return fn
 
@@ -425,10 +419,10 @@ def _rebind(instr, new):
 
 
 def _capture(ctx, body, outer):
-    """Gives ``body`` (the parallel loop of a loop body or branch, emitted while ``outer``
-    was being emitted) the values of ``outer`` it uses, and returns its environment: a
-    stack struct of ``outer`` holding the buffer table, then each captured value, stored
-    just before the loop runs.
+    """Gives ``body`` (a parallel loop emitted while ``outer`` was being emitted) the values
+    of ``outer`` it uses, and returns its environment: a stack struct of ``outer`` holding
+    the buffer table, then each captured value, stored just before the loop runs (a loop at
+    the top level reads buffers and constants only: its environment is the table alone).
 
     ``outer``'s buffer arguments are the body's own (same positions, ``noalias``), and an
     address computed in ``outer`` (a ``getelementptr``: the row of a scanned-over operand,
