@@ -260,3 +260,37 @@ def test_many_buffers_take_one_table(threads):
     for _ in range(3):
         want = np.tanh(want) * scale + np.float32(0.1)
     _close(got, [want])
+
+
+@pytest.mark.parametrize("n", [7, N])
+def test_carries_overwritten_in_place(threads, n):
+    """Carries are written straight into their buffers when every read of the old value is
+    at the element written; a swap, an old value also returned, a reversed or cumulative
+    read and a window of the carry must still see the old values."""
+    threads(2)
+    rng = np.random.default_rng(9)
+    a0, b0 = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+
+    def body(s, x):
+        a, b, c, d = s
+        return (b, a, c[::-1] * 0.5 + x, jnp.cumsum(d) * 1e-3 + d[0]), (a + b, c)
+
+    def fn(a, b, xs):
+        carry, ys = lax.scan(body, (a, b, a * 2, b), xs)
+        i, w = lax.while_loop(lambda s: s[0] < 3,
+                              lambda s: (s[0] + 1, jnp.roll(s[1], 1) * 0.5 + s[1]), (0, a))
+        return carry, ys, w
+    xs = rng.standard_normal((3, n)).astype(np.float32)
+    got = _leaves(funcjax.jit(fn)(a0, b0, xs))
+    a, b, c, d = a0, b0, a0 * 2, b0
+    sums, olds = [], []
+    for x in xs:
+        sums.append(a + b)
+        olds.append(c)
+        a, b, c, d = b, a, c[::-1] * np.float32(0.5) + x, np.cumsum(d) * np.float32(1e-3) + d[0]
+    w = a0
+    for _ in range(3):
+        w = np.roll(w, 1) * np.float32(0.5) + w
+    want = [a, b, c, d, np.stack(sums), np.stack(olds), w]
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
