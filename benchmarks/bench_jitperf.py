@@ -16,10 +16,7 @@ thread, on two where OpenBLAS threads each product, and on every core with OpenB
 thread, without and with independent products as parallel tasks
 (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
 ``--chain`` times the 1e6 chain alone over many rounds; ``--output-reuse`` the 1e7 chain with a
-fresh output and with its input donated. ``--scan-threads`` times a ``lax.scan`` of 50 steps
-whose body is a large elementwise loop (f32[2e6]) on one and two threads, beside the same
-program lowered with its loops inline (no parallel loops, as before loops inside loop bodies
-were threaded) and the body jitted alone.
+fresh output and with its input donated.
 """
 
 import json
@@ -401,10 +398,13 @@ def print_output_reuse(quick):
           f"input donated 1 thread {t['donated', 1] * 1e3:.2f} ms, 2 threads "
           f"{t['donated', 2] * 1e3:.2f} ms (gain {t['donated', 1] / t['donated', 2]:.2f})")
 
+
 def print_scan_threads(quick):
     """``--scan-threads``: ``scan`` of ``tanh(c) * 0.5 + sin(c)`` over a f32[2e6] carry, 50
-    steps: lowered inline (``parallel_loops.serial``), outlined on 1 and on 2 threads, and
-    the body jitted alone (one step) on 1 and 2 threads; interleaved, min of 10 rounds."""
+    steps: lowered with its loop inline in the scan body (``parallel_loops.serial``: one
+    thread, as before loops inside loop bodies could be threaded), as a parallel loop on 1
+    and on 2 threads, and the step jitted alone on 1 and 2 threads; interleaved call by
+    call, min of 10 rounds."""
     import os
 
     import funcjax
@@ -443,14 +443,14 @@ def print_scan_threads(quick):
 
 def main():
     quick = "--quick" in sys.argv
-    if "--scan-threads" in sys.argv:  # loops inside a scan body on one and two threads
-        print_scan_threads(quick)
-        return
     if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
         print_chain(quick)
         return
     if "--output-reuse" in sys.argv:  # what a fresh large output costs the chain
         print_output_reuse(quick)
+        return
+    if "--scan-threads" in sys.argv:  # the loop of a scan body on one and two threads
+        print_scan_threads(quick)
         return
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
