@@ -361,7 +361,7 @@ def nest(ctx, shape, elements):
     weight = max(1, elements // items) * _instructions(body, blocks=innermost_blocks(body))
     env, chunk = _capture(ctx, body, outer), _trampoline(ctx, body)
     block = plan_block(items, weight, math.prod(shape[axis + 1:]) == 1 == elements // items)
-    # (one declaration with opaque pointers: the tables of the calls differ in type)
+    # (one declaration with opaque pointers: the environments of the calls differ in type)
     run = ctx.extern(PARALLEL_FOR, ir.VoidType(), [PTR, PTR, I64, I64, I64], pure=False)
     ctx.b.call(run, [ctx.b.bitcast(chunk, PTR), ctx.b.bitcast(env, PTR), types.i64(items),
                      types.i64(block), types.i64(items * weight)])
@@ -432,6 +432,7 @@ def _capture(ctx, body, outer):
     scalar, a stack slot's address) is captured: stored into the environment by ``outer``
     and loaded once in the body's entry."""
     buffers = len(body.args) - 3
+    position = {id(a): k for k, a in enumerate(outer.args[:buffers])}
     instructions = [i for blk in body.blocks for i in blk.instructions]
     captured, seen = [], set()
 
@@ -442,8 +443,7 @@ def _capture(ctx, body, outer):
         if isinstance(v, ir.GEPInstr):
             for part in [v.pointer] + list(v.indices):
                 visit(part)
-        elif not (isinstance(v, ir.Argument) and v.parent is outer and v.parent.args.index(v)
-                  < buffers):
+        elif id(v) not in position:
             captured.append(v)
     for instr in instructions:
         for v in _operands(instr):
@@ -466,7 +466,7 @@ def _capture(ctx, body, outer):
                 new[id(v)] = b.gep(local(v.pointer), [local(i) for i in v.indices],
                                    inbounds=v.inbounds, source_etype=v.source_etype)
             else:  # a buffer argument of outer
-                new[id(v)] = body.args[outer.args.index(v)]
+                new[id(v)] = body.args[position[id(v)]]
         return new[id(v)]
     for instr in instructions:
         for v in _operands(instr):
