@@ -279,7 +279,11 @@ def test_carries_overwritten_in_place(threads, n):
         carry, ys = lax.scan(body, (a, b, a * 2, b), xs)
         i, w = lax.while_loop(lambda s: s[0] < 3,
                               lambda s: (s[0] + 1, jnp.roll(s[1], 1) * 0.5 + s[1]), (0, a))
-        return carry, ys, w
+
+        def twice(k, s):  # one value for two carries
+            v = s[0] * 0.5 + s[1]
+            return v, v
+        return carry, ys, w, lax.fori_loop(0, 3, twice, (a, b))
     xs = rng.standard_normal((3, n)).astype(np.float32)
     got = _leaves(funcjax.jit(fn)(a0, b0, xs))
     a, b, c, d = a0, b0, a0 * 2, b0
@@ -291,6 +295,9 @@ def test_carries_overwritten_in_place(threads, n):
     w = a0
     for _ in range(3):
         w = np.roll(w, 1) * np.float32(0.5) + w
-    want = [a, b, c, d, np.stack(sums), np.stack(olds), w]
+    u, v = a0, b0
+    for _ in range(3):
+        u = v = u * np.float32(0.5) + v
+    want = [a, b, c, d, np.stack(sums), np.stack(olds), w, u, v]
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
