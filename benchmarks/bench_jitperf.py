@@ -425,7 +425,7 @@ def print_scan_threads(quick):
     """``--scan-threads``: the ``scan_program`` lowered with its loop inline in the scan body
     (``parallel_loops.serial``: one thread, as before loops inside loop bodies could be
     threaded), as a parallel loop on 1 and on 2 threads, and the step jitted alone on 1 and
-    2 threads; interleaved call by call, min of 10 rounds. JAX (subprocess, min of 10) on one
+    2 threads; interleaved call by call, min of 20 rounds. JAX (subprocess, min of 10) on one
     thread and with its default threads."""
     import os
 
@@ -442,7 +442,7 @@ def print_scan_threads(quick):
             2: lambda: threaded(c).block_until_ready(),
             "step 1": lambda: once(c).block_until_ready(),
             "step 2": lambda: once(c).block_until_ready()}
-    t = best_interleaved(runs, 11, lambda key: funcjax.config.update(  # round 1 compiles
+    t = best_interleaved(runs, 21, lambda key: funcjax.config.update(  # round 1 compiles
         "funcjax_num_threads", 2 if key in (2, "step 2") else 1))
     funcjax.config.update("funcjax_num_threads", 1)
     load = os.getloadavg()[0]
@@ -450,7 +450,7 @@ def print_scan_threads(quick):
     jax1 = jax_figures(__file__, args, one_thread=True, flag="--jax-scan")
     jax2 = jax_figures(__file__, args, one_thread=False, flag="--jax-scan")
     length, n = (10, "2e5") if quick else (50, "2e6")
-    print(f"scan of {length} steps tanh(c)*0.5+sin(c), c f32[{n}], min of 10 interleaved "
+    print(f"scan of {length} steps tanh(c)*0.5+sin(c), c f32[{n}], min of 20 interleaved "
           f"rounds (load {load:.1f}): inline loops {t['inline'] * 1e3:.2f} ms, 1 thread "
           f"{t[1] * 1e3:.2f} ms, 2 threads {t[2] * 1e3:.2f} ms; gain 1 thr / 2 thr "
           f"{t[1] / t[2]:.2f}, inline / 2 thr {t['inline'] / t[2]:.2f}. The step jitted "
