@@ -16,6 +16,8 @@ import funcjax.numpy as jnp
 from funcjax import lax
 from funcjax.backend.llvm import parallel_loops
 
+from .helpers import call_from_threads
+
 N = 20_003  # above MIN_ELEMENTS, not a multiple of any block
 
 
@@ -225,6 +227,36 @@ def test_body_loop_is_outlined_with_an_environment():
     text = funcjax.jit(lambda c, xs: lax.scan(_step, c, xs)).lower(small, smalls).as_text(
         "llvm")
     assert parallel_loops.PARALLEL_FOR not in text  # small bodies stay inline
+
+
+def test_python_threads_and_callbacks_share_the_pool(threads):
+    """Several Python threads run a scan with threaded body loops at once, and a host
+    callback inside a scan body runs another one: whoever finds the pool busy runs its loop
+    serially; no deadlock, same values."""
+    threads(2)
+    rng = np.random.default_rng(10)
+    c0 = rng.standard_normal(N).astype(np.float32)
+    xs = rng.uniform(0.5, 1.5, (3, N)).astype(np.float32)
+    inner = funcjax.jit(lambda c, xs: lax.scan(_step, c, xs)[0])
+    want = np.asarray(inner(c0, xs))
+    results = call_from_threads(lambda: np.asarray(inner(c0, xs)), threads=3, calls=5)
+    for r in results:
+        np.testing.assert_array_equal(r, want)
+
+    def host(c):
+        return np.asarray(inner(np.asarray(c), xs))
+
+    def outer(c):
+        def body(c, _):
+            c = funcjax.pure_callback(host, funcjax.ShapeDtypeStruct(c.shape, c.dtype), c)
+            return jnp.tanh(c), None
+        return lax.scan(body, c, None, length=2)[0]
+    f = funcjax.jit(outer)
+    got = np.asarray(f(c0))
+    threads(1)
+    np.testing.assert_array_equal(got, np.asarray(f(c0)))
+    mid = np.tanh(np.asarray(inner(c0, xs)))  # step 1: callback, tanh; step 2: callback
+    np.testing.assert_allclose(got, np.tanh(np.asarray(inner(mid, xs))), rtol=1e-6, atol=1e-6)
 
 
 def test_scan_loops_in_pmap_devices_run_serially(threads):
