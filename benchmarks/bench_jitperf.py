@@ -405,6 +405,71 @@ def print_output_reuse(quick):
               f"{t[kind, 2] * 1e3:.2f} ms (gain {t[kind, 1] / t[kind, 2]:.2f})")
 
 
+
+def scan_program(lib, quick):
+    """``(step, scan, input)`` of ``--scan-threads``: ``scan`` of ``tanh(c) * 0.5 + sin(c)``
+    over a f32[2e6] carry, 50 steps (2e5 and 10 with ``--quick``)."""
+    n, length = (2 * 10**5, 10) if quick else (2 * 10**6, 50)
+
+    def step(c, _):
+        return lib.np.tanh(c) * 0.5 + lib.np.sin(c), None
+
+    def scan(c):
+        return lib.lax.scan(step, c, None, length=length)[0]
+    c = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    return step, scan, c
+
+
+def measure_jax_scan(quick):
+    lib = Lib("jax")
+    step, scan, c = scan_program(lib, quick)
+    return {"scan": best_seconds(elementwise_call(lib, lambda lib, v: scan(v), c), 10, True),
+            "step": best_seconds(elementwise_call(lib, lambda lib, v: step(v, None)[0], c),
+                                 10, True)}
+
+
+def print_scan_threads(quick):
+    """``--scan-threads``: the ``scan_program`` lowered with its loop inline in the scan body
+    (``parallel_loops.serial``: one thread, as before loops inside loop bodies could be
+    threaded), as a parallel loop on 1 and on 2 threads, and the step jitted alone on 1 and
+    2 threads; interleaved call by call, min of 20 rounds. JAX (subprocess, min of 10) on one
+    thread and with its default threads."""
+    import os
+
+    import funcjax
+    from funcjax.backend.llvm import parallel_loops
+    step, scan, x = scan_program(Lib("funcjax"), quick)
+    c = funcjax.numpy.asarray(x)
+    with parallel_loops.serial():
+        inline = funcjax.jit(lambda v: scan(v))
+        inline(c).block_until_ready()  # compiles now, without parallel loops
+    threaded, once = funcjax.jit(scan), funcjax.jit(lambda v: step(v, None)[0])
+    runs = {"inline": lambda: inline(c).block_until_ready(),
+            1: lambda: threaded(c).block_until_ready(),
+            2: lambda: threaded(c).block_until_ready(),
+            "step 1": lambda: once(c).block_until_ready(),
+            "step 2": lambda: once(c).block_until_ready()}
+    t = best_interleaved(runs, 21, lambda key: funcjax.config.update(  # round 1 compiles
+        "funcjax_num_threads", 2 if key in (2, "step 2") else 1))
+    funcjax.config.update("funcjax_num_threads", 1)
+    load = os.getloadavg()[0]
+    args = ["--quick"] if quick else []
+    jax1 = jax_figures(__file__, args, one_thread=True, flag="--jax-scan")
+    jax2 = jax_figures(__file__, args, one_thread=False, flag="--jax-scan")
+    length, n = (10, "2e5") if quick else (50, "2e6")
+    print(f"scan of {length} steps tanh(c)*0.5+sin(c), c f32[{n}], min of 20 interleaved "
+          f"rounds (load {load:.1f}): inline loops {t['inline'] * 1e3:.2f} ms, 1 thread "
+          f"{t[1] * 1e3:.2f} ms, 2 threads {t[2] * 1e3:.2f} ms; gain 1 thr / 2 thr "
+          f"{t[1] / t[2]:.2f}, inline / 2 thr {t['inline'] / t[2]:.2f}. The step jitted "
+          f"alone: 1 thread {t['step 1'] * 1e3:.3f} ms, 2 threads {t['step 2'] * 1e3:.3f} ms "
+          f"(gain {t['step 1'] / t['step 2']:.2f}); {length} steps on 2 threads / scan on 2 "
+          f"{length * t['step 2'] / t[2]:.2f}")
+    for name, jax in (("1 thread", jax1), ("default threads", jax2)):
+        if jax:
+            print(f"JAX {name}: scan {jax['scan'] * 1e3:.2f} ms (JAX / fj 2 thr "
+                  f"{jax['scan'] / t[2]:.2f}), step {jax['step'] * 1e3:.3f} ms")
+
+
 def main():
     quick = "--quick" in sys.argv
     if "--chain" in sys.argv:  # the 4x-numpy target alone: many rounds catch a free core
@@ -413,11 +478,17 @@ def main():
     if "--output-reuse" in sys.argv:  # what a fresh large output costs the chain
         print_output_reuse(quick)
         return
+    if "--scan-threads" in sys.argv:  # the loop of a scan body on one and two threads
+        print_scan_threads(quick)
+        return
     if "--jax-only" in sys.argv:
         print(json.dumps(measure("jax", quick)))
         return
     if "--jax-threads" in sys.argv:
         print(json.dumps(measure_jax_threads(quick)))
+        return
+    if "--jax-scan" in sys.argv:
+        print(json.dumps(measure_jax_scan(quick)))
         return
     if "--jax-tasks" in sys.argv:
         print(json.dumps(measure_jax_tasks(quick)))

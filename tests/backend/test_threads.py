@@ -150,7 +150,8 @@ def test_innermost_blocks_of_a_loop_nest():
     assert {"inner", "other"} <= names and "outer" not in names
 
 
-def test_loops_inside_scan_bodies_stay_inline(threads):
+def test_loops_inside_loop_bodies(threads):
+    """(threaded too: tests/backend/test_threads_control_flow.py has more)"""
     threads(2)
     x = np.linspace(-2, 2, 40_000, dtype=np.float32)
 

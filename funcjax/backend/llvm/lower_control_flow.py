@@ -2,18 +2,20 @@
 branch, ``while`` a loop that evaluates the predicate's jaxpr and then the body's on every
 iteration, ``scan`` a counted loop over the slices of its operands.
 
-A loop carry lives in two sets of buffers: the equation's output buffers, which hold the
-current value (and the final one when the loop ends), and scratch buffers that the body
-writes and that are copied back at the end of the iteration (a sub-jaxpr's outputs must not
-alias its inputs). ``scan`` reads row ``t`` of each scanned-over operand in place and writes
-the body's ``y`` outputs straight into row ``t`` of the stacked outputs. Loop bodies read their
-constants and operands on every iteration, so those inputs are declared *reread*: an
-expensive lazy operand is computed into a buffer once, before the loop.
+A loop carry lives in the equation's output buffers, which hold the current value (and the
+final one when the loop ends). The body overwrites a carry in place (``lower_jaxpr``'s
+``in_place``: straight into it when every read of the old value is at the element being
+written, else computed aside and copied over it last); a carry whose old value the body
+also returns as another output is written to scratch and copied back after the body.
+``scan`` reads row ``t`` of each scanned-over operand in place and writes the body's ``y``
+outputs straight into row ``t`` of the stacked outputs. Loop bodies read their constants
+and operands on every iteration, so those inputs are declared *reread*: an expensive lazy
+operand is computed into a buffer once, before the loop.
 """
 
 import numpy as np
 
-from funcjax.backend.llvm import types
+from funcjax.backend.llvm import parallel_loops, types
 from funcjax.backend.llvm.loops import for_range, while_true
 from funcjax.backend.llvm.lower_shape import clamp
 from funcjax.backend.llvm.lowering import register
@@ -42,8 +44,30 @@ def _cond(ctx, eqn, ins, outs):
 
 
 def _copy(ctx, values, buffers):
+    """Computes ``values`` into ``buffers``: a large copy is a parallel loop, as any loop of
+    the body is (``parallel_loops``)."""
     for value, buf in zip(values, buffers):
-        ctx.materialize(value, buf)
+        if value is not buf:
+            parallel_loops.emit(ctx, value, buf)
+
+
+def _in_place(closed, first, count):
+    """``(output k, input first + k)`` for the ``count`` carries of a loop body that the
+    body may write straight into their buffers (``lower_jaxpr``'s ``in_place``: a carry is
+    overwritten only once nothing reads its old value). Not a carry whose old value the
+    body also returns as another output (``(a, b) -> (b, a)``): that one is computed into
+    scratch and copied back after the body."""
+    jaxpr = closed.jaxpr
+    return [(k, first + k) for k in range(count)
+            if not any(out is jaxpr.invars[first + k]
+                       for j, out in enumerate(jaxpr.outvars) if j != k)]
+
+
+def _carry_targets(ctx, carry, pairs, label):
+    """The buffers a loop body writes its carries to: the carry itself when in place,
+    else scratch (copied back by ``_copy``)."""
+    in_place = {k for k, _ in pairs}
+    return [c if k in in_place else ctx.scratch(c.aval, label) for k, c in enumerate(carry)]
 
 
 def _while_rereads(eqn):
@@ -55,14 +79,15 @@ def _while(ctx, eqn, ins, outs):
     b, p = ctx.b, eqn.params
     cond_consts, body_consts, init = split(ins, p["cond_nconsts"], p["body_nconsts"])
     _copy(ctx, init, outs)
-    new = [ctx.scratch(c.aval, "while carry") for c in outs]
+    pairs = _in_place(p["body_jaxpr"], p["body_nconsts"], len(outs))
+    new = _carry_targets(ctx, outs, pairs, "while carry")
     pred = ctx.scratch(ShapedArray((), np.bool_), "while predicate")
     with while_true(b) as (again, done):
         ctx.lower_closed_jaxpr(p["cond_jaxpr"], cond_consts + outs, [pred])
         body = b.append_basic_block("while_body")
         b.cbranch(pred.load([]), body, done)
         b.position_at_end(body)
-        ctx.lower_closed_jaxpr(p["body_jaxpr"], body_consts + outs, new)
+        ctx.lower_closed_jaxpr(p["body_jaxpr"], body_consts + outs, new, pairs)
         _copy(ctx, new, outs)
         b.branch(again)
 
@@ -88,9 +113,10 @@ def _scan(ctx, eqn, ins, outs):
     consts, init, xs = split(ins, p["num_consts"], num_carry)
     carry, ys = outs[:num_carry], outs[num_carry:]
     _copy(ctx, init, carry)
-    new = [ctx.scratch(c.aval, "scan carry") for c in carry]
+    pairs = _in_place(p["jaxpr"], p["num_consts"], num_carry)
+    new = _carry_targets(ctx, carry, pairs, "scan carry")
     with for_range(b, length) as i:
         t = b.sub(types.i64(length - 1), i) if p["reverse"] else i
         ctx.lower_closed_jaxpr(p["jaxpr"], consts + carry + [_row(b, x, t) for x in xs],
-                               new + [_row(b, y, t) for y in ys])
+                               new + [_row(b, y, t) for y in ys], pairs)
         _copy(ctx, new, carry)

@@ -429,6 +429,8 @@ class LoweringContext:
         for k in sorted(range(len(out_buffers)), key=overwrites.__contains__):
             self._maybe_split()
             self._materialize_top(self._read(env, jaxpr.outvars[k]), out_buffers[k])
+        for alloc in owned.values():  # outputs computed aside, now copied over their inputs
+            self.arena.release(alloc, self.tick)
         self._depth -= 1
         self._scratch = outer_scratch
 

@@ -3,17 +3,25 @@
 Design:
 
 - **Outlining at lowering time.** ``nest(ctx, shape, elements)`` is ``loop_nest`` for loops
-  at a program's top level that touch at least ``MIN_ELEMENTS`` elements: it emits the loop
-  into its own function ``body(buffers..., i64 lo, i64 hi)`` running rows ``lo..hi`` of the
-  first axis longer than 1 (``items`` rows), the inner axes inside. Users: every fused value
-  computed into a buffer at the top level (``LoweringContext._materialize_top``, via ``emit``)
-  and the row reductions of ``lower_reductions`` (each output element reduced in a register).
-  The body takes the buffers as the program's parts do (``noalias``), so it vectorises as the
-  inline loop would; a trampoline ``chunk(ptr table, lo, hi)`` reads them from a table of the
-  part's buffer pointers. The program calls ``funcjax_parallel_for(chunk, table, items, block,
-  work)``. Nothing is emitted twice: the loop lives in the body only, and programs whose
-  loops are all small are unchanged (no compile-time cost). Loops inside loop bodies and
-  branches stay inline (their code may use the enclosing loop's registers).
+  that touch at least ``MIN_ELEMENTS`` elements: it emits the loop into its own function
+  ``body(buffers..., ptr env, i64 lo, i64 hi)`` running rows ``lo..hi`` of the first axis
+  longer than 1 (``items`` rows), the inner axes inside. Users: every fused value computed
+  into a buffer (``LoweringContext._materialize_top``, via ``emit``), the carries of loops
+  (``lower_control_flow``) and the row reductions of ``lower_reductions`` (each output
+  element reduced in a register). The body takes the buffers as the program's parts do
+  (``noalias``), so it vectorises as the inline loop would; a trampoline ``chunk(ptr env,
+  lo, hi)`` reads them from the table of the part's buffer pointers that its environment
+  starts with (below). The program calls ``funcjax_parallel_for(chunk, env, items, block,
+  work)``. Nothing is emitted twice: the
+  loop lives in the body only, and programs whose loops are all small are unchanged (no
+  compile-time cost).
+- **Loops inside loop bodies and branches** (``scan``, ``while``, ``cond``) are outlined
+  the same way; their code may read the enclosing function's values (the iteration counter,
+  the row of a scanned-over operand, a scalar computed earlier in the iteration). So the
+  body takes one more argument, an environment ``{ptr table, captured values...}`` that the
+  enclosing code fills before each run and that the job carries (``_capture``): addresses
+  are computed again inside from the body's own ``noalias`` buffer arguments, other values
+  are loaded from it once. At the top level the environment holds the table only.
 - **Fixed blocks.** The rows are cut into blocks of ``block`` rows, decided at lowering time
   from the loop's size and estimated cost only (``plan_block``), never from the thread count;
   a block of a one-dimensional loop is a multiple of ``ALIGN`` elements, so every element is
@@ -77,8 +85,9 @@ BLOCK_WORK = 1 << 17    # a block holds at least about this much work
 MIN_WORK = 1 << 24      # default: less work than this (~80 us) runs on the caller only
 CALL_WEIGHT = 8         # an external call in a body counts as this many instructions
 
-# the cell the runtime reads: pool address, threads, min_work
-POOL, THREADS, MINWORK = 0, 1, 2
+# the cell the runtime reads: pool address, threads, min_work; and the count of loops that
+# ran on several threads (tests read it)
+POOL, THREADS, MINWORK, JOBS = 0, 1, 2, 3
 _cell = np.zeros(8, np.int64)
 _cell[MINWORK] = MIN_WORK
 _state = {"threads": 1}
@@ -139,6 +148,8 @@ def _runtime_ir(cell):
                                        ir.Constant(ir.IntType(32), k)]))
         ran = b.call(try_run, [b.inttoptr(pool, PTR), job_fn, job, zero, active])
         with b.if_then(b.icmp_signed("!=", ran, zero)):
+            b.atomic_rmw("add", b.inttoptr(ir.Constant(I64, cell + 8 * JOBS), PTR), one,
+                         "monotonic")
             b.ret_void()
     b.call(spmd_pool._Callee(fn, _CHUNK), [table, zero, items])
     b.ret_void()
@@ -217,6 +228,11 @@ def serial():
         yield
     finally:
         _serial.on = previous
+
+
+def threaded_loops():
+    """How many parallel loops have run on several threads in this process (tests)."""
+    return int(_cell[JOBS])
 
 
 def setting_address(word):
@@ -316,13 +332,16 @@ def emit(ctx, value, buf):
 @contextlib.contextmanager
 def nest(ctx, shape, elements):
     """``loop_nest(ctx.b, shape)``, as a parallel loop over its first axis longer than 1 when
-    the program is at its top level and the loop touches at least ``MIN_ELEMENTS``
-    ``elements`` (a reduction's output shape with its input's size). The block's code must
-    compute each index's results from buffers and constants only, and may allocate stack
-    slots (``ctx.alloca``) only inside: it runs in another function. Each index is computed
-    by exactly one thread with the same code, so a reduction into each output element gives
-    the single-threaded result bit for bit."""
-    if not (ctx.top_level and elements >= MIN_ELEMENTS and any(n > 1 for n in shape)
+    the loop touches at least ``MIN_ELEMENTS`` ``elements`` (a reduction's output shape with
+    its input's size). The block's code must compute each index's results independently
+    and may allocate stack slots (``ctx.alloca``) only inside: it runs in another function.
+    At the top level it reads buffers and constants only; inside a loop body or a branch it
+    may also read the enclosing function's values (the iteration counter, a slice's
+    pointer, a scalar computed before it), which reach the body through the job's
+    environment (``_capture``). Each index is computed by exactly one thread with the same
+    code, so a reduction into each output element gives the single-threaded result bit for
+    bit."""
+    if not (elements >= MIN_ELEMENTS and any(n > 1 for n in shape)
             and not getattr(_serial, "on", False)):
         with loop_nest(ctx.b, shape) as idx:
             yield idx
@@ -330,7 +349,8 @@ def nest(ctx, shape, elements):
     bind()
     axis = next(k for k, n in enumerate(shape) if n > 1)
     items = shape[axis]
-    body = ctx.new_function(ctx.name + ".loop", [I64, I64])
+    outer = ctx.fn
+    body = ctx.new_function(ctx.name + ".loop", [PTR, I64, I64])
     lo, hi = body.args[-2:]
     with ctx.in_function(body):
         with for_range(ctx.b, hi, start=lo) as i, loop_nest(ctx.b, shape[axis + 1:]) as rest:
@@ -339,22 +359,123 @@ def nest(ctx, shape, elements):
     # code runs once per hundreds of elements: counted in full, they made a 1e6 sum look as
     # costly as the chain, threaded without gain)
     weight = max(1, elements // items) * _instructions(body, blocks=innermost_blocks(body))
-    chunk = body if len(body.args) == 3 else _trampoline(ctx, body)
+    env, chunk = _capture(ctx, body, outer), _trampoline(ctx, body)
     block = plan_block(items, weight, math.prod(shape[axis + 1:]) == 1 == elements // items)
-    ctx.call(PARALLEL_FOR, ir.VoidType(),
-             [chunk, ctx.buffer_table(), types.i64(items), types.i64(block),
-              types.i64(items * weight)], pure=False)
+    # (one declaration with opaque pointers: the environments of the calls differ in type)
+    run = ctx.extern(PARALLEL_FOR, ir.VoidType(), [PTR, PTR, I64, I64, I64], pure=False)
+    ctx.b.call(run, [ctx.b.bitcast(chunk, PTR), ctx.b.bitcast(env, PTR), types.i64(items),
+                     types.i64(block), types.i64(items * weight)])
 
 
 def _trampoline(ctx, body):
-    """``void chunk(ptr table, i64 lo, i64 hi)``: calls ``body`` with the table's pointers."""
+    """``void chunk(ptr env, i64 lo, i64 hi)``: calls ``body`` with the pointers of the buffer
+    table that the environment ``env`` starts with, then ``env``."""
     fn = ir.Function(ctx.module, _CHUNK, ctx.module.get_unique_name(body.name + ".chunk"))
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    table, lo, hi = fn.args
-    pointers = [b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
-                for k in range(len(body.args) - 2)]
-    b.call(body, pointers + [lo, hi])
+    env, lo, hi = fn.args
+    table = b.load(env, typ=PTR)
+    count = len(body.args) - 3
+    # (a program whose parts take one table of pointers has that single buffer argument)
+    pointers = [table] if count == 1 else [
+        b.load(b.gep(table, [types.i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+        for k in range(count)]
+    b.call(body, pointers + [env, lo, hi])
     b.ret_void()
     return fn
+
+
+def _foreign(value, fn):
+    """Whether ``value`` is an instruction or argument of another function than ``fn``."""
+    if isinstance(value, ir.Instruction):
+        return value.parent.parent is not fn
+    return isinstance(value, ir.Argument) and value.parent is not fn
+
+
+def _operands(instr):
+    """The values ``instr`` uses (a phi's incoming values, a GEP's pointer and indices...)."""
+    if isinstance(instr, ir.PhiInstr):
+        return [v for v, _ in instr.incomings]
+    return list(instr.operands)
+
+
+def _rebind(instr, new):
+    """Replaces each value ``v`` that ``instr`` uses by ``new[id(v)]`` when there is one
+    (llvmlite keeps some operands in attributes of their own too)."""
+    def sub(v):
+        return new.get(id(v), v)
+    if isinstance(instr, ir.PhiInstr):
+        instr.incomings = [(sub(v), blk) for v, blk in instr.incomings]
+    else:
+        instr.operands = type(instr.operands)(sub(v) for v in instr.operands)
+    if isinstance(instr, ir.GEPInstr):
+        instr.pointer, instr.indices = sub(instr.pointer), [sub(i) for i in instr.indices]
+    elif isinstance(instr, ir.ExtractValue):
+        instr.aggregate = sub(instr.aggregate)
+    elif isinstance(instr, ir.InsertValue):
+        instr.aggregate, instr.value = sub(instr.aggregate), sub(instr.value)
+    instr._clear_string_cache()
+
+
+def _capture(ctx, body, outer):
+    """Gives ``body`` (a parallel loop emitted while ``outer`` was being emitted) the values
+    of ``outer`` it uses, and returns its environment: a stack struct of ``outer`` holding
+    the buffer table, then each captured value, stored just before the loop runs (a loop at
+    the top level reads buffers and constants only: its environment is the table alone).
+
+    ``outer``'s buffer arguments are the body's own (same positions, ``noalias``), and an
+    address computed in ``outer`` (a ``getelementptr``: the row of a scanned-over operand,
+    a carry in the workspace) is computed again in the body's entry from the body's
+    arguments, so the loop's pointers stay based on its ``noalias`` arguments and it
+    vectorises as the inline loop did. Any other value (the iteration counter, a loaded
+    scalar, a stack slot's address) is captured: stored into the environment by ``outer``
+    and loaded once in the body's entry."""
+    buffers = len(body.args) - 3
+    position = {id(a): k for k, a in enumerate(outer.args[:buffers])}
+    instructions = [i for blk in body.blocks for i in blk.instructions]
+    captured, seen = [], set()
+
+    def visit(v):  # the values that must travel, in a first walk (they fix the struct)
+        if id(v) in seen or not _foreign(v, body):
+            return
+        seen.add(id(v))
+        if isinstance(v, ir.GEPInstr):
+            for part in [v.pointer] + list(v.indices):
+                visit(part)
+        elif id(v) not in position:
+            captured.append(v)
+    for instr in instructions:
+        for v in _operands(instr):
+            visit(v)
+    struct = ir.LiteralStructType([PTR] + [v.type for v in captured])
+    b = ir.IRBuilder()
+    b.position_before(body.blocks[0].terminator)
+    env = body.args[buffers]
+    new = {}
+    for k, v in enumerate(captured, 1):
+        field = b.gep(env, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), k)],
+                      inbounds=True, source_etype=struct)
+        new[id(v)] = b.load(field, typ=v.type)
+
+    def local(v):  # v's value in the body
+        if not _foreign(v, body):
+            return v
+        if id(v) not in new:
+            if isinstance(v, ir.GEPInstr):
+                new[id(v)] = b.gep(local(v.pointer), [local(i) for i in v.indices],
+                                   inbounds=v.inbounds, source_etype=v.source_etype)
+            else:  # a buffer argument of outer
+                new[id(v)] = body.args[position[id(v)]]
+        return new[id(v)]
+    for instr in instructions:
+        for v in _operands(instr):
+            local(v)
+    for instr in instructions:
+        _rebind(instr, new)
+    # outer fills the environment just before the loop
+    slot = ctx.alloca(struct, "env")
+    for k, v in enumerate([ctx.buffer_table()] + captured):
+        ctx.b.store(v, ctx.b.gep(slot, [ir.Constant(ir.IntType(32), 0),
+                                        ir.Constant(ir.IntType(32), k)], inbounds=True))
+    return slot
