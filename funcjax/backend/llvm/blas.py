@@ -3,7 +3,7 @@ symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` direct
 
 The four gemm names resolve to small native routers (``_routers``): each picks numpy's
 instance or funcjax's private one (``blas_kernel``) by the product's dtype and size, through a
-table Python fills from ``funcjax_blas_kernel`` (``_route``), so changing the setting takes
+table Python fills from ``funcjax_blas_kernel`` (``route``), so changing the setting takes
 effect for code already compiled. Other names (LAPACK, trsm...) are numpy's instance's."""
 
 import ctypes
@@ -88,7 +88,7 @@ def _router_ir():
 @functools.cache
 def _routers():
     from funcjax.backend.llvm import compiler  # (compiler binds through this module)
-    _route()
+    route()
     return compiler.compile_ir(_router_ir(), cacheable=False, cold=True)
 
 
@@ -119,8 +119,10 @@ def _private(core):
     return lib
 
 
-def _route(setting=None):
-    """Fills the routers' table for ``setting`` (default: the current one)."""
+def route(setting=None):
+    """Fills the routers' table for ``setting`` (default: the current one); the config
+    listener calls it (benchmarks call it directly to switch without dropping jit's
+    generated entries, as any ``config.update`` does)."""
     setting = config.funcjax_blas_kernel if setting is None else setting
     with _threads_lock:
         for i, (letter, name) in enumerate(GEMMS.items()):
@@ -151,7 +153,7 @@ def _on_config(name, value):
                          "has no such core or a private instance of it could not be made; use "
                          "'auto', 'numpy' or a core name such as 'Haswell', 'Zen', 'SkylakeX'")
     if _routers.cache_info().currsize:
-        _route(value)
+        route(value)
 
 
 config.on_update(_on_config)
