@@ -127,17 +127,23 @@ def test_setting_switches_instance_of_compiled_code(kernel_setting):
                                               ctypes.c_void_p).value
 
 
-def test_auto_policy_is_by_machine_dtype_and_size(kernel_setting):
+def test_auto_policy_is_by_machine_dtype_size_and_threads(kernel_setting):
     kernel_setting("auto")
     core = blas_kernel.auto_core(blas._library())
-    for dtype, m, n, k in [(np.float32, 256, 256, 256), (np.float32, 16, 16, 16),
-                           (np.float32, 512, 10, 512), (np.float64, 512, 512, 512),
-                           (np.complex64, 128, 128, 128)]:
-        letter = {"f": "s", "d": "d", "F": "c", "D": "z"}[np.dtype(dtype).char]
-        wins = blas_kernel.WINS.get(letter)
-        large = wins is not None and m * n * k >= wins[0] and min(m, n, k) >= wins[1]
-        instance = "private" if core and large and _private_ok() else "numpy"
-        assert blas.kernel(dtype, m, n, k)[0] == instance
+    before = blas.current_threads()
+    try:
+        for threads in (1, 2):
+            blas.set_threads(threads)
+            for dtype, m, n, k in [(np.float32, 256, 256, 256), (np.float32, 16, 16, 16),
+                                   (np.float32, 512, 10, 512), (np.float64, 512, 512, 512),
+                                   (np.complex64, 128, 128, 128)]:
+                letter = {"f": "s", "d": "d", "F": "c", "D": "z"}[np.dtype(dtype).char]
+                wins = blas_kernel.WINS.get(letter)
+                large = wins is not None and m * n * k >= wins[0] and min(m, n, k) >= wins[1]
+                private = core and large and threads == 1 and _private_ok()
+                assert blas.kernel(dtype, m, n, k)[0] == ("private" if private else "numpy")
+    finally:
+        blas.set_threads(before)
 
 
 def test_private_instance_follows_thread_count(kernel_setting):

@@ -60,7 +60,7 @@ def bind(names):
 # products (``blas_kernel.WINS`` defines large, per dtype)
 _table = np.zeros(2 * len(GEMMS), np.uint64)
 _kernels = {}  # (letter, large) -> (instance, core) that _table holds, for ``kernel``
-_private_libs = {}  # (letter, large) -> the private instance _table holds, or None
+_private_libs = {}  # slot -> the private instance _table holds, or None
 
 
 def _router_ir():
@@ -92,13 +92,15 @@ def _routers():
     return compiler.compile_ir(_router_ir(), cacheable=False, cold=True)
 
 
-def _choice(setting, letter, large):
+def _choice(setting, letter, large, one_thread=True):
     """(instance, core, library) for a product, by ``funcjax_blas_kernel``: instance
     "numpy" or "private"."""
     numpy_core = blas_kernel.corename(_library())
     if setting == "auto":
         setting = blas_kernel.auto_core(_library())
-        if not large or letter not in blas_kernel.WINS:
+        # only on one thread: two instances' worker threads spin against each other (MLP
+        # step with OpenBLAS on 2 threads, products alternating instances: 2.6 -> 6.6 ms)
+        if not large or letter not in blas_kernel.WINS or not one_thread:
             setting = None
     lib = None if setting in (None, "numpy") else _private(setting)
     if lib is None:
@@ -107,30 +109,44 @@ def _choice(setting, letter, large):
 
 
 def _private(core):
-    """The private instance running ``core`` (numpy's thread count), or None if it cannot be
-    made or this OpenBLAS does not know ``core`` (it then runs the detected one, numpy's)."""
+    """The private instance running ``core``, or None if it cannot be made or this OpenBLAS
+    does not know ``core`` (it then runs the detected one, numpy's)."""
     lib = blas_kernel.load(library_path(), core)
     if lib is None:
         return None
     got = blas_kernel.corename(lib)
-    if got.lower() != core.lower() and got == blas_kernel.corename(_library()):
-        return None
-    lib.scipy_openblas_set_num_threads64_(ctypes.c_int(current_threads()))
-    return lib
+    return None if got.lower() != core.lower() and got == blas_kernel.corename(
+        _library()) else lib
+
+
+@functools.cache
+def _plan(setting, one_thread):
+    """The table's content for a setting: per slot (address, (instance, core), library)."""
+    return [(_address(lib, name), (instance, core), lib)
+            for letter, name in GEMMS.items() for large in (0, 1)
+            for instance, core, lib in [_choice(setting, letter, large, one_thread)]]
 
 
 def route(setting=None):
-    """Fills the routers' table for ``setting`` (default: the current one); the config
-    listener calls it (benchmarks call it directly to switch without dropping jit's
-    generated entries, as any ``config.update`` does)."""
+    """Fills the routers' table for ``setting`` (default: the current one) and OpenBLAS's
+    thread count now; the config listener calls it (benchmarks call it directly to switch
+    without dropping jit's generated entries, as any ``config.update`` does). The private
+    instances in use get numpy's thread count."""
     setting = config.funcjax_blas_kernel if setting is None else setting
     with _threads_lock:
-        for i, (letter, name) in enumerate(GEMMS.items()):
-            for large in (0, 1):
-                instance, core, lib = _choice(setting, letter, large)
-                _table[2 * i + large] = _address(lib, name)
-                _kernels[letter, large] = instance, core
-                _private_libs[letter, large] = lib if instance == "private" else None
+        threads = current_threads()
+        _threads["routed on one"] = threads == 1
+        plan = _plan(setting, threads == 1)
+        if plan is _threads.get("plan") and threads == _threads.get("routed threads"):
+            return
+        _threads["plan"], _threads["routed threads"] = plan, threads
+        for slot, (address, _, lib) in enumerate(plan):
+            _table[slot] = address
+            _private_libs[slot] = lib if lib is not _library() else None
+        for lib in set(filter(None, _private_libs.values())):
+            lib.scipy_openblas_set_num_threads64_(ctypes.c_int(threads))
+        _kernels.update({(letter, large): plan[2 * i + large][1]
+                         for i, letter in enumerate(GEMMS) for large in (0, 1)})
 
 
 def kernel(dtype, m, n, k):
@@ -196,12 +212,15 @@ def use_threads(n):
 
 
 def set_threads(n):
-    """Sets the thread count of numpy's instance and of the private ones."""
+    """Sets the thread count of numpy's instance and of the private ones in use ("auto"
+    routes again when the count goes to or from 1)."""
     if _library() is None:
         return
     with _threads_lock:
         for lib in {_library(), *filter(None, _private_libs.values())}:
             lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(n)))
+        if _routers.cache_info().currsize and _threads.get("routed on one") != (n == 1):
+            route()
 
 
 def current_threads():

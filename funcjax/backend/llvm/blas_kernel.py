@@ -16,8 +16,10 @@ this OpenBLAS lacks) leaves every call on numpy's instance.
 
 The policy is fixed by the machine and the product's shape, never by a timing at run time
 (results' bits must not depend on load): ``funcjax_blas_kernel`` "auto" uses a Haswell
-instance only where numpy's reports a SkylakeX-family core on an AMD CPU, and only for the
-dtypes and sizes where it measured faster (``WINS``); "numpy" keeps every call on numpy's
+instance only where numpy's reports a SkylakeX-family core on an AMD CPU, only while OpenBLAS
+runs one thread (``funcjax_num_threads`` 1 or ``OPENBLAS_NUM_THREADS=1``: with more, the two
+instances' worker threads spin against each other), and only for the dtypes and sizes where it
+measured faster (``WINS``); "numpy" keeps every call on numpy's
 instance; an OpenBLAS core name ("Haswell", "Zen", "SkylakeX"...) sends every gemm to a private
 instance of that core. Also settable as ``FUNCJAX_BLAS_KERNEL``.
 """
