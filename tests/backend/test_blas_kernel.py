@@ -111,17 +111,19 @@ def test_jit_products_match_numpy_on_each_instance(kernel_setting, setting, dtyp
 
 
 def test_setting_switches_instance_of_compiled_code(kernel_setting):
-    a = np.random.default_rng(0).standard_normal((160, 200)).astype(np.float32)
-    f = funcjax.jit(lambda x: x @ x.T)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((160, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 150)).astype(np.float32)
+    f = funcjax.jit(lambda x, y: x @ y)
     kernel_setting("numpy")
     numpy_core = blas_kernel.corename(blas._library())
-    assert blas.kernel(np.float32, 160, 160, 200) == ("numpy", numpy_core)
-    on_numpy = np.asarray(f(a))
-    assert np.array_equal(on_numpy, a @ a.T)  # numpy's instance and call: numpy's bits
+    assert blas.kernel(np.float32, 160, 150, 200) == ("numpy", numpy_core)
+    on_numpy = np.asarray(f(a, b))
+    assert np.array_equal(on_numpy, a @ b)  # numpy's instance and call: numpy's bits
     kernel_setting("Haswell")  # the same compiled program, now on the private instance
-    assert blas.kernel(np.float32, 160, 160, 200) == ("private", "Haswell")
+    assert blas.kernel(np.float32, 160, 150, 200) == ("private", "Haswell")
     assert blas.kernel(np.float64, 8, 8, 8) == ("private", "Haswell")
-    np.testing.assert_allclose(np.asarray(f(a)), on_numpy, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(f(a, b)), on_numpy, rtol=1e-4, atol=1e-3)
     private = blas_kernel.load(blas.library_path(), "Haswell")
     assert int(blas._table[1]) == ctypes.cast(private.scipy_cblas_sgemm64_,
                                               ctypes.c_void_p).value
@@ -180,3 +182,22 @@ def test_copy_failure_falls_back_to_numpy_instance(monkeypatch):
         assert blas._choice(setting, "s", 1)[:2] == ("numpy", blas_kernel.corename(blas._library()))
     with pytest.raises(ValueError, match="could not be made"):
         config.update("funcjax_blas_kernel", "Haswell")
+
+
+def test_unknown_core_from_environment_falls_back_to_numpy_instance():
+    script = textwrap.dedent("""
+        import numpy as np
+        import funcjax
+        from funcjax.backend.llvm import blas, blas_kernel
+        a = np.random.default_rng(0).standard_normal((200, 200)).astype(np.float32)
+        out = np.asarray(funcjax.jit(lambda x: x @ x)(a))
+        assert np.allclose(out, a @ a, rtol=1e-4, atol=1e-3)
+        assert blas.kernel(np.float32, 200, 200, 200) == (
+            "numpy", blas_kernel.corename(blas._library()))
+        print("ok")
+    """)
+    env = dict(os.environ, FUNCJAX_BLAS_KERNEL="NoSuchCore")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
