@@ -85,7 +85,7 @@ _CASES = [  # (lhs shape, rhs shape, ((lhs contract), (rhs contract)))
     ((70, 40), (70, 50), ((0,), (0,))),       # lhs transposed
     ((40, 70), (50, 70), ((1,), (1,))),       # rhs transposed
     ((70, 40), (50, 70), ((0,), (1,))),       # both
-    ((130, 140), (140, 150), ((1,), (0,))),   # "large" in every dtype's policy
+    ((130, 140), (140, 300), ((1,), (0,))),   # "large" in the float32 and complex policies
 ]
 
 
@@ -138,10 +138,9 @@ def test_auto_policy_is_by_machine_dtype_size_and_threads(kernel_setting):
             blas.set_threads(threads)
             for dtype, m, n, k in [(np.float32, 256, 256, 256), (np.float32, 16, 16, 16),
                                    (np.float32, 512, 10, 512), (np.float64, 512, 512, 512),
-                                   (np.complex64, 128, 128, 128)]:
+                                   (np.complex64, 128, 128, 128), (np.float32, 1, 512, 512)]:
                 letter = {"f": "s", "d": "d", "F": "c", "D": "z"}[np.dtype(dtype).char]
-                wins = blas_kernel.WINS.get(letter)
-                large = wins is not None and m * n * k >= wins[0] and min(m, n, k) >= wins[1]
+                large = blas_kernel.large(letter, m, n, k)
                 private = core and large and threads == 1 and _private_ok()
                 assert blas.kernel(dtype, m, n, k)[0] == ("private" if private else "numpy")
     finally:
@@ -201,3 +200,11 @@ def test_unknown_core_from_environment_falls_back_to_numpy_instance():
                           timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_row_blocks_keep_their_products_kernel():
+    """parallel_tasks splits a product into row blocks of at least SPLIT_ALIGN rows; the class
+    must not change with the rows then (the same bits with and without tasks)."""
+    from funcjax.backend.llvm import parallel_tasks
+    assert all(least_m <= parallel_tasks.SPLIT_ALIGN for least_m, _, _ in
+               blas_kernel.WINS.values())

@@ -74,11 +74,10 @@ def _router_ir():
         fn = ir.Function(m, ftype, f"funcjax_{letter}gemm_router")
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         rows, cols, depth = fn.args[3:6]
-        least_work, least_axis = blas_kernel.WINS.get(letter, (2 ** 62, 2 ** 62))
-        small = b.select(b.icmp_signed("<", rows, cols), rows, cols)
-        small = b.select(b.icmp_signed("<", small, depth), small, depth)
-        large = b.and_(b.icmp_signed(">=", b.mul(b.mul(rows, cols), depth), i64(least_work)),
-                       b.icmp_signed(">=", small, i64(least_axis)))
+        large = ir.Constant(ir.IntType(1), 1)  # as blas_kernel.large
+        for size, least in zip((rows, cols, depth), blas_kernel.WINS.get(letter,
+                                                                        blas_kernel.NEVER)):
+            large = b.and_(large, b.icmp_signed(">=", size, i64(least)))
         slot = b.add(i64(_table.ctypes.data + 16 * i), b.mul(b.zext(large, i64), i64(8)))
         b.call(_Callee(b.load(b.inttoptr(slot, ptr), typ=ptr), ftype), fn.args, tail="tail")
         b.ret_void()
@@ -156,8 +155,7 @@ def kernel(dtype, m, n, k):
         return None
     letter = {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}[
         np.dtype(dtype).name]
-    least_work, least_axis = blas_kernel.WINS.get(letter, (2 ** 62, 2 ** 62))
-    return _kernels[letter, int(m * n * k >= least_work and min(m, n, k) >= least_axis)]
+    return _kernels[letter, int(blas_kernel.large(letter, m, n, k))]
 
 
 def _on_config(name, value):

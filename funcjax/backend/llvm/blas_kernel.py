@@ -31,10 +31,24 @@ import threading
 
 AUTO_CORE = "Haswell"
 _SKYLAKE_FAMILY = ("skylakex", "cooperlake", "sapphirerapids")
-# gemm letter -> (least m*n*k, least of m, n and k) from which AUTO_CORE's kernel is faster
-# than SkylakeX's on Zen 4 (float64: never; float32 below 128^3 or with an axis under 32:
-# 5-20% slower). Measured with /work/wt/notes/issue-12-blaskernel.md's kern.py.
-WINS = {"s": (128 ** 3, 32), "c": (64 ** 3, 32), "z": (64 ** 3, 32)}
+# gemm letter -> (least m, least n, least k) of the products (m x k times k x n) for which
+# AUTO_CORE's kernel is faster than SkylakeX's on Zen 4 (cblas calls, min of 15-21 interleaved
+# rounds, notes of issue 12 `blaskernel`). float32 with n >= 256: 2-25% faster for every m >= 4
+# and k >= 8 measured (m = 1: 3x slower; k = 1 or 4: 26-56% slower); n = 128: even at 128^3,
+# 26% slower at 16 x 128 x 128; n <= 96: 10% slower up to 96^3, 13-53% with n = 10 or 1.
+# float64: never (0-19% slower, 2x with n = 10). complex: 2-27% faster from 32^3 (one 128 x
+# 512 x 512 complex128 product 6% slower). The least m is at most parallel_tasks'
+# SPLIT_ALIGN, so a product's row blocks (>= that many rows) run the whole product's kernel:
+# the same bits with and without tasks (the sizes, not the work, decide).
+WINS = {"s": (4, 256, 8), "c": (4, 32, 32), "z": (4, 32, 32)}
+NEVER = (2 ** 62,) * 3
+
+
+def large(letter, m, n, k):
+    """Whether a gemm of these sizes is in the class where AUTO_CORE's kernel wins."""
+    return all(size >= least for size, least in zip((m, n, k), WINS.get(letter, NEVER)))
+
+
 _ENV = "OPENBLAS_CORETYPE"
 _load_lock = threading.Lock()
 
