@@ -47,11 +47,14 @@ def bind(names):
     (``llvm.add_symbol``); gemm names get their routers. Raises AttributeError for a name the
     library lacks."""
     import llvmlite.binding as llvm
+    names = set(names)
+    # the routers compile under the compiler's lock: taken before ours, as compile_ir does
+    routers = _routers() if names & set(GEMMS.values()) else None
     with _bind_lock:
-        for name in set(names) - _bound:
+        for name in names - _bound:
             address = _address(_library(), name)  # (raises for a missing name)
             if name in GEMMS.values():
-                address = _routers().address(f"funcjax_{name[12]}gemm_router")
+                address = routers.address(f"funcjax_{name[12]}gemm_router")
             llvm.add_symbol(name, address)
             _bound.add(name)
 
@@ -84,11 +87,19 @@ def _router_ir():
     return str(m)
 
 
-@functools.cache
+_router_engine = []
+
+
 def _routers():
+    """The routers' engine, compiled once (under the compiler's lock: one engine, whose
+    addresses are bound, lives for good)."""
     from funcjax.backend.llvm import compiler  # (compiler binds through this module)
-    route()
-    return compiler.compile_ir(_router_ir(), cacheable=False, cold=True)
+    with compiler.LOCK:
+        if not _router_engine:
+            route()
+            _router_engine.append(compiler.compile_ir(_router_ir(), cacheable=False,
+                                                      cold=True))
+        return _router_engine[0]
 
 
 def _choice(setting, letter, large, one_thread=True):
@@ -166,7 +177,7 @@ def _on_config(name, value):
         raise ValueError(f"config.update('funcjax_blas_kernel', {value!r}): numpy's OpenBLAS "
                          "has no such core or a private instance of it could not be made; use "
                          "'auto', 'numpy' or a core name such as 'Haswell', 'Zen', 'SkylakeX'")
-    if _routers.cache_info().currsize:
+    if _router_engine:
         route(value)
 
 
@@ -217,7 +228,7 @@ def set_threads(n):
     with _threads_lock:
         for lib in {_library(), *filter(None, _private_libs.values())}:
             lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(n)))
-        if _routers.cache_info().currsize and _threads.get("routed on one") != (n == 1):
+        if _router_engine and _threads.get("routed on one") != (n == 1):
             route()
 
 
