@@ -208,3 +208,36 @@ def test_row_blocks_keep_their_products_kernel():
     from funcjax.backend.llvm import parallel_tasks
     assert all(least_m <= parallel_tasks.SPLIT_ALIGN for least_m, _, _ in
                blas_kernel.WINS.values())
+
+
+def test_first_products_compiled_from_two_threads_at_once():
+    """Binding the gemm names compiles the routers once, under the compiler's lock, while
+    another thread may be compiling (a fresh process: the first BLAS use is the point)."""
+    script = textwrap.dedent("""
+        import threading
+        import numpy as np
+        import funcjax
+        rng = np.random.default_rng(0)
+        data = [rng.standard_normal((96 + 8 * i, 300)).astype(np.float32) for i in range(4)]
+        outs, errors = {}, []
+        def work(i):
+            try:
+                f = funcjax.jit(lambda x, i=i: (x * (i + 1)) @ x.T)
+                outs[i] = np.asarray(f(data[i]))
+            except Exception as e:
+                errors.append(e)
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        for i, x in enumerate(data):
+            assert np.allclose(outs[i], (x * (i + 1)) @ x.T, rtol=1e-4, atol=1e-2)
+        print("ok")
+    """)
+    env = dict(os.environ, FUNCJAX_BLAS_KERNEL="auto")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
