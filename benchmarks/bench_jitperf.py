@@ -283,10 +283,11 @@ def best_interleaved(runs, rounds, setup):
     return best
 
 
-def measure_jax_tasks(quick):
+def measure_jax_rows(quick, names):
+    """JAX's times for the rows ``names`` (``--jax-tasks``, ``--jax-blas``)."""
     lib, table = Lib("jax"), rows(quick)
     return {name: best_seconds(table[name][0](lib), 3 * table[name][1], True)
-            for name in TASK_ROWS}
+            for name in names}
 
 
 def print_tasks(quick):
@@ -311,12 +312,6 @@ def print_tasks(quick):
 # rows of ``rows()`` bound by gemm (``--blas-kernel``)
 BLAS_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000", "vmap(grad) B=256", "matmul 256",
              "matmul 512", "matmul 1024")
-
-
-def measure_jax_blas(quick):
-    lib, table = Lib("jax"), rows(quick)
-    return {name: best_seconds(table[name][0](lib), 3 * table[name][1], True)
-            for name in BLAS_ROWS}
 
 
 def print_blas_kernel(quick):
@@ -477,10 +472,10 @@ def main():
         print(json.dumps(measure_jax_threads(quick)))
         return
     if "--jax-tasks" in sys.argv:
-        print(json.dumps(measure_jax_tasks(quick)))
+        print(json.dumps(measure_jax_rows(quick, TASK_ROWS)))
         return
     if "--jax-blas" in sys.argv:
-        print(json.dumps(measure_jax_blas(quick)))
+        print(json.dumps(measure_jax_rows(quick, BLAS_ROWS)))
         return
     if "--blas-kernel" in sys.argv:
         print_blas_kernel(quick)
