@@ -15,6 +15,9 @@ threads. A third (``--tasks`` prints only it) runs the MLP step and the 2-layer 
 thread, on two where OpenBLAS threads each product, and on every core with OpenBLAS on one
 thread, without and with independent products as parallel tasks
 (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
+``--blas-kernel`` runs the BLAS-bound rows on numpy's OpenBLAS instance and on funcjax's
+private one (``funcjax_blas_kernel`` "numpy" / "auto", ``backend/llvm/blas_kernel``),
+interleaved call by call, beside numpy and JAX (one thread each; JAX before and after, min).
 ``--chain`` times the 1e6 chain alone over many rounds; ``--output-reuse`` the 1e7 chain with a
 fresh output, a pooled one and its input donated.
 """
@@ -280,10 +283,11 @@ def best_interleaved(runs, rounds, setup):
     return best
 
 
-def measure_jax_tasks(quick):
+def measure_jax_rows(quick, names):
+    """JAX's times for the rows ``names`` (``--jax-tasks``, ``--jax-blas``)."""
     lib, table = Lib("jax"), rows(quick)
     return {name: best_seconds(table[name][0](lib), 3 * table[name][1], True)
-            for name in TASK_ROWS}
+            for name in names}
 
 
 def print_tasks(quick):
@@ -303,6 +307,61 @@ def print_tasks(quick):
         print(f"{name:24s} {t['1'] * 1e3:8.3f}ms {t['blas'] * 1e3:8.3f}ms "
               f"{t['pool'] * 1e3:8.3f}ms {t['tasks'] * 1e3:8.3f}ms {show_jax} "
               f"{t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} {vs_jax}")
+
+
+# rows of ``rows()`` bound by gemm (``--blas-kernel``)
+BLAS_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000", "vmap(grad) B=256", "matmul 256",
+             "matmul 512", "matmul 1024")
+
+
+def print_blas_kernel(quick):
+    """``--blas-kernel``: the ``BLAS_ROWS`` with funcjax's gemm calls on numpy's OpenBLAS
+    instance and on the one ``funcjax_blas_kernel`` "auto" picks, and numpy, interleaved call
+    by call (the same compiled programs: the setting reroutes them), one thread each."""
+    import os
+
+    import funcjax
+    from funcjax.backend.llvm import blas
+    funcjax.config.update("funcjax_num_threads", 1)
+    blas.use_threads(1)
+    jax = [jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas")]
+    fj, plain, table, out = Lib("funcjax"), Lib("numpy"), rows(quick), {}
+    for name in BLAS_ROWS:
+        build, repeat = table[name]
+        run, plain_run = build(fj), build(plain)
+        runs = {"fj numpy kernel": run, "fj auto": run}
+        if plain_run is not None:
+            runs["numpy"] = plain_run
+        # blas.route is what config.update("funcjax_blas_kernel", ...) does, without the
+        # listeners that drop jit's generated entries on any flag change
+        out[name] = best_interleaved(runs, 3 * repeat + 1, lambda key: blas.route(
+            "numpy" if key == "fj numpy kernel" else "auto"))
+    blas.route()
+    jax.append(jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas"))
+    print(f"\nBLAS kernel (load average {os.getloadavg()[0]:.1f} at the end): funcjax's gemm on "
+          f"numpy's OpenBLAS ({blas_kernel_name('numpy')}) and as 'auto' picks "
+          f"({blas_kernel_name('auto')})")
+    print(f"{'workload':24s} {'numpy':>10s} {'fj np-kern':>10s} {'fj auto':>10s} {'JAX':>10s} "
+          f"{'np-k/JAX':>8s} {'auto/JAX':>8s} {'auto/np-k':>9s}")
+    for name, t in out.items():
+        t_jax = min((j[name] for j in jax if name in j), default=None)
+        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
+        ratios = (f"{t['fj numpy kernel'] / t_jax:8.2f} {t['fj auto'] / t_jax:8.2f}" if t_jax
+                  else f"{'-':>8s} {'-':>8s}")
+        show_np = f"{t['numpy'] * 1e3:8.3f}ms" if "numpy" in t else f"{'-':>10s}"
+        print(f"{name:24s} {show_np} {t['fj numpy kernel'] * 1e3:8.3f}ms "
+              f"{t['fj auto'] * 1e3:8.3f}ms {show_jax} {ratios} "
+              f"{t['fj auto'] / t['fj numpy kernel']:9.3f}")
+
+
+def blas_kernel_name(setting):
+    """The kernels a setting gives float32 and float64 products of 512^3."""
+    from funcjax.backend.llvm import blas
+    blas.route(setting)
+    names = ", ".join(f"{d} {'/'.join(blas.kernel(d, 512, 512, 512))}"
+                      for d in ("float32", "float64"))
+    blas.route()
+    return names
 
 
 def sum_squares(lib, v):
@@ -491,7 +550,13 @@ def main():
         print(json.dumps(measure_jax_scan(quick)))
         return
     if "--jax-tasks" in sys.argv:
-        print(json.dumps(measure_jax_tasks(quick)))
+        print(json.dumps(measure_jax_rows(quick, TASK_ROWS)))
+        return
+    if "--jax-blas" in sys.argv:
+        print(json.dumps(measure_jax_rows(quick, BLAS_ROWS)))
+        return
+    if "--blas-kernel" in sys.argv:
+        print_blas_kernel(quick)
         return
     if "--threads" in sys.argv:
         print_threads(quick)

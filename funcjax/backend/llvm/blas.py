@@ -1,15 +1,26 @@
 """Finding the BLAS that numpy's wheel bundles (OpenBLAS with ILP64, ``scipy_``-prefixed
-symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` directly."""
+symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` directly.
+
+The four gemm names resolve to small native routers (``_routers``): each picks numpy's
+instance or funcjax's private one (``blas_kernel``) by the product's dtype and size, through a
+table Python fills from ``funcjax_blas_kernel`` (``route``), so changing the setting takes
+effect for code already compiled. Other names (LAPACK, trsm...) are numpy's instance's."""
 
 import ctypes
 import functools
 import re
 import threading
 
+import numpy as np
+from llvmlite import ir
+
+from funcjax.backend.llvm import blas_kernel
+from funcjax.config import config
 from funcjax.ops.lapack import library_path
 
 SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
 CGEMM, ZGEMM = "scipy_cblas_cgemm64_", "scipy_cblas_zgemm64_"
+GEMMS = {"s": SGEMM, "d": DGEMM, "c": CGEMM, "z": ZGEMM}
 _DECLARED = re.compile(r'^declare [^@\n]*@"?(scipy_\w+)', re.MULTILINE)
 
 
@@ -27,15 +38,150 @@ _bound = set()
 _bind_lock = threading.Lock()
 
 
+def _address(lib, name):
+    return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+
+
 def bind(names):
     """Makes the library's functions ``names`` resolvable by the JIT's linker, one by one
-    (``llvm.add_symbol``). Raises AttributeError for a name the library lacks."""
+    (``llvm.add_symbol``); gemm names get their routers. Raises AttributeError for a name the
+    library lacks."""
     import llvmlite.binding as llvm
+    names = set(names)
+    # the routers compile under the compiler's lock: taken before ours, as compile_ir does
+    routers = _routers() if names & set(GEMMS.values()) else None
     with _bind_lock:
-        for name in set(names) - _bound:
-            address = ctypes.cast(getattr(_library(), name), ctypes.c_void_p).value
+        for name in names - _bound:
+            address = _address(_library(), name)  # (raises for a missing name)
+            if name in GEMMS.values():
+                address = routers.address(f"funcjax_{name[12]}gemm_router")
             llvm.add_symbol(name, address)
             _bound.add(name)
+
+
+# _table[2 * i + large]: the gemm the router of GEMMS' i-th letter calls for small / large
+# products (``blas_kernel.WINS`` defines large, per dtype)
+_table = np.zeros(2 * len(GEMMS), np.uint64)
+_kernels = {}  # (letter, large) -> (instance, core) that _table holds, for ``kernel``
+_private_libs = {}  # slot -> the private instance _table holds, or None
+
+
+def _router_ir():
+    from funcjax.backend.llvm.spmd_pool import _Callee
+    i32, i64, ptr = ir.IntType(32), ir.IntType(64), ir.PointerType()
+    m = ir.Module(name="funcjax_gemm_routers")
+    for i, letter in enumerate(GEMMS):
+        scalar = {"s": ir.FloatType(), "d": ir.DoubleType()}.get(letter, ptr)
+        ftype = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, scalar, ptr, i64,
+                                                ptr, i64, scalar, ptr, i64])
+        fn = ir.Function(m, ftype, f"funcjax_{letter}gemm_router")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        rows, cols, depth = fn.args[3:6]
+        large = ir.Constant(ir.IntType(1), 1)  # as blas_kernel.large
+        for size, least in zip((rows, cols, depth), blas_kernel.WINS.get(letter,
+                                                                        blas_kernel.NEVER)):
+            large = b.and_(large, b.icmp_signed(">=", size, i64(least)))
+        slot = b.add(i64(_table.ctypes.data + 16 * i), b.mul(b.zext(large, i64), i64(8)))
+        b.call(_Callee(b.load(b.inttoptr(slot, ptr), typ=ptr), ftype), fn.args, tail="tail")
+        b.ret_void()
+    return str(m)
+
+
+_router_engine = []
+
+
+def _routers():
+    """The routers' engine, compiled once (under the compiler's lock: one engine, whose
+    addresses are bound, lives for good)."""
+    from funcjax.backend.llvm import compiler  # (compiler binds through this module)
+    with compiler.LOCK:
+        if not _router_engine:
+            route()
+            _router_engine.append(compiler.compile_ir(_router_ir(), cacheable=False,
+                                                      cold=True))
+        return _router_engine[0]
+
+
+def _choice(setting, letter, large, one_thread=True):
+    """(instance, core, library) for a product, by ``funcjax_blas_kernel``: instance
+    "numpy" or "private"."""
+    numpy_core = blas_kernel.corename(_library())
+    if setting == "auto":
+        setting = blas_kernel.auto_core(_library())
+        # only on one thread: two instances' worker threads spin against each other (MLP
+        # step with OpenBLAS on 2 threads, products alternating instances: 2.6 -> 6.6 ms)
+        if not large or letter not in blas_kernel.WINS or not one_thread:
+            setting = None
+    lib = None if setting in (None, "numpy") else _private(setting)
+    if lib is None:
+        return "numpy", numpy_core, _library()
+    return "private", blas_kernel.corename(lib), lib
+
+
+def _private(core):
+    """The private instance running ``core``, or None if it cannot be made or this OpenBLAS
+    does not know ``core`` (it then runs the detected one, numpy's)."""
+    lib = blas_kernel.load(library_path(), core)
+    if lib is None:
+        return None
+    got = blas_kernel.corename(lib)
+    return None if got.lower() != core.lower() and got == blas_kernel.corename(
+        _library()) else lib
+
+
+@functools.cache
+def _plan(setting, one_thread):
+    """The table's content for a setting: per slot (address, (instance, core), library)."""
+    return [(_address(lib, name), (instance, core), lib)
+            for letter, name in GEMMS.items() for large in (0, 1)
+            for instance, core, lib in [_choice(setting, letter, large, one_thread)]]
+
+
+def route(setting=None):
+    """Fills the routers' table for ``setting`` (default: the current one) and OpenBLAS's
+    thread count now; the config listener calls it (benchmarks call it directly to switch
+    without dropping jit's generated entries, as any ``config.update`` does). The private
+    instances in use get numpy's thread count."""
+    setting = config.funcjax_blas_kernel if setting is None else setting
+    with _threads_lock:
+        threads = current_threads()
+        _threads["routed on one"] = threads == 1
+        plan = _plan(setting, threads == 1)
+        if plan is _threads.get("plan") and threads == _threads.get("routed threads"):
+            return
+        _threads["plan"], _threads["routed threads"] = plan, threads
+        for slot, (address, _, lib) in enumerate(plan):
+            _table[slot] = address
+            _private_libs[slot] = lib if lib is not _library() else None
+        for lib in set(filter(None, _private_libs.values())):
+            lib.scipy_openblas_set_num_threads64_(ctypes.c_int(threads))
+        _kernels.update({(letter, large): plan[2 * i + large][1]
+                         for i, letter in enumerate(GEMMS) for large in (0, 1)})
+
+
+def kernel(dtype, m, n, k):
+    """Which OpenBLAS instance and core a gemm of ``dtype`` with these sizes runs now, e.g.
+    ``("private", "Haswell")`` or ``("numpy", "SkylakeX")``; None without BLAS."""
+    if not available():
+        return None
+    letter = {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}[
+        np.dtype(dtype).name]
+    return _kernels[letter, int(blas_kernel.large(letter, m, n, k))]
+
+
+def _on_config(name, value):
+    if name != "funcjax_blas_kernel":
+        return
+    blas_kernel.validate(value)
+    if value not in ("auto", "numpy") and (_library() is None or _private(value) is None):
+        raise ValueError(f"config.update('funcjax_blas_kernel', {value!r}): numpy's OpenBLAS "
+                         "has no such core or a private instance of it could not be made; use "
+                         "'auto', 'numpy' or a core name such as 'Haswell', 'Zen', 'SkylakeX'")
+    if _router_engine:
+        route(value)
+
+
+config.on_update(_on_config)
 
 
 def bind_declared(ir_text):
@@ -56,20 +202,34 @@ def available():
 
 
 _threads = {"current": None}
-_threads_lock = threading.Lock()
+_threads_lock = threading.RLock()
 
 
 def use_threads(n):
     """Sets OpenBLAS's thread count to ``n`` (``funcjax_num_threads``) before compiled code
     calls gemm; on a loaded machine its spinning worker threads can cost more than the
-    product. The library is numpy's, so numpy's matmuls use the same count afterwards."""
-    if n is None or n == _threads["current"] or not available():
+    product. numpy's instance is set, so numpy's matmuls use the same count afterwards, and
+    the private one follows numpy's count (``n`` None: whatever numpy's is now)."""
+    if not available():
+        return
+    if n is None:
+        n = current_threads()
+    if n == _threads["current"]:
+        return
+    set_threads(n)
+    _threads["current"] = n
+
+
+def set_threads(n):
+    """Sets the thread count of numpy's instance and of the private ones in use ("auto"
+    routes again when the count goes to or from 1)."""
+    if _library() is None:
         return
     with _threads_lock:
-        setter = getattr(_library(), "scipy_openblas_set_num_threads64_", None)
-        if setter is not None:
-            setter(ctypes.c_int(int(n)))
-        _threads["current"] = n
+        for lib in {_library(), *filter(None, _private_libs.values())}:
+            lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(n)))
+        if _router_engine and _threads.get("routed on one") != (n == 1):
+            route()
 
 
 def current_threads():

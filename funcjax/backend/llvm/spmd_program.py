@@ -11,7 +11,6 @@ and its ``{index, comm}`` record. The launcher runs in one ctypes call, without 
 
 import contextlib
 import ctypes
-import functools
 import sys
 import threading
 import zlib
@@ -71,35 +70,20 @@ class DeviceFailureError(RuntimeError):
     pass
 
 
-@functools.cache
-def _blas_threads():
-    """OpenBLAS's get/set thread-count functions, or None."""
-    path = blas.library_path()
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
-    except (OSError, AttributeError):
-        return None
-
-
 @contextlib.contextmanager
 def _single_threaded_blas():
     """Devices are the parallelism: while they run in threads, each BLAS call uses one thread
     (OpenBLAS's own pool, shared by concurrent callers, otherwise oversubscribes the cores
-    and serialises the devices)."""
-    fns = _blas_threads()
-    if fns is None:
+    and serialises the devices). Both of funcjax's OpenBLAS instances (``blas``)."""
+    if blas.library_path() is None:
         yield
         return
-    get, put = fns
-    before = get()
-    put(1)
+    before = blas.current_threads()
+    blas.set_threads(1)
     try:
         yield
     finally:
-        put(before)
+        blas.set_threads(before)
 
 
 class SpmdProgram:
