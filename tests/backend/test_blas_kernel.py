@@ -68,16 +68,21 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
+def _prints_ok_in_a_fresh_process(script, env):
+    """Runs ``script`` in a new interpreter with environment ``env``; checks it printed ok."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
 def test_numpy_instance_environment_and_scipy_unchanged_in_fresh_process():
     pytest.importorskip("scipy")
     if not _private_ok():
         pytest.skip("no private OpenBLAS instance on this machine")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
     env["FUNCJAX_BLAS_KERNEL"] = "Haswell"
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
-                          timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    _prints_ok_in_a_fresh_process(_SCRIPT, env)
 
 
 _CASES = [  # (lhs shape, rhs shape, ((lhs contract), (rhs contract)))
@@ -195,11 +200,8 @@ def test_unknown_core_from_environment_falls_back_to_numpy_instance():
             "numpy", blas_kernel.corename(blas._library()))
         print("ok")
     """)
-    env = dict(os.environ, FUNCJAX_BLAS_KERNEL="NoSuchCore")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    _prints_ok_in_a_fresh_process(
+        script, dict(os.environ, FUNCJAX_BLAS_KERNEL="NoSuchCore"))
 
 
 def test_row_blocks_keep_their_products_kernel():
@@ -236,8 +238,4 @@ def test_first_products_compiled_from_two_threads_at_once():
             assert np.allclose(outs[i], (x * (i + 1)) @ x.T, rtol=1e-4, atol=1e-2)
         print("ok")
     """)
-    env = dict(os.environ, FUNCJAX_BLAS_KERNEL="auto")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    _prints_ok_in_a_fresh_process(script, dict(os.environ, FUNCJAX_BLAS_KERNEL="auto"))
