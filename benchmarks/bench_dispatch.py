@@ -57,6 +57,9 @@ def measure(kind):
     h = fx.jit(lambda d: {k: v * 2 for k, v in d.items()})
     tree = {str(k): x8 for k in range(4)}
     out["dispatch dict of 4 f32[8]"] = best_seconds(lambda: h(tree), 20, True, 200)
+    x256 = xp.asarray(np.ones((256, 256), np.float32))  # 512 KB moved: the GIL is released
+    m = fx.jit(lambda v: v * 2)
+    out["call x*2 f32[256,256]"] = best_seconds(lambda: ready(m(x256)), 20, True, 200)
     gj = fx.grad(fx.jit(lambda v: xp.sum(xp.sin(v) * v)))
     out["grad(jit(f)) call f32[8]"] = best_seconds(lambda: gj(x8), 10, True, 50)
 

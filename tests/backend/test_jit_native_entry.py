@@ -10,7 +10,7 @@ import pytest
 import funcjax
 import funcjax.numpy as jnp
 from funcjax.api_jit import NATIVE_AFTER_CALLS
-from funcjax.backend.llvm import fast_call
+from funcjax.backend.llvm import fast_call, output_pool
 
 pytestmark = pytest.mark.skipif(fast_call.layout() is None,
                                 reason="object layouts differ: no native entries")
@@ -164,3 +164,69 @@ def test_pytree_arguments_use_the_entry_only_for_the_same_structure():
     with pytest.raises(TypeError):
         f({"a": x, "b": "text"}, t)
     np.testing.assert_array_equal(f(d, [t[0], t[1]])["a"], x * 2 + x)  # a list, not a tuple
+
+
+def _entry_of(f):
+    (entry,) = [e.native[0] for e in f._cache.values() if e.native]
+    return entry
+
+
+def test_large_programs_get_an_entry_that_releases_the_gil():
+    """Above MAX_BYTES the entry still checks and serves, with the GIL released around the
+    kernel; small programs keep it (the IR says which)."""
+    x = np.linspace(-1, 1, 300 * 300, dtype=np.float32).reshape(300, 300)
+    y = np.ascontiguousarray(x.T)
+    big = _warm(funcjax.jit(lambda a, b: jnp.tanh(a @ b) + 1), x, y)
+    small = _warm(funcjax.jit(lambda v: v * 2 + 1), jnp.arange(8.0))
+    assert _entry_of(big).large and not _entry_of(small).large
+    before = _native_calls(big)
+    out = big(x, y)
+    assert _native_calls(big) == before + 1
+    np.testing.assert_allclose(np.asarray(out), np.tanh(x @ y) + 1, rtol=1e-5, atol=1e-5)
+    assert _entry_of(big).busy.value == 0
+    assert "PyEval_SaveThread" in _entry_of(big).ir_text
+    assert "PyEval_SaveThread" not in _entry_of(small).ir_text
+
+
+def test_large_outputs_of_native_entries_come_from_the_output_pool():
+    if output_pool.native_handler() is None:
+        pytest.skip("no output pool here")
+    x = np.arange(1 << 19, dtype=np.float32)  # 2 MiB in, 2 MiB out
+    f = _warm(funcjax.jit(lambda v: v * 3 - 1), x)
+    before = _native_calls(f)
+    out = f(x)
+    assert _native_calls(f) == before + 1
+    owner = np.asarray(out)
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    assert np._core.multiarray.get_handler_name(owner) == "funcjax_output_pool"
+    assert np._core.multiarray.get_handler_name() == "default_allocator"  # restored
+    np.testing.assert_array_equal(np.asarray(out), x * 3 - 1)
+    address = owner.__array_interface__["data"][0]
+    del out, owner
+    again = f(x + 1)  # the freed block again, rewritten
+    assert np.asarray(again).__array_interface__["data"][0] == address
+    np.testing.assert_array_equal(np.asarray(again), (x + 1) * 3 - 1)
+
+
+def test_threads_share_a_large_entry_one_kernel_at_a_time():
+    """Calls that arrive while another thread runs the kernel take the Python path (its
+    workspace is per thread); every result is right and the entry ends idle."""
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((256, 256)).astype(np.float32) / 16 for _ in range(4)]
+    f = _warm(funcjax.jit(lambda v: jnp.sin(v @ v) * 2 + v), xs[0])
+    results = [[] for _ in xs]
+
+    def work(k):
+        for _ in range(25):
+            results[k].append(np.asarray(f(xs[k])))
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x, outs in zip(xs, results):
+        want = np.sin(x @ x) * 2 + x
+        for r in outs:
+            np.testing.assert_allclose(r, want, rtol=1e-4, atol=1e-4)
+    assert _entry_of(f).busy.value == 0

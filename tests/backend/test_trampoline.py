@@ -44,7 +44,8 @@ def test_builtin_rejects_what_is_not_an_ndarray():
 
 def test_threads_run_one_program_at_once_with_right_results():
     rng = np.random.default_rng(1)
-    # 192 x 192 in and out: above fast_call.MAX_BYTES, every call takes the Python path
+    # 192 x 192 in and out: above fast_call.MAX_BYTES, so once hot the native entry runs one
+    # call at a time without the GIL and the calls arriving meanwhile take the Python path
     xs = [rng.standard_normal((192, 192)).astype(np.float32) / 8 for _ in range(4)]
     f = funcjax.jit(lambda x: jnp.tanh(x @ x) + 1)
     f(xs[0])

@@ -14,9 +14,15 @@ outputs with numpy's C API, runs the program's packed entry and returns new ``Ar
 The layouts this relies on (``ndarray`` fields, the slots of ``Array`` and ``ShapedArray``)
 are verified against live objects once per process (``layout``); if anything differs, no
 entry is built and every call takes the Python path. Entries are only built for programs
-that cannot re-enter Python (no host calls), donate nothing, and are small (the call holds
-the GIL while the program runs, which is the point for microsecond kernels and wrong for
-long ones). The GIL also makes the entry's one workspace safe: calls of it never overlap.
+that cannot re-enter Python (no host calls) and donate nothing.
+
+A small program (at most ``MAX_BYTES`` in and out) runs holding the GIL: that is the point
+for microsecond kernels, and the GIL makes the entry's one workspace safe (its calls never
+overlap). A larger one releases the GIL around the kernel, as the Python path does, so other
+threads run meanwhile; its entry is then taken by one call at a time (a flag, set and cleared
+under the GIL): a call arriving while another runs the kernel takes the Python path, whose
+workspaces are per thread. Outputs of ``output_pool.MIN_BYTES`` and more are allocated
+through the output pool's numpy handler, as on the Python path.
 """
 
 import ctypes
@@ -28,12 +34,12 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import compiler
+from funcjax.backend.llvm import compiler, output_pool
 from funcjax.backend.llvm.lowering import packed_symbol
 from funcjax.core.abstract import ShapedArray
 from funcjax.core.array import DEFAULT_DEVICE, Array
 
-# Programs moving more bytes than this keep the Python path (which runs without the GIL).
+# Programs moving more bytes than this release the GIL around their kernel.
 MAX_BYTES = 1 << 18
 _ALIGN = 64
 _C_CONTIGUOUS, _ALIGNED = 0x1, 0x100
@@ -97,8 +103,10 @@ def layout():
             **{f: _c_function(f) for f in ("PyType_GenericAlloc", "Py_IncRef", "Py_DecRef",
                                             "PyTuple_New", "PyTuple_SetItem")},
         }
+        found.update({f: _c_function(f) for f in ("PyEval_SaveThread", "PyEval_RestoreThread")})
         for name in ("PyArray_Empty", "PyArray_View", "PyType_GenericAlloc", "Py_IncRef",
-                     "Py_DecRef", "PyTuple_New", "PyTuple_SetItem"):
+                     "Py_DecRef", "PyTuple_New", "PyTuple_SetItem", "PyEval_SaveThread",
+                     "PyEval_RestoreThread"):
             llvm.add_symbol(_SYMBOL + name, found[name])
         return found
     except (AttributeError, LookupError, ValueError, TypeError, OSError):
@@ -109,9 +117,8 @@ def eligible(program, consts):
     """Whether ``program`` may get a native entry (see the module docstring)."""
     if getattr(program, "executable", None) is None:  # a ForwardingProgram has no code
         return False
-    closed, lowered = program.closed, program.lowered
-    nbytes = sum(a.nbytes for a in closed.in_avals) + sum(a.nbytes for a in closed.out_avals)
-    return (layout() is not None and not lowered.aliases and nbytes <= MAX_BYTES
+    lowered = program.lowered
+    return (layout() is not None and not lowered.aliases
             and "funcjax_host_" not in lowered.ir_text
             and all(type(c) is np.ndarray or type(c) is Array for c in consts))
 
@@ -141,13 +148,19 @@ class NativeEntry:
         self.out_avals = list(program.closed.out_avals)  # the Arrays made share these objects
         self.workspace = np.empty(program.lowered.arena.size + _ALIGN, np.uint8)
         self.counter = ctypes.c_int64(0)
+        self.busy = ctypes.c_int64(0)  # a large program's kernel is running (module docstring)
+        closed = program.closed
+        self.large = sum(a.nbytes for a in closed.in_avals) + \
+            sum(a.nbytes for a in closed.out_avals) > MAX_BYTES
+        self.handler = output_pool.native_handler() if any(
+            a.nbytes >= output_pool.MIN_BYTES for a in self.out_avals) else None
         self.dims = [(ctypes.c_int64 * max(len(a.shape), 1))(*a.shape) for a in self.out_avals]
         self.descrs = [np.dtype(a.dtype) for a in self.out_avals]  # code compares addresses
         self.in_descrs = [np.dtype(a.dtype) for a in program.closed.in_avals[len(consts):]]
         self.program = program  # keeps the engine (the kernel's machine code) alive
         ws = self.workspace.ctypes.data
-        ir_text = _entry_ir(program, const_arrays, ws + (-ws % _ALIGN), self, out_mode)
-        self.engine = compiler.compile_ir(ir_text, cacheable=False, cold=True)
+        self.ir_text = _entry_ir(program, const_arrays, ws + (-ws % _ALIGN), self, out_mode)
+        self.engine = compiler.compile_ir(self.ir_text, cacheable=False, cold=True)
         self.method = _MethodDef(b"jit_fast_entry", self.engine.address(_NAME), _METH_FASTCALL,
                                  None)
         self.function = _new_function(ctypes.addressof(self.method), self, None)
@@ -279,24 +292,42 @@ def _entry_ir(program, const_arrays, workspace, owner, out_mode):
             require(ok, f"shape{k}")
         data.append(load(arr, 16))
 
+    busy = const_ptr(ctypes.addressof(owner.busy))
+
+    def idle(b):  # (a large program's entry is free again)
+        if owner.large:
+            b.store(ir.Constant(I64, 0), busy)
+    if owner.large:  # one call at a time runs the kernel; the GIL is held here
+        require(b.icmp_signed("==", b.load(busy, typ=I64), ir.Constant(I64, 0)), "idle")
+        b.store(ir.Constant(I64, 1), busy)
+
     # outputs: an owning base array, the Array's private view of it (as ``wrap_fresh``)
     outs, out_data = [], []
     cleanup = []  # objects to release if a later allocation fails
     for j, aval in enumerate(out_avals):
         descr = owner.descrs[j]
+        pooled = owner.handler is not None and aval.nbytes >= output_pool.MIN_BYTES
+        if pooled:  # numpy allocates through the output pool's handler (output_pool.py)
+            set_handler = "PyDataMem_SetHandler"
+            llvm.add_symbol(_SYMBOL + set_handler, owner.handler[0])
+            previous = call(set_handler, PTR, [PTR], const_ptr(owner.handler[1]))
         call("Py_IncRef", ir.VoidType(), [PTR], const_ptr(id(descr)))
         base = call("PyArray_Empty", PTR, [I32, PTR, PTR, I32], ir.Constant(I32, len(aval.shape)),
                     const_ptr(ctypes.addressof(owner.dims[j])), const_ptr(id(descr)),
                     ir.Constant(I32, 0))
-        _fail_if_null(b, fn, base, cleanup, call)
+        if pooled:
+            ours = call(set_handler, PTR, [PTR], previous)
+            call("Py_DecRef", ir.VoidType(), [PTR], ours)
+            call("Py_DecRef", ir.VoidType(), [PTR], previous)
+        _fail_if_null(b, fn, base, cleanup, call, idle)
         out_data.append(load(base, 16))
         view = call("PyArray_View", PTR, [PTR, PTR, PTR], base, ir.Constant(PTR, None),
                     ir.Constant(PTR, None))
         call("Py_DecRef", ir.VoidType(), [PTR], base)
-        _fail_if_null(b, fn, view, cleanup, call)
+        _fail_if_null(b, fn, view, cleanup, call, idle)
         obj = call("PyType_GenericAlloc", PTR, [PTR, I64], const_ptr(L["Array"]),
                    ir.Constant(I64, 0))
-        _fail_if_null(b, fn, obj, cleanup + [view], call)
+        _fail_if_null(b, fn, obj, cleanup + [view], call, idle)
         for slot, target in (("aval", id(aval)), ("device", L["device_object"])):
             call("Py_IncRef", ir.VoidType(), [PTR], const_ptr(target))
             b.store(const_ptr(target), b.gep(obj, [ir.Constant(I64, L[slot])],
@@ -313,7 +344,13 @@ def _entry_ir(program, const_arrays, workspace, owner, out_mode):
     kernel = f"kernel{next(_kernels)}"
     llvm.add_symbol(_SYMBOL + kernel,
                     program.executable.engine.address(packed_symbol(program.executable.name)))
-    call(kernel, ir.VoidType(), [PTR], table)
+    if owner.large:  # other threads run meanwhile (the Python path releases the GIL too)
+        state = call("PyEval_SaveThread", PTR, [])
+        call(kernel, ir.VoidType(), [PTR], table)
+        call("PyEval_RestoreThread", ir.VoidType(), [PTR], state)
+        idle(b)
+    else:
+        call(kernel, ir.VoidType(), [PTR], table)
     counter = const_ptr(ctypes.addressof(owner.counter))
     b.store(b.add(b.load(counter, typ=I64), ir.Constant(I64, 1)), counter)
     if out_mode == "leaf":
@@ -331,13 +368,15 @@ def _entry_ir(program, const_arrays, workspace, owner, out_mode):
     return str(module)
 
 
-def _fail_if_null(b, fn, obj, release, call):
-    """Returns NULL (numpy's exception is set) after releasing ``release`` when ``obj`` is
-    NULL."""
+def _fail_if_null(b, fn, obj, release, call, undo=None):
+    """Returns NULL (numpy's exception is set) after releasing ``release`` (and emitting
+    ``undo(b)``) when ``obj`` is NULL."""
     fail = fn.append_basic_block("fail")
     ok = fn.append_basic_block("ok")
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(obj, I64), ir.Constant(I64, 0)), fail, ok)
     b.position_at_end(fail)
+    if undo is not None:
+        undo(b)
     for other in release:
         call("Py_DecRef", ir.VoidType(), [PTR], other)
     b.ret(ir.Constant(PTR, None))

@@ -15,18 +15,20 @@ pool off); the oldest freed go first. ``held_bytes()`` says what is kept now;
 ``funcjax.clear_caches()`` returns it all. The handler's functions are generated in LLVM IR
 (no Python runs in them: arrays may die during interpreter shutdown) and every call happens
 with the GIL held (numpy allocates and frees array data under it), so the table needs no lock;
-without a GIL (free-threaded builds) or without the layout ``fast_call`` verifies, there is no
-pool and outputs come from ``np.empty`` as before.
+without a GIL (free-threaded builds) or with a numpy whose C-API table differs, there is no
+pool and outputs come from ``np.empty`` as before. Generated jit entries (``fast_call``) set
+the same handler around their own allocation of large outputs (``native_handler``).
 """
 
 import ctypes
 import functools
 import math
+import sys
 
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import compiler, fast_call
+from funcjax.backend.llvm import compiler
 from funcjax.backend.llvm.loops import for_range
 from funcjax.config import config
 
@@ -228,8 +230,8 @@ class _Pool:
         new_capsule.restype = ctypes.py_object
         new_capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
         self.capsule = new_capsule(ctypes.addressof(handler), _NAME, None)
-        swap = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(api[_API_SET_HANDLER])
-        self._swap = swap
+        self.set_handler = api[_API_SET_HANDLER]  # (native entries call it directly)
+        self._swap = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(self.set_handler)
         self._trim = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(
             self.engine.address("pool_trim"))
         for keep in (self, self.engine, self.capsule):  # immortal (see the class docstring)
@@ -266,7 +268,7 @@ def _check_cap(value):
 
 @functools.cache
 def _pool():
-    if fast_call.layout() is None:  # no GIL, or numpy laid out otherwise
+    if getattr(sys, "_is_gil_enabled", lambda: True)() is False:  # the table has no lock
         return None
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
@@ -292,6 +294,16 @@ def empty(shape, dtype):
         return np.empty(shape, dtype)
     pool = _pool()
     return np.empty(shape, dtype) if pool is None else pool.empty(shape, dtype)
+
+
+def native_handler():
+    """``(address of PyDataMem_SetHandler, address of the pool's handler capsule)`` for
+    generated code that allocates outputs of ``MIN_BYTES`` and more itself, or None when
+    there is no pool or it is turned off (a change of the setting drops generated entries)."""
+    if not config.funcjax_output_pool_bytes:
+        return None
+    pool = _pool()
+    return None if pool is None else (pool.set_handler, id(pool.capsule))
 
 
 def held_bytes():
