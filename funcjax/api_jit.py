@@ -23,7 +23,7 @@ from funcjax.config import config
 from funcjax.core import dtypes, gc_pause, placement
 from funcjax.core.array import Array
 from funcjax.core.ir import ClosedJaxpr, Jaxpr
-from funcjax.core.pytree import tree_flatten, tree_unflatten
+from funcjax.core.pytree import matching_leaves, tree_flatten, tree_unflatten
 from funcjax.core.trace import Tracer, current_trace
 from funcjax.interpreters.eval import EvalTrace
 from funcjax.ops.calls import jit_p
@@ -380,8 +380,8 @@ class JitFunction:
             if in_tree is None:
                 out = function(*args)
             else:
-                leaves, tree = tree_flatten((args, {}))
-                out = function(*leaves) if tree == in_tree else NotImplemented
+                leaves = matching_leaves(in_tree, (args, {}))
+                out = NotImplemented if leaves is None else function(*leaves)
             if out is not NotImplemented:
                 return out if out_tree is None else tree_unflatten(out_tree, out)
         if config.jax_disable_jit:

@@ -4,8 +4,11 @@ import collections
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from funcjax import tree_util as tu
+from funcjax.core.pytree import matching_leaves
 
 Point = collections.namedtuple("Point", ["x", "y"])
 
@@ -144,3 +147,54 @@ def test_treedef_helpers_match_jax():
     assert tu.tree_broadcast([1, 2], [[1, 2], (3,)]) == [[1, 1], (2,)]
     assert tu.tree_leaves(tu.Partial(lambda a, b: a + b, 1)) == [1]
     assert tu.Partial(lambda a, b: a + b, 1)(2) == 3
+
+
+# ``pytree.matching_leaves``: the leaves of a tree if it has a given structure (the check of
+# a cached jit call), compared with tree_flatten over generated trees and structures.
+
+_Point = collections.namedtuple("_Point", "x y")
+
+
+def _trees():
+    leaf = st.one_of(st.integers(-3, 3), st.floats(allow_nan=False), st.just("s"))
+    return st.recursive(leaf, lambda kids: st.one_of(
+        st.lists(kids, max_size=3), st.lists(kids, max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from("abcd"), kids, max_size=3),
+        st.dictionaries(st.sampled_from("abcd"), kids, max_size=3).map(collections.OrderedDict),
+        st.tuples(kids, kids).map(lambda p: _Point(*p)), st.just(None)), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_trees(), _trees())
+def test_matching_leaves_agrees_with_tree_flatten(a, b):
+    leaves_a, tree_a = tu.tree_flatten(a)
+    leaves_b, tree_b = tu.tree_flatten(b)
+    assert matching_leaves(tree_a, a) == leaves_a
+    found = matching_leaves(tree_a, b)
+    if tree_a == tree_b:
+        assert found == leaves_b
+    else:
+        assert found is None
+
+
+def test_matching_leaves_tells_containers_and_aux_data_apart():
+    tree = tu.tree_structure({"a": [1, 2], "b": (3,)})
+    assert matching_leaves(tree, {"b": (7,), "a": [5, 6]}) == [5, 6, 7]
+    for other in ({"a": (1, 2), "b": (3,)}, {"a": [1, 2], "c": (3,)}, {"a": [1, 2, 3], "b": (3,)},
+                  collections.OrderedDict(a=[1, 2], b=(3,)), {"a": [1, [2]], "b": (3,)},
+                  {"a": [1, None], "b": (3,)}, [1, 2, 3]):
+        assert matching_leaves(tree, other) is None, other
+    assert matching_leaves(tu.tree_structure(None), None) == []
+    assert matching_leaves(tu.tree_structure(_Point(1, 2)), (1, 2)) is None
+
+
+def test_matching_leaves_sees_a_type_registered_after_it_was_a_leaf():
+    class Box:
+        def __init__(self, v):
+            self.v = v
+    box = Box(1)
+    tree = tu.tree_structure([0])
+    assert matching_leaves(tree, [box]) == [box]  # a leaf, remembered as one
+    tu.register_pytree_node(Box, lambda b: ([b.v], None), lambda _, c: Box(*c))
+    assert matching_leaves(tree, [box]) is None  # now a node where a leaf was
+    assert matching_leaves(tu.tree_structure([box]), [Box(5)]) == [5]
