@@ -37,6 +37,15 @@ def ints(shape, lo=-20, hi=20):
     return hnp.arrays(np.int32, shape, elements=st.integers(lo, hi))
 
 
+def _unless_refused(reference):
+    """numpy's result, or None where numpy refuses the draw (a histogram over a range of a
+    few subnormals: "Too many bins for data range")."""
+    try:
+        return reference()
+    except ValueError:
+        return None
+
+
 VECTOR = st.sampled_from([(2,), (5,)])
 MATRIX = st.sampled_from([(3, 4), (2, 2)])
 JIT_CHECKED = set()  # jit is compared once per function: a compile per draw costs too much
@@ -52,7 +61,7 @@ CASES = {
     "bincount": (st.tuples(ints(VECTOR, 0, 6)), lambda x: jnp.bincount(x, length=7),
                  lambda x: np.bincount(x, minlength=7), True),
     "histogram": (st.tuples(floats(VECTOR)), lambda a: jnp.histogram(a, 4)[0],
-                  lambda a: np.histogram(a, 4)[0], True),
+                  lambda a: _unless_refused(lambda: np.histogram(a, 4)[0]), True),
     "interp": (st.tuples(floats(VECTOR), floats(VECTOR).map(np.unique), floats(VECTOR)),
                lambda x, xp, fp: jnp.interp(x, xp, fp[:len(xp)]),
                lambda x, xp, fp: np.interp(x, xp, fp[:len(xp)]) if len(fp) >= len(xp)
