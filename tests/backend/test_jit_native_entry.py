@@ -2,6 +2,7 @@
 serves only arguments exactly of the compiled types; everything else falls back to the
 Python path, which converts or raises as before."""
 
+import itertools
 import threading
 
 import numpy as np
@@ -11,6 +12,8 @@ import funcjax
 import funcjax.numpy as jnp
 from funcjax.api_jit import NATIVE_AFTER_CALLS
 from funcjax.backend.llvm import fast_call, output_pool
+
+from .helpers import call_from_threads
 
 pytestmark = pytest.mark.skipif(fast_call.layout() is None,
                                 reason="object layouts differ: no native entries")
@@ -215,18 +218,12 @@ def test_threads_share_a_large_entry_one_kernel_at_a_time():
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((256, 256)).astype(np.float32) / 16 for _ in range(4)]
     f = _warm(funcjax.jit(lambda v: jnp.sin(v @ v) * 2 + v), xs[0])
-    results = [[] for _ in xs]
+    turns = itertools.count()
 
-    def work(k):
-        for _ in range(25):
-            results[k].append(np.asarray(f(xs[k])))
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(xs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for x, outs in zip(xs, results):
-        want = np.sin(x @ x) * 2 + x
-        for r in outs:
-            np.testing.assert_allclose(r, want, rtol=1e-4, atol=1e-4)
+    def one_call():  # each call on one of the inputs, in turn
+        k = next(turns) % len(xs)
+        return k, np.asarray(f(xs[k]))
+    for k, r in call_from_threads(one_call, threads=4, calls=25):
+        x = xs[k]
+        np.testing.assert_allclose(r, np.sin(x @ x) * 2 + x, rtol=1e-4, atol=1e-4)
     assert _entry_of(f).busy.value == 0
