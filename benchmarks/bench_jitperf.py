@@ -270,6 +270,16 @@ def measure_tasks(quick):
     return out
 
 
+def _ms(seconds):
+    """A table cell: ``seconds`` in milliseconds, or a dash when there is no figure."""
+    return f"{seconds * 1e3:8.3f}ms" if seconds else f"{'-':>10s}"
+
+
+def _ratio(top, bottom, width, digits):
+    """A table cell: ``top / bottom``, or a dash when either figure is missing."""
+    return f"{top / bottom:{width}.{digits}f}" if top and bottom else f"{'-':>{width}s}"
+
+
 def best_interleaved(runs, rounds, setup):
     """The best time of each of ``runs`` (key -> function) over ``rounds`` rounds that call
     each once in turn, ``setup(key)`` first (interleaved: a noisy minute hurts all alike)."""
@@ -302,11 +312,10 @@ def print_tasks(quick):
           f"{'JAX':>10s} {'1thr/tasks':>10s} {'OB2/tasks':>9s} {'JAX/tasks':>9s}")
     for name, t in results.items():
         t_jax = jax.get(name)
-        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
-        vs_jax = f"{t_jax / t['tasks']:9.2f}" if t_jax else f"{'-':>9s}"
         print(f"{name:24s} {t['1'] * 1e3:8.3f}ms {t['blas'] * 1e3:8.3f}ms "
-              f"{t['pool'] * 1e3:8.3f}ms {t['tasks'] * 1e3:8.3f}ms {show_jax} "
-              f"{t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} {vs_jax}")
+              f"{t['pool'] * 1e3:8.3f}ms {t['tasks'] * 1e3:8.3f}ms {_ms(t_jax)} "
+              f"{t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} "
+              f"{_ratio(t_jax, t['tasks'], 9, 2)}")
 
 
 # rows of ``rows()`` bound by gemm (``--blas-kernel``)
@@ -345,12 +354,9 @@ def print_blas_kernel(quick):
           f"{'np-k/JAX':>8s} {'auto/JAX':>8s} {'auto/np-k':>9s}")
     for name, t in out.items():
         t_jax = min((j[name] for j in jax if name in j), default=None)
-        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
-        ratios = (f"{t['fj numpy kernel'] / t_jax:8.2f} {t['fj auto'] / t_jax:8.2f}" if t_jax
-                  else f"{'-':>8s} {'-':>8s}")
-        show_np = f"{t['numpy'] * 1e3:8.3f}ms" if "numpy" in t else f"{'-':>10s}"
-        print(f"{name:24s} {show_np} {t['fj numpy kernel'] * 1e3:8.3f}ms "
-              f"{t['fj auto'] * 1e3:8.3f}ms {show_jax} {ratios} "
+        print(f"{name:24s} {_ms(t.get('numpy'))} {t['fj numpy kernel'] * 1e3:8.3f}ms "
+              f"{t['fj auto'] * 1e3:8.3f}ms {_ms(t_jax)} "
+              f"{_ratio(t['fj numpy kernel'], t_jax, 8, 2)} {_ratio(t['fj auto'], t_jax, 8, 2)} "
               f"{t['fj auto'] / t['fj numpy kernel']:9.3f}")
 
 
@@ -412,10 +418,9 @@ def print_threads(quick):
           f"{'JAX':>10s} {'1thr/2thr':>9s} {'np/fj2':>7s} {'JAX/fj2':>7s}")
     for name, t in results.items():
         t_jax = jax.get(name)
-        show_jax = f"{t_jax * 1e3:8.3f}ms" if t_jax else f"{'-':>10s}"
-        vs_jax = f"{t_jax / t[2]:7.2f}" if t_jax else f"{'-':>7s}"
         print(f"{name:34s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
-              f"{show_jax} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {vs_jax}")
+              f"{_ms(t_jax)} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} "
+              f"{_ratio(t_jax, t[2], 7, 2)}")
 
 
 def print_chain(quick):
