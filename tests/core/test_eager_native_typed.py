@@ -200,15 +200,22 @@ def test_transformations_never_take_the_native_entries():
     assert calls() == before
 
 
+def _drawn_array(data, dtype, shape, spread):
+    """An Array of ``shape`` from drawn values; float32 values are scaled along a ramp up to
+    ``spread`` so that sums of them round differently in different orders."""
+    n = int(np.prod(shape))
+    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
+    scale = np.linspace(1, spread, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
+    with np.errstate(over="ignore"):
+        return jnp.asarray(raw * scale if n else raw)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from([np.float32, np.int32, np.uint32]), st.data(),
        st.sampled_from([(8,), (2, 4), (), (1,), (7,), (129,), (3, 5, 7), (16384,), (16385,)]))
 def test_sum_and_mean_equal_general_path(dtype, data, shape):
-    n = int(np.prod(shape))
-    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
-    scale = np.linspace(1, 1e3, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    with np.errstate(over="ignore"):
-        x = jnp.asarray(raw * scale if n else raw)
+    x = _drawn_array(data, dtype, shape, 1e3)
+    n = x.size
     warm(jnp.sum, x)
     warm(lambda v: v.sum(), x)
     for f in [jnp.sum, lambda v: v.sum(), jnp.mean, lambda v: v.mean()]:
@@ -307,11 +314,8 @@ def test_where_falls_back_with_its_checks():
        st.sampled_from([(2, 4), (3, 5, 7), (1, 8), (8, 1), (4, 3, 2, 5), (100, 3), (3, 100),
                         (8,), (2, 0, 3)]))
 def test_reductions_over_one_axis_equal_general_path(dtype, data, shape):
-    n = int(np.prod(shape))
-    raw = np.resize(np.asarray(data.draw(values(dtype)), dtype), n).reshape(shape)
-    scale = np.linspace(1, 1e4, n).reshape(shape).astype(dtype) if dtype == np.float32 else 1
-    with np.errstate(over="ignore"):
-        x = jnp.asarray(raw * scale if n else raw)
+    x = _drawn_array(data, dtype, shape, 1e4)
+    n = x.size
     axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
     name = data.draw(st.sampled_from(["sum", "prod"] + ["max", "min"] * bool(n)))
     fn = getattr(jnp, name)
