@@ -172,13 +172,19 @@ VIEWS = {"reshape": lambda v: v.reshape(2, 3), "T": lambda v: v.reshape(2, 3).T,
          "expand": lambda v: v[None]}
 
 
-@pytest.mark.parametrize("name", sorted(VIEWS))
-def test_moves_return_views_and_donation_never_mutates_the_other(name):
+def _warm_view(name):
+    """``(view, values, x, y)``: the move ``name`` replayed from its program, a fresh Array
+    ``x`` of ``values`` and ``y = view(x)``."""
     view = VIEWS[name]
     values = np.arange(6, dtype=F32)
     warm(view, private(values))
     x = private(values)
-    y = view(x)
+    return view, values, x, view(x)
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_moves_return_views_and_donation_never_mutates_the_other(name):
+    view, values, x, y = _warm_view(name)
     assert np.shares_memory(np.asarray(y), np.asarray(x))  # a numpy view: no copy
 
     y_before = np.array(y)
@@ -198,11 +204,7 @@ def test_moves_return_views_and_donation_never_mutates_the_other(name):
 
 @pytest.mark.parametrize("name", sorted(VIEWS))
 def test_deleting_either_side_leaves_the_other_readable(name):
-    view = VIEWS[name]
-    values = np.arange(6, dtype=F32)
-    warm(view, private(values))
-    x = private(values)
-    y = view(x)
+    view, values, x, y = _warm_view(name)
     x.delete()
     np.testing.assert_array_equal(np.asarray(y), view(values))
     np.testing.assert_array_equal(np.asarray(y + 0), view(values))
