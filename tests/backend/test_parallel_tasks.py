@@ -105,10 +105,15 @@ def test_backward_products_run_as_tasks(small_tasks, dtype, request):
 
 
 def test_lone_products_run_as_row_blocks(small_tasks):
-    """A product with no partner runs as row blocks of its output: in place when the lhs rows
-    are its leading axis, through a copy when they are not (``x.T @ g``). Same bits on 1
-    thread (the whole product) and on 2 and 3 (the blocks), for this OpenBLAS."""
+    """A product with no partner runs as row blocks of its output, its lhs read in place: by
+    row when the lhs rows are its leading axis, with gemm's transposed flag when the lhs is a
+    transpose (``x.T @ g``), in the blocks as in the whole product. Same bits on 1 thread (the
+    whole product) and on 2 and 3 (the blocks), for this OpenBLAS."""
     x, w, g = _data((100, 72), (72, 88), (100, 88), seed=9)
+    closed = funcjax.make_jaxpr(lambda x, g: x.T @ g)(x, g)
+    flags = re.findall(r"scipy_cblas_sgemm64_\"?\(i32 101, i32 (\d+)",
+                       LoweredModule(closed, "probe").ir_text)
+    assert len(flags) == 3 and set(flags) == {"112"}  # the whole product and two blocks
 
     def fn(x, w, g):
         return jnp.tanh(x @ w), x.T @ g

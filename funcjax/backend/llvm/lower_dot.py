@@ -98,29 +98,49 @@ def _row_loop_dot(ctx, lhs, rhs, out, lhs_dims, rhs_dims):
             out.store(row + col, acc.load(col))
 
 
+def _in_place(x, first, second, batch):
+    """(transposed?, leading dimension) if buffer ``x``'s memory already holds the matrix
+    (batch, first, second) or its transpose, else None."""
+    rows, cols = _size(x.aval.shape, first), _size(x.aval.shape, second)
+    # Axes of length 1 do not move memory: compare the orders without them.
+    shape = x.aval.shape
+    present = [d for d in range(x.aval.ndim) if shape[d] != 1]
+
+    def order(*groups):
+        return [d for group in groups for d in group if shape[d] != 1]
+    if order(batch, first, second) == present:
+        return False, cols
+    if order(batch, second, first) == present:
+        return True, rows
+    return None
+
+
 def _gemm_operand(ctx, x, first, second, batch):
     """``x`` as a buffer of shape (batch, first, second) or its transpose; returns
-    (buffer, transposed?, leading dimension)."""
-    rows, cols = _size(x.aval.shape, first), _size(x.aval.shape, second)
-    if isinstance(x, Buffer):
-        # Axes of length 1 do not move memory: compare the orders without them.
-        shape = x.aval.shape
-        present = [d for d in range(x.aval.ndim) if shape[d] != 1]
-
-        def order(*groups):
-            return [d for group in groups for d in group if shape[d] != 1]
-        if order(batch, first, second) == present:
-            return x, False, cols
-        if order(batch, second, first) == present:
-            return x, True, rows
+    (buffer, transposed?, leading dimension). A transpose of a buffer (``x.T`` in a
+    gradient) is read in place through its source's axes, not copied."""
+    if isinstance(x, transpose.Transposed) and isinstance(x.x, Buffer):
+        source_axis = x.perm
+        found = _in_place(x.x, *([source_axis[d] for d in group]
+                                 for group in (first, second, batch)))
+        if found is not None:
+            source = x.x
+            if x.first is not None:  # a block of rows: where its first row starts
+                axis, row = x.first
+                source = Buffer(ctx.b, source.element(types.i64(
+                    row * source.strides[source_axis[axis]])), source.aval)
+            return (source, *found)
+    if isinstance(x, Buffer) and (found := _in_place(x, first, second, batch)) is not None:
+        return (x, *found)
     order = list(batch) + list(first) + list(second)
     aval = ShapedArray([x.aval.shape[d] for d in order], x.aval.dtype)
     if transpose.stageable(x, order):  # a layout change of a buffer: in tiles
         view = transpose.Transposed(ctx, x, aval, order)
-        return ctx.as_buffer(view, order.index(x.aval.ndim - 1)), False, cols
+        return ctx.as_buffer(view, order.index(x.aval.ndim - 1)), False, _size(
+            x.aval.shape, second)
     inverse = [order.index(d) for d in range(x.aval.ndim)]
     view = remap(x, aval, lambda idx: [idx[inverse[d]] for d in range(x.aval.ndim)])
-    return ctx.as_buffer(view), False, cols
+    return ctx.as_buffer(view), False, _size(x.aval.shape, second)
 
 
 def _batched_gemm(ctx, lhs, rhs, out, lhs_dims, rhs_dims, gemm):

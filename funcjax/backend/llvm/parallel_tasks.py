@@ -58,7 +58,7 @@ import re
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, types
+from funcjax.backend.llvm import blas, compiler, parallel_loops, spmd_pool, transpose, types
 from funcjax.backend.llvm.loops import for_range
 from funcjax.backend.llvm.values import Buffer, Lazy
 from funcjax.config import config
@@ -201,6 +201,8 @@ def _row_block(ctx, eqn, ins, outs, lo, hi):
     if isinstance(lhs, Buffer) and all(n == 1 for n in lhs.aval.shape[:axis]):
         row = lhs.aval.size // lhs.aval.shape[axis]
         lhs = Buffer(ctx.b, lhs.element(types.i64(lo * row)), aval)
+    elif isinstance(lhs, transpose.Transposed) and lhs.first is None:
+        lhs = lhs.rows(axis, lo, aval)  # gemm reads the block in place, as the whole
     else:
         whole_lhs = lhs
         lhs = Lazy(aval, lambda idx: whole_lhs.load(

@@ -29,16 +29,33 @@ _STAGED_KINDS = "fiu"  # dtypes kept in registers as they are in memory (not boo
 
 
 class Transposed(Value):
-    """``x`` (a buffer) with its axes permuted by ``perm``, as a transpose's output."""
+    """``x`` (a buffer) with its axes permuted by ``perm``, as a transpose's output; or the
+    rows ``first..`` of such a value along output axis ``axis`` (``rows``: a parallel task's
+    block of a product whose operand is a transpose, which gemm still reads in place)."""
 
-    __slots__ = ("ctx", "x", "inverse")
+    __slots__ = ("ctx", "x", "inverse", "first")
 
-    def __init__(self, ctx, x, aval, perm):
+    def __init__(self, ctx, x, aval, perm, first=None):
         super().__init__(aval, True)
         self.ctx, self.x = ctx, x
         self.inverse = [perm.index(d) for d in range(len(perm))]
+        self.first = first  # None, or (output axis, first row)
+
+    @property
+    def perm(self):
+        """The source axis of each output axis."""
+        return [self.inverse.index(d) for d in range(len(self.inverse))]
+
+    def rows(self, axis, first, aval):
+        """This value's rows ``first..`` along ``axis`` (``aval`` says how many)."""
+        assert self.first is None
+        return Transposed(self.ctx, self.x, aval, self.perm, (axis, first))
 
     def source_index(self, idx):
+        if self.first is not None:
+            axis, first = self.first
+            idx = list(idx)
+            idx[axis] = self.ctx.b.add(idx[axis], types.i64(first))
         return [idx[self.inverse[d]] for d in range(len(idx))]
 
     def load(self, idx):
