@@ -13,7 +13,7 @@ import pytest
 
 import funcjax
 from funcjax import lax
-from funcjax.backend.llvm import blas, blas_kernel
+from funcjax.backend.llvm import blas, blas_kernel, sgemm
 from funcjax.config import config
 
 pytestmark = pytest.mark.skipif(not blas.available(), reason="numpy has no bundled OpenBLAS")
@@ -145,9 +145,14 @@ def test_auto_policy_is_by_machine_dtype_size_and_threads(kernel_setting):
                                    (np.float32, 512, 10, 512), (np.float64, 512, 512, 512),
                                    (np.complex64, 128, 128, 128), (np.float32, 1, 512, 512)]:
                 letter = {"f": "s", "d": "d", "F": "c", "D": "z"}[np.dtype(dtype).char]
-                large = blas_kernel.large(letter, m, n, k)
-                private = core and large and threads == 1 and _private_ok()
-                assert blas.kernel(dtype, m, n, k)[0] == ("private" if private else "numpy")
+                for transposed in ((False, False), (True, False), (False, True)):
+                    size_class = blas_kernel.size_class(letter, m, n, k, *transposed)
+                    assert size_class == (blas_kernel.large(letter, m, n, k)
+                                          * (1 + (transposed == (False, False))))
+                    private = core and size_class and threads == 1 and _private_ok()
+                    own = private and size_class == 2 and letter == "s" and sgemm.supported()
+                    assert blas.kernel(dtype, m, n, k, transposed)[0] == (
+                        "funcjax" if own else "private" if private else "numpy")
     finally:
         blas.set_threads(before)
 
@@ -184,6 +189,7 @@ def test_copy_failure_falls_back_to_numpy_instance(monkeypatch):
     monkeypatch.setattr(blas_kernel, "load", lambda path, core: None)
     for setting in ("auto", "Haswell"):
         assert blas._choice(setting, "s", 1)[:2] == ("numpy", blas_kernel.corename(blas._library()))
+    assert blas._choice("auto", "c", 2)[:2] == ("numpy", blas_kernel.corename(blas._library()))
     with pytest.raises(ValueError, match="could not be made"):
         config.update("funcjax_blas_kernel", "Haswell")
 
@@ -192,7 +198,7 @@ def test_unknown_core_from_environment_falls_back_to_numpy_instance():
     script = textwrap.dedent("""
         import numpy as np
         import funcjax
-        from funcjax.backend.llvm import blas, blas_kernel
+        from funcjax.backend.llvm import blas, blas_kernel, sgemm
         a = np.random.default_rng(0).standard_normal((200, 200)).astype(np.float32)
         out = np.asarray(funcjax.jit(lambda x: x @ x)(a))
         assert np.allclose(out, a @ a, rtol=1e-4, atol=1e-3)

@@ -2,9 +2,10 @@
 symbols) so generated code can call ``scipy_cblas_sgemm64_``/``dgemm64_`` directly.
 
 The four gemm names resolve to small native routers (``_routers``): each picks numpy's
-instance or funcjax's private one (``blas_kernel``) by the product's dtype and size, through a
-table Python fills from ``funcjax_blas_kernel`` (``route``), so changing the setting takes
-effect for code already compiled. Other names (LAPACK, trsm...) are numpy's instance's."""
+instance, funcjax's private one (``blas_kernel``) or funcjax's own float32 kernel (``sgemm``)
+by the product's dtype, size and layout, through a table Python fills from
+``funcjax_blas_kernel`` (``route``), so changing the setting takes effect for code already
+compiled. Other names (LAPACK, trsm...) are numpy's instance's."""
 
 import ctypes
 import functools
@@ -14,7 +15,7 @@ import threading
 import numpy as np
 from llvmlite import ir
 
-from funcjax.backend.llvm import blas_kernel
+from funcjax.backend.llvm import blas_kernel, sgemm
 from funcjax.config import config
 from funcjax.ops.lapack import library_path
 
@@ -59,11 +60,14 @@ def bind(names):
             _bound.add(name)
 
 
-# _table[2 * i + large]: the gemm the router of GEMMS' i-th letter calls for small / large
-# products (``blas_kernel.WINS`` defines large, per dtype)
-_table = np.zeros(2 * len(GEMMS), np.uint64)
-_kernels = {}  # (letter, large) -> (instance, core) that _table holds, for ``kernel``
+# _table[CLASSES * i + size class]: the gemm the router of GEMMS' i-th letter calls for a
+# product of that class (``blas_kernel.size_class``: small, large, large with both operands
+# untransposed)
+CLASSES = 3
+_table = np.zeros(CLASSES * len(GEMMS), np.uint64)
+_kernels = {}  # (letter, class) -> (instance, core) that _table holds, for ``kernel``
 _private_libs = {}  # slot -> the private instance _table holds, or None
+OWN = ("funcjax", sgemm.NAME)
 
 
 def _router_ir():
@@ -76,12 +80,15 @@ def _router_ir():
                                                 ptr, i64, scalar, ptr, i64])
         fn = ir.Function(m, ftype, f"funcjax_{letter}gemm_router")
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        rows, cols, depth = fn.args[3:6]
-        large = ir.Constant(ir.IntType(1), 1)  # as blas_kernel.large
+        trans_a, trans_b, rows, cols, depth = fn.args[1:6]
+        large = ir.Constant(ir.IntType(1), 1)  # as blas_kernel.size_class
         for size, least in zip((rows, cols, depth), blas_kernel.WINS.get(letter,
                                                                         blas_kernel.NEVER)):
             large = b.and_(large, b.icmp_signed(">=", size, i64(least)))
-        slot = b.add(i64(_table.ctypes.data + 16 * i), b.mul(b.zext(large, i64), i64(8)))
+        plain = b.and_(b.icmp_signed("==", trans_a, i32(blas_kernel.NO_TRANS)),
+                       b.icmp_signed("==", trans_b, i32(blas_kernel.NO_TRANS)))
+        size_class = b.add(b.zext(large, i64), b.zext(b.and_(large, plain), i64))
+        slot = b.add(i64(_table.ctypes.data + 8 * CLASSES * i), b.mul(size_class, i64(8)))
         b.call(_Callee(b.load(b.inttoptr(slot, ptr), typ=ptr), ftype), fn.args, tail="tail")
         b.ret_void()
     return str(m)
@@ -102,16 +109,22 @@ def _routers():
         return _router_engine[0]
 
 
-def _choice(setting, letter, large, one_thread=True):
+def _choice(setting, letter, size_class, one_thread=True):
     """(instance, core, library) for a product, by ``funcjax_blas_kernel``: instance
-    "numpy" or "private"."""
+    "numpy", "private" or "funcjax" (``sgemm``, library None)."""
     numpy_core = blas_kernel.corename(_library())
     if setting == "auto":
         setting = blas_kernel.auto_core(_library())
         # only on one thread: two instances' worker threads spin against each other (MLP
         # step with OpenBLAS on 2 threads, products alternating instances: 2.6 -> 6.6 ms)
-        if not large or letter not in blas_kernel.WINS or not one_thread:
+        if not size_class or letter not in blas_kernel.WINS or not one_thread:
             setting = None
+        elif size_class == 2 and letter == "s" and setting and sgemm.supported():
+            setting = "funcjax"
+    if setting == "funcjax":
+        if letter == "s" and sgemm.supported():
+            return (*OWN, None)
+        setting = None
     lib = None if setting in (None, "numpy") else _private(setting)
     if lib is None:
         return "numpy", numpy_core, _library()
@@ -132,9 +145,9 @@ def _private(core):
 @functools.cache
 def _plan(setting, one_thread):
     """The table's content for a setting: per slot (address, (instance, core), library)."""
-    return [(_address(lib, name), (instance, core), lib)
-            for letter, name in GEMMS.items() for large in (0, 1)
-            for instance, core, lib in [_choice(setting, letter, large, one_thread)]]
+    return [(sgemm.address() if lib is None else _address(lib, name), (instance, core), lib)
+            for letter, name in GEMMS.items() for size_class in range(CLASSES)
+            for instance, core, lib in [_choice(setting, letter, size_class, one_thread)]]
 
 
 def route(setting=None):
@@ -155,25 +168,30 @@ def route(setting=None):
             _private_libs[slot] = lib if lib is not _library() else None
         for lib in set(filter(None, _private_libs.values())):
             lib.scipy_openblas_set_num_threads64_(ctypes.c_int(threads))
-        _kernels.update({(letter, large): plan[2 * i + large][1]
-                         for i, letter in enumerate(GEMMS) for large in (0, 1)})
+        _kernels.update({(letter, size_class): plan[CLASSES * i + size_class][1]
+                         for i, letter in enumerate(GEMMS) for size_class in range(CLASSES)})
 
 
-def kernel(dtype, m, n, k):
-    """Which OpenBLAS instance and core a gemm of ``dtype`` with these sizes runs now, e.g.
-    ``("private", "Haswell")`` or ``("numpy", "SkylakeX")``; None without BLAS."""
+def kernel(dtype, m, n, k, transposed=(False, False)):
+    """Which gemm a product of ``dtype`` with these sizes (and operands ``transposed``) runs
+    now, e.g. ``("private", "Haswell")``, ``("numpy", "SkylakeX")`` or ``("funcjax",
+    "AVX-512 6x64")``; None without BLAS."""
     if not available():
         return None
     letter = {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}[
         np.dtype(dtype).name]
-    return _kernels[letter, int(blas_kernel.large(letter, m, n, k))]
+    return _kernels[letter, blas_kernel.size_class(letter, m, n, k, *transposed)]
 
 
 def _on_config(name, value):
     if name != "funcjax_blas_kernel":
         return
     blas_kernel.validate(value)
-    if value not in ("auto", "numpy") and (_library() is None or _private(value) is None):
+    if value == "funcjax" and not sgemm.supported():
+        raise ValueError("config.update('funcjax_blas_kernel', 'funcjax'): funcjax's own "
+                         "float32 gemm needs a CPU with AVX-512; use 'auto' or 'numpy'")
+    if value not in ("auto", "numpy", "funcjax") and (_library() is None
+                                                      or _private(value) is None):
         raise ValueError(f"config.update('funcjax_blas_kernel', {value!r}): numpy's OpenBLAS "
                          "has no such core or a private instance of it could not be made; use "
                          "'auto', 'numpy' or a core name such as 'Haswell', 'Zen', 'SkylakeX'")

@@ -42,11 +42,23 @@ _SKYLAKE_FAMILY = ("skylakex", "cooperlake", "sapphirerapids")
 # the same bits with and without tasks (the sizes, not the work, decide).
 WINS = {"s": (4, 256, 8), "c": (4, 32, 32), "z": (4, 32, 32)}
 NEVER = (2 ** 62,) * 3
+NO_TRANS = 111  # CblasNoTrans
 
 
 def large(letter, m, n, k):
     """Whether a gemm of these sizes is in the class where AUTO_CORE's kernel wins."""
     return all(size >= least for size, least in zip((m, n, k), WINS.get(letter, NEVER)))
+
+
+def size_class(letter, m, n, k, trans_a=False, trans_b=False):
+    """The routers' class of a product: 0 small, 1 large, 2 large with neither operand
+    transposed (where "auto" runs float32 products on funcjax's own kernel, ``sgemm``: it
+    measured 2-10% faster than AUTO_CORE's there, and up to 3.5x slower on some transposed
+    small products; ``bench_jitperf.py --blas-kernel``). Only n, k and the layout separate
+    classes 1 and 2, so the row blocks of ``parallel_tasks`` stay in their product's class."""
+    if not large(letter, m, n, k):
+        return 0
+    return 2 if not (trans_a or trans_b) else 1
 
 
 _ENV = "OPENBLAS_CORETYPE"
@@ -119,4 +131,5 @@ def validate(setting):
     """Raises a ValueError naming the fix unless ``setting`` is a valid value."""
     if not isinstance(setting, str) or not setting:
         raise ValueError(f"config.update('funcjax_blas_kernel', {setting!r}): expected "
-                         "'auto', 'numpy' or an OpenBLAS core name such as 'Haswell'")
+                         "'auto', 'numpy', 'funcjax' or an OpenBLAS core name such as "
+                         "'Haswell'")

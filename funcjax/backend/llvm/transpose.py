@@ -115,12 +115,12 @@ class _Tile:
                 at = list(self.origin)
                 at[-1] = b.add(self.origin[-1], types.i64(r))
                 rows.append(b.load(value.x.address(value.source_index(at)), typ=vec, align=size))
-            for c, row in enumerate(_transpose_rows(b, rows)):
+            for c, row in enumerate(transpose_rows(b, rows)):
                 b.store(row, b.gep(slot, [types.i64(c)], inbounds=True, source_etype=vec),
                         align=64)
 
 
-def _transpose_rows(b, rows):
+def transpose_rows(b, rows):
     """The columns of the square matrix whose rows are the vectors ``rows``: log2(n) rounds
     of interleaving row m with row m + n/2 (a perfect shuffle of the row index each time)."""
     n = len(rows)
