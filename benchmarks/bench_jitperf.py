@@ -325,8 +325,10 @@ BLAS_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000", "vmap(grad) B=256", "m
 
 def print_blas_kernel(quick):
     """``--blas-kernel``: the ``BLAS_ROWS`` with funcjax's gemm calls on numpy's OpenBLAS
-    instance and on the one ``funcjax_blas_kernel`` "auto" picks, and numpy, interleaved call
-    by call (the same compiled programs: the setting reroutes them), one thread each."""
+    instance, on a private Haswell instance (``blas_kernel``) and as ``funcjax_blas_kernel``
+    "auto" routes them (on Zen 4: funcjax's own float32 kernel, ``sgemm``, for large
+    untransposed products), and numpy, interleaved call by call (the same compiled programs:
+    the setting reroutes them), one thread each."""
     import os
 
     import funcjax
@@ -335,29 +337,32 @@ def print_blas_kernel(quick):
     blas.use_threads(1)
     jax = [jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas")]
     fj, plain, table, out = Lib("funcjax"), Lib("numpy"), rows(quick), {}
+    settings = {"fj numpy kernel": "numpy", "fj Haswell": "Haswell", "fj auto": "auto"}
     for name in BLAS_ROWS:
         build, repeat = table[name]
         run, plain_run = build(fj), build(plain)
-        runs = {"fj numpy kernel": run, "fj auto": run}
+        runs = dict.fromkeys(settings, run)
         if plain_run is not None:
             runs["numpy"] = plain_run
         # blas.route is what config.update("funcjax_blas_kernel", ...) does, without the
         # listeners that drop jit's generated entries on any flag change
-        out[name] = best_interleaved(runs, 3 * repeat + 1, lambda key: blas.route(
-            "numpy" if key == "fj numpy kernel" else "auto"))
+        out[name] = best_interleaved(runs, 3 * repeat + 1,
+                                     lambda key: blas.route(settings.get(key, "auto")))
     blas.route()
     jax.append(jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas"))
     print(f"\nBLAS kernel (load average {os.getloadavg()[0]:.1f} at the end): funcjax's gemm on "
-          f"numpy's OpenBLAS ({blas_kernel_name('numpy')}) and as 'auto' picks "
-          f"({blas_kernel_name('auto')})")
-    print(f"{'workload':24s} {'numpy':>10s} {'fj np-kern':>10s} {'fj auto':>10s} {'JAX':>10s} "
-          f"{'np-k/JAX':>8s} {'auto/JAX':>8s} {'auto/np-k':>9s}")
+          f"numpy's OpenBLAS ({blas_kernel_name('numpy')}), on a private Haswell instance and "
+          f"as 'auto' routes it ({blas_kernel_name('auto')})")
+    print(f"{'workload':24s} {'numpy':>10s} {'fj np-kern':>10s} {'fj Haswell':>10s} "
+          f"{'fj auto':>10s} {'JAX':>10s} {'np-k/JAX':>8s} {'Hasw/JAX':>8s} {'auto/JAX':>8s} "
+          f"{'auto/Hasw':>9s}")
     for name, t in out.items():
         t_jax = min((j[name] for j in jax if name in j), default=None)
-        print(f"{name:24s} {_ms(t.get('numpy'))} {t['fj numpy kernel'] * 1e3:8.3f}ms "
-              f"{t['fj auto'] * 1e3:8.3f}ms {_ms(t_jax)} "
-              f"{_ratio(t['fj numpy kernel'], t_jax, 8, 2)} {_ratio(t['fj auto'], t_jax, 8, 2)} "
-              f"{t['fj auto'] / t['fj numpy kernel']:9.3f}")
+        print(f"{name:24s} {_ms(t.get('numpy'))} {_ms(t['fj numpy kernel'])} "
+              f"{_ms(t['fj Haswell'])} {_ms(t['fj auto'])} {_ms(t_jax)} "
+              f"{_ratio(t['fj numpy kernel'], t_jax, 8, 2)} "
+              f"{_ratio(t['fj Haswell'], t_jax, 8, 2)} {_ratio(t['fj auto'], t_jax, 8, 2)} "
+              f"{t['fj auto'] / t['fj Haswell']:9.3f}")
 
 
 def blas_kernel_name(setting):
