@@ -81,6 +81,7 @@ class _Module:
         self.slots = ir.GlobalVariable(self.m, ir.ArrayType(PTR, SLOTS), "funcjax_sgemm_slots")
         self.slots.initializer = ir.Constant(ir.ArrayType(PTR, SLOTS), [None] * SLOTS)
         self.slots.linkage = "internal"
+        self.transpose = _transpose_copy(self)
 
     def _declare(self, name, ret, args):
         return ir.Function(self.m, ir.FunctionType(ret, args), name)
@@ -120,6 +121,7 @@ def _micro_kernel(mod, rows, vectors):
     under mask v."""
     fn, b = mod.function(f"funcjax_sgemm_kernel_{rows}x{vectors}",
                          [I64, PTR, I64, PTR, PTR, I64, F32, F32] + [MASK] * vectors)
+    fn.attributes.add("noinline")  # a call per tile costs nothing; inlined, compile time grew
     kc, a, a_stride, bp, c, ldc, alpha, beta, *masks = fn.args
     for arg in (a, bp, c):
         arg.add_attribute("noalias")
@@ -166,13 +168,18 @@ def _micro_kernel(mod, rows, vectors):
     return fn
 
 
-def _transpose_copy(mod, b, dst, dst_stride, src, src_stride, rows, cols, padded_rows):
-    """``dst[c * dst_stride + r] = src[r * src_stride + c]`` for c < cols and r <
-    ``padded_rows`` (a multiple of 16; zeros for r >= rows): 16 x 16 tiles, each loaded as 16
-    vectors along c, transposed in registers and stored as 16 vectors along r."""
+def _transpose_copy(mod):
+    """``copy(dst, dst_stride, src, src_stride, rows, cols, padded_rows)``: ``dst[c *
+    dst_stride + r] = src[r * src_stride + c]`` for c < cols and r < ``padded_rows`` (a
+    multiple of 16; zeros for r >= rows), in 16 x 16 tiles, each loaded as 16 vectors along
+    c, transposed in registers and stored as 16 vectors along r. One function for both
+    packings (not inlined: it is most of the module's compile time)."""
+    fn, b = mod.function("funcjax_sgemm_transpose", [PTR, I64, PTR, I64, I64, I64, I64])
+    fn.attributes.add("noinline")
+    dst, dst_stride, src, src_stride, rows, cols, padded_rows = fn.args
     zero = ir.Constant(VEC, [0.0] * LANES)
     with for_range(b, cols, step=LANES) as c0:
-        lanes = _lane_mask(b, _smin(b, b.sub(cols, c0), _i64(LANES)))
+        lanes = _lane_mask(b, b.sub(cols, c0))
         with for_range(b, padded_rows, step=LANES) as r0:
             vectors = []
             for t in range(LANES):
@@ -185,6 +192,8 @@ def _transpose_copy(mod, b, dst, dst_stride, src, src_stride, rows, cols, padded
                 c = b.add(c0, _i64(t))
                 with b.if_then(b.icmp_signed("<", c, cols), likely=True):
                     b.store(column, _gep(b, dst, b.add(b.mul(c, dst_stride), r0)), align=4)
+    b.ret_void()
+    return fn
 
 
 def _pack_b(mod, b, bp, src, rsb, csb, kc, cols):
@@ -207,15 +216,15 @@ def _pack_b(mod, b, bp, src, rsb, csb, kc, cols):
                         b.store(x, _gep(b, panel, b.add(b.mul(p, _i64(COLS)),
                                                         _i64(v * LANES))), align=64)
             with columns:  # a transposed B (rsb 1): its columns are contiguous along p
-                _transpose_copy(mod, b, panel, _i64(COLS), _gep(b, src, b.mul(j0, csb)), csb,
-                                left, kc, _i64(COLS))
+                b.call(mod.transpose, [panel, _i64(COLS), _gep(b, src, b.mul(j0, csb)), csb,
+                                       left, kc, _i64(COLS)])
 
 
 def _pack_a(mod, b, ap, src, csa, rows, kc):
     """``ap[i * KCP + p] = src[i + p * csa]`` for i < rows, p < kc: a transposed A (row
     stride 1), whose columns are contiguous along i."""
     padded = b.mul(b.sdiv(b.add(kc, _i64(LANES - 1)), _i64(LANES)), _i64(LANES))
-    _transpose_copy(mod, b, ap, _i64(KCP), src, csa, kc, rows, padded)
+    b.call(mod.transpose, [ap, _i64(KCP), src, csa, kc, rows, padded])
 
 
 def _take_workspace(mod, b):
