@@ -11,8 +11,9 @@ _DEFAULTS = {
     "jax_debug_nans": False,
     "jax_compilation_cache_dir": None,
     "jax_explain_cache_misses": False,
-    # which OpenBLAS instance compiled gemm calls use: "auto", "numpy" or a core name
-    # ("Haswell"...) for a private instance with that kernel (backend/llvm/blas_kernel.py)
+    # which gemm compiled code calls: "auto", "numpy", "funcjax" (float32 on funcjax's own
+    # kernel, backend/llvm/sgemm.py) or an OpenBLAS core name ("Haswell"...) for a private
+    # instance with that kernel (backend/llvm/blas_kernel.py)
     "funcjax_blas_kernel": os.environ.get("FUNCJAX_BLAS_KERNEL", "auto"),
     "jax_num_cpu_devices": None,
     # threads compiled code may use (BLAS calls); None leaves OpenBLAS at its own default

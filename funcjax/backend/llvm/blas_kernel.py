@@ -19,9 +19,11 @@ The policy is fixed by the machine and the product's shape, never by a timing at
 instance only where numpy's reports a SkylakeX-family core on an AMD CPU, only while OpenBLAS
 runs one thread (``funcjax_num_threads`` 1 or ``OPENBLAS_NUM_THREADS=1``: with more, the two
 instances' worker threads spin against each other), and only for the dtypes and sizes where it
-measured faster (``WINS``); "numpy" keeps every call on numpy's
-instance; an OpenBLAS core name ("Haswell", "Zen", "SkylakeX"...) sends every gemm to a private
-instance of that core. Also settable as ``FUNCJAX_BLAS_KERNEL``.
+measured faster (``WINS``), except float32 products with neither operand transposed, which
+go to funcjax's own kernel (``sgemm``, ``size_class`` 2); "numpy" keeps every call on numpy's
+instance; "funcjax" sends every float32 gemm to ``sgemm``; an OpenBLAS core name ("Haswell",
+"Zen", "SkylakeX"...) sends every gemm to a private instance of that core. Also settable as
+``FUNCJAX_BLAS_KERNEL``.
 """
 
 import ctypes
