@@ -45,6 +45,19 @@ _PIO2 = (1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33)
 _TWO_OVER_PI = 0.6366197723675814
 
 
+def estrin(b, fma, terms, x):
+    """``terms[0] + x terms[1] + x^2 terms[2] + ...`` (IR values) by Estrin's scheme: pairs
+    ``t[2i] + x t[2i+1]``, then pairs of those in ``x^2``, and so on, ``fma(a, b, c)`` giving
+    ``a * b + c``: a dependency chain of log2(n) fmas instead of Horner's n (for long
+    polynomials whose latency, not throughput, bounds a loop)."""
+    power = x
+    while len(terms) > 1:
+        terms = [fma(odd, power, even) for even, odd in zip(terms[::2], terms[1::2])
+                 ] + terms[len(terms) - len(terms) % 2:]
+        power = b.fmul(power, power)
+    return terms[0]
+
+
 class _Emitter:
     """Arithmetic helpers for one function body, in one float type (``lanes`` > 0: a vector
     of that many of them)."""
@@ -88,6 +101,10 @@ class _Emitter:
         for co in reversed(coeffs[:-1]):
             acc = self.fma(acc, x, self.c(co))
         return acc
+
+    def poly_estrin(self, x, coeffs):
+        """The same polynomial by Estrin's scheme (``estrin``)."""
+        return estrin(self.b, self.fma, [self.c(co) for co in coeffs], x)
 
     def select(self, cond, a, b):
         return self.b.select(cond, a, b)
@@ -265,7 +282,8 @@ def _log1p_kernel(e, f):
     s = b.fdiv(f, b.fadd(e.c(2.0), f))
     z = b.fmul(s, s)
     terms = 12 if e.f64 else 5
-    r = b.fmul(z, e.poly(z, [2.0 / (2 * k + 1) for k in range(1, terms + 1)]))
+    series = e.poly_estrin if e.f64 else e.poly
+    r = b.fmul(z, series(z, [2.0 / (2 * k + 1) for k in range(1, terms + 1)]))
     hfsq = b.fmul(e.c(0.5), b.fmul(f, f))
     return b.fsub(f, b.fsub(hfsq, b.fmul(s, b.fadd(hfsq, r))))
 
@@ -699,13 +717,6 @@ def _erf(e, x):
     tail = b.fsub(e.c(1.0), b.fmul(_call(e, "exp", b.fneg(z)), e.poly(t, _ERFC_FIT)))
     out = e.select(e.lt(ax, e.c(0.5)), small, e.intrinsic("copysign", tail, x))
     return e.select(e.isnan(x), x, out)
-
-
-def erf_f64(b, x):
-    """``_erf`` in float64 arithmetic, not rounded to float32 (relative error about 1e-11,
-    absolute 1e-16 near 1): for Newton steps towards a float32 result, such as float32
-    ``erf_inv`` in lower_special. Inlined where used."""
-    return _erf(_Emitter(b.module, b, F64), x)
 
 
 # erfc(x) * exp(x*x) as polynomials in t = (x - 2) on [1, 3] and t = (x - 4.5) / 1.5 on [3, 6],
