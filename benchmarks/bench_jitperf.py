@@ -150,9 +150,9 @@ def rows(quick):
             lib.ready(f(mlp, xb, yb))
         return once
 
-    def matmul(n):
+    def matmul(n, product=lambda p, q: p @ q):
         def build(lib):
-            f, a, b = lib.jit(lambda p, q: p @ q), lib.put(mats[n][0]), lib.put(mats[n][1])
+            f, a, b = lib.jit(product), lib.put(mats[n][0]), lib.put(mats[n][1])
             return lambda: lib.ready(f(a, b))
         return build
 
@@ -185,6 +185,9 @@ def rows(quick):
         "compile value_and_grad(MLP)": (needs_ad(compile_time), 2 if quick else 3),
         "matmul 256": (matmul(256), 20), "matmul 512": (matmul(512), 10),
         "matmul 1024": (matmul(1024), 5),
+        # a transposed operand (both products of a layer's backward pass), read in place
+        "matmul 512 p @ q.T": (matmul(512, lambda p, q: p @ q.T), 10),
+        "matmul 512 p.T @ q": (matmul(512, lambda p, q: p.T @ q), 10),
         "sum(x*x) f32 1e7 (numpy: np.dot)": (sum_squares, 10),
         "x.T + 0 f32[1024,1024]": (elementwise(lambda lib, v: v.T + 0.0, square), 20),
         "batched matmul 64 x 16x16": (batched_small, 50),
@@ -320,7 +323,7 @@ def print_tasks(quick):
 
 # rows of ``rows()`` bound by gemm (``--blas-kernel``)
 BLAS_ROWS = ("MLP SGD step B=128", "grad 2-layer n=1000", "vmap(grad) B=256", "matmul 256",
-             "matmul 512", "matmul 1024")
+             "matmul 512", "matmul 1024", "matmul 512 p @ q.T", "matmul 512 p.T @ q")
 
 
 def print_blas_kernel(quick):
