@@ -190,6 +190,7 @@ def rows(quick):
         "matmul 512 p.T @ q": (matmul(512, lambda p, q: p.T @ q), 10),
         "sum(x*x) f32 1e7 (numpy: np.dot)": (sum_squares, 10),
         "x.T + 0 f32[1024,1024]": (elementwise(lambda lib, v: v.T + 0.0, square), 20),
+        "x.T + 0 f32[4096,1024]": (elementwise(lambda lib, v: v.T + 0.0, big), 10),
         "batched matmul 64 x 16x16": (batched_small, 50),
     }
     if quick:
