@@ -13,7 +13,7 @@ import pytest
 
 import funcjax
 from funcjax import lax
-from funcjax.backend.llvm import blas, blas_kernel, sgemm
+from funcjax.backend.llvm import blas, blas_kernel
 from funcjax.config import config
 
 pytestmark = pytest.mark.skipif(not blas.available(), reason="numpy has no bundled OpenBLAS")
@@ -150,7 +150,7 @@ def test_auto_policy_is_by_machine_dtype_size_and_threads(kernel_setting):
                     assert size_class == (blas_kernel.large(letter, m, n, k)
                                           * (1 + (transposed == (False, False))))
                     private = core and size_class and threads == 1 and _private_ok()
-                    own = private and size_class == 2 and letter == "s" and sgemm.supported()
+                    own = private and size_class == 2 and letter == "s" and blas.own_supported()
                     assert blas.kernel(dtype, m, n, k, transposed)[0] == (
                         "funcjax" if own else "private" if private else "numpy")
     finally:
@@ -198,7 +198,7 @@ def test_unknown_core_from_environment_falls_back_to_numpy_instance():
     script = textwrap.dedent("""
         import numpy as np
         import funcjax
-        from funcjax.backend.llvm import blas, blas_kernel, sgemm
+        from funcjax.backend.llvm import blas, blas_kernel
         a = np.random.default_rng(0).standard_normal((200, 200)).astype(np.float32)
         out = np.asarray(funcjax.jit(lambda x: x @ x)(a))
         assert np.allclose(out, a @ a, rtol=1e-4, atol=1e-3)

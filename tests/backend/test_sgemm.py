@@ -15,7 +15,7 @@ import funcjax
 from funcjax.backend.llvm import blas, blas_kernel, sgemm
 from funcjax.config import config
 
-pytestmark = pytest.mark.skipif(not sgemm.supported(), reason="needs AVX-512")
+pytestmark = pytest.mark.skipif(not blas.own_supported(), reason="needs AVX-512")
 
 ROW, COL, NO, TRANS = 101, 102, 111, 112
 _SIG = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64,
@@ -26,7 +26,7 @@ _SIG = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c
 
 @pytest.fixture(scope="module")
 def gemm():
-    return _SIG(sgemm.address())
+    return _SIG(blas.own_address())
 
 
 def _stored(matrix, order, pad, rng):
@@ -178,7 +178,7 @@ def test_auto_uses_it_for_large_untransposed_products_on_one_thread(setting):
 
 
 def test_refused_without_avx512(monkeypatch):
-    monkeypatch.setattr(sgemm, "supported", lambda: False)
+    monkeypatch.setattr(sgemm, "supported", lambda features: False)
     with pytest.raises(ValueError, match="AVX-512"):
         config.update("funcjax_blas_kernel", "funcjax")
     assert blas._choice("funcjax", "s", 2)[0] == "numpy"

@@ -97,16 +97,38 @@ def _router_ir():
 _router_engine = []
 
 
+def _compiler():
+    """The compiler module (imported on use: the compiler binds BLAS through this module)."""
+    from funcjax.backend.llvm import compiler
+    return compiler
+
+
 def _routers():
     """The routers' engine, compiled once (under the compiler's lock: one engine, whose
     addresses are bound, lives for good)."""
-    from funcjax.backend.llvm import compiler  # (compiler binds through this module)
+    compiler = _compiler()
     with compiler.LOCK:
         if not _router_engine:
             route()
             _router_engine.append(compiler.compile_ir(_router_ir(), cacheable=False,
                                                       cold=True))
         return _router_engine[0]
+
+
+def own_supported():
+    """Whether this CPU can run funcjax's own float32 gemm (``sgemm``: AVX-512)."""
+    return sgemm.supported(_compiler().host()[1])
+
+
+@functools.cache
+def _own_engine():
+    return _compiler().compile_ir(sgemm.ir_text(), unroll=False)  # (its loops need no unroll)
+
+
+def own_address():
+    """The address of funcjax's own float32 gemm, compiled on first use (about 0.3 s; its
+    engine lives for good, as the routers' does)."""
+    return _own_engine().address(sgemm.ENTRY)
 
 
 def _choice(setting, letter, size_class, one_thread=True):
@@ -119,10 +141,10 @@ def _choice(setting, letter, size_class, one_thread=True):
         # step with OpenBLAS on 2 threads, products alternating instances: 2.6 -> 6.6 ms)
         if not size_class or letter not in blas_kernel.WINS or not one_thread:
             setting = None
-        elif size_class == 2 and letter == "s" and setting and sgemm.supported():
+        elif size_class == 2 and letter == "s" and setting and own_supported():
             setting = "funcjax"
     if setting == "funcjax":
-        if letter == "s" and sgemm.supported():
+        if letter == "s" and own_supported():
             return (*OWN, None)
         setting = None
     lib = None if setting in (None, "numpy") else _private(setting)
@@ -145,7 +167,7 @@ def _private(core):
 @functools.cache
 def _plan(setting, one_thread):
     """The table's content for a setting: per slot (address, (instance, core), library)."""
-    return [(sgemm.address() if lib is None else _address(lib, name), (instance, core), lib)
+    return [(own_address() if lib is None else _address(lib, name), (instance, core), lib)
             for letter, name in GEMMS.items() for size_class in range(CLASSES)
             for instance, core, lib in [_choice(setting, letter, size_class, one_thread)]]
 
@@ -187,7 +209,7 @@ def _on_config(name, value):
     if name != "funcjax_blas_kernel":
         return
     blas_kernel.validate(value)
-    if value == "funcjax" and not sgemm.supported():
+    if value == "funcjax" and not own_supported():
         raise ValueError("config.update('funcjax_blas_kernel', 'funcjax'): funcjax's own "
                          "float32 gemm needs a CPU with AVX-512; use 'auto' or 'numpy'")
     if value not in ("auto", "numpy", "funcjax") and (_library() is None

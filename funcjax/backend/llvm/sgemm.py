@@ -27,15 +27,15 @@ Design (Goto/BLIS blocking, the roles chosen for row-major C):
   ``mmap`` whose pages fault on every call, which made 512 x 512 products 30% slower).
 
 Semantics are those of ``cblas_sgemm`` (row- or column-major, either operand transposed):
-``beta == 0`` never reads C, ``alpha == 0`` or ``k == 0`` only scales C.
+``beta == 0`` never reads C, ``alpha == 0`` or ``k == 0`` only scales C. This module writes
+the IR only; ``blas.own_address`` compiles it, once, where "auto" or "funcjax" routes to it.
 """
 
 import contextlib
-import functools
 
 from llvmlite import ir
 
-from funcjax.backend.llvm import compiler, transpose
+from funcjax.backend.llvm import transpose
 from funcjax.backend.llvm.loops import for_range
 
 ENTRY = "funcjax_sgemm"
@@ -387,17 +387,7 @@ def ir_text():
     return str(mod.m)
 
 
-def supported():
-    """Whether this CPU has AVX-512 (the kernel's 24 accumulators need its 32 registers)."""
-    return "+avx512f" in compiler.host()[1].split(",")
-
-
-@functools.cache
-def engine():
-    """The compiled module (once per process; the persistent cache serves it when set)."""
-    return compiler.compile_ir(ir_text(), unroll=False)  # (the loops need no unrolling)
-
-
-def address():
-    """The address of ``funcjax_sgemm``, or None on a CPU without AVX-512."""
-    return engine().address(ENTRY) if supported() else None
+def supported(features):
+    """Whether a CPU with LLVM's feature string ``features`` has AVX-512 (the kernel's 24
+    accumulators need its 32 vector registers)."""
+    return "+avx512f" in features.split(",")
