@@ -1,18 +1,16 @@
 """funcjax's own float32 gemm for CPUs with AVX-512: generated IR, compiled once per process.
 
 Why: on Zen 4 numpy's OpenBLAS runs its SkylakeX kernel, and the Haswell one that
-``blas_kernel`` loads instead reaches ~95% of a core's FMA peak on large products. This
-kernel's inner loop runs at the peak (116 GFLOP/s measured, 32 FLOP per cycle); what the
-whole product loses is packing and the edges (issue 12 notes, ``bench_jitperf.py
---blas-kernel``).
+``blas_kernel`` loads instead reaches 94% of a core's FMA peak on large products (JAX's: 96%).
+This kernel's inner loop runs at the peak (116 GFLOP/s measured, 32 FLOP per cycle) and whole
+products at 98% (benchmarks/RESULTS.md, stop 26; ``bench_jitperf.py --blas-kernel``).
 
 Design (Goto/BLIS blocking, the roles chosen for row-major C):
 
 - **Micro-kernel**: a ``ROWS x COLS`` (6 x 64) tile of C in 24 AVX-512 accumulators. Per step
   of k it loads one row of 64 floats of packed B (4 vectors) and broadcasts 6 floats of A, one
   per tile row: 24 FMAs for 10 loads. Narrower kernels (16, 32, 48 columns, the last vector
-  masked) finish the right edge; a bottom edge re-reads its last row (the extra rows are
-  not stored).
+  masked) finish the right edge, and kernels of 1-5 rows (64 columns, masked) the bottom one.
 - **B** is packed per ``KC x NC`` panel into 64-column micro-panels (``[k][64]``, zero
   padded), which stay in L2 while every 6-row panel of A passes over them.
 - **A** is read in place when its rows are contiguous: the 6 rows of a tile are 6 streams, and
@@ -50,8 +48,7 @@ A_FLOATS = (MC + ROWS) * KCP
 WORK_BYTES = 4 * (B_FLOATS + A_FLOATS)
 _ROW_MAJOR, _NO_TRANS = 101, 111
 
-F32, I1, I16, I32, I64 = ir.FloatType(), ir.IntType(1), ir.IntType(16), ir.IntType(32), \
-    ir.IntType(64)
+F32, I1, I32, I64 = ir.FloatType(), ir.IntType(1), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 VEC = ir.VectorType(F32, LANES)
 MASK = ir.VectorType(I1, LANES)
