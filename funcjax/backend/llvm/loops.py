@@ -17,7 +17,8 @@ def _as_i64(value):
 
 @contextlib.contextmanager
 def for_range(b, stop, start=0, step=1):
-    """``for i in range(start, stop, step)`` (step a positive or negative Python int)."""
+    """``for i in range(start, stop, step)`` (step a positive or negative Python int, or a
+    positive i64 IR value)."""
     pre = b.block
     fn = pre.function
     header = fn.append_basic_block("loop")
@@ -27,11 +28,12 @@ def for_range(b, stop, start=0, step=1):
     b.position_at_end(header)
     i = b.phi(I64, "i")
     i.add_incoming(_as_i64(start), pre)
-    going = b.icmp_signed("<" if step > 0 else ">", i, _as_i64(stop))
+    upward = isinstance(step, ir.Value) or step > 0
+    going = b.icmp_signed("<" if upward else ">", i, _as_i64(stop))
     b.cbranch(going, body, done)
     b.position_at_end(body)
     yield i
-    i.add_incoming(b.add(i, i64(step), flags=("nsw",)), b.block)
+    i.add_incoming(b.add(i, _as_i64(step), flags=("nsw",)), b.block)
     b.branch(header)
     b.position_at_end(done)
 

@@ -29,8 +29,6 @@ Semantics are those of ``cblas_sgemm`` (row- or column-major, either operand tra
 the IR only; ``blas.own_address`` compiles it, once, where "auto" or "funcjax" routes to it.
 """
 
-import contextlib
-
 from llvmlite import ir
 
 from funcjax.backend.llvm import transpose
@@ -254,23 +252,6 @@ def _give_back(mod, b, work):
         b.call(mod.free, [b.load(held, typ=PTR)])
 
 
-@contextlib.contextmanager
-def _steps(b, stop, step):
-    """``for i in range(0, stop, step)`` with ``step`` an IR value (> 0)."""
-    fn, pre = b.block.function, b.block
-    head, body, done = (fn.append_basic_block(n) for n in ("loop", "body", "done"))
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64, "i")
-    i.add_incoming(_i64(0), pre)
-    b.cbranch(b.icmp_signed("<", i, stop), body, done)
-    b.position_at_end(body)
-    yield i
-    i.add_incoming(b.add(i, step), b.block)
-    b.branch(head)
-    b.position_at_end(done)
-
-
 def _scale(b, m, n, beta, c, ldc):
     """C = beta * C (beta 0: zeros, C not read)."""
     zero = b.fcmp_unordered("==", beta, ir.Constant(F32, 0.0))
@@ -307,10 +288,10 @@ def _row_major(mod, kernels):
     passes = b.sdiv(b.add(k, _i64(KC - 1)), _i64(KC))
     kb = b.sdiv(b.add(k, b.sub(passes, _i64(1))), passes)
     block = b.select(direct, m, _i64(MC))
-    with _steps(b, k, kb) as pc:
+    with for_range(b, k, step=kb) as pc:
         kc = _smin(b, kb, b.sub(k, pc))
         pass_beta = b.select(b.icmp_signed("==", pc, _i64(0)), beta, ir.Constant(F32, 1.0))
-        with _steps(b, m, block) as ic:
+        with for_range(b, m, step=block) as ic:
             mc = _smin(b, block, b.sub(m, ic))
             a_block = _gep(b, a, b.add(b.mul(ic, rsa), b.mul(pc, csa)))
             with b.if_then(b.not_(direct)):
