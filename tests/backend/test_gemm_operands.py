@@ -63,6 +63,8 @@ def test_a_permutation_that_is_no_matrix_transpose_is_still_copied():
 
     def fn(x, y):
         return jnp.transpose(x, (1, 2, 0)) @ y
+    calls = _gemm_flags(fn, x, y)
+    assert calls and all(tuple(c) == ("111", "111") for c in calls), calls
     out = np.asarray(jax.jit(fn)(x, y))
     np.testing.assert_allclose(out, np.transpose(x, (1, 2, 0)) @ y, rtol=1e-4, atol=1e-4)
 

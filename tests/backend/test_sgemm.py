@@ -29,7 +29,7 @@ def gemm():
     return _SIG(blas.own_address())
 
 
-def _stored(matrix, order, pad, rng):
+def _stored(matrix, order, pad):
     """``matrix`` in a buffer of ``order`` with ``pad`` extra elements per leading row (filled
     with NaN: a kernel that reads them poisons the result); returns (buffer, ld)."""
     rows, cols = matrix.shape if order == ROW else matrix.shape[::-1]
@@ -38,14 +38,14 @@ def _stored(matrix, order, pad, rng):
     return buf, cols + pad
 
 
-def _call(gemm, order, ta, tb, a, b, alpha, beta, c, pads, rng):
+def _call(gemm, order, ta, tb, a, b, alpha, beta, c, pads=(0, 0, 0)):
     """C = alpha op(a) op(b) + beta C through the cblas interface; ``a``/``b``/``c`` are the
     logical matrices; returns the new C."""
     m, k = a.shape
     n = b.shape[1]
-    a_buf, lda = _stored(a if ta == NO else a.T, order, pads[0], rng)
-    b_buf, ldb = _stored(b if tb == NO else b.T, order, pads[1], rng)
-    c_buf, ldc = _stored(c, order, pads[2], rng)
+    a_buf, lda = _stored(a if ta == NO else a.T, order, pads[0])
+    b_buf, ldb = _stored(b if tb == NO else b.T, order, pads[1])
+    c_buf, ldc = _stored(c, order, pads[2])
     gemm(order, ta, tb, m, n, k, alpha, a_buf.ctypes.data, lda, b_buf.ctypes.data, ldb, beta,
          c_buf.ctypes.data, ldc)
     out = c_buf[:, :ldc - pads[2]]
@@ -64,7 +64,7 @@ def test_matches_numpy_for_every_layout(gemm, m, n, k, order, ta, tb, pads, scal
     b = rng.standard_normal((k, n)).astype(np.float32)
     c = rng.standard_normal((m, n)).astype(np.float32)
     alpha, beta = scalars
-    out = _call(gemm, order, ta, tb, a, b, alpha, beta, c, pads, rng)
+    out = _call(gemm, order, ta, tb, a, b, alpha, beta, c, pads)
     ref = alpha * (a.astype(np.float64) @ b) + beta * c
     assert np.abs(out - ref).max(initial=0) <= 1e-5 * (k + 1) * (1 + np.abs(ref).max(initial=0))
 
@@ -77,8 +77,7 @@ def test_long_and_uneven_products(gemm, m, n, k):
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(np.float32)
     for ta, tb in ((NO, NO), (TRANS, NO), (NO, TRANS)):
-        out = _call(gemm, ROW, ta, tb, a, b, 1.0, 0.0, np.zeros((m, n), np.float32),
-                    (0, 0, 0), rng)
+        out = _call(gemm, ROW, ta, tb, a, b, 1.0, 0.0, np.zeros((m, n), np.float32))
         np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4,
                                    atol=1e-4 * np.sqrt(k))
 
@@ -88,10 +87,10 @@ def test_beta_zero_never_reads_c_and_nan_propagates_from_operands(gemm):
     a = rng.standard_normal((20, 30)).astype(np.float32)
     b = rng.standard_normal((30, 70)).astype(np.float32)
     c = np.full((20, 70), np.nan, np.float32)
-    out = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, c, (0, 0, 0), rng)
+    out = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, c)
     assert np.isfinite(out).all()
     a[3, 4], b[5, 60] = np.nan, np.inf
-    out = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, c, (0, 0, 0), rng)
+    out = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, c)
     np.testing.assert_array_equal(np.isnan(out), np.isnan(a.astype(np.float64) @ b))
 
 
@@ -101,11 +100,10 @@ def test_bits_do_not_depend_on_the_rows_computed(gemm):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((200, 2500)).astype(np.float32)
     b = rng.standard_normal((2500, 300)).astype(np.float32)
-    whole = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, np.zeros((200, 300), np.float32),
-                  (0, 0, 0), rng)
+    whole = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0, np.zeros((200, 300), np.float32))
     for lo, hi in ((0, 16), (16, 200), (37, 38), (150, 199)):
         part = _call(gemm, ROW, NO, NO, a[lo:hi], b, 1.0, 0.0,
-                     np.zeros((hi - lo, 300), np.float32), (0, 0, 0), rng)
+                     np.zeros((hi - lo, 300), np.float32))
         np.testing.assert_array_equal(part, whole[lo:hi])
 
 
@@ -121,8 +119,7 @@ def test_threads_at_once(gemm):
             a, b = cases[i]
             for _ in range(5):
                 results[i] = _call(gemm, ROW, NO, NO, a, b, 1.0, 0.0,
-                                   np.zeros((a.shape[0], b.shape[1]), np.float32), (0, 0, 0),
-                                   rng)
+                                   np.zeros((a.shape[0], b.shape[1]), np.float32))
         except Exception as e:  # noqa: BLE001 (reported below)
             errors.append(e)
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(cases))]
