@@ -15,13 +15,16 @@ threads. A third (``--tasks`` prints only it) runs the MLP step and the 2-layer 
 thread, on two where OpenBLAS threads each product, and on every core with OpenBLAS on one
 thread, without and with independent products as parallel tasks
 (``backend/llvm/parallel_tasks``), interleaved, and JAX with its default threads.
-``--blas-kernel`` runs the BLAS-bound rows on numpy's OpenBLAS instance and on funcjax's
-private one (``funcjax_blas_kernel`` "numpy" / "auto", ``backend/llvm/blas_kernel``),
-interleaved call by call, beside numpy and JAX (one thread each; JAX before and after, min).
+``--blas-kernel`` runs the BLAS-bound rows on numpy's OpenBLAS instance, on a private Haswell
+one and as "auto" routes them (``funcjax_blas_kernel``, ``backend/llvm/blas_kernel``), interleaved
+call by call, beside numpy and JAX (one thread each; JAX before and after, min). ``--sgemm``
+times float32 products of many shapes and layouts on funcjax's own kernel
+(``backend/llvm/sgemm``) and on the Haswell instance, interleaved, in GFLOP/s (one thread).
 ``--chain`` times the 1e6 chain alone over many rounds; ``--output-reuse`` the 1e7 chain with a
 fresh output, a pooled one and its input donated.
 """
 
+import functools
 import json
 import sys
 import time
@@ -279,6 +282,11 @@ def _ms(seconds):
     return f"{seconds * 1e3:8.3f}ms" if seconds else f"{'-':>10s}"
 
 
+def _jax(quick, **options):
+    """``common.jax_figures`` of this script's rows (``--quick`` passed on)."""
+    return jax_figures(__file__, ["--quick"] if quick else [], **options)
+
+
 def _ratio(top, bottom, width, digits):
     """A table cell: ``top / bottom``, or a dash when either figure is missing."""
     return f"{top / bottom:{width}.{digits}f}" if top and bottom else f"{'-':>{width}s}"
@@ -307,8 +315,7 @@ def measure_jax_rows(quick, names):
 def print_tasks(quick):
     import os
     results = measure_tasks(quick)
-    jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
-                      flag="--jax-tasks")
+    jax = _jax(quick, one_thread=False, flag="--jax-tasks")
     print(f"\nindependent products as parallel tasks (load average {os.getloadavg()[0]:.1f} at "
           "the end). OB2: 2 threads, OpenBLAS threads each product; pool: every core, "
           "OpenBLAS 1 thread, without / with tasks")
@@ -316,9 +323,8 @@ def print_tasks(quick):
           f"{'JAX':>10s} {'1thr/tasks':>10s} {'OB2/tasks':>9s} {'JAX/tasks':>9s}")
     for name, t in results.items():
         t_jax = jax.get(name)
-        print(f"{name:24s} {t['1'] * 1e3:8.3f}ms {t['blas'] * 1e3:8.3f}ms "
-              f"{t['pool'] * 1e3:8.3f}ms {t['tasks'] * 1e3:8.3f}ms {_ms(t_jax)} "
-              f"{t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} "
+        print(f"{name:24s} {_ms(t['1'])} {_ms(t['blas'])} {_ms(t['pool'])} {_ms(t['tasks'])} "
+              f"{_ms(t_jax)} {t['1'] / t['tasks']:10.2f} {t['blas'] / t['tasks']:9.2f} "
               f"{_ratio(t_jax, t['tasks'], 9, 2)}")
 
 
@@ -339,7 +345,7 @@ def print_blas_kernel(quick):
     from funcjax.backend.llvm import blas
     funcjax.config.update("funcjax_num_threads", 1)
     blas.use_threads(1)
-    jax = [jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas")]
+    jax = [_jax(quick, flag="--jax-blas")]
     fj, plain, table, out = Lib("funcjax"), Lib("numpy"), rows(quick), {}
     settings = {"fj numpy kernel": "numpy", "fj Haswell": "Haswell", "fj auto": "auto"}
     for name in BLAS_ROWS:
@@ -353,7 +359,7 @@ def print_blas_kernel(quick):
         out[name] = best_interleaved(runs, 3 * repeat + 1,
                                      lambda key: blas.route(settings.get(key, "auto")))
     blas.route()
-    jax.append(jax_figures(__file__, ["--quick"] if quick else [], flag="--jax-blas"))
+    jax.append(_jax(quick, flag="--jax-blas"))
     print(f"\nBLAS kernel (load average {os.getloadavg()[0]:.1f} at the end): funcjax's gemm on "
           f"numpy's OpenBLAS ({blas_kernel_name('numpy')}), on a private Haswell instance and "
           f"as 'auto' routes it ({blas_kernel_name('auto')})")
@@ -367,6 +373,44 @@ def print_blas_kernel(quick):
               f"{_ratio(t['fj numpy kernel'], t_jax, 8, 2)} "
               f"{_ratio(t['fj Haswell'], t_jax, 8, 2)} {_ratio(t['fj auto'], t_jax, 8, 2)} "
               f"{t['fj auto'] / t['fj Haswell']:9.3f}")
+
+
+# (m, n, k) of ``--sgemm``: the square rows, an MLP's layers, few rows, short k
+SGEMM_SHAPES = ((256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (128, 512, 784),
+                (128, 512, 512), (784, 512, 128), (300, 300, 300), (4, 256, 256),
+                (16, 512, 512), (32, 1024, 1024), (1024, 1024, 32))
+SGEMM_LAYOUTS = {"p @ q": (lambda p, q: p @ q, False, False),
+                 "p.T @ q": (lambda p, q: p.T @ q, True, False),
+                 "p @ q.T": (lambda p, q: p @ q.T, False, True)}
+
+
+def print_sgemm(quick):
+    """``--sgemm``: the same compiled float32 products on funcjax's own kernel
+    (``funcjax_blas_kernel`` "funcjax") and on the private Haswell instance, interleaved call
+    by call, one thread; GFLOP/s and the ratio of times."""
+    import funcjax
+    from funcjax.backend.llvm import blas
+    if not blas.available() or not blas.own_supported():
+        print("--sgemm: funcjax's own float32 gemm needs numpy's OpenBLAS and AVX-512")
+        return
+    funcjax.config.update("funcjax_num_threads", 1)
+    blas.use_threads(1)
+    rng = np.random.default_rng(0)
+    print(f"\n{'product':8s} {'m x n x k':>16s} {'funcjax GF/s':>12s} {'Haswell GF/s':>12s} "
+          f"{'fj/Hasw':>8s}")
+    for name, (product, trans_a, trans_b) in SGEMM_LAYOUTS.items():
+        for m, n, k in SGEMM_SHAPES[:4] if quick else SGEMM_SHAPES:
+            p = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+            q = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+            f, a, b = funcjax.jit(product), funcjax.numpy.asarray(p), funcjax.numpy.asarray(q)
+            run = functools.partial(f, a, b)  # (funcjax returns once the product is done)
+            repeat = max(3, int(3e8 / (2 * m * n * k)))
+            best = best_interleaved({"funcjax": run, "Haswell": run}, 3 * repeat + 1,
+                                    lambda key: blas.route(key))
+            gflops = {key: 2 * m * n * k / t / 1e9 for key, t in best.items()}
+            print(f"{name:8s} {f'{m}x{n}x{k}':>16s} {gflops['funcjax']:12.1f} "
+                  f"{gflops['Haswell']:12.1f} {best['funcjax'] / best['Haswell']:8.3f}")
+    blas.route()
 
 
 def blas_kernel_name(setting):
@@ -420,16 +464,14 @@ def measure_threads(quick, only=None, rounds=None):
 def print_threads(quick):
     import os
     results = measure_threads(quick)
-    jax = jax_figures(__file__, ["--quick"] if quick else [], one_thread=False,
-                      flag="--jax-threads")
+    jax = _jax(quick, one_thread=False, flag="--jax-threads")
     print(f"\nthreads (load average {os.getloadavg()[0]:.1f} at the end)")
     print(f"{'workload':34s} {'numpy':>10s} {'fj 1 thr':>10s} {'fj 2 thr':>10s} "
           f"{'JAX':>10s} {'1thr/2thr':>9s} {'np/fj2':>7s} {'JAX/fj2':>7s}")
     for name, t in results.items():
         t_jax = jax.get(name)
-        print(f"{name:34s} {t['numpy'] * 1e3:8.3f}ms {t[1] * 1e3:8.3f}ms {t[2] * 1e3:8.3f}ms "
-              f"{_ms(t_jax)} {t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} "
-              f"{_ratio(t_jax, t[2], 7, 2)}")
+        print(f"{name:34s} {_ms(t['numpy'])} {_ms(t[1])} {_ms(t[2])} {_ms(t_jax)} "
+              f"{t[1] / t[2]:9.2f} {t['numpy'] / t[2]:7.2f} {_ratio(t_jax, t[2], 7, 2)}")
 
 
 def print_chain(quick):
@@ -572,6 +614,9 @@ def main():
     if "--blas-kernel" in sys.argv:
         print_blas_kernel(quick)
         return
+    if "--sgemm" in sys.argv:
+        print_sgemm(quick)
+        return
     if "--threads" in sys.argv:
         print_threads(quick)
         print_tasks(quick)
@@ -584,7 +629,7 @@ def main():
     funcjax.config.update("funcjax_num_threads", 1)  # one thread each, as JAX here
     blas.use_threads(1)  # numpy shares this OpenBLAS: its matmul gets one thread too
     results = {"numpy": measure("numpy", quick), "funcjax": measure("funcjax", quick),
-               "jax": jax_figures(__file__, ["--quick"] if quick else [])}
+               "jax": _jax(quick)}
     print(f"{'workload':36s} {'numpy':>10s} {'funcjax':>10s} {'JAX':>10s} "
           f"{'fj/np':>7s} {'fj/JAX':>7s}")
     for name, t in results["funcjax"].items():
