@@ -56,7 +56,7 @@ def size_class(letter, m, n, k, trans_a=False, trans_b=False):
     """The routers' class of a product: 0 small, 1 large, 2 large with neither operand
     transposed (where "auto" runs float32 products on funcjax's own kernel, ``sgemm``: 3-5%
     faster than AUTO_CORE's on ``bench_jitperf.py --blas-kernel``'s matmul rows; with a
-    transposed B and few rows it measured 7-17% slower, its B panel being a transposing
+    transposed B and few rows it measured 7-18% slower, its B panel being a transposing
     copy). Only n, k and the layout separate classes 1 and 2, so the row blocks of
     ``parallel_tasks`` stay in their product's class."""
     if not large(letter, m, n, k):
